@@ -1,0 +1,114 @@
+/*
+ * Loading a flow for the command line: parse the file, load its plugins
+ * (paths relative to the flow file), apply --set overrides, validate, and
+ * print every problem at once.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "stages/registry.h"
+
+static void print_diags(const struct sp_diags *d)
+{
+	struct sp_buf line;
+
+	sp_buf_init(&line);
+	for (uint32_t i = 0; i < d->n; i++) {
+		line.len = 0;
+		sp_diag_format(d, i, &line);
+		fprintf(stderr, "%.*s\n", (int)line.len, line.data);
+	}
+	sp_buf_fini(&line);
+}
+
+static int load_plugins(struct sp_flow *f, struct sp_diags *d)
+{
+	int bad = 0;
+
+	for (uint32_t i = 0; i < f->plugins.n; i++) {
+		const char *p = f->plugins.v[i];
+		char path[PATH_MAX], err[512] = "";
+		if (p[0] == '/')
+			snprintf(path, sizeof(path), "%s", p);
+		else
+			snprintf(path, sizeof(path), "%s/%s",
+				 f->dir ? f->dir : ".", p);
+		if (sp_registry_load_plugin(path, err, sizeof(err))) {
+			sp_diags_add(d, f->line_name, NULL, "plugins",
+				     "cannot load plugin %s: %s", path, err);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+struct sp_flow *cli_load_flow(const char *path, char **sets, int nsets)
+{
+	struct sp_diags d;
+	struct sp_flow *f = NULL;
+
+	sp_diags_init(&d, path);
+	int rc = sp_flow_load_file(path, &f, &d);
+	if (rc < 0 || !f) {
+		if (d.n == 0)
+			fprintf(stderr, "spate: %s: %s\n", path, strerror(-rc));
+		goto fail;
+	}
+	if (d.n)
+		goto fail;
+	if (load_plugins(f, &d))
+		goto fail;
+	for (int i = 0; i < nsets; i++)
+		sp_flow_set_option(f, sets[i], &d);
+	if (d.n)
+		goto fail;
+	if (sp_flow_validate(f, sp_registry_find, &d))
+		goto fail;
+	sp_diags_fini(&d);
+	return f;
+fail:
+	print_diags(&d);
+	if (d.n)
+		fprintf(stderr, "spate: %s: %u problem%s; nothing was run\n",
+			path, d.n, d.n == 1 ? "" : "s");
+	sp_diags_fini(&d);
+	sp_flow_destroy(f);
+	return NULL;
+}
+
+const char *cli_suggest(const char *word, const char *const *choices)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (; *choices; choices++) {
+		const char *c = *choices;
+		size_t n = strlen(word), m = strlen(c);
+		if (n > 64 || m > 64)
+			continue;
+		size_t row[65];
+		for (size_t j = 0; j <= m; j++)
+			row[j] = j;
+		for (size_t i = 1; i <= n; i++) {
+			size_t prev = row[0];
+			row[0] = i;
+			for (size_t j = 1; j <= m; j++) {
+				size_t cur = row[j];
+				size_t sub = prev + (word[i - 1] != c[j - 1]);
+				size_t del = row[j] + 1, ins = row[j - 1] + 1;
+				row[j] = sub < del ? (sub < ins ? sub : ins)
+						   : (del < ins ? del : ins);
+				prev = cur;
+			}
+		}
+		if (row[m] < best_d) {
+			best_d = row[m];
+			best = c;
+		}
+	}
+	return best;
+}

@@ -1,0 +1,134 @@
+/*
+ * `spate stages [TYPE]` and `spate graph FLOW`: discovery from the option
+ * tables and the validated flow graph.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "stages/registry.h"
+
+int cli_stages(int argc, char **argv)
+{
+	const struct sp_stage_desc *all[256];
+	uint32_t n = sp_registry_list(all, 256);
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: spate stages [TYPE]\n\nWithout TYPE, lists every "
+		       "stage type with its kind and what it does;\nwith TYPE, "
+		       "prints its options (type, default, bounds, help).\n");
+		return SPATE_EXIT_OK;
+	}
+	if (argc < 2) {
+		for (uint32_t i = 0; i < n; i++)
+			printf("%-22s %-12s %s\n", all[i]->name,
+			       sp_stage_kind_name(all[i]->kind), all[i]->help);
+		return SPATE_EXIT_OK;
+	}
+	const struct sp_stage_desc *d = sp_registry_find(argv[1]);
+	if (!d) {
+		const char *hint = sp_registry_suggest(argv[1]);
+		fprintf(stderr, "spate: unknown stage type '%s'", argv[1]);
+		if (hint)
+			fprintf(stderr, " (did you mean '%s'?)", hint);
+		fprintf(stderr, "; `spate stages` lists them\n");
+		return SPATE_EXIT_USAGE;
+	}
+	struct sp_buf b;
+	sp_buf_init(&b);
+	printf("%s (%s): %s\n\noptions:\n", d->name,
+	       sp_stage_kind_name(d->kind), d->help);
+	sp_options_help(d->options, &b);
+	fwrite(b.data, 1, b.len, stdout);
+	printf("  on_record_error  enum, default to_error when the flow has an "
+	       "error_stage, else discard\n      choices: discard, to_error, "
+	       "stop\n      what to do with a record this stage cannot "
+	       "process\n");
+	sp_buf_fini(&b);
+	return SPATE_EXIT_OK;
+}
+
+static const char *lane_name(const struct sp_flow_stage *s, uint32_t lane)
+{
+	return s->nlanes > 1 ? s->lanes[lane] : "";
+}
+
+int cli_graph(int argc, char **argv)
+{
+	const char *path = NULL, *format = "text";
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: spate graph FLOW [--format text|dot]\n\n"
+			       "Prints the stages of FLOW with their lanes and "
+			       "event edges.\n`--format dot` is for Graphviz: "
+			       "spate graph f.yaml --format dot | dot -Tsvg "
+			       "> f.svg\n");
+			return SPATE_EXIT_OK;
+		} else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			format = argv[++i];
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "spate: unknown option '%s'\n", argv[i]);
+			return SPATE_EXIT_USAGE;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path || (strcmp(format, "text") && strcmp(format, "dot"))) {
+		fprintf(stderr, "usage: spate graph FLOW [--format text|dot]\n");
+		return SPATE_EXIT_USAGE;
+	}
+	struct sp_flow *f = cli_load_flow(path, NULL, 0);
+	if (!f)
+		return SPATE_EXIT_USAGE;
+	bool dot = !strcmp(format, "dot");
+	if (dot)
+		printf("digraph \"%s\" {\n  rankdir=LR;\n", f->name);
+	else
+		printf("flow %s\n", f->name);
+	for (uint32_t i = 0; i < f->nstages; i++) {
+		const struct sp_flow_stage *s = f->stages[i];
+		if (dot) {
+			printf("  \"%s\" [label=\"%s\\n%s\" shape=%s];\n",
+			       s->id, s->id, s->type,
+			       s->desc->kind == SP_ORIGIN	  ? "invhouse"
+			       : s->desc->kind == SP_DESTINATION ? "house"
+			       : s->desc->kind == SP_EXECUTOR	  ? "octagon"
+								  : "box");
+			continue;
+		}
+		printf("  [%s] %s (%s)\n", sp_stage_kind_name(s->desc->kind),
+		       s->id, s->type);
+		for (uint32_t e = 0; e < f->nedges; e++) {
+			const struct sp_edge *ed = &f->edges[e];
+			if (ed->from != i)
+				continue;
+			const char *l = lane_name(s, ed->lane);
+			printf("      %s%s--> %s\n", l, *l ? " " : "",
+			       f->stages[ed->to]->id);
+		}
+		for (uint32_t e = 0; e < f->nevent_edges; e++) {
+			const struct sp_edge *ed = &f->event_edges[e];
+			if (ed->from == i)
+				printf("      events ~~> %s\n",
+				       f->stages[ed->to]->id);
+		}
+	}
+	if (dot) {
+		for (uint32_t e = 0; e < f->nedges; e++) {
+			const struct sp_edge *ed = &f->edges[e];
+			const char *l = lane_name(f->stages[ed->from], ed->lane);
+			printf("  \"%s\" -> \"%s\" [label=\"%s\"];\n",
+			       f->stages[ed->from]->id, f->stages[ed->to]->id,
+			       l);
+		}
+		for (uint32_t e = 0; e < f->nevent_edges; e++)
+			printf("  \"%s\" -> \"%s\" [style=dashed "
+			       "label=\"events\"];\n",
+			       f->stages[f->event_edges[e].from]->id,
+			       f->stages[f->event_edges[e].to]->id);
+		printf("}\n");
+	}
+	sp_flow_destroy(f);
+	return SPATE_EXIT_OK;
+}

@@ -1,0 +1,19 @@
+# Every dependency of spate is found through pkg-config and used as an
+# imported target, so the flags each .pc file carries (ck's -D__x86_64__,
+# Criterion's -pthread) travel with it.  Minimum versions are Debian 12's.
+find_package(PkgConfig REQUIRED)
+
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing>=2.3)
+pkg_check_modules(CK REQUIRED IMPORTED_TARGET ck>=0.7.1)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd>=1.5.4)
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1>=0.2.5)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8>=10.42)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3>=3.40)
+
+if(SPATE_JEMALLOC)
+	pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc>=5.3)
+endif()
+
+if(SPATE_TESTS)
+	pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion>=2.4)
+endif()

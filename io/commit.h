@@ -1,0 +1,109 @@
+/*
+ * Atomic publication of a destination's files (DESIGN.md sections 7, 9).
+ *
+ * A run writes its files into a hidden staging directory beside the target
+ * directory (same filesystem, so publishing is a rename):
+ *
+ *     <parent>/.<basename>.spate-staging-<stage>/
+ *
+ * `commit: run` publishes everything at sp_commit_finish: every staged file
+ * is fsynced and renamed into the directory, the directory is fsynced, and
+ * _manifest.json is written last (temp file, fsync, rename, fsync).  A
+ * failed, killed or aborted run leaves nothing visible; the next begin of
+ * the same stage removes what it left.  `commit: file` publishes each file
+ * as soon as it is added (publish_now); the manifest still comes at finish.
+ *
+ * _manifest.json:
+ *   {"flow": "...", "stage": "...", "run_id": "...", "files": [
+ *     {"name": "...", "records": N, "bytes": N, "xxh64": "<16 hex>"}]}
+ * xxh64 is XXH64 (seed 0) of the file's bytes, as `xxhsum -H1` prints it.
+ * Without replace, files listed by an earlier manifest that this run did
+ * not produce stay listed (a backfill adding files); with replace (--force)
+ * the manifest lists this run's files only, and files of the old manifest
+ * this run did not produce are deleted after the new manifest is in place.
+ *
+ * While a commit is open it holds an exclusive flock on the target
+ * directory, so two runs cannot publish into one directory at once.
+ * A struct sp_commit is used by one thread at a time.
+ */
+#ifndef SPATE_IO_COMMIT_H
+#define SPATE_IO_COMMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_COMMIT_MANIFEST "_manifest.json"
+
+struct sp_commit;
+
+/* Creates dir (and its parents) as needed, locks it and prepares an empty
+ * staging directory beside it, removing files an earlier killed run of the
+ * same stage left there.  flow, stage and run_id go into the manifest;
+ * stage must not contain '/'.  Returns 0, -EINVAL (empty dir or "/",
+ * bad stage), -EBUSY (another run holds dir), -ENOMEM, or the -errno of
+ * mkdir/open (logged with the path). */
+int sp_commit_begin(const char *dir, const char *flow, const char *stage,
+		    const char *run_id, struct sp_commit **out);
+
+/* Path at which the file `name` is written before publication (inside the
+ * staging directory), valid until finish/abort/destroy.  NULL when the name
+ * is not a plain file name (empty, "." or "..", contains '/', starts with
+ * '.', or is _manifest.json), or when out of memory. */
+const char *sp_commit_staging_path(struct sp_commit *c, const char *name);
+
+/* Publishing over files that already exist: set by sp_commit_finish, and
+ * before for publish_now adds.  Default false. */
+void sp_commit_set_replace(struct sp_commit *c, bool replace);
+
+/* Records the finished staged file `name` with its record count and byte
+ * size; the file is read once to compute its XXH64 and check its size.
+ * publish_now (commit: file): fsync it, rename it into dir and fsync dir
+ * now.  Returns 0, -EINVAL (not a plain name, or after finish/abort),
+ * -ENOENT (no such staged file), -EEXIST (name already
+ * added, or exists in dir without replace), -EIO (size is not `bytes`),
+ * or -errno of the I/O; logged with the path. */
+int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
+		  uint64_t bytes, bool publish_now);
+
+/* commit: run.  fsyncs every added file, renames each into dir (without
+ * replace: refuses with -EEXIST, publishing nothing, when any exists), then
+ * fsyncs dir, writes the manifest last, deletes stale files (replace only)
+ * and removes the staging directory.  Staged files never added are
+ * discarded.  Returns 0 or -errno (logged); on error call abort. */
+int sp_commit_finish(struct sp_commit *c, bool replace);
+
+/* Removes the staged files and the staging directory; files already
+ * published (publish_now) stay.  No-op after finish. */
+void sp_commit_abort(struct sp_commit *c);
+
+/* Aborts unless finished, unlocks, frees.  NULL is a no-op. */
+void sp_commit_destroy(struct sp_commit *c);
+
+struct sp_commit_file {
+	char *name;
+	uint64_t records;
+	uint64_t bytes;
+	uint64_t xxh64;
+	bool has_xxh64;
+};
+
+struct sp_commit_manifest {
+	char *flow;   /* NULL when absent */
+	char *stage;  /* NULL when absent */
+	char *run_id; /* NULL when absent */
+	size_t nfiles;
+	struct sp_commit_file *files;
+};
+
+/* Reads dir/_manifest.json.  Returns 0 and *out, -ENOENT when there is no
+ * manifest, -EINVAL when it is not a manifest (logged with the path and
+ * byte offset), -ENOMEM or another -errno of reading. */
+int sp_commit_manifest_read(const char *dir,
+			    struct sp_commit_manifest **out);
+void sp_commit_manifest_free(struct sp_commit_manifest *m);
+
+/* XXH64 of data[0..len) with seed 0 (one-shot). */
+uint64_t sp_commit_xxh64(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,475 @@
+/*
+ * codec_bench: single-thread throughput of the record codecs on realistic
+ * records (about 300 bytes of JSON each: id, ISO timestamp, user, country,
+ * expense, status, tags, and a free-text message with commas and escaped
+ * quotes), generated in memory from a fixed seed so every run measures the
+ * same bytes.  Prints best and median MB/s of 5 repetitions for
+ *
+ *   memchr line count   (the floor: touching every byte once)
+ *   jsonl parse         (batches of 4000 records, reset between)
+ *   jsonl encode        (changed records: one field removed, one renamed)
+ *   csv parse / encode  (built with -DSPATE_BENCH_CSV)
+ *
+ * Usage: codec_bench [--records N] [--write-jsonl PATH]
+ * --write-jsonl also dumps the generated JSON lines, so that a script can
+ * time other tools (wc -l, zstd -1) on the same input.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/batch.h"
+#include "engine/buf.h"
+#include "engine/symtab.h"
+#include "io/jsonl.h"
+#ifdef SPATE_BENCH_CSV
+#include "io/csv.h"
+#endif
+
+#define REPS 5
+#define BATCH_RECORDS 4000
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+	/* xorshift64*: deterministic across platforms */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static unsigned pick(unsigned n)
+{
+	return (unsigned)(rng() % n);
+}
+
+static const char *const words[] = {
+    "invoice",	  "travel",   "hotel",	"taxi",	    "lunch",   "client",
+    "meeting",	  "Berlin",   "Lisbon", "refund",   "card",    "receipt",
+    "missing",	  "approved", "per",	"diem",	    "train",   "flight",
+    "conference", "team",     "dinner", "software", "license", "monthly",
+};
+static const char *const countries[] = {"DE", "FR", "PT", "US", "JP",
+					"BR", "IN", "NL", "SE", "IT"};
+static const char *const statuses[] = {"approved", "pending", "rejected",
+				       "paid"};
+static const char *const tagset[] = {"travel", "food",	"office", "urgent",
+				     "q3",     "audit", "client"};
+
+struct text {
+	char *data;
+	size_t len, cap;
+};
+
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n > t->cap) {
+		t->cap = (t->cap + n) * 2;
+		t->data = realloc(t->data, t->cap);
+		if (!t->data) {
+			perror("realloc");
+			exit(1);
+		}
+	}
+	memcpy(t->data + t->len, s, n);
+	t->len += n;
+}
+
+static void text_printf(struct text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void text_printf(struct text *t, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	text_add(t, tmp, (size_t)n);
+}
+
+/* message of 80-200 chars with commas and quotes; escaped for JSON when
+ * json, else raw (the CSV writer quotes it) */
+static void make_message(char *out, size_t *len)
+{
+	size_t want = 80 + pick(121), n = 0;
+
+	while (n < want) {
+		const char *w = words[pick(sizeof(words) / sizeof(words[0]))];
+		unsigned r = pick(10);
+		if (r == 0) {
+			n += (size_t)sprintf(out + n, "\"%s\" ", w);
+		} else if (r < 3) {
+			n += (size_t)sprintf(out + n, "%s, ", w);
+		} else {
+			n += (size_t)sprintf(out + n, "%s ", w);
+		}
+	}
+	out[want] = '\0';
+	/* do not end in the middle of nothing: trim trailing space */
+	while (want && out[want - 1] == ' ')
+		out[--want] = '\0';
+	*len = want;
+}
+
+static void gen_record(struct text *json, struct text *csv, uint64_t id)
+{
+	char msg[512], esc[1024];
+	size_t mlen, e = 0, c = 0;
+	char cq[1024];
+	const char *country = countries[pick(10)];
+	const char *status = statuses[pick(4)];
+	long cents = (long)pick(2000000) - 500000;
+	long acents = labs(cents);
+	const char *sign = cents < 0 ? "-" : "";
+	unsigned user = pick(50000);
+	unsigned mon = 1 + pick(12), day = 1 + pick(28), h = pick(24),
+		 mi = pick(60), s = pick(60), ms = pick(1000);
+	const char *t1 = tagset[pick(7)], *t2 = tagset[pick(7)];
+
+	make_message(msg, &mlen);
+	for (size_t i = 0; i < mlen; i++) {
+		if (msg[i] == '"')
+			esc[e++] = '\\';
+		esc[e++] = msg[i];
+		if (msg[i] == '"')
+			cq[c++] = '"';
+		cq[c++] = msg[i];
+	}
+	text_printf(
+	    json,
+	    "{\"id\":%llu,\"timestamp\":\"2024-%02u-%02uT%02u:%02u:"
+	    "%02u.%03uZ\",\"user\":\"user_%u\",\"country\":\"%s\","
+	    "\"expense\":%s%ld.%02ld,\"status\":\"%s\",\"tags\":[\"%s\","
+	    "\"%s\"],\"message\":\"%.*s\"}\n",
+	    (unsigned long long)id, mon, day, h, mi, s, ms, user, country, sign,
+	    acents / 100, acents % 100, status, t1, t2, (int)e, esc);
+	if (csv)
+		text_printf(csv,
+			    "%llu,2024-%02u-%02uT%02u:%02u:%02u.%03uZ,user_%u,"
+			    "%s,%s%ld.%02ld,%s,%s;%s,\"%.*s\"\n",
+			    (unsigned long long)id, mon, day, h, mi, s, ms,
+			    user, country, sign, acents / 100, acents % 100,
+			    status, t1, t2, (int)c, cq);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, double bytes, double recs, double t[REPS])
+{
+	qsort(t, REPS, sizeof(t[0]), cmp_double);
+	printf("%-22s best %8.1f MB/s  median %8.1f MB/s  %6.2f Mrec/s\n", what,
+	       bytes / t[0] / 1e6, bytes / t[REPS / 2] / 1e6,
+	       recs / t[0] / 1e6);
+}
+
+/* the byte ranges of BATCH_RECORDS lines each */
+struct chunk {
+	const char *p;
+	size_t len;
+	uint64_t first_line;
+};
+
+static size_t make_chunks(const struct text *t, struct chunk **out)
+{
+	size_t n = 0, cap = 16;
+	const char *p = t->data, *end = t->data + t->len;
+	uint64_t line = 1;
+	struct chunk *c = malloc(cap * sizeof(*c));
+
+	while (p < end) {
+		const char *q = p;
+		unsigned k = 0;
+		while (q < end && k < BATCH_RECORDS) {
+			const char *nl = memchr(q, '\n', (size_t)(end - q));
+			q = nl ? nl + 1 : end;
+			k++;
+		}
+		if (n == cap)
+			c = realloc(c, (cap *= 2) * sizeof(*c));
+		c[n++] = (struct chunk){p, (size_t)(q - p), line};
+		line += k;
+		p = q;
+	}
+	*out = c;
+	return n;
+}
+
+static void bench_memchr(const struct text *t, uint64_t nrec)
+{
+	double tm[REPS];
+
+	for (int r = 0; r < REPS; r++) {
+		double t0 = now();
+		size_t lines = 0;
+		const char *p = t->data, *end = t->data + t->len;
+		while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+			lines++;
+			p++;
+		}
+		tm[r] = now() - t0;
+		if (lines != nrec)
+			fprintf(stderr, "memchr counted %zu lines\n", lines);
+	}
+	report("memchr line count", (double)t->len, (double)nrec, tm);
+}
+
+static int bench_jsonl(const struct text *t, uint64_t nrec,
+		       struct sp_symtab *st)
+{
+	struct chunk *ch;
+	size_t nch = make_chunks(t, &ch);
+	struct sp_jsonl_parser ps;
+	struct sp_batch *b = sp_batch_create(st);
+	double tm[REPS];
+	uint64_t parsed = 0;
+
+	sp_jsonl_parser_init(&ps, st);
+	for (int r = 0; r < REPS; r++) {
+		double t0 = now();
+		parsed = 0;
+		for (size_t i = 0; i < nch; i++) {
+			sp_batch_reset(b);
+			int n = sp_jsonl_parse(
+			    &ps, ch[i].p, ch[i].len, ch[i].first_line,
+			    (uint64_t)(ch[i].p - t->data), b);
+			if (n < 0 || b->nerrors) {
+				fprintf(stderr,
+					"parse failed (%d, %u errors)\n", n,
+					b->nerrors);
+				return 1;
+			}
+			parsed += (uint64_t)n;
+		}
+		tm[r] = now() - t0;
+	}
+	if (parsed != nrec) {
+		fprintf(stderr, "parsed %llu records, expected %llu\n",
+			(unsigned long long)parsed, (unsigned long long)nrec);
+		return 1;
+	}
+	report("jsonl parse", (double)t->len, (double)nrec, tm);
+	sp_batch_destroy(b);
+
+	/* encode: all batches parsed up front, then changed and written */
+	struct sp_batch **bs = calloc(nch, sizeof(*bs));
+	uint32_t sym_tags = sp_symtab_intern(st, "tags", 4);
+	uint32_t sym_user = sp_symtab_intern(st, "user", 4);
+	uint32_t sym_name = sp_symtab_intern(st, "user_name", 9);
+	for (size_t i = 0; i < nch; i++) {
+		bs[i] = sp_batch_create(st);
+		sp_jsonl_parse(&ps, ch[i].p, ch[i].len, ch[i].first_line, 0,
+			       bs[i]);
+		for (uint32_t rec = 0; rec < bs[i]->nrecs; rec++) {
+			struct sp_field *f = sp_record_fields(bs[i], rec);
+			for (uint32_t k = 0; k < bs[i]->recs[rec].nfields;
+			     k++) {
+				if (f[k].sym == sym_tags)
+					f[k].sym = SP_SYM_NONE;
+				else if (f[k].sym == sym_user)
+					f[k].sym = sym_name;
+			}
+			bs[i]->recs[rec].flags |= SP_RECORD_CHANGED;
+		}
+	}
+	struct sp_buf out;
+	size_t out_bytes = 0;
+	sp_buf_init(&out);
+	for (int r = 0; r < REPS; r++) {
+		double t0 = now();
+		out_bytes = 0;
+		for (size_t i = 0; i < nch; i++) {
+			out.len = 0;
+			if (sp_jsonl_encode(bs[i], NULL, bs[i]->nrecs, &out)) {
+				fprintf(stderr, "encode failed\n");
+				return 1;
+			}
+			out_bytes += out.len;
+		}
+		tm[r] = now() - t0;
+	}
+	report("jsonl encode (changed)", (double)out_bytes, (double)nrec, tm);
+	for (int r = 0; r < REPS; r++) {
+		double t0 = now();
+		for (size_t i = 0; i < nch; i++) {
+			out.len = 0;
+			for (uint32_t rec = 0; rec < bs[i]->nrecs; rec++)
+				bs[i]->recs[rec].flags &= ~SP_RECORD_CHANGED;
+			sp_jsonl_encode(bs[i], NULL, bs[i]->nrecs, &out);
+		}
+		tm[r] = now() - t0;
+	}
+	report("jsonl encode (as is)", (double)t->len, (double)nrec, tm);
+	for (size_t i = 0; i < nch; i++)
+		sp_batch_destroy(bs[i]);
+	free(bs);
+	sp_buf_fini(&out);
+	free(ch);
+	return 0;
+}
+
+#ifdef SPATE_BENCH_CSV
+static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
+{
+	static const struct sp_csv_column schema[] = {
+	    {"id", SP_CSV_INT},		{"timestamp", SP_CSV_STRING},
+	    {"user", SP_CSV_STRING},	{"country", SP_CSV_STRING},
+	    {"expense", SP_CSV_DOUBLE}, {"status", SP_CSV_STRING},
+	    {"tags", SP_CSV_STRING},	{"message", SP_CSV_STRING},
+	};
+	struct sp_csv_options opt = {
+	    .delimiter = ',',
+	    .quote = '"',
+	    .schema = schema,
+	    .nschema = sizeof(schema) / sizeof(schema[0]),
+	};
+	struct sp_csv_parser p;
+	struct chunk *ch;
+	size_t nch = make_chunks(t, &ch);
+	double tm[REPS];
+
+	if (sp_csv_parser_init(&p, &opt, st)) {
+		fprintf(stderr, "csv parser init failed\n");
+		return 1;
+	}
+	struct sp_batch *b = sp_batch_create(st);
+	for (int r = 0; r < REPS; r++) {
+		double t0 = now();
+		for (size_t i = 0; i < nch; i++) {
+			sp_batch_reset(b);
+			int n = sp_csv_parse(&p, ch[i].p, ch[i].len,
+					     ch[i].first_line, 0, b);
+			if (n < 0 || b->nerrors) {
+				fprintf(stderr, "csv parse failed (%d, %u)\n",
+					n, b->nerrors);
+				return 1;
+			}
+		}
+		tm[r] = now() - t0;
+	}
+	report("csv parse", (double)t->len, (double)nrec, tm);
+
+	/* encode: batches parsed up front, only the encoder is timed */
+	struct sp_batch **bs = calloc(nch, sizeof(*bs));
+	for (size_t i = 0; i < nch; i++) {
+		bs[i] = sp_batch_create(st);
+		sp_csv_parse(&p, ch[i].p, ch[i].len, ch[i].first_line, 0,
+			     bs[i]);
+	}
+	struct sp_csv_encoder e;
+	struct sp_buf out;
+	size_t out_bytes = 0;
+	sp_buf_init(&out);
+	for (int r = 0; r < REPS; r++) {
+		double t0 = now();
+		out_bytes = 0;
+		sp_csv_encoder_init(&e, ',', '"', false);
+		for (size_t i = 0; i < nch; i++) {
+			out.len = 0;
+			for (uint32_t rec = 0; rec < bs[i]->nrecs; rec++) {
+				const char *why = "";
+				if (sp_csv_encode_record(&e, bs[i], rec, &out,
+							 &why)) {
+					fprintf(stderr, "csv encode: %s\n",
+						why);
+					return 1;
+				}
+			}
+			out_bytes += out.len;
+		}
+		sp_csv_encoder_fini(&e);
+		tm[r] = now() - t0;
+	}
+	for (size_t i = 0; i < nch; i++)
+		sp_batch_destroy(bs[i]);
+	free(bs);
+	report("csv encode", (double)out_bytes, (double)nrec, tm);
+	sp_buf_fini(&out);
+	sp_batch_destroy(b);
+	sp_csv_parser_fini(&p);
+	free(ch);
+	return 0;
+}
+#endif
+
+int main(int argc, char **argv)
+{
+	uint64_t nrec = 200000;
+	const char *write_path = NULL;
+	struct text json = {0}, csv = {0};
+	int rc = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--records") == 0 && i + 1 < argc) {
+			nrec = strtoull(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--write-jsonl") == 0 &&
+			   i + 1 < argc) {
+			write_path = argv[++i];
+		} else {
+			fprintf(
+			    stderr,
+			    "usage: %s [--records N] [--write-jsonl PATH]\n",
+			    argv[0]);
+			return 2;
+		}
+	}
+	if (nrec == 0) {
+		fprintf(stderr, "codec_bench: --records must be > 0\n");
+		return 2;
+	}
+	for (uint64_t i = 0; i < nrec; i++)
+#ifdef SPATE_BENCH_CSV
+		gen_record(&json, &csv, i + 1);
+#else
+		gen_record(&json, NULL, i + 1);
+#endif
+	if (write_path) {
+		FILE *f = fopen(write_path, "wb");
+		if (!f || fwrite(json.data, 1, json.len, f) != json.len ||
+		    fclose(f)) {
+			fprintf(stderr, "codec_bench: cannot write %s: %s\n",
+				write_path, strerror(errno));
+			return 1;
+		}
+	}
+	printf("%llu records, %.1f MB of JSON lines (%.0f bytes/record)\n",
+	       (unsigned long long)nrec, (double)json.len / 1e6,
+	       (double)json.len / (double)nrec);
+
+	struct sp_symtab *st = sp_symtab_create();
+	if (!st) {
+		fprintf(stderr, "codec_bench: out of memory\n");
+		return 1;
+	}
+	bench_memchr(&json, nrec);
+	rc = bench_jsonl(&json, nrec, st);
+#ifdef SPATE_BENCH_CSV
+	if (!rc)
+		rc = bench_csv(&csv, nrec, st);
+#endif
+	sp_symtab_destroy(st);
+	free(json.data);
+	free(csv.data);
+	return rc;
+}

@@ -1,0 +1,331 @@
+/*
+ * stdin: records read from standard input, as JSON lines or CSV.  The
+ * reader thread reads fd 0 in blocks and cuts each block on the last
+ * record boundary; the tail is carried into the next block, and a final
+ * record without a newline is still a record.  Each chunk owns its
+ * malloc'd block (freed in release) and is parsed on a worker, with line
+ * numbers and byte offsets counted across chunks.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/stage.h"
+#include "io/csv.h"
+#include "io/jsonl.h"
+
+struct stdin_config {
+	char *format;
+	char delimiter;
+	char quote;
+	bool header;
+	uint64_t block_size;
+};
+
+struct stdin_state {
+	bool csv;
+	struct sp_csv_parser parser;
+	struct sp_symtab *symtab;
+	size_t block;
+	/* reader thread only: */
+	char *carry; /* bytes after the last cut, not yet handed out */
+	size_t carry_len, carry_cap;
+	bool eof;
+	bool preamble_done;
+	uint64_t line;	 /* line number of the next chunk's first byte */
+	uint64_t offset; /* byte offset of the next chunk */
+};
+
+static const char *const formats[] = {"jsonl", "csv", NULL};
+
+static const struct sp_option stdin_options[] = {
+	{.name = "format",
+	 .type = SP_OPT_ENUM,
+	 .def = "jsonl",
+	 .choices = formats,
+	 .offset = offsetof(struct stdin_config, format),
+	 .help = "jsonl: one JSON object per line; csv: comma-separated "
+		 "values"},
+	{.name = "delimiter",
+	 .type = SP_OPT_CHAR,
+	 .def = ",",
+	 .offset = offsetof(struct stdin_config, delimiter),
+	 .help = "csv: field delimiter (\\t or tab for a tab)"},
+	{.name = "quote",
+	 .type = SP_OPT_CHAR,
+	 .def = "\"",
+	 .offset = offsetof(struct stdin_config, quote),
+	 .help = "csv: quote character"},
+	{.name = "header",
+	 .type = SP_OPT_BOOL,
+	 .def = "true",
+	 .offset = offsetof(struct stdin_config, header),
+	 .help = "csv: the first line names the columns"},
+	{.name = "block_size",
+	 .type = SP_OPT_SIZE,
+	 .def = "1M",
+	 .bounded = true,
+	 .min = 1,
+	 .max = 1073741824,
+	 .offset = offsetof(struct stdin_config, block_size),
+	 .help = "bytes read per chunk (a longer record makes its chunk "
+		 "longer)"},
+	{0},
+};
+
+static void stdin_close(void *state)
+{
+	struct stdin_state *s = state;
+
+	if (!s)
+		return;
+	if (s->csv)
+		sp_csv_parser_fini(&s->parser);
+	free(s->carry);
+	free(s);
+}
+
+static int stdin_create(const void *config, const struct sp_stage_ctx *ctx,
+			void **state, char *err, size_t errlen)
+{
+	const struct stdin_config *cfg = config;
+	struct stdin_state *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->symtab = ctx->symtab;
+	s->block = cfg->block_size ? (size_t)cfg->block_size : 1 << 20;
+	s->line = 1;
+	s->csv = cfg->format && strcmp(cfg->format, "csv") == 0;
+	s->preamble_done = !s->csv;
+	if (s->csv) {
+		struct sp_csv_options opt = {
+			.delimiter = cfg->delimiter,
+			.quote = cfg->quote,
+			.header = cfg->header,
+		};
+
+		rc = sp_csv_parser_init(&s->parser, &opt, ctx->symtab);
+		if (rc) {
+			snprintf(err, errlen, rc == -ENOMEM ? "out of memory" :
+				 "delimiter and quote must differ and not be "
+				 "a line break");
+			s->csv = false;
+			stdin_close(s);
+			return rc;
+		}
+	}
+	*state = s;
+	return 0;
+}
+
+static int keep_tail(struct stdin_state *s, const char *p, size_t n)
+{
+	if (n > s->carry_cap) {
+		char *c = realloc(s->carry, n);
+		if (!c)
+			return -ENOMEM;
+		s->carry = c;
+		s->carry_cap = n;
+	}
+	memcpy(s->carry, p, n);
+	s->carry_len = n;
+	return 0;
+}
+
+/* Fills buf[*len..size) from fd 0 until full or end of input. */
+static int fill(struct stdin_state *s, char *buf, size_t size, size_t *len,
+		char *err, size_t errlen)
+{
+	while (*len < size && !s->eof) {
+		ssize_t n = read(STDIN_FILENO, buf + *len, size - *len);
+
+		if (n == 0) {
+			s->eof = true;
+		} else if (n < 0) {
+			int e = errno;
+			if (e == EINTR)
+				continue;
+			snprintf(err, errlen, "stdin: read failed at byte %llu: "
+				 "%s", (unsigned long long)(s->offset + *len),
+				 strerror(e));
+			return -e;
+		} else {
+			*len += (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static size_t count_lines(const char *p, size_t n)
+{
+	const char *end = p + n;
+	size_t lines = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		lines++;
+		p++;
+	}
+	return lines;
+}
+
+static int stdin_next(void *state, struct sp_chunk *out, char *err,
+		      size_t errlen)
+{
+	struct stdin_state *s = state;
+
+	for (;;) {
+		size_t size, len, start = 0, cut;
+		char *buf;
+		int rc;
+
+		if (s->eof && s->carry_len == 0)
+			return 0;
+		size = s->carry_len + (s->eof ? 0 : s->block);
+		buf = malloc(size + 1);
+		if (!buf) {
+			snprintf(err, errlen, "stdin: out of memory");
+			return -ENOMEM;
+		}
+		memcpy(buf, s->carry, s->carry_len);
+		len = s->carry_len;
+		s->carry_len = 0;
+		rc = fill(s, buf, size, &len, err, errlen);
+		if (rc) {
+			free(buf);
+			return rc;
+		}
+		if (!s->preamble_done) {
+			uint64_t lines = 0;
+			ssize_t used = sp_csv_read_preamble(
+				&s->parser, s->symtab, buf, len, &lines, err,
+				errlen);
+
+			if (used == -EAGAIN && s->eof && len) {
+				buf[len] = '\n'; /* the header is the last line */
+				used = sp_csv_read_preamble(&s->parser,
+							    s->symtab, buf,
+							    len + 1, &lines,
+							    err, errlen);
+				if (used > (ssize_t)len)
+					used = (ssize_t)len;
+			}
+			if (used == -EAGAIN) {
+				if (s->eof) {
+					free(buf);
+					return 0;
+				}
+				rc = keep_tail(s, buf, len);
+				free(buf);
+				if (rc)
+					goto nomem;
+				continue;
+			}
+			if (used < 0) {
+				char why[512];
+
+				snprintf(why, sizeof(why), "%s", err);
+				snprintf(err, errlen, "stdin: %s", why);
+				free(buf);
+				return (int)used;
+			}
+			s->preamble_done = true;
+			start = (size_t)used;
+			s->line += lines;
+			s->offset += start;
+		}
+		if (s->eof)
+			cut = len - start;
+		else if (s->csv)
+			cut = sp_csv_split(&s->parser.opt, buf + start,
+					   len - start);
+		else
+			cut = sp_jsonl_split(buf + start, len - start);
+		if (cut == 0) {
+			rc = keep_tail(s, buf + start, len - start);
+			free(buf);
+			if (rc)
+				goto nomem;
+			continue; /* a record longer than the block: read on */
+		}
+		rc = keep_tail(s, buf + start + cut, len - start - cut);
+		if (rc) {
+			free(buf);
+			goto nomem;
+		}
+		memset(out, 0, sizeof(*out));
+		out->data = buf + start;
+		out->len = cut;
+		out->first = s->line;
+		out->offset = s->offset;
+		out->source = "stdin";
+		out->buf = buf;
+		s->line += count_lines(buf + start, cut);
+		s->offset += cut;
+		return 1;
+	}
+nomem:
+	snprintf(err, errlen, "stdin: out of memory");
+	return -ENOMEM;
+}
+
+static void stdin_release(void *state, struct sp_chunk *c)
+{
+	free(c->buf);
+	c->buf = NULL;
+}
+
+static void *stdin_worker_create(void *state, unsigned worker)
+{
+	struct stdin_state *s = state;
+	struct sp_jsonl_parser *p = malloc(sizeof(*p));
+
+	if (p)
+		sp_jsonl_parser_init(p, s->symtab);
+	return p;
+}
+
+static void stdin_worker_destroy(void *state, void *wstate)
+{
+	free(wstate);
+}
+
+static int stdin_parse(void *state, void *wstate, const struct sp_chunk *c,
+		       struct sp_batch *b)
+{
+	struct stdin_state *s = state;
+	int n;
+
+	if (s->csv) {
+		n = sp_csv_parse(&s->parser, c->data, c->len, c->first,
+				 c->offset, b);
+	} else {
+		if (!wstate)
+			return -ENOMEM; /* worker_create failed */
+		n = sp_jsonl_parse(wstate, c->data, c->len, c->first,
+				   c->offset, b);
+	}
+	return n < 0 ? n : 0;
+}
+
+const struct sp_stage_desc sp_stage_stdin = {
+	.abi = SP_STAGE_ABI,
+	.name = "stdin",
+	.kind = SP_ORIGIN,
+	.help = "records from standard input (JSON lines or CSV)",
+	.options = stdin_options,
+	.config_size = sizeof(struct stdin_config),
+	.create = stdin_create,
+	.next = stdin_next,
+	.parse = stdin_parse,
+	.release = stdin_release,
+	.worker_create = stdin_worker_create,
+	.worker_destroy = stdin_worker_destroy,
+	.close = stdin_close,
+};

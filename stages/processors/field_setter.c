@@ -1,0 +1,292 @@
+/*
+ * field_setter: sets top-level fields from expressions or literal text
+ * ({/total: '${record:value("/a") + record:value("/b")}', /src: web}).
+ * Every expression sees the record as it came in: all values are computed
+ * first, then written, so a record whose evaluation fails is rejected
+ * unchanged.  New fields are appended; values made here live in the
+ * batch's arena.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/expr.h"
+#include "engine/stage.h"
+
+struct setter_config {
+	struct sp_strmap fields;
+};
+
+struct setter_field {
+	uint32_t sym;
+	char *path;
+	struct sp_expr *expr; /* NULL: literal */
+	struct sp_value literal;
+	char *literal_text;
+};
+
+struct setter {
+	uint32_t n;
+	struct setter_field *f;
+};
+
+struct setter_worker {
+	struct sp_expr_ctx *ctx;
+	struct sp_value *vals;
+};
+
+static const struct sp_option setter_options[] = {
+	{.name = "fields",
+	 .type = SP_OPT_MAP,
+	 .required = true,
+	 .offset = offsetof(struct setter_config, fields),
+	 .help = "map of top-level path to an expression ${...} or literal "
+		 "text, e.g. {/total: '${record:value(\"/a\") * 2}', /src: "
+		 "web}"},
+	{0},
+};
+
+static void setter_close(void *state)
+{
+	struct setter *s = state;
+
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->n; i++) {
+		free(s->f[i].path);
+		free(s->f[i].literal_text);
+		sp_expr_destroy(s->f[i].expr);
+	}
+	free(s->f);
+	free(s);
+}
+
+static int setter_field_init(struct setter_field *sf, const char *path,
+			     const char *text, struct sp_symtab *st, char *err,
+			     size_t errlen)
+{
+	struct sp_path p;
+	const char *why;
+	int rc = sp_path_parse(path, st, &p, &why);
+
+	if (rc) {
+		snprintf(err, errlen, "fields: '%s': %s", path, why);
+		return rc;
+	}
+	sf->sym = p.sym;
+	rc = -EINVAL;
+	if (p.sym == SP_SYM_NONE)
+		snprintf(err, errlen, "fields: '/' is the whole record; name "
+			 "a field to set");
+	else if (p.depth)
+		snprintf(err, errlen, "fields: '%s': nested paths are not "
+			 "supported by field_setter yet", path);
+	else
+		rc = 0;
+	sp_path_fini(&p);
+	if (rc)
+		return rc;
+	sf->path = strdup(path);
+	if (!sf->path)
+		goto nomem;
+	if (strncmp(text, "${", 2) == 0) {
+		struct sp_expr_error e = {0};
+		sf->expr = sp_expr_compile(text, st, &e);
+		if (!sf->expr) {
+			if (e.column)
+				snprintf(err, errlen, "fields: %s: column %u: "
+					 "%s", path, e.column, e.message);
+			else
+				snprintf(err, errlen, "fields: %s: %s", path,
+					 e.message[0] ? e.message :
+						        "out of memory");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strstr(text, "${")) {
+		snprintf(err, errlen, "fields: %s: '%s' mixes text and ${...}; "
+			 "write either one expression ${...} or plain text",
+			 path, text);
+		return -EINVAL;
+	}
+	sf->literal_text = strdup(text);
+	if (!sf->literal_text)
+		goto nomem;
+	sf->literal = sp_value_string(sf->literal_text,
+				      (uint32_t)strlen(text));
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+static int setter_create(const void *config, const struct sp_stage_ctx *ctx,
+			 void **state, char *err, size_t errlen)
+{
+	const struct setter_config *cfg = config;
+	struct setter *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		goto nomem;
+	s->f = calloc(cfg->fields.n ? cfg->fields.n : 1, sizeof(*s->f));
+	if (!s->f)
+		goto nomem;
+	for (uint32_t i = 0; i < cfg->fields.n; i++) {
+		s->n++;
+		rc = setter_field_init(&s->f[i], cfg->fields.keys[i],
+				       cfg->fields.values[i], ctx->symtab, err,
+				       errlen);
+		if (rc)
+			goto fail;
+		for (uint32_t j = 0; j < i; j++) {
+			if (s->f[j].sym == s->f[i].sym) {
+				snprintf(err, errlen, "fields: %s is set "
+					 "twice", s->f[i].path);
+				rc = -EINVAL;
+				goto fail;
+			}
+		}
+	}
+	*state = s;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	rc = -ENOMEM;
+fail:
+	setter_close(s);
+	return rc;
+}
+
+static void *setter_worker_create(void *state, unsigned worker)
+{
+	const struct setter *s = state;
+	struct setter_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->ctx = sp_expr_ctx_create();
+	w->vals = calloc(s->n ? s->n : 1, sizeof(*w->vals));
+	if (!w->ctx || !w->vals) {
+		sp_expr_ctx_destroy(w->ctx);
+		free(w->vals);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void setter_worker_destroy(void *state, void *wstate)
+{
+	struct setter_worker *w = wstate;
+
+	if (!w)
+		return;
+	sp_expr_ctx_destroy(w->ctx);
+	free(w->vals);
+	free(w);
+}
+
+/* Text a value points at must outlive the batch: input text of the record
+ * does; anything else is copied into the arena. */
+static int keep_value(struct sp_batch *b, uint32_t rec, struct sp_value *v)
+{
+	const struct sp_record *r = &b->recs[rec];
+	bool has_text = v->type == SP_STRING || v->type == SP_OBJECT ||
+			v->type == SP_ARRAY || (v->flags & SP_VALUE_TEXT);
+	char *copy;
+
+	if (!has_text || v->len == 0)
+		return 0;
+	if (r->raw && v->str >= r->raw && v->str + v->len <= r->raw + r->raw_len)
+		return 0;
+	copy = sp_arena_strndup(&b->arena, v->str, v->len);
+	if (!copy)
+		return -ENOMEM;
+	v->str = copy;
+	return 0;
+}
+
+static int setter_process(void *state, void *wstate, struct sp_batch *b,
+			  const uint32_t *in, uint32_t n,
+			  struct sp_selection *out)
+{
+	const struct setter *s = state;
+	struct setter_worker *w = wstate;
+	uint32_t nout = 0;
+
+	if (!w)
+		return -ENOMEM; /* worker_create failed */
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t rec = in[k];
+		const char *why = NULL;
+		uint32_t i;
+		int rc = 0;
+
+		for (i = 0; i < s->n; i++) {
+			if (!s->f[i].expr) {
+				w->vals[i] = s->f[i].literal;
+				continue;
+			}
+			rc = sp_expr_eval(s->f[i].expr, w->ctx, b, rec,
+					  &w->vals[i], &why);
+			if (rc == -ENOMEM)
+				return rc;
+			if (rc)
+				break;
+			rc = keep_value(b, rec, &w->vals[i]);
+			if (rc)
+				return rc;
+		}
+		if (i < s->n) {
+			const struct sp_record *r = &b->recs[rec];
+			sp_batch_error_add(b, rec, r->line, 0, r->raw,
+					   r->raw_len, "cannot set %s: %s",
+					   s->f[i].path,
+					   why ? why : "evaluation failed");
+			continue;
+		}
+		for (i = 0; i < s->n; i++) {
+			struct sp_field *f = sp_record_fields(b, rec);
+			struct sp_record *r = &b->recs[rec];
+			uint32_t j;
+
+			for (j = 0; j < r->nfields; j++)
+				if (f[j].sym == s->f[i].sym)
+					break;
+			if (j == r->nfields) {
+				struct sp_field *nf =
+					sp_batch_record_append(b, rec);
+				if (!nf)
+					return -ENOMEM;
+				nf->sym = s->f[i].sym;
+				nf->v = w->vals[i];
+			} else {
+				f[j].v = w->vals[i];
+				r->flags |= SP_RECORD_CHANGED;
+			}
+		}
+		out[0].idx[nout++] = rec;
+	}
+	out[0].n = nout;
+	return 0;
+}
+
+const struct sp_stage_desc sp_stage_field_setter = {
+	.abi = SP_STAGE_ABI,
+	.name = "field_setter",
+	.kind = SP_PROCESSOR,
+	.help = "sets fields to the value of an expression or to literal text",
+	.options = setter_options,
+	.config_size = sizeof(struct setter_config),
+	.mutates = true,
+	.create = setter_create,
+	.worker_create = setter_worker_create,
+	.worker_destroy = setter_worker_destroy,
+	.process = setter_process,
+	.close = setter_close,
+};

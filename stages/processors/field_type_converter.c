@@ -1,0 +1,537 @@
+/*
+ * field_type_converter: converts top-level fields to int, double, bool or
+ * string ({/age: int, /price: double}).  A conversion never loses
+ * information silently: "abc" -> int, 1.5 -> int, 1e30 -> int or 7 ->
+ * bool are record errors naming the field, the value and the target type.
+ * null stays null.  All conversions of a record are computed before any is
+ * written, so a rejected record goes on unchanged.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/stage.h"
+
+enum conv_target {
+	CONV_INT = 0,
+	CONV_DOUBLE,
+	CONV_BOOL,
+	CONV_STRING,
+};
+
+static const char *const target_names[] = {"int", "double", "bool",
+					   "string"};
+
+struct converter_config {
+	struct sp_strmap fields;
+};
+
+struct conv_field {
+	uint32_t sym;
+	enum conv_target to;
+	char *path;
+};
+
+struct converter {
+	uint32_t n;
+	struct conv_field *f;
+};
+
+struct conv_worker {
+	struct sp_value *vals;
+	int32_t *idx; /* field index in the record, -1 when absent */
+};
+
+static const struct sp_option converter_options[] = {
+	{.name = "fields",
+	 .type = SP_OPT_MAP,
+	 .required = true,
+	 .offset = offsetof(struct converter_config, fields),
+	 .help = "map of top-level path to int, double, bool or string, "
+		 "e.g. {/age: int, /price: double}"},
+	{0},
+};
+
+static void converter_close(void *state)
+{
+	struct converter *c = state;
+
+	if (!c)
+		return;
+	for (uint32_t i = 0; i < c->n; i++)
+		free(c->f[i].path);
+	free(c->f);
+	free(c);
+}
+
+static int converter_create(const void *config,
+			    const struct sp_stage_ctx *ctx, void **state,
+			    char *err, size_t errlen)
+{
+	const struct converter_config *cfg = config;
+	struct converter *c = calloc(1, sizeof(*c));
+	int rc = -EINVAL;
+
+	if (!c)
+		goto nomem;
+	c->f = calloc(cfg->fields.n ? cfg->fields.n : 1, sizeof(*c->f));
+	if (!c->f)
+		goto nomem;
+	for (uint32_t i = 0; i < cfg->fields.n; i++) {
+		const char *path = cfg->fields.keys[i];
+		const char *type = cfg->fields.values[i];
+		struct conv_field *f = &c->f[c->n];
+		struct sp_path p;
+		const char *why;
+		unsigned t;
+
+		rc = sp_path_parse(path, ctx->symtab, &p, &why);
+		if (rc) {
+			snprintf(err, errlen, "fields: '%s': %s", path, why);
+			goto fail;
+		}
+		f->sym = p.sym;
+		rc = -EINVAL;
+		if (p.sym == SP_SYM_NONE) {
+			snprintf(err, errlen, "fields: '/' is the whole "
+				 "record; name a field to convert");
+		} else if (p.depth) {
+			snprintf(err, errlen, "fields: '%s': nested paths are "
+				 "not supported by field_type_converter yet",
+				 path);
+		} else {
+			rc = 0;
+		}
+		sp_path_fini(&p);
+		if (rc)
+			goto fail;
+		for (t = 0; t < 4; t++)
+			if (strcmp(type, target_names[t]) == 0)
+				break;
+		if (t == 4) {
+			snprintf(err, errlen, "fields: %s: unknown type '%s' "
+				 "(int, double, bool or string)", path, type);
+			rc = -EINVAL;
+			goto fail;
+		}
+		for (uint32_t j = 0; j < c->n; j++) {
+			if (c->f[j].sym == f->sym) {
+				snprintf(err, errlen, "fields: %s is listed "
+					 "twice", path);
+				rc = -EINVAL;
+				goto fail;
+			}
+		}
+		f->to = (enum conv_target)t;
+		f->path = strdup(path);
+		if (!f->path)
+			goto nomem;
+		c->n++;
+	}
+	*state = c;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	rc = -ENOMEM;
+fail:
+	converter_close(c);
+	return rc;
+}
+
+static void *converter_worker_create(void *state, unsigned worker)
+{
+	const struct converter *c = state;
+	struct conv_worker *w = calloc(1, sizeof(*w));
+	uint32_t n = c->n ? c->n : 1;
+
+	if (!w)
+		return NULL;
+	w->vals = calloc(n, sizeof(*w->vals));
+	w->idx = calloc(n, sizeof(*w->idx));
+	if (!w->vals || !w->idx) {
+		free(w->vals);
+		free(w->idx);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void converter_worker_destroy(void *state, void *wstate)
+{
+	struct conv_worker *w = wstate;
+
+	if (!w)
+		return;
+	free(w->vals);
+	free(w->idx);
+	free(w);
+}
+
+/* A number written as text ("42", "-1.5e3"): no hex, inf or nan. */
+static int parse_number(const char *s, size_t len, bool *is_int,
+			int64_t *i, double *d)
+{
+	char tmp[64];
+	char *end;
+	size_t k = 0;
+	bool digits = false, intlike = true;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -EINVAL;
+	if (s[0] == '-' || s[0] == '+')
+		k = 1;
+	for (size_t j = k; j < len; j++) {
+		char ch = s[j];
+		if (ch >= '0' && ch <= '9')
+			digits = true;
+		else if (ch == '.' || ch == 'e' || ch == 'E' ||
+			 ((ch == '-' || ch == '+') &&
+			  (s[j - 1] == 'e' || s[j - 1] == 'E')))
+			intlike = false;
+		else
+			return -EINVAL;
+	}
+	if (!digits)
+		return -EINVAL;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (intlike) {
+		errno = 0;
+		long long v = strtoll(tmp, &end, 10);
+		if (*end == '\0' && errno == 0) {
+			*is_int = true;
+			*i = v;
+			return 0;
+		}
+		if (errno == ERANGE)
+			return -ERANGE;
+		return -EINVAL;
+	}
+	errno = 0;
+	*d = strtod(tmp, &end);
+	if (*end != '\0' || !isfinite(*d))
+		return -EINVAL;
+	*is_int = false;
+	return 0;
+}
+
+/* 2^63 as a double: int64 holds [-2^63, 2^63) */
+#define TWO63 9223372036854775808.0
+
+static int double_to_int(double d, int64_t *out, const char **why)
+{
+	if (d != d || !isfinite(d) || d >= TWO63 || d < -TWO63) {
+		*why = "out of range for int";
+		return -ERANGE;
+	}
+	if (floor(d) != d) {
+		*why = "not a whole number";
+		return -EINVAL;
+	}
+	*out = (int64_t)d;
+	return 0;
+}
+
+static int to_int(const struct sp_value *v, struct sp_arena *a,
+		  struct sp_value *out, const char **why)
+{
+	double d;
+	int64_t i;
+	const char *s;
+	size_t len;
+	bool is_int;
+	int rc;
+
+	switch (v->type) {
+	case SP_INT:
+		rc = sp_value_to_int(v, &i);
+		if (rc) {
+			*why = "out of range for int";
+			return rc;
+		}
+		*out = sp_value_int(i);
+		return 0;
+	case SP_DOUBLE:
+		if (sp_value_to_double(v, &d)) {
+			*why = "not a number";
+			return -EINVAL;
+		}
+		rc = double_to_int(d, &i, why);
+		if (!rc)
+			*out = sp_value_int(i);
+		return rc;
+	case SP_BOOL:
+		*out = sp_value_int(v->b);
+		return 0;
+	case SP_STRING:
+		rc = sp_value_string_bytes(v, a, &s, &len);
+		if (rc == -ENOMEM)
+			return rc;
+		if (!rc)
+			rc = parse_number(s, len, &is_int, &i, &d);
+		if (rc == -ERANGE) {
+			*why = "out of range for int";
+			return rc;
+		}
+		if (rc) {
+			*why = "not a number";
+			return -EINVAL;
+		}
+		if (!is_int) {
+			rc = double_to_int(d, &i, why);
+			if (rc)
+				return rc;
+		}
+		*out = sp_value_int(i);
+		return 0;
+	default:
+		*why = "not a scalar";
+		return -EINVAL;
+	}
+}
+
+static int to_double(const struct sp_value *v, struct sp_arena *a,
+		     struct sp_value *out, const char **why)
+{
+	double d;
+	int64_t i;
+	const char *s;
+	size_t len;
+	bool is_int;
+	int rc;
+
+	switch (v->type) {
+	case SP_INT:
+		rc = sp_value_to_int(v, &i);
+		if (rc) {
+			/* digits beyond int64: as a double if finite */
+			if (sp_value_to_double(v, &d) || !isfinite(d)) {
+				*why = "not a number";
+				return -EINVAL;
+			}
+			*why = "too large to be exact as a double";
+			return -ERANGE;
+		}
+		d = (double)i;
+		if (d >= TWO63 || (int64_t)d != i) {
+			*why = "too large to be exact as a double";
+			return -ERANGE;
+		}
+		*out = sp_value_double(d);
+		return 0;
+	case SP_DOUBLE:
+		if (sp_value_to_double(v, &d) || !isfinite(d)) {
+			*why = "not a finite number";
+			return -EINVAL;
+		}
+		*out = sp_value_double(d);
+		return 0;
+	case SP_BOOL:
+		*out = sp_value_double(v->b ? 1.0 : 0.0);
+		return 0;
+	case SP_STRING:
+		rc = sp_value_string_bytes(v, a, &s, &len);
+		if (rc == -ENOMEM)
+			return rc;
+		if (!rc)
+			rc = parse_number(s, len, &is_int, &i, &d);
+		if (rc == -ERANGE) {
+			*why = "too large to be exact as a double";
+			return rc;
+		}
+		if (rc) {
+			*why = "not a number";
+			return -EINVAL;
+		}
+		if (is_int) {
+			struct sp_value iv = sp_value_int(i);
+			return to_double(&iv, a, out, why);
+		}
+		*out = sp_value_double(d);
+		return 0;
+	default:
+		*why = "not a scalar";
+		return -EINVAL;
+	}
+}
+
+static int to_bool(const struct sp_value *v, struct sp_arena *a,
+		   struct sp_value *out, const char **why)
+{
+	double d;
+	int64_t i;
+	const char *s;
+	size_t len;
+	int rc;
+
+	switch (v->type) {
+	case SP_BOOL:
+		*out = *v;
+		return 0;
+	case SP_INT:
+		if (sp_value_to_int(v, &i) || (i != 0 && i != 1))
+			break;
+		*out = sp_value_bool(i == 1);
+		return 0;
+	case SP_DOUBLE:
+		if (sp_value_to_double(v, &d) || (d != 0.0 && d != 1.0))
+			break;
+		*out = sp_value_bool(d == 1.0);
+		return 0;
+	case SP_STRING:
+		rc = sp_value_string_bytes(v, a, &s, &len);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc)
+			break;
+		if ((len == 4 && strncasecmp(s, "true", 4) == 0) ||
+		    (len == 1 && s[0] == '1')) {
+			*out = sp_value_bool(true);
+			return 0;
+		}
+		if ((len == 5 && strncasecmp(s, "false", 5) == 0) ||
+		    (len == 1 && s[0] == '0')) {
+			*out = sp_value_bool(false);
+			return 0;
+		}
+		break;
+	default:
+		*why = "not a scalar";
+		return -EINVAL;
+	}
+	*why = "only true/false/1/0 convert to bool";
+	return -EINVAL;
+}
+
+static int to_string(const struct sp_value *v, struct sp_arena *a,
+		     struct sp_value *out, const char **why)
+{
+	const char *s;
+	size_t len;
+	int rc;
+
+	if (v->type == SP_STRING) {
+		*out = *v;
+		return 0;
+	}
+	rc = sp_value_text(v, a, &s, &len);
+	if (rc)
+		return rc;
+	/* plain text: numbers as written, objects and arrays as their JSON
+	 * text (escaped again by the encoders) */
+	*out = sp_value_string(s, (uint32_t)len);
+	return 0;
+}
+
+static int convert(const struct sp_value *v, enum conv_target to,
+		   struct sp_arena *a, struct sp_value *out, const char **why)
+{
+	if (v->type == SP_NULL) {
+		*out = *v;
+		return 0;
+	}
+	switch (to) {
+	case CONV_INT:
+		return to_int(v, a, out, why);
+	case CONV_DOUBLE:
+		return to_double(v, a, out, why);
+	case CONV_BOOL:
+		return to_bool(v, a, out, why);
+	case CONV_STRING:
+		return to_string(v, a, out, why);
+	}
+	return -EINVAL;
+}
+
+static int converter_process(void *state, void *wstate, struct sp_batch *b,
+			     const uint32_t *in, uint32_t n,
+			     struct sp_selection *out)
+{
+	const struct converter *c = state;
+	struct conv_worker *w = wstate;
+	uint32_t nout = 0;
+
+	if (!w)
+		return -ENOMEM; /* worker_create failed */
+	for (uint32_t k = 0; k < n; k++) {
+		struct sp_record *r = &b->recs[in[k]];
+		struct sp_field *f = &b->fields[r->first];
+		const char *why = NULL;
+		uint32_t i;
+		int rc = 0;
+
+		for (i = 0; i < c->n; i++) {
+			w->idx[i] = -1;
+			for (uint32_t j = 0; j < r->nfields; j++) {
+				if (f[j].sym == c->f[i].sym) {
+					w->idx[i] = (int32_t)j;
+					break;
+				}
+			}
+			if (w->idx[i] < 0)
+				continue;
+			rc = convert(&f[w->idx[i]].v, c->f[i].to, &b->arena,
+				     &w->vals[i], &why);
+			if (rc == -ENOMEM)
+				return rc;
+			if (rc)
+				break;
+		}
+		if (i < c->n) {
+			const char *text;
+			size_t len;
+			const struct sp_value *v = &f[w->idx[i]].v;
+			bool quote = v->type == SP_STRING;
+
+			if (sp_value_text(v, &b->arena, &text, &len)) {
+				text = "?";
+				len = 1;
+			}
+			sp_batch_error_add(b, in[k], r->line, 0, r->raw,
+					   r->raw_len,
+					   "field %s: cannot convert %s%.*s%s%s "
+					   "(%s) to %s: %s",
+					   c->f[i].path, quote ? "\"" : "",
+					   len > 64 ? 64 : (int)len, text,
+					   len > 64 ? "..." : "",
+					   quote ? "\"" : "",
+					   sp_type_name(v->type),
+					   target_names[c->f[i].to], why);
+			continue;
+		}
+		bool changed = false;
+		for (i = 0; i < c->n; i++) {
+			if (w->idx[i] < 0)
+				continue;
+			f[w->idx[i]].v = w->vals[i];
+			changed = true;
+		}
+		if (changed)
+			r->flags |= SP_RECORD_CHANGED;
+		out[0].idx[nout++] = in[k];
+	}
+	out[0].n = nout;
+	return 0;
+}
+
+const struct sp_stage_desc sp_stage_field_type_converter = {
+	.abi = SP_STAGE_ABI,
+	.name = "field_type_converter",
+	.kind = SP_PROCESSOR,
+	.help = "converts fields to int, double, bool or string; values that "
+		"do not convert are record errors",
+	.options = converter_options,
+	.config_size = sizeof(struct converter_config),
+	.mutates = true,
+	.create = converter_create,
+	.worker_create = converter_worker_create,
+	.worker_destroy = converter_worker_destroy,
+	.process = converter_process,
+	.close = converter_close,
+};

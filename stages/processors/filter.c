@@ -1,0 +1,106 @@
+/*
+ * filter: passes on the records for which a condition holds and drops the
+ * others (the engine counts them as dropped).  The condition is compiled
+ * once and evaluated over the whole batch; a record where it cannot be
+ * evaluated becomes a record error.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/expr.h"
+#include "engine/stage.h"
+
+struct filter_config {
+	char *condition;
+};
+
+struct filter {
+	struct sp_expr *cond;
+};
+
+static const struct sp_option filter_options[] = {
+	{.name = "condition",
+	 .type = SP_OPT_EXPR,
+	 .required = true,
+	 .offset = offsetof(struct filter_config, condition),
+	 .help = "records where this is true pass, the others are dropped, "
+		 "e.g. '${record:value(\"/status\") != \"test\"}'"},
+	{0},
+};
+
+static void filter_close(void *state)
+{
+	struct filter *f = state;
+
+	if (!f)
+		return;
+	sp_expr_destroy(f->cond);
+	free(f);
+}
+
+static int filter_create(const void *config, const struct sp_stage_ctx *ctx,
+			 void **state, char *err, size_t errlen)
+{
+	const struct filter_config *cfg = config;
+	struct sp_expr_error e = {0};
+	struct filter *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	f->cond = sp_expr_compile(cfg->condition ? cfg->condition : "",
+				  ctx->symtab, &e);
+	if (!f->cond) {
+		if (e.column)
+			snprintf(err, errlen, "condition: column %u: %s",
+				 e.column, e.message);
+		else
+			snprintf(err, errlen, "condition: %s",
+				 e.message[0] ? e.message : "out of memory");
+		filter_close(f);
+		return -EINVAL;
+	}
+	*state = f;
+	return 0;
+}
+
+static void *filter_worker_create(void *state, unsigned worker)
+{
+	return sp_expr_ctx_create();
+}
+
+static void filter_worker_destroy(void *state, void *wstate)
+{
+	sp_expr_ctx_destroy(wstate);
+}
+
+static int filter_process(void *state, void *wstate, struct sp_batch *b,
+			  const uint32_t *in, uint32_t n,
+			  struct sp_selection *out)
+{
+	const struct filter *f = state;
+	uint32_t nerr = 0;
+
+	if (!wstate)
+		return -ENOMEM; /* worker_create failed */
+	out[0].n = sp_expr_select(f->cond, wstate, b, in, n, out[0].idx,
+				  &nerr);
+	return 0;
+}
+
+const struct sp_stage_desc sp_stage_filter = {
+	.abi = SP_STAGE_ABI,
+	.name = "filter",
+	.kind = SP_PROCESSOR,
+	.help = "keeps the records for which a condition is true",
+	.options = filter_options,
+	.config_size = sizeof(struct filter_config),
+	.create = filter_create,
+	.worker_create = filter_worker_create,
+	.worker_destroy = filter_worker_destroy,
+	.process = filter_process,
+	.close = filter_close,
+};

@@ -1,0 +1,506 @@
+/*
+ * Tests of io/commit: staging, publication, manifest content, abort,
+ * cleanup after a killed run, replace semantics and manifest reading.
+ */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/buf.h"
+#include "io/commit.h"
+#include "io/zstd_codec.h"
+
+static char root[64];
+
+static void setup(void)
+{
+	strcpy(root, "/tmp/spate-commit-XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+}
+
+static void rm_tree(const char *path)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void teardown(void)
+{
+	rm_tree(root);
+}
+
+TestSuite(commit, .init = setup, .fini = teardown);
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "a,b,c": the sorted entries of dir ("-" when it does not exist). */
+static char *list_dir(const char *dir)
+{
+	static char out[4096];
+	char *names[256];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return strcpy(out, "-");
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(out, ",");
+		strcat(out, names[i]);
+		free(names[i]);
+	}
+	return out;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "cannot write %s", path);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static char *read_text(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	cr_assert_not_null(f, "cannot read %s", path);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static char *pathf(const char *fmt, const char *a)
+{
+	static char bufs[4][512];
+	static int k;
+	char *p = bufs[k++ % 4];
+
+	snprintf(p, 512, fmt, root, a);
+	return p;
+}
+
+/* Stages name with text and adds it. */
+static void stage(struct sp_commit *c, const char *name, const char *text,
+		  uint64_t records, bool now)
+{
+	const char *p = sp_commit_staging_path(c, name);
+
+	cr_assert_not_null(p);
+	write_text(p, text);
+	cr_assert_eq(sp_commit_add(c, name, records, strlen(text), now), 0);
+}
+
+static char *file_json(const char *json_name, const char *text,
+		       uint64_t records)
+{
+	static char bufs[4][512];
+	static int k;
+	char *p = bufs[k++ % 4];
+
+	snprintf(p, 512,
+		 "{\"name\": %s, \"records\": %" PRIu64 ", \"bytes\": %zu, "
+		 "\"xxh64\": \"%016" PRIx64 "\"}",
+		 json_name, records, strlen(text),
+		 sp_commit_xxh64(text, strlen(text)));
+	return p;
+}
+
+Test(commit, xxh64_known_values)
+{
+	const char *s = "Nobody inspects the spammish repetition";
+
+	cr_assert_eq(sp_commit_xxh64("", 0), 0xEF46DB3751D8E999ull);
+	cr_assert_eq(sp_commit_xxh64("a", 1), 0xD24EC4F1A98C6E5Bull);
+	cr_assert_eq(sp_commit_xxh64("abc", 3), 0x44BC2CF5AD770999ull);
+	cr_assert_eq(sp_commit_xxh64(s, strlen(s)), 0xFBCEA83C8A378BF1ull);
+}
+
+/* A zstd frame ends with the low 32 bits of XXH64 of its content. */
+Test(commit, xxh64_matches_zstd_checksums)
+{
+	static char data[300000];
+	struct sp_zstd_enc *e = sp_zstd_enc_create(1);
+	size_t lens[] = {0, 1, 7, 31, 32, 33, 63, 64, 100, 4097, 299999};
+	struct sp_buf b;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 131 + (i >> 9));
+	sp_buf_init(&b);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		uint32_t want;
+
+		b.len = 0;
+		cr_assert_eq(sp_zstd_enc_frame(e, data, lens[i], &b), 0);
+		memcpy(&want, b.data + b.len - 4, 4);
+		cr_assert_eq((uint32_t)sp_commit_xxh64(data, lens[i]), want,
+			     "length %zu", lens[i]);
+	}
+	sp_buf_fini(&b);
+	sp_zstd_enc_destroy(e);
+}
+
+Test(commit, run_publishes_at_finish_with_manifest)
+{
+	char *dir = pathf("%s/%s", "out/high");
+	struct sp_commit *c;
+	char want[2048];
+
+	/* parents of dir are created */
+	cr_assert_eq(sp_commit_begin(dir, "exp\\enses", "out_high", "run-1",
+				     &c),
+		     0);
+	cr_assert_str_eq(list_dir(dir), "");
+	cr_assert_str_eq(sp_commit_staging_path(c, "a.jsonl"),
+			 pathf("%s/out/.high.spate-staging-%s/a.jsonl",
+			       "out_high"));
+	stage(c, "a.jsonl", "{\"x\":1}\n{\"x\":2}\n", 2, false);
+	stage(c, "we\"ird\n.jsonl", "{}\n", 1, false);
+	stage(c, "empty.jsonl", "", 0, false);
+	/* staged, not visible */
+	cr_assert_str_eq(list_dir(dir), "");
+	cr_assert_str_eq(list_dir(pathf("%s/out/.high.spate-staging-%s",
+					"out_high")),
+			 "a.jsonl,empty.jsonl,we\"ird\n.jsonl");
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+
+	cr_assert_str_eq(list_dir(dir),
+			 "_manifest.json,a.jsonl,empty.jsonl,we\"ird\n.jsonl");
+	cr_assert_str_eq(list_dir(pathf("%s/%s", "out")), "high");
+	cr_assert_str_eq(read_text(pathf("%s/out/high/%s", "a.jsonl")),
+			 "{\"x\":1}\n{\"x\":2}\n");
+	snprintf(want, sizeof(want),
+		 "{\"flow\": \"exp\\\\enses\", \"stage\": \"out_high\", "
+		 "\"run_id\": \"run-1\", \"files\": [%s, %s, %s]}\n",
+		 file_json("\"a.jsonl\"", "{\"x\":1}\n{\"x\":2}\n", 2),
+		 file_json("\"we\\\"ird\\n.jsonl\"", "{}\n", 1),
+		 file_json("\"empty.jsonl\"", "", 0));
+	cr_assert_str_eq(read_text(pathf("%s/out/high/%s", "_manifest.json")),
+			 want);
+}
+
+Test(commit, manifest_read_back)
+{
+	char *dir = pathf("%s/%s", "d");
+	struct sp_commit_manifest *m;
+	struct sp_commit *c;
+
+	cr_assert_eq(sp_commit_manifest_read(dir, &m), -ENOENT);
+	cr_assert_null(m);
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r\u00e9", &c), 0);
+	stage(c, "one", "1111", 4, false);
+	stage(c, "tw\"o", "22", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+
+	cr_assert_eq(sp_commit_manifest_read(dir, &m), 0);
+	cr_assert_str_eq(m->flow, "f");
+	cr_assert_str_eq(m->stage, "s");
+	cr_assert_str_eq(m->run_id, "r\u00e9");
+	cr_assert_eq(m->nfiles, 2);
+	cr_assert_str_eq(m->files[0].name, "one");
+	cr_assert_eq(m->files[0].records, 4);
+	cr_assert_eq(m->files[0].bytes, 4);
+	cr_assert(m->files[0].has_xxh64);
+	cr_assert_eq(m->files[0].xxh64, sp_commit_xxh64("1111", 4));
+	cr_assert_str_eq(m->files[1].name, "tw\"o");
+	cr_assert_eq(m->files[1].records, 1);
+	cr_assert_eq(m->files[1].bytes, 2);
+	sp_commit_manifest_free(m);
+}
+
+Test(commit, manifest_parsing)
+{
+	char *dir = pathf("%s/%s", "m");
+	char *mf = pathf("%s/%s", "m/_manifest.json");
+	struct sp_commit_manifest *m;
+	const char *bad[] = {
+		"",
+		"{",
+		"[]",
+		"{\"flow\": \"x\"}",
+		"{\"files\": [{\"records\": 1}]}",
+		"{\"files\": [{\"name\": \"a\", \"records\": -1}]}",
+		"{\"files\": [{\"name\": \"a\", \"bytes\": "
+		"18446744073709551616}]}",
+		"{\"files\": [{\"name\": \"a\", \"xxh64\": \"12\"}]}",
+		"{\"files\": [{\"name\": \"a\\u0000b\"}]}",
+		"{\"files\": [{\"name\": \"a\\q\"}]}",
+		"{\"files\": []} x",
+		"{\"files\": [], \"files\": []}",
+		"{\"files\": [{\"name\": \"a\"}",
+		"{\"flow\": \"unterminated",
+	};
+
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	/* unknown keys of any type are skipped; whitespace is free */
+	write_text(mf, " {\"v\": 2, \"extra\": {\"a\": [1, {\"b\": null}]},\n"
+		       "  \"files\": [ {\"name\": \"x\\u00e9\", \"bytes\": "
+		       "18446744073709551615, \"tag\": true} ] ,\"ok\": false}"
+		       "\n");
+	cr_assert_eq(sp_commit_manifest_read(dir, &m), 0);
+	cr_assert_null(m->flow);
+	cr_assert_eq(m->nfiles, 1);
+	cr_assert_str_eq(m->files[0].name, "x\u00e9");
+	cr_assert_eq(m->files[0].bytes, UINT64_MAX);
+	cr_assert_eq(m->files[0].records, 0);
+	cr_assert(!m->files[0].has_xxh64);
+	sp_commit_manifest_free(m);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_text(mf, bad[i]);
+		m = (void *)1;
+		cr_assert_eq(sp_commit_manifest_read(dir, &m), -EINVAL,
+			     "accepted: %s", bad[i]);
+		cr_assert_null(m);
+	}
+}
+
+Test(commit, abort_leaves_dir_untouched)
+{
+	char *dir = pathf("%s/%s", "keep");
+	char before_list[4096], before_manifest[4096];
+	struct sp_commit *c;
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
+	stage(c, "old", "old data\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	strcpy(before_list, list_dir(dir));
+	strcpy(before_manifest, read_text(pathf("%s/%s", "keep/_manifest.json")));
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	stage(c, "new1", "n1\n", 1, false);
+	stage(c, "old", "replacement\n", 1, false);
+	/* a staged file never added is discarded too */
+	write_text(sp_commit_staging_path(c, "partial"), "half");
+	sp_commit_abort(c);
+	cr_assert_eq(sp_commit_finish(c, true), -EINVAL);
+	sp_commit_destroy(c);
+
+	cr_assert_str_eq(list_dir(dir), before_list);
+	cr_assert_str_eq(read_text(pathf("%s/%s", "keep/_manifest.json")),
+			 before_manifest);
+	cr_assert_str_eq(read_text(pathf("%s/%s", "keep/old")), "old data\n");
+	cr_assert_str_eq(list_dir(root), "keep");
+
+	/* destroy without finish aborts as well */
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r3", &c), 0);
+	stage(c, "new2", "n2\n", 1, false);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), before_list);
+	cr_assert_str_eq(list_dir(root), "keep");
+}
+
+Test(commit, killed_run_is_cleaned_by_next_begin)
+{
+	char *dir = pathf("%s/%s", "k");
+	char *staging = pathf("%s/.k.spate-staging-%s", "w");
+	struct sp_commit *c;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* dies half-way: no finish, no abort */
+		if (sp_commit_begin(dir, "f", "w", "dead", &c))
+			_exit(1);
+		write_text(sp_commit_staging_path(c, "a"), "complete\n");
+		sp_commit_add(c, "a", 1, 9, false);
+		write_text(sp_commit_staging_path(c, "b"), "half");
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_str_eq(list_dir(staging), "a,b");
+	cr_assert_str_eq(list_dir(dir), "");
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "w", "next", &c), 0);
+	cr_assert_str_eq(list_dir(staging), "");
+	stage(c, "c", "cc\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,c");
+	cr_assert_str_eq(list_dir(root), "k");
+}
+
+Test(commit, one_run_per_directory)
+{
+	char *dir = pathf("%s/%s", "busy");
+	struct sp_commit *c1, *c2;
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s1", "r", &c1), 0);
+	cr_assert_eq(sp_commit_begin(dir, "f", "s2", "r", &c2), -EBUSY);
+	sp_commit_destroy(c1);
+	cr_assert_eq(sp_commit_begin(dir, "f", "s2", "r", &c2), 0);
+	sp_commit_destroy(c2);
+	cr_assert_eq(sp_commit_begin(dir, "f", "a/b", "r", &c2), -EINVAL);
+	cr_assert_eq(sp_commit_begin("", "f", "s", "r", &c2), -EINVAL);
+	write_text(pathf("%s/%s", "plain"), "x");
+	cr_assert_eq(sp_commit_begin(pathf("%s/%s", "plain"), "f", "s", "r",
+				     &c2),
+		     -ENOTDIR);
+}
+
+Test(commit, publish_now)
+{
+	char *dir = pathf("%s/%s", "pf");
+	struct sp_commit_manifest *m;
+	struct sp_commit *c;
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	stage(c, "f1", "first\n", 1, true);
+	cr_assert_str_eq(list_dir(dir), "f1");
+	cr_assert_str_eq(read_text(pathf("%s/%s", "pf/f1")), "first\n");
+	stage(c, "f2", "second\n", 1, true);
+	stage(c, "f3", "third, at finish\n", 1, false);
+	cr_assert_str_eq(list_dir(dir), "f1,f2");
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,f1,f2,f3");
+	cr_assert_eq(sp_commit_manifest_read(dir, &m), 0);
+	cr_assert_eq(m->nfiles, 3);
+	cr_assert_str_eq(m->files[2].name, "f3");
+	sp_commit_manifest_free(m);
+
+	/* an aborted file-mode run keeps what it already published */
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	stage(c, "g1", "g\n", 1, true);
+	stage(c, "g2", "g\n", 1, false);
+	sp_commit_abort(c);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,f1,f2,f3,g1");
+
+	/* without replace, publish_now refuses to overwrite */
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r3", &c), 0);
+	write_text(sp_commit_staging_path(c, "f1"), "again\n");
+	cr_assert_eq(sp_commit_add(c, "f1", 1, 6, true), -EEXIST);
+	sp_commit_set_replace(c, true);
+	cr_assert_eq(sp_commit_add(c, "f1", 1, 6, true), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(read_text(pathf("%s/%s", "pf/f1")), "again\n");
+}
+
+Test(commit, replace_and_merge)
+{
+	char *dir = pathf("%s/%s", "r");
+	char want[2048];
+	struct sp_commit *c;
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
+	stage(c, "a", "a1\n", 1, false);
+	stage(c, "b", "b1\n", 1, false);
+	stage(c, "c", "c1\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+
+	/* a rerun producing an existing name publishes nothing */
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	stage(c, "new", "n\n", 1, false);
+	stage(c, "b", "b2\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), -EEXIST);
+	sp_commit_abort(c);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,a,b,c");
+	cr_assert_str_eq(read_text(pathf("%s/%s", "r/b")), "b1\n");
+
+	/* --force: b replaced, d added, a and c (old, not produced) gone */
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r3", &c), 0);
+	stage(c, "b", "b3\n", 3, false);
+	stage(c, "d", "d3\n", 4, false);
+	cr_assert_eq(sp_commit_finish(c, true), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,d");
+	cr_assert_str_eq(read_text(pathf("%s/%s", "r/b")), "b3\n");
+	snprintf(want, sizeof(want),
+		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r3\", "
+		 "\"files\": [%s, %s]}\n",
+		 file_json("\"b\"", "b3\n", 3), file_json("\"d\"", "d3\n", 4));
+	cr_assert_str_eq(read_text(pathf("%s/%s", "r/_manifest.json")), want);
+
+	/* a later run without replace adds to what is listed */
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r4", &c), 0);
+	stage(c, "e", "e4\n", 5, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	snprintf(want, sizeof(want),
+		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r4\", "
+		 "\"files\": [%s, %s, %s]}\n",
+		 file_json("\"b\"", "b3\n", 3), file_json("\"d\"", "d3\n", 4),
+		 file_json("\"e\"", "e4\n", 5));
+	cr_assert_str_eq(read_text(pathf("%s/%s", "r/_manifest.json")), want);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,d,e");
+	cr_assert_str_eq(list_dir(root), "r");
+}
+
+Test(commit, stale_names_never_escape_dir)
+{
+	char *dir = pathf("%s/%s", "s");
+	struct sp_commit *c;
+
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	write_text(pathf("%s/%s", "victim"), "keep me");
+	write_text(pathf("%s/%s", "s/_manifest.json"),
+		   "{\"files\": [{\"name\": \"../victim\"}, "
+		   "{\"name\": \".hidden\"}]}");
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	stage(c, "x", "x\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, true), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(read_text(pathf("%s/%s", "victim")), "keep me");
+}
+
+Test(commit, bad_adds)
+{
+	char *dir = pathf("%s/%s", "b");
+	struct sp_commit *c;
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	cr_assert_null(sp_commit_staging_path(c, ""));
+	cr_assert_null(sp_commit_staging_path(c, "."));
+	cr_assert_null(sp_commit_staging_path(c, ".."));
+	cr_assert_null(sp_commit_staging_path(c, ".hidden"));
+	cr_assert_null(sp_commit_staging_path(c, "a/b"));
+	cr_assert_null(sp_commit_staging_path(c, "_manifest.json"));
+	cr_assert_eq(sp_commit_add(c, "../x", 0, 0, false), -EINVAL);
+	cr_assert_eq(sp_commit_add(c, "missing", 0, 0, false), -ENOENT);
+	write_text(sp_commit_staging_path(c, "sized"), "12345");
+	cr_assert_eq(sp_commit_add(c, "sized", 1, 4, false), -EIO);
+	cr_assert_eq(sp_commit_add(c, "sized", 1, 5, false), 0);
+	cr_assert_eq(sp_commit_add(c, "sized", 1, 5, false), -EEXIST);
+	/* a corrupt manifest blocks a merge, not a --force run */
+	write_text(pathf("%s/%s", "b/_manifest.json"), "{oops");
+	cr_assert_eq(sp_commit_finish(c, false), -EINVAL);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json");
+	cr_assert_eq(sp_commit_finish(c, true), 0);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,sized");
+	sp_commit_destroy(c);
+}

@@ -1,0 +1,1016 @@
+/* Tests of the CSV codec: parsing, typed columns, errors, split, encoder. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/batch.h"
+#include "engine/buf.h"
+#include "engine/symtab.h"
+#include "io/csv.h"
+
+static struct sp_symtab *st;
+static struct sp_batch *b;
+static struct sp_csv_parser parser;
+static bool parser_live;
+
+static void setup(void)
+{
+	st = sp_symtab_create();
+	cr_assert_not_null(st);
+	b = sp_batch_create(st);
+	cr_assert_not_null(b);
+	parser_live = false;
+}
+
+static void teardown(void)
+{
+	if (parser_live)
+		sp_csv_parser_fini(&parser);
+	sp_batch_destroy(b);
+	sp_symtab_destroy(st);
+}
+
+TestSuite(csv, .init = setup, .fini = teardown);
+
+static struct sp_csv_options opts(char d, bool header)
+{
+	return (struct sp_csv_options){
+	    .delimiter = d, .quote = '"', .header = header};
+}
+
+/* Reads the preamble and parses the rest of text; returns records added. */
+static int parse_text(const struct sp_csv_options *o, const char *text,
+		      size_t len)
+{
+	char err[256];
+	uint64_t lines = 0;
+
+	if (parser_live)
+		sp_csv_parser_fini(&parser);
+	cr_assert_eq(sp_csv_parser_init(&parser, o, st), 0);
+	parser_live = true;
+	ssize_t used = sp_csv_read_preamble(&parser, st, text, len, &lines, err,
+					    sizeof(err));
+	cr_assert_geq(used, 0, "preamble: %zd %s", used, err);
+	return sp_csv_parse(&parser, text + used, len - (size_t)used, lines + 1,
+			    (uint64_t)used, b);
+}
+
+static int parse_str(const struct sp_csv_options *o, const char *text)
+{
+	return parse_text(o, text, strlen(text));
+}
+
+static const char *name_of(uint32_t rec, uint32_t i)
+{
+	return sp_symtab_name(st, sp_record_fields(b, rec)[i].sym, NULL);
+}
+
+static const struct sp_value *val(uint32_t rec, uint32_t i)
+{
+	cr_assert_lt(i, b->recs[rec].nfields);
+	return &sp_record_fields(b, rec)[i].v;
+}
+
+static void expect_str(uint32_t rec, uint32_t i, const char *name,
+		       const char *want)
+{
+	const struct sp_value *v = val(rec, i);
+
+	cr_assert_str_eq(name_of(rec, i), name);
+	cr_assert_eq(v->type, SP_STRING, "rec %u field %u type %d", rec, i,
+		     v->type);
+	cr_assert_eq(v->flags, 0);
+	cr_assert_eq(v->len, strlen(want), "rec %u field %u: '%.*s'", rec, i,
+		     (int)v->len, v->str);
+	cr_assert(memcmp(v->str, want, v->len) == 0, "rec %u field %u: '%.*s'",
+		  rec, i, (int)v->len, v->str);
+}
+
+static void expect_raw(uint32_t rec, const char *raw, uint64_t line)
+{
+	cr_assert_eq(b->recs[rec].raw_len, strlen(raw));
+	cr_assert(memcmp(b->recs[rec].raw, raw, strlen(raw)) == 0, "raw '%.*s'",
+		  (int)b->recs[rec].raw_len, b->recs[rec].raw);
+	cr_assert_eq(b->recs[rec].line, line, "line %llu",
+		     (unsigned long long)b->recs[rec].line);
+}
+
+static void expect_err(uint32_t i, uint64_t line, uint64_t offset,
+		       const char *raw, const char *reason)
+{
+	cr_assert_lt(i, b->nerrors);
+	const struct sp_record_error *e = &b->errors[i];
+	cr_assert_str_eq(e->reason, reason);
+	cr_assert_eq(e->record, SP_NO_RECORD);
+	cr_assert_eq(e->line, line, "line %llu", (unsigned long long)e->line);
+	cr_assert_eq(e->offset, offset, "offset %llu",
+		     (unsigned long long)e->offset);
+	cr_assert_eq(e->raw_len, strlen(raw), "raw '%.*s'", (int)e->raw_len,
+		     e->raw);
+	cr_assert(memcmp(e->raw, raw, strlen(raw)) == 0);
+}
+
+static bool in_input(const char *text, size_t len, const struct sp_value *v)
+{
+	return v->str >= text && v->str + v->len <= text + len;
+}
+
+Test(csv, header_and_zero_copy)
+{
+	const char *text = "id,name,city\n1,ann,paris\n2,bob,\n";
+	struct sp_csv_options o = opts(',', true);
+
+	cr_assert_eq(parse_str(&o, text), 2);
+	cr_assert_eq(b->nerrors, 0);
+	cr_assert_eq(parser.ncols, 3);
+	cr_assert_eq(b->recs[0].nfields, 3);
+	expect_str(0, 0, "id", "1");
+	expect_str(0, 1, "name", "ann");
+	expect_str(0, 2, "city", "paris");
+	expect_str(1, 0, "id", "2");
+	expect_str(1, 2, "city", "");
+	expect_raw(0, "1,ann,paris", 2);
+	expect_raw(1, "2,bob,", 3);
+	cr_assert(in_input(text, strlen(text), val(0, 1)));
+	cr_assert_eq(val(0, 1)->str, text + 15);
+}
+
+Test(csv, quoted_fields)
+{
+	const char *text = "a,b,c\n"
+			   "\"x,y\",\"say \"\"hi\"\"\",plain\n"
+			   "\"multi\nline\",\"\",\"q\"\n"
+			   "after,2,3\n";
+	struct sp_csv_options o = opts(',', true);
+
+	cr_assert_eq(parse_str(&o, text), 3);
+	cr_assert_eq(b->nerrors, 0);
+	expect_str(0, 0, "a", "x,y");
+	expect_str(0, 1, "b", "say \"hi\"");
+	expect_str(0, 2, "c", "plain");
+	/* no doubled quotes: zero copy; doubled quotes: unquoted copy */
+	cr_assert(in_input(text, strlen(text), val(0, 0)));
+	cr_assert_not(in_input(text, strlen(text), val(0, 1)));
+	expect_str(1, 0, "a", "multi\nline");
+	expect_str(1, 1, "b", "");
+	expect_str(1, 2, "c", "q");
+	expect_raw(0, "\"x,y\",\"say \"\"hi\"\"\",plain", 2);
+	expect_raw(1, "\"multi\nline\",\"\",\"q\"", 3);
+	/* the quoted newline counts: "after" is on line 5 */
+	expect_raw(2, "after,2,3", 5);
+}
+
+Test(csv, crlf_line_ends)
+{
+	const char *text = "a,b\r\n1,\"two\"\r\n\"x\r\ny\",z\r\nlast,row";
+	struct sp_csv_options o = opts(',', true);
+
+	cr_assert_eq(parse_str(&o, text), 3);
+	cr_assert_eq(b->nerrors, 0);
+	expect_str(0, 0, "a", "1");
+	expect_str(0, 1, "b", "two");
+	expect_raw(0, "1,\"two\"", 2);
+	expect_str(1, 0, "a", "x\r\ny");
+	expect_str(1, 1, "b", "z");
+	expect_raw(1, "\"x\r\ny\",z", 3);
+	expect_str(2, 0, "a", "last");
+	expect_str(2, 1, "b", "row");
+	expect_raw(2, "last,row", 5);
+}
+
+Test(csv, no_header_names_columns_by_position)
+{
+	const char *text = "1,2,3\n4,5,6\n";
+	struct sp_csv_options o = opts(',', false);
+
+	cr_assert_eq(parse_str(&o, text), 2);
+	cr_assert_eq(parser.ncols, 3);
+	expect_str(0, 0, "_1", "1");
+	expect_str(0, 2, "_3", "3");
+	expect_str(1, 1, "_2", "5");
+	expect_raw(0, "1,2,3", 1);
+	expect_raw(1, "4,5,6", 2);
+}
+
+Test(csv, custom_delimiters_and_quote)
+{
+	struct sp_csv_options o = opts('\t', true);
+
+	cr_assert_eq(parse_str(&o, "a\tb\nx,y\t\"p\tq\"\n"), 1);
+	expect_str(0, 0, "a", "x,y");
+	expect_str(0, 1, "b", "p\tq");
+	sp_batch_reset(b);
+
+	o = opts(';', true);
+	cr_assert_eq(parse_str(&o, "a;b\n1,5;\"x;y\"\n"), 1);
+	expect_str(0, 0, "a", "1,5");
+	expect_str(0, 1, "b", "x;y");
+	sp_batch_reset(b);
+
+	o = opts('|', true);
+	o.quote = '\'';
+	cr_assert_eq(parse_str(&o, "a|b\n'it''s|x'|\"q\"\n"), 1);
+	expect_str(0, 0, "a", "it's|x");
+	expect_str(0, 1, "b", "\"q\"");
+}
+
+Test(csv, ignore_lines_and_blank_lines)
+{
+	const char *text = "# exported\n# by tool\nk,v\n\na,1\n\r\nb,2\n";
+	struct sp_csv_options o = opts(',', true);
+	o.ignore_lines = 2;
+
+	cr_assert_eq(parse_str(&o, text), 2);
+	cr_assert_eq(b->nerrors, 0);
+	expect_str(0, 0, "k", "a");
+	expect_raw(0, "a,1", 5);
+	expect_str(1, 1, "v", "2");
+	expect_raw(1, "b,2", 7);
+}
+
+Test(csv, byte_order_mark_is_skipped)
+{
+	struct sp_csv_options o = opts(',', true);
+
+	cr_assert_eq(parse_str(&o, "\xef\xbb\xbfid,v\n7,x\n"), 1);
+	expect_str(0, 0, "id", "7");
+}
+
+Test(csv, preamble_needs_complete_header)
+{
+	struct sp_csv_options o = opts(',', true);
+	char err[128];
+	uint64_t lines = 99;
+
+	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
+	parser_live = true;
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "a,b", 3, &lines, err,
+					  sizeof(err)),
+		     -EAGAIN);
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\"a\nb\",c", 7, &lines,
+					  err, sizeof(err)),
+		     -EAGAIN);
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\"a\nb\",c\n1,2\n", 12,
+					  &lines, err, sizeof(err)),
+		     8);
+	cr_assert_eq(lines, 2);
+	cr_assert_eq(parser.ncols, 2);
+	cr_assert_str_eq(sp_symtab_name(st, parser.col_sym[0], NULL), "a\nb");
+}
+
+Test(csv, header_errors)
+{
+	struct sp_csv_options o = opts(',', true);
+	char err[128];
+	uint64_t lines;
+
+	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
+	parser_live = true;
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "a,\"b\"x,c\n", 9,
+					  &lines, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(
+	    err, "header: unexpected 'x' after closing quote in field 2");
+}
+
+Test(csv, schema_without_header)
+{
+	static const struct sp_csv_column schema[] = {
+	    {"id", SP_CSV_INT},	      {"price", SP_CSV_DOUBLE},
+	    {"ok", SP_CSV_BOOL},      {"name", SP_CSV_STRING},
+	    {"at", SP_CSV_TIMESTAMP},
+	};
+	struct sp_csv_options o = opts(',', false);
+	o.schema = schema;
+	o.nschema = 5;
+
+	cr_assert_eq(parse_str(&o, "42,-1.25,yes,ann,2024-03-01\n"
+				   ",,,,\n"),
+		     2);
+	cr_assert_eq(b->nerrors, 0);
+	cr_assert_str_eq(name_of(0, 0), "id");
+	cr_assert_eq(val(0, 0)->type, SP_INT);
+	cr_assert_eq(val(0, 0)->i, 42);
+	cr_assert_eq(val(0, 0)->flags, 0);
+	cr_assert_str_eq(name_of(0, 1), "price");
+	cr_assert_eq(val(0, 1)->type, SP_DOUBLE);
+	cr_assert_eq(val(0, 1)->d, -1.25);
+	cr_assert_eq(val(0, 2)->type, SP_BOOL);
+	cr_assert_eq(val(0, 2)->b, true);
+	expect_str(0, 3, "name", "ann");
+	expect_str(0, 4, "at", "2024-03-01T00:00:00Z");
+	/* empty typed fields are null, an empty string stays a string */
+	cr_assert_eq(val(1, 0)->type, SP_NULL);
+	cr_assert_eq(val(1, 1)->type, SP_NULL);
+	cr_assert_eq(val(1, 2)->type, SP_NULL);
+	expect_str(1, 3, "name", "");
+	cr_assert_eq(val(1, 4)->type, SP_NULL);
+}
+
+Test(csv, schema_with_header_by_name)
+{
+	static const struct sp_csv_column schema[] = {
+	    {"n", SP_CSV_INT},
+	    {"x", SP_CSV_DOUBLE},
+	};
+	struct sp_csv_options o = opts(',', true);
+	o.schema = schema;
+	o.nschema = 2;
+
+	cr_assert_eq(parse_str(&o, "x,label,n\n2.5,hello,7\n"), 1);
+	cr_assert_eq(parser.ncols, 3);
+	cr_assert_str_eq(name_of(0, 0), "x");
+	cr_assert_eq(val(0, 0)->type, SP_DOUBLE);
+	cr_assert_eq(val(0, 0)->d, 2.5);
+	expect_str(0, 1, "label", "hello");
+	cr_assert_str_eq(name_of(0, 2), "n");
+	cr_assert_eq(val(0, 2)->type, SP_INT);
+	cr_assert_eq(val(0, 2)->i, 7);
+}
+
+Test(csv, schema_column_missing_from_header)
+{
+	static const struct sp_csv_column schema[] = {
+	    {"id", SP_CSV_INT},
+	    {"expense", SP_CSV_DOUBLE},
+	};
+	struct sp_csv_options o = opts(',', true);
+	char err[128];
+	uint64_t lines;
+
+	o.schema = schema;
+	o.nschema = 2;
+	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
+	parser_live = true;
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "id,cost\n1,2\n", 12,
+					  &lines, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "header has no column 'expense' named in schema");
+}
+
+Test(csv, int_conversion)
+{
+	static const struct sp_csv_column schema[] = {{"n", SP_CSV_INT}};
+	struct sp_csv_options o = opts(',', true);
+	const char *text = "n\n+5\n-9223372036854775808\n9223372036854775807\n"
+			   "9223372036854775808\n12x\n 5\n-\n007\n";
+	o.schema = schema;
+	o.nschema = 1;
+
+	cr_assert_eq(parse_str(&o, text), 4);
+	cr_assert_eq(val(0, 0)->i, 5);
+	cr_assert_eq(val(1, 0)->i, INT64_MIN);
+	cr_assert_eq(val(2, 0)->i, INT64_MAX);
+	cr_assert_eq(val(3, 0)->i, 7);
+	expect_raw(3, "007", 9);
+	cr_assert_eq(b->nerrors, 4);
+	expect_err(0, 5, 46, "9223372036854775808",
+		   "column \"n\" (field 1): \"9223372036854775808\" is out of "
+		   "range for an int");
+	expect_err(1, 6, 66, "12x",
+		   "column \"n\" (field 1): \"12x\" is not an int");
+	expect_err(2, 7, 70, " 5",
+		   "column \"n\" (field 1): \" 5\" is not an int");
+	expect_err(3, 8, 73, "-",
+		   "column \"n\" (field 1): \"-\" is not an int");
+}
+
+Test(csv, double_conversion)
+{
+	static const struct sp_csv_column schema[] = {
+	    {"id", SP_CSV_STRING}, {"expense", SP_CSV_DOUBLE}};
+	struct sp_csv_options o = opts(',', true);
+	const char *good[] = {
+	    "1.5",
+	    "-2e3",
+	    ".5",
+	    "5.",
+	    "+0.1",
+	    "1E-400",
+	    "0.1000000000000000055511151231257827021181583404541015625"};
+	const double want[] = {1.5, -2e3, .5, 5., 0.1, 0.0, 0.1};
+	const char *bad[] = {"12x", "nan", "inf", "0x10", " 1", "1e", "."};
+	struct sp_buf text;
+
+	o.schema = schema;
+	o.nschema = 2;
+	sp_buf_init(&text);
+	sp_buf_append(&text, "id,expense\n", 11);
+	for (unsigned i = 0; i < 7; i++) {
+		sp_buf_append(&text, "g,", 2);
+		sp_buf_append(&text, good[i], strlen(good[i]));
+		sp_buf_putc(&text, '\n');
+	}
+	for (unsigned i = 0; i < 7; i++) {
+		sp_buf_append(&text, "b,", 2);
+		sp_buf_append(&text, bad[i], strlen(bad[i]));
+		sp_buf_putc(&text, '\n');
+	}
+	sp_buf_append(&text, "r,1e999\n", 8);
+	cr_assert_eq(parse_text(&o, text.data, text.len), 7);
+	for (unsigned i = 0; i < 7; i++) {
+		cr_assert_eq(val(i, 1)->type, SP_DOUBLE);
+		cr_assert_eq(val(i, 1)->d, want[i], "%s", good[i]);
+	}
+	cr_assert_eq(b->nerrors, 8);
+	for (unsigned i = 0; i < 7; i++) {
+		char reason[128];
+		snprintf(reason, sizeof(reason),
+			 "column \"expense\" (field 2): \"%s\" is not a double",
+			 bad[i]);
+		cr_assert_str_eq(b->errors[i].reason, reason);
+		cr_assert_eq(b->errors[i].line, 9 + i);
+	}
+	cr_assert_str_eq(b->errors[7].reason,
+			 "column \"expense\" (field 2): \"1e999\" is out of "
+			 "range for a double");
+	sp_buf_fini(&text);
+}
+
+Test(csv, bool_conversion)
+{
+	static const struct sp_csv_column schema[] = {{"f", SP_CSV_BOOL}};
+	struct sp_csv_options o = opts(',', false);
+	o.schema = schema;
+	o.nschema = 1;
+
+	cr_assert_eq(parse_str(&o, "TRUE\nfalse\nYes\nNO\n1\n0\nmaybe\n\"\"\n"),
+		     7);
+	const bool want[] = {true, false, true, false, true, false};
+	for (unsigned i = 0; i < 6; i++) {
+		cr_assert_eq(val(i, 0)->type, SP_BOOL);
+		cr_assert_eq(val(i, 0)->b, want[i]);
+	}
+	cr_assert_eq(val(6, 0)->type, SP_NULL);
+	cr_assert_eq(b->nerrors, 1);
+	expect_err(0, 7, 22, "maybe",
+		   "column \"f\" (field 1): \"maybe\" is not a bool");
+}
+
+Test(csv, timestamps_normalized_to_utc)
+{
+	static const struct sp_csv_column schema[] = {{"t", SP_CSV_TIMESTAMP}};
+	struct sp_csv_options o = opts(',', false);
+	static const char *const in[][2] = {
+	    {"2024-03-01", "2024-03-01T00:00:00Z"},
+	    {"2024-03-01T12:34:56", "2024-03-01T12:34:56Z"},
+	    {"2024-03-01 12:34:56", "2024-03-01T12:34:56Z"},
+	    {"2024-03-01T12:34:56Z", "2024-03-01T12:34:56Z"},
+	    {"2024-03-01T12:34:56.5Z", "2024-03-01T12:34:56.5Z"},
+	    {"2024-03-01T12:34:56.123456789Z",
+	     "2024-03-01T12:34:56.123456789Z"},
+	    {"2024-03-01T01:30:00+02:00", "2024-02-29T23:30:00Z"},
+	    {"2023-12-31T23:30:00-0130", "2024-01-01T01:00:00Z"},
+	    {"2024-02-29T10:00:00.250+05:30", "2024-02-29T04:30:00.250Z"},
+	    {"1969-12-31T23:59:59-00:00", "1969-12-31T23:59:59Z"},
+	};
+	static const char *const bad[] = {
+	    "2023-02-29",
+	    "2024-13-01",
+	    "2024-03-01T24:00:00",
+	    "2024-03-01T12:34",
+	    "2024-03-01T12:34:56.",
+	    "2024-03-01T12:34:56.1234567890",
+	    "2024-03-01T12:34:56+2",
+	    "2024/03/01",
+	    "0000-01-01T00:30:00+01:00",
+	};
+	struct sp_buf text;
+	unsigned ngood = sizeof(in) / sizeof(in[0]);
+	unsigned nbad = sizeof(bad) / sizeof(bad[0]);
+
+	o.schema = schema;
+	o.nschema = 1;
+	sp_buf_init(&text);
+	for (unsigned i = 0; i < ngood; i++) {
+		sp_buf_append(&text, in[i][0], strlen(in[i][0]));
+		sp_buf_putc(&text, '\n');
+	}
+	for (unsigned i = 0; i < nbad; i++) {
+		sp_buf_append(&text, bad[i], strlen(bad[i]));
+		sp_buf_putc(&text, '\n');
+	}
+	cr_assert_eq(parse_text(&o, text.data, text.len), (int)ngood);
+	for (unsigned i = 0; i < ngood; i++)
+		expect_str(i, 0, "t", in[i][1]);
+	/* already canonical text stays in the input */
+	cr_assert(in_input(text.data, text.len, val(3, 0)));
+	cr_assert_not(in_input(text.data, text.len, val(0, 0)));
+	cr_assert_eq(b->nerrors, nbad);
+	for (unsigned i = 0; i < nbad; i++) {
+		char reason[128];
+		snprintf(reason, sizeof(reason),
+			 "column \"t\" (field 1): \"%s\" is not a timestamp",
+			 bad[i]);
+		cr_assert_str_eq(b->errors[i].reason, reason);
+		cr_assert_eq(b->errors[i].line, ngood + i + 1);
+	}
+	sp_buf_fini(&text);
+}
+
+Test(csv, field_count_errors_and_continue)
+{
+	const char *text =
+	    "a,b,c,d,e\n1,2,3,4,5\n1,2,3,4,5,6\n1,2\nok,2,3,4,5\n";
+	struct sp_csv_options o = opts(',', true);
+
+	cr_assert_eq(parse_str(&o, text), 2);
+	expect_raw(0, "1,2,3,4,5", 2);
+	expect_raw(1, "ok,2,3,4,5", 5);
+	expect_str(1, 0, "a", "ok");
+	cr_assert_eq(b->nerrors, 2);
+	expect_err(0, 3, 20, "1,2,3,4,5,6", "expected 5 fields, found 6");
+	expect_err(1, 4, 32, "1,2", "expected 5 fields, found 2");
+}
+
+Test(csv, garbage_after_closing_quote)
+{
+	const char *text = "a,b,c\n1,2,\"x\"y\n\"p\",\"q\" ,r\n3,4,5\n";
+	struct sp_csv_options o = opts(',', true);
+
+	cr_assert_eq(parse_str(&o, text), 1);
+	expect_raw(0, "3,4,5", 4);
+	cr_assert_eq(b->nerrors, 2);
+	expect_err(0, 2, 6, "1,2,\"x\"y",
+		   "unexpected 'y' after closing quote in field 3");
+	expect_err(1, 3, 15, "\"p\",\"q\" ,r",
+		   "unexpected ' ' after closing quote in field 2");
+}
+
+Test(csv, unterminated_quote_at_end)
+{
+	const char *text = "a,b\n1,2\n3,\"x\ny\n\n\"ok\",4\n\"z\n5,6\n";
+	struct sp_csv_options o = opts(',', true);
+
+	/* "x\ny\n\n" closes at the quote before ok: garbage 'o' */
+	cr_assert_eq(parse_str(&o, text), 1);
+	cr_assert_eq(b->nerrors, 2);
+	expect_err(0, 3, 8, "3,\"x\ny\n\n\"ok\",4",
+		   "unexpected 'o' after closing quote in field 2");
+	expect_err(1, 7, 23, "\"z\n5,6\n",
+		   "unterminated quoted field starting at line 7");
+	sp_batch_reset(b);
+
+	text = "a,b\n1,\"p\nq\",\"open\nmore\n";
+	cr_assert_eq(parse_str(&o, text), 0);
+	expect_err(0, 2, 4, "1,\"p\nq\",\"open\nmore\n",
+		   "unterminated quoted field starting at line 3");
+}
+
+Test(csv, invalid_utf8_and_nul)
+{
+	const char text[] =
+	    "a,b,c\nok,\xc3\xa9,1\nx,y\xff,z\n"
+	    "n,o,p\0q\n\"\xe2\x82\xac\",\"\xed\xa0\x80\",2\nend,1,2\n";
+	struct sp_csv_options o = opts(',', true);
+
+	cr_assert_eq(parse_text(&o, text, sizeof(text) - 1), 2);
+	expect_str(0, 1, "b", "\xc3\xa9");
+	expect_raw(1, "end,1,2", 6);
+	cr_assert_eq(b->nerrors, 3);
+	expect_err(0, 3, 14, "x,y\xff,z",
+		   "invalid UTF-8 in field 2 at byte offset 17");
+	cr_assert_eq(b->errors[1].raw_len, 7);
+	cr_assert_str_eq(b->errors[1].reason,
+			 "NUL byte in field 3 at byte offset 26");
+	cr_assert_eq(b->errors[1].line, 4);
+	cr_assert_eq(b->errors[1].offset, 21);
+	cr_assert_eq(b->errors[2].line, 5);
+	cr_assert_eq(b->errors[2].offset, 29);
+	cr_assert_str_eq(b->errors[2].reason,
+			 "invalid UTF-8 in field 2 at byte offset 36");
+}
+
+Test(csv, long_value_truncated_in_reason)
+{
+	static const struct sp_csv_column schema[] = {{"v", SP_CSV_INT}};
+	struct sp_csv_options o = opts(',', false);
+	char text[200], want[200];
+
+	o.schema = schema;
+	o.nschema = 1;
+	memset(text, 'a', 100);
+	text[100] = '\n';
+	text[101] = '\0';
+	cr_assert_eq(parse_str(&o, text), 0);
+	snprintf(want, sizeof(want),
+		 "column \"v\" (field 1): \"%.64s\" is not an int", text);
+	cr_assert_str_eq(b->errors[0].reason, want);
+	cr_assert_eq(b->errors[0].raw_len, 100);
+}
+
+Test(csv, sixteen_mib_field)
+{
+	size_t n = 16u << 20;
+	char *text = malloc(n + 64);
+	struct sp_csv_options o = opts(',', true);
+	size_t len = 0;
+
+	cr_assert_not_null(text);
+	memcpy(text, "k,v\n1,\"", 7);
+	len = 7;
+	for (size_t i = 0; i < n; i++)
+		text[len + i] = (char)('a' + i % 26);
+	text[len + 100] = '\n';
+	text[len + 200] = ',';
+	len += n;
+	memcpy(text + len, "\"\n2,x\n", 6);
+	len += 6;
+	cr_assert_eq(parse_text(&o, text, len), 2);
+	cr_assert_eq(val(0, 1)->len, n);
+	cr_assert_eq(val(0, 1)->str, text + 7);
+	expect_raw(1, "2,x", 4);
+	cr_assert_eq(sp_csv_split(&o, text, len), len);
+	cr_assert_eq(sp_csv_split(&o, text, len - 3), len - 4);
+	cr_assert_eq(sp_csv_split(&o, text, len - 8), 4);
+	free(text);
+}
+
+Test(csv, split_respects_quotes)
+{
+	struct sp_csv_options o = opts(',', false);
+	const char *t1 = "a,\"b\nc\"\nd,e\n";
+
+	cr_assert_eq(sp_csv_split(&o, t1, strlen(t1)), strlen(t1));
+	/* cut right after the quoted newline: only nothing is complete */
+	cr_assert_eq(sp_csv_split(&o, t1, 5), 0);
+	cr_assert_eq(sp_csv_split(&o, t1, 8), 8);
+	cr_assert_eq(sp_csv_split(&o, t1, 10), 8);
+	cr_assert_eq(sp_csv_split(&o, "abc", 3), 0);
+	/* a quote inside an unquoted field is data */
+	const char *t2 = "ab\"c,d\nx,y\n";
+	cr_assert_eq(sp_csv_split(&o, t2, strlen(t2)), strlen(t2));
+	cr_assert_eq(sp_csv_split(&o, t2, 9), 7);
+	/* doubled quotes and garbage after a closing quote */
+	const char *t3 = "\"a\"\"\n\"\"b\",1\n\"q\"x\"\n,2\n";
+	cr_assert_eq(sp_csv_split(&o, t3, strlen(t3)), strlen(t3));
+	cr_assert_eq(sp_csv_split(&o, t3, 13), 12);
+	cr_assert_eq(sp_csv_split(&o, t3, 5), 0);
+	/* other delimiter and quote */
+	struct sp_csv_options o2 = opts(';', false);
+	o2.quote = '\'';
+	const char *t4 = "1;'x\n';\"\n2;y\n";
+	cr_assert_eq(sp_csv_split(&o2, t4, strlen(t4)), strlen(t4));
+	cr_assert_eq(sp_csv_split(&o2, t4, 10), 9);
+}
+
+/* Parsing chunks cut by sp_csv_split gives what parsing the whole gives. */
+Test(csv, split_chunks_parse_like_whole)
+{
+	const char *text = "1,\"a\nb\",x\n2,\"c\"\"\n\",y\n3,z,\"\n\n\"\n"
+			   "4,\"\",w\n5,p,q\n";
+	size_t len = strlen(text);
+	struct sp_csv_options o = opts(',', false);
+
+	cr_assert_eq(parse_str(&o, text), 5);
+	struct sp_batch *whole = b;
+	for (size_t cut = 1; cut < len; cut++) {
+		struct sp_batch *c = sp_batch_create(st);
+		size_t first = sp_csv_split(&o, text, cut);
+		uint64_t line = 1;
+
+		for (size_t i = 0; i < first; i++)
+			line += text[i] == '\n';
+		/* the cut must leave a record boundary */
+		cr_assert(first == 0 || text[first - 1] == '\n');
+		cr_assert_geq(sp_csv_parse(&parser, text, first, 1, 0, c), 0);
+		cr_assert_geq(sp_csv_parse(&parser, text + first, len - first,
+					   line, first, c),
+			      0);
+		cr_assert_eq(c->nerrors, 0, "cut %zu", cut);
+		cr_assert_eq(c->nrecs, whole->nrecs, "cut %zu", cut);
+		for (uint32_t r = 0; r < c->nrecs; r++) {
+			cr_assert_eq(c->recs[r].line, whole->recs[r].line,
+				     "cut %zu rec %u", cut, r);
+			for (uint32_t i = 0; i < 3; i++) {
+				const struct sp_value *x =
+				    &sp_record_fields(c, r)[i].v;
+				const struct sp_value *y =
+				    &sp_record_fields(whole, r)[i].v;
+				cr_assert_eq(x->len, y->len);
+				cr_assert(memcmp(x->str, y->str, x->len) == 0);
+			}
+		}
+		sp_batch_destroy(c);
+	}
+}
+
+Test(csv, encoder_quoting_and_header)
+{
+	struct sp_csv_encoder e;
+	struct sp_buf out;
+	uint32_t s_a = sp_symtab_intern(st, "a", 1);
+	uint32_t s_b = sp_symtab_intern(st, "b", 1);
+	uint32_t s_c = sp_symtab_intern(st, "c,d", 3);
+	const char *why = NULL;
+
+	sp_buf_init(&out);
+	sp_csv_encoder_init(&e, 0, 0, true);
+	sp_batch_record_begin(b);
+	struct sp_field *f = sp_batch_field_add(b);
+	f->sym = s_a;
+	f->v = sp_value_string("x,y", 3);
+	f = sp_batch_field_add(b);
+	f->sym = s_b;
+	f->v = sp_value_string("say \"hi\"", 8);
+	f = sp_batch_field_add(b);
+	f->sym = s_c;
+	f->v = sp_value_int(-12);
+	/* second record: fields in another order, one missing, a null */
+	sp_batch_record_begin(b);
+	f = sp_batch_field_add(b);
+	f->sym = s_c;
+	f->v = sp_value_null();
+	f = sp_batch_field_add(b);
+	f->sym = s_a;
+	f->v = sp_value_string(" pad", 4);
+	/* third: bool, double, text number, escaped string, newline */
+	sp_batch_record_begin(b);
+	f = sp_batch_field_add(b);
+	f->sym = s_a;
+	f->v = sp_value_bool(true);
+	f = sp_batch_field_add(b);
+	f->sym = s_b;
+	f->v = (struct sp_value){.type = SP_STRING,
+				 .flags = SP_VALUE_ESCAPED,
+				 .len = 13,
+				 .str = "q\\\"\\nr\\u00e9s"};
+	f = sp_batch_field_add(b);
+	f->sym = s_c;
+	f->v = sp_value_double(2.5);
+	/* fourth: a removed field and CR */
+	sp_batch_record_begin(b);
+	f = sp_batch_field_add(b);
+	f->sym = SP_SYM_NONE;
+	f->v = sp_value_string("gone", 4);
+	f = sp_batch_field_add(b);
+	f->sym = s_b;
+	f->v = sp_value_string("a\rb", 3);
+
+	for (uint32_t r = 0; r < 4; r++)
+		cr_assert_eq(sp_csv_encode_record(&e, b, r, &out, &why), 0);
+	const char *want = "a,b,\"c,d\"\n"
+			   "\"x,y\",\"say \"\"hi\"\"\",-12\n"
+			   "\" pad\",,\n"
+			   "true,\"q\"\"\nrés\",2.5\n"
+			   ",\"a\rb\",\n";
+	cr_assert_eq(out.len, strlen(want), "%.*s", (int)out.len, out.data);
+	cr_assert(memcmp(out.data, want, out.len) == 0, "%.*s", (int)out.len,
+		  out.data);
+	cr_assert(e.header_written);
+
+	/* a field that is not a column is refused and nothing is written */
+	uint32_t s_x = sp_symtab_intern(st, "extra", 5);
+	sp_batch_record_begin(b);
+	f = sp_batch_field_add(b);
+	f->sym = s_a;
+	f->v = sp_value_string("1", 1);
+	f = sp_batch_field_add(b);
+	f->sym = s_x;
+	f->v = sp_value_string("2", 1);
+	size_t before = out.len;
+	cr_assert_eq(sp_csv_encode_record(&e, b, 4, &out, &why), -EINVAL);
+	cr_assert_str_eq(why, "field \"extra\" is not one of the CSV columns");
+	cr_assert_eq(out.len, before);
+	sp_csv_encoder_fini(&e);
+	sp_buf_fini(&out);
+}
+
+Test(csv, encoder_single_empty_column_keeps_line)
+{
+	struct sp_csv_options o = opts(',', false);
+	struct sp_csv_encoder e;
+	struct sp_buf out;
+	const char *text = "x\n\"\"\ny\n";
+
+	cr_assert_eq(parse_str(&o, text), 3);
+	sp_buf_init(&out);
+	sp_csv_encoder_init(&e, ',', '"', false);
+	for (uint32_t r = 0; r < 3; r++)
+		cr_assert_eq(sp_csv_encode_record(&e, b, r, &out, NULL), 0);
+	cr_assert_eq(out.len, 7);
+	cr_assert(memcmp(out.data, "x\n\"\"\ny\n", 7) == 0);
+	sp_csv_encoder_fini(&e);
+	sp_buf_fini(&out);
+}
+
+Test(csv, round_trip)
+{
+	static const struct sp_csv_column schema[] = {
+	    {"id", SP_CSV_INT},
+	    {"amount", SP_CSV_DOUBLE},
+	    {"at", SP_CSV_TIMESTAMP},
+	};
+	const char *text =
+	    "id;note;amount;at;flag\n"
+	    "1;\"semi;colon\";1.5;2024-01-02T03:04:05+01:00;true\n"
+	    "2;\"line\r\nbreak \"\"quoted\"\"\";-0.1;;  \n"
+	    "3;plain;1e21;2024-01-02;\n"
+	    "-4; x ;0.30000000000000004;2024-06-30T23:59:59.999Z;\"\"\n";
+	struct sp_csv_options o = opts(';', true);
+	struct sp_csv_encoder e;
+	struct sp_buf out;
+
+	o.schema = schema;
+	o.nschema = 3;
+	cr_assert_eq(parse_str(&o, text), 4);
+	cr_assert_eq(b->nerrors, 0);
+	sp_buf_init(&out);
+	sp_csv_encoder_init(&e, ';', '"', true);
+	for (uint32_t r = 0; r < b->nrecs; r++)
+		cr_assert_eq(sp_csv_encode_record(&e, b, r, &out, NULL), 0);
+
+	struct sp_batch *first = b;
+	struct sp_csv_parser p1 = parser;
+	b = sp_batch_create(st);
+	parser_live = false;
+	cr_assert_eq(parse_text(&o, out.data, out.len), 4, "%.*s", (int)out.len,
+		     out.data);
+	cr_assert_eq(b->nerrors, 0);
+	for (uint32_t r = 0; r < 4; r++) {
+		cr_assert_eq(b->recs[r].nfields, 5);
+		for (uint32_t i = 0; i < 5; i++) {
+			const struct sp_field *x = &sp_record_fields(b, r)[i];
+			const struct sp_field *y =
+			    &sp_record_fields(first, r)[i];
+			cr_assert_eq(x->sym, y->sym);
+			cr_assert_eq(x->v.type, y->v.type, "rec %u field %u", r,
+				     i);
+			switch (x->v.type) {
+			case SP_INT:
+				cr_assert_eq(x->v.i, y->v.i);
+				break;
+			case SP_DOUBLE:
+				cr_assert_eq(x->v.d, y->v.d);
+				break;
+			case SP_STRING:
+				cr_assert_eq(x->v.len, y->v.len);
+				cr_assert(
+				    memcmp(x->v.str, y->v.str, x->v.len) == 0);
+				break;
+			default:
+				break;
+			}
+		}
+	}
+	expect_str(1, 1, "note", "line\r\nbreak \"quoted\"");
+	expect_str(1, 4, "flag", "  ");
+	expect_str(0, 3, "at", "2024-01-02T02:04:05Z");
+	sp_csv_parser_fini(&p1);
+	sp_batch_destroy(first);
+	sp_csv_encoder_fini(&e);
+	sp_buf_fini(&out);
+}
+
+Test(csv, options_and_type_names)
+{
+	enum sp_csv_type t;
+	struct sp_csv_options o = opts(',', false);
+	static const struct sp_csv_column dup[] = {{"a", SP_CSV_INT},
+						   {"a", SP_CSV_BOOL}};
+
+	cr_assert_eq(sp_csv_type_parse("int", &t), 0);
+	cr_assert_eq(t, SP_CSV_INT);
+	cr_assert_eq(sp_csv_type_parse("timestamp", &t), 0);
+	cr_assert_eq(t, SP_CSV_TIMESTAMP);
+	cr_assert_eq(sp_csv_type_parse("Double", &t), 0);
+	cr_assert_eq(t, SP_CSV_DOUBLE);
+	cr_assert_eq(sp_csv_type_parse("decimal", &t), -EINVAL);
+	cr_assert_str_eq(sp_csv_type_name(SP_CSV_BOOL), "bool");
+	cr_assert_str_eq(sp_csv_type_name(SP_CSV_STRING), "string");
+
+	o.quote = ',';
+	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), -EINVAL);
+	o = opts(',', false);
+	o.schema = dup;
+	o.nschema = 2;
+	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), -EINVAL);
+	o = opts(0, false);
+	o.quote = 0;
+	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
+	parser_live = true;
+	cr_assert_eq(parser.opt.delimiter, ',');
+	cr_assert_eq(parser.opt.quote, '"');
+}
+
+Test(csv, parse_without_preamble_names_each_row)
+{
+	struct sp_csv_options o = opts(',', false);
+	const char *text = "a,b\nc\n";
+
+	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
+	parser_live = true;
+	cr_assert_eq(sp_csv_parse(&parser, text, strlen(text), 10, 100, b), 2);
+	cr_assert_eq(b->recs[0].nfields, 2);
+	expect_str(0, 1, "_2", "b");
+	expect_str(1, 0, "_1", "c");
+	expect_raw(1, "c", 11);
+}
+
+Test(csv, first_row_columns_need_a_complete_row)
+{
+	struct sp_csv_options o = opts(',', false);
+	char err[64];
+	uint64_t lines = 5;
+
+	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
+	parser_live = true;
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "1,\"2\n", 5, &lines,
+					  err, sizeof(err)),
+		     -EAGAIN);
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\n1,\"2\n\",3\n", 10,
+					  &lines, err, sizeof(err)),
+		     0);
+	cr_assert_eq(lines, 0);
+	cr_assert_eq(parser.ncols, 3);
+}
+
+Test(csv, encoder_custom_delimiter_and_quote)
+{
+	struct sp_csv_options o = opts('\t', false);
+	struct sp_csv_encoder e;
+	struct sp_buf out;
+	const char *text = "a b\t'q'\tx\"y\n-1\t\t\"\"\n";
+
+	o.quote = '\'';
+	cr_assert_eq(parse_str(&o, text), 2);
+	expect_str(0, 1, "_2", "q");
+	sp_buf_init(&out);
+	sp_csv_encoder_init(&e, '\t', '\'', true);
+	for (uint32_t r = 0; r < 2; r++)
+		cr_assert_eq(sp_csv_encode_record(&e, b, r, &out, NULL), 0);
+	const char *want = "_1\t_2\t_3\na b\tq\tx\"y\n-1\t\t\"\"\n";
+	cr_assert_eq(out.len, strlen(want), "%.*s", (int)out.len, out.data);
+	cr_assert(memcmp(out.data, want, out.len) == 0);
+
+	/* a value holding the delimiter, the quote or edge spaces */
+	sp_batch_reset(b);
+	sp_batch_record_begin(b);
+	struct sp_field *f = sp_batch_field_add(b);
+	f->sym = parser.col_sym[0];
+	f->v = sp_value_string("it's\tx", 6);
+	f = sp_batch_field_add(b);
+	f->sym = parser.col_sym[1];
+	f->v = sp_value_string("x ", 2);
+	f = sp_batch_field_add(b);
+	f->sym = parser.col_sym[2];
+	f->v = sp_value_int(INT64_MIN);
+	out.len = 0;
+	cr_assert_eq(sp_csv_encode_record(&e, b, 0, &out, NULL), 0);
+	want = "'it''s\tx'\t'x '\t-9223372036854775808\n";
+	cr_assert_eq(out.len, strlen(want), "%.*s", (int)out.len, out.data);
+	cr_assert(memcmp(out.data, want, out.len) == 0);
+	sp_csv_encoder_fini(&e);
+	sp_buf_fini(&out);
+}
+
+/* Typed doubles read exactly as strtod reads them. */
+Test(csv, doubles_match_strtod)
+{
+	static const struct sp_csv_column schema[] = {{"d", SP_CSV_DOUBLE}};
+	struct sp_csv_options o = opts(',', false);
+	struct sp_buf text;
+	unsigned seed = 12345, n = 20000;
+	size_t *at = calloc(n, sizeof(*at));
+
+	o.schema = schema;
+	o.nschema = 1;
+	sp_buf_init(&text);
+	for (unsigned i = 0; i < n; i++) {
+		char num[64];
+		int len, ip, fp;
+
+		seed = seed * 1103515245u + 12345u;
+		ip = (int)(seed >> 8) % 100000;
+		seed = seed * 1103515245u + 12345u;
+		fp = (int)(seed >> 4);
+		switch (i % 4) {
+		case 0:
+			len = snprintf(num, sizeof(num), "%d.%d", ip, fp);
+			break;
+		case 1:
+			len = snprintf(num, sizeof(num), "-0.%09d%d", fp, ip);
+			break;
+		case 2:
+			len = snprintf(num, sizeof(num), "%d%d.5e-%d", fp, ip,
+				       i % 30);
+			break;
+		default:
+			len = snprintf(num, sizeof(num), "0.000%d", fp);
+			break;
+		}
+		at[i] = text.len;
+		sp_buf_append(&text, num, (size_t)len);
+		sp_buf_putc(&text, '\n');
+	}
+	cr_assert_eq(parse_text(&o, text.data, text.len), (int)n);
+	for (unsigned i = 0; i < n; i++) {
+		double want = strtod(text.data + at[i], NULL);
+		cr_assert_eq(val(i, 0)->d, want, "%.30s", text.data + at[i]);
+	}
+	free(at);
+	sp_buf_fini(&text);
+}
