@@ -996,11 +996,15 @@ int sp_expr_eval(const struct sp_expr *e, struct sp_expr_ctx *c,
 	}
 	if (run(e, c, b, rec, out) == 0)
 		return 0;
+	if (strcmp(c->why, "out of memory") == 0) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
 	size_t tl = strlen(e->text), wl = strlen(c->why);
 	char *msg = sp_arena_alloc(&b->arena, tl + wl + 3);
 	if (!msg) {
 		*why = "out of memory";
-		return -EINVAL;
+		return -ENOMEM;
 	}
 	memcpy(msg, e->text, tl);
 	memcpy(msg + tl, ": ", 2);

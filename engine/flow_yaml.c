@@ -32,6 +32,7 @@ struct yp {
 	char *err;	    /* ... the first one here */
 	size_t errlen;
 	bool fatal; /* syntax error or unsupported construct */
+	bool one_line; /* text without newlines: no line numbers in err */
 };
 
 static void yp_problem(struct yp *y, uint32_t line, const char *fmt, ...)
@@ -48,7 +49,7 @@ static void yp_problem(struct yp *y, uint32_t line, const char *fmt, ...)
 	if (y->d) {
 		sp_diags_add(y->d, line, NULL, NULL, "%s", msg);
 	} else if (y->err && y->errlen && !y->err[0]) {
-		if (line)
+		if (line && !y->one_line)
 			snprintf(y->err, y->errlen, "line %u: %s", line, msg);
 		else
 			snprintf(y->err, y->errlen, "%s", msg);
@@ -245,7 +246,8 @@ static struct sp_node *yp_node(struct yp *y, int depth)
 static int yp_parse(const char *text, size_t len, struct sp_diags *d,
 		    char *err, size_t errlen, struct sp_node **root)
 {
-	struct yp y = { .d = d, .err = err, .errlen = errlen };
+	struct yp y = { .d = d, .err = err, .errlen = errlen,
+			.one_line = !memchr(text, '\n', len) };
 	struct sp_node *n = NULL;
 	int r = -EINVAL;
 
@@ -474,7 +476,6 @@ static int load_tree(struct sp_flow *f, struct sp_node *root,
 			char *t = NULL;
 			int64_t w;
 
-			f->line_workers = v->line;
 			if (!take_scalar(v, NULL, key, d, &t, &problems) || !t)
 				continue;
 			if (sp_parse_int(t, &w)) {
@@ -484,6 +485,7 @@ static int load_tree(struct sp_flow *f, struct sp_node *root,
 				problems++;
 			} else {
 				f->workers = w;
+				f->line_workers = v->line;
 			}
 			free(t);
 		} else if (strcmp(key, "error_stage") == 0) {

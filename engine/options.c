@@ -975,7 +975,9 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 			struct sp_node *dn;
 			int before_def = b->problems;
 
-			if (o->def[0] == '[' || o->def[0] == '{')
+			/* list and map defaults are written as flow YAML */
+			if ((o->def[0] == '[' || o->def[0] == '{') &&
+			    o->type != SP_OPT_STRING && o->type != SP_OPT_EXPR)
 				dn = sp_node_parse_yaml(o->def, NULL, 0);
 			else
 				dn = sp_node_scalar(o->def);
