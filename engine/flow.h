@@ -114,6 +114,11 @@ int sp_flow_set_option(struct sp_flow *f, const char *assignment,
 struct sp_node *sp_node_parse_yaml(const char *text, char *err,
 				   size_t errlen);
 
+/* Writes n as one line of flow-style YAML ("[a, b]", "{k: v}", or the
+ * scalar, quoted when needed); parsing it back gives the same tree.
+ * 0 or -ENOMEM. */
+int sp_node_to_flow_yaml(const struct sp_node *n, struct sp_buf *out);
+
 /* The SDK's handle (include/spate/spate.h) around a flow, for the SDK's
  * run half: the engine flow behind it. */
 struct spate_flow;

@@ -929,3 +929,35 @@ done:
 	 * reserve once more to report them */
 	return sp_buf_reserve(out, 1) ? -ENOMEM : 0;
 }
+
+static void put_flow_node(struct sp_buf *out, const struct sp_node *n,
+			  int depth)
+{
+	if (depth > MAX_DEPTH) {
+		put(out, "~");
+		return;
+	}
+	if (n->kind == SP_NODE_SCALAR) {
+		put_value_scalar(out, n);
+		return;
+	}
+	sp_buf_putc(out, n->kind == SP_NODE_LIST ? '[' : '{');
+	for (uint32_t i = 0; i < n->n; i++) {
+		if (i)
+			put(out, ", ");
+		if (n->kind == SP_NODE_MAP) {
+			put_scalar(out, n->keys[i], false);
+			put(out, ": ");
+		}
+		put_flow_node(out, n->items[i], depth + 1);
+	}
+	sp_buf_putc(out, n->kind == SP_NODE_LIST ? ']' : '}');
+}
+
+int sp_node_to_flow_yaml(const struct sp_node *n, struct sp_buf *out)
+{
+	if (!n || !out)
+		return -EINVAL;
+	put_flow_node(out, n, 0);
+	return sp_buf_reserve(out, 1) ? -ENOMEM : 0;
+}

@@ -720,11 +720,13 @@ static void *worker_main(void *arg)
 			struct stage_rt *d = &rt->st[rt->dests[i]];
 			if (!d->desc->worker_flush)
 				continue;
-			int rc = d->desc->worker_flush(d->state,
-						       w->ws[d->index].wstate);
+			int64_t rc = d->desc->worker_flush(
+				d->state, w->ws[d->index].wstate);
 			if (rc < 0)
 				run_fail(rt, "stage '%s' failed: %s", d->fs->id,
-					 strerror(-rc));
+					 strerror((int)-rc));
+			else
+				count(&w->ctr[d->index].bytes_out, (uint64_t)rc);
 		}
 	}
 	if (atomic_fetch_sub(&rt->workers_left, 1) == 1)
@@ -1134,8 +1136,13 @@ int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
 		}
 		if (s->desc->kind == SP_ORIGIN && s->desc->input_size)
 			rep->input_bytes += s->desc->input_size(s->state);
-		if (s->desc->status && s->state)
+		if (s->desc->status && s->state) {
 			s->desc->status(s->state, &r->extra);
+			if (r->extra.bytes_in)
+				r->bytes_in = r->extra.bytes_in;
+			if (r->extra.bytes_out)
+				r->bytes_out = r->extra.bytes_out;
+		}
 		if ((lost || r->in != r->forwarded + r->errors + r->dropped) &&
 		    s->desc->kind != SP_EXECUTOR && acc < sizeof(rep->accounting))
 			acc += (size_t)snprintf(

@@ -86,6 +86,8 @@ void sp_stage_request_stop(void *engine, const char *why);
 /* Status a stage may add to its counters (shown in summaries). */
 struct sp_stage_status {
 	uint64_t files;	    /* files written (destinations) */
+	uint64_t bytes_in;  /* when nonzero: replaces the engine's count */
+	uint64_t bytes_out; /* when nonzero: replaces the engine's count */
 	uint64_t skipped;   /* inputs skipped (already loaded) */
 	char note[256];	    /* free text, e.g. "3 files committed" */
 };
@@ -164,8 +166,9 @@ struct sp_stage_desc {
 	 * so what stage_batch took may be sealed; ordered writers put seqs
 	 * back in order.  Returns output bytes produced (>= 0) or -errno. */
 	int64_t (*batch_end)(void *state, void *wstate, uint64_t seq);
-	/* destination, on each worker once its input is exhausted */
-	int (*worker_flush)(void *state, void *wstate);
+	/* destination, on each worker once its input is exhausted: seal
+	 * what is left.  Returns output bytes produced (>= 0) or -errno. */
+	int64_t (*worker_flush)(void *state, void *wstate);
 
 	/* executor (and destinations used as event sinks) */
 	int (*on_event)(void *state, const struct sp_event *ev);

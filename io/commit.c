@@ -355,8 +355,8 @@ int sp_commit_begin(const char *dir, const char *flow, const char *stage,
 	c->staging_fd = open(c->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->staging_fd < 0) {
 		rc = -errno;
-		sp_log_error("cannot open staging directory %s: %s",
-			     c->staging, strerrordesc_np(-rc));
+		sp_log_error("cannot open staging directory %s: %s", c->staging,
+			     strerrordesc_np(-rc));
 		goto free_real;
 	}
 	rc = clear_dir(c->staging_fd);
@@ -765,8 +765,8 @@ unpublish:
 	for (size_t i = 0; i < c->n; i++) {
 		struct commit_entry *e = &c->e[i];
 
-		if (e->moved && renameat(c->dir_fd, e->name, c->staging_fd,
-					 e->name) == 0) {
+		if (e->moved &&
+		    renameat(c->dir_fd, e->name, c->staging_fd, e->name) == 0) {
 			e->moved = false;
 			e->published = false;
 		}
@@ -972,7 +972,7 @@ static int mp_files(struct mparse *mp, struct sp_commit_manifest *m)
 		if (m->nfiles == cap) {
 			size_t ncap = cap ? 2 * cap : 16;
 			struct sp_commit_file *nf =
-				realloc(m->files, ncap * sizeof(*nf));
+			    realloc(m->files, ncap * sizeof(*nf));
 
 			if (!nf)
 				return -ENOMEM;

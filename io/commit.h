@@ -99,8 +99,7 @@ struct sp_commit_manifest {
 /* Reads dir/_manifest.json.  Returns 0 and *out, -ENOENT when there is no
  * manifest, -EINVAL when it is not a manifest (logged with the path and
  * byte offset), -ENOMEM or another -errno of reading. */
-int sp_commit_manifest_read(const char *dir,
-			    struct sp_commit_manifest **out);
+int sp_commit_manifest_read(const char *dir, struct sp_commit_manifest **out);
 void sp_commit_manifest_free(struct sp_commit_manifest *m);
 
 /* XXH64 of data[0..len) with seed 0 (one-shot). */

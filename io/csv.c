@@ -1155,6 +1155,8 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 		rec->raw = buf + rs;
 		rec->raw_len = (uint32_t)(rend - rs);
 		rec->line = rline;
+		/* raw holds CSV text: an encoder must not copy it as JSON */
+		rec->flags |= SP_RECORD_CHANGED;
 		added++;
 	}
 	return added;

@@ -141,8 +141,7 @@ int sp_io_create(unsigned depth, struct sp_io **out)
 	return sp_io_create_kind(SP_IO_AUTO, depth, out);
 }
 
-int sp_io_create_kind(enum sp_io_kind kind, unsigned depth,
-		      struct sp_io **out)
+int sp_io_create_kind(enum sp_io_kind kind, unsigned depth, struct sp_io **out)
 {
 	struct sp_io *io;
 	int rc;
@@ -318,8 +317,8 @@ static void io_issue(struct sp_io *io, struct sp_io_op *op)
 
 	op->buf = op->req_buf + op->req_done;
 	op->len = left < io->max_op ? left : io->max_op;
-	op->off = op->req_off == UINT64_MAX ? UINT64_MAX
-					     : op->req_off + op->req_done;
+	op->off =
+	    op->req_off == UINT64_MAX ? UINT64_MAX : op->req_off + op->req_done;
 	io->be->queue(io->priv, op);
 }
 
@@ -395,8 +394,8 @@ static int reader_refill(struct sp_io_reader *r)
 		} else {
 			uint64_t left = r->end - r->next_off;
 
-			op->req_len = left < r->block_size ? (size_t)left
-							   : r->block_size;
+			op->req_len =
+			    left < r->block_size ? (size_t)left : r->block_size;
 			op->req_off = r->next_off;
 			r->next_off += op->req_len;
 		}
@@ -475,8 +474,7 @@ static struct sp_io_block *reader_pending(struct sp_io_reader *r)
 	return NULL;
 }
 
-int sp_io_reader_next(struct sp_io_reader *r, const char **data,
-		      size_t *len)
+int sp_io_reader_next(struct sp_io_reader *r, const char **data, size_t *len)
 {
 	struct sp_io_block *b;
 	int rc;

@@ -54,8 +54,7 @@ int sp_io_create(unsigned depth, struct sp_io **out);
 /* Same with an explicit backend (SPATE_IO is ignored unless kind is
  * SP_IO_AUTO).  SP_IO_URING returns io_uring's error (-ENOSYS, -EPERM,
  * -ENOMEM ...) rather than falling back. */
-int sp_io_create_kind(enum sp_io_kind kind, unsigned depth,
-		      struct sp_io **out);
+int sp_io_create_kind(enum sp_io_kind kind, unsigned depth, struct sp_io **out);
 
 /* Waits for every operation still in flight, then frees the context.
  * Readers and writers must be closed first.  NULL is a no-op. */
@@ -92,8 +91,7 @@ int sp_io_reader_open(struct sp_io *io, const char *path, size_t block_size,
  * sp_io_reader_release(r, *data).  Returns 1 with a block (len > 0), 0 at
  * end of file, -errno on a read error (then again on every call), or
  * -ENOBUFS when the caller holds all nblocks blocks. */
-int sp_io_reader_next(struct sp_io_reader *r, const char **data,
-		      size_t *len);
+int sp_io_reader_next(struct sp_io_reader *r, const char **data, size_t *len);
 /* Hands a block back for reuse; data is a pointer returned by next. */
 void sp_io_reader_release(struct sp_io_reader *r, const char *data);
 /* Size of a regular file at open time, 0 for other files. */
@@ -142,8 +140,8 @@ struct sp_io_op {
 	/* filled by fileio.c before queue() */
 	enum sp_io_op_kind kind;
 	int fd;
-	int fault;	 /* nonzero: complete with this -errno, no I/O */
-	int buf_index;	 /* registered buffer holding buf, or -1 */
+	int fault;     /* nonzero: complete with this -errno, no I/O */
+	int buf_index; /* registered buffer holding buf, or -1 */
 	char *buf;
 	size_t len;
 	uint64_t off;

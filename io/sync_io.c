@@ -102,12 +102,12 @@ static int sync_reap(void *priv, bool wait)
 }
 
 const struct sp_io_backend sp_io_backend_sync = {
-	.name = "sync",
-	.init = sync_init,
-	.fini = sync_fini,
-	.register_buffers = sync_register_buffers,
-	.unregister_buffers = sync_unregister_buffers,
-	.queue = sync_queue,
-	.submit = sync_submit,
-	.reap = sync_reap,
+    .name = "sync",
+    .init = sync_init,
+    .fini = sync_fini,
+    .register_buffers = sync_register_buffers,
+    .unregister_buffers = sync_unregister_buffers,
+    .queue = sync_queue,
+    .submit = sync_submit,
+    .reap = sync_reap,
 };

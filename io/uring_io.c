@@ -151,12 +151,12 @@ static int uring_reap(void *priv, bool wait)
 }
 
 const struct sp_io_backend sp_io_backend_uring = {
-	.name = "io_uring",
-	.init = uring_init,
-	.fini = uring_fini,
-	.register_buffers = uring_register_buffers,
-	.unregister_buffers = uring_unregister_buffers,
-	.queue = uring_queue,
-	.submit = uring_submit,
-	.reap = uring_reap,
+    .name = "io_uring",
+    .init = uring_init,
+    .fini = uring_fini,
+    .register_buffers = uring_register_buffers,
+    .unregister_buffers = uring_unregister_buffers,
+    .queue = uring_queue,
+    .submit = uring_submit,
+    .reap = uring_reap,
 };

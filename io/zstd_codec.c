@@ -149,7 +149,9 @@ int sp_zstd_dec_run(struct sp_zstd_dec *d, const void *in, size_t in_len,
 
 	*in_used = 0;
 	*out_made = 0;
-	while (ob.pos < ob.size) {
+	/* also with no room left: zstd may still take header or checksum
+	 * bytes, which is what makes a frame's end visible */
+	for (;;) {
 		size_t in_pos = ib.pos, out_pos = ob.pos;
 		size_t rc = ZSTD_decompressStream(d->dctx, &ob, &ib);
 
@@ -184,5 +186,6 @@ bool sp_zstd_is_zstd(const void *buf, size_t len)
 	magic = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 		(uint32_t)p[3] << 24;
 	return magic == ZSTD_MAGICNUMBER ||
-	       (magic & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START;
+	       (magic & ZSTD_MAGIC_SKIPPABLE_MASK) ==
+		   ZSTD_MAGIC_SKIPPABLE_START;
 }

@@ -78,17 +78,19 @@ static int uppercase_create(const void *config,
 	return 0;
 }
 
-/* Upper-cases s[0..len) into out.  Escaped JSON text keeps its escapes:
- * the byte after a backslash is copied as it is (\n stays \n). */
+/* Upper-cases s[0..len) into out.  Escaped JSON text keeps its escapes
+ * as they are (\n stays \n, \u00e9 stays \u00e9). */
 static void upper(const char *s, uint32_t len, bool escaped, char *out)
 {
 	for (uint32_t i = 0; i < len; i++) {
 		char c = s[i];
 
 		if (escaped && c == '\\' && i + 1 < len) {
-			out[i] = c;
-			out[i + 1] = s[i + 1];
-			i++;
+			/* \n stays \n, \u00e9 keeps its digits */
+			uint32_t n = s[i + 1] == 'u' ? 6 : 2;
+			for (uint32_t k = 0; k < n && i < len; k++, i++)
+				out[i] = s[i];
+			i--;
 			continue;
 		}
 		out[i] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;

@@ -163,6 +163,7 @@ struct fw_state {
 	uint32_t nfiles, cap_files;
 
 	_Atomic uint64_t bytes_written, files_published, records_written;
+	_Atomic uint64_t bytes_encoded; /* before compression */
 };
 
 static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
@@ -479,7 +480,19 @@ static void *writer_main(void *arg)
 	int rc = sp_io_create(64, &fw->io);
 	if (rc < 0)
 		writer_fail(fw, rc, "cannot set up I/O for", "");
-	while (sp_ring_pop_mpmc(&fw->queue, &item) == 0) {
+	for (;;) {
+		/* Completions are reaped only inside sp_io_* calls, and they
+		 * return blocks to the workers' free rings: before sleeping
+		 * on an empty queue, let every write in flight finish, or
+		 * workers waiting for a free block would never wake us.  An
+		 * error sticks to the writer and is reported by the next
+		 * append or by close_file. */
+		if (!sp_ring_try_pop_mpmc(&fw->queue, &item)) {
+			if (fw->cur)
+				(void)sp_io_writer_flush(fw->cur, false);
+			if (sp_ring_pop_mpmc(&fw->queue, &item) != 0)
+				break;
+		}
 		struct block *b = item;
 		if (!fw->io)
 			block_done(b, 0);
@@ -654,6 +667,9 @@ static int64_t seal(struct fw_worker *w, uint64_t seq, bool last)
 			w->enc = t;
 		}
 	}
+	atomic_fetch_add_explicit(&fw->bytes_encoded,
+				  w->enc.len ? w->enc.len : b->data.len,
+				  memory_order_relaxed);
 	w->enc.len = 0;
 	w->enc_records = 0;
 	int64_t size = (int64_t)b->data.len;
@@ -749,18 +765,15 @@ static int64_t fw_batch_end(void *state, void *wstate, uint64_t seq)
 	return 0;
 }
 
-static int fw_worker_flush(void *state, void *wstate)
+static int64_t fw_worker_flush(void *state, void *wstate)
 {
 	struct fw_state *fw = state;
 	struct fw_worker *w = wstate;
 
 	if (!w)
 		return -ENOMEM;
-	if (!fw->cfg->ordered && w->enc.len) {
-		int64_t rc = seal(w, 0, true);
-		if (rc < 0)
-			return (int)rc;
-	}
+	if (!fw->cfg->ordered && w->enc.len)
+		return seal(w, 0, true);
 	return 0;
 }
 
@@ -806,6 +819,8 @@ static void fw_status(void *state, struct sp_stage_status *st)
 	uint64_t files = atomic_load(&fw->files_published);
 
 	st->files = files;
+	st->bytes_in = atomic_load(&fw->bytes_encoded);
+	st->bytes_out = atomic_load(&fw->bytes_written);
 	snprintf(st->note, sizeof(st->note), "%llu file%s committed in %s",
 		 (unsigned long long)files, files == 1 ? "" : "s", fw->dir);
 }

@@ -139,7 +139,9 @@ static int wait_child(const struct shell *s, pid_t pid, int *status)
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= s->timeout) {
+		if ((now.tv_sec - t0.tv_sec) * 1000000000ll +
+			    (now.tv_nsec - t0.tv_nsec) >=
+		    s->timeout * 1000000000ll) {
 			kill(pid, SIGKILL);
 			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 				;

@@ -124,6 +124,7 @@ struct fr_state {
 	struct sp_zstd_dec *dec;
 	bool zst;
 	bool file_started; /* preamble handled */
+	bool first_block;  /* the next block read starts the file */
 	uint64_t line;	   /* next line number in the current file */
 	uint64_t offset;   /* byte offset of the carry in the file */
 	char *carry;	   /* bytes after the last record boundary */
@@ -325,6 +326,7 @@ static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 	}
 	fr->zst = !strcmp(fr->cfg->compression, "zstd");
 	fr->file_started = false;
+	fr->first_block = true;
 	fr->line = 1;
 	fr->offset = 0;
 	fr->carry_len = 0;
@@ -381,10 +383,12 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 				break;
 			}
 			fr->blk_used = 0;
-			if (!fr->file_started && fr->offset == 0 &&
-			    fr->carry_len == 0 &&
+			/* auto: a zstd frame's magic number at the start of
+			 * the file, whatever its name */
+			if (fr->first_block &&
 			    !strcmp(fr->cfg->compression, "auto"))
 				fr->zst = sp_zstd_is_zstd(fr->blk, fr->blk_len);
+			fr->first_block = false;
 			if (fr->zst && !fr->dec) {
 				fr->dec = sp_zstd_dec_create();
 				if (!fr->dec)
@@ -516,22 +520,25 @@ static int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen)
 			if (fr->csv && (rc = read_preamble(fr, f, err, errlen)))
 				return rc;
 		}
+		/* Cut at the last record boundary within the first `want`
+		 * bytes; only a record longer than that makes a chunk grow. */
 		size_t want = chunk;
 		size_t cut = 0;
 		for (;;) {
 			if ((rc = fill(fr, want, err, errlen)))
 				return rc;
-			if (fr->eof) {
+			if (fr->eof && fr->carry_len <= want) {
 				cut = fr->carry_len;
 				break;
 			}
+			size_t lim = fr->carry_len < want ? fr->carry_len
+							  : want;
 			cut = fr->csv ? sp_csv_split(&f->csv.opt, fr->carry,
-						     fr->carry_len)
-				      : sp_jsonl_split(fr->carry,
-						       fr->carry_len);
+						     lim)
+				      : sp_jsonl_split(fr->carry, lim);
 			if (cut)
 				break;
-			want = fr->carry_len * 2; /* one record > chunk */
+			want *= 2; /* one record longer than a chunk */
 		}
 		if (cut == 0) {
 			finish_file(fr);

@@ -134,7 +134,8 @@ static int keep_tail(struct stdin_state *s, const char *p, size_t n)
 		s->carry = c;
 		s->carry_cap = n;
 	}
-	memcpy(s->carry, p, n);
+	if (n)
+		memcpy(s->carry, p, n);
 	s->carry_len = n;
 	return 0;
 }
@@ -193,7 +194,8 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 			snprintf(err, errlen, "stdin: out of memory");
 			return -ENOMEM;
 		}
-		memcpy(buf, s->carry, s->carry_len);
+		if (s->carry_len)
+			memcpy(buf, s->carry, s->carry_len);
 		len = s->carry_len;
 		s->carry_len = 0;
 		rc = fill(s, buf, size, &len, err, errlen);

@@ -86,6 +86,9 @@ static int filter_process(void *state, void *wstate, struct sp_batch *b,
 
 	if (!wstate)
 		return -ENOMEM; /* worker_create failed */
+	/* Records the condition cannot be evaluated on are appended to
+	 * b->errors by sp_expr_select; the runtime applies on_record_error
+	 * to them, so they are counted as errors, never as dropped. */
 	out[0].n = sp_expr_select(f->cond, wstate, b, in, n, out[0].idx,
 				  &nerr);
 	return 0;
@@ -98,6 +101,7 @@ const struct sp_stage_desc sp_stage_filter = {
 	.help = "keeps the records for which a condition is true",
 	.options = filter_options,
 	.config_size = sizeof(struct filter_config),
+	.may_drop = true,
 	.create = filter_create,
 	.worker_create = filter_worker_create,
 	.worker_destroy = filter_worker_destroy,

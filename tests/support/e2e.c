@@ -338,3 +338,519 @@ void e2e_sort_lines(char *s, size_t len)
 	free(lines);
 	free(copy);
 }
+
+/* ---- runs with a time limit, background runs, the --json status ---- */
+
+#include <criterion/criterion.h>
+#include <time.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void e2e_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static pid_t spawn(const char *cwd, const char *const *env,
+		   const char *const *argv, int in_fd, int out_fd, int err_fd,
+		   int *close_fds, size_t nclose)
+{
+	size_t n = 0;
+
+	while (argv[n])
+		n++;
+	const char **args = calloc(n + 2, sizeof(*args));
+	args[0] = e2e_spate();
+	for (size_t i = 0; i < n; i++)
+		args[i + 1] = argv[i];
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in_fd, 0);
+		dup2(out_fd, 1);
+		dup2(err_fd, 2);
+		for (size_t i = 0; i < nclose; i++)
+			if (close_fds[i] > 2)
+				close(close_fds[i]);
+		if (cwd && chdir(cwd))
+			_exit(126);
+		for (size_t i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(args[0], (char *const *)args);
+		_exit(127);
+	}
+	free(args);
+	return pid;
+}
+
+static int status_code(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void e2e_run_timed(struct e2e_result *r, const char *cwd,
+		   const char *const *env, const char *stdin_data,
+		   const char *const *argv, int limit_s)
+{
+	int in[2], out[2], err[2];
+
+	memset(r, 0, sizeof(*r));
+	if (pipe(in) || pipe(out) || pipe(err))
+		abort();
+	int fds[6] = {in[0], in[1], out[0], out[1], err[0], err[1]};
+	pid_t pid = spawn(cwd, env, argv, in[0], out[1], err[1], fds, 6);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	signal(SIGPIPE, SIG_IGN);
+	size_t in_len = stdin_data ? strlen(stdin_data) : 0, in_off = 0;
+	if (in_len == 0) {
+		close(in[1]);
+		in[1] = -1;
+	}
+	size_t out_cap = 0, err_cap = 0;
+	append(&r->out, &r->out_len, &out_cap, "", 0);
+	append(&r->err, &r->err_len, &err_cap, "", 0);
+	bool out_open = true, err_open = true, killed = false;
+	double deadline = now_s() + limit_s;
+	while (out_open || err_open) {
+		struct pollfd p[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0},
+				      {in[1], POLLOUT, 0}};
+		p[0].fd = out_open ? out[0] : -1;
+		p[1].fd = err_open ? err[0] : -1;
+		double left = deadline - now_s();
+		if (left <= 0 && !killed) {
+			kill(pid, SIGKILL);
+			killed = true;
+			/* a child of spate may hold the pipes: stop reading */
+			deadline = now_s() + 5;
+			continue;
+		}
+		if (left <= 0)
+			break;
+		int k0 = poll(p, 3, (int)(left * 1000) + 1);
+		if (k0 < 0 && errno != EINTR)
+			break;
+		if (k0 <= 0)
+			continue;
+		char buf[65536];
+		if (p[0].revents) {
+			ssize_t k = read(out[0], buf, sizeof(buf));
+			if (k <= 0)
+				out_open = false;
+			else
+				append(&r->out, &r->out_len, &out_cap, buf,
+				       (size_t)k);
+		}
+		if (p[1].revents) {
+			ssize_t k = read(err[0], buf, sizeof(buf));
+			if (k <= 0)
+				err_open = false;
+			else
+				append(&r->err, &r->err_len, &err_cap, buf,
+				       (size_t)k);
+		}
+		if (in[1] >= 0 && p[2].revents) {
+			ssize_t k = write(in[1], stdin_data + in_off,
+					  in_len - in_off);
+			if (k > 0)
+				in_off += (size_t)k;
+			if (k <= 0 || in_off == in_len) {
+				close(in[1]);
+				in[1] = -1;
+			}
+		}
+	}
+	if (in[1] >= 0)
+		close(in[1]);
+	close(out[0]);
+	close(err[0]);
+	if (killed) {
+		int st;
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	} else {
+		/* pipes closed; it may still be running: give it the rest */
+		int left = (int)(deadline - now_s()) + 1;
+		r->exit_code = e2e_bg_wait(pid, left > 1 ? left : 1);
+		killed = r->exit_code == 128 + SIGKILL;
+	}
+	if (killed) {
+		char note[64];
+		int n = snprintf(note, sizeof(note),
+				 "\ne2e: killed after %d s\n", limit_s);
+		append(&r->err, &r->err_len, &err_cap, note, (size_t)n);
+		r->exit_code = 128 + SIGKILL;
+	}
+}
+
+pid_t e2e_bg_start(const char *cwd, const char *const *env,
+		   const char *const *argv, const char *out_path,
+		   const char *err_path, int *stdin_fd)
+{
+	int in[2] = {-1, -1};
+	int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		       0644);
+	int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		       0644);
+
+	if (out < 0 || err < 0)
+		abort();
+	if (stdin_fd) {
+		if (pipe2(in, O_CLOEXEC))
+			abort();
+	} else {
+		in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	int fds[4] = {in[0], in[1], out, err};
+	pid_t pid = spawn(cwd, env, argv, in[0], out, err, fds, 4);
+	close(in[0]);
+	close(out);
+	close(err);
+	if (stdin_fd)
+		*stdin_fd = in[1];
+	signal(SIGPIPE, SIG_IGN);
+	return pid;
+}
+
+int e2e_bg_wait(pid_t pid, int limit_s)
+{
+	double deadline = now_s() + limit_s;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return status_code(st);
+		if (r < 0)
+			return -1;
+		if (now_s() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return 128 + SIGKILL;
+		}
+		e2e_sleep_ms(10);
+	}
+}
+
+/* A small JSON reader for the status object: enough for its shape. */
+struct jr {
+	const char *p;
+	bool bad;
+};
+
+static void jr_ws(struct jr *j)
+{
+	while (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' ||
+	       *j->p == '\r')
+		j->p++;
+}
+
+static bool jr_eat(struct jr *j, char c)
+{
+	jr_ws(j);
+	if (*j->p != c)
+		return false;
+	j->p++;
+	return true;
+}
+
+/* a string into out (cap bytes; longer ones are cut) */
+static void jr_string(struct jr *j, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (!jr_eat(j, '"')) {
+		j->bad = true;
+		return;
+	}
+	while (*j->p && *j->p != '"') {
+		char c = *j->p++;
+		if (c == '\\') {
+			c = *j->p++;
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u': /* keep it simple: not in statuses */
+				c = '?';
+				for (int i = 0; i < 4 && *j->p; i++)
+					j->p++;
+				break;
+			case '\0':
+				j->bad = true;
+				return;
+			default:
+				break;
+			}
+		}
+		if (out && n + 1 < cap)
+			out[n++] = c;
+	}
+	if (out && cap)
+		out[n] = '\0';
+	if (*j->p != '"')
+		j->bad = true;
+	else
+		j->p++;
+}
+
+static double jr_number(struct jr *j)
+{
+	char *end;
+
+	jr_ws(j);
+	double v = strtod(j->p, &end);
+	if (end == j->p)
+		j->bad = true;
+	j->p = end;
+	return v;
+}
+
+static uint64_t jr_uint(struct jr *j)
+{
+	char *end;
+
+	jr_ws(j);
+	if (*j->p < '0' || *j->p > '9') {
+		j->bad = true;
+		return 0;
+	}
+	unsigned long long v = strtoull(j->p, &end, 10);
+	j->p = end;
+	return v;
+}
+
+static void jr_skip(struct jr *j)
+{
+	jr_ws(j);
+	if (*j->p == '"') {
+		jr_string(j, NULL, 0);
+	} else if (*j->p == '{' || *j->p == '[') {
+		char close = *j->p == '{' ? '}' : ']';
+		j->p++;
+		if (jr_eat(j, close))
+			return;
+		do {
+			if (close == '}') {
+				jr_string(j, NULL, 0);
+				if (!jr_eat(j, ':'))
+					j->bad = true;
+			}
+			jr_skip(j);
+		} while (!j->bad && jr_eat(j, ','));
+		if (!jr_eat(j, close))
+			j->bad = true;
+	} else if (!strncmp(j->p, "true", 4) || !strncmp(j->p, "null", 4)) {
+		j->p += 4;
+	} else if (!strncmp(j->p, "false", 5)) {
+		j->p += 5;
+	} else {
+		jr_number(j);
+	}
+}
+
+static void jr_stage(struct jr *j, struct e2e_stage_status *s)
+{
+	char key[64];
+
+	memset(s, 0, sizeof(*s));
+	if (!jr_eat(j, '{')) {
+		j->bad = true;
+		return;
+	}
+	if (jr_eat(j, '}'))
+		return;
+	do {
+		jr_string(j, key, sizeof(key));
+		if (j->bad || !jr_eat(j, ':')) {
+			j->bad = true;
+			return;
+		}
+		if (!strcmp(key, "id")) {
+			jr_string(j, s->id, sizeof(s->id));
+			s->seen |= E2E_K_ID;
+		} else if (!strcmp(key, "type")) {
+			jr_string(j, s->type, sizeof(s->type));
+			s->seen |= E2E_K_TYPE;
+		} else if (!strcmp(key, "records_in")) {
+			s->records_in = jr_uint(j);
+			s->seen |= E2E_K_IN;
+		} else if (!strcmp(key, "errors")) {
+			s->errors = jr_uint(j);
+			s->seen |= E2E_K_ERRORS;
+		} else if (!strcmp(key, "warnings")) {
+			s->warnings = jr_uint(j);
+			s->seen |= E2E_K_WARNINGS;
+		} else if (!strcmp(key, "dropped")) {
+			s->dropped = jr_uint(j);
+			s->seen |= E2E_K_DROPPED;
+		} else if (!strcmp(key, "bytes_in")) {
+			s->bytes_in = jr_uint(j);
+			s->seen |= E2E_K_BYTES_IN;
+		} else if (!strcmp(key, "bytes_out")) {
+			s->bytes_out = jr_uint(j);
+			s->seen |= E2E_K_BYTES_OUT;
+		} else if (!strcmp(key, "records_out")) {
+			s->seen |= E2E_K_OUT;
+			if (!jr_eat(j, '{')) {
+				j->bad = true;
+				return;
+			}
+			if (jr_eat(j, '}'))
+				continue;
+			do {
+				if (s->nlanes >= E2E_MAX_LANES) {
+					j->bad = true;
+					return;
+				}
+				jr_string(j, s->lane[s->nlanes], 64);
+				if (!jr_eat(j, ':'))
+					j->bad = true;
+				s->out[s->nlanes++] = jr_uint(j);
+			} while (!j->bad && jr_eat(j, ','));
+			if (!jr_eat(j, '}'))
+				j->bad = true;
+		} else {
+			jr_skip(j);
+		}
+	} while (!j->bad && jr_eat(j, ','));
+	if (!jr_eat(j, '}'))
+		j->bad = true;
+}
+
+static const char *status_line(const char *out)
+{
+	const char *last = NULL;
+
+	for (const char *p = out; p && *p;) {
+		if (!strncmp(p, "{\"flow\":", 8))
+			last = p;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return last;
+}
+
+size_t e2e_status_records_len(const char *out)
+{
+	const char *l = status_line(out);
+
+	return l ? (size_t)(l - out) : strlen(out);
+}
+
+int e2e_status_parse(const char *out, struct e2e_status *st)
+{
+	const char *line = status_line(out);
+	struct jr j = {line, false};
+	char key[64];
+
+	memset(st, 0, sizeof(*st));
+	if (!line || !jr_eat(&j, '{'))
+		return -1;
+	do {
+		jr_string(&j, key, sizeof(key));
+		if (j.bad || !jr_eat(&j, ':'))
+			return -1;
+		if (!strcmp(key, "flow")) {
+			jr_string(&j, st->flow, sizeof(st->flow));
+			st->has_flow = true;
+		} else if (!strcmp(key, "status")) {
+			jr_string(&j, st->status, sizeof(st->status));
+			st->has_status = true;
+		} else if (!strcmp(key, "error")) {
+			jr_string(&j, st->error, sizeof(st->error));
+		} else if (!strcmp(key, "elapsed_s")) {
+			st->elapsed_s = jr_number(&j);
+			st->has_elapsed = true;
+		} else if (!strcmp(key, "stages")) {
+			st->has_stages = true;
+			if (!jr_eat(&j, '['))
+				return -1;
+			if (jr_eat(&j, ']'))
+				continue;
+			do {
+				if (st->nstages >= E2E_MAX_STAGES)
+					return -1;
+				jr_stage(&j, &st->st[st->nstages++]);
+			} while (!j.bad && jr_eat(&j, ','));
+			if (!jr_eat(&j, ']'))
+				return -1;
+		} else {
+			jr_skip(&j);
+		}
+	} while (!j.bad && jr_eat(&j, ','));
+	if (j.bad || !jr_eat(&j, '}'))
+		return -1;
+	jr_ws(&j);
+	return *j.p == '\0' ? 0 : -1;
+}
+
+const struct e2e_stage_status *e2e_status_stage(const struct e2e_status *st,
+						const char *id)
+{
+	for (uint32_t i = 0; i < st->nstages; i++)
+		if (!strcmp(st->st[i].id, id))
+			return &st->st[i];
+	return NULL;
+}
+
+void e2e_status_assert_accounting(const struct e2e_status *st,
+				  const char *const *overlap)
+{
+	cr_assert(st->has_flow && st->has_status && st->has_elapsed &&
+		  st->has_stages, "status lacks flow, status, elapsed_s or "
+		  "stages");
+	for (uint32_t i = 0; i < st->nstages; i++) {
+		const struct e2e_stage_status *s = &st->st[i];
+		bool multi = false;
+		uint64_t sum = 0;
+
+		cr_assert_eq(s->seen, E2E_K_ALL, "stage '%s': keys missing "
+			     "(seen %#x)", s->id, s->seen);
+		cr_assert_geq(s->nlanes, 1, "stage '%s': no lanes", s->id);
+		for (size_t k = 0; overlap && overlap[k]; k++)
+			multi |= !strcmp(overlap[k], s->id);
+		for (uint32_t l = 0; l < s->nlanes; l++)
+			sum += s->out[l];
+		cr_assert_geq(s->records_in, s->errors + s->dropped,
+			      "stage '%s': in %llu < errors %llu + "
+			      "dropped %llu",
+			      s->id, (unsigned long long)s->records_in,
+			      (unsigned long long)s->errors,
+			      (unsigned long long)s->dropped);
+		uint64_t passed = s->records_in - s->errors - s->dropped;
+		if (!multi || s->nlanes == 1) {
+			cr_assert_eq(s->records_in,
+				     sum + s->errors + s->dropped,
+				     "stage '%s': in %llu != out %llu + errors "
+				     "%llu + dropped %llu",
+				     s->id, (unsigned long long)s->records_in,
+				     (unsigned long long)sum,
+				     (unsigned long long)s->errors,
+				     (unsigned long long)s->dropped);
+			continue;
+		}
+		for (uint32_t l = 0; l < s->nlanes; l++)
+			cr_assert_leq(s->out[l], passed, "stage '%s' lane %s: "
+				      "%llu records, more than the %llu passed",
+				      s->id, s->lane[l],
+				      (unsigned long long)s->out[l],
+				      (unsigned long long)passed);
+		cr_assert_geq(sum, passed, "stage '%s': lanes hold %llu "
+			      "records, fewer than the %llu passed", s->id,
+			      (unsigned long long)sum,
+			      (unsigned long long)passed);
+	}
+}

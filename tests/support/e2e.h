@@ -59,4 +59,89 @@ size_t e2e_count_lines(const char *s, size_t len);
 /* Sorts the lines of s in place (for comparing unordered output). */
 void e2e_sort_lines(char *s, size_t len);
 
+/* ---- runs with a time limit, background runs, the --json status ---- */
+
+#include <sys/types.h>
+
+/* As e2e_run, but spate is killed (SIGKILL) when it has not ended after
+ * limit_s seconds: exit_code is then 128 + 9 and err ends with a line
+ * "e2e: killed after N s".  A hung run fails its test instead of hanging
+ * the suite. */
+void e2e_run_timed(struct e2e_result *r, const char *cwd,
+		   const char *const *env, const char *stdin_data,
+		   const char *const *argv, int limit_s);
+
+/* Starts spate in the background in cwd with stdout and stderr going to
+ * the files out_path and err_path.  When stdin_fd is not NULL its stdin
+ * is a pipe whose write end is returned there (close it for EOF); else
+ * /dev/null.  Returns the pid. */
+pid_t e2e_bg_start(const char *cwd, const char *const *env,
+		   const char *const *argv, const char *out_path,
+		   const char *err_path, int *stdin_fd);
+
+/* Waits for a background spate for at most limit_s seconds, then kills it
+ * (SIGKILL).  Returns its exit status, or 128 + signal. */
+int e2e_bg_wait(pid_t pid, int limit_s);
+
+/* Sleeps ms milliseconds. */
+void e2e_sleep_ms(int ms);
+
+#define E2E_MAX_STAGES 64
+#define E2E_MAX_LANES 33
+
+/* One stage of the `spate run --json` status. */
+struct e2e_stage_status {
+	char id[64];
+	char type[64];
+	uint64_t records_in, errors, warnings, dropped, bytes_in, bytes_out;
+	uint32_t nlanes;
+	char lane[E2E_MAX_LANES][64];
+	uint64_t out[E2E_MAX_LANES];
+	unsigned seen; /* bit per key present (E2E_K_*) */
+};
+
+enum {
+	E2E_K_ID = 1 << 0,
+	E2E_K_TYPE = 1 << 1,
+	E2E_K_IN = 1 << 2,
+	E2E_K_OUT = 1 << 3,
+	E2E_K_ERRORS = 1 << 4,
+	E2E_K_WARNINGS = 1 << 5,
+	E2E_K_DROPPED = 1 << 6,
+	E2E_K_BYTES_IN = 1 << 7,
+	E2E_K_BYTES_OUT = 1 << 8,
+	E2E_K_ALL = (1 << 9) - 1,
+};
+
+struct e2e_status {
+	char flow[128];
+	char status[32];
+	char error[1024];
+	double elapsed_s;
+	bool has_flow, has_status, has_elapsed, has_stages;
+	uint32_t nstages;
+	struct e2e_stage_status st[E2E_MAX_STAGES];
+};
+
+/* Parses the status object: the last line of out that starts with
+ * {"flow": (records a stdout stage wrote come before it).  0, or -1
+ * when there is none or it does not parse. */
+int e2e_status_parse(const char *out, struct e2e_status *st);
+
+/* The stage with that id, or NULL. */
+const struct e2e_stage_status *e2e_status_stage(const struct e2e_status *st,
+						const char *id);
+
+/* Length of out without the status line (what stdout stages wrote). */
+size_t e2e_status_records_len(const char *out);
+
+/* Asserts (Criterion) for every stage that records_in == sum of its lane
+ * outputs + errors + dropped, and that every key is present.  Stages with
+ * several lanes whose id is in overlap (NULL-terminated, may be NULL) are
+ * selectors in mode all: a record may go to several lanes, so there each
+ * lane holds at most in - errors - dropped records and all lanes together
+ * at least that many. */
+void e2e_status_assert_accounting(const struct e2e_status *st,
+				  const char *const *overlap);
+
 #endif

@@ -96,13 +96,14 @@ static char *read_text(const char *path)
 	return buf;
 }
 
-static char *pathf(const char *fmt, const char *a)
+/* root/rel, in one of 8 rotating buffers */
+static char *pathf(const char *rel)
 {
-	static char bufs[4][512];
+	static char bufs[8][512];
 	static int k;
-	char *p = bufs[k++ % 4];
+	char *p = bufs[k++ % 8];
 
-	snprintf(p, 512, fmt, root, a);
+	snprintf(p, 512, "%s/%s", root, rel);
 	return p;
 }
 
@@ -168,33 +169,31 @@ Test(commit, xxh64_matches_zstd_checksums)
 
 Test(commit, run_publishes_at_finish_with_manifest)
 {
-	char *dir = pathf("%s/%s", "out/high");
+	char dir[512];
 	struct sp_commit *c;
 	char want[2048];
 
+	strcpy(dir, pathf("out/high"));
 	/* parents of dir are created */
-	cr_assert_eq(sp_commit_begin(dir, "exp\\enses", "out_high", "run-1",
-				     &c),
-		     0);
+	cr_assert_eq(
+	    sp_commit_begin(dir, "exp\\enses", "out_high", "run-1", &c), 0);
 	cr_assert_str_eq(list_dir(dir), "");
 	cr_assert_str_eq(sp_commit_staging_path(c, "a.jsonl"),
-			 pathf("%s/out/.high.spate-staging-%s/a.jsonl",
-			       "out_high"));
+			 pathf("out/.high.spate-staging-out_high/a.jsonl"));
 	stage(c, "a.jsonl", "{\"x\":1}\n{\"x\":2}\n", 2, false);
 	stage(c, "we\"ird\n.jsonl", "{}\n", 1, false);
 	stage(c, "empty.jsonl", "", 0, false);
 	/* staged, not visible */
 	cr_assert_str_eq(list_dir(dir), "");
-	cr_assert_str_eq(list_dir(pathf("%s/out/.high.spate-staging-%s",
-					"out_high")),
+	cr_assert_str_eq(list_dir(pathf("out/.high.spate-staging-out_high")),
 			 "a.jsonl,empty.jsonl,we\"ird\n.jsonl");
 	cr_assert_eq(sp_commit_finish(c, false), 0);
 	sp_commit_destroy(c);
 
 	cr_assert_str_eq(list_dir(dir),
 			 "_manifest.json,a.jsonl,empty.jsonl,we\"ird\n.jsonl");
-	cr_assert_str_eq(list_dir(pathf("%s/%s", "out")), "high");
-	cr_assert_str_eq(read_text(pathf("%s/out/high/%s", "a.jsonl")),
+	cr_assert_str_eq(list_dir(pathf("out")), "high");
+	cr_assert_str_eq(read_text(pathf("out/high/a.jsonl")),
 			 "{\"x\":1}\n{\"x\":2}\n");
 	snprintf(want, sizeof(want),
 		 "{\"flow\": \"exp\\\\enses\", \"stage\": \"out_high\", "
@@ -202,16 +201,16 @@ Test(commit, run_publishes_at_finish_with_manifest)
 		 file_json("\"a.jsonl\"", "{\"x\":1}\n{\"x\":2}\n", 2),
 		 file_json("\"we\\\"ird\\n.jsonl\"", "{}\n", 1),
 		 file_json("\"empty.jsonl\"", "", 0));
-	cr_assert_str_eq(read_text(pathf("%s/out/high/%s", "_manifest.json")),
-			 want);
+	cr_assert_str_eq(read_text(pathf("out/high/_manifest.json")), want);
 }
 
 Test(commit, manifest_read_back)
 {
-	char *dir = pathf("%s/%s", "d");
+	char dir[512];
 	struct sp_commit_manifest *m;
 	struct sp_commit *c;
 
+	strcpy(dir, pathf("d"));
 	cr_assert_eq(sp_commit_manifest_read(dir, &m), -ENOENT);
 	cr_assert_null(m);
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r\u00e9", &c), 0);
@@ -238,27 +237,29 @@ Test(commit, manifest_read_back)
 
 Test(commit, manifest_parsing)
 {
-	char *dir = pathf("%s/%s", "m");
-	char *mf = pathf("%s/%s", "m/_manifest.json");
+	char dir[512];
+	char mf[512];
 	struct sp_commit_manifest *m;
 	const char *bad[] = {
-		"",
-		"{",
-		"[]",
-		"{\"flow\": \"x\"}",
-		"{\"files\": [{\"records\": 1}]}",
-		"{\"files\": [{\"name\": \"a\", \"records\": -1}]}",
-		"{\"files\": [{\"name\": \"a\", \"bytes\": "
-		"18446744073709551616}]}",
-		"{\"files\": [{\"name\": \"a\", \"xxh64\": \"12\"}]}",
-		"{\"files\": [{\"name\": \"a\\u0000b\"}]}",
-		"{\"files\": [{\"name\": \"a\\q\"}]}",
-		"{\"files\": []} x",
-		"{\"files\": [], \"files\": []}",
-		"{\"files\": [{\"name\": \"a\"}",
-		"{\"flow\": \"unterminated",
+	    "",
+	    "{",
+	    "[]",
+	    "{\"flow\": \"x\"}",
+	    "{\"files\": [{\"records\": 1}]}",
+	    "{\"files\": [{\"name\": \"a\", \"records\": -1}]}",
+	    "{\"files\": [{\"name\": \"a\", \"bytes\": "
+	    "18446744073709551616}]}",
+	    "{\"files\": [{\"name\": \"a\", \"xxh64\": \"12\"}]}",
+	    "{\"files\": [{\"name\": \"a\\u0000b\"}]}",
+	    "{\"files\": [{\"name\": \"a\\q\"}]}",
+	    "{\"files\": []} x",
+	    "{\"files\": [], \"files\": []}",
+	    "{\"files\": [{\"name\": \"a\"}",
+	    "{\"flow\": \"unterminated",
 	};
 
+	strcpy(dir, pathf("m"));
+	strcpy(mf, pathf("m/_manifest.json"));
 	cr_assert_eq(mkdir(dir, 0755), 0);
 	/* unknown keys of any type are skipped; whitespace is free */
 	write_text(mf, " {\"v\": 2, \"extra\": {\"a\": [1, {\"b\": null}]},\n"
@@ -285,16 +286,17 @@ Test(commit, manifest_parsing)
 
 Test(commit, abort_leaves_dir_untouched)
 {
-	char *dir = pathf("%s/%s", "keep");
+	char dir[512];
 	char before_list[4096], before_manifest[4096];
 	struct sp_commit *c;
 
+	strcpy(dir, pathf("keep"));
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
 	stage(c, "old", "old data\n", 1, false);
 	cr_assert_eq(sp_commit_finish(c, false), 0);
 	sp_commit_destroy(c);
 	strcpy(before_list, list_dir(dir));
-	strcpy(before_manifest, read_text(pathf("%s/%s", "keep/_manifest.json")));
+	strcpy(before_manifest, read_text(pathf("keep/_manifest.json")));
 
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
 	stage(c, "new1", "n1\n", 1, false);
@@ -306,9 +308,9 @@ Test(commit, abort_leaves_dir_untouched)
 	sp_commit_destroy(c);
 
 	cr_assert_str_eq(list_dir(dir), before_list);
-	cr_assert_str_eq(read_text(pathf("%s/%s", "keep/_manifest.json")),
+	cr_assert_str_eq(read_text(pathf("keep/_manifest.json")),
 			 before_manifest);
-	cr_assert_str_eq(read_text(pathf("%s/%s", "keep/old")), "old data\n");
+	cr_assert_str_eq(read_text(pathf("keep/old")), "old data\n");
 	cr_assert_str_eq(list_dir(root), "keep");
 
 	/* destroy without finish aborts as well */
@@ -321,12 +323,14 @@ Test(commit, abort_leaves_dir_untouched)
 
 Test(commit, killed_run_is_cleaned_by_next_begin)
 {
-	char *dir = pathf("%s/%s", "k");
-	char *staging = pathf("%s/.k.spate-staging-%s", "w");
+	char dir[512];
+	char staging[512];
 	struct sp_commit *c;
 	int status;
 	pid_t pid;
 
+	strcpy(dir, pathf("k"));
+	strcpy(staging, pathf(".k.spate-staging-w"));
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -354,9 +358,10 @@ Test(commit, killed_run_is_cleaned_by_next_begin)
 
 Test(commit, one_run_per_directory)
 {
-	char *dir = pathf("%s/%s", "busy");
+	char dir[512];
 	struct sp_commit *c1, *c2;
 
+	strcpy(dir, pathf("busy"));
 	cr_assert_eq(sp_commit_begin(dir, "f", "s1", "r", &c1), 0);
 	cr_assert_eq(sp_commit_begin(dir, "f", "s2", "r", &c2), -EBUSY);
 	sp_commit_destroy(c1);
@@ -364,22 +369,22 @@ Test(commit, one_run_per_directory)
 	sp_commit_destroy(c2);
 	cr_assert_eq(sp_commit_begin(dir, "f", "a/b", "r", &c2), -EINVAL);
 	cr_assert_eq(sp_commit_begin("", "f", "s", "r", &c2), -EINVAL);
-	write_text(pathf("%s/%s", "plain"), "x");
-	cr_assert_eq(sp_commit_begin(pathf("%s/%s", "plain"), "f", "s", "r",
-				     &c2),
+	write_text(pathf("plain"), "x");
+	cr_assert_eq(sp_commit_begin(pathf("plain"), "f", "s", "r", &c2),
 		     -ENOTDIR);
 }
 
 Test(commit, publish_now)
 {
-	char *dir = pathf("%s/%s", "pf");
+	char dir[512];
 	struct sp_commit_manifest *m;
 	struct sp_commit *c;
 
+	strcpy(dir, pathf("pf"));
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
 	stage(c, "f1", "first\n", 1, true);
 	cr_assert_str_eq(list_dir(dir), "f1");
-	cr_assert_str_eq(read_text(pathf("%s/%s", "pf/f1")), "first\n");
+	cr_assert_str_eq(read_text(pathf("pf/f1")), "first\n");
 	stage(c, "f2", "second\n", 1, true);
 	stage(c, "f3", "third, at finish\n", 1, false);
 	cr_assert_str_eq(list_dir(dir), "f1,f2");
@@ -406,15 +411,16 @@ Test(commit, publish_now)
 	sp_commit_set_replace(c, true);
 	cr_assert_eq(sp_commit_add(c, "f1", 1, 6, true), 0);
 	sp_commit_destroy(c);
-	cr_assert_str_eq(read_text(pathf("%s/%s", "pf/f1")), "again\n");
+	cr_assert_str_eq(read_text(pathf("pf/f1")), "again\n");
 }
 
 Test(commit, replace_and_merge)
 {
-	char *dir = pathf("%s/%s", "r");
+	char dir[512];
 	char want[2048];
 	struct sp_commit *c;
 
+	strcpy(dir, pathf("r"));
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
 	stage(c, "a", "a1\n", 1, false);
 	stage(c, "b", "b1\n", 1, false);
@@ -430,7 +436,7 @@ Test(commit, replace_and_merge)
 	sp_commit_abort(c);
 	sp_commit_destroy(c);
 	cr_assert_str_eq(list_dir(dir), "_manifest.json,a,b,c");
-	cr_assert_str_eq(read_text(pathf("%s/%s", "r/b")), "b1\n");
+	cr_assert_str_eq(read_text(pathf("r/b")), "b1\n");
 
 	/* --force: b replaced, d added, a and c (old, not produced) gone */
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r3", &c), 0);
@@ -439,12 +445,12 @@ Test(commit, replace_and_merge)
 	cr_assert_eq(sp_commit_finish(c, true), 0);
 	sp_commit_destroy(c);
 	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,d");
-	cr_assert_str_eq(read_text(pathf("%s/%s", "r/b")), "b3\n");
+	cr_assert_str_eq(read_text(pathf("r/b")), "b3\n");
 	snprintf(want, sizeof(want),
 		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r3\", "
 		 "\"files\": [%s, %s]}\n",
 		 file_json("\"b\"", "b3\n", 3), file_json("\"d\"", "d3\n", 4));
-	cr_assert_str_eq(read_text(pathf("%s/%s", "r/_manifest.json")), want);
+	cr_assert_str_eq(read_text(pathf("r/_manifest.json")), want);
 
 	/* a later run without replace adds to what is listed */
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r4", &c), 0);
@@ -456,33 +462,35 @@ Test(commit, replace_and_merge)
 		 "\"files\": [%s, %s, %s]}\n",
 		 file_json("\"b\"", "b3\n", 3), file_json("\"d\"", "d3\n", 4),
 		 file_json("\"e\"", "e4\n", 5));
-	cr_assert_str_eq(read_text(pathf("%s/%s", "r/_manifest.json")), want);
+	cr_assert_str_eq(read_text(pathf("r/_manifest.json")), want);
 	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,d,e");
 	cr_assert_str_eq(list_dir(root), "r");
 }
 
 Test(commit, stale_names_never_escape_dir)
 {
-	char *dir = pathf("%s/%s", "s");
+	char dir[512];
 	struct sp_commit *c;
 
+	strcpy(dir, pathf("s"));
 	cr_assert_eq(mkdir(dir, 0755), 0);
-	write_text(pathf("%s/%s", "victim"), "keep me");
-	write_text(pathf("%s/%s", "s/_manifest.json"),
+	write_text(pathf("victim"), "keep me");
+	write_text(pathf("s/_manifest.json"),
 		   "{\"files\": [{\"name\": \"../victim\"}, "
 		   "{\"name\": \".hidden\"}]}");
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
 	stage(c, "x", "x\n", 1, false);
 	cr_assert_eq(sp_commit_finish(c, true), 0);
 	sp_commit_destroy(c);
-	cr_assert_str_eq(read_text(pathf("%s/%s", "victim")), "keep me");
+	cr_assert_str_eq(read_text(pathf("victim")), "keep me");
 }
 
 Test(commit, bad_adds)
 {
-	char *dir = pathf("%s/%s", "b");
+	char dir[512];
 	struct sp_commit *c;
 
+	strcpy(dir, pathf("b"));
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
 	cr_assert_null(sp_commit_staging_path(c, ""));
 	cr_assert_null(sp_commit_staging_path(c, "."));
@@ -497,7 +505,7 @@ Test(commit, bad_adds)
 	cr_assert_eq(sp_commit_add(c, "sized", 1, 5, false), 0);
 	cr_assert_eq(sp_commit_add(c, "sized", 1, 5, false), -EEXIST);
 	/* a corrupt manifest blocks a merge, not a --force run */
-	write_text(pathf("%s/%s", "b/_manifest.json"), "{oops");
+	write_text(pathf("b/_manifest.json"), "{oops");
 	cr_assert_eq(sp_commit_finish(c, false), -EINVAL);
 	cr_assert_str_eq(list_dir(dir), "_manifest.json");
 	cr_assert_eq(sp_commit_finish(c, true), 0);

@@ -1,0 +1,236 @@
+/*
+ * spate - the C SDK.
+ *
+ * Build, edit, validate and save flows from C, the same flows a YAML flow
+ * file describes (the calls mirror the StreamSets SDK: add/remove stage,
+ * connect/disconnect output, input and event, list connections, edit a
+ * stage's configuration, add/remove selector predicates).
+ *
+ *	struct spate_flow *flow = spate_flow_create("expenses");
+ *	struct spate_stage *src = spate_flow_add_stage(flow, "file_reader",
+ *						       "src");
+ *	struct spate_stage *out = spate_flow_add_stage(flow, "file_writer",
+ *						       NULL);
+ *	spate_stage_set_config(src, "path", "data/in.jsonl");
+ *	spate_stage_set_config(out, "dir", "out");
+ *	spate_stage_connect_output(src, out);
+ *	if (spate_flow_validate(flow, err, sizeof(err)) == 0)
+ *		spate_flow_save(flow, "expenses.yaml");
+ *	spate_flow_destroy(flow);
+ *
+ * Conventions:
+ * - Calls returning int return 0 (or a count, or a length) on success and a
+ *   negative errno value on failure.  Calls returning a pointer return NULL
+ *   on failure and set errno.
+ * - Strings passed in are copied; the caller keeps ownership.  Strings
+ *   returned (ids, names) belong to the flow and stay valid until the
+ *   stage is removed or the flow destroyed.
+ * - A stage handle belongs to its flow: it stays valid until
+ *   spate_flow_remove_stage() or spate_flow_destroy().
+ * - Threads: a flow and its stages must be used by one thread at a time
+ *   (there is no locking inside); different flows may be used from
+ *   different threads at once.
+ * - Editing never validates: a flow may be incomplete or inconsistent
+ *   while it is being built.  spate_flow_validate() checks everything and
+ *   reports every problem, as `spate validate` does.
+ */
+#ifndef SPATE_SPATE_H
+#define SPATE_SPATE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct spate_flow;
+struct spate_stage;
+
+/* ---- flows ------------------------------------------------------------ */
+
+/* A new, empty flow named name ([A-Za-z0-9_-]+, checked by validation).
+ * NULL when out of memory.  Free it with spate_flow_destroy(). */
+struct spate_flow *spate_flow_create(const char *name);
+
+/* Reads a flow file.  0 and *out (owned by the caller) on success; a
+ * negative errno when the file cannot be read or is not a well-formed
+ * flow file (YAML syntax, a stage without id or type, unknown top-level
+ * keys, ...), with every message, one per line ("flow.yaml:12: ..."), in
+ * errbuf (errlen bytes, always NUL-terminated; errbuf may be NULL).
+ * Loading does not validate: call spate_flow_validate() for that. */
+int spate_flow_load(const char *path, struct spate_flow **out, char *errbuf,
+		    size_t errlen);
+
+/* The same from YAML text in memory (messages name it "flow"). */
+int spate_flow_load_string(const char *yaml, struct spate_flow **out,
+			   char *errbuf, size_t errlen);
+
+/* Frees the flow and all its stage handles.  NULL is a no-op. */
+void spate_flow_destroy(struct spate_flow *flow);
+
+/* The flow's name (owned by the flow), or NULL when it has none. */
+const char *spate_flow_name(const struct spate_flow *flow);
+
+/* Worker threads for runs; 0 means the CPUs this process may use.
+ * 0 or -EINVAL (more than 1024). */
+int spate_flow_set_workers(struct spate_flow *flow, unsigned workers);
+
+/* Makes stage (a destination) the flow's error stage, which receives the
+ * records that other stages reject with on_record_error: to_error.  NULL
+ * removes the error stage.  0 or -EINVAL (stage of another flow). */
+int spate_flow_set_error_stage(struct spate_flow *flow,
+			       struct spate_stage *stage);
+
+/* ---- stages ------------------------------------------------------------ */
+
+/* Adds a stage of the given type (file_reader, stream_selector, ...).  id
+ * NULL picks the first free "<type>_01", "<type>_02", ...  The type is
+ * checked by validation, not here, so plugin types can be used.  Returns
+ * the stage, or NULL with errno EEXIST (id taken), EINVAL or ENOMEM. */
+struct spate_stage *spate_flow_add_stage(struct spate_flow *flow,
+					 const char *type, const char *id);
+
+/* Removes stage from flow and disconnects it from every stage that used it
+ * (inputs, event inputs, error stage).  The handle is freed.  0 or
+ * -ENOENT (not a stage of this flow). */
+int spate_flow_remove_stage(struct spate_flow *flow,
+			    struct spate_stage *stage);
+
+/* Stores up to max stages, in flow order, into out and returns how many
+ * the flow has (which may be more than max; out may be NULL if max is 0). */
+size_t spate_flow_stages(const struct spate_flow *flow,
+			 struct spate_stage **out, size_t max);
+
+/* The stage with this id, or NULL. */
+struct spate_stage *spate_flow_find_stage(const struct spate_flow *flow,
+					  const char *id);
+
+/* The stage's id and type (owned by the flow). */
+const char *spate_stage_id(const struct spate_stage *stage);
+const char *spate_stage_type(const struct spate_stage *stage);
+
+/* ---- connections -------------------------------------------------------
+ *
+ * Data flows from an origin or processor to processors and destinations.
+ * A stream selector has named lanes, one per predicate plus "default";
+ * connecting from a selector names the lane.  Events (file-closed,
+ * no-more-data, ...) flow separately, to executors and destinations.
+ * Connecting twice is harmless (one connection).  The calls that return a
+ * stage return the *other* stage, so calls chain:
+ *
+ *	spate_stage_connect_output(spate_stage_connect_output(src, proc), out);
+ *
+ * and a NULL argument makes them return NULL, so a failed link ends the
+ * chain.  Both stages must belong to the same flow (else NULL, EINVAL).
+ */
+
+/* Connects lane of from (NULL: its single output) to each of to[0..n).
+ * 0, or -EINVAL (NULL or foreign stage), -ENOMEM. */
+int spate_stage_connect_outputs(struct spate_stage *from, const char *lane,
+				struct spate_stage *const *to, size_t n);
+
+/* from -> to; returns to. */
+struct spate_stage *spate_stage_connect_output(struct spate_stage *from,
+					       struct spate_stage *to);
+/* from.lane -> to; returns to. */
+struct spate_stage *spate_stage_connect_lane(struct spate_stage *from,
+					     const char *lane,
+					     struct spate_stage *to);
+/* from -> to, written from the receiving side; returns from. */
+struct spate_stage *spate_stage_connect_input(struct spate_stage *to,
+					      struct spate_stage *from);
+/* from.lane -> to, from the receiving side; returns from. */
+struct spate_stage *spate_stage_connect_input_lane(struct spate_stage *to,
+						   struct spate_stage *from,
+						   const char *lane);
+/* Removes every data connection (any lane) from -> to; returns to. */
+struct spate_stage *spate_stage_disconnect_output(struct spate_stage *from,
+						  struct spate_stage *to);
+/* The same from the receiving side; returns from. */
+struct spate_stage *spate_stage_disconnect_input(struct spate_stage *to,
+						 struct spate_stage *from);
+/* Sends from's events to to (an executor or destination); returns to. */
+struct spate_stage *spate_stage_connect_event(struct spate_stage *from,
+					      struct spate_stage *to);
+/* Stops sending from's events to to; returns to. */
+struct spate_stage *spate_stage_disconnect_event(struct spate_stage *from,
+						 struct spate_stage *to);
+
+/* The stages connected to stage, each once, in order: inputs (the stages
+ * it reads from, in the order connected), outputs (the stages that read
+ * from it, in flow order) and events (the stages that receive its events,
+ * in flow order).  Up to max go to out; the total is returned. */
+size_t spate_stage_inputs(const struct spate_stage *stage,
+			  struct spate_stage **out, size_t max);
+size_t spate_stage_outputs(const struct spate_stage *stage,
+			   struct spate_stage **out, size_t max);
+size_t spate_stage_events(const struct spate_stage *stage,
+			  struct spate_stage **out, size_t max);
+
+/* ---- configuration ------------------------------------------------------
+ *
+ * Options are the ones `spate stages TYPE` lists; they are checked by
+ * validation.  on_record_error (discard | to_error | stop) is set the same
+ * way.  Graph keys (id, type, inputs, event_inputs) are not options.
+ */
+
+/* Writes option's value into buf (len bytes, NUL-terminated, truncated
+ * if needed): a scalar as its text, a list or map as one line of
+ * flow-style YAML ("[/a, /b]", "{/user: /user_name}").  Returns the
+ * length of the whole text (as snprintf does), -ENOENT when the option is
+ * not set, or -EINVAL. */
+int spate_stage_get_config(const struct spate_stage *stage,
+			   const char *option, char *buf, size_t len);
+
+/* Sets option to value.  A value that starts with '[' or '{' is read as
+ * flow-style YAML (a list or map, e.g. "{/user: /user_name}"); any other
+ * value is taken as it is, as one scalar (so "${record:value('/a') > 1}"
+ * needs no quoting; to set a string that starts with '[' write it quoted,
+ * "'[x]'").  value NULL removes the option.  0, -EINVAL (graph key, bad
+ * YAML), -ENOMEM. */
+int spate_stage_set_config(struct spate_stage *stage, const char *option,
+			   const char *value);
+
+/* Stream selectors: adds (or replaces) the predicate of lane, e.g.
+ * spate_stage_add_predicate(split, "high",
+ *			     "${record:value(\"/expense\") >= 10000}").
+ * Lanes keep the order they were added in; records matching none go to
+ * the "default" lane.  0, or -EINVAL (lane not [A-Za-z0-9_]+, or
+ * "default"), -ENOMEM. */
+int spate_stage_add_predicate(struct spate_stage *selector, const char *lane,
+			      const char *predicate);
+
+/* Removes lane's predicate and disconnects the stages that read that
+ * lane.  0 or -ENOENT. */
+int spate_stage_remove_predicate(struct spate_stage *selector,
+				 const char *lane);
+
+/* ---- validation and saving ---------------------------------------------- */
+
+/* Checks the whole flow against the registered stage types: types,
+ * options, connections, lanes, cycles, reachability.  Returns the number
+ * of problems (0: the flow is valid and can run) with every message, one
+ * per line, in errbuf (may be NULL); or a negative errno. */
+int spate_flow_validate(struct spate_flow *flow, char *errbuf,
+			size_t errlen);
+
+/* Writes the flow as a YAML flow file (replacing path atomically).  The
+ * output is deterministic: loading and saving it again gives the same
+ * bytes.  0 or a negative errno. */
+int spate_flow_save(const struct spate_flow *flow, const char *path);
+
+/* The same YAML into buf (len bytes, NUL-terminated, truncated if
+ * needed).  Returns the length of the whole text (as snprintf does) or a
+ * negative errno. */
+int spate_flow_to_yaml(const struct spate_flow *flow, char *buf, size_t len);
+
+/* ---- running -------------------------------------------------------------
+ *
+ * run / start / wait / stop / status of a validated flow.
+ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,811 @@
+/*
+ * End-to-end tests of the spate command line: --version and --help,
+ * unknown commands and options, `spate validate` on every kind of
+ * invalid flow (exit 2, each problem with file:line), `spate stages`,
+ * `spate graph`, --set, --workers, a missing flow file and the --json
+ * status.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/e2e.h"
+
+#define LIMIT_S 30
+
+static const char *const sync_env[] = {"SPATE_IO=sync", NULL};
+
+static void spate(struct e2e_result *r, const char *cwd,
+		  const char *const *argv)
+{
+	e2e_run_timed(r, cwd, sync_env, NULL, argv, LIMIT_S);
+}
+
+#define CONTAINS(hay, needle)                                                  \
+	cr_assert(strstr((hay), (needle)) != NULL, "expected\n%s\nin\n%s",     \
+		  (needle), (hay))
+
+/* ---- version, help, usage errors -------------------------------------- */
+
+Test(cli, version)
+{
+	static const char *const argv[] = {"--version", NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 0);
+	cr_assert(strncmp(r.out, "spate ", 6) == 0, "%s", r.out);
+	cr_assert(r.out[6] >= '0' && r.out[6] <= '9', "%s", r.out);
+	cr_assert_eq(e2e_count_lines(r.out, r.out_len), 1);
+	cr_assert_str_eq(r.err, "");
+	e2e_result_free(&r);
+}
+
+Test(cli, help)
+{
+	static const char *const argv[] = {"--help", NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 0);
+	cr_assert(strncmp(r.out, "usage: spate <command> [options]\n", 33) == 0,
+		  "%s", r.out);
+	CONTAINS(r.out, "  run FLOW ");
+	CONTAINS(r.out, "  validate FLOW ");
+	CONTAINS(r.out, "  graph FLOW ");
+	CONTAINS(r.out, "  stages [TYPE] ");
+	CONTAINS(r.out, "exit codes: 0 success, 1 the run failed, 2 bad usage "
+			"or invalid flow");
+	e2e_result_free(&r);
+}
+
+Test(cli, run_help)
+{
+	static const char *const argv[] = {"run", "--help", NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 0);
+	cr_assert(strncmp(r.out, "usage: spate run FLOW [options]\n", 32) == 0,
+		  "%s", r.out);
+	CONTAINS(r.out, "--workers N");
+	CONTAINS(r.out, "--set STAGE.OPTION=V");
+	CONTAINS(r.out, "--json");
+	CONTAINS(r.out, "--force");
+	e2e_result_free(&r);
+}
+
+Test(cli, no_command_is_usage_error)
+{
+	static const char *const argv[] = {NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 2);
+	CONTAINS(r.err, "usage: spate <command> [options]");
+	e2e_result_free(&r);
+}
+
+Test(cli, unknown_command_suggests)
+{
+	static const char *const argv[] = {"rn", "flow.yaml", NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 2);
+	cr_assert_str_eq(r.err,
+			 "spate: unknown command 'rn' (did you mean 'run'?)\n");
+	cr_assert_str_eq(r.out, "");
+	e2e_result_free(&r);
+}
+
+Test(cli, unknown_run_option_suggests)
+{
+	static const char *const argv[] = {"run", "--wrkers", "2", "f.yaml",
+					   NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 2);
+	cr_assert(strncmp(r.err,
+			  "spate: unknown option '--wrkers' (did you mean "
+			  "'--workers'?)\n",
+			  59) == 0,
+		  "%s", r.err);
+	e2e_result_free(&r);
+}
+
+Test(cli, bad_workers_value)
+{
+	static const char *const argv[] = {"run", "f.yaml", "--workers", "0",
+					   NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 2);
+	cr_assert_str_eq(r.err, "spate: --workers 0: give a number from 1 to "
+				"1024\n");
+	e2e_result_free(&r);
+}
+
+Test(cli, missing_flow_file)
+{
+	char *dir = e2e_tmpdir();
+	static const char *const argv[] = {"run", "nope.yaml", NULL};
+	struct e2e_result r;
+
+	spate(&r, dir, argv);
+	cr_assert_eq(r.exit_code, 2);
+	cr_assert_str_eq(r.err,
+			 "nope.yaml: cannot open: No such file or directory\n"
+			 "spate: nope.yaml: 1 problem; nothing was run\n");
+	cr_assert_str_eq(r.out, "");
+	e2e_result_free(&r);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* ---- validate --------------------------------------------------------- */
+
+/* Runs `spate validate flow.yaml` on yaml; the result is in r. */
+static void validate(struct e2e_result *r, const char *yaml)
+{
+	char *dir = e2e_tmpdir();
+	static const char *const argv[] = {"validate", "flow.yaml", NULL};
+
+	free(e2e_write(dir, "flow.yaml", yaml, strlen(yaml)));
+	spate(r, dir, argv);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* exit 2 and stderr exactly the problems given plus the count line */
+static void assert_invalid(const char *yaml, const char *problems, int n)
+{
+	struct e2e_result r;
+	char *want;
+
+	validate(&r, yaml);
+	if (asprintf(&want,
+		     "%sspate: flow.yaml: %d problem%s; nothing was run\n",
+		     problems, n, n == 1 ? "" : "s") < 0)
+		abort();
+	cr_assert_eq(r.exit_code, 2, "exit %d\n%s%s", r.exit_code, r.out,
+		     r.err);
+	cr_assert_str_eq(r.err, want, "--- got\n%s--- want\n%s", r.err, want);
+	cr_assert_str_eq(r.out, "");
+	free(want);
+	e2e_result_free(&r);
+}
+
+Test(validate, valid_flow)
+{
+	struct e2e_result r;
+
+	validate(&r, "name: ok\n"
+		     "stages:\n"
+		     "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		     "  - {id: f, type: filter, inputs: [src], "
+		     "condition: '${true}'}\n"
+		     "  - {id: t, type: trash, inputs: [f]}\n");
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "flow.yaml: flow 'ok' is valid (3 stages)\n");
+	cr_assert_str_eq(r.err, "");
+	e2e_result_free(&r);
+}
+
+Test(validate, unknown_stage_type)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - id: src\n"
+		       "    type: dev_raw_dta\n"
+		       "    data: '{}'\n",
+		       "flow.yaml:3: stage 'src': unknown stage type "
+		       "'dev_raw_dta' (did you mean 'dev_raw_data'?)\n",
+		       1);
+}
+
+Test(validate, unknown_option)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - id: rm\n"
+		       "    type: field_remover\n"
+		       "    inputs: [src]\n"
+		       "    fields: [/a]\n"
+		       "    actoin: keep\n"
+		       "  - {id: t, type: trash, inputs: [rm]}\n",
+		       "flow.yaml:8: stage 'rm': unknown option 'actoin' (did "
+		       "you mean 'action'?)\n",
+		       1);
+}
+
+Test(validate, wrong_option_type)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - id: gen\n"
+		       "    type: dev_data_generator\n"
+		       "    records: lots\n"
+		       "  - {id: t, type: trash, inputs: [gen]}\n",
+		       "flow.yaml:5: stage 'gen': option 'records': \"lots\" "
+		       "is not an integer\n",
+		       1);
+}
+
+Test(validate, missing_required_option)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - id: conv\n"
+		       "    type: field_type_converter\n"
+		       "    inputs: [src]\n"
+		       "  - {id: t, type: trash, inputs: [conv]}\n",
+		       "flow.yaml:4: stage 'conv': option 'fields': required "
+		       "option is missing\n",
+		       1);
+}
+
+Test(validate, duplicate_id)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - {id: t, type: trash, inputs: [src]}\n"
+		       "  - {id: t, type: trash, inputs: [src]}\n",
+		       "flow.yaml:5: duplicate stage id 't' (first at line "
+		       "4)\n",
+		       1);
+}
+
+Test(validate, dangling_input)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - {id: t, type: trash, inputs: [src]}\n"
+		       "  - {id: t2, type: trash, inputs: [nowhere]}\n",
+		       "flow.yaml:5: stage 't2': input 'nowhere': no stage "
+		       "'nowhere' in this flow\n",
+		       1);
+}
+
+Test(validate, unknown_lane)
+{
+	assert_invalid(
+	    "name: v\n"
+	    "stages:\n"
+	    "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+	    "  - id: sel\n"
+	    "    type: stream_selector\n"
+	    "    inputs: [src]\n"
+	    "    lanes: {hi: '${record:value(\"/a\") > 1}'}\n"
+	    "  - {id: t, type: trash, inputs: [sel.hi, sel.default]}\n"
+	    "  - {id: t2, type: trash, inputs: [sel.nolane]}\n",
+	    "flow.yaml:9: stage 't2': input 'sel.nolane': stage "
+	    "'sel' has no lane 'nolane' (lanes: hi, default)\n",
+	    1);
+}
+
+Test(validate, cycle)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - {id: a, type: filter, inputs: [src, b], "
+		       "condition: '${true}'}\n"
+		       "  - {id: b, type: filter, inputs: [a], "
+		       "condition: '${true}'}\n"
+		       "  - {id: t, type: trash, inputs: [b]}\n",
+		       "flow.yaml:4: cycle: a -> b -> a\n", 1);
+}
+
+Test(validate, origin_with_inputs)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - {id: src2, type: dev_raw_data, data: '{}', "
+		       "inputs: [src]}\n"
+		       "  - {id: t, type: trash, inputs: [src2]}\n",
+		       "flow.yaml:4: stage 'src2': an origin cannot have "
+		       "inputs\n",
+		       1);
+}
+
+Test(validate, destination_used_as_input)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - {id: out, type: trash, inputs: [src]}\n"
+		       "  - {id: after, type: trash, inputs: [out]}\n",
+		       "flow.yaml:5: stage 'after': input 'out': stage 'out' "
+		       "is a destination and has no output (only origins and "
+		       "processors do)\n",
+		       1);
+}
+
+Test(validate, unreachable_stage)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - {id: t, type: trash, inputs: [src]}\n"
+		       "  - {id: p1, type: filter, inputs: [p2], "
+		       "condition: '${true}'}\n"
+		       "  - {id: p2, type: filter, inputs: [p1], "
+		       "condition: '${true}'}\n"
+		       "  - {id: t3, type: trash, inputs: [p2]}\n"
+		       "  - {id: t4, type: trash}\n",
+		       "flow.yaml:8: stage 't4': a destination needs inputs\n"
+		       "flow.yaml:5: cycle: p1 -> p2 -> p1\n"
+		       "flow.yaml:7: stage 't3': unreachable: no origin feeds "
+		       "this stage\n",
+		       3);
+}
+
+Test(validate, bad_filter_condition_names_the_column)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - id: f\n"
+		       "    type: filter\n"
+		       "    inputs: [src]\n"
+		       "    condition: '${record:value(\"/a\") == }'\n"
+		       "  - {id: t, type: trash, inputs: [f]}\n",
+		       "flow.yaml:7: stage 'f': option 'condition': expression "
+		       "error at column 25: expected a value before the end of "
+		       "the expression\n",
+		       1);
+}
+
+Test(validate, bad_selector_predicate_is_found_before_running)
+{
+	struct e2e_result r;
+
+	validate(&r, "name: v\n"
+		     "stages:\n"
+		     "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		     "  - id: sel\n"
+		     "    type: stream_selector\n"
+		     "    inputs: [src]\n"
+		     "    lanes:\n"
+		     "      ok: '${record:value(\"/a\") > 1}'\n"
+		     "      hi: '${record:value(\"/a\") >> 1}'\n"
+		     "  - {id: t, type: trash, inputs: [sel.hi, sel.ok, "
+		     "sel.default]}\n");
+	cr_assert_eq(r.exit_code, 2,
+		     "a bad lane predicate passed validate:\n"
+		     "%s%s",
+		     r.out, r.err);
+	CONTAINS(r.err, "flow.yaml:9: stage 'sel'");
+	CONTAINS(r.err, "column 23");
+	CONTAINS(r.err, "expected a value but found '>'");
+	e2e_result_free(&r);
+}
+
+Test(validate, bad_on_record_error)
+{
+	assert_invalid("name: v\n"
+		       "stages:\n"
+		       "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+		       "  - id: f\n"
+		       "    type: filter\n"
+		       "    inputs: [src]\n"
+		       "    condition: '${true}'\n"
+		       "    on_record_error: explode\n"
+		       "  - {id: t, type: trash, inputs: [f]}\n",
+		       "flow.yaml:8: stage 'f': option 'on_record_error': "
+		       "\"explode\" is not one of discard, to_error, stop\n",
+		       1);
+}
+
+Test(validate, every_problem_is_reported)
+{
+	assert_invalid(
+	    "name: v\n"
+	    "stages:\n"
+	    "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+	    "  - {id: rm, type: field_remover, inputs: [src], "
+	    "feilds: [/a]}\n"
+	    "  - {id: gen, type: dev_data_generator, records: lots}\n"
+	    "  - {id: t, type: trash, inputs: [rm, gen]}\n"
+	    "  - {id: t, type: trash, inputs: [src]}\n"
+	    "  - {id: t2, type: trash, inputs: [nowhere]}\n",
+	    "flow.yaml:4: stage 'rm': unknown option 'feilds' (did you "
+	    "mean 'fields'?)\n"
+	    "flow.yaml:4: stage 'rm': option 'fields': required option is "
+	    "missing\n"
+	    "flow.yaml:5: stage 'gen': option 'records': \"lots\" is not an "
+	    "integer\n"
+	    "flow.yaml:7: duplicate stage id 't' (first at line 6)\n"
+	    "flow.yaml:8: stage 't2': input 'nowhere': no stage 'nowhere' "
+	    "in this flow\n",
+	    5);
+}
+
+Test(validate, set_override_is_checked)
+{
+	char *dir = e2e_tmpdir();
+	static const char yaml[] =
+	    "name: v\n"
+	    "stages:\n"
+	    "  - {id: gen, type: dev_data_generator, records: 5}\n"
+	    "  - {id: t, type: trash, inputs: [gen]}\n";
+	static const char *const argv[] = {"validate", "flow.yaml", "--set",
+					   "gen.records=many", NULL};
+	struct e2e_result r;
+
+	free(e2e_write(dir, "flow.yaml", yaml, sizeof(yaml) - 1));
+	spate(&r, dir, argv);
+	cr_assert_eq(r.exit_code, 2, "%s", r.err);
+	CONTAINS(r.err, "stage 'gen'");
+	CONTAINS(r.err, "many");
+	e2e_result_free(&r);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* ---- stages ----------------------------------------------------------- */
+
+Test(cli, stages_lists_every_builtin_type)
+{
+	static const char *const argv[] = {"stages", NULL};
+	static const char *const types[][2] = {
+	    {"dev_data_generator", "origin"},
+	    {"dev_raw_data", "origin"},
+	    {"file_reader", "origin"},
+	    {"stdin", "origin"},
+	    {"field_remover", "processor"},
+	    {"field_renamer", "processor"},
+	    {"field_setter", "processor"},
+	    {"field_type_converter", "processor"},
+	    {"filter", "processor"},
+	    {"stream_selector", "processor"},
+	    {"file_writer", "destination"},
+	    {"stdout", "destination"},
+	    {"trash", "destination"},
+	    {"pipeline_finisher", "executor"},
+	    {"shell", "executor"},
+	};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 0);
+	size_t n = sizeof(types) / sizeof(types[0]);
+	cr_assert_eq(e2e_count_lines(r.out, r.out_len), n, "%s", r.out);
+	for (size_t i = 0; i < n; i++) {
+		char *line;
+		if (asprintf(&line, "\n%-22s %-12s ", types[i][0],
+			     types[i][1]) < 0)
+			abort();
+		/* match at the start of a line (the first has no \n) */
+		cr_assert(strstr(r.out, line) ||
+			      !strncmp(r.out, line + 1, strlen(line) - 1),
+			  "no line for %s in\n%s", types[i][0], r.out);
+		free(line);
+	}
+	e2e_result_free(&r);
+}
+
+Test(cli, stages_file_writer_options_with_defaults)
+{
+	static const char *const argv[] = {"stages", "file_writer", NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 0);
+	cr_assert(strncmp(r.out, "file_writer (destination): ", 27) == 0, "%s",
+		  r.out);
+	CONTAINS(r.out, "\n  dir: string, required\n");
+	CONTAINS(r.out, "\n  format: enum, one of: jsonl, csv, default: "
+			"jsonl\n");
+	CONTAINS(r.out, "\n  compression: enum, one of: zstd, none, default: "
+			"zstd\n");
+	CONTAINS(r.out, "\n  level: int, range -7..19, default: 1\n");
+	CONTAINS(r.out, "\n  max_file_bytes: size, range 0..1000000000000000, "
+			"default: 1G\n");
+	CONTAINS(r.out, "\n  name: string, default: "
+			"{flow}-{stage}-{seq}.{ext}\n");
+	CONTAINS(r.out, "\n  ordered: bool, default: false\n");
+	CONTAINS(r.out, "\n  commit: enum, one of: run, file, default: run\n");
+	CONTAINS(r.out, "on_record_error");
+	e2e_result_free(&r);
+}
+
+Test(cli, stages_unknown_type_suggests)
+{
+	static const char *const argv[] = {"stages", "file_writr", NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 2);
+	cr_assert_str_eq(r.err, "spate: unknown stage type 'file_writr' (did "
+				"you mean 'file_writer'?); `spate stages` "
+				"lists them\n");
+	e2e_result_free(&r);
+}
+
+/* ---- graph ------------------------------------------------------------ */
+
+static char *expenses_path(void)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/examples/expenses.yaml", e2e_source_dir()) < 0)
+		abort();
+	return p;
+}
+
+Test(cli, graph_text_of_the_expenses_example)
+{
+	char *flow = expenses_path();
+	const char *argv[] = {"graph", flow, NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "flow expenses\n"
+				"  [origin] src (file_reader)\n"
+				"      --> drop\n"
+				"      events ~~> done\n"
+				"  [processor] drop (field_remover)\n"
+				"      --> rename\n"
+				"  [processor] rename (field_renamer)\n"
+				"      --> split\n"
+				"  [processor] split (stream_selector)\n"
+				"      high --> out_high\n"
+				"      low --> out_low\n"
+				"      default --> out_rest\n"
+				"  [destination] out_high (file_writer)\n"
+				"  [destination] out_low (file_writer)\n"
+				"  [destination] out_rest (file_writer)\n"
+				"  [destination] errors (file_writer)\n"
+				"  [executor] done (pipeline_finisher)\n");
+	e2e_result_free(&r);
+	free(flow);
+}
+
+Test(cli, graph_dot_of_the_expenses_example)
+{
+	char *flow = expenses_path();
+	const char *argv[] = {"graph", flow, "--format", "dot", NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert_str_eq(
+	    r.out,
+	    "digraph \"expenses\" {\n"
+	    "  rankdir=LR;\n"
+	    "  \"src\" [label=\"src\\nfile_reader\" shape=invhouse];\n"
+	    "  \"drop\" [label=\"drop\\nfield_remover\" shape=box];\n"
+	    "  \"rename\" [label=\"rename\\nfield_renamer\" shape=box];\n"
+	    "  \"split\" [label=\"split\\nstream_selector\" shape=box];\n"
+	    "  \"out_high\" [label=\"out_high\\nfile_writer\" shape=house];\n"
+	    "  \"out_low\" [label=\"out_low\\nfile_writer\" shape=house];\n"
+	    "  \"out_rest\" [label=\"out_rest\\nfile_writer\" shape=house];\n"
+	    "  \"errors\" [label=\"errors\\nfile_writer\" shape=house];\n"
+	    "  \"done\" [label=\"done\\npipeline_finisher\" shape=octagon];\n"
+	    "  \"src\" -> \"drop\" [label=\"\"];\n"
+	    "  \"drop\" -> \"rename\" [label=\"\"];\n"
+	    "  \"rename\" -> \"split\" [label=\"\"];\n"
+	    "  \"split\" -> \"out_high\" [label=\"high\"];\n"
+	    "  \"split\" -> \"out_low\" [label=\"low\"];\n"
+	    "  \"split\" -> \"out_rest\" [label=\"default\"];\n"
+	    "  \"src\" -> \"done\" [style=dashed label=\"events\"];\n"
+	    "}\n");
+	e2e_result_free(&r);
+	free(flow);
+}
+
+Test(cli, graph_bad_format)
+{
+	char *flow = expenses_path();
+	const char *argv[] = {"graph", flow, "--format", "svg", NULL};
+	struct e2e_result r;
+
+	spate(&r, NULL, argv);
+	cr_assert_eq(r.exit_code, 2);
+	CONTAINS(r.err, "usage: spate graph FLOW [--format text|dot]");
+	e2e_result_free(&r);
+	free(flow);
+}
+
+/* ---- run: --set, --workers, --json ------------------------------------ */
+
+static const char gen_flow[] =
+    "name: cli-gen\n"
+    "workers: 1\n"
+    "stages:\n"
+    "  - id: gen\n"
+    "    type: dev_data_generator\n"
+    "    records: 10\n"
+    "    batch_size: 7\n"
+    "    fields: [{name: id, type: sequence, min: 1}, {name: v, type: "
+    "int}]\n"
+    "  - id: f\n"
+    "    type: field_remover\n"
+    "    inputs: [gen]\n"
+    "    fields: [/v]\n"
+    "  - {id: out, type: file_writer, inputs: [gen], dir: %s, "
+    "compression: none, ordered: true}\n"
+    "  - {id: t, type: trash, inputs: [f]}\n";
+
+static void run_gen(struct e2e_result *r, char **dir, const char *out,
+		    const char *const *extra, struct e2e_status *st)
+{
+	const char *argv[16] = {"run", "flow.yaml", "--json"};
+	size_t n = 3;
+	char *yaml;
+
+	*dir = e2e_tmpdir();
+	if (asprintf(&yaml, gen_flow, out) < 0)
+		abort();
+	free(e2e_write(*dir, "flow.yaml", yaml, strlen(yaml)));
+	free(yaml);
+	for (size_t i = 0; extra && extra[i]; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	spate(r, *dir, argv);
+	cr_assert_eq(e2e_status_parse(r->out, st), 0, "exit %d\n%s\n%s",
+		     r->exit_code, r->out, r->err);
+	e2e_status_assert_accounting(st, NULL);
+}
+
+Test(cli, json_status_shape)
+{
+	struct e2e_result r;
+	struct e2e_status st;
+	char *dir;
+
+	run_gen(&r, &dir, "out", NULL, &st);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	/* one line, the status object only */
+	cr_assert_eq(e2e_count_lines(r.out, r.out_len), 1, "%s", r.out);
+	cr_assert(strncmp(r.out,
+			  "{\"flow\":\"cli-gen\",\"status\":\"finished\","
+			  "\"elapsed_s\":",
+			  50) == 0,
+		  "%s", r.out);
+	CONTAINS(r.out, "\"stages\":[{\"id\":\"gen\",\"type\":"
+			"\"dev_data_generator\",\"records_in\":10,"
+			"\"records_out\":{\"output\":10},\"errors\":0,"
+			"\"warnings\":0,\"dropped\":0,\"bytes_in\":");
+	cr_assert_str_eq(st.flow, "cli-gen");
+	cr_assert_str_eq(st.status, "finished");
+	cr_assert_geq(st.elapsed_s, 0.0);
+	cr_assert_eq(st.nstages, 4);
+	static const char *const ids[] = {"gen", "f", "out", "t"};
+	static const char *const types[] = {
+	    "dev_data_generator", "field_remover", "file_writer", "trash"};
+	for (int i = 0; i < 4; i++) {
+		cr_assert_str_eq(st.st[i].id, ids[i]);
+		cr_assert_str_eq(st.st[i].type, types[i]);
+		cr_assert_eq(st.st[i].seen, E2E_K_ALL);
+	}
+	const struct e2e_stage_status *f = e2e_status_stage(&st, "f");
+	cr_assert_eq(f->records_in, 10);
+	cr_assert_eq(f->out[0], 10);
+	cr_assert_eq(f->dropped, 0);
+	cr_assert_eq(e2e_status_stage(&st, "t")->records_in, 10);
+	const struct e2e_stage_status *out = e2e_status_stage(&st, "out");
+	cr_assert_eq(out->records_in, 10);
+	cr_assert_gt(out->bytes_out, 0);
+	e2e_result_free(&r);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(cli, set_override_takes_effect)
+{
+	static const char *const extra[] = {"--set", "gen.records=25", "--set",
+					    "out.dir=other", NULL};
+	struct e2e_result r;
+	struct e2e_status st;
+	char *dir, *path;
+
+	run_gen(&r, &dir, "out", extra, &st);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert_eq(e2e_status_stage(&st, "gen")->out[0], 25);
+	if (asprintf(&path, "%s/other", dir) < 0)
+		abort();
+	char *text = e2e_read_dir(path, NULL, NULL);
+	cr_assert_eq(e2e_count_lines(text, strlen(text)), 25, "%s", text);
+	cr_assert(strncmp(text, "{\"id\":1,\"v\":", 12) == 0, "%s", text);
+	free(text);
+	free(path);
+	if (asprintf(&path, "%s/out", dir) < 0)
+		abort();
+	cr_assert_leq(e2e_count_files(path, NULL, true), 0);
+	free(path);
+	e2e_result_free(&r);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(cli, set_unknown_stage_or_option)
+{
+	static const char *const extra[] = {"--set", "gen.recrds=25", NULL};
+	const char *argv[] = {"run", "flow.yaml", "--set", "gen.recrds=25",
+			      NULL};
+	char *dir = e2e_tmpdir(), *yaml;
+	struct e2e_result r;
+
+	(void)extra;
+	if (asprintf(&yaml, gen_flow, "out") < 0)
+		abort();
+	free(e2e_write(dir, "flow.yaml", yaml, strlen(yaml)));
+	spate(&r, dir, argv);
+	cr_assert_eq(r.exit_code, 2, "%s", r.err);
+	CONTAINS(r.err, "stage 'gen'");
+	CONTAINS(r.err, "recrds");
+	CONTAINS(r.err, "nothing was run");
+	e2e_result_free(&r);
+	argv[3] = "nosuch.records=1";
+	spate(&r, dir, argv);
+	cr_assert_eq(r.exit_code, 2, "%s", r.err);
+	CONTAINS(r.err, "nosuch");
+	e2e_result_free(&r);
+	free(yaml);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(cli, workers_1_and_2_give_the_same_ordered_output)
+{
+	static const char *const w1[] = {"--workers", "1", NULL};
+	static const char *const w2[] = {"--workers", "2", NULL};
+	struct e2e_result r1, r2;
+	struct e2e_status s1, s2;
+	char *d1, *d2, *p1, *p2;
+
+	run_gen(&r1, &d1, "out", w1, &s1);
+	run_gen(&r2, &d2, "out", w2, &s2);
+	cr_assert_eq(r1.exit_code, 0, "%s", r1.err);
+	cr_assert_eq(r2.exit_code, 0, "%s", r2.err);
+	if (asprintf(&p1, "%s/out", d1) < 0 || asprintf(&p2, "%s/out", d2) < 0)
+		abort();
+	char *t1 = e2e_read_dir(p1, NULL, NULL);
+	char *t2 = e2e_read_dir(p2, NULL, NULL);
+	cr_assert_eq(e2e_count_lines(t1, strlen(t1)), 10);
+	cr_assert_str_eq(t1, t2);
+	free(t1);
+	free(t2);
+	free(p1);
+	free(p2);
+	e2e_result_free(&r1);
+	e2e_result_free(&r2);
+	e2e_rmrf(d1);
+	e2e_rmrf(d2);
+	free(d1);
+	free(d2);
+}
+
+Test(cli, summary_without_json)
+{
+	char *dir = e2e_tmpdir(), *yaml;
+	const char *argv[] = {"run", "flow.yaml", NULL};
+	struct e2e_result r;
+
+	if (asprintf(&yaml, gen_flow, "out") < 0)
+		abort();
+	free(e2e_write(dir, "flow.yaml", yaml, strlen(yaml)));
+	spate(&r, dir, argv);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "");
+	CONTAINS(r.err, "flow 'cli-gen' finished in ");
+	CONTAINS(r.err, " with 1 worker\n");
+	CONTAINS(r.err, "\ngen              dev_data_generator  ");
+	e2e_result_free(&r);
+	free(yaml);
+	e2e_rmrf(dir);
+	free(dir);
+}

@@ -1,0 +1,569 @@
+/*
+ * End-to-end tests of the engine through the spate binary: record error
+ * handling (discard, to_error, stop), the accounting invariant, reruns
+ * (exactly once), Ctrl-C drain and abort, and plugin stages.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "support/e2e.h"
+
+#define LIMIT_S 30
+
+static const char *const sync_env[] = {"SPATE_IO=sync", NULL};
+
+struct run {
+	char *dir;
+	struct e2e_result r;
+	struct e2e_status st;
+};
+
+static void run_flow_in(struct run *x, const char *yaml,
+			const char *const *extra, const char *const *env)
+{
+	const char *argv[32] = {"run", "flow.yaml", "--json"};
+	size_t n = 3;
+
+	if (!x->dir)
+		x->dir = e2e_tmpdir();
+	free(e2e_write(x->dir, "flow.yaml", yaml, strlen(yaml)));
+	for (size_t i = 0; extra && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	e2e_result_free(&x->r);
+	e2e_run_timed(&x->r, x->dir, env, NULL, argv, LIMIT_S);
+	int rc = e2e_status_parse(x->r.out, &x->st);
+	cr_assert_eq(rc, 0,
+		     "no --json status (exit %d)\nstdout:\n%s\nstderr:\n%s",
+		     x->r.exit_code, x->r.out, x->r.err);
+	e2e_status_assert_accounting(&x->st, NULL);
+}
+
+static void run_done(struct run *x)
+{
+	e2e_result_free(&x->r);
+	if (x->dir)
+		e2e_rmrf(x->dir);
+	free(x->dir);
+	x->dir = NULL;
+}
+
+static char *path_in(const char *dir, const char *sub)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, sub) < 0)
+		abort();
+	return p;
+}
+
+static void assert_out(const struct run *x, const char *sub, const char *want)
+{
+	char *path = path_in(x->dir, sub);
+	char *got = e2e_read_dir(path, NULL, NULL);
+	cr_assert_str_eq(got, want, "%s:\n--- got\n%s--- want\n%s", sub, got,
+			 want);
+	free(got);
+	free(path);
+}
+
+static const struct e2e_stage_status *stage(const struct run *x, const char *id)
+{
+	const struct e2e_stage_status *s = e2e_status_stage(&x->st, id);
+	cr_assert_not_null(s, "no stage '%s' in the status", id);
+	return s;
+}
+
+static void assert_counts(const struct run *x, const char *id, uint64_t in,
+			  uint64_t out, uint64_t errors, uint64_t dropped)
+{
+	const struct e2e_stage_status *s = stage(x, id);
+	cr_assert_eq(s->records_in, in, "%s: in %llu, want %llu", id,
+		     (unsigned long long)s->records_in, (unsigned long long)in);
+	cr_assert_eq(s->out[0], out, "%s: out %llu, want %llu", id,
+		     (unsigned long long)s->out[0], (unsigned long long)out);
+	cr_assert_eq(s->errors, errors, "%s: errors %llu, want %llu", id,
+		     (unsigned long long)s->errors, (unsigned long long)errors);
+	cr_assert_eq(s->dropped, dropped, "%s: dropped %llu, want %llu", id,
+		     (unsigned long long)s->dropped,
+		     (unsigned long long)dropped);
+}
+
+/* ---- on_record_error -------------------------------------------------- */
+
+/* line 3 does not parse; line 4 does not convert */
+static const char errors_flow[] =
+    "name: errs\n"
+    "%s"
+    "stages:\n"
+    "  - id: src\n"
+    "    type: dev_raw_data\n"
+    "    data: |\n"
+    "      {\"a\":\"1\"}\n"
+    "      {\"a\":\"2\"}\n"
+    "      {\"a\": oops\n"
+    "      {\"a\":\"x\",\"b\":true}\n"
+    "      {\"a\":\"5\"}\n"
+    "  - id: conv\n"
+    "    type: field_type_converter\n"
+    "    inputs: [src]\n"
+    "    fields: {/a: int}\n"
+    "%s"
+    "  - {id: out, type: file_writer, inputs: [conv], dir: out, "
+    "compression: none, ordered: true}\n"
+    "%s";
+
+static const char error_sink[] =
+    "  - {id: bad, type: file_writer, dir: bad, compression: none, "
+    "ordered: true}\n";
+
+Test(engine, on_record_error_discard_is_default_without_error_stage)
+{
+	struct run x = {0};
+	char *yaml;
+
+	if (asprintf(&yaml, errors_flow, "", "", "") < 0)
+		abort();
+	run_flow_in(&x, yaml, NULL, sync_env);
+	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
+	cr_assert_str_eq(x.st.status, "finished");
+	assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
+	assert_counts(&x, "src", 5, 4, 1, 0);
+	assert_counts(&x, "conv", 4, 3, 1, 0);
+	assert_counts(&x, "out", 3, 3, 0, 0);
+	/* the first errors are logged with source, line and reason */
+	cr_assert(strstr(x.r.err, "dev_raw_data:3") != NULL, "%s", x.r.err);
+	cr_assert(strstr(x.r.err, "dev_raw_data:4") != NULL, "%s", x.r.err);
+	cr_assert(strstr(x.r.err, "field /a: cannot convert \"x\" (string) to "
+				  "int: not a number") != NULL,
+		  "%s", x.r.err);
+	free(yaml);
+	run_done(&x);
+}
+
+Test(engine, on_record_error_discard_explicit_with_error_stage)
+{
+	struct run x = {0};
+	char *yaml;
+
+	if (asprintf(&yaml, errors_flow, "error_stage: bad\n",
+		     "    on_record_error: discard\n", error_sink) < 0)
+		abort();
+	run_flow_in(&x, yaml, NULL, sync_env);
+	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
+	assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
+	/* src still sends its parse error there (default to_error), conv
+	 * discards its own */
+	assert_out(&x, "bad",
+		   "{\"spate_error\":{\"stage\":\"src\",\"reason\":"
+		   "\"expected a value at column 7\",\"source\":"
+		   "\"dev_raw_data:3\",\"raw\":\"{\\\"a\\\": oops\"}}\n");
+	assert_counts(&x, "conv", 4, 3, 1, 0);
+	assert_counts(&x, "bad", 1, 1, 0, 0);
+	free(yaml);
+	run_done(&x);
+}
+
+Test(engine, on_record_error_to_error)
+{
+	struct run x = {0};
+	char *yaml;
+
+	if (asprintf(&yaml, errors_flow, "error_stage: bad\n", "", error_sink) <
+	    0)
+		abort();
+	run_flow_in(&x, yaml, NULL, sync_env);
+	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
+	cr_assert_str_eq(x.st.status, "finished");
+	assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
+	/* parse errors carry the raw text; processor errors the record */
+	char *path = path_in(x.dir, "bad");
+	char *got = e2e_read_dir(path, NULL, NULL);
+	size_t len = strlen(got);
+	e2e_sort_lines(got, len);
+	cr_assert_str_eq(
+	    got,
+	    "{\"a\":\"x\",\"b\":true,\"spate_error\":{\"stage\":\"conv\","
+	    "\"reason\":\"field /a: cannot convert \\\"x\\\" (string) to "
+	    "int: not a number\",\"source\":\"dev_raw_data:4\"}}\n"
+	    "{\"spate_error\":{\"stage\":\"src\",\"reason\":"
+	    "\"expected a value at column 7\",\"source\":"
+	    "\"dev_raw_data:3\",\"raw\":\"{\\\"a\\\": oops\"}}\n",
+	    "%s", got);
+	free(got);
+	free(path);
+	assert_counts(&x, "src", 5, 4, 1, 0);
+	assert_counts(&x, "conv", 4, 3, 1, 0);
+	assert_counts(&x, "bad", 2, 2, 0, 0);
+	free(yaml);
+	run_done(&x);
+}
+
+Test(engine, on_record_error_stop_fails_and_commits_nothing)
+{
+	struct run x = {0};
+	char *yaml;
+
+	if (asprintf(&yaml, errors_flow, "error_stage: bad\n",
+		     "    on_record_error: stop\n", error_sink) < 0)
+		abort();
+	run_flow_in(&x, yaml, NULL, sync_env);
+	cr_assert_eq(x.r.exit_code, 1, "%s", x.r.err);
+	cr_assert_str_eq(x.st.status, "failed");
+	cr_assert(strstr(x.st.error, "stage 'conv' stopped the run "
+				     "(on_record_error: stop): "
+				     "dev_raw_data:4") != NULL,
+		  "%s", x.st.error);
+	cr_assert(strstr(x.st.error, "field /a: cannot convert \"x\" (string) "
+				     "to int: not a number") != NULL,
+		  "%s", x.st.error);
+	cr_assert(strstr(x.r.err, "spate: run failed: stage 'conv' stopped "
+				  "the run") != NULL,
+		  "%s", x.r.err);
+	/* nothing visible in either output directory */
+	char *out = path_in(x.dir, "out"), *bad = path_in(x.dir, "bad");
+	cr_assert_leq(e2e_count_files(out, NULL, true), 0,
+		      "files left in out/");
+	cr_assert_leq(e2e_count_files(bad, NULL, true), 0,
+		      "files left in bad/");
+	/* and no staging directory beside them */
+	cr_assert_eq(e2e_count_files(x.dir, NULL, true) -
+			 e2e_count_files(x.dir, NULL, false),
+		     0, "hidden staging left in %s", x.dir);
+	free(out);
+	free(bad);
+	free(yaml);
+	run_done(&x);
+}
+
+/* ---- reruns ----------------------------------------------------------- */
+
+Test(engine, rerun_is_skipped_and_force_replaces)
+{
+	struct run x = {0};
+	static const char yaml[] =
+	    "name: once\n"
+	    "stages:\n"
+	    "  - {id: gen, type: dev_data_generator, records: 20, "
+	    "fields: [{name: id, type: sequence, min: 1}]}\n"
+	    "  - {id: out, type: file_writer, inputs: [gen], dir: out, "
+	    "compression: none, ordered: true}\n";
+	const char *force[] = {"--force", NULL};
+
+	run_flow_in(&x, yaml, NULL, sync_env);
+	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
+	char *out = path_in(x.dir, "out");
+	char *first = e2e_read_dir(out, NULL, NULL);
+	cr_assert_eq(e2e_count_lines(first, strlen(first)), 20);
+
+	run_flow_in(&x, yaml, NULL, sync_env);
+	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
+	cr_assert_str_eq(x.st.status, "skipped");
+	cr_assert(strstr(x.r.err, "already holds the committed output") != NULL,
+		  "%s", x.r.err);
+
+	run_flow_in(&x, yaml, force, sync_env);
+	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
+	cr_assert_str_eq(x.st.status, "finished");
+	char *again = e2e_read_dir(out, NULL, NULL);
+	cr_assert_str_eq(first, again);
+	cr_assert_eq(e2e_count_files(out, NULL, false), 2); /* + manifest */
+	free(first);
+	free(again);
+	free(out);
+	run_done(&x);
+}
+
+/* ---- Ctrl-C ----------------------------------------------------------- */
+
+static const char endless_flow[] =
+    "name: endless\n"
+    "stages:\n"
+    "  - id: gen\n"
+    "    type: dev_data_generator\n"
+    "    records: 1000000000000\n"
+    "    batch_size: 256\n"
+    "    fields: [{name: id, type: sequence, min: 1}]\n"
+    "  - {id: out, type: file_writer, inputs: [gen], dir: out, "
+    "compression: none, ordered: true, fsync: false}\n";
+
+struct bg {
+	char *dir, *out, *err;
+	pid_t pid;
+	int code;
+	bool waited;
+	struct e2e_status st;
+	char *stdout_text, *stderr_text;
+};
+
+static void bg_start(struct bg *b, const char *yaml, const char *const *env,
+		     int *stdin_fd)
+{
+	static const char *const argv[] = {"run", "flow.yaml", "--json", NULL};
+
+	memset(b, 0, sizeof(*b));
+	b->dir = e2e_tmpdir();
+	free(e2e_write(b->dir, "flow.yaml", yaml, strlen(yaml)));
+	b->out = path_in(b->dir, "stdout.txt");
+	b->err = path_in(b->dir, "stderr.txt");
+	b->pid = e2e_bg_start(b->dir, env, argv, b->out, b->err, stdin_fd);
+}
+
+static void bg_finish(struct bg *b)
+{
+	if (!b->waited)
+		b->code = e2e_bg_wait(b->pid, LIMIT_S);
+	b->waited = true;
+	b->stdout_text = e2e_read(b->out, NULL);
+	b->stderr_text = e2e_read(b->err, NULL);
+	cr_assert_not_null(b->stdout_text);
+	cr_assert_not_null(b->stderr_text);
+	unlink(b->out);
+	unlink(b->err);
+}
+
+static void bg_done(struct bg *b)
+{
+	free(b->stdout_text);
+	free(b->stderr_text);
+	e2e_rmrf(b->dir);
+	free(b->dir);
+	free(b->out);
+	free(b->err);
+}
+
+/* Streams the committed file(s): records 1..n in order, n returned. */
+static uint64_t check_prefix(const char *dir)
+{
+	char *text = e2e_read_dir(dir, NULL, NULL);
+	uint64_t n = 0;
+	const char *p = text;
+
+	while (*p) {
+		char want[64];
+		int k = snprintf(want, sizeof(want), "{\"id\":%llu}\n",
+				 (unsigned long long)(n + 1));
+		if (strncmp(p, want, (size_t)k) != 0)
+			cr_assert_fail("record %llu is %.40s",
+				       (unsigned long long)(n + 1), p);
+		p += k;
+		n++;
+	}
+	free(text);
+	return n;
+}
+
+static void drain_once(const char *const *env)
+{
+	struct bg b;
+
+	bg_start(&b, endless_flow, env, NULL);
+	e2e_sleep_ms(500);
+	kill(b.pid, SIGINT);
+	bg_finish(&b);
+	cr_assert_eq(b.code, 0, "exit %d\n%s", b.code, b.stderr_text);
+	cr_assert(strstr(b.stderr_text, "draining") != NULL, "%s",
+		  b.stderr_text);
+	cr_assert_eq(e2e_status_parse(b.stdout_text, &b.st), 0, "%s",
+		     b.stdout_text);
+	e2e_status_assert_accounting(&b.st, NULL);
+	cr_assert_str_eq(b.st.status, "stopped");
+	const struct e2e_stage_status *w = e2e_status_stage(&b.st, "out");
+	const struct e2e_stage_status *g = e2e_status_stage(&b.st, "gen");
+	cr_assert(w && g);
+	char *out = path_in(b.dir, "out");
+	uint64_t n = check_prefix(out);
+	cr_assert_gt(n, 0, "nothing committed before the stop");
+	cr_assert_lt(n, 1000000000000ull);
+	cr_assert_eq(n, w->records_in, "committed %llu, writer took %llu",
+		     (unsigned long long)n, (unsigned long long)w->records_in);
+	cr_assert_eq(g->out[0], n);
+	char *manifest = path_in(out, "_manifest.json");
+	cr_assert_eq(access(manifest, F_OK), 0, "no manifest");
+	cr_assert_eq(e2e_count_files(b.dir, NULL, true) -
+			 e2e_count_files(b.dir, NULL, false),
+		     0, "staging left behind");
+	free(manifest);
+	free(out);
+	bg_done(&b);
+}
+
+Test(engine, sigint_drains_and_commits_a_prefix_sync)
+{
+	drain_once(sync_env);
+}
+
+Test(engine, sigint_drains_and_commits_a_prefix_uring)
+{
+	drain_once(NULL);
+}
+
+/* zstd level 19 on long text: draining takes long enough for the second
+ * Ctrl-C to find the run still going */
+static const char slow_flow[] =
+    "name: slow\n"
+    "stages:\n"
+    "  - id: gen\n"
+    "    type: dev_data_generator\n"
+    "    records: 1000000000000\n"
+    "  - {id: out, type: file_writer, inputs: [gen], dir: out, "
+    "level: 19, ordered: true}\n";
+
+static void abort_twice(const char *const *env)
+{
+	struct bg b;
+
+	bg_start(&b, slow_flow, env, NULL);
+	e2e_sleep_ms(500);
+	kill(b.pid, SIGINT);
+	e2e_sleep_ms(20);
+	kill(b.pid, SIGINT);
+	bg_finish(&b);
+	cr_assert(b.code == 0 || b.code == 1, "exit %d\n%s", b.code,
+		  b.stderr_text);
+	cr_assert(strstr(b.stderr_text, "aborting, rolling back") != NULL, "%s",
+		  b.stderr_text);
+	char *out = path_in(b.dir, "out");
+	int files = e2e_count_files(out, NULL, true);
+	cr_assert_leq(files, 0, "%d files committed after an abort", files);
+	free(out);
+	/* the next run cleans up whatever staging is left */
+	static const char small[] =
+	    "name: slow\n"
+	    "stages:\n"
+	    "  - {id: gen, type: dev_data_generator, records: 3, "
+	    "fields: [{name: id, type: sequence, min: 1}]}\n"
+	    "  - {id: out, type: file_writer, inputs: [gen], dir: out, "
+	    "compression: none}\n";
+	static const char *const argv[] = {"run", "flow.yaml", "--json", NULL};
+	struct e2e_result r;
+	free(e2e_write(b.dir, "flow.yaml", small, sizeof(small) - 1));
+	e2e_run_timed(&r, b.dir, env, NULL, argv, LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	out = path_in(b.dir, "out");
+	char *text = e2e_read_dir(out, NULL, NULL);
+	cr_assert_str_eq(text, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+	free(text);
+	free(out);
+	cr_assert_eq(e2e_count_files(b.dir, NULL, true) -
+			 e2e_count_files(b.dir, NULL, false),
+		     0, "staging left behind after the next run");
+	e2e_result_free(&r);
+	bg_done(&b);
+}
+
+Test(engine, sigint_twice_aborts_and_commits_nothing_sync)
+{
+	abort_twice(sync_env);
+}
+
+Test(engine, sigint_twice_aborts_and_commits_nothing_uring)
+{
+	abort_twice(NULL);
+}
+
+Test(engine, sigint_stops_a_stdin_origin_that_is_still_open)
+{
+	static const char yaml[] =
+	    "name: pipe\n"
+	    "stages:\n"
+	    "  - {id: src, type: stdin}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+	    "compression: none, ordered: true}\n";
+	struct bg b;
+	int fd;
+
+	bg_start(&b, yaml, sync_env, &fd);
+	static const char lines[] = "{\"a\":1}\n{\"a\":2}\n";
+	cr_assert_eq(write(fd, lines, sizeof(lines) - 1),
+		     (ssize_t)sizeof(lines) - 1);
+	e2e_sleep_ms(300);
+	kill(b.pid, SIGINT);
+	/* stdin stays open: the drain must not wait for its end */
+	b.code = e2e_bg_wait(b.pid, 10);
+	b.waited = true;
+	close(fd);
+	bg_finish(&b);
+	cr_assert_eq(b.code, 0,
+		     "exit %d (137: still running 10 s after "
+		     "SIGINT)\n%s",
+		     b.code, b.stderr_text);
+	cr_assert_eq(e2e_status_parse(b.stdout_text, &b.st), 0, "%s",
+		     b.stdout_text);
+	cr_assert_str_eq(b.st.status, "stopped");
+	char *out = path_in(b.dir, "out");
+	char *text = e2e_read_dir(out, NULL, NULL);
+	cr_assert_str_eq(text, "{\"a\":1}\n{\"a\":2}\n");
+	free(text);
+	free(out);
+	bg_done(&b);
+}
+
+/* ---- plugins ---------------------------------------------------------- */
+
+Test(engine, plugin_stage_loads_and_runs)
+{
+	const char *build = getenv("SPATE_BUILD_DIR");
+	struct run x = {0};
+	char *so, *yaml;
+
+	if (!build)
+		build = ".";
+	so = realpath(build, NULL);
+	cr_assert_not_null(so, "SPATE_BUILD_DIR %s", build);
+	char *lib = path_in(so, "uppercase.so");
+	cr_assert_eq(access(lib, R_OK), 0, "%s missing", lib);
+	if (asprintf(&yaml,
+		     "name: plug\n"
+		     "plugins: [%s]\n"
+		     "stages:\n"
+		     "  - id: src\n"
+		     "    type: dev_raw_data\n"
+		     "    data: |\n"
+		     "      {\"c\":\"fr\",\"d\":\"keep me\",\"n\":1}\n"
+		     "      {\"c\":\"Gb-x\",\"n\":2}\n"
+		     "  - {id: up, type: uppercase, inputs: [src], "
+		     "fields: [/c]}\n"
+		     "  - {id: out, type: file_writer, inputs: [up], dir: out, "
+		     "compression: none, ordered: true}\n",
+		     lib) < 0)
+		abort();
+	run_flow_in(&x, yaml, NULL, sync_env);
+	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
+	assert_out(&x, "out",
+		   "{\"c\":\"FR\",\"d\":\"keep me\",\"n\":1}\n"
+		   "{\"c\":\"GB-X\",\"n\":2}\n");
+	cr_assert_str_eq(stage(&x, "up")->type, "uppercase");
+	assert_counts(&x, "up", 2, 2, 0, 0);
+	free(yaml);
+	free(lib);
+	free(so);
+	run_done(&x);
+}
+
+Test(engine, plugin_missing_is_a_flow_error)
+{
+	struct run x = {0};
+	static const char yaml[] =
+	    "name: plug\n"
+	    "plugins: [nowhere/missing.so]\n"
+	    "stages:\n"
+	    "  - {id: src, type: dev_raw_data, data: '{}'}\n"
+	    "  - {id: t, type: trash, inputs: [src]}\n";
+	static const char *const argv[] = {"validate", "flow.yaml", NULL};
+
+	x.dir = e2e_tmpdir();
+	free(e2e_write(x.dir, "flow.yaml", yaml, sizeof(yaml) - 1));
+	e2e_run_timed(&x.r, x.dir, NULL, NULL, argv, LIMIT_S);
+	cr_assert_eq(x.r.exit_code, 2, "%s", x.r.err);
+	cr_assert(strstr(x.r.err, "cannot load plugin ./nowhere/missing.so") !=
+		      NULL,
+		  "%s", x.r.err);
+	run_done(&x);
+}
