@@ -519,6 +519,8 @@ static void resolve_on_error(struct val *v, struct sp_flow_stage *s,
 	static const char *const choices[] = { "to_error", "discard", "stop" };
 	bool has_error = v->f->error_stage != NULL;
 	const char *e = s->on_record_error;
+	uint32_t line = s->line_on_record_error ? s->line_on_record_error
+						 : s->line;
 
 	if (!e) {
 		s->on_error = has_error && !is_error_stage
@@ -531,10 +533,10 @@ static void resolve_on_error(struct val *v, struct sp_flow_stage *s,
 			continue;
 		s->on_error = (enum sp_on_error)i;
 		if (i == SP_ON_ERROR_TO_ERROR && !has_error)
-			prob(v, s->line, s->id, "on_record_error",
+			prob(v, line, s->id, "on_record_error",
 			     "to_error needs an error_stage in the flow");
 		else if (i == SP_ON_ERROR_TO_ERROR && is_error_stage)
-			prob(v, s->line, s->id, "on_record_error",
+			prob(v, line, s->id, "on_record_error",
 			     "the error stage cannot send errors to itself");
 		return;
 	}
@@ -542,11 +544,11 @@ static void resolve_on_error(struct val *v, struct sp_flow_stage *s,
 		const char *sug = sp_suggest(e, choices, 3);
 
 		if (sug)
-			prob(v, s->line, s->id, "on_record_error",
+			prob(v, line, s->id, "on_record_error",
 			     "\"%s\" is not one of discard, to_error, stop "
 			     "(did you mean %s?)", e, sug);
 		else
-			prob(v, s->line, s->id, "on_record_error",
+			prob(v, line, s->id, "on_record_error",
 			     "\"%s\" is not one of discard, to_error, stop",
 			     e);
 	}
@@ -567,6 +569,15 @@ static bool edge_exists(const struct sp_edge *e, uint32_t n, uint32_t from,
 {
 	for (uint32_t i = 0; i < n; i++)
 		if (e[i].from == from && e[i].lane == lane && e[i].to == to)
+			return true;
+	return false;
+}
+
+static bool listed_before(const struct sp_strlist *l, uint32_t k,
+			  const char *ref)
+{
+	for (uint32_t j = 0; j < k; j++)
+		if (strcmp(l->v[j], ref) == 0)
 			return true;
 	return false;
 }
@@ -653,7 +664,9 @@ static void resolve_inputs(struct val *v, uint32_t i)
 		}
 		/* an unknown or unbound producer still gets its edge (lane
 		 * 0) so that the graph checks below see the connection */
-		if (edge_exists(f->edges, f->nedges, pi, li, i)) {
+		/* (unbound producers put every lane on 0: compare names) */
+		if (p->bound ? edge_exists(f->edges, f->nedges, pi, li, i)
+			     : listed_before(&s->inputs, k, ref)) {
 			prob(v, s->line, s->id, NULL,
 			     "input '%s' is listed twice", ref);
 			continue;

@@ -40,6 +40,7 @@ struct sp_flow_stage {
 	struct sp_strlist inputs;	  /* "id" or "id.lane" */
 	struct sp_strlist event_inputs;	  /* "id" */
 	uint32_t line;			  /* 0 when built by the SDK */
+	uint32_t line_on_record_error;	  /* 0: unknown, use line */
 	/* filled by validation: */
 	void *bound; /* desc->config_size bytes, bound options */
 	uint32_t nlanes;

@@ -448,6 +448,7 @@ static int load_stage(struct sp_flow *f, struct sp_node *m, uint32_t index,
 		} else if (strcmp(key, "on_record_error") == 0) {
 			take_scalar(v, s->id, key, d, &s->on_record_error,
 				    &problems);
+			s->line_on_record_error = v->line;
 		} else {
 			/* an option: moved over with its line */
 			if (sp_node_map_set(s->config, key, v) == 0)

@@ -622,6 +622,35 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 		      const char *prefix, uint32_t line, struct bind *b);
 
 /* Converts one scalar n for option o into dst.  true when bound. */
+/* Compiles t (then throws it away) so that a bad expression is a
+ * validation problem with its column, not a failure at run time. */
+static bool expr_compiles(struct bind *b, const struct sp_node *n,
+			  uint32_t line, const char *name, const char *t)
+{
+	struct sp_expr_error err;
+	struct sp_expr *e;
+
+	if (!b->symtab) {
+		b->symtab = sp_symtab_create();
+		if (!b->symtab) {
+			problem(b, n, line, name, "out of memory");
+			return false;
+		}
+	}
+	memset(&err, 0, sizeof(err));
+	e = sp_expr_compile(t, b->symtab, &err);
+	if (e) {
+		sp_expr_destroy(e);
+		return true;
+	}
+	if (err.column == 0 && !err.message[0])
+		problem(b, n, line, name, "out of memory");
+	else
+		problem(b, n, line, name, "expression error at column %u: %s",
+			err.column, err.message);
+	return false;
+}
+
 static bool bind_scalar(struct bind *b, const struct sp_option *o,
 			const struct sp_node *n, uint32_t line,
 			const char *name, void *dst)
@@ -735,26 +764,10 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 		return true;
 	}
 	case SP_OPT_EXPR: {
-		struct sp_expr_error err;
-		struct sp_expr *e;
 		char *s;
 
-		if (!b->symtab) {
-			b->symtab = sp_symtab_create();
-			if (!b->symtab)
-				goto nomem;
-		}
-		memset(&err, 0, sizeof(err));
-		e = sp_expr_compile(t, b->symtab, &err);
-		if (!e) {
-			if (err.column == 0 && !err.message[0])
-				goto nomem;
-			problem(b, n, line, name,
-				"expression error at column %u: %s",
-				err.column, err.message);
+		if (!expr_compiles(b, n, line, name, t))
 			return false;
-		}
-		sp_expr_destroy(e);
 		s = strdup(t);
 		if (!s)
 			goto nomem;
@@ -844,6 +857,19 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 					kind_name(it->kind));
 				ok = false;
 				continue;
+			}
+			const char *v = it->text ? it->text : "";
+			if (o->exprs == SP_EXPRS_ALL ||
+			    (o->exprs == SP_EXPRS_MARKED &&
+			     strncmp(v, "${", 2) == 0)) {
+				char sub[256];
+
+				snprintf(sub, sizeof(sub), "%s.%s", name,
+					 n->keys[i]);
+				if (!expr_compiles(b, it, line, sub, v)) {
+					ok = false;
+					continue;
+				}
 			}
 			m->keys[m->n] = strdup(n->keys[i]);
 			m->values[m->n] = strdup(it->text ? it->text : "");

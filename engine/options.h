@@ -103,6 +103,13 @@ struct sp_objlist {
 	uint32_t n;
 };
 
+/* MAP values compiled at validation, so a bad one is found before a run */
+enum sp_opt_exprs {
+	SP_EXPRS_NONE = 0,
+	SP_EXPRS_ALL,	 /* every value is an expression */
+	SP_EXPRS_MARKED, /* values starting with "${" are; others literal */
+};
+
 struct sp_option {
 	const char *name;
 	enum sp_opt_type type;
@@ -113,6 +120,7 @@ struct sp_option {
 	const char *const *choices;	 /* ENUM: NULL-terminated */
 	const struct sp_option *items; /* OBJECT_LIST: each item's table */
 	size_t item_size;		 /* OBJECT_LIST: size of one item */
+	enum sp_opt_exprs exprs;	 /* MAP: which values are expressions */
 	size_t offset;			 /* in the config struct */
 	const char *help;
 };

@@ -139,6 +139,11 @@ struct sp_runtime {
 	uint64_t t_start, t_end;
 
 	pthread_mutex_t lock; /* events, error text, state changes */
+	/* Readers take a sequence number and queue their chunk as one step:
+	 * were a reader to block on a full ring between the two, workers
+	 * could hold every later seq while an ordered writer waits for the
+	 * missing one. */
+	pthread_mutex_t seq_lock;
 	pthread_cond_t cond;
 	struct event_item *events, **events_tail;
 	char error[1024];
@@ -764,8 +769,11 @@ static void *reader_main(void *arg)
 			}
 			break;
 		}
+		pthread_mutex_lock(&rt->seq_lock);
 		wk->c.seq = atomic_fetch_add(&rt->next_seq, 1);
-		if (sp_ring_push_mpmc(&rt->chunks, wk)) {
+		int pushed = sp_ring_push_mpmc(&rt->chunks, wk);
+		pthread_mutex_unlock(&rt->seq_lock);
+		if (pushed) {
 			if (s->desc->release)
 				s->desc->release(s->state, &wk->c);
 			break;
@@ -817,6 +825,7 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 	rt->flow = f;
 	rt->opt = *opt;
 	pthread_mutex_init(&rt->lock, NULL);
+	pthread_mutex_init(&rt->seq_lock, NULL);
 	pthread_cond_init(&rt->cond, NULL);
 	rt->events_tail = &rt->events;
 	rt->error_stage = f->error_stage_index;
@@ -1219,6 +1228,7 @@ void sp_runtime_destroy(struct sp_runtime *rt)
 	free(rt->dests);
 	sp_symtab_destroy(rt->symtab);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_mutex_destroy(&rt->seq_lock);
 	pthread_cond_destroy(&rt->cond);
 	free(rt);
 }

@@ -42,6 +42,7 @@ static const struct sp_option setter_options[] = {
 	{.name = "fields",
 	 .type = SP_OPT_MAP,
 	 .required = true,
+	 .exprs = SP_EXPRS_MARKED,
 	 .offset = offsetof(struct setter_config, fields),
 	 .help = "map of top-level path to an expression ${...} or literal "
 		 "text, e.g. {/total: '${record:value(\"/a\") * 2}', /src: "

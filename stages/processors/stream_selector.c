@@ -44,6 +44,7 @@ static const struct sp_option selector_options[] = {
 	{.name = "lanes",
 	 .type = SP_OPT_MAP,
 	 .required = true,
+	 .exprs = SP_EXPRS_ALL,
 	 .offset = offsetof(struct selector_config, lanes),
 	 .help = "ordered map of lane name to predicate, e.g. {high: "
 		 "'${record:value(\"/expense\") >= 10000}'}; records matching "
