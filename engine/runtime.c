@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/json.h"
 #include "engine/log.h"
@@ -132,6 +134,7 @@ struct sp_runtime {
 	atomic_uint workers_left;
 	_Atomic uint64_t next_seq;
 	atomic_bool stopping;
+	int stop_fd; /* eventfd, readable once stopping (stages poll it) */
 	atomic_bool aborting;
 	atomic_bool failed;
 	atomic_bool stop_by_finisher;
@@ -185,6 +188,13 @@ static void wake_controller(struct sp_runtime *rt)
 	pthread_mutex_unlock(&rt->lock);
 }
 
+/* Origins blocked in a read (stdin) poll ctx->stop_fd to notice this. */
+static void set_stopping(struct sp_runtime *rt)
+{
+	if (!atomic_exchange(&rt->stopping, true) && rt->stop_fd >= 0)
+		(void)!write(rt->stop_fd, &(uint64_t){1}, sizeof(uint64_t));
+}
+
 static void run_fail(struct sp_runtime *rt, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -200,7 +210,7 @@ static void run_fail(struct sp_runtime *rt, const char *fmt, ...)
 		atomic_store(&rt->failed, true);
 	}
 	atomic_store(&rt->aborting, true);
-	atomic_store(&rt->stopping, true);
+	set_stopping(rt);
 	pthread_cond_broadcast(&rt->cond);
 	pthread_mutex_unlock(&rt->lock);
 }
@@ -209,7 +219,7 @@ void sp_runtime_stop(struct sp_runtime *rt, bool abort)
 {
 	if (abort)
 		atomic_store(&rt->aborting, true);
-	atomic_store(&rt->stopping, true);
+	set_stopping(rt);
 	wake_controller(rt);
 }
 
@@ -824,6 +834,7 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 		goto oom;
 	rt->flow = f;
 	rt->opt = *opt;
+	rt->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_init(&rt->seq_lock, NULL);
 	pthread_cond_init(&rt->cond, NULL);
@@ -887,6 +898,7 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 		ctx->workers = workers;
 		ctx->force = opt->force;
 		ctx->engine = rt;
+		ctx->stop_fd = rt->stop_fd;
 		if (!s->desc->create)
 			continue;
 		char msg[512] = "";
@@ -1230,5 +1242,7 @@ void sp_runtime_destroy(struct sp_runtime *rt)
 	pthread_mutex_destroy(&rt->lock);
 	pthread_mutex_destroy(&rt->seq_lock);
 	pthread_cond_destroy(&rt->cond);
+	if (rt->stop_fd >= 0)
+		close(rt->stop_fd);
 	free(rt);
 }

@@ -62,6 +62,8 @@ struct sp_stage_ctx {
 	unsigned workers;
 	bool force;	      /* --force: replace earlier committed output */
 	void *engine;	      /* opaque, for sp_stage_emit_event */
+	int stop_fd;	      /* readable once the run stops (poll it in a
+			       * blocking read); <= 0 when unavailable */
 };
 
 /* An event a stage raises (file-closed, no-more-data, ...): name plus

@@ -7,6 +7,7 @@
  * numbers and byte offsets counted across chunks.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct stdin_state {
 	struct sp_csv_parser parser;
 	struct sp_symtab *symtab;
 	size_t block;
+	int stop_fd;
 	/* reader thread only: */
 	char *carry; /* bytes after the last cut, not yet handed out */
 	size_t carry_len, carry_cap;
@@ -100,6 +102,7 @@ static int stdin_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	}
 	s->symtab = ctx->symtab;
+	s->stop_fd = ctx->stop_fd;
 	s->block = cfg->block_size ? (size_t)cfg->block_size : 1 << 20;
 	s->line = 1;
 	s->csv = cfg->format && strcmp(cfg->format, "csv") == 0;
@@ -140,24 +143,61 @@ static int keep_tail(struct stdin_state *s, const char *p, size_t n)
 	return 0;
 }
 
-/* Fills buf[*len..size) from fd 0 until full or end of input. */
+/* Waits until fd 0 has data (1), or the run stops (0), or poll fails. */
+static int wait_input(const struct stdin_state *s, int timeout_ms)
+{
+	struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+			      {.fd = s->stop_fd, .events = POLLIN}};
+
+	for (;;) {
+		int n = poll(p, s->stop_fd > 0 ? 2 : 1, timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			return 1;
+		return 0; /* stopping, or nothing within timeout_ms */
+	}
+}
+
+/* Fills buf[*len..size) from fd 0.  Returns once it holds a line end and
+ * nothing more is waiting (so a slow producer's records do not wait for a
+ * full block), when full, at end of input, or when the run stops (a
+ * stopped run treats the input as ended: Ctrl-C must not wait for a pipe
+ * that stays open). */
 static int fill(struct stdin_state *s, char *buf, size_t size, size_t *len,
 		char *err, size_t errlen)
 {
+	bool have_line = false;
+
 	while (*len < size && !s->eof) {
+		int ready = wait_input(s, have_line ? 0 : -1);
+		if (ready < 0) {
+			snprintf(err, errlen, "stdin: poll failed: %s",
+				 strerror(-ready));
+			return ready;
+		}
+		if (ready == 0) {
+			if (!have_line)
+				s->eof = true; /* the run is stopping */
+			break;
+		}
 		ssize_t n = read(STDIN_FILENO, buf + *len, size - *len);
 
 		if (n == 0) {
 			s->eof = true;
 		} else if (n < 0) {
 			int e = errno;
-			if (e == EINTR)
+			if (e == EINTR || e == EAGAIN)
 				continue;
 			snprintf(err, errlen, "stdin: read failed at byte %llu: "
 				 "%s", (unsigned long long)(s->offset + *len),
 				 strerror(e));
 			return -e;
 		} else {
+			have_line = have_line ||
+				    memchr(buf + *len, '\n', (size_t)n);
 			*len += (size_t)n;
 		}
 	}
