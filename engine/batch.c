@@ -44,6 +44,8 @@ void sp_batch_reset(struct sp_batch *b)
 	b->source = NULL;
 	b->seq = 0;
 	b->bytes_in = 0;
+	b->input = NULL;
+	b->input_offset = 0;
 	sp_arena_reset(&b->arena);
 }
 

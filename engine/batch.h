@@ -52,6 +52,8 @@ struct sp_batch {
 	const char *source; /* input name for messages ("data/a.jsonl") */
 	uint64_t seq;	    /* position in its origin's output order */
 	uint64_t bytes_in;  /* input bytes this batch was parsed from */
+	const char *input;  /* those bytes (records' raw points into them) */
+	uint64_t input_offset; /* byte offset of input[0] in its source */
 	atomic_int refs;    /* lanes still using it */
 	void *owner;	    /* engine-private: chunk/pool this batch returns to */
 };

@@ -878,7 +878,9 @@ static int check_reachable(struct val *v, const struct graph *g,
 	for (uint32_t i = 0; i < n; i++) {
 		const struct sp_flow_stage *s = f->stages[i];
 
-		if ((s->desc && s->desc->kind == SP_ORIGIN) ||
+		/* a stage of unknown type may be an origin: what it feeds
+		 * is not reported as unreachable on top of the unknown type */
+		if (!s->desc || s->desc->kind == SP_ORIGIN ||
 		    i == f->error_stage_index) {
 			seen[i] = 1;
 			queue[tail++] = i;

@@ -3,11 +3,22 @@
  * directory beside the target directory and publishes them by rename, so a
  * reader of the target never sees a partial file and a failed, killed or
  * aborted run leaves nothing behind but a staging directory that the next
- * run of the same stage clears.  The manifest (_manifest.json) is written
- * last: its presence means every file it lists is complete and durable.
- * Order of durability: file data (fsync) before the rename, renames
- * (directory fsync) before the manifest, manifest before stale files of a
- * replaced run are deleted.
+ * run of the same stage clears.
+ *
+ * commit: run makes the staging directory a complete new version of the
+ * target (its own files, hard links to the target's files that stay, the
+ * manifest) and swaps the two directories with one
+ * renameat2(RENAME_EXCHANGE): a reader sees the old version or the new one,
+ * whenever the process dies.  The old version, now at the staging path, is
+ * deleted afterwards (or by the next begin when the process died first).
+ * Order of durability: file data and the new directory (fsync) before the
+ * exchange, the exchange (parent fsync) before the old version is deleted.
+ *
+ * Where the exchange cannot be used (the target holds a directory or is
+ * the working directory, hard links or the exchange are not supported)
+ * finish falls back to renaming the files into the target one by one,
+ * then writing the manifest: a crash in between leaves files beside an
+ * older manifest.  commit: file always publishes this way, per file.
  */
 #define _GNU_SOURCE
 #include "io/commit.h"
@@ -38,22 +49,31 @@ struct commit_entry {
 	char *staged; /* full path in the staging directory */
 	bool added;
 	bool published;
-	bool moved; /* published by finish: rolled back on failure */
+	bool synced; /* fsynced by prepare */
+	bool moved;  /* published by finish: rolled back on failure */
 	uint64_t records;
 	uint64_t bytes;
 	uint64_t xxh64;
 };
 
 struct sp_commit {
-	char *dir;     /* as given, for messages */
-	char *staging; /* staging directory path */
+	char *dir;	    /* as given, for messages */
+	char *staging;	    /* staging directory path */
+	char *base;	    /* name of the target in its parent */
+	char *staging_base; /* name of the staging directory in the parent */
 	char *flow;
 	char *stage;
 	char *run_id;
-	int dir_fd; /* locked with flock */
+	/* Both directories are locked with flock, so that after the exchange
+	 * the target (then the former staging inode) stays locked. */
+	int dir_fd;
 	int staging_fd;
+	int parent_fd;
 	bool replace;
-	bool closed; /* finished or aborted */
+	bool closed;   /* finished or aborted */
+	bool prepared; /* prepare passed, with prepared_replace */
+	bool prepared_replace;
+	struct sp_commit_manifest *old; /* the target's manifest at prepare */
 	struct commit_entry *e;
 	size_t n;
 	size_t cap;
@@ -61,6 +81,7 @@ struct sp_commit {
 
 static int manifest_read_at(int dir_fd, const char *dir,
 			    struct sp_commit_manifest **out);
+static bool listed(const struct sp_commit_manifest *m, const char *name);
 
 /*
  * XXH64 (Yann Collet's xxHash, 64-bit variant), streaming.
@@ -245,26 +266,70 @@ static int make_dirs(const char *path)
 	return rc;
 }
 
-/* Unlinks every entry of the directory open as fd; returns how many. */
-static int clear_dir(int fd)
+/* A stream over the entries of the directory open as fd (fd stays
+ * open); NULL with errno set on failure. */
+static DIR *dir_stream(int fd)
 {
 	int dup_fd = dup(fd);
-	struct dirent *de;
-	int n = 0;
 	DIR *d;
 
 	if (dup_fd < 0)
-		return -errno;
+		return NULL;
 	d = fdopendir(dup_fd);
 	if (!d) {
 		close(dup_fd);
-		return -errno;
+		return NULL;
 	}
 	rewinddir(d);
+	return d;
+}
+
+static bool is_dot(const char *name)
+{
+	return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+static bool entry_is_dir(int dir_fd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+static int clear_dir(int fd);
+
+/* Removes the entry name of the directory fd, a directory with all it
+ * holds; 0 or -errno. */
+static int remove_entry(int fd, const char *name)
+{
+	int sub;
+
+	if (unlinkat(fd, name, 0) == 0)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return -errno;
+	clear_dir(sub);
+	close(sub);
+	return unlinkat(fd, name, AT_REMOVEDIR) == 0 ? 0 : -errno;
+}
+
+/* Removes every entry of the directory open as fd; returns how many. */
+static int clear_dir(int fd)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = dir_stream(fd);
+
+	if (!d)
+		return -errno;
 	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(fd, de->d_name, 0) == 0)
+		if (!is_dot(de->d_name) && remove_entry(fd, de->d_name) == 0)
 			n++;
 	}
 	closedir(d);
@@ -280,10 +345,42 @@ static struct commit_entry *find_entry(struct sp_commit *c, const char *name)
 	return NULL;
 }
 
+/* Empties the directory fd, which may be an old version of the target
+ * with its mode: a read-only one is made writable first. */
+static int clear_old_version(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && (st.st_mode & S_IRWXU) != S_IRWXU)
+		fchmod(fd, (st.st_mode & 07777) | S_IRWXU);
+	return clear_dir(fd);
+}
+
+/* Empties the staging directory of what an earlier run of the stage left
+ * there: unpublished files of a failed or killed run, or the previous
+ * version of the target when a run died between the exchange and its
+ * cleanup. */
+static void clear_leftovers(struct sp_commit *c)
+{
+	bool old_version = faccessat(c->staging_fd, SP_COMMIT_MANIFEST, F_OK,
+				     AT_SYMLINK_NOFOLLOW) == 0;
+	int n = clear_old_version(c->staging_fd);
+
+	if (n > 0 && old_version)
+		sp_log_info("removed the previous version of %s that an "
+			    "interrupted run left in %s",
+			    c->dir, c->staging);
+	else if (n > 0)
+		sp_log_info("removed %d unpublished files that an earlier run "
+			    "left in %s",
+			    n, c->staging);
+}
+
 int sp_commit_begin(const char *dir, const char *flow, const char *stage,
 		    const char *run_id, struct sp_commit **out)
 {
 	char *real = NULL, *parent_copy = NULL, *base_copy = NULL;
+	const char *parent;
 	struct sp_commit *c;
 	int rc;
 
@@ -295,6 +392,7 @@ int sp_commit_begin(const char *dir, const char *flow, const char *stage,
 		return -ENOMEM;
 	c->dir_fd = -1;
 	c->staging_fd = -1;
+	c->parent_fd = -1;
 	c->dir = strdup(dir);
 	c->flow = strdup(flow ? flow : "");
 	c->stage = strdup(stage);
@@ -339,31 +437,52 @@ int sp_commit_begin(const char *dir, const char *flow, const char *stage,
 	/* <parent>/.<base>.spate-staging-<stage> */
 	parent_copy = strdup(real);
 	base_copy = strdup(real);
-	if (!parent_copy || !base_copy ||
-	    asprintf(&c->staging, "%s/.%s.spate-staging-%s",
-		     dirname(parent_copy), basename(base_copy), stage) < 0) {
+	if (!parent_copy || !base_copy) {
+		rc = -ENOMEM;
+		goto free_real;
+	}
+	parent = dirname(parent_copy);
+	c->base = strdup(basename(base_copy));
+	if (!c->base || asprintf(&c->staging_base, ".%s.spate-staging-%s",
+				 c->base, stage) < 0) {
+		c->staging_base = NULL;
+		rc = -ENOMEM;
+		goto free_real;
+	}
+	if (asprintf(&c->staging, "%s/%s", parent, c->staging_base) < 0) {
 		c->staging = NULL;
 		rc = -ENOMEM;
 		goto free_real;
 	}
-	if (mkdir(c->staging, 0755) < 0 && errno != EEXIST) {
+	c->parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->parent_fd < 0) {
+		rc = -errno;
+		sp_log_error("cannot open directory %s: %s", parent,
+			     strerrordesc_np(-rc));
+		goto free_real;
+	}
+	if (mkdirat(c->parent_fd, c->staging_base, 0755) < 0 &&
+	    errno != EEXIST) {
 		rc = -errno;
 		sp_log_error("cannot create staging directory %s: %s",
 			     c->staging, strerrordesc_np(-rc));
 		goto free_real;
 	}
-	c->staging_fd = open(c->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	c->staging_fd = openat(c->parent_fd, c->staging_base,
+			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->staging_fd < 0) {
 		rc = -errno;
 		sp_log_error("cannot open staging directory %s: %s", c->staging,
 			     strerrordesc_np(-rc));
 		goto free_real;
 	}
-	rc = clear_dir(c->staging_fd);
-	if (rc > 0)
-		sp_log_info("removed %d unpublished files that an earlier run "
-			    "left in %s",
-			    rc, c->staging);
+	if (flock(c->staging_fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		sp_log_error("directory %s is being written by another run",
+			     dir);
+		goto free_real;
+	}
+	clear_leftovers(c);
 	free(parent_copy);
 	free(base_copy);
 	free(real);
@@ -377,9 +496,13 @@ free_real:
 free_commit:
 	if (c->staging_fd >= 0)
 		close(c->staging_fd);
+	if (c->parent_fd >= 0)
+		close(c->parent_fd);
 	if (c->dir_fd >= 0)
 		close(c->dir_fd);
 	free(c->staging);
+	free(c->staging_base);
+	free(c->base);
 	free(c->dir);
 	free(c->flow);
 	free(c->stage);
@@ -429,6 +552,18 @@ void sp_commit_set_replace(struct sp_commit *c, bool replace)
 	c->replace = replace;
 }
 
+/* A file of this run's name in dir that no manifest lists was left by an
+ * interrupted run (names are deterministic): this run may replace it. */
+static bool leftover(struct sp_commit *c, const char *name)
+{
+	struct sp_commit_manifest *m = NULL;
+	int rc = manifest_read_at(c->dir_fd, c->dir, &m);
+	bool l = rc == -ENOENT || (rc == 0 && !listed(m, name));
+
+	sp_commit_manifest_free(m);
+	return l;
+}
+
 /* Moves e into dir; the caller fsyncs dir.  0 or -errno (logged). */
 static int publish(struct sp_commit *c, struct commit_entry *e)
 {
@@ -447,6 +582,13 @@ static int publish(struct sp_commit *c, struct commit_entry *e)
 			if (rc == 0)
 				unlinkat(c->staging_fd, e->name, 0);
 		}
+	}
+	if (rc < 0 && errno == EEXIST && leftover(c, e->name)) {
+		rc = renameat(c->staging_fd, e->name, c->dir_fd, e->name);
+		if (rc == 0)
+			sp_log_warn("replaced %s/%s: no manifest lists it, an "
+				    "interrupted run left it",
+				    c->dir, e->name);
 	}
 	if (rc < 0) {
 		rc = -errno;
@@ -543,6 +685,8 @@ int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 	e->records = records;
 	e->bytes = bytes;
 	e->xxh64 = xxh64_digest(&xs);
+	if (!publish_now)
+		c->prepared = false;
 free_buf:
 	free(buf);
 close_fd:
@@ -621,8 +765,10 @@ static int build_manifest(struct sp_commit *c,
 	return rc;
 }
 
-/* Writes the manifest through a temp file in the staging directory. */
-static int write_manifest(struct sp_commit *c, const struct sp_buf *b)
+/* Writes the manifest through a temp file in the staging directory,
+ * renamed into the directory dst_fd, which is then fsynced. */
+static int write_manifest(struct sp_commit *c, const struct sp_buf *b,
+			  int dst_fd)
 {
 	size_t off = 0;
 	int fd, rc = 0;
@@ -648,11 +794,13 @@ static int write_manifest(struct sp_commit *c, const struct sp_buf *b)
 	if (!rc)
 		rc = fsync_fd(fd);
 	close(fd);
-	if (!rc && renameat(c->staging_fd, MANIFEST_TMP, c->dir_fd,
+	if (!rc && renameat(c->staging_fd, MANIFEST_TMP, dst_fd,
 			    SP_COMMIT_MANIFEST) < 0)
 		rc = -errno;
 	if (!rc)
-		return sync_dir(c);
+		rc = fsync_fd(dst_fd);
+	if (!rc)
+		return 0;
 	unlinkat(c->staging_fd, MANIFEST_TMP, 0);
 fail:
 	sp_log_error("cannot write %s/%s: %s", c->dir, SP_COMMIT_MANIFEST,
@@ -668,31 +816,46 @@ static void remove_staging(struct sp_commit *c)
 			    c->staging, strerrordesc_np(errno));
 }
 
-int sp_commit_finish(struct sp_commit *c, bool replace)
+/* The target's manifest as this run takes it over: NULL when there is
+ * none, or when it is corrupt and replace drops it. */
+static int read_old_manifest(struct sp_commit *c, bool replace,
+			     struct sp_commit_manifest **old)
+{
+	int rc = manifest_read_at(c->dir_fd, c->dir, old);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == -EINVAL && replace) {
+		sp_log_warn("%s/%s is corrupt: replacing it, earlier files are "
+			    "not cleaned up",
+			    c->dir, SP_COMMIT_MANIFEST);
+		return 0;
+	}
+	if (rc == -EINVAL)
+		sp_log_error("%s/%s is corrupt: fix or remove it, or rerun "
+			     "with --force",
+			     c->dir, SP_COMMIT_MANIFEST);
+	return rc;
+}
+
+static void log_exists(struct sp_commit *c, const char *name)
+{
+	sp_log_error("%s/%s already exists (rerun with --force to replace it)",
+		     c->dir, name);
+}
+
+int sp_commit_prepare(struct sp_commit *c, bool replace)
 {
 	struct sp_commit_manifest *old = NULL;
-	struct sp_buf b;
-	bool stale = false;
 	int rc;
 
 	if (c->closed)
 		return -EINVAL;
 	c->replace = replace;
-	rc = manifest_read_at(c->dir_fd, c->dir, &old);
-	if (rc == -ENOENT) {
-		old = NULL;
-	} else if (rc == -EINVAL && replace) {
-		sp_log_warn("%s/%s is corrupt: replacing it, earlier files are "
-			    "not cleaned up",
-			    c->dir, SP_COMMIT_MANIFEST);
-		old = NULL;
-	} else if (rc < 0) {
-		if (rc == -EINVAL)
-			sp_log_error("%s/%s is corrupt: fix or remove it, or "
-				     "rerun with --force",
-				     c->dir, SP_COMMIT_MANIFEST);
+	c->prepared = false;
+	rc = read_old_manifest(c, replace, &old);
+	if (rc < 0)
 		return rc;
-	}
 
 	/* data first: every staged file durable before it becomes visible */
 	for (size_t i = 0; i < c->n; i++) {
@@ -701,24 +864,262 @@ int sp_commit_finish(struct sp_commit *c, bool replace)
 
 		if (!e->added || e->published)
 			continue;
-		fd = openat(c->staging_fd, e->name, O_RDONLY | O_CLOEXEC);
-		rc = fd < 0 ? -errno : fsync_fd(fd);
-		if (fd >= 0)
-			close(fd);
-		if (rc < 0) {
-			sp_log_error("cannot sync %s: %s", e->staged,
-				     strerrordesc_np(-rc));
-			goto free_old;
+		if (!e->synced) {
+			fd = openat(c->staging_fd, e->name,
+				    O_RDONLY | O_CLOEXEC);
+			rc = fd < 0 ? -errno : fsync_fd(fd);
+			if (fd >= 0)
+				close(fd);
+			if (rc < 0) {
+				sp_log_error("cannot sync %s: %s", e->staged,
+					     strerrordesc_np(-rc));
+				goto free_old;
+			}
+			e->synced = true;
 		}
 		if (!replace && faccessat(c->dir_fd, e->name, F_OK,
-					  AT_SYMLINK_NOFOLLOW) == 0) {
+					  AT_SYMLINK_NOFOLLOW) == 0 &&
+		    listed(old, e->name)) {
 			rc = -EEXIST;
-			sp_log_error("%s/%s already exists (rerun with --force "
-				     "to replace it)",
-				     c->dir, e->name);
+			log_exists(c, e->name);
 			goto free_old;
 		}
 	}
+	sp_commit_manifest_free(c->old);
+	c->old = old;
+	c->prepared = true;
+	c->prepared_replace = replace;
+	return 0;
+
+free_old:
+	sp_commit_manifest_free(old);
+	return rc;
+}
+
+static bool is_ours(struct sp_commit *c, const char *name)
+{
+	struct commit_entry *e = find_entry(c, name);
+
+	return e && e->added && !e->published;
+}
+
+/* Leaves in the staging directory this run's files only: removes files
+ * staged but never added, links and the manifest of a failed exchange. */
+static int discard_others(struct sp_commit *c)
+{
+	struct dirent *de;
+	int rc = 0;
+	DIR *d = dir_stream(c->staging_fd);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (is_dot(de->d_name) || is_ours(c, de->d_name))
+			continue;
+		rc = remove_entry(c->staging_fd, de->d_name);
+		if (rc < 0 && rc != -ENOENT) {
+			sp_log_error("cannot remove %s/%s: %s", c->staging,
+				     de->d_name, strerrordesc_np(-rc));
+			break;
+		}
+		rc = 0;
+	}
+	closedir(d);
+	return rc;
+}
+
+static bool listed(const struct sp_commit_manifest *m, const char *name)
+{
+	for (size_t i = 0; m && i < m->nfiles; i++) {
+		if (!strcmp(m->files[i].name, name))
+			return true;
+	}
+	return false;
+}
+
+/* Hard-links into the staging directory every entry of the target that the
+ * new version keeps: all but the manifest, names this run replaces, and
+ * with replace the files of the old manifest this run did not produce.
+ * 0, 1 when the exchange cannot be used, or -errno (logged). */
+static int link_kept(struct sp_commit *c, bool replace)
+{
+	struct dirent *de;
+	int rc = 0;
+	DIR *d = dir_stream(c->dir_fd);
+
+	if (!d) {
+		rc = -errno;
+		sp_log_error("cannot read directory %s: %s", c->dir,
+			     strerrordesc_np(-rc));
+		return rc;
+	}
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+
+		if (is_dot(name) || !strcmp(name, SP_COMMIT_MANIFEST) ||
+		    !strcmp(name, MANIFEST_TMP))
+			continue;
+		if (entry_is_dir(c->dir_fd, de)) {
+			sp_log_debug("%s holds the directory %s: publishing "
+				     "file by file",
+				     c->dir, name);
+			rc = 1;
+			break;
+		}
+		if (is_ours(c, name)) {
+			/* replaced; unlisted: an interrupted run's leftover */
+			if (replace || !listed(c->old, name))
+				continue;
+			log_exists(c, name);
+			rc = -EEXIST;
+			break;
+		}
+		if (replace && listed(c->old, name) && !new_has(c, name))
+			continue; /* stale */
+		if (linkat(c->dir_fd, name, c->staging_fd, name, 0) == 0)
+			continue;
+		rc = -errno;
+		if (rc == -EPERM || rc == -EXDEV || rc == -EMLINK ||
+		    rc == -EOPNOTSUPP) {
+			sp_log_debug("cannot link %s/%s into %s (%s): "
+				     "publishing file by file",
+				     c->dir, name, c->staging,
+				     strerrordesc_np(-rc));
+			rc = 1;
+		} else {
+			sp_log_error("cannot link %s/%s into %s: %s", c->dir,
+				     name, c->staging, strerrordesc_np(-rc));
+		}
+		break;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Swaps staging and target in the parent, and back when it cannot be made
+ * durable.  0, 1 when the filesystem cannot exchange, or -errno (logged). */
+static int swap_dirs(struct sp_commit *c, unsigned int *how)
+{
+	struct stat st, cur;
+	int rc;
+
+	if (fstat(c->dir_fd, &st) < 0)
+		return -errno;
+	/* the new version keeps the target's permissions */
+	if (fchmod(c->staging_fd, st.st_mode & 07777) < 0)
+		sp_log_warn("cannot set the mode of %s: %s", c->staging,
+			    strerrordesc_np(errno));
+	rc = fsync_fd(c->staging_fd);
+	if (rc < 0) {
+		sp_log_error("cannot sync directory %s: %s", c->staging,
+			     strerrordesc_np(-rc));
+		return rc;
+	}
+	*how = RENAME_EXCHANGE;
+	if (fstatat(c->parent_fd, c->base, &cur, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		*how = RENAME_NOREPLACE; /* removed since begin */
+	} else if (cur.st_dev != st.st_dev || cur.st_ino != st.st_ino) {
+		sp_log_error("%s was replaced by another directory while the "
+			     "run wrote into it",
+			     c->dir);
+		return -ESTALE;
+	}
+	if (renameat2(c->parent_fd, c->staging_base, c->parent_fd, c->base,
+		      *how) < 0) {
+		rc = -errno;
+		if (rc == -EINVAL || rc == -ENOSYS || rc == -EOPNOTSUPP) {
+			sp_log_debug("cannot exchange %s with %s (%s): "
+				     "publishing file by file",
+				     c->staging, c->dir, strerrordesc_np(-rc));
+			return 1;
+		}
+		sp_log_error("cannot publish %s as %s: %s", c->staging, c->dir,
+			     strerrordesc_np(-rc));
+		return rc;
+	}
+	rc = fsync_fd(c->parent_fd);
+	if (rc < 0) {
+		sp_log_error("cannot sync the directory of %s: %s", c->dir,
+			     strerrordesc_np(-rc));
+		/* both ways: the same flags swap or move it back */
+		if (renameat2(c->parent_fd, c->base, c->parent_fd,
+			      c->staging_base, *how) < 0)
+			return 0; /* published after all */
+		return rc;
+	}
+	return 0;
+}
+
+/* Makes the staging directory the complete new version of the target and
+ * exchanges the two.  0, 1 when the exchange cannot be used (staging as
+ * before, nothing changed), or -errno (logged; staging as before). */
+static int publish_by_exchange(struct sp_commit *c, bool replace)
+{
+	struct stat st, cwd;
+	unsigned int how = RENAME_EXCHANGE;
+	struct sp_buf b;
+	int fd, rc;
+
+	/* relative paths would then resolve in the deleted old version */
+	if (fstat(c->dir_fd, &st) == 0 && stat(".", &cwd) == 0 &&
+	    st.st_dev == cwd.st_dev && st.st_ino == cwd.st_ino) {
+		sp_log_debug("%s is the working directory: publishing file by "
+			     "file",
+			     c->dir);
+		return 1;
+	}
+	rc = discard_others(c);
+	if (rc < 0)
+		return rc;
+	rc = link_kept(c, replace);
+	if (rc != 0)
+		goto undo;
+	sp_buf_init(&b);
+	rc = build_manifest(c, replace ? NULL : c->old, &b);
+	if (!rc)
+		rc = write_manifest(c, &b, c->staging_fd);
+	sp_buf_fini(&b);
+	if (rc < 0)
+		goto undo;
+	rc = swap_dirs(c, &how);
+	if (rc != 0)
+		goto undo;
+
+	/* the fds follow the inodes: dir_fd is now the old version */
+	fd = c->dir_fd;
+	c->dir_fd = c->staging_fd;
+	c->staging_fd = fd;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->e[i].added)
+			c->e[i].published = true;
+	}
+	if (how == RENAME_EXCHANGE) {
+		/* a reader may still hold the old version open; deleting it
+		 * only drops links to the files that stay */
+		clear_old_version(c->staging_fd);
+		if (unlinkat(c->parent_fd, c->staging_base, AT_REMOVEDIR) < 0)
+			sp_log_warn("cannot remove the previous version of %s "
+				    "at %s: %s",
+				    c->dir, c->staging, strerrordesc_np(errno));
+	}
+	return 0;
+
+undo:
+	discard_others(c);
+	return rc;
+}
+
+/* Fallback: renames the files into the target one by one, then writes the
+ * manifest and deletes stale files (replace only). */
+static int publish_by_rename(struct sp_commit *c, bool replace)
+{
+	const struct sp_commit_manifest *old = c->old;
+	struct sp_buf b;
+	bool stale = false;
+	int rc;
+
 	for (size_t i = 0; i < c->n; i++) {
 		struct commit_entry *e = &c->e[i];
 
@@ -736,7 +1137,7 @@ int sp_commit_finish(struct sp_commit *c, bool replace)
 	sp_buf_init(&b);
 	rc = build_manifest(c, replace ? NULL : old, &b);
 	if (!rc)
-		rc = write_manifest(c, &b);
+		rc = write_manifest(c, &b, c->dir_fd);
 	sp_buf_fini(&b);
 	if (rc < 0)
 		goto unpublish;
@@ -756,8 +1157,7 @@ int sp_commit_finish(struct sp_commit *c, bool replace)
 	if (stale)
 		sync_dir(c);
 	remove_staging(c);
-	c->closed = true;
-	goto free_old;
+	return 0;
 
 unpublish:
 	/* no manifest names them: take the files back out of sight (those
@@ -772,9 +1172,32 @@ unpublish:
 		}
 	}
 	sync_dir(c);
-free_old:
-	sp_commit_manifest_free(old);
 	return rc;
+}
+
+int sp_commit_finish(struct sp_commit *c, bool replace)
+{
+	int rc;
+
+	if (c->closed)
+		return -EINVAL;
+	if (!c->prepared || c->prepared_replace != replace) {
+		rc = sp_commit_prepare(c, replace);
+		if (rc < 0)
+			return rc;
+	}
+	c->replace = replace;
+	rc = publish_by_exchange(c, replace);
+	if (rc == 1)
+		rc = publish_by_rename(c, replace);
+	if (rc < 0) {
+		c->prepared = false;
+		return rc;
+	}
+	c->closed = true;
+	sp_commit_manifest_free(c->old);
+	c->old = NULL;
+	return 0;
 }
 
 void sp_commit_abort(struct sp_commit *c)
@@ -795,9 +1218,13 @@ void sp_commit_destroy(struct sp_commit *c)
 		free(c->e[i].staged);
 	}
 	free(c->e);
+	sp_commit_manifest_free(c->old);
 	close(c->staging_fd);
-	close(c->dir_fd); /* drops the lock */
+	close(c->dir_fd); /* drops the locks */
+	close(c->parent_fd);
 	free(c->staging);
+	free(c->staging_base);
+	free(c->base);
 	free(c->dir);
 	free(c->flow);
 	free(c->stage);

@@ -6,12 +6,28 @@
  *
  *     <parent>/.<basename>.spate-staging-<stage>/
  *
- * `commit: run` publishes everything at sp_commit_finish: every staged file
- * is fsynced and renamed into the directory, the directory is fsynced, and
- * _manifest.json is written last (temp file, fsync, rename, fsync).  A
- * failed, killed or aborted run leaves nothing visible; the next begin of
- * the same stage removes what it left.  `commit: file` publishes each file
- * as soon as it is added (publish_now); the manifest still comes at finish.
+ * `commit: run` publishes everything at once at sp_commit_finish: the
+ * staging directory is made a complete new version of the target (this
+ * run's files, fsynced; hard links to the target's files that stay;
+ * _manifest.json), fsynced, and exchanged with the target directory by one
+ * renameat2(RENAME_EXCHANGE), after which the parent is fsynced and the
+ * old version, now at the staging path, is deleted.  A reader of the
+ * target sees the old version or the new one, never a mix, whenever the
+ * process dies; a failed, killed or aborted run leaves nothing visible,
+ * and the next begin of the same stage removes what it left in the
+ * staging directory (unpublished files, or an old version when it died
+ * right after the exchange).  The new version keeps the target's mode but
+ * is a new inode: owner, extended attributes and ACLs of the target
+ * directory itself are not carried over.
+ *
+ * When the exchange cannot be used (the target holds a subdirectory or is
+ * the working directory, hard links or the exchange are not supported by
+ * the filesystem) finish falls back to renaming the files into the target
+ * one by one, fsyncing it, and writing the manifest last: a crash in
+ * between can then leave files visible that no manifest lists.
+ *
+ * `commit: file` publishes each file as soon as it is added (publish_now)
+ * by rename into the target; the manifest still comes at finish.
  *
  * _manifest.json:
  *   {"flow": "...", "stage": "...", "run_id": "...", "files": [
@@ -20,10 +36,12 @@
  * Without replace, files listed by an earlier manifest that this run did
  * not produce stay listed (a backfill adding files); with replace (--force)
  * the manifest lists this run's files only, and files of the old manifest
- * this run did not produce are deleted after the new manifest is in place.
+ * this run did not produce are left out of the new version (in the
+ * fallback: deleted after the new manifest is in place).
  *
  * While a commit is open it holds an exclusive flock on the target
- * directory, so two runs cannot publish into one directory at once.
+ * directory and on the staging directory (the target after the exchange),
+ * so two runs cannot publish into one directory at once.
  * A struct sp_commit is used by one thread at a time.
  */
 #ifndef SPATE_IO_COMMIT_H
@@ -66,11 +84,26 @@ void sp_commit_set_replace(struct sp_commit *c, bool replace);
 int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 		  uint64_t bytes, bool publish_now);
 
-/* commit: run.  fsyncs every added file, renames each into dir (without
- * replace: refuses with -EEXIST, publishing nothing, when any exists), then
- * fsyncs dir, writes the manifest last, deletes stale files (replace only)
- * and removes the staging directory.  Staged files never added are
- * discarded.  Returns 0 or -errno (logged); on error call abort. */
+/* First phase of commit: run, for a run with several destinations that
+ * must publish all or nothing: fsyncs every added file, reads dir's
+ * manifest (a corrupt one is -EINVAL without replace) and, without
+ * replace, checks that none of the files exists in dir yet.  Publishes
+ * nothing and leaves dir as it is.  0 or -errno (-EEXIST ...; logged).
+ * Calling it is optional: finish does the same checks when prepare was
+ * not called. */
+int sp_commit_prepare(struct sp_commit *c, bool replace);
+
+/* commit: run.  Runs prepare unless it was called with the same replace
+ * (and no file was added since), then publishes by exchange (see above):
+ * the new version holds every file of dir except _manifest.json and, with
+ * replace, the files the old manifest lists that this run did not produce
+ * (stale) and the names this run replaces; without replace a name of this
+ * run that exists in dir is -EEXIST and nothing is published.  The
+ * manifest merges the old one's entries without replace, lists this run's
+ * files only with replace.  Falls back to per-file renames as described
+ * above.  Staged files never added are discarded.  Returns 0 or -errno
+ * (logged); on error dir is as it was (in the fallback, files that
+ * replaced a file cannot bring it back) and the caller calls abort. */
 int sp_commit_finish(struct sp_commit *c, bool replace);
 
 /* Removes the staged files and the staging directory; files already

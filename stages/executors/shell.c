@@ -142,7 +142,7 @@ static int wait_child(const struct shell *s, pid_t pid, int *status)
 		if ((now.tv_sec - t0.tv_sec) * 1000000000ll +
 			    (now.tv_nsec - t0.tv_nsec) >=
 		    s->timeout * 1000000000ll) {
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL);
 			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 				;
 			return -ETIMEDOUT;
@@ -189,7 +189,14 @@ static int shell_on_event(void *state, const struct sp_event *ev)
 			env[k++] = environ[i];
 	}
 	env[k] = NULL;
-	rc = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, env);
+	/* its own process group, so that a timeout kills what it started
+	 * too (a killed sh would leave `sleep` holding our stdout open) */
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	rc = posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, env);
+	posix_spawnattr_destroy(&attr);
 	free_env(env, 0, nown);
 	if (rc) {
 		sp_log_error("shell '%s': cannot run /bin/sh: %s", s->id,

@@ -512,3 +512,308 @@ Test(commit, bad_adds)
 	cr_assert_str_eq(list_dir(dir), "_manifest.json,sized");
 	sp_commit_destroy(c);
 }
+
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "cannot stat %s", path);
+	return st.st_ino;
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "cannot stat %s", path);
+	return st.st_mode & 07777;
+}
+
+/* commit: run swaps in a complete new directory: files that stay are the
+ * same inodes (hard links), the directory itself is a new one. */
+Test(commit, exchange_keeps_existing_files)
+{
+	char dir[512];
+	char want[2048];
+	struct sp_commit *c, *c2;
+	ino_t dir_ino, a_ino, notes_ino;
+
+	strcpy(dir, pathf("x"));
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
+	stage(c, "a", "a1\n", 1, false);
+	stage(c, "b", "b1\n", 2, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	write_text(pathf("x/notes.txt"), "not ours\n");
+	write_text(pathf("x/.hidden"), "dot file\n");
+	cr_assert_eq(chmod(dir, 0750), 0);
+	dir_ino = inode_of(dir);
+	a_ino = inode_of(pathf("x/a"));
+	notes_ino = inode_of(pathf("x/notes.txt"));
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	stage(c, "c", "c2\n", 3, false);
+	/* staged but never added: not published */
+	write_text(sp_commit_staging_path(c, "partial"), "half");
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	/* the new directory stays locked until destroy */
+	cr_assert_eq(sp_commit_begin(dir, "f", "t", "r3", &c2), -EBUSY);
+	sp_commit_destroy(c);
+
+	cr_assert_neq(inode_of(dir), dir_ino, "published without exchange");
+	cr_assert_eq(mode_of(dir), 0750);
+	cr_assert_str_eq(list_dir(dir),
+			 ".hidden,_manifest.json,a,b,c,notes.txt");
+	cr_assert_eq(inode_of(pathf("x/a")), a_ino);
+	cr_assert_eq(inode_of(pathf("x/notes.txt")), notes_ino);
+	cr_assert_str_eq(read_text(pathf("x/a")), "a1\n");
+	cr_assert_str_eq(read_text(pathf("x/c")), "c2\n");
+	cr_assert_str_eq(read_text(pathf("x/.hidden")), "dot file\n");
+	snprintf(want, sizeof(want),
+		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r2\", "
+		 "\"files\": [%s, %s, %s]}\n",
+		 file_json("\"a\"", "a1\n", 1), file_json("\"b\"", "b1\n", 2),
+		 file_json("\"c\"", "c2\n", 3));
+	cr_assert_str_eq(read_text(pathf("x/_manifest.json")), want);
+	/* neither the staging directory nor the old version is left */
+	cr_assert_str_eq(list_dir(root), "x");
+	cr_assert_eq(sp_commit_begin(dir, "f", "t", "r3", &c2), 0);
+	sp_commit_destroy(c2);
+}
+
+Test(commit, exchange_with_replace_drops_stale_files)
+{
+	char dir[512];
+	char want[2048];
+	struct sp_commit *c;
+	ino_t dir_ino, u_ino;
+
+	strcpy(dir, pathf("y"));
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
+	stage(c, "a", "a1\n", 1, false);
+	stage(c, "b", "b1\n", 1, false);
+	stage(c, "c", "c1\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	write_text(pathf("y/unlisted"), "user file\n");
+	dir_ino = inode_of(dir);
+	u_ino = inode_of(pathf("y/unlisted"));
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	stage(c, "b", "b2, longer\n", 5, false);
+	stage(c, "d", "d2\n", 6, false);
+	/* publish_now: in dir before finish, then kept as this run's */
+	sp_commit_set_replace(c, true);
+	stage(c, "c", "c2 now\n", 7, true);
+	cr_assert_str_eq(read_text(pathf("y/c")), "c2 now\n");
+	cr_assert_eq(sp_commit_finish(c, true), 0);
+	sp_commit_destroy(c);
+
+	cr_assert_neq(inode_of(dir), dir_ino);
+	/* a is stale (old manifest, not produced): gone; unlisted stays */
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,c,d,unlisted");
+	cr_assert_eq(inode_of(pathf("y/unlisted")), u_ino);
+	cr_assert_str_eq(read_text(pathf("y/b")), "b2, longer\n");
+	cr_assert_str_eq(read_text(pathf("y/c")), "c2 now\n");
+	snprintf(want, sizeof(want),
+		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r2\", "
+		 "\"files\": [%s, %s, %s]}\n",
+		 file_json("\"b\"", "b2, longer\n", 5),
+		 file_json("\"d\"", "d2\n", 6),
+		 file_json("\"c\"", "c2 now\n", 7));
+	cr_assert_str_eq(read_text(pathf("y/_manifest.json")), want);
+	cr_assert_str_eq(list_dir(root), "y");
+}
+
+Test(commit, collision_leaves_target_untouched)
+{
+	char dir[512];
+	char before[4096], manifest[4096];
+	struct sp_commit *c;
+	ino_t dir_ino;
+
+	strcpy(dir, pathf("z"));
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
+	stage(c, "a", "a1\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	write_text(pathf("z/b"), "someone else's b\n");
+	strcpy(before, list_dir(dir));
+	strcpy(manifest, read_text(pathf("z/_manifest.json")));
+	dir_ino = inode_of(dir);
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	stage(c, "new", "n\n", 1, false);
+	stage(c, "b", "b2\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), -EEXIST);
+	cr_assert_eq(inode_of(dir), dir_ino);
+	cr_assert_str_eq(list_dir(dir), before);
+	cr_assert_str_eq(read_text(pathf("z/_manifest.json")), manifest);
+	cr_assert_str_eq(read_text(pathf("z/b")), "someone else's b\n");
+	/* the staged files are still there, nothing else */
+	cr_assert_str_eq(list_dir(pathf(".z.spate-staging-s")), "b,new");
+	sp_commit_abort(c);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), before);
+	cr_assert_str_eq(list_dir(root), "z");
+}
+
+/* A run killed between the exchange and its cleanup leaves the previous
+ * version (manifest and all, possibly read-only) at the staging path. */
+Test(commit, old_version_left_in_staging_is_cleaned)
+{
+	char dir[512];
+	char staging[512];
+	struct sp_commit *c;
+
+	strcpy(dir, pathf("v"));
+	strcpy(staging, pathf(".v.spate-staging-s"));
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	write_text(pathf("v/kept"), "kept\n");
+	cr_assert_eq(mkdir(staging, 0755), 0);
+	write_text(pathf(".v.spate-staging-s/_manifest.json"),
+		   "{\"files\": [{\"name\": \"old\"}]}\n");
+	write_text(pathf(".v.spate-staging-s/old"), "old\n");
+	write_text(pathf(".v.spate-staging-s/kept"), "kept\n");
+	cr_assert_eq(chmod(staging, 0555), 0);
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	cr_assert_str_eq(list_dir(staging), "");
+	stage(c, "new", "new\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,kept,new");
+	cr_assert_str_eq(list_dir(root), "v");
+}
+
+Test(commit, prepare_then_finish)
+{
+	char dir[512];
+	char before[4096];
+	struct sp_commit_manifest *m;
+	struct sp_commit *c;
+
+	strcpy(dir, pathf("p"));
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	write_text(pathf("p/b"), "existing b\n");
+	strcpy(before, list_dir(dir));
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	stage(c, "a", "a\n", 1, false);
+	cr_assert_eq(sp_commit_prepare(c, false), 0);
+	/* publishes nothing */
+	cr_assert_str_eq(list_dir(dir), before);
+	stage(c, "b", "b\n", 1, false);
+	cr_assert_eq(sp_commit_prepare(c, false), -EEXIST);
+	cr_assert_str_eq(list_dir(dir), before);
+	cr_assert_eq(sp_commit_finish(c, false), -EEXIST);
+	cr_assert_str_eq(list_dir(dir), before);
+	cr_assert_eq(sp_commit_prepare(c, true), 0);
+	cr_assert_str_eq(list_dir(dir), before);
+	cr_assert_eq(sp_commit_finish(c, true), 0);
+	cr_assert_eq(sp_commit_prepare(c, true), -EINVAL);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,a,b");
+	cr_assert_str_eq(read_text(pathf("p/b")), "b\n");
+	cr_assert_eq(sp_commit_manifest_read(dir, &m), 0);
+	cr_assert_eq(m->nfiles, 2);
+	cr_assert_str_eq(m->files[0].name, "a");
+	cr_assert_str_eq(m->files[1].name, "b");
+	sp_commit_manifest_free(m);
+	cr_assert_str_eq(list_dir(root), "p");
+
+	/* a corrupt manifest fails prepare without replace, too */
+	write_text(pathf("p/_manifest.json"), "{oops");
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	stage(c, "c", "c\n", 1, false);
+	cr_assert_eq(sp_commit_prepare(c, false), -EINVAL);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,a,b");
+}
+
+/* A directory in the target cannot be hard-linked: the files are renamed
+ * in one by one instead, and the directory stays as it is. */
+Test(commit, subdirectory_falls_back_to_renames)
+{
+	char dir[512];
+	char want[2048];
+	struct sp_commit *c;
+	ino_t dir_ino;
+
+	strcpy(dir, pathf("w"));
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
+	stage(c, "a", "a1\n", 1, false);
+	stage(c, "b", "b1\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	cr_assert_eq(mkdir(pathf("w/sub"), 0755), 0);
+	write_text(pathf("w/sub/inner"), "inner\n");
+	dir_ino = inode_of(dir);
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	stage(c, "b", "b2\n", 2, false);
+	stage(c, "c", "c2\n", 3, false);
+	cr_assert_eq(sp_commit_finish(c, true), 0);
+	sp_commit_destroy(c);
+
+	cr_assert_eq(inode_of(dir), dir_ino);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,c,sub");
+	cr_assert_str_eq(read_text(pathf("w/sub/inner")), "inner\n");
+	cr_assert_str_eq(read_text(pathf("w/b")), "b2\n");
+	snprintf(want, sizeof(want),
+		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r2\", "
+		 "\"files\": [%s, %s]}\n",
+		 file_json("\"b\"", "b2\n", 2), file_json("\"c\"", "c2\n", 3));
+	cr_assert_str_eq(read_text(pathf("w/_manifest.json")), want);
+	cr_assert_str_eq(list_dir(root), "w");
+
+	/* without replace, a collision still publishes nothing */
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r3", &c), 0);
+	stage(c, "d", "d3\n", 1, false);
+	stage(c, "c", "c3\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), -EEXIST);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,c,sub");
+	cr_assert_str_eq(read_text(pathf("w/c")), "c2\n");
+	cr_assert_str_eq(list_dir(root), "w");
+}
+
+/* The target removed while the run wrote: the new version takes its
+ * place. */
+Test(commit, target_removed_before_finish)
+{
+	char dir[512];
+	struct sp_commit *c;
+
+	strcpy(dir, pathf("gone"));
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	stage(c, "a", "a\n", 1, false);
+	cr_assert_eq(rmdir(dir), 0);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,a");
+	cr_assert_str_eq(list_dir(root), "gone");
+}
+
+/* Exchanging the working directory would leave the process in the old
+ * version: published file by file instead. */
+Test(commit, working_directory_falls_back_to_renames)
+{
+	char dir[512];
+	struct sp_commit *c;
+	ino_t dir_ino;
+
+	strcpy(dir, pathf("cwd"));
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	write_text(pathf("cwd/mine"), "mine\n");
+	dir_ino = inode_of(dir);
+	cr_assert_eq(chdir(dir), 0);
+	cr_assert_eq(sp_commit_begin(".", "f", "s", "r", &c), 0);
+	stage(c, "a", "a\n", 1, false);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir("."), "_manifest.json,a,mine");
+	cr_assert_eq(chdir("/"), 0);
+	cr_assert_eq(inode_of(dir), dir_ino);
+	cr_assert_str_eq(list_dir(root), "cwd");
+}
