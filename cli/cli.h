@@ -2,6 +2,7 @@
 #ifndef SPATE_CLI_CLI_H
 #define SPATE_CLI_CLI_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -17,10 +18,24 @@ int cli_run(int argc, char **argv);
 int cli_validate(int argc, char **argv);
 int cli_stages(int argc, char **argv);
 int cli_graph(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+int cli_stage(int argc, char **argv);
+int cli_history(int argc, char **argv);
+
+/* Checks the catalog stages a validated flow names (`stage: NAME`):
+ * known, enabled, local.  Prints each problem with flow_path:line and
+ * returns how many there were (0 = fine).  catalog NULL: the default. */
+int cli_check_stage_refs(const struct sp_flow *f, const char *catalog,
+			 const char *flow_path);
 
 /* Loads path, loads its plugins, applies --set assignments and validates;
  * prints every problem to stderr.  Returns the flow or NULL (exit 2). */
 struct sp_flow *cli_load_flow(const char *path, char **sets, int nsets);
+/* The same, calling edit(f, arg) after the overrides and before the
+ * validation (plugins are loaded then). */
+struct sp_flow *cli_load_flow_edit(const char *path, char **sets, int nsets,
+				   void (*edit)(struct sp_flow *f, void *arg),
+				   void *arg);
 
 /* Summary table of a finished run, for people. */
 void cli_print_summary(FILE *out, const struct sp_flow *f,
@@ -28,6 +43,44 @@ void cli_print_summary(FILE *out, const struct sp_flow *f,
 /* The --json status object of DESIGN.md section 9. */
 void cli_print_json(FILE *out, const struct sp_flow *f,
 		    const struct sp_run_report *rep);
+
+/* The stage reference of README.md (Markdown table) or doc/spate.1 (roff,
+ * roff=true) from the option tables of the built-in stages. */
+int cli_stages_reference(FILE *out, bool roff);
+
+/* ---- watching a run (monitor.c) ---- */
+
+/* The one-line progress text of a report (no \r, no colour). */
+void cli_progress_format(char *out, size_t len,
+			 const struct sp_run_report *rep);
+
+/* Writes rep as a Prometheus text-format file at path, replacing it
+ * atomically (temp file beside it + rename).  0 or -errno. */
+int cli_metrics_write(const char *path, const char *flow,
+		      const struct sp_run_report *rep);
+
+/* The progress line (on stderr) and the metrics file of a run. */
+struct cli_watch {
+	struct sp_runtime *rt;
+	const char *flow;
+	bool progress;		  /* draw the progress line */
+	const char *metrics_path; /* NULL: no metrics file */
+	bool metrics_warned, inited, started, done;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+};
+
+/* Sets w up for rt and, with a metrics path, writes the file once (state
+ * created) so that an unwritable path is found before the run: 0 or
+ * -errno (nothing to undo then). */
+int cli_watch_init(struct cli_watch *w, struct sp_runtime *rt,
+		   const char *flow, bool progress, const char *metrics_path);
+/* Starts the watching thread (after sp_runtime_start succeeded). */
+void cli_watch_start(struct cli_watch *w);
+/* Stops the thread, draws the final line (then a newline) and writes the
+ * final metrics from final (NULL: neither); no-op unless initialised. */
+void cli_watch_finish(struct cli_watch *w, const struct sp_run_report *final);
 
 /* "unknown option '--wokers' (did you mean '--workers'?)" helper */
 const char *cli_suggest(const char *word, const char *const *choices);

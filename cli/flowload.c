@@ -48,6 +48,13 @@ static int load_plugins(struct sp_flow *f, struct sp_diags *d)
 
 struct sp_flow *cli_load_flow(const char *path, char **sets, int nsets)
 {
+	return cli_load_flow_edit(path, sets, nsets, NULL, NULL);
+}
+
+struct sp_flow *cli_load_flow_edit(const char *path, char **sets, int nsets,
+				   void (*edit)(struct sp_flow *f, void *arg),
+				   void *arg)
+{
 	struct sp_diags d;
 	struct sp_flow *f = NULL;
 
@@ -66,6 +73,8 @@ struct sp_flow *cli_load_flow(const char *path, char **sets, int nsets)
 		sp_flow_set_option(f, sets[i], &d);
 	if (d.n)
 		goto fail;
+	if (edit)
+		edit(f, arg);
 	if (sp_flow_validate(f, sp_registry_find, &d))
 		goto fail;
 	sp_diags_fini(&d);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/json.h"
 #include "engine/log.h"
 
 static const char run_usage[] =
@@ -27,22 +28,38 @@ static const char run_usage[] =
 	"                          `workers`, else the CPUs spate may use)\n"
 	"  --set STAGE.OPTION=V    override an option (repeatable)\n"
 	"  --json                  print the final status as JSON on stdout\n"
+	"  --metrics-file PATH     keep PATH up to date (every second and at\n"
+	"                          the end) in Prometheus text format\n"
 	"  --quiet                 no progress line and no summary\n"
 	"  --force                 replace output an earlier run committed\n"
 	"  --no-pin                do not pin workers to CPUs\n"
+	"  --validate-only         parse and route everything, write nothing;\n"
+	"                          report every record error (file, line,\n"
+	"                          reason); exit 1 when there is one\n"
+	"  --catalog PATH          the stage catalog for `stage:` options\n"
+	"                          (default $SPATE_HOME/catalog.db, see\n"
+	"                          `spate stage --help`)\n"
 	"\n"
 	"The first Ctrl-C drains (origins stop, records in flight are\n"
 	"written, outputs commit); a second one aborts and rolls back.\n"
 	"\n"
 	"examples:\n"
 	"  spate run examples/expenses.yaml\n"
-	"  spate run flow.yaml --workers 2 --set gen.records=1000000 --json\n";
+	"  spate run flow.yaml --workers 2 --set gen.records=1000000 --json\n"
+	"  spate run flow.yaml --quiet --metrics-file /var/lib/node/spate.prom\n";
 
 static const char validate_usage[] =
-	"usage: spate validate FLOW [--set STAGE.OPTION=V ...]\n"
+	"usage: spate validate FLOW [--set STAGE.OPTION=V ...] "
+	"[--catalog PATH]\n"
 	"\n"
 	"Checks FLOW without moving any data and prints every problem with\n"
-	"its file:line, stage and option.  Exit 0 when valid, 2 otherwise.\n";
+	"its file:line, stage and option; catalog stages it names (`stage:`)\n"
+	"must exist, be enabled and be local.  Exit 0 when valid, 2\n"
+	"otherwise.  `spate run FLOW --validate-only` also checks the data.\n"
+	"\n"
+	"examples:\n"
+	"  spate validate examples/expenses.yaml\n"
+	"  spate validate flow.yaml --set split.mode=first_match\n";
 
 struct signal_ctx {
 	struct sp_runtime *rt;
@@ -71,72 +88,13 @@ static void *signal_main(void *arg)
 	return NULL;
 }
 
-struct progress_ctx {
-	struct sp_runtime *rt;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-};
-
-static void print_progress(struct sp_runtime *rt)
-{
-	struct sp_run_report rep;
-
-	if (sp_runtime_report(rt, &rep))
-		return;
-	uint64_t recs = 0, in_bytes = 0, out_bytes = 0, errors = 0;
-	for (uint32_t i = 0; i < rep.nstages; i++) {
-		struct sp_stage_report *s = &rep.stages[i];
-		if (s->kind == SP_ORIGIN) {
-			recs += s->forwarded;
-			in_bytes += s->bytes_in;
-		}
-		out_bytes += s->bytes_out;
-		errors += s->errors;
-	}
-	double t = rep.elapsed_s > 0 ? rep.elapsed_s : 1e-9;
-	char pct[64] = "";
-	if (rep.input_bytes && in_bytes) {
-		double f = (double)in_bytes / (double)rep.input_bytes;
-		double eta = f > 0 ? t / f - t : 0;
-		snprintf(pct, sizeof(pct), " %5.1f%% eta %.0fs", f * 100, eta);
-	}
-	fprintf(stderr,
-		"\r%.1fs  %llu records  %.0f rec/s  in %.1f MB/s  out %.1f "
-		"MB/s  errors %llu%s   ",
-		rep.elapsed_s, (unsigned long long)recs, (double)recs / t,
-		(double)in_bytes / t / 1e6, (double)out_bytes / t / 1e6,
-		(unsigned long long)errors, pct);
-	sp_run_report_fini(&rep);
-}
-
-static void *progress_main(void *arg)
-{
-	struct progress_ctx *pc = arg;
-
-	pthread_mutex_lock(&pc->lock);
-	while (!pc->done) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 500 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&pc->cond, &pc->lock, &ts);
-		if (!pc->done)
-			print_progress(pc->rt);
-	}
-	pthread_mutex_unlock(&pc->lock);
-	return NULL;
-}
-
 struct run_args {
 	const char *flow;
 	char **sets;
 	int nsets;
 	struct sp_run_options opt;
 	bool json, quiet;
+	const char *metrics; /* --metrics-file */
 };
 
 static int parse_args(int argc, char **argv, struct run_args *a,
@@ -144,7 +102,9 @@ static int parse_args(int argc, char **argv, struct run_args *a,
 {
 	static const char *const run_opts[] = {"--workers", "--set",   "--json",
 					       "--quiet",   "--force", "--no-pin",
-					       "--help",    NULL};
+					       "--help",    "--metrics-file",
+					       "--catalog", "--validate-only",
+					       NULL};
 	memset(a, 0, sizeof(*a));
 	a->sets = calloc((size_t)argc, sizeof(char *));
 	for (int i = 1; i < argc; i++) {
@@ -167,6 +127,11 @@ static int parse_args(int argc, char **argv, struct run_args *a,
 				return SPATE_EXIT_USAGE;
 			}
 			a->opt.workers = (unsigned)n;
+		} else if (run_flags && !strcmp(arg, "--metrics-file") &&
+			   i + 1 < argc) {
+			a->metrics = argv[++i];
+		} else if (run_flags && !strncmp(arg, "--metrics-file=", 15)) {
+			a->metrics = arg + 15;
 		} else if (run_flags && !strcmp(arg, "--json")) {
 			a->json = true;
 		} else if (run_flags && !strcmp(arg, "--quiet")) {
@@ -175,6 +140,12 @@ static int parse_args(int argc, char **argv, struct run_args *a,
 			a->opt.force = true;
 		} else if (run_flags && !strcmp(arg, "--no-pin")) {
 			a->opt.no_pin = true;
+		} else if (run_flags && !strcmp(arg, "--validate-only")) {
+			a->opt.validate_only = true;
+		} else if (!strcmp(arg, "--catalog") && i + 1 < argc) {
+			a->opt.catalog = argv[++i];
+		} else if (!strncmp(arg, "--catalog=", 10)) {
+			a->opt.catalog = arg + 10;
 		} else if (arg[0] == '-' && arg[1]) {
 			const char *hint = cli_suggest(arg, run_opts);
 			fprintf(stderr, "spate: unknown option '%s'", arg);
@@ -212,10 +183,34 @@ int cli_validate(int argc, char **argv)
 	free(a.sets);
 	if (!f)
 		return SPATE_EXIT_USAGE;
+	if (cli_check_stage_refs(f, a.opt.catalog, a.flow)) {
+		sp_flow_destroy(f);
+		return SPATE_EXIT_USAGE;
+	}
 	printf("%s: flow '%s' is valid (%u stages)\n", a.flow, f->name,
 	       f->nstages);
 	sp_flow_destroy(f);
 	return SPATE_EXIT_OK;
+}
+
+/* --validate-only: every record error was logged as it was met; sum
+ * them up.  Exit 0 without any, 1 otherwise. */
+static int validate_only_verdict(const char *flow,
+				 const struct sp_run_report *rep)
+{
+	uint64_t errors = 0, records = 0;
+
+	for (uint32_t i = 0; i < rep->nstages; i++) {
+		errors += rep->stages[i].errors;
+		if (rep->stages[i].kind == SP_ORIGIN)
+			records += rep->stages[i].in;
+	}
+	fprintf(stderr,
+		"spate: %s: validate-only: %llu record error%s in %llu "
+		"record%s read; nothing was written\n",
+		flow, (unsigned long long)errors, errors == 1 ? "" : "s",
+		(unsigned long long)records, records == 1 ? "" : "s");
+	return errors ? SPATE_EXIT_FAILED : SPATE_EXIT_OK;
 }
 
 int cli_run(int argc, char **argv)
@@ -232,6 +227,10 @@ int cli_run(int argc, char **argv)
 	free(a.sets);
 	if (!f)
 		return SPATE_EXIT_USAGE;
+	if (cli_check_stage_refs(f, a.opt.catalog, a.flow)) {
+		sp_flow_destroy(f);
+		return SPATE_EXIT_USAGE;
+	}
 
 	/* signals go to one thread, started after the runtime exists */
 	struct signal_ctx sc;
@@ -253,22 +252,41 @@ int cli_run(int argc, char **argv)
 	pthread_create(&sig_thread, NULL, signal_main, &sc);
 
 	bool show_progress = !a.quiet && isatty(2);
-	struct progress_ctx pc = {.rt = rt};
-	pthread_t prog_thread;
-	pthread_mutex_init(&pc.lock, NULL);
-	pthread_cond_init(&pc.cond, NULL);
+	struct cli_watch watch;
+	rc = cli_watch_init(&watch, rt, f->name, show_progress, a.metrics);
+	if (rc) {
+		fprintf(stderr, "spate: --metrics-file %s: %s\n", a.metrics,
+			strerror(-rc));
+		pthread_kill(sig_thread, SIGUSR1);
+		pthread_join(sig_thread, NULL);
+		sp_runtime_destroy(rt);
+		sp_flow_destroy(f);
+		return SPATE_EXIT_USAGE;
+	}
 
 	enum sp_run_state state;
 	rc = sp_runtime_start(rt, err, sizeof(err));
 	if (rc == -EALREADY) {
 		/* exactly-once: this input's output is already committed */
 		fprintf(stderr, "spate: %s: skipped: %s\n", a.flow, err);
-		if (a.json)
-			printf("{\"flow\":\"%s\",\"status\":\"skipped\","
+		if (a.json) {
+			struct sp_buf b;
+			sp_buf_init(&b);
+			sp_json_append_string(&b, f->name, strlen(f->name));
+			printf("{\"flow\":%.*s,\"status\":\"skipped\","
 			       "\"elapsed_s\":0,\"stages\":[]}\n",
-			       f->name);
+			       (int)b.len, b.data);
+			sp_buf_fini(&b);
+		}
 		pthread_kill(sig_thread, SIGUSR1);
 		pthread_join(sig_thread, NULL);
+		struct sp_run_report srep;
+		if (sp_runtime_report(rt, &srep) == 0) {
+			srep.state = SP_RUN_FINISHED;
+			cli_watch_finish(&watch, &srep);
+			sp_run_report_fini(&srep);
+		}
+		cli_watch_finish(&watch, NULL);
 		sp_runtime_destroy(rt);
 		sp_flow_destroy(f);
 		return SPATE_EXIT_OK;
@@ -277,17 +295,8 @@ int cli_run(int argc, char **argv)
 		state = sp_runtime_wait(rt);
 		state = SP_RUN_FAILED;
 	} else {
-		if (show_progress)
-			pthread_create(&prog_thread, NULL, progress_main, &pc);
+		cli_watch_start(&watch);
 		state = sp_runtime_wait(rt);
-		if (show_progress) {
-			pthread_mutex_lock(&pc.lock);
-			pc.done = true;
-			pthread_cond_signal(&pc.cond);
-			pthread_mutex_unlock(&pc.lock);
-			pthread_join(prog_thread, NULL);
-			fputc('\n', stderr);
-		}
 	}
 	pthread_kill(sig_thread, SIGUSR1);
 	pthread_join(sig_thread, NULL);
@@ -297,6 +306,13 @@ int cli_run(int argc, char **argv)
 				? SPATE_EXIT_OK
 				: SPATE_EXIT_FAILED;
 	if (sp_runtime_report(rt, &rep) == 0) {
+		/* a run that failed to start never left "created" */
+		rep.state = state;
+		if (a.json && !rep.error[0] && state == SP_RUN_FAILED &&
+		    err[0])
+			snprintf(rep.error, sizeof(rep.error), "%s", err);
+		/* the last progress line and metrics show the final counts */
+		cli_watch_finish(&watch, &rep);
 		if (rep.accounting[0]) {
 			fprintf(stderr, "spate: accounting check failed: %s\n",
 				rep.accounting);
@@ -308,10 +324,11 @@ int cli_run(int argc, char **argv)
 			cli_print_summary(stderr, f, &rep);
 		if (rep.error[0])
 			fprintf(stderr, "spate: run failed: %s\n", rep.error);
+		if (a.opt.validate_only && exit_code == SPATE_EXIT_OK)
+			exit_code = validate_only_verdict(a.flow, &rep);
 		sp_run_report_fini(&rep);
 	}
-	pthread_mutex_destroy(&pc.lock);
-	pthread_cond_destroy(&pc.cond);
+	cli_watch_finish(&watch, NULL);
 	sp_runtime_destroy(rt);
 	sp_flow_destroy(f);
 	return exit_code;

@@ -8,16 +8,48 @@
 #include "cli/cli.h"
 #include "stages/registry.h"
 
+static const char stages_usage[] =
+	"usage: spate stages [TYPE]\n"
+	"\n"
+	"Without TYPE, lists every stage type with its kind and what it does;\n"
+	"with TYPE, prints its options (type, default, bounds, help).\n"
+	"(`spate stage`, singular, manages the stage catalog: named\n"
+	"locations that flows read from and write to.)\n"
+	"\n"
+	"examples:\n"
+	"  spate stages\n"
+	"  spate stages file_writer\n";
+
+static const char graph_usage[] =
+	"usage: spate graph FLOW [--format text|dot]\n"
+	"\n"
+	"Prints the stages of FLOW with their lanes and event edges.\n"
+	"`--format dot` is for Graphviz.\n"
+	"\n"
+	"examples:\n"
+	"  spate graph examples/expenses.yaml\n"
+	"  spate graph f.yaml --format dot | dot -Tsvg > f.svg\n";
+
 int cli_stages(int argc, char **argv)
 {
 	const struct sp_stage_desc *all[256];
 	uint32_t n = sp_registry_list(all, 256);
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: spate stages [TYPE]\n\nWithout TYPE, lists every "
-		       "stage type with its kind and what it does;\nwith TYPE, "
-		       "prints its options (type, default, bounds, help).\n");
+		fputs(stages_usage, stdout);
 		return SPATE_EXIT_OK;
+	}
+	/* not in the usage: the reference of README.md and doc/spate.1,
+	 * for scripts/gen-docs */
+	if (argc == 2 && !strcmp(argv[1], "--markdown"))
+		return cli_stages_reference(stdout, false);
+	if (argc == 2 && !strcmp(argv[1], "--man"))
+		return cli_stages_reference(stdout, true);
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		fprintf(stderr, "spate: stages takes one stage type at most\n"
+				"\n%s",
+			stages_usage);
+		return SPATE_EXIT_USAGE;
 	}
 	if (argc < 2) {
 		for (uint32_t i = 0; i < n; i++)
@@ -59,23 +91,20 @@ int cli_graph(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: spate graph FLOW [--format text|dot]\n\n"
-			       "Prints the stages of FLOW with their lanes and "
-			       "event edges.\n`--format dot` is for Graphviz: "
-			       "spate graph f.yaml --format dot | dot -Tsvg "
-			       "> f.svg\n");
+			fputs(graph_usage, stdout);
 			return SPATE_EXIT_OK;
 		} else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
 			format = argv[++i];
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "spate: unknown option '%s'\n", argv[i]);
+			fprintf(stderr, "spate: unknown option '%s'\n\n%s",
+				argv[i], graph_usage);
 			return SPATE_EXIT_USAGE;
 		} else {
 			path = argv[i];
 		}
 	}
 	if (!path || (strcmp(format, "text") && strcmp(format, "dot"))) {
-		fprintf(stderr, "usage: spate graph FLOW [--format text|dot]\n");
+		fputs(graph_usage, stderr);
 		return SPATE_EXIT_USAGE;
 	}
 	struct sp_flow *f = cli_load_flow(path, NULL, 0);

@@ -619,6 +619,31 @@ static inline bool needs_escape(unsigned char c)
 	return c < 0x20 || c == '"' || c == '\\';
 }
 
+/* The first byte in [s, end) that needs an escape, or end. */
+static inline const char *escape_scan(const char *s, const char *end)
+{
+#if defined(__SSE2__)
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i bs = _mm_set1_epi8('\\');
+	const __m128i ctl = _mm_set1_epi8(0x1f);
+
+	while (end - s >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)s);
+		/* max(x, 0x1f) == 0x1f: unsigned x <= 0x1f */
+		__m128i m = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+		    _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
+		unsigned mask = (unsigned)_mm_movemask_epi8(m);
+		if (mask)
+			return s + __builtin_ctz(mask);
+		s += 16;
+	}
+#endif
+	while (s < end && !needs_escape((unsigned char)*s))
+		s++;
+	return s;
+}
+
 int sp_json_append_string(struct sp_buf *buf, const char *s, size_t len)
 {
 	const char *end = s + len;
@@ -629,8 +654,7 @@ int sp_json_append_string(struct sp_buf *buf, const char *s, size_t len)
 	while (s < end) {
 		const char *run = s;
 
-		while (s < end && !needs_escape((unsigned char)*s))
-			s++;
+		s = escape_scan(s, end);
 		if (s > run) {
 			/* room for the run and the closing quote */
 			if (sp_buf_reserve(buf, (size_t)(s - run) + 1))

@@ -151,6 +151,7 @@ struct sp_runtime {
 	struct event_item *events, **events_tail;
 	char error[1024];
 	bool threads_started;
+	bool committed; /* the stages' ctx->committed */
 };
 
 const char *sp_run_state_name(enum sp_run_state s)
@@ -304,7 +305,8 @@ static void dispatch_events(struct sp_runtime *rt)
 				struct stage_rt *ex = &rt->st[src->subs[k]];
 				struct counters *c = &rt->exec_ctr[ex->index];
 				count(&c->in, 1);
-				if (!ex->desc->on_event)
+				if (!ex->desc->on_event ||
+				    rt->opt.validate_only)
 					continue;
 				uint64_t t0 = now_ns();
 				int rc = ex->desc->on_event(ex->state, &it->ev);
@@ -322,6 +324,19 @@ static void dispatch_events(struct sp_runtime *rt)
 
 /* ---- record errors ------------------------------------------------------ */
 
+/* A stage rejecting a parsed record does not know where it came from:
+ * its raw text points into the batch's input. */
+static uint64_t error_offset(const struct sp_batch *b,
+			     const struct sp_record_error *e)
+{
+	if (e->offset || e->record == SP_NO_RECORD || !b->input)
+		return e->offset;
+	const char *raw = b->recs[e->record].raw;
+	if (raw >= b->input && raw <= b->input + b->bytes_in)
+		return b->input_offset + (uint64_t)(raw - b->input);
+	return e->offset;
+}
+
 static void log_record_error(struct stage_rt *s, const struct sp_batch *b,
 			     const struct sp_record_error *e)
 {
@@ -332,7 +347,7 @@ static void log_record_error(struct stage_rt *s, const struct sp_batch *b,
 			    sp_stage_kind_name(s->desc->kind), s->desc->name,
 			    s->fs->id, b->source ? b->source : "-",
 			    (unsigned long long)e->line,
-			    (unsigned long long)e->offset, e->reason);
+			    (unsigned long long)error_offset(b, e), e->reason);
 	else if (n == 5)
 		sp_log_warn("[%s:%s:%s] further record errors are counted, "
 			    "not logged",
@@ -451,6 +466,17 @@ static uint32_t handle_errors(struct worker *w, struct stage_rt *s,
 		return 0;
 	for (uint32_t i = from; i < b->nerrors; i++) {
 		const struct sp_record_error *e = &b->errors[i];
+		if (rt->opt.validate_only) {
+			/* the report of a validating run: every error */
+			sp_log_error("[%s:%s:%s] %s:%llu (byte %llu): %s",
+				     sp_stage_kind_name(s->desc->kind),
+				     s->desc->name, s->fs->id,
+				     b->source ? b->source : "-",
+				     (unsigned long long)e->line,
+				     (unsigned long long)error_offset(b, e),
+				     e->reason);
+			continue;
+		}
 		log_record_error(s, b, e);
 		switch (s->fs->on_error) {
 		case SP_ON_ERROR_STOP:
@@ -459,7 +485,8 @@ static uint32_t handle_errors(struct worker *w, struct stage_rt *s,
 				 "stop): %s:%llu (byte %llu): %s",
 				 s->fs->id, b->source ? b->source : "-",
 				 (unsigned long long)e->line,
-				 (unsigned long long)e->offset, e->reason);
+				 (unsigned long long)error_offset(b, e),
+				 e->reason);
 			break;
 		case SP_ON_ERROR_TO_ERROR:
 			if (rt->error_stage == UINT32_MAX ||
@@ -561,6 +588,9 @@ static void run_processor(struct worker *w, struct stage_rt *s,
 		sp_batch_reset(ws->copy);
 		ws->copy->source = b->source;
 		ws->copy->seq = b->seq;
+		ws->copy->input = b->input;
+		ws->copy->input_offset = b->input_offset;
+		ws->copy->bytes_in = b->bytes_in;
 		if (sp_batch_copy_records(ws->copy, b, sel, n)) {
 			run_fail(rt, "out of memory in stage '%s'", s->fs->id);
 			return;
@@ -632,6 +662,12 @@ static void run_stage(struct worker *w, uint32_t t, struct sp_batch *b,
 	if (s->desc->kind != SP_DESTINATION)
 		return;
 	struct counters *c = &w->ctr[t];
+	if (rt->opt.validate_only) { /* routed here, written nowhere */
+		count(&c->in, n);
+		count(&c->forwarded, n);
+		count(&c->batches, 1);
+		return;
+	}
 	uint32_t err0 = b->nerrors;
 	uint64_t t0 = now_ns();
 	int rc = s->desc->stage_batch(s->state, w->ws[t].wstate, b, sel, n);
@@ -658,9 +694,20 @@ static void process_chunk(struct worker *w, struct work *wk)
 	b->source = wk->c.source;
 	b->seq = wk->c.seq;
 	b->bytes_in = wk->c.len;
+	b->input = wk->c.data;
+	b->input_offset = wk->c.offset;
 	uint64_t t0 = now_ns();
 	int rc = o->desc->parse(o->state, w->ws[o->index].wstate, &wk->c, b);
 	count(&c->busy_ns, now_ns() - t0);
+	if (rc < 0 && b->nerrors) {
+		/* the origin refused a record (file_reader on_error: abort) */
+		const struct sp_record_error *e = &b->errors[0];
+		run_fail(rt, "stage '%s' stopped at %s:%llu (byte %llu): %s",
+			 o->fs->id, wk->c.source ? wk->c.source : "input",
+			 (unsigned long long)e->line,
+			 (unsigned long long)error_offset(b, e), e->reason);
+		return;
+	}
 	if (rc < 0) {
 		run_fail(rt, "stage '%s' failed reading %s: %s", o->fs->id,
 			 wk->c.source ? wk->c.source : "input", strerror(-rc));
@@ -685,7 +732,7 @@ static void end_batch(struct worker *w, uint64_t seq)
 {
 	struct sp_runtime *rt = w->rt;
 
-	for (uint32_t i = 0; i < rt->ndests; i++) {
+	for (uint32_t i = 0; !rt->opt.validate_only && i < rt->ndests; i++) {
 		struct stage_rt *d = &rt->st[rt->dests[i]];
 		if (!d->desc->batch_end)
 			continue;
@@ -730,7 +777,7 @@ static void *worker_main(void *arg)
 		/* the slot goes back to its reader; never full by sizing */
 		sp_ring_try_push_mpmc(&o->free_slots, wk);
 	}
-	if (!atomic_load(&rt->aborting)) {
+	if (!atomic_load(&rt->aborting) && !rt->opt.validate_only) {
 		for (uint32_t i = 0; i < rt->ndests; i++) {
 			struct stage_rt *d = &rt->st[rt->dests[i]];
 			if (!d->desc->worker_flush)
@@ -899,6 +946,9 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 		ctx->force = opt->force;
 		ctx->engine = rt;
 		ctx->stop_fd = rt->stop_fd;
+		ctx->catalog = opt->catalog;
+		ctx->validate_only = opt->validate_only;
+		ctx->committed = &rt->committed;
 		if (!s->desc->create)
 			continue;
 		char msg[512] = "";
@@ -953,6 +1003,11 @@ int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen)
 	for (uint32_t i = 0; i < rt->nstages; i++) {
 		struct stage_rt *s = &rt->st[i];
 		if (!s->desc->start)
+			continue;
+		/* validating: nothing that writes or acts is started */
+		if (rt->opt.validate_only &&
+		    (s->desc->kind == SP_DESTINATION ||
+		     s->desc->kind == SP_EXECUTOR))
 			continue;
 		char msg[512] = "";
 		rc = s->desc->start(s->state, msg, sizeof(msg));
@@ -1070,6 +1125,18 @@ enum sp_run_state sp_runtime_wait(struct sp_runtime *rt)
 	rt->threads_started = false;
 
 	bool ok = !atomic_load(&rt->failed) && !atomic_load(&rt->aborting);
+	for (uint32_t i = 0; ok && i < rt->nstages; i++) {
+		struct stage_rt *s = &rt->st[i];
+		if (!s->desc->prepare || !s->started)
+			continue;
+		char msg[512] = "";
+		int rc = s->desc->prepare(s->state, msg, sizeof(msg));
+		if (rc < 0) {
+			run_fail(rt, "stage '%s': %s", s->fs->id,
+				 msg[0] ? msg : strerror(-rc));
+			ok = false;
+		}
+	}
 	for (uint32_t i = 0; i < rt->nstages; i++) {
 		struct stage_rt *s = &rt->st[i];
 		if (!s->desc->finish || !s->started)
@@ -1083,8 +1150,9 @@ enum sp_run_state sp_runtime_wait(struct sp_runtime *rt)
 		}
 	}
 	dispatch_events(rt);
-	rt->t_end = now_ns();
+	uint64_t t_end = now_ns();
 	pthread_mutex_lock(&rt->lock);
+	rt->t_end = t_end; /* under lock: sp_runtime_report may be reading */
 	if (atomic_load(&rt->failed))
 		rt->state = SP_RUN_FAILED;
 	else if (atomic_load(&rt->stopping) &&
@@ -1092,6 +1160,8 @@ enum sp_run_state sp_runtime_wait(struct sp_runtime *rt)
 		rt->state = SP_RUN_STOPPED;
 	else
 		rt->state = SP_RUN_FINISHED;
+	rt->committed = ok && rt->state != SP_RUN_FAILED &&
+			!rt->opt.validate_only;
 	pthread_mutex_unlock(&rt->lock);
 	return rt->state;
 }
@@ -1115,8 +1185,10 @@ int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
 	pthread_mutex_lock(&rt->lock);
 	rep->state = rt->state;
 	snprintf(rep->error, sizeof(rep->error), "%s", rt->error);
+	uint64_t end = rt->t_end;
 	pthread_mutex_unlock(&rt->lock);
-	uint64_t end = rt->t_end ? rt->t_end : now_ns();
+	if (!end)
+		end = now_ns();
 	rep->elapsed_s = rt->t_start ? (double)(end - rt->t_start) / 1e9 : 0;
 	size_t acc = 0;
 	for (uint32_t i = 0; i < rt->nstages; i++) {
@@ -1155,8 +1227,11 @@ int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
 			for (uint32_t l = 0; l < r->nlanes; l++)
 				r->out[l] += ld(&c->out[l]);
 		}
-		if (s->desc->kind == SP_ORIGIN && s->desc->input_size)
-			rep->input_bytes += s->desc->input_size(s->state);
+		if (s->desc->kind == SP_ORIGIN && s->desc->input_size &&
+		    s->state) {
+			r->input_size = s->desc->input_size(s->state);
+			rep->input_bytes += r->input_size;
+		}
 		if (s->desc->status && s->state) {
 			s->desc->status(s->state, &r->extra);
 			if (r->extra.bytes_in)

@@ -29,6 +29,11 @@ struct sp_run_options {
 	unsigned workers; /* 0: the flow's `workers`, else usable CPUs */
 	bool force;	  /* replace output an earlier run committed */
 	bool no_pin;	  /* do not pin workers to CPUs */
+	const char *catalog; /* stage catalog database; NULL: the default */
+	/* parse and route everything, write nothing: destinations and
+	 * executors are not started and see no data; every record error is
+	 * logged (none is sent to the error stage or stops the run) */
+	bool validate_only;
 };
 
 struct sp_stage_report {
@@ -43,6 +48,7 @@ struct sp_stage_report {
 	uint64_t bytes_in, bytes_out;
 	uint64_t batches;
 	uint64_t busy_ns;
+	uint64_t input_size; /* origin: bytes of input when known, else 0 */
 	uint32_t nlanes;
 	const char *lanes[SP_MAX_LANES];
 	uint64_t out[SP_MAX_LANES];

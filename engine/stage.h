@@ -64,6 +64,12 @@ struct sp_stage_ctx {
 	void *engine;	      /* opaque, for sp_stage_emit_event */
 	int stop_fd;	      /* readable once the run stops (poll it in a
 			       * blocking read); <= 0 when unavailable */
+	const char *catalog;  /* stage catalog database (include/spate/
+			       * catalog.h); NULL: the default */
+	bool validate_only;   /* --validate-only: nothing is written */
+	/* true once the run ended and its output is committed (finished, or
+	 * drained and committed); final when close() is called */
+	const bool *committed;
 };
 
 /* An event a stage raises (file-closed, no-more-data, ...): name plus
@@ -175,6 +181,12 @@ struct sp_stage_desc {
 	/* executor (and destinations used as event sinks) */
 	int (*on_event)(void *state, const struct sp_event *ev);
 
+	/* After all data, on every stage before any finish: make sure the
+	 * output can be committed (writes done, no error, no collision)
+	 * without making anything visible.  One failure rolls back every
+	 * destination, so that a run publishes all or nothing.  0 or -errno
+	 * with err.  Optional. */
+	int (*prepare)(void *state, char *err, size_t errlen);
 	/* After all data: ok=true commits, ok=false rolls back. 0 or -errno
 	 * with err. */
 	int (*finish)(void *state, bool ok, char *err, size_t errlen);

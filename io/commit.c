@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "engine/buf.h"
@@ -360,8 +361,11 @@ static int clear_old_version(int fd)
  * there: unpublished files of a failed or killed run, or the previous
  * version of the target when a run died between the exchange and its
  * cleanup. */
+static int take_back_published(struct sp_commit *c);
+
 static void clear_leftovers(struct sp_commit *c)
 {
+	take_back_published(c);
 	bool old_version = faccessat(c->staging_fd, SP_COMMIT_MANIFEST, F_OK,
 				     AT_SYMLINK_NOFOLLOW) == 0;
 	int n = clear_old_version(c->staging_fd);
@@ -552,22 +556,83 @@ void sp_commit_set_replace(struct sp_commit *c, bool replace)
 	c->replace = replace;
 }
 
-/* A file of this run's name in dir that no manifest lists was left by an
- * interrupted run (names are deterministic): this run may replace it. */
-static bool leftover(struct sp_commit *c, const char *name)
+/*
+ * Publishing file by file (commit: file, or the fallback) makes files
+ * visible before a manifest lists them.  Their names go to a journal in the
+ * staging directory first, so that the next begin can take back what a
+ * killed run published (and a rerun does not find "its" names taken).
+ * The journal never reaches the target: finish removes it with the
+ * staging directory's other entries.
+ */
+#define JOURNAL ".spate-published"
+
+static int journal_add(struct sp_commit *c, const char *name)
+{
+	size_t n = strlen(name);
+	struct iovec iov[2] = {{(void *)name, n}, {(void *)"\n", 1}};
+	int fd = openat(c->staging_fd, JOURNAL,
+			O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	ssize_t w = writev(fd, iov, 2);
+	rc = w == (ssize_t)(n + 1) ? fsync_fd(fd) : w < 0 ? -errno : -EIO;
+	close(fd);
+	return rc;
+}
+
+/* begin: removes from dir the files a killed run published that the
+ * manifest does not list.  Returns how many. */
+static int take_back_published(struct sp_commit *c)
 {
 	struct sp_commit_manifest *m = NULL;
-	int rc = manifest_read_at(c->dir_fd, c->dir, &m);
-	bool l = rc == -ENOENT || (rc == 0 && !listed(m, name));
+	char *text = NULL;
+	size_t len = 0;
+	int n = 0;
+	FILE *f;
+	int fd = openat(c->staging_fd, JOURNAL, O_RDONLY | O_CLOEXEC);
 
+	if (fd < 0)
+		return 0;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return 0;
+	}
+	int rc = manifest_read_at(c->dir_fd, c->dir, &m);
+	if (rc == 0 || rc == -ENOENT) {
+		ssize_t k;
+		while ((k = getline(&text, &len, f)) > 0) {
+			if (text[k - 1] == '\n')
+				text[k - 1] = '\0';
+			if (name_is_plain(text) && !listed(m, text) &&
+			    unlinkat(c->dir_fd, text, 0) == 0)
+				n++;
+		}
+	}
+	free(text);
+	fclose(f);
 	sp_commit_manifest_free(m);
-	return l;
+	if (n) {
+		fsync_fd(c->dir_fd);
+		sp_log_warn("removed %d files from %s that an interrupted run "
+			    "had published before its manifest",
+			    n, c->dir);
+	}
+	return n;
 }
 
 /* Moves e into dir; the caller fsyncs dir.  0 or -errno (logged). */
 static int publish(struct sp_commit *c, struct commit_entry *e)
 {
-	int rc;
+	int rc = journal_add(c, e->name);
+
+	if (rc < 0) {
+		sp_log_error("cannot note %s in %s/%s: %s", e->name,
+			     c->staging, JOURNAL, strerrordesc_np(-rc));
+		return rc;
+	}
 
 	if (c->replace) {
 		rc = renameat(c->staging_fd, e->name, c->dir_fd, e->name);
@@ -582,13 +647,6 @@ static int publish(struct sp_commit *c, struct commit_entry *e)
 			if (rc == 0)
 				unlinkat(c->staging_fd, e->name, 0);
 		}
-	}
-	if (rc < 0 && errno == EEXIST && leftover(c, e->name)) {
-		rc = renameat(c->staging_fd, e->name, c->dir_fd, e->name);
-		if (rc == 0)
-			sp_log_warn("replaced %s/%s: no manifest lists it, an "
-				    "interrupted run left it",
-				    c->dir, e->name);
 	}
 	if (rc < 0) {
 		rc = -errno;
@@ -878,8 +936,7 @@ int sp_commit_prepare(struct sp_commit *c, bool replace)
 			e->synced = true;
 		}
 		if (!replace && faccessat(c->dir_fd, e->name, F_OK,
-					  AT_SYMLINK_NOFOLLOW) == 0 &&
-		    listed(old, e->name)) {
+					  AT_SYMLINK_NOFOLLOW) == 0) {
 			rc = -EEXIST;
 			log_exists(c, e->name);
 			goto free_old;
@@ -967,8 +1024,7 @@ static int link_kept(struct sp_commit *c, bool replace)
 			break;
 		}
 		if (is_ours(c, name)) {
-			/* replaced; unlisted: an interrupted run's leftover */
-			if (replace || !listed(c->old, name))
+			if (replace)
 				continue;
 			log_exists(c, name);
 			rc = -EEXIST;
@@ -1204,6 +1260,9 @@ void sp_commit_abort(struct sp_commit *c)
 {
 	if (c->closed)
 		return;
+	/* a failed run takes back what it published early: the rerun
+	 * publishes the same names again, exactly once */
+	take_back_published(c);
 	remove_staging(c);
 	c->closed = true;
 }

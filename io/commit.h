@@ -106,8 +106,9 @@ int sp_commit_prepare(struct sp_commit *c, bool replace);
  * replaced a file cannot bring it back) and the caller calls abort. */
 int sp_commit_finish(struct sp_commit *c, bool replace);
 
-/* Removes the staged files and the staging directory; files already
- * published (publish_now) stay.  No-op after finish. */
+/* Removes the staged files and the staging directory, and takes back the
+ * files published early (publish_now) that no manifest lists: a failed
+ * run leaves the target as it was.  No-op after finish. */
 void sp_commit_abort(struct sp_commit *c);
 
 /* Aborts unless finished, unlocks, frees.  NULL is a no-op. */

@@ -29,7 +29,8 @@
  *   spate_flow_remove_stage() or spate_flow_destroy().
  * - Threads: a flow and its stages must be used by one thread at a time
  *   (there is no locking inside); different flows may be used from
- *   different threads at once.
+ *   different threads at once.  A run (spate_flow_start()) may be
+ *   watched and stopped from any thread: each call says.
  * - Editing never validates: a flow may be incomplete or inconsistent
  *   while it is being built.  spate_flow_validate() checks everything and
  *   reports every problem, as `spate validate` does.
@@ -37,7 +38,9 @@
 #ifndef SPATE_SPATE_H
 #define SPATE_SPATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -226,8 +229,187 @@ int spate_flow_to_yaml(const struct spate_flow *flow, char *buf, size_t len);
 
 /* ---- running -------------------------------------------------------------
  *
- * run / start / wait / stop / status of a validated flow.
+ * A run validates the flow, then works on its own copy of it: once
+ * spate_flow_run() or spate_flow_start() has returned, the flow may be
+ * edited, run again or destroyed while the run goes on.  Relative paths
+ * (file_reader's path, file_writer's dir) are relative to the folder of
+ * the flow file for a loaded flow, else to the current directory.
+ *
+ *	struct spate_run *run;
+ *	struct spate_run_status st;
+ *
+ *	if (spate_flow_start(flow, NULL, &run, err, sizeof(err)) == 0) {
+ *		... spate_run_status(run, &st) from any thread ...
+ *		if (spate_run_wait(run) == SPATE_RUN_FAILED)
+ *			fprintf(stderr, "%s\n", spate_run_error(run));
+ *		spate_run_destroy(run);
+ *	}
+ *
+ * Exactly-once output: when the flow's file_writers already hold the
+ * committed output of an earlier run of the same flow over the same
+ * input, the run does nothing and ends "skipped" (set force to replace
+ * that output).
+ *
+ * ABI: the structs below only ever grow into their reserved words, so
+ * their size and the offsets of their fields do not change.
  */
+
+struct spate_run;
+
+enum spate_run_state {
+	SPATE_RUN_CREATED = 0, /* not started (never seen by callers) */
+	SPATE_RUN_RUNNING,
+	SPATE_RUN_SUCCEEDED, /* origins exhausted (or a pipeline_finisher) */
+	SPATE_RUN_FAILED,    /* a stage failed; outputs rolled back */
+	SPATE_RUN_SKIPPED,   /* output already committed: nothing done */
+	SPATE_RUN_STOPPED,   /* spate_run_stop(): drained or aborted */
+};
+
+/* "created", "running", "succeeded", "failed", "skipped", "stopped"; "?"
+ * for any other value.  Static strings; any thread. */
+const char *spate_run_state_name(enum spate_run_state state);
+
+/* Options of a run.  Zero (or a NULL pointer for the whole struct) means
+ * the default for each field, so {0} and designated initializers work. */
+struct spate_run_options {
+	unsigned workers; /* worker threads, at most 1024; 0: the flow's
+			   * workers (spate_flow_set_workers), else the
+			   * CPUs this process may use */
+	bool force;	  /* replace output an earlier run committed */
+	bool no_pin;	  /* do not pin workers to CPUs */
+	uint32_t reserved[6]; /* must be zero */
+};
+
+/* The whole run at one moment.  The record counts are sums over stages:
+ * records_in is what the origins produced, records_out what the
+ * destinations wrote (the error stage not included), errors the records
+ * that stages rejected (some of which the error stage may have written:
+ * error_records), dropped the records filters removed on purpose. */
+struct spate_run_status {
+	enum spate_run_state state;
+	uint32_t workers;
+	uint32_t nstages; /* indices for spate_run_stage_status() */
+	double elapsed_s; /* since the start; frozen at the end */
+	uint64_t records_in;
+	uint64_t records_out;
+	uint64_t error_records; /* written by the flow's error stage */
+	uint64_t errors;
+	uint64_t dropped;
+	uint64_t bytes_in;    /* read by the origins */
+	uint64_t bytes_out;   /* written by the destinations */
+	uint64_t input_bytes; /* total size of the input when known, else 0 */
+	uint64_t reserved[8];
+};
+
+/* One stage of a run.  Strings belong to the run and stay valid until
+ * spate_run_destroy().  For every stage but executors records_in ==
+ * records_out + errors + dropped once the run has ended; records_out of
+ * an origin or processor counts each record once even when it goes to
+ * several lanes (per lane: spate_run_lane_status()). */
+struct spate_stage_status {
+	const char *id;
+	const char *type;
+	const char *kind; /* "origin", "processor", "destination",
+			   * "executor" */
+	uint64_t records_in; /* executors: events received */
+	uint64_t records_out; /* passed on, or written by a destination */
+	uint64_t errors;
+	uint64_t warnings;
+	uint64_t dropped;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t batches;
+	uint64_t files; /* files written (file_writer) */
+	uint32_t nlanes; /* output lanes: origins and processors, else 0 */
+	uint32_t reserved32;
+	uint64_t reserved[8];
+};
+
+/* One output lane of an origin or processor. */
+struct spate_lane_status {
+	const char *name; /* "high", "default"; "" for a single output */
+	uint64_t records;
+	uint64_t reserved[4];
+};
+
+/* Validates flow (as spate_flow_validate() does), runs it to the end on
+ * the calling thread and fills *status (may be NULL) with the final
+ * counts; opts may be NULL (defaults).  Returns 0 when the run succeeded
+ * or was skipped (status->state tells which; for a skipped run errbuf
+ * says why), else a negative errno with the reason in errbuf (errlen
+ * bytes, NUL-terminated; may be NULL):
+ *   -EINVAL  the flow does not validate (every problem, one per line) or
+ *            opts are bad;
+ *   -EIO     the run failed (a stage failed, records went missing);
+ *            outputs were rolled back;
+ *   -ECANCELED  the run was stopped before the end;
+ *   other    starting the stages failed: -EEXIST (a file_writer's dir
+ *            holds the output of another run; set force), -EBUSY
+ *            (another run is writing there), -ENOENT, -ENOMEM, ...
+ * *status is always filled: state failed and zero counts when the run
+ * did not get going.  Same threading as the other flow calls. */
+int spate_flow_run(struct spate_flow *flow,
+		   const struct spate_run_options *opts,
+		   struct spate_run_status *status, char *errbuf,
+		   size_t errlen);
+
+/* Validates flow and starts a run of it in the background.  0 and *out
+ * (destroy it with spate_run_destroy()), in state running -- or already
+ * skipped, when the output is committed; spate_run_error() says why --
+ * or a negative errno as for spate_flow_run() with the reason in errbuf,
+ * and *out NULL.  Same threading as the other flow calls. */
+int spate_flow_start(struct spate_flow *flow,
+		     const struct spate_run_options *opts,
+		     struct spate_run **out, char *errbuf, size_t errlen);
+
+/* Waits for the end of the run (running events to executors on the
+ * calling thread meanwhile), commits or rolls back the outputs and
+ * returns the final state: succeeded, failed, skipped or stopped.  Any
+ * thread; callers after the first wait for the first and get the same
+ * state. */
+enum spate_run_state spate_run_wait(struct spate_run *run);
+
+/* Stops the run.  Drain (abort false): origins stop reading, records in
+ * flight are processed and written, outputs commit; the run ends stopped.
+ * Abort: the remaining work is skipped and outputs roll back.  Returns at
+ * once (spate_run_wait() for the end).  Any thread, any time, more than
+ * once (abort after drain escalates); a no-op once the run has ended. */
+void spate_run_stop(struct spate_run *run, bool abort);
+
+/* Fills *st with the run's state and total counts at this moment.  Any
+ * thread, any time, also while another thread is in spate_run_wait().
+ * 0, or -EINVAL, -ENOMEM. */
+int spate_run_status(struct spate_run *run, struct spate_run_status *st);
+
+/* The number of stages of the run (flow order); any thread. */
+uint32_t spate_run_stage_count(const struct spate_run *run);
+
+/* Fills *st with stage i's counts (i in flow order, < the stage count) at
+ * this moment.  Any thread, any time.  0, -ENOENT (no stage i), -EINVAL,
+ * -ENOMEM. */
+int spate_run_stage_status(struct spate_run *run, uint32_t i,
+			   struct spate_stage_status *st);
+
+/* The index of the stage with this id, for spate_run_stage_status(), or
+ * -ENOENT.  Any thread. */
+int spate_run_stage_index(const struct spate_run *run, const char *id);
+
+/* Fills *st with lane `lane` of stage i (lane < its nlanes): its name and
+ * the records sent to it.  Any thread, any time.  0, -ENOENT, -EINVAL,
+ * -ENOMEM. */
+int spate_run_lane_status(struct spate_run *run, uint32_t i, uint32_t lane,
+			  struct spate_lane_status *st);
+
+/* Why the run failed or was skipped, "" otherwise (and "" until the run
+ * has ended: a run that is failing reports it once spate_run_wait()
+ * returns).  The text belongs to the run and stays valid until
+ * spate_run_destroy().  Any thread. */
+const char *spate_run_error(struct spate_run *run);
+
+/* Frees the run.  A run still going is aborted (outputs roll back) and
+ * waited for first.  Call it once no other thread uses the run any more.
+ * NULL is a no-op. */
+void spate_run_destroy(struct spate_run *run);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 #include "io/fileio.h"
 #include "io/jsonl.h"
 #include "io/zstd_codec.h"
+#include "spate/catalog.h"
 
 #define BLOCKS_PER_WORKER 4
 
@@ -45,6 +46,7 @@ struct fw_config {
 	bool header;
 	uint64_t frame_size;
 	bool fsync;
+	char *stage;
 };
 
 static const char *const formats[] = {"jsonl", "csv", NULL};
@@ -105,6 +107,10 @@ static const struct sp_option fw_options[] = {
 	{.name = "fsync", .type = SP_OPT_BOOL, .def = "true",
 	 .offset = offsetof(struct fw_config, fsync),
 	 .help = "fsync files and directories when publishing"},
+	{.name = "stage", .type = SP_OPT_STRING,
+	 .offset = offsetof(struct fw_config, stage),
+	 .help = "catalog stage (`spate stage create-local`): `dir` is then "
+		 "relative to its root and may not leave it"},
 	{0},
 };
 
@@ -166,6 +172,36 @@ struct fw_state {
 	_Atomic uint64_t bytes_encoded; /* before compression */
 };
 
+/* `stage: NAME`: dir under the catalog stage's root, refused when it
+ * would leave it. */
+static int stage_dir(const struct fw_config *cfg,
+		     const struct sp_stage_ctx *ctx, char **dir, char *err,
+		     size_t errlen)
+{
+	struct spate_catalog *c = NULL;
+	char *root = NULL, msg[1024] = "";
+	const char *opt = "stage";
+	int rc = spate_catalog_open(ctx->catalog, &c, msg, sizeof(msg));
+
+	if (rc == 0)
+		rc = spate_catalog_local_root(c, cfg->stage, &root, msg,
+					      sizeof(msg));
+	if (rc == 0) {
+		opt = "dir";
+		rc = spate_catalog_check_path(root, cfg->stage, cfg->dir, msg,
+					      sizeof(msg));
+	}
+	if (rc == 0 && asprintf(dir, "%s/%s", root, cfg->dir) < 0) {
+		*dir = NULL;
+		rc = -ENOMEM;
+	}
+	if (rc && rc != -ENOMEM)
+		snprintf(err, errlen, "option '%s': %s", opt, msg);
+	free(root);
+	spate_catalog_close(c);
+	return rc;
+}
+
 static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 		     void **state, char *err, size_t errlen)
 {
@@ -179,10 +215,17 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 	fw->zstd = !strcmp(cfg->compression, "zstd");
 	fw->csv = !strcmp(cfg->format, "csv");
 	fw->publish_each = !strcmp(cfg->commit, "file");
-	if (cfg->dir[0] == '/')
+	if (cfg->stage) {
+		int rc = stage_dir(cfg, ctx, &fw->dir, err, errlen);
+		if (rc) {
+			free(fw);
+			return rc;
+		}
+	} else if (cfg->dir[0] == '/') {
 		fw->dir = strdup(cfg->dir);
-	else if (asprintf(&fw->dir, "%s/%s", ctx->flow_dir, cfg->dir) < 0)
+	} else if (asprintf(&fw->dir, "%s/%s", ctx->flow_dir, cfg->dir) < 0) {
 		fw->dir = NULL;
+	}
 	if (!fw->dir) {
 		free(fw);
 		return -ENOMEM;
@@ -526,6 +569,17 @@ static unsigned pow2_at_least(uint64_t n)
 	return p;
 }
 
+/* A run that ends before writing still removes what a killed run left
+ * beside the target (begin does that); a busy target is left alone. */
+static void clean_leftovers(struct fw_state *fw)
+{
+	struct sp_commit *c = NULL;
+
+	if (sp_commit_begin(fw->dir, fw->ctx->flow, fw->ctx->id,
+			    fw->ctx->run_id, &c) == 0)
+		sp_commit_destroy(c);
+}
+
 static int fw_start(void *state, char *err, size_t errlen)
 {
 	struct fw_state *fw = state;
@@ -537,6 +591,8 @@ static int fw_start(void *state, char *err, size_t errlen)
 		bool same = m->run_id && !strcmp(m->run_id, ctx->run_id);
 		bool adds = strstr(fw->cfg->name, "{run}") != NULL;
 		sp_commit_manifest_free(m);
+		if (!ctx->force && (same || !adds))
+			clean_leftovers(fw);
 		if (same && !ctx->force) {
 			snprintf(err, errlen,
 				 "%s already holds the committed output of "
@@ -777,15 +833,40 @@ static int64_t fw_worker_flush(void *state, void *wstate)
 	return 0;
 }
 
-static int fw_finish(void *state, bool ok, char *err, size_t errlen)
+static void stop_writer(struct fw_state *fw)
 {
-	struct fw_state *fw = state;
-
 	if (fw->writer_running) {
 		sp_ring_close(&fw->queue);
 		pthread_join(fw->writer, NULL);
 		fw->writer_running = false;
 	}
+}
+
+static int fw_prepare(void *state, char *err, size_t errlen)
+{
+	struct fw_state *fw = state;
+
+	stop_writer(fw);
+	if (!fw->commit)
+		return 0;
+	if (fw->error) {
+		snprintf(err, errlen, "%s", fw->errmsg);
+		return fw->error;
+	}
+	int rc = sp_commit_prepare(fw->commit, fw->ctx->force);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot publish files in %s: %s", fw->dir,
+			 rc == -EEXIST ? "a file of this run exists already "
+					 "(rerun with --force to replace it)"
+				       : strerror(-rc));
+	return rc;
+}
+
+static int fw_finish(void *state, bool ok, char *err, size_t errlen)
+{
+	struct fw_state *fw = state;
+
+	stop_writer(fw);
 	if (!fw->commit)
 		return 0;
 	if (fw->error) {
@@ -862,6 +943,7 @@ const struct sp_stage_desc sp_stage_file_writer = {
 	.stage_batch = fw_stage_batch,
 	.batch_end = fw_batch_end,
 	.worker_flush = fw_worker_flush,
+	.prepare = fw_prepare,
 	.finish = fw_finish,
 	.status = fw_status,
 	.close = fw_close,

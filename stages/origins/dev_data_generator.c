@@ -27,6 +27,7 @@ enum gen_type {
 	GEN_ENUM,
 	GEN_TIMESTAMP,
 	GEN_TEXT,
+	GEN_TAGS, /* default field set only: a JSON array of 1..4 tags */
 };
 
 static const char *const gen_types[] = {"sequence", "int",  "double",
@@ -139,7 +140,7 @@ static const struct sp_option gen_options[] = {
 	 .offset = offsetof(struct gen_config, fields),
 	 .help = "the fields of each record, [{name, type, min, max, values, "
 		 "length}]; default: id, ts, user, country, expense, status, "
-		 "message"},
+		 "tags (an array of 1..4 words), message"},
 	{0},
 };
 
@@ -184,13 +185,24 @@ static const char *const words[] = {
 
 #define NWORDS (sizeof(words) / sizeof(words[0]))
 
-static uint32_t word_len[NWORDS];
+/* A prime count, so that any step 1..NTAGS-1 visits distinct tags. */
+static const char *const tags[] = {
+	"travel", "meals", "office", "software", "hardware", "client",
+	"internal", "urgent", "review", "refund", "recurring", "q1", "q4",
+};
+
+#define NTAGS (sizeof(tags) / sizeof(tags[0]))
+#define TAG_MAX 9 /* bytes in the longest tag */
+
+static uint32_t word_len[NWORDS], tag_len[NTAGS];
 static uint32_t country_len[10], status_len[4];
 
 static void __attribute__((constructor)) gen_tables_init(void)
 {
 	for (size_t i = 0; i < NWORDS; i++)
 		word_len[i] = (uint32_t)strlen(words[i]);
+	for (size_t i = 0; i < NTAGS; i++)
+		tag_len[i] = (uint32_t)strlen(tags[i]);
 	for (size_t i = 0; i < 10; i++)
 		country_len[i] = (uint32_t)strlen(countries[i]);
 	for (size_t i = 0; i < 4; i++)
@@ -224,6 +236,7 @@ static int set_defaults(struct gen *g, struct sp_symtab *st)
 		{"country", GEN_ENUM, 0, 0},
 		{"expense", GEN_DOUBLE, -2000000, 2000000},
 		{"status", GEN_ENUM, 0, 0},
+		{"tags", GEN_TAGS, 1, 4},
 		{"message", GEN_TEXT, 80, 200},
 	};
 	const uint32_t n = sizeof(def) / sizeof(def[0]);
@@ -498,9 +511,40 @@ static uint32_t make_text(char *out, uint32_t max, uint64_t u)
 	}
 	if (n == 0 && max)
 		out[n++] = 'x';
-	if (n && out[n - 1] != '.' && n < max)
+	if (n && out[n - 1] == ',')
+		out[n - 1] = '.';
+	else if (n && out[n - 1] != '.' && n < max)
 		out[n++] = '.';
 	return n;
+}
+
+/* ["a","b",...]: lo..hi distinct tags, as raw JSON text in the arena */
+static int make_tags(const struct gen_field *f, uint64_t u,
+		     struct sp_arena *a, struct sp_value *v)
+{
+	uint32_t n = (uint32_t)(f->lo + (int64_t)below(
+					    u, (uint64_t)(f->hi - f->lo) + 1));
+	uint64_t r = mix64(u);
+	uint32_t at = (uint32_t)below(r, NTAGS);
+	uint32_t step = 1 + (uint32_t)below(mix64(r), NTAGS - 1);
+	uint32_t len = 0;
+	char *s = sp_arena_alloc(a, 2 + n * (TAG_MAX + 3));
+
+	if (!s)
+		return -ENOMEM;
+	s[len++] = '[';
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			s[len++] = ',';
+		s[len++] = '"';
+		memcpy(s + len, tags[at], tag_len[at]);
+		len += tag_len[at];
+		s[len++] = '"';
+		at = (at + step) % NTAGS;
+	}
+	s[len++] = ']';
+	*v = (struct sp_value){.type = SP_ARRAY, .len = len, .str = s};
+	return 0;
 }
 
 static int gen_value(const struct gen_field *f, uint64_t r, uint64_t u,
@@ -559,6 +603,8 @@ static int gen_value(const struct gen_field *f, uint64_t r, uint64_t u,
 		len = make_text(s, len, u);
 		*v = sp_value_string(s, len);
 		return 0;
+	case GEN_TAGS:
+		return make_tags(f, u, a, v);
 	}
 	return -EINVAL;
 }

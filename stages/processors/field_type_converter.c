@@ -173,6 +173,28 @@ static void converter_worker_destroy(void *state, void *wstate)
 	free(w);
 }
 
+/* -?(0|[1-9][0-9]*)\.[0-9]+ (a fraction, no exponent, short enough to be
+ * finite): valid JSON number text of a double, exact as written. */
+static bool json_decimal(const char *s, size_t len)
+{
+	size_t k = 0, int_digits = 0, frac_digits = 0;
+
+	if (len > 300)
+		return false;
+	if (k < len && s[k] == '-')
+		k++;
+	if (k < len && s[k] == '0')
+		k++, int_digits = 1;
+	else
+		for (; k < len && s[k] >= '0' && s[k] <= '9'; k++)
+			int_digits++;
+	if (!int_digits || k == len || s[k] != '.')
+		return false;
+	for (k++; k < len && s[k] >= '0' && s[k] <= '9'; k++)
+		frac_digits++;
+	return frac_digits && k == len;
+}
+
 /* A number written as text ("42", "-1.5e3"): no hex, inf or nan. */
 static int parse_number(const char *s, size_t len, bool *is_int,
 			int64_t *i, double *d)
@@ -339,6 +361,15 @@ static int to_double(const struct sp_value *v, struct sp_arena *a,
 		rc = sp_value_string_bytes(v, a, &s, &len);
 		if (rc == -ENOMEM)
 			return rc;
+		if (!rc && json_decimal(s, len)) {
+			/* already a JSON number as written: keep the text,
+			 * so 12.50 stays 12.50 (and no strtod/printf) */
+			*out = (struct sp_value){.type = SP_DOUBLE,
+						 .flags = SP_VALUE_TEXT,
+						 .len = (uint32_t)len,
+						 .str = s};
+			return 0;
+		}
 		if (!rc)
 			rc = parse_number(s, len, &is_int, &i, &d);
 		if (rc == -ERANGE) {

@@ -396,13 +396,33 @@ Test(commit, publish_now)
 	cr_assert_str_eq(m->files[2].name, "f3");
 	sp_commit_manifest_free(m);
 
-	/* an aborted file-mode run keeps what it already published */
+	/* an aborted file-mode run takes back what it published early */
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
 	stage(c, "g1", "g\n", 1, true);
 	stage(c, "g2", "g\n", 1, false);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,f1,f2,f3,g1");
 	sp_commit_abort(c);
 	sp_commit_destroy(c);
-	cr_assert_str_eq(list_dir(dir), "_manifest.json,f1,f2,f3,g1");
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,f1,f2,f3");
+
+	/* so does the next begin after a run killed while publishing */
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		if (sp_commit_begin(dir, "f", "s", "r2", &c) == 0) {
+			write_text(sp_commit_staging_path(c, "h1"), "h\n");
+			if (sp_commit_add(c, "h1", 1, 2, true) == 0)
+				_exit(0); /* killed: no abort, no destroy */
+		}
+		_exit(1);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,f1,f2,f3,h1");
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,f1,f2,f3");
+	sp_commit_destroy(c);
 
 	/* without replace, publish_now refuses to overwrite */
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r3", &c), 0);

@@ -195,6 +195,9 @@ Test(origins, generator_default_fields)
 	char *text = generate("records: 500\nseed: 7", NULL, &n);
 	static const char *const countries[] = {"US", "FR", "DE", "GB", "JP",
 						"BR", "IN", "CA", "ES", "IT"};
+	static const char known_tags[] =
+		" travel meals office software hardware client internal "
+		"urgent review refund recurring q1 q4 ";
 	char *save = NULL;
 	uint64_t r = 0;
 
@@ -214,7 +217,8 @@ Test(origins, generator_default_fields)
 				  strstr(line, "\",\"country\":\"") &&
 				  strstr(line, ",\"expense\":") &&
 				  strstr(line, ",\"status\":\"") &&
-				  strstr(line, ",\"message\":\""),
+				  strstr(line, "\",\"tags\":[\"") &&
+				  strstr(line, "],\"message\":\""),
 			  "%s", line);
 		v = field_text(line, "ts", &len);
 		cr_assert_eq(len, 22);
@@ -242,6 +246,22 @@ Test(origins, generator_default_fields)
 				  strncmp(v, "\"failed\"", 8) == 0 ||
 				  strncmp(v, "\"refunded\"", 10) == 0,
 			  "%.*s", (int)len, v);
+		/* 1..4 distinct tags, each a known one */
+		v = strstr(line, "\"tags\":[") + 7;
+		char tagv[5][16];
+		int ntags = sscanf(v, "[\"%15[a-z0-9]\",\"%15[a-z0-9]\",\""
+				   "%15[a-z0-9]\",\"%15[a-z0-9]\",\"%15[a-z0-9]",
+				   tagv[0], tagv[1], tagv[2], tagv[3], tagv[4]);
+		cr_assert(ntags >= 1 && ntags <= 4, "%s", line);
+		for (int i = 0; i < ntags; i++) {
+			char pat[20];
+
+			snprintf(pat, sizeof(pat), " %.15s ", tagv[i]);
+			cr_assert(strstr(known_tags, pat), "tag %s in %s",
+				  tagv[i], line);
+			for (int j = 0; j < i; j++)
+				cr_assert_str_neq(tagv[i], tagv[j], "%s", line);
+		}
 		v = field_text(line, "message", &len);
 		/* 80..200 characters, some escaped quotes count double */
 		cr_assert(len >= 2 + 60 && len <= 2 + 200 + 40, "%zu", len);

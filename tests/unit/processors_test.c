@@ -395,6 +395,20 @@ Test(processors, converter_converts_values)
 	close_stage();
 }
 
+/* a decimal string becomes a number exactly as written */
+Test(processors, converter_keeps_decimal_text)
+{
+	open_ok(&sp_stage_field_type_converter, "fields: {/d: double}");
+	cr_assert_eq(run("{\"d\":\"12.50\"}\n{\"d\":\"-0.10\"}\n"
+			 "{\"d\":\"007.5\"}\n{\"d\":\"5.\"}\n"
+			 "{\"d\":\"1e999\"}\n"),
+		     0);
+	expect_lane(0, "{\"d\":12.50}\n{\"d\":-0.10}\n{\"d\":7.5}\n"
+		       "{\"d\":5.0}\n");
+	cr_assert_eq(h.b->nerrors, 1);
+	close_stage();
+}
+
 Test(processors, converter_never_converts_silently)
 {
 	open_ok(&sp_stage_field_type_converter,

@@ -4,6 +4,7 @@
  * listing connections, removal, configuration get/set, predicates,
  * validation messages and save -> load -> save identity.  Stage types are
  * stand-ins defined here and handed to the SDK with sp_sdk_set_lookup.
+ * The running half (suite sdk_run, at the end) uses the real stages.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -90,14 +91,6 @@ static const struct sp_stage_desc *lookup(const char *type)
 	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++)
 		if (strcmp(descs[i].name, type) == 0)
 			return &descs[i];
-	return NULL;
-}
-
-/* Only used when the test is linked without stages/registry.c. */
-__attribute__((weak)) const struct sp_stage_desc *
-sp_registry_find(const char *type)
-{
-	(void)type;
 	return NULL;
 }
 
@@ -545,5 +538,604 @@ Test(sdk, validate_reports_everything)
 	cr_assert_eq(spate_flow_validate(flow, buf, 10), 5);
 	cr_assert_str_eq(buf, "flow name");
 	cr_assert_eq(spate_flow_validate(flow, NULL, 0), 5);
+	spate_flow_destroy(flow);
+}
+
+/* ---- running --------------------------------------------------------------
+ *
+ * Real stages from the registry: file_reader or dev_data_generator ->
+ * stream_selector (high, low, default) -> file_writers (no compression)
+ * in a fresh folder, outputs read back.
+ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "support/e2e.h"
+
+static void run_setup(void)
+{
+	sp_sdk_set_lookup(NULL);
+}
+
+TestSuite(sdk_run, .init = run_setup, .timeout = 120);
+
+#define NRAW 1000u
+
+/* Record i: {"id":i,"expense":(i % 10) * 3000 - 12000}: i % 10 == 0 goes
+ * to lane low (< -10000), 8 and 9 to high (>= 10000), the rest to
+ * default. */
+static int raw_expense(unsigned i)
+{
+	return (int)(i % 10) * 3000 - 12000;
+}
+
+static const char *raw_lane(unsigned i)
+{
+	int v = raw_expense(i);
+
+	return v >= 10000 ? "high" : v < -10000 ? "low" : "rest";
+}
+
+/* The records of lane (all when NULL), one per line, with bad_line
+ * added after record 499 when it is not NULL. */
+static char *raw_text(const char *lane, const char *bad_line)
+{
+	struct sp_buf b;
+	char line[64];
+
+	sp_buf_init(&b);
+	for (unsigned i = 0; i < NRAW; i++) {
+		if (lane && strcmp(raw_lane(i), lane) != 0)
+			continue;
+		int n = snprintf(line, sizeof(line),
+				 "{\"id\":%u,\"expense\":%d}\n", i,
+				 raw_expense(i));
+		cr_assert_eq(sp_buf_append(&b, line, (size_t)n), 0);
+		if (i == 499 && bad_line)
+			cr_assert_eq(sp_buf_append(&b, bad_line,
+						   strlen(bad_line)), 0);
+	}
+	cr_assert_eq(sp_buf_putc(&b, '\0'), 0);
+	return b.data;
+}
+
+static void set_dir(struct spate_stage *s, const char *dir, const char *sub)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	cr_assert_eq(spate_stage_set_config(s, "dir", path), 0);
+	cr_assert_eq(spate_stage_set_config(s, "compression", "none"), 0);
+}
+
+/* origin -> split -> out_high, out_low, out_rest; errors as error stage.
+ * The origin is returned in *src for configuration. */
+static struct spate_flow *split_flow(const char *name, const char *type,
+				     const char *dir, struct spate_stage **src)
+{
+	struct spate_flow *flow = spate_flow_create(name);
+	struct spate_stage *split, *hi, *lo, *rest, *errors;
+
+	cr_assert_not_null(flow);
+	*src = spate_flow_add_stage(flow, type, "src");
+	split = spate_flow_add_stage(flow, "stream_selector", "split");
+	hi = spate_flow_add_stage(flow, "file_writer", "out_high");
+	lo = spate_flow_add_stage(flow, "file_writer", "out_low");
+	rest = spate_flow_add_stage(flow, "file_writer", "out_rest");
+	errors = spate_flow_add_stage(flow, "file_writer", "errors");
+	cr_assert(*src && split && hi && lo && rest && errors);
+	cr_assert_eq(spate_stage_add_predicate(
+			     split, "high",
+			     "${record:value(\"/expense\") >= 10000}"), 0);
+	cr_assert_eq(spate_stage_add_predicate(
+			     split, "low",
+			     "${record:value(\"/expense\") < -10000}"), 0);
+	set_dir(hi, dir, "high");
+	set_dir(lo, dir, "low");
+	set_dir(rest, dir, "rest");
+	set_dir(errors, dir, "errors");
+	cr_assert_eq(spate_flow_set_error_stage(flow, errors), 0);
+	cr_assert_eq(spate_stage_connect_output(*src, split), split);
+	cr_assert_eq(spate_stage_connect_lane(split, "high", hi), hi);
+	cr_assert_eq(spate_stage_connect_lane(split, "low", lo), lo);
+	cr_assert_eq(spate_stage_connect_lane(split, "default", rest), rest);
+	return flow;
+}
+
+/* file_reader of dir/in/records.jsonl (raw_text) -> split -> writers */
+static struct spate_flow *raw_flow(const char *dir, const char *bad_line)
+{
+	struct spate_stage *src;
+	struct spate_flow *flow = split_flow("raw", "file_reader", dir, &src);
+	char *data = raw_text(NULL, bad_line);
+	char *path = e2e_write(dir, "in/records.jsonl", data, strlen(data));
+
+	cr_assert_eq(spate_stage_set_config(src, "path", path), 0);
+	free(path);
+	free(data);
+	return flow;
+}
+
+/* What the writer committed in dir/sub, lines sorted. */
+static char *output_of(const char *dir, const char *sub, size_t *lines)
+{
+	char path[512];
+	size_t len;
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	text = e2e_read_dir(path, ".jsonl", &len);
+	cr_assert_not_null(text);
+	e2e_sort_lines(text, len);
+	if (lines)
+		*lines = e2e_count_lines(text, len);
+	return text;
+}
+
+static void assert_lane_output(const char *dir, const char *lane)
+{
+	char *want = raw_text(lane, NULL);
+	char *got = output_of(dir, lane, NULL);
+
+	e2e_sort_lines(want, strlen(want));
+	cr_assert_str_eq(got, want, "lane %s", lane);
+	free(want);
+	free(got);
+}
+
+/* Stage id's counts, found by id. */
+static struct spate_stage_status stage_of(struct spate_run *run,
+					  const char *id)
+{
+	struct spate_stage_status st;
+	int i = spate_run_stage_index(run, id);
+
+	cr_assert_geq(i, 0, "stage %s", id);
+	cr_assert_eq(spate_run_stage_status(run, (uint32_t)i, &st), 0);
+	cr_assert_str_eq(st.id, id);
+	return st;
+}
+
+static uint64_t lane_of(struct spate_run *run, const char *id,
+			const char *lane)
+{
+	struct spate_stage_status st = stage_of(run, id);
+	uint32_t i = (uint32_t)spate_run_stage_index(run, id);
+	struct spate_lane_status ls;
+
+	for (uint32_t l = 0; l < st.nlanes; l++) {
+		cr_assert_eq(spate_run_lane_status(run, i, l, &ls), 0);
+		if (strcmp(ls.name, lane) == 0)
+			return ls.records;
+	}
+	cr_assert_fail("stage %s has no lane %s", id, lane);
+	return 0;
+}
+
+/* in == out + errors + dropped for every stage but executors, and every
+ * record that left split arrived at the writer of its lane. */
+static void assert_accounting(struct spate_run *run)
+{
+	uint32_t n = spate_run_stage_count(run);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct spate_stage_status st;
+
+		cr_assert_eq(spate_run_stage_status(run, i, &st), 0);
+		if (strcmp(st.kind, "executor") == 0)
+			continue;
+		cr_assert_eq(st.records_in,
+			     st.records_out + st.errors + st.dropped,
+			     "stage %s: in %llu out %llu errors %llu dropped "
+			     "%llu",
+			     st.id, (unsigned long long)st.records_in,
+			     (unsigned long long)st.records_out,
+			     (unsigned long long)st.errors,
+			     (unsigned long long)st.dropped);
+	}
+	struct spate_stage_status src = stage_of(run, "src");
+	struct spate_stage_status split = stage_of(run, "split");
+	cr_assert_eq(src.records_out, split.records_in);
+	cr_assert_eq(lane_of(run, "split", "high") +
+			     lane_of(run, "split", "low") +
+			     lane_of(run, "split", "default"),
+		     split.records_out);
+	cr_assert_eq(lane_of(run, "split", "high"),
+		     stage_of(run, "out_high").records_in);
+	cr_assert_eq(lane_of(run, "split", "low"),
+		     stage_of(run, "out_low").records_in);
+	cr_assert_eq(lane_of(run, "split", "default"),
+		     stage_of(run, "out_rest").records_in);
+	cr_assert_eq(spate_run_stage_status(run, n, &src), -ENOENT);
+	cr_assert_eq(spate_run_stage_index(run, "nope"), -ENOENT);
+}
+
+Test(sdk_run, run_to_the_end)
+{
+	char *dir = e2e_tmpdir(), err[1024];
+	struct spate_flow *flow = raw_flow(dir, "{\"id\": oops}\n");
+	struct spate_run_options opts = {.workers = 2};
+	struct spate_run_status st;
+	size_t n;
+	char *errs;
+
+	cr_assert_eq(spate_flow_run(flow, &opts, &st, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_str_eq(err, "");
+	cr_assert_eq(st.state, SPATE_RUN_SUCCEEDED);
+	cr_assert_str_eq(spate_run_state_name(st.state), "succeeded");
+	cr_assert_eq(st.workers, 2);
+	cr_assert_eq(st.nstages, 6);
+	cr_assert_eq(st.records_in, NRAW + 1);
+	cr_assert_eq(st.records_out, NRAW);
+	cr_assert_eq(st.errors, 1);
+	cr_assert_eq(st.error_records, 1);
+	cr_assert_eq(st.dropped, 0);
+	cr_assert_gt(st.bytes_in, 0);
+	cr_assert_gt(st.bytes_out, 0);
+	cr_assert_geq(st.elapsed_s, 0);
+
+	assert_lane_output(dir, "high");
+	assert_lane_output(dir, "low");
+	assert_lane_output(dir, "rest");
+	errs = output_of(dir, "errors", &n);
+	cr_assert_eq(n, 1);
+	cr_assert(strstr(errs, "oops"), "%s", errs);
+	free(errs);
+	spate_flow_destroy(flow);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(sdk_run, per_stage_and_lane_status)
+{
+	char *dir = e2e_tmpdir(), err[1024];
+	struct spate_flow *flow = raw_flow(dir, NULL);
+	struct spate_run *run;
+	struct spate_run_status st;
+	struct spate_stage_status s;
+	struct spate_lane_status ls;
+
+	cr_assert_eq(spate_flow_start(flow, NULL, &run, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(spate_run_wait(run), SPATE_RUN_SUCCEEDED);
+	/* a second wait gives the same state */
+	cr_assert_eq(spate_run_wait(run), SPATE_RUN_SUCCEEDED);
+	cr_assert_str_eq(spate_run_error(run), "");
+	cr_assert_eq(spate_run_status(run, &st), 0);
+	cr_assert_eq(st.records_in, NRAW);
+	cr_assert_eq(st.records_out, NRAW);
+	cr_assert_eq(spate_run_stage_count(run), 6);
+
+	s = stage_of(run, "src");
+	cr_assert_str_eq(s.type, "file_reader");
+	cr_assert_str_eq(s.kind, "origin");
+	cr_assert_eq(s.records_out, NRAW);
+	cr_assert_eq(s.nlanes, 1);
+	cr_assert_eq(spate_run_lane_status(run, 0, 0, &ls), 0);
+	cr_assert_str_eq(ls.name, "");
+	cr_assert_eq(ls.records, NRAW);
+
+	s = stage_of(run, "split");
+	cr_assert_str_eq(s.kind, "processor");
+	cr_assert_eq(s.nlanes, 3);
+	cr_assert_eq(lane_of(run, "split", "high"), NRAW / 5);
+	cr_assert_eq(lane_of(run, "split", "low"), NRAW / 10);
+	cr_assert_eq(lane_of(run, "split", "default"), NRAW * 7 / 10);
+	cr_assert_eq(spate_run_lane_status(run, 1, 3, &ls), -ENOENT);
+
+	s = stage_of(run, "out_high");
+	cr_assert_str_eq(s.kind, "destination");
+	cr_assert_eq(s.records_out, NRAW / 5);
+	cr_assert_eq(s.nlanes, 0);
+	cr_assert_eq(s.files, 1);
+	cr_assert_gt(s.bytes_out, 0);
+	assert_accounting(run);
+	spate_run_destroy(run);
+	spate_flow_destroy(flow);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* Generator records split by the default expense field (-20000..20000). */
+static struct spate_flow *gen_flow(const char *dir, const char *records)
+{
+	struct spate_stage *src;
+	struct spate_flow *flow =
+		split_flow("gen", "dev_data_generator", dir, &src);
+
+	cr_assert_eq(spate_stage_set_config(src, "records", records), 0);
+	cr_assert_eq(spate_stage_set_config(src, "seed", "7"), 0);
+	cr_assert_eq(spate_stage_set_config(src, "batch_size", "1000"), 0);
+	return flow;
+}
+
+struct poller {
+	struct spate_run *run;
+	atomic_bool done;
+	atomic_bool saw_running;
+	unsigned polls;
+	uint64_t max_in;
+	char problem[256];
+};
+
+static void *poll_main(void *arg)
+{
+	struct poller *p = arg;
+	uint64_t last_in = 0, last_out = 0;
+
+	while (!atomic_load(&p->done)) {
+		struct spate_run_status st;
+		struct spate_stage_status ss;
+
+		if (spate_run_status(p->run, &st) ||
+		    spate_run_stage_status(p->run, 0, &ss)) {
+			snprintf(p->problem, sizeof(p->problem),
+				 "status failed");
+			break;
+		}
+		p->polls++;
+		if (st.state == SPATE_RUN_RUNNING)
+			atomic_store(&p->saw_running, true);
+		else if (st.state != SPATE_RUN_SUCCEEDED)
+			snprintf(p->problem, sizeof(p->problem),
+				 "state %s", spate_run_state_name(st.state));
+		if (st.records_in < last_in || st.records_out < last_out)
+			snprintf(p->problem, sizeof(p->problem),
+				 "counts went back: in %llu after %llu",
+				 (unsigned long long)st.records_in,
+				 (unsigned long long)last_in);
+		if (st.records_out > st.records_in)
+			snprintf(p->problem, sizeof(p->problem),
+				 "out %llu > in %llu",
+				 (unsigned long long)st.records_out,
+				 (unsigned long long)st.records_in);
+		last_in = st.records_in;
+		last_out = st.records_out;
+		if (strcmp(ss.id, "src") != 0)
+			snprintf(p->problem, sizeof(p->problem), "stage 0 %s",
+				 ss.id);
+		e2e_sleep_ms(1);
+	}
+	p->max_in = last_in;
+	return NULL;
+}
+
+Test(sdk_run, status_from_another_thread_while_running)
+{
+	char *dir = e2e_tmpdir(), err[1024];
+	struct spate_flow *flow = gen_flow(dir, "200000");
+	struct spate_run_options opts = {.workers = 2};
+	struct poller p = {0};
+	struct spate_run_status st;
+	pthread_t t;
+	size_t hi, lo, rest;
+
+	cr_assert_eq(spate_flow_start(flow, &opts, &p.run, err, sizeof(err)),
+		     0, "%s", err);
+	/* the run has its own copy of the flow */
+	spate_flow_destroy(flow);
+	cr_assert_eq(pthread_create(&t, NULL, poll_main, &p), 0);
+	/* the state stays running until wait ends the run */
+	while (!atomic_load(&p.saw_running) && !p.problem[0])
+		e2e_sleep_ms(1);
+	cr_assert_eq(spate_run_wait(p.run), SPATE_RUN_SUCCEEDED);
+	e2e_sleep_ms(20);
+	atomic_store(&p.done, true);
+	pthread_join(t, NULL);
+	cr_assert_str_eq(p.problem, "");
+	cr_assert_gt(p.polls, 0);
+	cr_assert_eq(p.max_in, 200000);
+
+	cr_assert_eq(spate_run_status(p.run, &st), 0);
+	cr_assert_eq(st.state, SPATE_RUN_SUCCEEDED);
+	cr_assert_eq(st.records_in, 200000);
+	cr_assert_eq(st.records_out, 200000);
+	cr_assert_eq(st.errors, 0);
+	assert_accounting(p.run);
+	free(output_of(dir, "high", &hi));
+	free(output_of(dir, "low", &lo));
+	free(output_of(dir, "rest", &rest));
+	cr_assert_eq(hi, lane_of(p.run, "split", "high"));
+	cr_assert_eq(lo, lane_of(p.run, "split", "low"));
+	cr_assert_eq(rest, lane_of(p.run, "split", "default"));
+	cr_assert_eq(hi + lo + rest, 200000);
+	/* the default expenses spread over every lane */
+	cr_assert(hi > 0 && lo > 0 && rest > 0);
+	spate_run_destroy(p.run);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* Starts an endless generator and waits until records flow. */
+static struct spate_run *start_endless(const char *dir)
+{
+	struct spate_flow *flow = gen_flow(dir, "1000000000000");
+	struct spate_run_options opts = {.workers = 2};
+	struct spate_run_status st;
+	struct spate_run *run;
+	char err[1024];
+
+	cr_assert_eq(spate_flow_start(flow, &opts, &run, err, sizeof(err)), 0,
+		     "%s", err);
+	spate_flow_destroy(flow);
+	for (int i = 0; i < 10000; i++) {
+		cr_assert_eq(spate_run_status(run, &st), 0);
+		cr_assert_eq(st.state, SPATE_RUN_RUNNING);
+		if (stage_of(run, "out_rest").records_out > 0)
+			break;
+		e2e_sleep_ms(1);
+	}
+	return run;
+}
+
+struct stopper {
+	struct spate_run *run;
+	bool abort;
+};
+
+static void *stop_main(void *arg)
+{
+	struct stopper *s = arg;
+
+	spate_run_stop(s->run, s->abort);
+	return NULL;
+}
+
+Test(sdk_run, stop_drains_and_commits)
+{
+	char *dir = e2e_tmpdir();
+	struct spate_run *run = start_endless(dir);
+	struct stopper s = {.run = run, .abort = false};
+	struct spate_run_status st;
+	size_t hi, lo, rest;
+	pthread_t t;
+
+	/* from another thread */
+	cr_assert_eq(pthread_create(&t, NULL, stop_main, &s), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(spate_run_wait(run), SPATE_RUN_STOPPED);
+	spate_run_stop(run, true); /* ended: changes nothing */
+	cr_assert_str_eq(spate_run_error(run), "");
+	cr_assert_eq(spate_run_status(run, &st), 0);
+	cr_assert_eq(st.state, SPATE_RUN_STOPPED);
+	cr_assert_gt(st.records_in, 0);
+	cr_assert_lt(st.records_in, 1000000000000ull);
+	cr_assert_eq(st.records_out, st.records_in);
+	cr_assert_eq(st.errors, 0);
+	assert_accounting(run);
+	/* drained: what was counted was written and committed */
+	free(output_of(dir, "high", &hi));
+	free(output_of(dir, "low", &lo));
+	free(output_of(dir, "rest", &rest));
+	cr_assert_eq(hi, stage_of(run, "out_high").records_out);
+	cr_assert_eq(lo, stage_of(run, "out_low").records_out);
+	cr_assert_eq(rest, stage_of(run, "out_rest").records_out);
+	cr_assert_eq(hi + lo + rest, st.records_out);
+	spate_run_destroy(run);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(sdk_run, stop_abort_rolls_back)
+{
+	char *dir = e2e_tmpdir(), path[512];
+	struct spate_run *run = start_endless(dir);
+	struct spate_run_status st;
+
+	spate_run_stop(run, true);
+	cr_assert_eq(spate_run_wait(run), SPATE_RUN_STOPPED);
+	cr_assert_eq(spate_run_status(run, &st), 0);
+	cr_assert_eq(st.state, SPATE_RUN_STOPPED);
+	cr_assert_gt(st.records_in, 0);
+	/* nothing visible: no data files, no manifest */
+	snprintf(path, sizeof(path), "%s/rest", dir);
+	cr_assert_leq(e2e_count_files(path, NULL, false), 0);
+	spate_run_destroy(run);
+
+	/* destroying a run that is still going aborts it too */
+	run = start_endless(dir);
+	spate_run_destroy(run);
+	cr_assert_leq(e2e_count_files(path, NULL, false), 0);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(sdk_run, rerun_is_skipped_unless_forced)
+{
+	char *dir = e2e_tmpdir(), err[1024];
+	struct spate_flow *flow = raw_flow(dir, NULL);
+	struct spate_run_options force = {.force = true};
+	struct spate_run_status st;
+	struct spate_run *run;
+	char *first, *again;
+
+	cr_assert_eq(spate_flow_run(flow, NULL, &st, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(st.state, SPATE_RUN_SUCCEEDED);
+	first = output_of(dir, "rest", NULL);
+
+	/* the same flow over the same input: nothing to do */
+	cr_assert_eq(spate_flow_run(flow, NULL, &st, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(st.state, SPATE_RUN_SKIPPED);
+	cr_assert(strstr(err, "already holds the committed output"), "%s",
+		  err);
+	cr_assert_eq(st.records_in, 0);
+	cr_assert_eq(st.records_out, 0);
+	cr_assert_eq(st.nstages, 6);
+
+	/* the same through start: a run that is skipped already */
+	cr_assert_eq(spate_flow_start(flow, NULL, &run, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(spate_run_status(run, &st), 0);
+	cr_assert_eq(st.state, SPATE_RUN_SKIPPED);
+	cr_assert_eq(spate_run_wait(run), SPATE_RUN_SKIPPED);
+	cr_assert(strstr(spate_run_error(run), "already holds the committed"),
+		  "%s", spate_run_error(run));
+	cr_assert_str_eq(stage_of(run, "out_rest").id, "out_rest");
+	cr_assert_eq(stage_of(run, "out_rest").records_in, 0);
+	spate_run_stop(run, false);
+	spate_run_destroy(run);
+
+	/* force replaces it */
+	cr_assert_eq(spate_flow_run(flow, &force, &st, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(st.state, SPATE_RUN_SUCCEEDED);
+	cr_assert_eq(st.records_out, NRAW);
+	again = output_of(dir, "rest", NULL);
+	cr_assert_str_eq(again, first);
+	assert_lane_output(dir, "high");
+	free(first);
+	free(again);
+
+	/* another flow's output is not replaced without force */
+	cr_assert_eq(spate_stage_add_predicate(
+			     spate_flow_find_stage(flow, "split"), "high",
+			     "${record:value(\"/expense\") >= 12000}"), 0);
+	cr_assert_eq(spate_flow_run(flow, NULL, &st, err, sizeof(err)),
+		     -EEXIST, "%s", err);
+	cr_assert(strstr(err, "holds the committed output of another run"),
+		  "%s", err);
+	cr_assert_eq(st.state, SPATE_RUN_FAILED);
+	assert_lane_output(dir, "high");
+	spate_flow_destroy(flow);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(sdk_run, refuses_invalid_flows_and_options)
+{
+	struct spate_flow *flow = spate_flow_create("bad");
+	struct spate_run_options opts = {.workers = 2000};
+	struct spate_run_status st;
+	struct spate_run *run = (void *)1;
+	char err[1024];
+
+	spate_flow_add_stage(flow, "dev_data_generator", "g");
+	spate_flow_add_stage(flow, "file_writer", "w");
+	cr_assert_eq(spate_flow_run(flow, NULL, &st, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_eq(st.state, SPATE_RUN_FAILED);
+	cr_assert_str_eq(err, "stage 'w': option 'dir': required option is "
+			      "missing\n"
+			      "stage 'w': a destination needs inputs");
+	cr_assert_eq(spate_flow_start(flow, NULL, &run, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_null(run);
+	cr_assert_eq(spate_flow_run(flow, &opts, NULL, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "run options: workers 2000: give a number from "
+			      "0 (default) to 1024");
+	opts.workers = 0;
+	opts.reserved[3] = 1;
+	cr_assert_eq(spate_flow_run(flow, &opts, NULL, NULL, 0), -EINVAL);
+	cr_assert_eq(spate_flow_start(NULL, NULL, &run, NULL, 0), -EINVAL);
+	cr_assert_eq(spate_run_status(NULL, &st), -EINVAL);
+	cr_assert_str_eq(spate_run_error(NULL), "");
+	cr_assert_str_eq(spate_run_state_name(SPATE_RUN_STOPPED), "stopped");
+	cr_assert_str_eq(spate_run_state_name((enum spate_run_state)42), "?");
+	spate_run_destroy(NULL);
 	spate_flow_destroy(flow);
 }

@@ -1,0 +1,151 @@
+/*
+ * The stage reference generated from the option tables, as Markdown (the
+ * README's table) and as roff (the STAGES section of doc/spate.1), so that
+ * the documents cannot drift from the code: `spate stages --markdown` and
+ * `spate stages --man` print it, scripts/gen-docs puts it between the
+ * documents' markers and tests/e2e/docs_test.c checks that they match.
+ * Only built-in stage types are listed (no plugin is loaded here).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "stages/registry.h"
+
+static void md_text(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs("\\|", out);
+		else if (*s == '<')
+			fputs("&lt;", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void markdown(FILE *out, const struct sp_stage_desc *const *all,
+		     uint32_t n)
+{
+	fputs("| type | kind | what it does | options |\n|---|---|---|---|\n",
+	      out);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sp_stage_desc *d = all[i];
+		fprintf(out, "| `%s` | %s | ", d->name,
+			sp_stage_kind_name(d->kind));
+		md_text(out, d->help);
+		fputs(" | ", out);
+		if (!d->options || !d->options->name)
+			fputs("-", out);
+		for (const struct sp_option *o = d->options; o && o->name; o++)
+			fprintf(out, "%s`%s`%s", o == d->options ? "" : ", ",
+				o->name, o->required ? " (required)" : "");
+		fputs(" |\n", out);
+	}
+}
+
+/* roff text: a backslash is \e, a line may not start with a control
+ * character, a double quote in a default is \(dq */
+static void roff_text(FILE *out, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", out);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", out);
+		else if (*s == '"')
+			fputs("\\(dq", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void num(char *out, size_t len, double v)
+{
+	if (v == floor(v) && fabs(v) < 1e18)
+		snprintf(out, len, "%.0f", v);
+	else
+		snprintf(out, len, "%g", v);
+}
+
+/* "enum: jsonl, csv; default: jsonl" */
+static void describe(FILE *out, const struct sp_option *o)
+{
+	char lo[32], hi[32];
+
+	roff_text(out, sp_opt_type_name(o->type));
+	if (o->type == SP_OPT_ENUM && o->choices) {
+		fputs(":", out);
+		for (const char *const *c = o->choices; *c; c++) {
+			fputs(c == o->choices ? " " : ", ", out);
+			roff_text(out, *c);
+		}
+	}
+	if (o->bounded) {
+		num(lo, sizeof(lo), o->min);
+		num(hi, sizeof(hi), o->max);
+		fprintf(out, "; %s %s..%s",
+			o->type == SP_OPT_STRING_LIST ||
+				o->type == SP_OPT_MAP ||
+				o->type == SP_OPT_OBJECT_LIST
+			    ? "items"
+			    : "range",
+			lo, hi);
+	}
+	if (o->required) {
+		fputs("; required", out);
+	} else if (o->def) {
+		fputs("; default: ", out);
+		roff_text(out, o->def[0] ? o->def : "\"\"");
+	}
+}
+
+static void man_options(FILE *out, const struct sp_option *table)
+{
+	for (const struct sp_option *o = table; o && o->name; o++) {
+		fputs(".TP\n\\fB", out);
+		roff_text(out, o->name);
+		fputs("\\fR (", out);
+		describe(out, o);
+		fputs(")\n", out);
+		if (o->help) {
+			roff_text(out, o->help);
+			fputc('\n', out);
+		}
+		if (o->type == SP_OPT_OBJECT_LIST && o->items) {
+			fputs(".br\nEach item:\n.RS\n", out);
+			man_options(out, o->items);
+			fputs(".RE\n", out);
+		}
+	}
+}
+
+static void man(FILE *out, const struct sp_stage_desc *const *all, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sp_stage_desc *d = all[i];
+		fprintf(out, ".SS %s (%s)\n", d->name,
+			sp_stage_kind_name(d->kind));
+		roff_text(out, d->help);
+		fputc('\n', out);
+		if (!d->options || !d->options->name)
+			fputs(".PP\nNo options.\n", out);
+		else
+			man_options(out, d->options);
+	}
+}
+
+int cli_stages_reference(FILE *out, bool roff)
+{
+	const struct sp_stage_desc *all[256];
+	uint32_t n = sp_registry_list(all, 256);
+
+	if (n > 256)
+		n = 256;
+	if (roff)
+		man(out, all, n);
+	else
+		markdown(out, all, n);
+	return fflush(out) ? SPATE_EXIT_FAILED : SPATE_EXIT_OK;
+}

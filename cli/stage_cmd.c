@@ -1,0 +1,828 @@
+/*
+ * `spate stage ...` and `spate history`: the stage catalog from the shell
+ * (include/spate/catalog.h).  Also the check that `spate validate` and
+ * `spate run` make of a flow's `stage:` references.  Credentials are shown
+ * only as their source (env:VAR, file:PATH), never as values.
+ *
+ * Exit codes: 0 done, 1 failed (unknown or duplicate name, catalog
+ * error), 2 bad usage (unknown option, missing or malformed argument).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "engine/json.h"
+#include "spate/catalog.h"
+
+#define CATALOG_HELP                                                           \
+	"  --catalog PATH  the catalog database (default: "                    \
+	"$SPATE_HOME/catalog.db,\n"                                            \
+	"                  else $XDG_DATA_HOME/spate/catalog.db, else\n"       \
+	"                  ~/.local/share/spate/catalog.db); created on "      \
+	"first use\n"
+
+static const char stage_usage[] =
+	"usage: spate stage [--catalog PATH] COMMAND [options]\n"
+	"\n"
+	"The stage catalog: named locations - a local folder or an S3\n"
+	"bucket and prefix - that flows use with `stage: NAME` and a path\n"
+	"relative to it, plus the history of the files loaded from them\n"
+	"(`spate history`).\n"
+	"Not to be confused with `spate stages`, which lists the stage TYPES\n"
+	"a flow is built from.\n"
+	"\n"
+	"commands:\n"
+	"  create-local NAME PATH [--comment C]\n"
+	"  create-s3 NAME --bucket B [--path P] [--endpoint URL] [--region R]\n"
+	"            [--key-id-env VAR --secret-env VAR |\n"
+	"            --credentials-file F]\n"
+	"            [--comment C]\n"
+	"  list [--json]          name, url, enabled, created, comment\n"
+	"  get NAME [--json]      every setting of one stage\n"
+	"  alter NAME [--url URL] [--key-id-env VAR --secret-env VAR |\n"
+	"            --credentials-file F] [--comment C] [--enable | "
+	"--disable]\n"
+	"  drop NAME              remove it (its load history stays)\n"
+	"\n"
+	"options:\n"
+	CATALOG_HELP
+	"\n"
+	"Secrets are never stored or printed: an S3 stage keeps the NAMES of\n"
+	"the environment variables holding the key id and secret, or the path\n"
+	"of a credentials file.  `spate stage COMMAND --help` for one "
+	"command.\n"
+	"\n"
+	"exit codes: 0 done, 1 failed (unknown or duplicate name, catalog "
+	"error),\n"
+	"2 bad usage\n";
+
+static const char create_local_usage[] =
+	"usage: spate stage create-local NAME PATH [--comment C] "
+	"[--catalog PATH]\n"
+	"\n"
+	"Adds a local stage called NAME rooted at the folder PATH.  A\n"
+	"relative PATH is made absolute (from the current folder); the\n"
+	"folder need not exist yet: a flow reading from the stage fails\n"
+	"until it does, one writing to it creates it.  NAME: letters,\n"
+	"digits, '_' and '-', starting with a letter.\n"
+	"\n"
+	"example:\n"
+	"  spate stage create-local raw /data/raw --comment 'daily drops'\n";
+
+static const char create_s3_usage[] =
+	"usage: spate stage create-s3 NAME --bucket B [--path P] "
+	"[--endpoint URL]\n"
+	"         [--region R] [--key-id-env VAR --secret-env VAR |\n"
+	"         --credentials-file F] [--comment C] [--catalog PATH]\n"
+	"\n"
+	"Adds an S3 (or S3-compatible) stage: bucket B, key prefix P.  The\n"
+	"credentials come from the environment variables named by\n"
+	"--key-id-env and --secret-env, or from the credentials file F; the\n"
+	"catalog keeps these names, never the secrets.  (Flows cannot read or\n"
+	"write S3 stages yet.)\n"
+	"\n"
+	"example:\n"
+	"  spate stage create-s3 lake --bucket my-bucket --path data/ \\\n"
+	"      --region us-east-1 --key-id-env AWS_ACCESS_KEY_ID \\\n"
+	"      --secret-env AWS_SECRET_ACCESS_KEY\n";
+
+static const char list_usage[] =
+	"usage: spate stage list [--json] [--catalog PATH]\n"
+	"\n"
+	"Lists the stages of the catalog: name, kind, url, enabled, created\n"
+	"(UTC) and comment; --json prints an array of objects with every\n"
+	"setting (as `spate stage get --json`).\n";
+
+static const char get_usage[] =
+	"usage: spate stage get NAME [--json] [--catalog PATH]\n"
+	"\n"
+	"Prints every setting of stage NAME; credentials as their source\n"
+	"(env:VAR / env:VAR, or file:PATH), never their values.\n";
+
+static const char alter_usage[] =
+	"usage: spate stage alter NAME [--url URL] [--key-id-env VAR "
+	"--secret-env VAR |\n"
+	"         --credentials-file F] [--comment C] [--enable | --disable]\n"
+	"         [--catalog PATH]\n"
+	"\n"
+	"Changes stage NAME in one transaction.  --url: a folder (or\n"
+	"file:///folder) for a local stage, s3://BUCKET[/PREFIX] for an S3\n"
+	"one.  --comment '' removes the comment.  A disabled stage refuses to\n"
+	"be used by flows.\n";
+
+static const char drop_usage[] =
+	"usage: spate stage drop NAME [--catalog PATH]\n"
+	"\n"
+	"Removes stage NAME from the catalog.  Its load history stays.\n";
+
+static const char history_usage[] =
+	"usage: spate history [--flow F] [--json] [--catalog PATH]\n"
+	"\n"
+	"Lists the files that runs loaded from catalog stages, oldest first:\n"
+	"time (UTC), flow, stage, path under the stage, size, records read,\n"
+	"content hash (XXH64) and run id.  A rerun of a flow skips the files\n"
+	"it already loaded (same stage, path, size and hash) unless\n"
+	"`spate run --force`.\n"
+	"\n"
+	"options:\n"
+	"  --flow F        only the loads of flow F\n"
+	"  --json          an array of objects\n"
+	CATALOG_HELP;
+
+/* ---- arguments ----------------------------------------------------------- */
+
+struct arg_opt {
+	const char *name;
+	const char **value; /* option with a value */
+	bool *flag;	    /* option without one */
+};
+
+/* Parses argv[1..argc) into opts and up to maxpos positional arguments.
+ * Returns -1 to go on, or the exit code (help printed: 0; error: 2). */
+static int parse_args(int argc, char **argv, const struct arg_opt *opts,
+		      const char **pos, int maxpos, int *npos,
+		      const char *usage)
+{
+	*npos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return SPATE_EXIT_OK;
+		}
+		if (a[0] == '-' && a[1]) {
+			const struct arg_opt *o = opts;
+			const char *eq = strchr(a, '=');
+			size_t n = eq ? (size_t)(eq - a) : strlen(a);
+			for (; o->name; o++)
+				if (strlen(o->name) == n &&
+				    !strncmp(o->name, a, n))
+					break;
+			if (!o->name) {
+				const char *names[32];
+				int k = 0;
+				for (const struct arg_opt *p = opts;
+				     p->name && k < 31; p++)
+					names[k++] = p->name;
+				names[k] = NULL;
+				const char *hint = cli_suggest(a, names);
+				fprintf(stderr, "spate: unknown option '%s'",
+					a);
+				if (hint)
+					fprintf(stderr, " (did you mean '%s'?)",
+						hint);
+				fprintf(stderr, "\n\n");
+				fputs(usage, stderr);
+				return SPATE_EXIT_USAGE;
+			}
+			if (o->flag) {
+				if (eq) {
+					fprintf(stderr, "spate: %s takes no "
+							"value\n",
+						o->name);
+					return SPATE_EXIT_USAGE;
+				}
+				*o->flag = true;
+			} else if (eq) {
+				*o->value = eq + 1;
+			} else if (i + 1 < argc) {
+				*o->value = argv[++i];
+			} else {
+				fprintf(stderr, "spate: %s needs a value\n",
+					o->name);
+				return SPATE_EXIT_USAGE;
+			}
+			continue;
+		}
+		if (*npos >= maxpos) {
+			fprintf(stderr, "spate: unexpected argument '%s'\n\n",
+				a);
+			fputs(usage, stderr);
+			return SPATE_EXIT_USAGE;
+		}
+		pos[(*npos)++] = a;
+	}
+	return -1;
+}
+
+/* -EINVAL is a bad argument (exit 2), anything else a failure (exit 1). */
+static int fail(int rc, const char *err)
+{
+	fprintf(stderr, "spate: %s\n", err[0] ? err : strerror(-rc));
+	return rc == -EINVAL ? SPATE_EXIT_USAGE : SPATE_EXIT_FAILED;
+}
+
+static int open_catalog(const char *path, struct spate_catalog **c)
+{
+	char err[1024] = "";
+	int rc = spate_catalog_open(path, c, err, sizeof(err));
+
+	return rc ? fail(rc == -EINVAL ? -EIO : rc, err) : -1;
+}
+
+/* A relative path made absolute from the current folder (malloc'd). */
+static char *absolute(const char *p)
+{
+	char cwd[PATH_MAX];
+	char *out;
+
+	if (p[0] == '/' || !strncmp(p, "file://", 7) || !strncmp(p, "s3://", 5))
+		return strdup(p);
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(&out, "%s/%s", cwd, p) < 0)
+		return NULL;
+	return out;
+}
+
+static void utc(int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "env:A / env:B", "file:/p" or NULL: the source, never a value. */
+static char *credential_source(const struct spate_catalog_stage *s)
+{
+	char *out = NULL;
+
+	if (s->key_id_env && s->secret_env) {
+		if (asprintf(&out, "env:%s / env:%s", s->key_id_env,
+			     s->secret_env) < 0)
+			out = NULL;
+	} else if (s->credentials_file) {
+		if (asprintf(&out, "file:%s", s->credentials_file) < 0)
+			out = NULL;
+	}
+	return out;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void json_key(struct sp_buf *b, const char *key, bool first)
+{
+	if (!first)
+		sp_buf_putc(b, ',');
+	sp_json_append_string(b, key, strlen(key));
+	sp_buf_putc(b, ':');
+}
+
+static void json_str_or_null(struct sp_buf *b, const char *key, const char *v)
+{
+	json_key(b, key, false);
+	if (v)
+		sp_json_append_string(b, v, strlen(v));
+	else
+		sp_buf_append(b, "null", 4);
+}
+
+static void json_stage(struct sp_buf *b, const struct spate_catalog_stage *s)
+{
+	char when[32];
+	char *cred = credential_source(s);
+
+	utc(s->created, when, sizeof(when));
+	sp_buf_putc(b, '{');
+	json_key(b, "name", true);
+	sp_json_append_string(b, s->name, strlen(s->name));
+	json_str_or_null(b, "kind", spate_stage_kind_name(s->kind));
+	json_str_or_null(b, "url", s->url);
+	json_str_or_null(b, "path", s->path);
+	json_str_or_null(b, "bucket", s->bucket);
+	json_str_or_null(b, "endpoint", s->endpoint);
+	json_str_or_null(b, "region", s->region);
+	json_str_or_null(b, "credentials", cred);
+	json_key(b, "enabled", false);
+	sp_buf_append(b, s->enabled ? "true" : "false", s->enabled ? 4 : 5);
+	json_str_or_null(b, "created", when);
+	json_str_or_null(b, "comment", s->comment);
+	sp_buf_putc(b, '}');
+	free(cred);
+}
+
+static void print_buf(struct sp_buf *b)
+{
+	sp_buf_putc(b, '\n');
+	fwrite(b->data, 1, b->len, stdout);
+	sp_buf_fini(b);
+}
+
+/* ---- subcommands --------------------------------------------------------- */
+
+static int cmd_create_local(int argc, char **argv, const char *catalog)
+{
+	const char *comment = NULL, *pos[2];
+	int npos;
+	const struct arg_opt opts[] = {{"--comment", &comment, NULL},
+				       {"--catalog", &catalog, NULL},
+				       {NULL, NULL, NULL}};
+	int rc = parse_args(argc, argv, opts, pos, 2, &npos,
+			    create_local_usage);
+
+	if (rc >= 0)
+		return rc;
+	if (npos < 2 || !*pos[1]) {
+		fprintf(stderr, "spate: stage create-local needs NAME and "
+				"PATH\n\n%s",
+			create_local_usage);
+		return SPATE_EXIT_USAGE;
+	}
+	char *path = absolute(pos[1]);
+	if (!path)
+		return fail(-ENOMEM, "");
+	struct spate_catalog *c;
+	if ((rc = open_catalog(catalog, &c)) >= 0) {
+		free(path);
+		return rc;
+	}
+	char err[1024] = "";
+	rc = spate_catalog_create_local(c, pos[0], path, comment, err,
+					sizeof(err));
+	if (rc) {
+		rc = fail(rc, err);
+	} else {
+		struct spate_catalog_stage *s = NULL;
+		struct stat sb;
+		if (spate_catalog_get(c, pos[0], &s, err, sizeof(err)) == 0) {
+			printf("created stage '%s' (local, %s)\n", s->name,
+			       s->url);
+			if (stat(s->path, &sb) < 0)
+				fprintf(stderr,
+					"spate: note: %s does not exist yet; "
+					"flows reading from stage '%s' fail "
+					"until it does\n",
+					s->path, s->name);
+		}
+		spate_catalog_stage_free(s);
+		rc = SPATE_EXIT_OK;
+	}
+	spate_catalog_close(c);
+	free(path);
+	return rc;
+}
+
+static int cmd_create_s3(int argc, char **argv, const char *catalog)
+{
+	struct spate_s3_spec spec = {0};
+	const char *pos[1];
+	int npos;
+	const struct arg_opt opts[] = {
+		{"--bucket", &spec.bucket, NULL},
+		{"--path", &spec.path, NULL},
+		{"--endpoint", &spec.endpoint, NULL},
+		{"--region", &spec.region, NULL},
+		{"--key-id-env", &spec.key_id_env, NULL},
+		{"--secret-env", &spec.secret_env, NULL},
+		{"--credentials-file", &spec.credentials_file, NULL},
+		{"--comment", &spec.comment, NULL},
+		{"--catalog", &catalog, NULL},
+		{NULL, NULL, NULL}};
+	int rc = parse_args(argc, argv, opts, pos, 1, &npos, create_s3_usage);
+
+	if (rc >= 0)
+		return rc;
+	if (npos < 1 || !spec.bucket) {
+		fprintf(stderr, "spate: stage create-s3 needs NAME and "
+				"--bucket\n\n%s",
+			create_s3_usage);
+		return SPATE_EXIT_USAGE;
+	}
+	char *file = NULL;
+	if (spec.credentials_file) {
+		file = absolute(spec.credentials_file);
+		if (!file)
+			return fail(-ENOMEM, "");
+		spec.credentials_file = file;
+	}
+	struct spate_catalog *c;
+	if ((rc = open_catalog(catalog, &c)) >= 0) {
+		free(file);
+		return rc;
+	}
+	char err[1024] = "";
+	rc = spate_catalog_create_s3(c, pos[0], &spec, err, sizeof(err));
+	if (rc) {
+		rc = fail(rc, err);
+	} else {
+		struct spate_catalog_stage *s = NULL;
+		if (spate_catalog_get(c, pos[0], &s, err, sizeof(err)) == 0)
+			printf("created stage '%s' (s3, %s)\n", s->name,
+			       s->url);
+		spate_catalog_stage_free(s);
+		rc = SPATE_EXIT_OK;
+	}
+	spate_catalog_close(c);
+	free(file);
+	return rc;
+}
+
+static int cmd_list(int argc, char **argv, const char *catalog)
+{
+	bool json = false;
+	const char *pos[1];
+	int npos;
+	const struct arg_opt opts[] = {{"--json", NULL, &json},
+				       {"--catalog", &catalog, NULL},
+				       {NULL, NULL, NULL}};
+	int rc = parse_args(argc, argv, opts, pos, 0, &npos, list_usage);
+
+	if (rc >= 0)
+		return rc;
+	struct spate_catalog *c;
+	if ((rc = open_catalog(catalog, &c)) >= 0)
+		return rc;
+	struct spate_catalog_stage *v = NULL;
+	size_t n = 0;
+	char err[1024] = "";
+	rc = spate_catalog_list(c, &v, &n, err, sizeof(err));
+	spate_catalog_close(c);
+	if (rc)
+		return fail(rc, err);
+	if (json) {
+		struct sp_buf b;
+		sp_buf_init(&b);
+		sp_buf_putc(&b, '[');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				sp_buf_putc(&b, ',');
+			json_stage(&b, &v[i]);
+		}
+		sp_buf_putc(&b, ']');
+		print_buf(&b);
+	} else if (n == 0) {
+		printf("no stages (`spate stage create-local NAME PATH` adds "
+		       "one)\n");
+	} else {
+		int wn = 4, wu = 3;
+		for (size_t i = 0; i < n; i++) {
+			if ((int)strlen(v[i].name) > wn)
+				wn = (int)strlen(v[i].name);
+			if ((int)strlen(v[i].url) > wu)
+				wu = (int)strlen(v[i].url);
+		}
+		printf("%-*s  %-5s  %-*s  %-7s  %-20s  %s\n", wn, "NAME",
+		       "KIND", wu, "URL", "ENABLED", "CREATED", "COMMENT");
+		for (size_t i = 0; i < n; i++) {
+			char when[32];
+			utc(v[i].created, when, sizeof(when));
+			printf("%-*s  %-5s  %-*s  %-7s  %-20s  %s\n", wn,
+			       v[i].name, spate_stage_kind_name(v[i].kind), wu,
+			       v[i].url, v[i].enabled ? "yes" : "no", when,
+			       v[i].comment ? v[i].comment : "");
+		}
+	}
+	spate_catalog_stages_free(v, n);
+	return SPATE_EXIT_OK;
+}
+
+static int cmd_get(int argc, char **argv, const char *catalog)
+{
+	bool json = false;
+	const char *pos[1];
+	int npos;
+	const struct arg_opt opts[] = {{"--json", NULL, &json},
+				       {"--catalog", &catalog, NULL},
+				       {NULL, NULL, NULL}};
+	int rc = parse_args(argc, argv, opts, pos, 1, &npos, get_usage);
+
+	if (rc >= 0)
+		return rc;
+	if (npos < 1) {
+		fprintf(stderr, "spate: stage get needs NAME\n\n%s", get_usage);
+		return SPATE_EXIT_USAGE;
+	}
+	struct spate_catalog *c;
+	if ((rc = open_catalog(catalog, &c)) >= 0)
+		return rc;
+	struct spate_catalog_stage *s = NULL;
+	char err[1024] = "";
+	rc = spate_catalog_get(c, pos[0], &s, err, sizeof(err));
+	spate_catalog_close(c);
+	if (rc)
+		return fail(rc, err);
+	if (json) {
+		struct sp_buf b;
+		sp_buf_init(&b);
+		json_stage(&b, s);
+		print_buf(&b);
+	} else {
+		char when[32];
+		char *cred = credential_source(s);
+		utc(s->created, when, sizeof(when));
+		printf("name:        %s\n", s->name);
+		printf("kind:        %s\n", spate_stage_kind_name(s->kind));
+		printf("url:         %s\n", s->url);
+		if (s->kind == SPATE_STAGE_S3) {
+			printf("bucket:      %s\n", s->bucket ? s->bucket : "");
+			printf("path:        %s\n", s->path ? s->path : "");
+			printf("endpoint:    %s\n",
+			       s->endpoint ? s->endpoint : "(AWS)");
+			printf("region:      %s\n",
+			       s->region ? s->region : "(not set)");
+			printf("credentials: %s\n",
+			       cred ? cred : "(none: anonymous access)");
+		} else {
+			printf("path:        %s\n", s->path ? s->path : "");
+		}
+		printf("enabled:     %s\n", s->enabled ? "yes" : "no");
+		printf("created:     %s\n", when);
+		printf("comment:     %s\n", s->comment ? s->comment : "");
+		free(cred);
+	}
+	spate_catalog_stage_free(s);
+	return SPATE_EXIT_OK;
+}
+
+static int cmd_alter(int argc, char **argv, const char *catalog)
+{
+	struct spate_stage_change ch = {.enabled = -1};
+	bool enable = false, disable = false;
+	const char *pos[1];
+	int npos;
+	const struct arg_opt opts[] = {
+		{"--url", &ch.url, NULL},
+		{"--key-id-env", &ch.key_id_env, NULL},
+		{"--secret-env", &ch.secret_env, NULL},
+		{"--credentials-file", &ch.credentials_file, NULL},
+		{"--comment", &ch.comment, NULL},
+		{"--enable", NULL, &enable},
+		{"--disable", NULL, &disable},
+		{"--catalog", &catalog, NULL},
+		{NULL, NULL, NULL}};
+	int rc = parse_args(argc, argv, opts, pos, 1, &npos, alter_usage);
+
+	if (rc >= 0)
+		return rc;
+	if (npos < 1) {
+		fprintf(stderr, "spate: stage alter needs NAME\n\n%s",
+			alter_usage);
+		return SPATE_EXIT_USAGE;
+	}
+	if (enable && disable) {
+		fprintf(stderr, "spate: --enable or --disable, not both\n");
+		return SPATE_EXIT_USAGE;
+	}
+	if (enable || disable)
+		ch.enabled = enable ? 1 : 0;
+	if (!ch.url && !ch.key_id_env && !ch.secret_env &&
+	    !ch.credentials_file && !ch.comment && ch.enabled < 0) {
+		fprintf(stderr, "spate: stage alter: nothing to change\n\n%s",
+			alter_usage);
+		return SPATE_EXIT_USAGE;
+	}
+	char *url = NULL, *file = NULL;
+	if ((ch.url && !(url = absolute(ch.url))) ||
+	    (ch.credentials_file && !(file = absolute(ch.credentials_file)))) {
+		free(url);
+		return fail(-ENOMEM, "");
+	}
+	if (url)
+		ch.url = url;
+	if (file)
+		ch.credentials_file = file;
+	struct spate_catalog *c;
+	if ((rc = open_catalog(catalog, &c)) < 0) {
+		char err[1024] = "";
+		rc = spate_catalog_alter(c, pos[0], &ch, err, sizeof(err));
+		spate_catalog_close(c);
+		if (rc)
+			rc = fail(rc, err);
+		else
+			printf("altered stage '%s'\n", pos[0]);
+	}
+	free(url);
+	free(file);
+	return rc;
+}
+
+static int cmd_drop(int argc, char **argv, const char *catalog)
+{
+	const char *pos[1];
+	int npos;
+	const struct arg_opt opts[] = {{"--catalog", &catalog, NULL},
+				       {NULL, NULL, NULL}};
+	int rc = parse_args(argc, argv, opts, pos, 1, &npos, drop_usage);
+
+	if (rc >= 0)
+		return rc;
+	if (npos < 1) {
+		fprintf(stderr, "spate: stage drop needs NAME\n\n%s",
+			drop_usage);
+		return SPATE_EXIT_USAGE;
+	}
+	struct spate_catalog *c;
+	if ((rc = open_catalog(catalog, &c)) >= 0)
+		return rc;
+	char err[1024] = "";
+	rc = spate_catalog_drop(c, pos[0], err, sizeof(err));
+	spate_catalog_close(c);
+	if (rc)
+		return fail(rc, err);
+	printf("dropped stage '%s' (its load history stays)\n", pos[0]);
+	return SPATE_EXIT_OK;
+}
+
+int cli_stage(int argc, char **argv)
+{
+	static const char *const commands[] = {"create-local", "create-s3",
+					       "list",	       "get",
+					       "alter",	       "drop",
+					       NULL};
+	const char *catalog = NULL;
+	int i = 1;
+
+	/* options before the command */
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(stage_usage, stdout);
+			return SPATE_EXIT_OK;
+		} else if (!strcmp(argv[i], "--catalog") && i + 1 < argc) {
+			catalog = argv[++i];
+		} else if (!strncmp(argv[i], "--catalog=", 10)) {
+			catalog = argv[i] + 10;
+		} else {
+			fprintf(stderr, "spate: stage: unknown option '%s'\n\n",
+				argv[i]);
+			fputs(stage_usage, stderr);
+			return SPATE_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "spate: stage: which command?\n\n");
+		fputs(stage_usage, stderr);
+		return SPATE_EXIT_USAGE;
+	}
+	const char *cmd = argv[i];
+	int sub_argc = argc - i;
+	char **sub_argv = argv + i;
+	if (!strcmp(cmd, "create-local"))
+		return cmd_create_local(sub_argc, sub_argv, catalog);
+	if (!strcmp(cmd, "create-s3"))
+		return cmd_create_s3(sub_argc, sub_argv, catalog);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(sub_argc, sub_argv, catalog);
+	if (!strcmp(cmd, "get"))
+		return cmd_get(sub_argc, sub_argv, catalog);
+	if (!strcmp(cmd, "alter"))
+		return cmd_alter(sub_argc, sub_argv, catalog);
+	if (!strcmp(cmd, "drop"))
+		return cmd_drop(sub_argc, sub_argv, catalog);
+	const char *hint = cli_suggest(cmd, commands);
+	fprintf(stderr, "spate: stage: unknown command '%s'", cmd);
+	if (hint)
+		fprintf(stderr, " (did you mean '%s'?)", hint);
+	fprintf(stderr, "; `spate stage --help` lists them\n");
+	return SPATE_EXIT_USAGE;
+}
+
+/* ---- history ------------------------------------------------------------- */
+
+int cli_history(int argc, char **argv)
+{
+	const char *catalog = NULL, *flow = NULL, *pos[1];
+	bool json = false;
+	int npos;
+	const struct arg_opt opts[] = {{"--flow", &flow, NULL},
+				       {"--json", NULL, &json},
+				       {"--catalog", &catalog, NULL},
+				       {NULL, NULL, NULL}};
+	int rc = parse_args(argc, argv, opts, pos, 0, &npos, history_usage);
+
+	if (rc >= 0)
+		return rc;
+	struct spate_catalog *c;
+	if ((rc = open_catalog(catalog, &c)) >= 0)
+		return rc;
+	struct spate_catalog_load *v = NULL;
+	size_t n = 0;
+	char err[1024] = "";
+	rc = spate_catalog_history(c, flow, &v, &n, err, sizeof(err));
+	spate_catalog_close(c);
+	if (rc)
+		return fail(rc, err);
+	if (json) {
+		struct sp_buf b;
+		char num[96], when[32], mtime[32];
+		sp_buf_init(&b);
+		sp_buf_putc(&b, '[');
+		for (size_t i = 0; i < n; i++) {
+			utc(v[i].time, when, sizeof(when));
+			utc(v[i].mtime, mtime, sizeof(mtime));
+			if (i)
+				sp_buf_putc(&b, ',');
+			sp_buf_putc(&b, '{');
+			json_key(&b, "time", true);
+			sp_json_append_string(&b, when, strlen(when));
+			json_str_or_null(&b, "flow", v[i].flow);
+			json_str_or_null(&b, "stage", v[i].stage);
+			json_str_or_null(&b, "path", v[i].path);
+			snprintf(num, sizeof(num),
+				 ",\"size\":%llu,\"records\":%llu",
+				 (unsigned long long)v[i].size,
+				 (unsigned long long)v[i].records);
+			sp_buf_append(&b, num, strlen(num));
+			json_str_or_null(&b, "mtime", mtime);
+			snprintf(num, sizeof(num), "%016llx",
+				 (unsigned long long)v[i].xxh64);
+			json_str_or_null(&b, "xxh64", num);
+			json_str_or_null(&b, "run_id", v[i].run_id);
+			sp_buf_putc(&b, '}');
+		}
+		sp_buf_putc(&b, ']');
+		print_buf(&b);
+	} else if (n == 0) {
+		if (flow)
+			printf("no loads recorded for flow '%s'\n", flow);
+		else
+			printf("no loads recorded\n");
+	} else {
+		int wf = 4, ws = 5, wp = 4;
+		for (size_t i = 0; i < n; i++) {
+			int a = (int)strlen(v[i].flow);
+			int b = (int)strlen(v[i].stage);
+			int p = (int)strlen(v[i].path);
+			wf = a > wf ? a : wf;
+			ws = b > ws ? b : ws;
+			wp = p > wp ? p : wp;
+		}
+		printf("%-20s  %-*s  %-*s  %-*s  %12s  %10s  %-16s  %s\n",
+		       "TIME", wf, "FLOW", ws, "STAGE", wp, "PATH", "SIZE",
+		       "RECORDS", "XXH64", "RUN");
+		for (size_t i = 0; i < n; i++) {
+			char when[32];
+			utc(v[i].time, when, sizeof(when));
+			printf("%-20s  %-*s  %-*s  %-*s  %12llu  %10llu  "
+			       "%016llx  %s\n",
+			       when, wf, v[i].flow, ws, v[i].stage, wp,
+			       v[i].path, (unsigned long long)v[i].size,
+			       (unsigned long long)v[i].records,
+			       (unsigned long long)v[i].xxh64, v[i].run_id);
+		}
+	}
+	spate_catalog_loads_free(v, n);
+	return SPATE_EXIT_OK;
+}
+
+/* ---- flows referring to stages ------------------------------------------- */
+
+int cli_check_stage_refs(const struct sp_flow *f, const char *catalog,
+			 const char *flow_path)
+{
+	struct spate_catalog *c = NULL;
+	int problems = 0;
+	bool tried = false;
+
+	for (uint32_t i = 0; i < f->nstages; i++) {
+		const struct sp_flow_stage *fs = f->stages[i];
+		if (!fs->desc || !fs->bound)
+			continue;
+		const struct sp_option *o = fs->desc->options;
+		for (; o && o->name; o++)
+			if (!strcmp(o->name, "stage") &&
+			    o->type == SP_OPT_STRING)
+				break;
+		if (!o || !o->name)
+			continue;
+		const char *name = *(char *const *)((const char *)fs->bound +
+						   o->offset);
+		if (!name)
+			continue;
+		const struct sp_node *n = sp_node_map_get(fs->config, "stage");
+		uint32_t line = n && n->line ? n->line : fs->line;
+		char err[1024] = "";
+		int rc = 0;
+		if (!tried) {
+			tried = true;
+			rc = spate_catalog_open(catalog, &c, err, sizeof(err));
+		}
+		char *root = NULL;
+		if (c)
+			rc = spate_catalog_local_root(c, name, &root, err,
+						      sizeof(err));
+		else if (!rc)
+			continue; /* the open failure was reported */
+		if (rc) {
+			if (line)
+				fprintf(stderr, "%s:%u: ", flow_path, line);
+			else
+				fprintf(stderr, "%s: ", flow_path);
+			fprintf(stderr, "stage '%s': option 'stage': %s\n",
+				fs->id, err);
+			problems++;
+		}
+		free(root);
+	}
+	spate_catalog_close(c);
+	if (problems)
+		fprintf(stderr, "spate: %s: %d problem%s; nothing was run\n",
+			flow_path, problems, problems == 1 ? "" : "s");
+	return problems;
+}
