@@ -40,6 +40,7 @@
 #include "engine/buf.h"
 #include "engine/json.h"
 #include "engine/log.h"
+#include "engine/xxh64.h"
 
 #define MANIFEST_TMP ".manifest.tmp"
 #define MANIFEST_MAX_BYTES ((size_t)256 << 20)
@@ -84,142 +85,9 @@ static int manifest_read_at(int dir_fd, const char *dir,
 			    struct sp_commit_manifest **out);
 static bool listed(const struct sp_commit_manifest *m, const char *name);
 
-/*
- * XXH64 (Yann Collet's xxHash, 64-bit variant), streaming.
- */
-#define P64_1 0x9E3779B185EBCA87ull
-#define P64_2 0xC2B2AE3D27D4EB4Full
-#define P64_3 0x165667B19E3779F9ull
-#define P64_4 0x85EBCA77C2B2AE63ull
-#define P64_5 0x27D4EB2F165667C5ull
-
-struct xxh64_state {
-	uint64_t v[4];
-	uint64_t total;
-	unsigned char mem[32];
-	size_t memsize;
-};
-
-static inline uint64_t rotl64(uint64_t x, int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-static inline uint64_t read64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
-static inline uint32_t read32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	return v;
-}
-
-static inline uint64_t xxh_round(uint64_t acc, uint64_t input)
-{
-	acc += input * P64_2;
-	acc = rotl64(acc, 31);
-	return acc * P64_1;
-}
-
-static inline uint64_t xxh_merge(uint64_t acc, uint64_t val)
-{
-	acc ^= xxh_round(0, val);
-	return acc * P64_1 + P64_4;
-}
-
-static void xxh64_init(struct xxh64_state *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->v[0] = P64_1 + P64_2;
-	s->v[1] = P64_2;
-	s->v[2] = 0;
-	s->v[3] = -P64_1;
-}
-
-static void xxh64_update(struct xxh64_state *s, const void *data, size_t len)
-{
-	const unsigned char *p = data, *end = p + len;
-
-	s->total += len;
-	if (s->memsize + len < 32) {
-		memcpy(s->mem + s->memsize, p, len);
-		s->memsize += len;
-		return;
-	}
-	if (s->memsize) {
-		size_t k = 32 - s->memsize;
-
-		memcpy(s->mem + s->memsize, p, k);
-		for (int i = 0; i < 4; i++)
-			s->v[i] = xxh_round(s->v[i], read64(s->mem + 8 * i));
-		p += k;
-		s->memsize = 0;
-	}
-	while (end - p >= 32) {
-		for (int i = 0; i < 4; i++)
-			s->v[i] = xxh_round(s->v[i], read64(p + 8 * i));
-		p += 32;
-	}
-	memcpy(s->mem, p, (size_t)(end - p));
-	s->memsize = (size_t)(end - p);
-}
-
-static uint64_t xxh64_digest(const struct xxh64_state *s)
-{
-	const unsigned char *p = s->mem, *end = p + s->memsize;
-	uint64_t h;
-
-	if (s->total >= 32) {
-		h = rotl64(s->v[0], 1) + rotl64(s->v[1], 7) +
-		    rotl64(s->v[2], 12) + rotl64(s->v[3], 18);
-		for (int i = 0; i < 4; i++)
-			h = xxh_merge(h, s->v[i]);
-	} else {
-		h = P64_5;
-	}
-	h += s->total;
-	while (end - p >= 8) {
-		h ^= xxh_round(0, read64(p));
-		h = rotl64(h, 27) * P64_1 + P64_4;
-		p += 8;
-	}
-	if (end - p >= 4) {
-		h ^= (uint64_t)read32(p) * P64_1;
-		h = rotl64(h, 23) * P64_2 + P64_3;
-		p += 4;
-	}
-	while (p < end) {
-		h ^= *p++ * P64_5;
-		h = rotl64(h, 11) * P64_1;
-	}
-	h ^= h >> 33;
-	h *= P64_2;
-	h ^= h >> 29;
-	h *= P64_3;
-	h ^= h >> 32;
-	return h;
-}
-
 uint64_t sp_commit_xxh64(const void *data, size_t len)
 {
-	struct xxh64_state s;
-
-	xxh64_init(&s);
-	xxh64_update(&s, data, len);
-	return xxh64_digest(&s);
+	return XXH64(data, len, 0);
 }
 
 /*
@@ -677,7 +545,7 @@ int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 		  uint64_t bytes, bool publish_now)
 {
 	struct commit_entry *e;
-	struct xxh64_state xs;
+	XXH64_state_t xs;
 	uint64_t size = 0;
 	char *buf;
 	int fd, rc = 0;
@@ -703,7 +571,7 @@ int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 		rc = -ENOMEM;
 		goto close_fd;
 	}
-	xxh64_init(&xs);
+	XXH64_reset(&xs, 0);
 	for (;;) {
 		ssize_t k = read(fd, buf, HASH_CHUNK);
 
@@ -717,7 +585,7 @@ int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 		}
 		if (k == 0)
 			break;
-		xxh64_update(&xs, buf, (size_t)k);
+		XXH64_update(&xs, buf, (size_t)k);
 		size += (uint64_t)k;
 	}
 	if (size != bytes) {
@@ -742,7 +610,7 @@ int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 	e->added = true;
 	e->records = records;
 	e->bytes = bytes;
-	e->xxh64 = xxh64_digest(&xs);
+	e->xxh64 = XXH64_digest(&xs);
 	if (!publish_now)
 		c->prepared = false;
 free_buf:

@@ -198,23 +198,6 @@ int spate_catalog_history(struct spate_catalog *c, const char *flow,
 			  struct spate_catalog_load **out, size_t *n,
 			  char *err, size_t errlen);
 
-/* ---- content hash of a load ---------------------------------------------- */
-
-/* XXH64 with seed 0 (as `xxhsum -H1` prints it), streaming. */
-struct spate_xxh64 {
-	uint64_t v[4];
-	uint64_t total;
-	unsigned char mem[32];
-	uint32_t memsize;
-};
-
-void spate_xxh64_init(struct spate_xxh64 *s);
-void spate_xxh64_update(struct spate_xxh64 *s, const void *data, size_t len);
-uint64_t spate_xxh64_digest(const struct spate_xxh64 *s);
-
-/* XXH64 of a whole file, read in blocks.  0 or -errno. */
-int spate_xxh64_file(const char *path, uint64_t *out);
-
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "engine/log.h"
+#include "engine/xxh64.h"
 #include "engine/ring.h"
 #include "engine/stage.h"
 #include "io/csv.h"
@@ -179,7 +180,7 @@ struct fr_state {
 	struct fr_buf *bufs;
 	unsigned nbufs;
 	struct sp_ring free_bufs;
-	struct spate_xxh64 hash; /* of the current file's bytes */
+	XXH64_state_t hash; /* of the current file's bytes */
 	/* on_error: skip_file */
 	struct sp_jsonl_parser scan_jsonl;
 	struct sp_batch *scan;
@@ -335,7 +336,7 @@ static int skip_loaded(struct fr_state *fr, char *err, size_t errlen)
 						 f->display, f->size, NULL);
 		uint64_t h;
 		if (rc == 1) {
-			rc = spate_xxh64_file(f->path, &h);
+			rc = sp_xxh64_file(f->path, &h);
 			if (rc < 0) {
 				snprintf(err, errlen, "cannot read %s: %s",
 					 f->display, strerror(-rc));
@@ -493,7 +494,7 @@ static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 	fr->blk = NULL;
 	fr->blk_len = fr->blk_used = 0;
 	fr->eof = false;
-	spate_xxh64_init(&fr->hash);
+	XXH64_reset(&fr->hash, 0);
 	return 0;
 }
 
@@ -545,7 +546,7 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 			}
 			fr->blk_used = 0;
 			if (fr->catalog)
-				spate_xxh64_update(&fr->hash, fr->blk,
+				XXH64_update(&fr->hash, fr->blk,
 						   fr->blk_len);
 			/* auto: a zstd frame's magic number at the start of
 			 * the file, whatever its name */
@@ -607,7 +608,7 @@ static void finish_file(struct fr_state *fr)
 	struct fr_file *f = &fr->files[fr->cur_file];
 
 	close_file(fr);
-	f->xxh64 = spate_xxh64_digest(&fr->hash);
+	f->xxh64 = XXH64_digest(&fr->hash);
 	f->done = true;
 	atomic_fetch_add(&fr->nread, 1);
 	fr->cur_file++;
