@@ -918,6 +918,45 @@ static int run(const struct sp_expr *e, struct sp_expr_ctx *c,
 	return 0;
 }
 
+/*
+ * Compares decimal text (-?digits[.digits], as JSON writes most numbers)
+ * with an integer exactly, without making a double: the integer part
+ * decides unless it is equal, then any non-zero fraction does.  False when
+ * the text has another shape (exponent, 19+ integer digits).
+ */
+static bool cmp_decimal_int(const char *s, uint32_t len, int64_t y, int *r)
+{
+	uint32_t k = 0, digits = 0;
+	bool neg = false, frac = false;
+	int64_t ip = 0;
+
+	if (k < len && s[k] == '-')
+		neg = true, k++;
+	for (; k < len && is_digit(s[k]); k++, digits++)
+		ip = ip * 10 + (s[k] - '0');
+	if (!digits || digits > 18)
+		return false;
+	if (k < len && s[k] == '.') {
+		uint32_t f0 = ++k;
+		for (; k < len && is_digit(s[k]); k++)
+			frac |= s[k] != '0';
+		if (k == f0)
+			return false;
+	}
+	if (k != len)
+		return false;
+	if (!neg) { /* x = ip + f, 0 <= f < 1 */
+		*r = ip < y ? -1 : ip > y ? 1 : frac;
+		return true;
+	}
+	/* x = -ip - f */
+	if (!frac)
+		*r = -ip < y ? -1 : -ip > y;
+	else /* -ip - 1 < x < -ip, and y is whole */
+		*r = y >= -ip ? -1 : 1;
+	return true;
+}
+
 /* 1 or 0: the fast program's answer; -1: ask the machine. */
 static int run_fast(const struct sp_expr *e, const struct sp_batch *b,
 		    uint32_t rec)
@@ -925,10 +964,15 @@ static int run_fast(const struct sp_expr *e, const struct sp_batch *b,
 	struct sp_value v;
 	int64_t i = 0;
 	double d = 0;
+	int r;
 
 	if (sp_record_get_path(b, rec, &e->paths[e->fast_path], &v) ||
 	    v.type == SP_NULL)
 		return 0;
+	if (e->fast_kind == NUM_INT && (v.flags & SP_VALUE_TEXT) &&
+	    (v.type == SP_DOUBLE || v.type == SP_INT) &&
+	    cmp_decimal_int(v.str, v.len, e->fast_i, &r))
+		return cmp_holds(e->fast_op, r);
 	int k = record_number(&v, &i, &d);
 	if (k < 0)
 		return -1;

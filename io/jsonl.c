@@ -25,6 +25,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "engine/json.h"
 
@@ -268,6 +271,30 @@ int sp_jsonl_parse(struct sp_jsonl_parser *ps, const char *buf, size_t len,
 		pos = next;
 	}
 	return added;
+}
+
+size_t sp_count_lines(const char *p, size_t n)
+{
+	size_t lines = 0, i = 0;
+#if defined(__SSE2__)
+	/* per-byte counters (cmpeq gives -1 per match), summed with SAD
+	 * before they can wrap */
+	const __m128i nl = _mm_set1_epi8('\n');
+
+	while (i + 16 <= n) {
+		__m128i acc = _mm_setzero_si128();
+		for (int k = 0; k < 255 && i + 16 <= n; k++, i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(x, nl));
+		}
+		__m128i sum = _mm_sad_epu8(acc, _mm_setzero_si128());
+		lines += (size_t)_mm_cvtsi128_si32(sum) +
+			 (size_t)_mm_extract_epi16(sum, 4);
+	}
+#endif
+	for (; i < n; i++)
+		lines += p[i] == '\n';
+	return lines;
 }
 
 size_t sp_jsonl_split(const char *buf, size_t len)

@@ -39,6 +39,9 @@ int sp_jsonl_parse(struct sp_jsonl_parser *p, const char *buf, size_t len,
  * there is none): a chunk boundary for parallel parsing. */
 size_t sp_jsonl_split(const char *buf, size_t len);
 
+/* Number of '\n' in p[0..n): readers number the lines of each chunk. */
+size_t sp_count_lines(const char *p, size_t n);
+
 /* Appends records sel[0..n) of b to out as JSON lines.  A record without
  * SP_RECORD_CHANGED is copied from raw; otherwise each remaining field is
  * written as "name":value with the value's source text when it has one.

@@ -561,7 +561,11 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 			}
 		}
 		if (!fr->zst) {
+			/* no more than wanted: the rest of the block stays
+			 * for the next chunk instead of being moved twice */
 			size_t n = fr->blk_len - fr->blk_used;
+			if (n > want - fr->carry_len)
+				n = want - fr->carry_len;
 			if (carry_reserve(fr, fr->carry_len + n))
 				return -ENOMEM;
 			memcpy(fr->carry + fr->carry_len,
@@ -612,18 +616,6 @@ static void finish_file(struct fr_state *fr)
 	f->done = true;
 	atomic_fetch_add(&fr->nread, 1);
 	fr->cur_file++;
-}
-
-static size_t count_lines(const char *p, size_t n)
-{
-	size_t lines = 0;
-	const char *end = p + n;
-
-	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
-		lines++;
-		p++;
-	}
-	return lines;
 }
 
 /* Reads the CSV preamble of the current file f into csv (initialised
@@ -708,7 +700,7 @@ static int cut_chunk(struct fr_state *fr, const struct sp_csv_options *csv,
 /* The first cut bytes of the carry were used. */
 static void consume(struct fr_state *fr, size_t cut)
 {
-	fr->line += count_lines(fr->carry, cut);
+	fr->line += sp_count_lines(fr->carry, cut);
 	fr->offset += cut;
 	memmove(fr->carry, fr->carry + cut, fr->carry_len - cut);
 	fr->carry_len -= cut;
@@ -825,21 +817,28 @@ static int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen)
 			finish_file(fr);
 			continue;
 		}
-		/* hand the chunk over in a pool buffer */
+		/* The carry itself becomes the chunk: it trades places with
+		 * a pool buffer, which takes over the carry's tail (what
+		 * follows the cut: usually part of one record). */
 		void *item;
 		if (sp_ring_pop_mpmc(&fr->free_bufs, &item))
 			return -EPIPE;
 		struct fr_buf *b = item;
-		if (b->cap < cut) {
-			char *p = realloc(b->data, cut);
-			if (!p) {
-				sp_ring_try_push_mpmc(&fr->free_bufs, b);
-				return -ENOMEM;
-			}
-			b->data = p;
-			b->cap = cut;
+		size_t tail = fr->carry_len - cut;
+		char *chunk = fr->carry;
+		size_t chunk_cap = fr->carry_cap;
+		fr->carry = b->data;
+		fr->carry_cap = b->cap;
+		fr->carry_len = 0;
+		b->data = chunk;
+		b->cap = chunk_cap;
+		if (carry_reserve(fr, tail)) {
+			sp_ring_try_push_mpmc(&fr->free_bufs, b);
+			return -ENOMEM;
 		}
-		memcpy(b->data, fr->carry, cut);
+		if (tail)
+			memcpy(fr->carry, chunk + cut, tail);
+		fr->carry_len = tail;
 		out->data = b->data;
 		out->len = cut;
 		out->first = fr->line;
@@ -847,7 +846,8 @@ static int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen)
 		out->source = f->display;
 		out->ctx = f;
 		out->buf = b;
-		consume(fr, cut);
+		fr->line += sp_count_lines(chunk, cut);
+		fr->offset += cut;
 		if (fr->eof && fr->carry_len == 0)
 			finish_file(fr);
 		return 1;

@@ -204,18 +204,6 @@ static int fill(struct stdin_state *s, char *buf, size_t size, size_t *len,
 	return 0;
 }
 
-static size_t count_lines(const char *p, size_t n)
-{
-	const char *end = p + n;
-	size_t lines = 0;
-
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
-		lines++;
-		p++;
-	}
-	return lines;
-}
-
 static int stdin_next(void *state, struct sp_chunk *out, char *err,
 		      size_t errlen)
 {
@@ -308,7 +296,7 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 		out->offset = s->offset;
 		out->source = "stdin";
 		out->buf = buf;
-		s->line += count_lines(buf + start, cut);
+		s->line += sp_count_lines(buf + start, cut);
 		s->offset += cut;
 		return 1;
 	}

@@ -741,3 +741,61 @@ Test(expr, two_threads_share_one_expression)
 	cr_expect_eq(w[1].bad, 0);
 	sp_expr_destroy(e);
 }
+
+/* The fast comparison of decimal text with a whole number agrees with
+ * comparing the numbers as doubles, around every edge (sign, equal
+ * integer part, zero fractions, -0). */
+Test(expr, decimal_text_compares_exactly_with_whole_numbers)
+{
+	static const char *const texts[] = {
+	    "0",     "-0",	"0.0",	  "-0.0",     "0.5",	   "-0.5",
+	    "9",     "10",	"10.0",	  "10.00001", "9.99999",   "-10",
+	    "-10.0", "-10.5",	"-9.5",	  "-11",      "10000",	   "9999.99",
+	    "10000.01", "-20000.00", "123456789012345678", "-1.000"};
+	static const long long consts[] = {0, 10, -10, -11, 9, 10000, -20000};
+	static const char *const ops[] = {"<", "<=", ">", ">=", "==", "!="};
+	const uint32_t n = sizeof(texts) / sizeof(texts[0]);
+	struct sp_batch *nb = sp_batch_create(st);
+	struct sp_expr_ctx *c = sp_expr_ctx_create();
+	uint32_t in[64], res[64], nbad;
+
+	cr_assert(nb && c);
+	for (uint32_t i = 0; i < n; i++) {
+		cr_assert_not_null(sp_batch_record_begin(nb));
+		struct sp_field *f = sp_batch_field_add(nb);
+		cr_assert_not_null(f);
+		f->sym = sp_symtab_intern(st, "v", 1);
+		f->v = text_num(strchr(texts[i], '.') ? SP_DOUBLE : SP_INT,
+				texts[i]);
+		in[i] = i;
+	}
+	for (size_t k = 0; k < sizeof(consts) / sizeof(consts[0]); k++) {
+		for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+			char text[96];
+			struct sp_expr_error err;
+			snprintf(text, sizeof(text),
+				 "${record:value('/v') %s %lld}", ops[o],
+				 consts[k]);
+			struct sp_expr *e = sp_expr_compile(text, st, &err);
+			cr_assert_not_null(e, "%s", text);
+			uint32_t got = sp_expr_select(e, c, nb, in, n, res,
+						      &nbad);
+			cr_assert_eq(nbad, 0, "%s", text);
+			uint32_t j = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				double x = strtod(texts[i], NULL);
+				double y = (double)consts[k];
+				bool want = o == 0 ? x < y : o == 1 ? x <= y
+					  : o == 2 ? x > y : o == 3 ? x >= y
+					  : o == 4 ? x == y : x != y;
+				bool sel = j < got && res[j] == i;
+				cr_expect_eq(sel, want, "%s %s %lld", texts[i],
+					     ops[o], consts[k]);
+				j += sel;
+			}
+			sp_expr_destroy(e);
+		}
+	}
+	sp_expr_ctx_destroy(c);
+	sp_batch_destroy(nb);
+}

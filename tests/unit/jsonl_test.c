@@ -588,3 +588,27 @@ Test(jsonl, error_offsets_use_base_offset)
 	cr_assert_eq(b->errors[1].raw_len, 2);
 	cr_assert_eq(b->recs[1].line, 43);
 }
+
+/* line counting (SIMD blocks of 16, sums every 255 blocks) agrees with a
+ * byte loop at every length and alignment */
+Test(jsonl, count_lines_matches_a_byte_loop)
+{
+	static char buf[255 * 16 * 3 + 100];
+	unsigned seed = 7;
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (seed >> 16) % 5 == 0 ? '\n' : 'a';
+	}
+	memset(buf + 100, '\n', 255 * 16 + 40); /* counters at their limit */
+	const size_t lens[] = {0, 1, 15, 16, 17, 255 * 16, 255 * 16 + 1,
+			       sizeof(buf) - 3};
+	for (size_t off = 0; off < 3; off++)
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			size_t want = 0;
+			for (size_t i = 0; i < lens[k]; i++)
+				want += buf[off + i] == '\n';
+			cr_expect_eq(sp_count_lines(buf + off, lens[k]), want,
+				     "offset %zu length %zu", off, lens[k]);
+		}
+}
