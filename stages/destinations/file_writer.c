@@ -89,8 +89,9 @@ static const struct sp_option fw_options[] = {
 		 "the same input and configuration)"},
 	{.name = "commit", .type = SP_OPT_ENUM, .def = "run", .choices = commits,
 	 .offset = offsetof(struct fw_config, commit),
-	 .help = "run: publish all files when the run succeeds; file: publish "
-		 "each file when it is closed"},
+	 .help = "run: publish all files at once when the run succeeds; "
+		 "file: publish each file when it is closed (a run that fails "
+		 "or is killed takes them back)"},
 	{.name = "delimiter", .type = SP_OPT_CHAR, .def = ",",
 	 .offset = offsetof(struct fw_config, delimiter),
 	 .help = "CSV field delimiter"},

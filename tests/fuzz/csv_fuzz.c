@@ -95,6 +95,8 @@ done_enc:
 	sp_buf_fini(&out);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char delims[] = {',', '\t', ';', '|'};
