@@ -20,6 +20,14 @@ struct sp_batch *sp_batch_create(struct sp_symtab *st)
 	if (!b)
 		return NULL;
 	b->symtab = st;
+	/* never NULL: &fields[rec->first] is valid for a record of no
+	 * fields in a batch of such records */
+	b->cap_fields = 64;
+	b->fields = malloc(b->cap_fields * sizeof(*b->fields));
+	if (!b->fields) {
+		free(b);
+		return NULL;
+	}
 	sp_arena_init(&b->arena, 64 * 1024);
 	atomic_init(&b->refs, 0);
 	return b;

@@ -24,6 +24,8 @@ static inline int sp_buf_reserve(struct sp_buf *b, size_t n)
 
 static inline int sp_buf_append(struct sp_buf *b, const void *p, size_t n)
 {
+	if (n == 0) /* data may still be NULL */
+		return 0;
 	if (sp_buf_reserve(b, n))
 		return -12; /* -ENOMEM */
 	memcpy(b->data + b->len, p, n);

@@ -242,6 +242,8 @@ int sp_jsonl_parse(struct sp_jsonl_parser *ps, const char *buf, size_t len,
 		   uint64_t first_line, uint64_t base_offset,
 		   struct sp_batch *b)
 {
+	if (len == 0) /* buf may be NULL */
+		return 0;
 	const char *pos = buf, *end = buf + len;
 	struct pred_key pk[NPRED];
 	uint64_t lineno = first_line;
