@@ -219,12 +219,72 @@ static int fail(int rc, const char *err)
 	return rc == -EINVAL ? SPATE_EXIT_USAGE : SPATE_EXIT_FAILED;
 }
 
+/* "spate stage MSG", a blank line and the usage on stderr: exit 2. */
+static int usage_error(const char *usage, const char *msg)
+{
+	fprintf(stderr, "spate: stage %s\n\n%s", msg, usage);
+	return SPATE_EXIT_USAGE;
+}
+
 static int open_catalog(const char *path, struct spate_catalog **c)
 {
 	char err[1024] = "";
 	int rc = spate_catalog_open(path, c, err, sizeof(err));
 
 	return rc ? fail(rc == -EINVAL ? -EIO : rc, err) : -1;
+}
+
+/* The arguments of list, get and drop: [--json] when json is not NULL,
+ * [--catalog PATH] and nargs positional arguments (need names them when
+ * they are missing); then the catalog, opened in *c.  Returns -1 to go
+ * on, or the exit code. */
+static int catalog_command(int argc, char **argv, const char *catalog,
+			   bool *json, const char **pos, int nargs,
+			   const char *need, const char *usage,
+			   struct spate_catalog **c)
+{
+	struct arg_opt opts[3] = {{"--catalog", &catalog, NULL},
+				  {NULL, NULL, NULL},
+				  {NULL, NULL, NULL}};
+	int npos;
+
+	if (json) {
+		opts[1] = opts[0];
+		opts[0] = (struct arg_opt){"--json", NULL, json};
+	}
+	int rc = parse_args(argc, argv, opts, pos, nargs, &npos, usage);
+	if (rc >= 0)
+		return rc;
+	if (npos < nargs)
+		return usage_error(usage, need);
+	return open_catalog(catalog, c);
+}
+
+/* The end of create-local and create-s3 (rc, err: what creating stage
+ * name gave): "created stage ..." or the error.  Closes c. */
+static int report_created(struct spate_catalog *c, const char *name, int rc,
+			  char *err, size_t errlen)
+{
+	struct spate_catalog_stage *s = NULL;
+	struct stat sb;
+
+	if (rc) {
+		spate_catalog_close(c);
+		return fail(rc, err);
+	}
+	if (spate_catalog_get(c, name, &s, err, errlen) == 0) {
+		printf("created stage '%s' (%s, %s)\n", s->name,
+		       spate_stage_kind_name(s->kind), s->url);
+		if (s->kind == SPATE_STAGE_LOCAL && stat(s->path, &sb) < 0)
+			fprintf(stderr,
+				"spate: note: %s does not exist yet; "
+				"flows reading from stage '%s' fail "
+				"until it does\n",
+				s->path, s->name);
+	}
+	spate_catalog_stage_free(s);
+	spate_catalog_close(c);
+	return SPATE_EXIT_OK;
 }
 
 /* A relative path made absolute from the current folder (malloc'd). */
@@ -329,12 +389,9 @@ static int cmd_create_local(int argc, char **argv, const char *catalog)
 
 	if (rc >= 0)
 		return rc;
-	if (npos < 2 || !*pos[1]) {
-		fprintf(stderr, "spate: stage create-local needs NAME and "
-				"PATH\n\n%s",
-			create_local_usage);
-		return SPATE_EXIT_USAGE;
-	}
+	if (npos < 2 || !*pos[1])
+		return usage_error(create_local_usage,
+				   "create-local needs NAME and PATH");
 	char *path = absolute(pos[1]);
 	if (!path)
 		return fail(-ENOMEM, "");
@@ -346,25 +403,7 @@ static int cmd_create_local(int argc, char **argv, const char *catalog)
 	char err[1024] = "";
 	rc = spate_catalog_create_local(c, pos[0], path, comment, err,
 					sizeof(err));
-	if (rc) {
-		rc = fail(rc, err);
-	} else {
-		struct spate_catalog_stage *s = NULL;
-		struct stat sb;
-		if (spate_catalog_get(c, pos[0], &s, err, sizeof(err)) == 0) {
-			printf("created stage '%s' (local, %s)\n", s->name,
-			       s->url);
-			if (stat(s->path, &sb) < 0)
-				fprintf(stderr,
-					"spate: note: %s does not exist yet; "
-					"flows reading from stage '%s' fail "
-					"until it does\n",
-					s->path, s->name);
-		}
-		spate_catalog_stage_free(s);
-		rc = SPATE_EXIT_OK;
-	}
-	spate_catalog_close(c);
+	rc = report_created(c, pos[0], rc, err, sizeof(err));
 	free(path);
 	return rc;
 }
@@ -389,12 +428,9 @@ static int cmd_create_s3(int argc, char **argv, const char *catalog)
 
 	if (rc >= 0)
 		return rc;
-	if (npos < 1 || !spec.bucket) {
-		fprintf(stderr, "spate: stage create-s3 needs NAME and "
-				"--bucket\n\n%s",
-			create_s3_usage);
-		return SPATE_EXIT_USAGE;
-	}
+	if (npos < 1 || !spec.bucket)
+		return usage_error(create_s3_usage,
+				   "create-s3 needs NAME and --bucket");
 	char *file = NULL;
 	if (spec.credentials_file) {
 		file = absolute(spec.credentials_file);
@@ -409,17 +445,7 @@ static int cmd_create_s3(int argc, char **argv, const char *catalog)
 	}
 	char err[1024] = "";
 	rc = spate_catalog_create_s3(c, pos[0], &spec, err, sizeof(err));
-	if (rc) {
-		rc = fail(rc, err);
-	} else {
-		struct spate_catalog_stage *s = NULL;
-		if (spate_catalog_get(c, pos[0], &s, err, sizeof(err)) == 0)
-			printf("created stage '%s' (s3, %s)\n", s->name,
-			       s->url);
-		spate_catalog_stage_free(s);
-		rc = SPATE_EXIT_OK;
-	}
-	spate_catalog_close(c);
+	rc = report_created(c, pos[0], rc, err, sizeof(err));
 	free(file);
 	return rc;
 }
@@ -427,17 +453,11 @@ static int cmd_create_s3(int argc, char **argv, const char *catalog)
 static int cmd_list(int argc, char **argv, const char *catalog)
 {
 	bool json = false;
-	const char *pos[1];
-	int npos;
-	const struct arg_opt opts[] = {{"--json", NULL, &json},
-				       {"--catalog", &catalog, NULL},
-				       {NULL, NULL, NULL}};
-	int rc = parse_args(argc, argv, opts, pos, 0, &npos, list_usage);
+	struct spate_catalog *c;
+	int rc = catalog_command(argc, argv, catalog, &json, NULL, 0, NULL,
+				 list_usage, &c);
 
 	if (rc >= 0)
-		return rc;
-	struct spate_catalog *c;
-	if ((rc = open_catalog(catalog, &c)) >= 0)
 		return rc;
 	struct spate_catalog_stage *v = NULL;
 	size_t n = 0;
@@ -487,20 +507,11 @@ static int cmd_get(int argc, char **argv, const char *catalog)
 {
 	bool json = false;
 	const char *pos[1];
-	int npos;
-	const struct arg_opt opts[] = {{"--json", NULL, &json},
-				       {"--catalog", &catalog, NULL},
-				       {NULL, NULL, NULL}};
-	int rc = parse_args(argc, argv, opts, pos, 1, &npos, get_usage);
+	struct spate_catalog *c;
+	int rc = catalog_command(argc, argv, catalog, &json, pos, 1,
+				 "get needs NAME", get_usage, &c);
 
 	if (rc >= 0)
-		return rc;
-	if (npos < 1) {
-		fprintf(stderr, "spate: stage get needs NAME\n\n%s", get_usage);
-		return SPATE_EXIT_USAGE;
-	}
-	struct spate_catalog *c;
-	if ((rc = open_catalog(catalog, &c)) >= 0)
 		return rc;
 	struct spate_catalog_stage *s = NULL;
 	char err[1024] = "";
@@ -561,11 +572,8 @@ static int cmd_alter(int argc, char **argv, const char *catalog)
 
 	if (rc >= 0)
 		return rc;
-	if (npos < 1) {
-		fprintf(stderr, "spate: stage alter needs NAME\n\n%s",
-			alter_usage);
-		return SPATE_EXIT_USAGE;
-	}
+	if (npos < 1)
+		return usage_error(alter_usage, "alter needs NAME");
 	if (enable && disable) {
 		fprintf(stderr, "spate: --enable or --disable, not both\n");
 		return SPATE_EXIT_USAGE;
@@ -573,11 +581,8 @@ static int cmd_alter(int argc, char **argv, const char *catalog)
 	if (enable || disable)
 		ch.enabled = enable ? 1 : 0;
 	if (!ch.url && !ch.key_id_env && !ch.secret_env &&
-	    !ch.credentials_file && !ch.comment && ch.enabled < 0) {
-		fprintf(stderr, "spate: stage alter: nothing to change\n\n%s",
-			alter_usage);
-		return SPATE_EXIT_USAGE;
-	}
+	    !ch.credentials_file && !ch.comment && ch.enabled < 0)
+		return usage_error(alter_usage, "alter: nothing to change");
 	char *url = NULL, *file = NULL;
 	if ((ch.url && !(url = absolute(ch.url))) ||
 	    (ch.credentials_file && !(file = absolute(ch.credentials_file)))) {
@@ -606,20 +611,11 @@ static int cmd_alter(int argc, char **argv, const char *catalog)
 static int cmd_drop(int argc, char **argv, const char *catalog)
 {
 	const char *pos[1];
-	int npos;
-	const struct arg_opt opts[] = {{"--catalog", &catalog, NULL},
-				       {NULL, NULL, NULL}};
-	int rc = parse_args(argc, argv, opts, pos, 1, &npos, drop_usage);
+	struct spate_catalog *c;
+	int rc = catalog_command(argc, argv, catalog, NULL, pos, 1,
+				 "drop needs NAME", drop_usage, &c);
 
 	if (rc >= 0)
-		return rc;
-	if (npos < 1) {
-		fprintf(stderr, "spate: stage drop needs NAME\n\n%s",
-			drop_usage);
-		return SPATE_EXIT_USAGE;
-	}
-	struct spate_catalog *c;
-	if ((rc = open_catalog(catalog, &c)) >= 0)
 		return rc;
 	char err[1024] = "";
 	rc = spate_catalog_drop(c, pos[0], err, sizeof(err));

@@ -134,6 +134,19 @@ static void rollback(struct spate_catalog *c)
 	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Finalizes st (NULL: none) and ends the transaction: committed when rc
+ * is 0, else rolled back and rc returned. */
+static int end_txn(struct spate_catalog *c, sqlite3_stmt *st, int rc,
+		   char *err, size_t errlen)
+{
+	sqlite3_finalize(st);
+	if (rc) {
+		rollback(c);
+		return rc;
+	}
+	return commit(c, err, errlen);
+}
+
 static int prepare(struct spate_catalog *c, const char *sql,
 		   sqlite3_stmt **st, char *err, size_t errlen)
 {
@@ -592,18 +605,11 @@ static int insert_stage(struct spate_catalog *c,
 			"removes it)",
 			s->name, c->path);
 		rc = -EEXIST;
-		goto out;
-	}
-	if (step != SQLITE_DONE) {
+	} else if (step != SQLITE_DONE) {
 		rc = db_fail(c, step, "add stage", err, errlen);
-		goto out;
 	}
-	sqlite3_finalize(st);
-	return commit(c, err, errlen);
 out:
-	sqlite3_finalize(st);
-	rollback(c);
-	return rc;
+	return end_txn(c, st, rc, err, errlen);
 }
 
 int spate_catalog_create_local(struct spate_catalog *c, const char *name,
@@ -698,6 +704,47 @@ int spate_catalog_create_s3(struct spate_catalog *c, const char *name,
 	return rc;
 }
 
+/* Every row of st, read by read_row into an array of elements of size
+ * sz: the array in *out, its length in *n.  On failure what was read is
+ * given to free_rows and the error returned (what: the step failing, for
+ * the message).  st is finalized either way. */
+static int read_rows(struct spate_catalog *c, sqlite3_stmt *st, size_t sz,
+		     int (*read_row)(sqlite3_stmt *st, void *row),
+		     void (*free_rows)(void *v, size_t n), const char *what,
+		     void **out, size_t *n, char *err, size_t errlen)
+{
+	char *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			char *p = realloc(v, nc * sz);
+			if (!p)
+				goto oom;
+			v = p;
+			cap = nc;
+		}
+		/* counted first: a row read in part is freed with the rest */
+		if (read_row(st, v + cnt++ * sz))
+			goto oom;
+	}
+	sqlite3_finalize(st);
+	if (step != SQLITE_DONE) {
+		free_rows(v, cnt);
+		return db_fail(c, step, what, err, errlen);
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+oom:
+	sqlite3_finalize(st);
+	free_rows(v, cnt);
+	set_err(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
 static int read_stage(sqlite3_stmt *st, struct spate_catalog_stage *s)
 {
 	const unsigned char *kind = sqlite3_column_text(st, 1);
@@ -786,59 +833,57 @@ int spate_catalog_get(struct spate_catalog *c, const char *name,
 	return 0;
 }
 
+static int read_stage_row(sqlite3_stmt *st, void *row)
+{
+	return read_stage(st, row);
+}
+
+static void free_stage_rows(void *v, size_t n)
+{
+	spate_catalog_stages_free(v, n);
+}
+
 int spate_catalog_list(struct spate_catalog *c,
 		       struct spate_catalog_stage **out, size_t *n, char *err,
 		       size_t errlen)
 {
 	sqlite3_stmt *st;
 	char sql[256];
-	struct spate_catalog_stage *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc, step;
+	void *v;
+	int rc;
 
 	snprintf(sql, sizeof(sql), "SELECT %s FROM stages ORDER BY name",
 		 stage_columns);
 	if ((rc = prepare(c, sql, &st, err, errlen)))
 		return rc;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct spate_catalog_stage *p =
-				realloc(v, nc * sizeof(*p));
-			if (!p)
-				goto oom;
-			v = p;
-			cap = nc;
-		}
-		if (read_stage(st, &v[cnt++]))
-			goto oom;
-	}
-	sqlite3_finalize(st);
-	if (step != SQLITE_DONE) {
-		spate_catalog_stages_free(v, cnt);
-		return db_fail(c, step, "list stages", err, errlen);
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
-oom:
-	sqlite3_finalize(st);
-	spate_catalog_stages_free(v, cnt);
-	set_err(err, errlen, "out of memory");
-	return -ENOMEM;
+	rc = read_rows(c, st, sizeof(**out), read_stage_row, free_stage_rows,
+		       "list stages", &v, n, err, errlen);
+	if (!rc)
+		*out = v;
+	return rc;
 }
 
-/* Runs sql (one row changed) with name bound last; -ENOENT when no row. */
-static int update_one(struct spate_catalog *c, sqlite3_stmt *st, int name_at,
-		      const char *name, char *err, size_t errlen)
+/* Runs sql, a change of stage name: the n strings of v (or NULLs) bound
+ * first, name last.  -ENOENT when no row changed. */
+static int update_stage(struct spate_catalog *c, const char *sql,
+			const char *const *v, int n, const char *name,
+			char *err, size_t errlen)
 {
-	bind_text(st, name_at, name);
+	sqlite3_stmt *st;
+	int rc = prepare(c, sql, &st, err, errlen);
+
+	if (rc)
+		return rc;
+	for (int i = 0; i < n; i++)
+		bind_text(st, i + 1, v[i]);
+	bind_text(st, n + 1, name);
 	int step = sqlite3_step(st);
 	if (step != SQLITE_DONE)
-		return db_fail(c, step, "change stage", err, errlen);
-	if (sqlite3_changes(c->db) == 0)
-		return -ENOENT;
-	return 0;
+		rc = db_fail(c, step, "change stage", err, errlen);
+	else if (sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int spate_catalog_alter(struct spate_catalog *c, const char *name,
@@ -846,7 +891,6 @@ int spate_catalog_alter(struct spate_catalog *c, const char *name,
 			size_t errlen)
 {
 	struct spate_catalog_stage *s = NULL;
-	sqlite3_stmt *st = NULL;
 	char root[PATH_MAX];
 	char *bucket = NULL, *prefix = NULL, *url = NULL;
 	int rc;
@@ -894,62 +938,44 @@ int spate_catalog_alter(struct spate_catalog *c, const char *name,
 		}
 	}
 	if (url) {
-		if ((rc = prepare(c,
-				  "UPDATE stages SET url = ?, path = ?, "
-				  "bucket = coalesce(?, bucket) WHERE name = ?",
-				  &st, err, errlen)))
+		const char *v[] = {url, prefix, bucket};
+
+		if ((rc = update_stage(c,
+				       "UPDATE stages SET url = ?, path = ?, "
+				       "bucket = coalesce(?, bucket) "
+				       "WHERE name = ?",
+				       v, 3, name, err, errlen)))
 			goto out;
-		bind_text(st, 1, url);
-		bind_text(st, 2, prefix);
-		bind_text(st, 3, bucket);
-		if ((rc = update_one(c, st, 4, name, err, errlen)))
-			goto out;
-		sqlite3_finalize(st);
-		st = NULL;
 	}
 	if (creds) {
-		if ((rc = prepare(c,
-				  "UPDATE stages SET key_id_env = ?, "
-				  "secret_env = ?, credentials_file = ? "
-				  "WHERE name = ?",
-				  &st, err, errlen)))
+		const char *v[] = {ch->key_id_env, ch->secret_env,
+				   ch->credentials_file};
+
+		if ((rc = update_stage(c,
+				       "UPDATE stages SET key_id_env = ?, "
+				       "secret_env = ?, credentials_file = ? "
+				       "WHERE name = ?",
+				       v, 3, name, err, errlen)))
 			goto out;
-		bind_text(st, 1, ch->key_id_env);
-		bind_text(st, 2, ch->secret_env);
-		bind_text(st, 3, ch->credentials_file);
-		if ((rc = update_one(c, st, 4, name, err, errlen)))
-			goto out;
-		sqlite3_finalize(st);
-		st = NULL;
 	}
 	if (ch->comment) {
-		if ((rc = prepare(c, "UPDATE stages SET comment = ? WHERE "
-				     "name = ?",
-				  &st, err, errlen)))
+		const char *v[] = {*ch->comment ? ch->comment : NULL};
+
+		if ((rc = update_stage(c,
+				       "UPDATE stages SET comment = ? "
+				       "WHERE name = ?",
+				       v, 1, name, err, errlen)))
 			goto out;
-		bind_text(st, 1, *ch->comment ? ch->comment : NULL);
-		if ((rc = update_one(c, st, 2, name, err, errlen)))
-			goto out;
-		sqlite3_finalize(st);
-		st = NULL;
 	}
-	if (ch->enabled >= 0) {
-		if ((rc = prepare(c, "UPDATE stages SET enabled = ? WHERE "
-				     "name = ?",
-				  &st, err, errlen)))
-			goto out;
-		sqlite3_bind_int(st, 1, ch->enabled ? 1 : 0);
-		if ((rc = update_one(c, st, 2, name, err, errlen)))
-			goto out;
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-	rc = commit(c, err, errlen);
-	goto done;
+	if (ch->enabled >= 0)
+		rc = update_stage(c,
+				  ch->enabled ? "UPDATE stages SET enabled = 1 "
+						"WHERE name = ?"
+					      : "UPDATE stages SET enabled = 0 "
+						"WHERE name = ?",
+				  NULL, 0, name, err, errlen);
 out:
-	sqlite3_finalize(st);
-	rollback(c);
-done:
+	rc = end_txn(c, NULL, rc, err, errlen);
 	spate_catalog_stage_free(s);
 	free(bucket);
 	free(prefix);
@@ -960,26 +986,17 @@ done:
 int spate_catalog_drop(struct spate_catalog *c, const char *name, char *err,
 		       size_t errlen)
 {
-	sqlite3_stmt *st;
 	int rc = begin(c, err, errlen);
 
 	if (rc)
 		return rc;
-	if ((rc = prepare(c, "DELETE FROM stages WHERE name = ?", &st, err,
-			  errlen)))
-		goto out;
-	rc = update_one(c, st, 1, name, err, errlen);
-	sqlite3_finalize(st);
+	rc = update_stage(c, "DELETE FROM stages WHERE name = ?", NULL, 0,
+			  name, err, errlen);
 	if (rc == -ENOENT) {
 		rollback(c);
 		return unknown_stage(c, name, err, errlen);
 	}
-	if (rc)
-		goto out;
-	return commit(c, err, errlen);
-out:
-	rollback(c);
-	return rc;
+	return end_txn(c, NULL, rc, err, errlen);
 }
 
 /* ---- load history -------------------------------------------------------- */
@@ -1029,15 +1046,11 @@ int spate_catalog_record_loads(struct spate_catalog *c,
 		int step = sqlite3_step(st);
 		if (step != SQLITE_DONE) {
 			rc = db_fail(c, step, "record load", err, errlen);
-			goto out;
+			break;
 		}
 	}
-	sqlite3_finalize(st);
-	return commit(c, err, errlen);
 out:
-	sqlite3_finalize(st);
-	rollback(c);
-	return rc;
+	return end_txn(c, st, rc, err, errlen);
 }
 
 int spate_catalog_is_loaded(struct spate_catalog *c, const char *flow,
@@ -1073,14 +1086,37 @@ int spate_catalog_is_loaded(struct spate_catalog *c, const char *flow,
 	return db_fail(c, step, "read load history", NULL, 0);
 }
 
+static int read_load_row(sqlite3_stmt *st, void *row)
+{
+	struct spate_catalog_load *l = row;
+	const unsigned char *hex;
+
+	memset(l, 0, sizeof(*l));
+	l->stage = col_dup(st, 0);
+	l->path = col_dup(st, 1);
+	l->size = (uint64_t)sqlite3_column_int64(st, 2);
+	l->mtime = sqlite3_column_int64(st, 3);
+	hex = sqlite3_column_text(st, 4);
+	l->xxh64 = hex ? strtoull((const char *)hex, NULL, 16) : 0;
+	l->flow = col_dup(st, 5);
+	l->run_id = col_dup(st, 6);
+	l->records = (uint64_t)sqlite3_column_int64(st, 7);
+	l->time = sqlite3_column_int64(st, 8);
+	return !l->stage || !l->path || !l->flow || !l->run_id ? -ENOMEM : 0;
+}
+
+static void free_load_rows(void *v, size_t n)
+{
+	spate_catalog_loads_free(v, n);
+}
+
 int spate_catalog_history(struct spate_catalog *c, const char *flow,
 			  struct spate_catalog_load **out, size_t *n,
 			  char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	struct spate_catalog_load *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc, step;
+	void *v;
+	int rc;
 
 	rc = prepare(c,
 		     flow ? "SELECT stage, path, size, mtime, xxh64, flow, "
@@ -1093,42 +1129,9 @@ int spate_catalog_history(struct spate_catalog *c, const char *flow,
 		return rc;
 	if (flow)
 		bind_text(st, 1, flow);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct spate_catalog_load *p =
-				realloc(v, nc * sizeof(*p));
-			if (!p)
-				goto oom;
-			v = p;
-			cap = nc;
-		}
-		struct spate_catalog_load *l = &v[cnt++];
-		memset(l, 0, sizeof(*l));
-		l->stage = col_dup(st, 0);
-		l->path = col_dup(st, 1);
-		l->size = (uint64_t)sqlite3_column_int64(st, 2);
-		l->mtime = sqlite3_column_int64(st, 3);
-		const unsigned char *hex = sqlite3_column_text(st, 4);
-		l->xxh64 = hex ? strtoull((const char *)hex, NULL, 16) : 0;
-		l->flow = col_dup(st, 5);
-		l->run_id = col_dup(st, 6);
-		l->records = (uint64_t)sqlite3_column_int64(st, 7);
-		l->time = sqlite3_column_int64(st, 8);
-		if (!l->stage || !l->path || !l->flow || !l->run_id)
-			goto oom;
-	}
-	sqlite3_finalize(st);
-	if (step != SQLITE_DONE) {
-		spate_catalog_loads_free(v, cnt);
-		return db_fail(c, step, "read load history", err, errlen);
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
-oom:
-	sqlite3_finalize(st);
-	spate_catalog_loads_free(v, cnt);
-	set_err(err, errlen, "out of memory");
-	return -ENOMEM;
+	rc = read_rows(c, st, sizeof(**out), read_load_row, free_load_rows,
+		       "read load history", &v, n, err, errlen);
+	if (!rc)
+		*out = v;
+	return rc;
 }

@@ -476,9 +476,7 @@ struct spate_stage *spate_stage_connect_lane(struct spate_stage *from,
 					     const char *lane,
 					     struct spate_stage *to)
 {
-	if (!lane)
-		return chain(-EINVAL, NULL);
-	return chain(connect_one(from, lane, to), to);
+	return chain(lane ? connect_one(from, lane, to) : -EINVAL, to);
 }
 
 struct spate_stage *spate_stage_connect_input(struct spate_stage *to,
@@ -491,27 +489,30 @@ struct spate_stage *spate_stage_connect_input_lane(struct spate_stage *to,
 						   struct spate_stage *from,
 						   const char *lane)
 {
-	if (!lane)
+	return chain(lane ? connect_one(from, lane, to) : -EINVAL, from);
+}
+
+/* Drops every input of to that reads from (any lane); returns ret. */
+static struct spate_stage *disconnect(struct spate_stage *from,
+				      struct spate_stage *to,
+				      struct spate_stage *ret)
+{
+	if (!same_flow(from, to))
 		return chain(-EINVAL, NULL);
-	return chain(connect_one(from, lane, to), from);
+	strlist_drop(&to->s->inputs, from->s->id, NULL, true);
+	return ret;
 }
 
 struct spate_stage *spate_stage_disconnect_output(struct spate_stage *from,
 						  struct spate_stage *to)
 {
-	if (!same_flow(from, to))
-		return chain(-EINVAL, NULL);
-	strlist_drop(&to->s->inputs, from->s->id, NULL, true);
-	return to;
+	return disconnect(from, to, to);
 }
 
 struct spate_stage *spate_stage_disconnect_input(struct spate_stage *to,
 						 struct spate_stage *from)
 {
-	if (!same_flow(from, to))
-		return chain(-EINVAL, NULL);
-	strlist_drop(&to->s->inputs, from->s->id, NULL, true);
-	return from;
+	return disconnect(from, to, from);
 }
 
 struct spate_stage *spate_stage_connect_event(struct spate_stage *from,
@@ -1225,18 +1226,25 @@ static const struct sp_stage_report *snap_stage(const struct snap *s,
 	return i < s->rep->nstages ? &s->rep->stages[i] : NULL;
 }
 
+/* A snapshot in s for the status of stage i, to go into out: 0, or
+ * -EINVAL, -ENOENT or what snap_get gives. */
+static int snap_for_stage(struct spate_run *run, uint32_t i, const void *out,
+			  struct snap *s)
+{
+	if (!run || !out)
+		return -EINVAL;
+	if (i >= run->f->nstages)
+		return -ENOENT;
+	return snap_get(run, s);
+}
+
 int spate_run_stage_status(struct spate_run *run, uint32_t i,
 			   struct spate_stage_status *st)
 {
 	const struct sp_stage_report *r;
 	struct snap s;
-	int err;
+	int err = snap_for_stage(run, i, st, &s);
 
-	if (!run || !st)
-		return -EINVAL;
-	if (i >= run->f->nstages)
-		return -ENOENT;
-	err = snap_get(run, &s);
 	if (err)
 		return err;
 	memset(st, 0, sizeof(*st));
@@ -1265,13 +1273,8 @@ int spate_run_lane_status(struct spate_run *run, uint32_t i, uint32_t lane,
 {
 	const struct sp_stage_report *r;
 	struct snap s;
-	int err;
+	int err = snap_for_stage(run, i, st, &s);
 
-	if (!run || !st)
-		return -EINVAL;
-	if (i >= run->f->nstages)
-		return -ENOENT;
-	err = snap_get(run, &s);
 	if (err)
 		return err;
 	r = snap_stage(&s, i);

@@ -15,17 +15,38 @@
 
 #define LIMIT_S 30
 
-static const char *const sync_env[] = {"SPATE_IO=sync", NULL};
-
 static void spate(struct e2e_result *r, const char *cwd,
 		  const char *const *argv)
 {
-	e2e_run_timed(r, cwd, sync_env, NULL, argv, LIMIT_S);
+	e2e_run_timed(r, cwd, e2e_sync_env, NULL, argv, LIMIT_S);
 }
 
 #define CONTAINS(hay, needle)                                                  \
 	cr_assert(strstr((hay), (needle)) != NULL, "expected\n%s\nin\n%s",     \
 		  (needle), (hay))
+
+/* spate argv in cwd is a usage error: exit 2, stderr exactly err and
+ * nothing on stdout. */
+static void expect_usage_error(const char *cwd, const char *const *argv,
+			       const char *err)
+{
+	struct e2e_result r;
+
+	spate(&r, cwd, argv);
+	cr_assert_eq(r.exit_code, 2, "exit %d\n%s", r.exit_code, r.err);
+	cr_assert_str_eq(r.err, err, "--- got\n%s--- want\n%s", r.err, err);
+	cr_assert_str_eq(r.out, "", "stdout: %s", r.out);
+	e2e_result_free(&r);
+}
+
+/* spate argv must succeed, its output starting with head. */
+static void expect_output(struct e2e_result *r, const char *const *argv,
+			  const char *head)
+{
+	spate(r, NULL, argv);
+	cr_assert_eq(r->exit_code, 0, "exit %d\n%s", r->exit_code, r->err);
+	cr_assert(strncmp(r->out, head, strlen(head)) == 0, "%s", r->out);
+}
 
 /* ---- version, help, usage errors -------------------------------------- */
 
@@ -34,9 +55,7 @@ Test(cli, version)
 	static const char *const argv[] = {"--version", NULL};
 	struct e2e_result r;
 
-	spate(&r, NULL, argv);
-	cr_assert_eq(r.exit_code, 0);
-	cr_assert(strncmp(r.out, "spate ", 6) == 0, "%s", r.out);
+	expect_output(&r, argv, "spate ");
 	cr_assert(r.out[6] >= '0' && r.out[6] <= '9', "%s", r.out);
 	cr_assert_eq(e2e_count_lines(r.out, r.out_len), 1);
 	cr_assert_str_eq(r.err, "");
@@ -48,10 +67,7 @@ Test(cli, help)
 	static const char *const argv[] = {"--help", NULL};
 	struct e2e_result r;
 
-	spate(&r, NULL, argv);
-	cr_assert_eq(r.exit_code, 0);
-	cr_assert(strncmp(r.out, "usage: spate <command> [options]\n", 33) == 0,
-		  "%s", r.out);
+	expect_output(&r, argv, "usage: spate <command> [options]\n");
 	CONTAINS(r.out, "  run FLOW ");
 	CONTAINS(r.out, "  validate FLOW ");
 	CONTAINS(r.out, "  graph FLOW ");
@@ -66,10 +82,7 @@ Test(cli, run_help)
 	static const char *const argv[] = {"run", "--help", NULL};
 	struct e2e_result r;
 
-	spate(&r, NULL, argv);
-	cr_assert_eq(r.exit_code, 0);
-	cr_assert(strncmp(r.out, "usage: spate run FLOW [options]\n", 32) == 0,
-		  "%s", r.out);
+	expect_output(&r, argv, "usage: spate run FLOW [options]\n");
 	CONTAINS(r.out, "--workers N");
 	CONTAINS(r.out, "--set STAGE.OPTION=V");
 	CONTAINS(r.out, "--json");
@@ -91,14 +104,10 @@ Test(cli, no_command_is_usage_error)
 Test(cli, unknown_command_suggests)
 {
 	static const char *const argv[] = {"rn", "flow.yaml", NULL};
-	struct e2e_result r;
 
-	spate(&r, NULL, argv);
-	cr_assert_eq(r.exit_code, 2);
-	cr_assert_str_eq(r.err,
-			 "spate: unknown command 'rn' (did you mean 'run'?)\n");
-	cr_assert_str_eq(r.out, "");
-	e2e_result_free(&r);
+	expect_usage_error(NULL, argv,
+			   "spate: unknown command 'rn' (did you mean "
+			   "'run'?)\n");
 }
 
 Test(cli, unknown_run_option_suggests)
@@ -121,28 +130,20 @@ Test(cli, bad_workers_value)
 {
 	static const char *const argv[] = {"run", "f.yaml", "--workers", "0",
 					   NULL};
-	struct e2e_result r;
 
-	spate(&r, NULL, argv);
-	cr_assert_eq(r.exit_code, 2);
-	cr_assert_str_eq(r.err, "spate: --workers 0: give a number from 1 to "
-				"1024\n");
-	e2e_result_free(&r);
+	expect_usage_error(NULL, argv,
+			   "spate: --workers 0: give a number from 1 to "
+			   "1024\n");
 }
 
 Test(cli, missing_flow_file)
 {
 	char *dir = e2e_tmpdir();
 	static const char *const argv[] = {"run", "nope.yaml", NULL};
-	struct e2e_result r;
 
-	spate(&r, dir, argv);
-	cr_assert_eq(r.exit_code, 2);
-	cr_assert_str_eq(r.err,
-			 "nope.yaml: cannot open: No such file or directory\n"
-			 "spate: nope.yaml: 1 problem; nothing was run\n");
-	cr_assert_str_eq(r.out, "");
-	e2e_result_free(&r);
+	expect_usage_error(dir, argv,
+			   "nope.yaml: cannot open: No such file or directory\n"
+			   "spate: nope.yaml: 1 problem; nothing was run\n");
 	e2e_rmrf(dir);
 	free(dir);
 }
@@ -500,10 +501,7 @@ Test(cli, stages_file_writer_options_with_defaults)
 	static const char *const argv[] = {"stages", "file_writer", NULL};
 	struct e2e_result r;
 
-	spate(&r, NULL, argv);
-	cr_assert_eq(r.exit_code, 0);
-	cr_assert(strncmp(r.out, "file_writer (destination): ", 27) == 0, "%s",
-		  r.out);
+	expect_output(&r, argv, "file_writer (destination): ");
 	CONTAINS(r.out, "\n  dir: string, required\n");
 	CONTAINS(r.out, "\n  format: enum, one of: jsonl, csv, default: "
 			"jsonl\n");
@@ -523,34 +521,31 @@ Test(cli, stages_file_writer_options_with_defaults)
 Test(cli, stages_unknown_type_suggests)
 {
 	static const char *const argv[] = {"stages", "file_writr", NULL};
-	struct e2e_result r;
 
-	spate(&r, NULL, argv);
-	cr_assert_eq(r.exit_code, 2);
-	cr_assert_str_eq(r.err, "spate: unknown stage type 'file_writr' (did "
-				"you mean 'file_writer'?); `spate stages` "
-				"lists them\n");
-	e2e_result_free(&r);
+	expect_usage_error(NULL, argv,
+			   "spate: unknown stage type 'file_writr' (did you "
+			   "mean 'file_writer'?); `spate stages` lists them\n");
 }
 
 /* ---- graph ------------------------------------------------------------ */
 
-static char *expenses_path(void)
+/* spate graph examples/expenses.yaml [--format format] */
+static void graph_expenses(struct e2e_result *r, const char *format)
 {
-	char *p;
+	char *flow = e2e_join(e2e_source_dir(), "examples/expenses.yaml");
+	const char *argv[] = {"graph", flow, "--format", format, NULL};
 
-	if (asprintf(&p, "%s/examples/expenses.yaml", e2e_source_dir()) < 0)
-		abort();
-	return p;
+	if (!format)
+		argv[2] = NULL;
+	spate(r, NULL, argv);
+	free(flow);
 }
 
 Test(cli, graph_text_of_the_expenses_example)
 {
-	char *flow = expenses_path();
-	const char *argv[] = {"graph", flow, NULL};
 	struct e2e_result r;
 
-	spate(&r, NULL, argv);
+	graph_expenses(&r, NULL);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "flow expenses\n"
 				"  [origin] src (file_reader)\n"
@@ -570,16 +565,13 @@ Test(cli, graph_text_of_the_expenses_example)
 				"  [destination] errors (file_writer)\n"
 				"  [executor] done (pipeline_finisher)\n");
 	e2e_result_free(&r);
-	free(flow);
 }
 
 Test(cli, graph_dot_of_the_expenses_example)
 {
-	char *flow = expenses_path();
-	const char *argv[] = {"graph", flow, "--format", "dot", NULL};
 	struct e2e_result r;
 
-	spate(&r, NULL, argv);
+	graph_expenses(&r, "dot");
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
 	cr_assert_str_eq(
 	    r.out,
@@ -603,20 +595,16 @@ Test(cli, graph_dot_of_the_expenses_example)
 	    "  \"src\" -> \"done\" [style=dashed label=\"events\"];\n"
 	    "}\n");
 	e2e_result_free(&r);
-	free(flow);
 }
 
 Test(cli, graph_bad_format)
 {
-	char *flow = expenses_path();
-	const char *argv[] = {"graph", flow, "--format", "svg", NULL};
 	struct e2e_result r;
 
-	spate(&r, NULL, argv);
+	graph_expenses(&r, "svg");
 	cr_assert_eq(r.exit_code, 2);
 	CONTAINS(r.err, "usage: spate graph FLOW [--format text|dot]");
 	e2e_result_free(&r);
-	free(flow);
 }
 
 /* ---- run: --set, --workers, --json ------------------------------------ */
@@ -639,18 +627,25 @@ static const char gen_flow[] =
     "compression: none, ordered: true}\n"
     "  - {id: t, type: trash, inputs: [f]}\n";
 
+/* A fresh folder with flow.yaml: gen_flow writing into out. */
+static char *gen_dir(const char *out)
+{
+	char *dir = e2e_tmpdir(), *yaml;
+
+	if (asprintf(&yaml, gen_flow, out) < 0)
+		abort();
+	e2e_put_str(dir, "flow.yaml", yaml);
+	free(yaml);
+	return dir;
+}
+
 static void run_gen(struct e2e_result *r, char **dir, const char *out,
 		    const char *const *extra, struct e2e_status *st)
 {
 	const char *argv[16] = {"run", "flow.yaml", "--json"};
 	size_t n = 3;
-	char *yaml;
 
-	*dir = e2e_tmpdir();
-	if (asprintf(&yaml, gen_flow, out) < 0)
-		abort();
-	free(e2e_write(*dir, "flow.yaml", yaml, strlen(yaml)));
-	free(yaml);
+	*dir = gen_dir(out);
 	for (size_t i = 0; extra && extra[i]; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
@@ -715,15 +710,11 @@ Test(cli, set_override_takes_effect)
 	run_gen(&r, &dir, "out", extra, &st);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
 	cr_assert_eq(e2e_status_stage(&st, "gen")->out[0], 25);
-	if (asprintf(&path, "%s/other", dir) < 0)
-		abort();
-	char *text = e2e_read_dir(path, NULL, NULL);
+	char *text = e2e_read_out(dir, "other", NULL);
 	cr_assert_eq(e2e_count_lines(text, strlen(text)), 25, "%s", text);
 	cr_assert(strncmp(text, "{\"id\":1,\"v\":", 12) == 0, "%s", text);
 	free(text);
-	free(path);
-	if (asprintf(&path, "%s/out", dir) < 0)
-		abort();
+	path = e2e_join(dir, "out");
 	cr_assert_leq(e2e_count_files(path, NULL, true), 0);
 	free(path);
 	e2e_result_free(&r);
@@ -733,16 +724,11 @@ Test(cli, set_override_takes_effect)
 
 Test(cli, set_unknown_stage_or_option)
 {
-	static const char *const extra[] = {"--set", "gen.recrds=25", NULL};
 	const char *argv[] = {"run", "flow.yaml", "--set", "gen.recrds=25",
 			      NULL};
-	char *dir = e2e_tmpdir(), *yaml;
+	char *dir = gen_dir("out");
 	struct e2e_result r;
 
-	(void)extra;
-	if (asprintf(&yaml, gen_flow, "out") < 0)
-		abort();
-	free(e2e_write(dir, "flow.yaml", yaml, strlen(yaml)));
 	spate(&r, dir, argv);
 	cr_assert_eq(r.exit_code, 2, "%s", r.err);
 	CONTAINS(r.err, "stage 'gen'");
@@ -754,7 +740,6 @@ Test(cli, set_unknown_stage_or_option)
 	cr_assert_eq(r.exit_code, 2, "%s", r.err);
 	CONTAINS(r.err, "nosuch");
 	e2e_result_free(&r);
-	free(yaml);
 	e2e_rmrf(dir);
 	free(dir);
 }
@@ -765,22 +750,18 @@ Test(cli, workers_1_and_2_give_the_same_ordered_output)
 	static const char *const w2[] = {"--workers", "2", NULL};
 	struct e2e_result r1, r2;
 	struct e2e_status s1, s2;
-	char *d1, *d2, *p1, *p2;
+	char *d1, *d2;
 
 	run_gen(&r1, &d1, "out", w1, &s1);
 	run_gen(&r2, &d2, "out", w2, &s2);
 	cr_assert_eq(r1.exit_code, 0, "%s", r1.err);
 	cr_assert_eq(r2.exit_code, 0, "%s", r2.err);
-	if (asprintf(&p1, "%s/out", d1) < 0 || asprintf(&p2, "%s/out", d2) < 0)
-		abort();
-	char *t1 = e2e_read_dir(p1, NULL, NULL);
-	char *t2 = e2e_read_dir(p2, NULL, NULL);
+	char *t1 = e2e_read_out(d1, "out", NULL);
+	char *t2 = e2e_read_out(d2, "out", NULL);
 	cr_assert_eq(e2e_count_lines(t1, strlen(t1)), 10);
 	cr_assert_str_eq(t1, t2);
 	free(t1);
 	free(t2);
-	free(p1);
-	free(p2);
 	e2e_result_free(&r1);
 	e2e_result_free(&r2);
 	e2e_rmrf(d1);
@@ -791,13 +772,10 @@ Test(cli, workers_1_and_2_give_the_same_ordered_output)
 
 Test(cli, summary_without_json)
 {
-	char *dir = e2e_tmpdir(), *yaml;
+	char *dir = gen_dir("out");
 	const char *argv[] = {"run", "flow.yaml", NULL};
 	struct e2e_result r;
 
-	if (asprintf(&yaml, gen_flow, "out") < 0)
-		abort();
-	free(e2e_write(dir, "flow.yaml", yaml, strlen(yaml)));
 	spate(&r, dir, argv);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "");
@@ -805,7 +783,6 @@ Test(cli, summary_without_json)
 	CONTAINS(r.err, " with 1 worker\n");
 	CONTAINS(r.err, "\ngen              dev_data_generator  ");
 	e2e_result_free(&r);
-	free(yaml);
 	e2e_rmrf(dir);
 	free(dir);
 }

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,82 +26,18 @@
 
 #include "support/e2e.h"
 
-static const char *const sync_env[] = {"SPATE_IO=sync", NULL};
-
-/* A run that takes longer is hung (runs take a second or two in release,
- * far less than this under the sanitizers): it is killed and fails. */
-#define RUN_LIMIT_S 60
-
-#define BOTH_IO(suite, name)                                                   \
-	static void name##_body(const char *const *env, const char *io);       \
-	Test(suite, name##_sync)                                               \
-	{                                                                      \
-		name##_body(sync_env, "sync");                                 \
-	}                                                                      \
-	Test(suite, name##_default_io)                                         \
-	{                                                                      \
-		name##_body(NULL, "default");                                  \
-	}                                                                      \
-	static void name##_body(const char *const *env, const char *io)
-
-struct text {
-	char *p;
-	size_t len, cap;
-};
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-	if (t->len + n + 1 > t->cap) {
-		size_t c = t->cap ? t->cap : 4096;
-		while (c < t->len + n + 1)
-			c *= 2;
-		t->p = realloc(t->p, c);
-		t->cap = c;
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-	char *s;
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0);
-	text_add(t, s, (size_t)n);
-	free(s);
-}
-
-static char *join(const char *a, const char *b)
-{
-	char *p;
-
-	cr_assert(asprintf(&p, "%s/%s", a, b) > 0);
-	return p;
-}
-
-static uint64_t lcg(uint64_t *s)
-{
-	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
-	return *s >> 33;
-}
-
 /* About 3 MB of JSON lines. */
-static void gen_input(struct text *t)
+static void gen_input(struct e2e_text *t)
 {
 	uint64_t seed = 99;
 
 	for (int i = 0; i < 30000; i++) {
-		text_printf(t, "{\"id\":%d,\"v\":%llu,\"s\":\"", i,
-			    (unsigned long long)lcg(&seed));
-		size_t n = lcg(&seed) % 150;
+		e2e_text_printf(t, "{\"id\":%d,\"v\":%llu,\"s\":\"", i,
+				(unsigned long long)e2e_lcg(&seed));
+		size_t n = e2e_lcg(&seed) % 150;
 		for (size_t k = 0; k < n; k++)
-			text_add(t, &"spatecrash"[lcg(&seed) % 10], 1);
-		text_add(t, "\"}\n", 3);
+			e2e_text_add(t, &"spatecrash"[e2e_lcg(&seed) % 10], 1);
+		e2e_text_add(t, "\"}\n", 3);
 	}
 }
 
@@ -125,7 +60,7 @@ static pid_t spawn_run(const char *cwd, const char *const *env,
 		}
 		for (size_t i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
-		alarm(RUN_LIMIT_S); /* kept across exec: a hung run ends */
+		alarm(E2E_RUN_LIMIT_S); /* kept across exec: a hung run ends */
 		execl(e2e_spate(), e2e_spate(), "run", flow, "--quiet",
 		      (char *)NULL);
 		_exit(127);
@@ -147,21 +82,6 @@ static int kill_after(pid_t pid, int ms)
 
 /* ---- what a reader of the target may see --------------------------------- */
 
-/* After "key": skips blanks, ':' and blanks. */
-static const char *after_key(const char *p, const char *key)
-{
-	char k[64];
-
-	snprintf(k, sizeof(k), "\"%s\"", key);
-	p = strstr(p, k);
-	if (!p)
-		return NULL;
-	p += strlen(k);
-	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == ':')
-		p++;
-	return p;
-}
-
 /* Nothing visible, or a manifest whose files all exist with their listed
  * sizes and nothing else.  Returns the files listed (0: nothing). */
 static int check_visible(const char *target, const char *what, const char *io)
@@ -177,7 +97,7 @@ static int check_visible(const char *target, const char *what, const char *io)
 			names[n++] = strdup(e->d_name);
 	closedir(d);
 
-	char *mp = join(target, "_manifest.json");
+	char *mp = e2e_join(target, "_manifest.json");
 	char *m = e2e_read(mp, NULL);
 	free(mp);
 	if (!m) {
@@ -190,23 +110,23 @@ static int check_visible(const char *target, const char *what, const char *io)
 		return 0;
 	}
 	int listed = 0;
-	const char *p = after_key(m, "files");
+	const char *p = e2e_after_key(m, "files");
 	cr_assert(p && *p == '[', "[%s] %s: bad manifest %s", io, what, m);
 	while ((p = strchr(p, '{'))) {
 		const char *end = strchr(p, '}');
 		cr_assert(end, "[%s] %s: bad manifest %s", io, what, m);
 		char *obj = strndup(p, (size_t)(end - p + 1));
-		const char *q = after_key(obj, "name");
+		const char *q = e2e_after_key(obj, "name");
 		cr_assert(q && *q == '"', "[%s] %s", io, m);
 		char name[256];
 		size_t k = 0;
 		for (q++; *q && *q != '"' && k + 1 < sizeof(name); q++)
 			name[k++] = *q;
 		name[k] = '\0';
-		q = after_key(obj, "bytes");
+		q = e2e_after_key(obj, "bytes");
 		cr_assert(q, "[%s] %s", io, m);
 		unsigned long long bytes = strtoull(q, NULL, 10);
-		char *fp = join(target, name);
+		char *fp = e2e_join(target, name);
 		struct stat st = {0};
 		cr_expect(
 		    stat(fp, &st) == 0 &&
@@ -250,7 +170,7 @@ static void assert_no_hidden(const char *dir, const char *io)
 }
 
 static void assert_complete(const char *dir, const char *target,
-			    const struct text *in, const char *io)
+			    const struct e2e_text *in, const char *io)
 {
 	size_t len;
 	char *got = e2e_read_dir(target, NULL, &len);
@@ -264,16 +184,31 @@ static void assert_complete(const char *dir, const char *target,
 	assert_no_hidden(dir, io);
 }
 
-static void rerun(const char *dir, const char *const *env, const char *flow,
-		  const char *what, const char *io)
+/* A fresh test folder holding in.jsonl (in) and flow.yaml (flow). */
+static char *case_dir(const struct e2e_text *in, const char *flow)
+{
+	char *dir = e2e_tmpdir();
+
+	e2e_put(dir, "in.jsonl", in->p, in->len);
+	e2e_put_str(dir, "flow.yaml", flow);
+	return dir;
+}
+
+/* After what (a kill), flow.yaml run again in dir must complete: target
+ * shows a manifest and every record of in, no staging is left. */
+static void rerun_completes(const char *dir, const char *target,
+			    const char *const *env, const struct e2e_text *in,
+			    const char *what, const char *io)
 {
 	struct e2e_result r;
-	const char *argv[] = {"run", flow, "--quiet", NULL};
 
-	e2e_run_timed(&r, dir, env, NULL, argv, RUN_LIMIT_S);
+	e2e_run_flow(&r, dir, env, "flow.yaml", NULL);
 	cr_expect_eq(r.exit_code, 0, "[%s] rerun after %s: exit %d:\n%s", io,
 		     what, r.exit_code, r.err);
 	e2e_result_free(&r);
+	cr_expect_gt(check_visible(target, "after the rerun", io), 0,
+		     "[%s] no output after the rerun", io);
+	assert_complete(dir, target, in, io);
 }
 
 static const char flow_run[] =
@@ -285,18 +220,16 @@ static const char flow_run[] =
 
 /* Killed while reading, writing or publishing: never partial output; the
  * next run cleans up and completes.  Two kills in a row, then a rerun. */
-BOTH_IO(crash, kill9_during_run)
+E2E_BOTH_IO(crash, kill9_during_run)
 {
 	static const int delays[] = {10, 50, 150, 400};
-	struct text in = {0};
+	struct e2e_text in = {0};
 
 	gen_input(&in);
 	for (size_t i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
-		char *dir = e2e_tmpdir();
+		char *dir = case_dir(&in, flow_run);
 		char what[64];
-		free(e2e_write(dir, "in.jsonl", in.p, in.len));
-		free(e2e_write(dir, "flow.yaml", flow_run, strlen(flow_run)));
-		char *target = join(dir, "out");
+		char *target = e2e_join(dir, "out");
 
 		snprintf(what, sizeof(what), "kill after %d ms", delays[i]);
 		kill_after(spawn_run(dir, env, "flow.yaml"), delays[i]);
@@ -308,10 +241,7 @@ BOTH_IO(crash, kill9_during_run)
 			   delays[i] / 2 + 30);
 		check_visible(target, what, io);
 
-		rerun(dir, env, "flow.yaml", what, io);
-		cr_expect_gt(check_visible(target, "after the rerun", io), 0,
-			     "[%s] no output after the rerun", io);
-		assert_complete(dir, target, &in, io);
+		rerun_completes(dir, target, env, &in, what, io);
 		free(target);
 		e2e_rmrf(dir);
 		free(dir);
@@ -321,9 +251,9 @@ BOTH_IO(crash, kill9_during_run)
 
 /* Killed the moment its first file appears in the target, i.e. while it
  * publishes (commit: run renames many files, then writes the manifest). */
-BOTH_IO(crash, kill9_while_publishing)
+E2E_BOTH_IO(crash, kill9_while_publishing)
 {
-	struct text in = {0};
+	struct e2e_text in = {0};
 	static const char flow[] =
 	    "name: publish\n"
 	    "stages:\n"
@@ -332,10 +262,8 @@ BOTH_IO(crash, kill9_while_publishing)
 	    "ordered: true, max_file_records: 150}\n";
 
 	gen_input(&in);
-	char *dir = e2e_tmpdir();
-	free(e2e_write(dir, "in.jsonl", in.p, in.len));
-	free(e2e_write(dir, "flow.yaml", flow, strlen(flow)));
-	char *target = join(dir, "out");
+	char *dir = case_dir(&in, flow);
+	char *target = e2e_join(dir, "out");
 	cr_assert_eq(mkdir(target, 0755), 0);
 
 	int fd = inotify_init1(IN_CLOEXEC);
@@ -374,10 +302,7 @@ BOTH_IO(crash, kill9_while_publishing)
 	cr_assert(seen, "[%s] the run published nothing", io);
 	check_visible(target, "kill while publishing", io);
 
-	rerun(dir, env, "flow.yaml", "a kill while publishing", io);
-	cr_expect_gt(check_visible(target, "after the rerun", io), 0,
-		     "[%s] no output after the rerun", io);
-	assert_complete(dir, target, &in, io);
+	rerun_completes(dir, target, env, &in, "a kill while publishing", io);
 	free(target);
 	e2e_rmrf(dir);
 	free(dir);
@@ -387,10 +312,10 @@ BOTH_IO(crash, kill9_while_publishing)
 /* commit: file publishes files as they close, so a killed run may leave
  * some; the rerun of the same flow over the same input still completes
  * with every record exactly once. */
-BOTH_IO(crash, kill9_commit_file_rerun)
+E2E_BOTH_IO(crash, kill9_commit_file_rerun)
 {
 	static const int delays[] = {40, 150};
-	struct text in = {0};
+	struct e2e_text in = {0};
 	static const char flow[] =
 	    "name: perfile\n"
 	    "stages:\n"
@@ -401,16 +326,12 @@ BOTH_IO(crash, kill9_commit_file_rerun)
 
 	gen_input(&in);
 	for (size_t i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
-		char *dir = e2e_tmpdir();
-		free(e2e_write(dir, "in.jsonl", in.p, in.len));
-		free(e2e_write(dir, "flow.yaml", flow, strlen(flow)));
-		char *target = join(dir, "out");
+		char *dir = case_dir(&in, flow);
+		char *target = e2e_join(dir, "out");
 
 		kill_after(spawn_run(dir, env, "flow.yaml"), delays[i]);
-		rerun(dir, env, "flow.yaml", "a killed commit: file run", io);
-		cr_expect_gt(check_visible(target, "after the rerun", io), 0,
-			     "[%s] no output after the rerun", io);
-		assert_complete(dir, target, &in, io);
+		rerun_completes(dir, target, env, &in,
+				"a killed commit: file run", io);
 		free(target);
 		e2e_rmrf(dir);
 		free(dir);

@@ -16,83 +16,12 @@
 
 #define LIMIT_S 30
 
-static const char *const sync_env[] = {"SPATE_IO=sync", NULL};
-
-struct run {
-	char *dir;
-	struct e2e_result r;
-	struct e2e_status st;
-};
-
-static void run_flow_in(struct run *x, const char *yaml,
-			const char *const *extra, const char *const *env)
+/* dir holds no hidden entry (a staging directory); what says which. */
+static void assert_no_staging(const char *dir, const char *what)
 {
-	const char *argv[32] = {"run", "flow.yaml", "--json"};
-	size_t n = 3;
-
-	if (!x->dir)
-		x->dir = e2e_tmpdir();
-	free(e2e_write(x->dir, "flow.yaml", yaml, strlen(yaml)));
-	for (size_t i = 0; extra && extra[i] && n < 31; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	e2e_result_free(&x->r);
-	e2e_run_timed(&x->r, x->dir, env, NULL, argv, LIMIT_S);
-	int rc = e2e_status_parse(x->r.out, &x->st);
-	cr_assert_eq(rc, 0,
-		     "no --json status (exit %d)\nstdout:\n%s\nstderr:\n%s",
-		     x->r.exit_code, x->r.out, x->r.err);
-	e2e_status_assert_accounting(&x->st, NULL);
-}
-
-static void run_done(struct run *x)
-{
-	e2e_result_free(&x->r);
-	if (x->dir)
-		e2e_rmrf(x->dir);
-	free(x->dir);
-	x->dir = NULL;
-}
-
-static char *path_in(const char *dir, const char *sub)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, sub) < 0)
-		abort();
-	return p;
-}
-
-static void assert_out(const struct run *x, const char *sub, const char *want)
-{
-	char *path = path_in(x->dir, sub);
-	char *got = e2e_read_dir(path, NULL, NULL);
-	cr_assert_str_eq(got, want, "%s:\n--- got\n%s--- want\n%s", sub, got,
-			 want);
-	free(got);
-	free(path);
-}
-
-static const struct e2e_stage_status *stage(const struct run *x, const char *id)
-{
-	const struct e2e_stage_status *s = e2e_status_stage(&x->st, id);
-	cr_assert_not_null(s, "no stage '%s' in the status", id);
-	return s;
-}
-
-static void assert_counts(const struct run *x, const char *id, uint64_t in,
-			  uint64_t out, uint64_t errors, uint64_t dropped)
-{
-	const struct e2e_stage_status *s = stage(x, id);
-	cr_assert_eq(s->records_in, in, "%s: in %llu, want %llu", id,
-		     (unsigned long long)s->records_in, (unsigned long long)in);
-	cr_assert_eq(s->out[0], out, "%s: out %llu, want %llu", id,
-		     (unsigned long long)s->out[0], (unsigned long long)out);
-	cr_assert_eq(s->errors, errors, "%s: errors %llu, want %llu", id,
-		     (unsigned long long)s->errors, (unsigned long long)errors);
-	cr_assert_eq(s->dropped, dropped, "%s: dropped %llu, want %llu", id,
-		     (unsigned long long)s->dropped,
-		     (unsigned long long)dropped);
+	cr_assert_eq(e2e_count_files(dir, NULL, true) -
+			 e2e_count_files(dir, NULL, false),
+		     0, "%s in %s", what, dir);
 }
 
 /* ---- on_record_error -------------------------------------------------- */
@@ -125,66 +54,54 @@ static const char error_sink[] =
 
 Test(engine, on_record_error_discard_is_default_without_error_stage)
 {
-	struct run x = {0};
-	char *yaml;
+	struct e2e_flow x = {0};
 
-	if (asprintf(&yaml, errors_flow, "", "", "") < 0)
-		abort();
-	run_flow_in(&x, yaml, NULL, sync_env);
-	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
-	cr_assert_str_eq(x.st.status, "finished");
-	assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
-	assert_counts(&x, "src", 5, 4, 1, 0);
-	assert_counts(&x, "conv", 4, 3, 1, 0);
-	assert_counts(&x, "out", 3, 3, 0, 0);
+	e2e_flow_run_fmt(&x, e2e_sync_env, NULL, errors_flow, "", "", "");
+	e2e_flow_assert_finished(&x);
+	e2e_flow_assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
+	e2e_flow_assert_counts(&x, "src", 5, 4, 1, 0);
+	e2e_flow_assert_counts(&x, "conv", 4, 3, 1, 0);
+	e2e_flow_assert_counts(&x, "out", 3, 3, 0, 0);
 	/* the first errors are logged with source, line and reason */
 	cr_assert(strstr(x.r.err, "dev_raw_data:3") != NULL, "%s", x.r.err);
 	cr_assert(strstr(x.r.err, "dev_raw_data:4") != NULL, "%s", x.r.err);
 	cr_assert(strstr(x.r.err, "field /a: cannot convert \"x\" (string) to "
 				  "int: not a number") != NULL,
 		  "%s", x.r.err);
-	free(yaml);
-	run_done(&x);
+	e2e_flow_done(&x);
 }
 
 Test(engine, on_record_error_discard_explicit_with_error_stage)
 {
-	struct run x = {0};
-	char *yaml;
+	struct e2e_flow x = {0};
 
-	if (asprintf(&yaml, errors_flow, "error_stage: bad\n",
-		     "    on_record_error: discard\n", error_sink) < 0)
-		abort();
-	run_flow_in(&x, yaml, NULL, sync_env);
+	e2e_flow_run_fmt(&x, e2e_sync_env, NULL, errors_flow,
+			 "error_stage: bad\n", "    on_record_error: discard\n",
+			 error_sink);
 	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
-	assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
+	e2e_flow_assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
 	/* src still sends its parse error there (default to_error), conv
 	 * discards its own */
-	assert_out(&x, "bad",
-		   "{\"spate_error\":{\"stage\":\"src\",\"reason\":"
-		   "\"expected a value at column 7\",\"source\":"
-		   "\"dev_raw_data:3\",\"raw\":\"{\\\"a\\\": oops\"}}\n");
-	assert_counts(&x, "conv", 4, 3, 1, 0);
-	assert_counts(&x, "bad", 1, 1, 0, 0);
-	free(yaml);
-	run_done(&x);
+	e2e_flow_assert_out(
+	    &x, "bad",
+	    "{\"spate_error\":{\"stage\":\"src\",\"reason\":"
+	    "\"expected a value at column 7\",\"source\":"
+	    "\"dev_raw_data:3\",\"raw\":\"{\\\"a\\\": oops\"}}\n");
+	e2e_flow_assert_counts(&x, "conv", 4, 3, 1, 0);
+	e2e_flow_assert_counts(&x, "bad", 1, 1, 0, 0);
+	e2e_flow_done(&x);
 }
 
 Test(engine, on_record_error_to_error)
 {
-	struct run x = {0};
-	char *yaml;
+	struct e2e_flow x = {0};
 
-	if (asprintf(&yaml, errors_flow, "error_stage: bad\n", "", error_sink) <
-	    0)
-		abort();
-	run_flow_in(&x, yaml, NULL, sync_env);
-	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
-	cr_assert_str_eq(x.st.status, "finished");
-	assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
+	e2e_flow_run_fmt(&x, e2e_sync_env, NULL, errors_flow,
+			 "error_stage: bad\n", "", error_sink);
+	e2e_flow_assert_finished(&x);
+	e2e_flow_assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
 	/* parse errors carry the raw text; processor errors the record */
-	char *path = path_in(x.dir, "bad");
-	char *got = e2e_read_dir(path, NULL, NULL);
+	char *got = e2e_flow_out(&x, "bad");
 	size_t len = strlen(got);
 	e2e_sort_lines(got, len);
 	cr_assert_str_eq(
@@ -197,23 +114,19 @@ Test(engine, on_record_error_to_error)
 	    "\"dev_raw_data:3\",\"raw\":\"{\\\"a\\\": oops\"}}\n",
 	    "%s", got);
 	free(got);
-	free(path);
-	assert_counts(&x, "src", 5, 4, 1, 0);
-	assert_counts(&x, "conv", 4, 3, 1, 0);
-	assert_counts(&x, "bad", 2, 2, 0, 0);
-	free(yaml);
-	run_done(&x);
+	e2e_flow_assert_counts(&x, "src", 5, 4, 1, 0);
+	e2e_flow_assert_counts(&x, "conv", 4, 3, 1, 0);
+	e2e_flow_assert_counts(&x, "bad", 2, 2, 0, 0);
+	e2e_flow_done(&x);
 }
 
 Test(engine, on_record_error_stop_fails_and_commits_nothing)
 {
-	struct run x = {0};
-	char *yaml;
+	struct e2e_flow x = {0};
 
-	if (asprintf(&yaml, errors_flow, "error_stage: bad\n",
-		     "    on_record_error: stop\n", error_sink) < 0)
-		abort();
-	run_flow_in(&x, yaml, NULL, sync_env);
+	e2e_flow_run_fmt(&x, e2e_sync_env, NULL, errors_flow,
+			 "error_stage: bad\n", "    on_record_error: stop\n",
+			 error_sink);
 	cr_assert_eq(x.r.exit_code, 1, "%s", x.r.err);
 	cr_assert_str_eq(x.st.status, "failed");
 	cr_assert(strstr(x.st.error, "stage 'conv' stopped the run "
@@ -227,26 +140,23 @@ Test(engine, on_record_error_stop_fails_and_commits_nothing)
 				  "the run") != NULL,
 		  "%s", x.r.err);
 	/* nothing visible in either output directory */
-	char *out = path_in(x.dir, "out"), *bad = path_in(x.dir, "bad");
+	char *out = e2e_join(x.dir, "out"), *bad = e2e_join(x.dir, "bad");
 	cr_assert_leq(e2e_count_files(out, NULL, true), 0,
 		      "files left in out/");
 	cr_assert_leq(e2e_count_files(bad, NULL, true), 0,
 		      "files left in bad/");
 	/* and no staging directory beside them */
-	cr_assert_eq(e2e_count_files(x.dir, NULL, true) -
-			 e2e_count_files(x.dir, NULL, false),
-		     0, "hidden staging left in %s", x.dir);
+	assert_no_staging(x.dir, "hidden staging left");
 	free(out);
 	free(bad);
-	free(yaml);
-	run_done(&x);
+	e2e_flow_done(&x);
 }
 
 /* ---- reruns ----------------------------------------------------------- */
 
 Test(engine, rerun_is_skipped_and_force_replaces)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	static const char yaml[] =
 	    "name: once\n"
 	    "stages:\n"
@@ -256,28 +166,27 @@ Test(engine, rerun_is_skipped_and_force_replaces)
 	    "compression: none, ordered: true}\n";
 	const char *force[] = {"--force", NULL};
 
-	run_flow_in(&x, yaml, NULL, sync_env);
+	e2e_flow_run(&x, yaml, NULL, e2e_sync_env, NULL, NULL);
 	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
-	char *out = path_in(x.dir, "out");
+	char *out = e2e_join(x.dir, "out");
 	char *first = e2e_read_dir(out, NULL, NULL);
 	cr_assert_eq(e2e_count_lines(first, strlen(first)), 20);
 
-	run_flow_in(&x, yaml, NULL, sync_env);
+	e2e_flow_run(&x, yaml, NULL, e2e_sync_env, NULL, NULL);
 	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
 	cr_assert_str_eq(x.st.status, "skipped");
 	cr_assert(strstr(x.r.err, "already holds the committed output") != NULL,
 		  "%s", x.r.err);
 
-	run_flow_in(&x, yaml, force, sync_env);
-	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
-	cr_assert_str_eq(x.st.status, "finished");
+	e2e_flow_run(&x, yaml, force, e2e_sync_env, NULL, NULL);
+	e2e_flow_assert_finished(&x);
 	char *again = e2e_read_dir(out, NULL, NULL);
 	cr_assert_str_eq(first, again);
 	cr_assert_eq(e2e_count_files(out, NULL, false), 2); /* + manifest */
 	free(first);
 	free(again);
 	free(out);
-	run_done(&x);
+	e2e_flow_done(&x);
 }
 
 /* ---- Ctrl-C ----------------------------------------------------------- */
@@ -310,8 +219,8 @@ static void bg_start(struct bg *b, const char *yaml, const char *const *env,
 	memset(b, 0, sizeof(*b));
 	b->dir = e2e_tmpdir();
 	free(e2e_write(b->dir, "flow.yaml", yaml, strlen(yaml)));
-	b->out = path_in(b->dir, "stdout.txt");
-	b->err = path_in(b->dir, "stderr.txt");
+	b->out = e2e_join(b->dir, "stdout.txt");
+	b->err = e2e_join(b->dir, "stderr.txt");
 	b->pid = e2e_bg_start(b->dir, env, argv, b->out, b->err, stdin_fd);
 }
 
@@ -377,18 +286,16 @@ static void drain_once(const char *const *env)
 	const struct e2e_stage_status *w = e2e_status_stage(&b.st, "out");
 	const struct e2e_stage_status *g = e2e_status_stage(&b.st, "gen");
 	cr_assert(w && g);
-	char *out = path_in(b.dir, "out");
+	char *out = e2e_join(b.dir, "out");
 	uint64_t n = check_prefix(out);
 	cr_assert_gt(n, 0, "nothing committed before the stop");
 	cr_assert_lt(n, 1000000000000ull);
 	cr_assert_eq(n, w->records_in, "committed %llu, writer took %llu",
 		     (unsigned long long)n, (unsigned long long)w->records_in);
 	cr_assert_eq(g->out[0], n);
-	char *manifest = path_in(out, "_manifest.json");
+	char *manifest = e2e_join(out, "_manifest.json");
 	cr_assert_eq(access(manifest, F_OK), 0, "no manifest");
-	cr_assert_eq(e2e_count_files(b.dir, NULL, true) -
-			 e2e_count_files(b.dir, NULL, false),
-		     0, "staging left behind");
+	assert_no_staging(b.dir, "staging left behind");
 	free(manifest);
 	free(out);
 	bg_done(&b);
@@ -396,7 +303,7 @@ static void drain_once(const char *const *env)
 
 Test(engine, sigint_drains_and_commits_a_prefix_sync)
 {
-	drain_once(sync_env);
+	drain_once(e2e_sync_env);
 }
 
 Test(engine, sigint_drains_and_commits_a_prefix_uring)
@@ -429,7 +336,7 @@ static void abort_twice(const char *const *env)
 		  b.stderr_text);
 	cr_assert(strstr(b.stderr_text, "aborting, rolling back") != NULL, "%s",
 		  b.stderr_text);
-	char *out = path_in(b.dir, "out");
+	char *out = e2e_join(b.dir, "out");
 	int files = e2e_count_files(out, NULL, true);
 	cr_assert_leq(files, 0, "%d files committed after an abort", files);
 	free(out);
@@ -446,21 +353,17 @@ static void abort_twice(const char *const *env)
 	free(e2e_write(b.dir, "flow.yaml", small, sizeof(small) - 1));
 	e2e_run_timed(&r, b.dir, env, NULL, argv, LIMIT_S);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
-	out = path_in(b.dir, "out");
-	char *text = e2e_read_dir(out, NULL, NULL);
+	char *text = e2e_read_out(b.dir, "out", NULL);
 	cr_assert_str_eq(text, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
 	free(text);
-	free(out);
-	cr_assert_eq(e2e_count_files(b.dir, NULL, true) -
-			 e2e_count_files(b.dir, NULL, false),
-		     0, "staging left behind after the next run");
+	assert_no_staging(b.dir, "staging left behind after the next run");
 	e2e_result_free(&r);
 	bg_done(&b);
 }
 
 Test(engine, sigint_twice_aborts_and_commits_nothing_sync)
 {
-	abort_twice(sync_env);
+	abort_twice(e2e_sync_env);
 }
 
 Test(engine, sigint_twice_aborts_and_commits_nothing_uring)
@@ -479,7 +382,7 @@ Test(engine, sigint_stops_a_stdin_origin_that_is_still_open)
 	struct bg b;
 	int fd;
 
-	bg_start(&b, yaml, sync_env, &fd);
+	bg_start(&b, yaml, e2e_sync_env, &fd);
 	static const char lines[] = "{\"a\":1}\n{\"a\":2}\n";
 	cr_assert_eq(write(fd, lines, sizeof(lines) - 1),
 		     (ssize_t)sizeof(lines) - 1);
@@ -497,11 +400,9 @@ Test(engine, sigint_stops_a_stdin_origin_that_is_still_open)
 	cr_assert_eq(e2e_status_parse(b.stdout_text, &b.st), 0, "%s",
 		     b.stdout_text);
 	cr_assert_str_eq(b.st.status, "stopped");
-	char *out = path_in(b.dir, "out");
-	char *text = e2e_read_dir(out, NULL, NULL);
+	char *text = e2e_read_out(b.dir, "out", NULL);
 	cr_assert_str_eq(text, "{\"a\":1}\n{\"a\":2}\n");
 	free(text);
-	free(out);
 	bg_done(&b);
 }
 
@@ -510,46 +411,44 @@ Test(engine, sigint_stops_a_stdin_origin_that_is_still_open)
 Test(engine, plugin_stage_loads_and_runs)
 {
 	const char *build = getenv("SPATE_BUILD_DIR");
-	struct run x = {0};
-	char *so, *yaml;
+	struct e2e_flow x = {0};
+	char *so;
 
 	if (!build)
 		build = ".";
 	so = realpath(build, NULL);
 	cr_assert_not_null(so, "SPATE_BUILD_DIR %s", build);
-	char *lib = path_in(so, "uppercase.so");
+	char *lib = e2e_join(so, "uppercase.so");
 	cr_assert_eq(access(lib, R_OK), 0, "%s missing", lib);
-	if (asprintf(&yaml,
-		     "name: plug\n"
-		     "plugins: [%s]\n"
-		     "stages:\n"
-		     "  - id: src\n"
-		     "    type: dev_raw_data\n"
-		     "    data: |\n"
-		     "      {\"c\":\"fr\",\"d\":\"keep me\",\"n\":1}\n"
-		     "      {\"c\":\"Gb-x\",\"n\":2}\n"
-		     "  - {id: up, type: uppercase, inputs: [src], "
-		     "fields: [/c]}\n"
-		     "  - {id: out, type: file_writer, inputs: [up], dir: out, "
-		     "compression: none, ordered: true}\n",
-		     lib) < 0)
-		abort();
-	run_flow_in(&x, yaml, NULL, sync_env);
+	e2e_flow_run_fmt(
+	    &x, e2e_sync_env, NULL,
+	    "name: plug\n"
+	    "plugins: [%s]\n"
+	    "stages:\n"
+	    "  - id: src\n"
+	    "    type: dev_raw_data\n"
+	    "    data: |\n"
+	    "      {\"c\":\"fr\",\"d\":\"keep me\",\"n\":1}\n"
+	    "      {\"c\":\"Gb-x\",\"n\":2}\n"
+	    "  - {id: up, type: uppercase, inputs: [src], "
+	    "fields: [/c]}\n"
+	    "  - {id: out, type: file_writer, inputs: [up], dir: out, "
+	    "compression: none, ordered: true}\n",
+	    lib);
 	cr_assert_eq(x.r.exit_code, 0, "%s", x.r.err);
-	assert_out(&x, "out",
-		   "{\"c\":\"FR\",\"d\":\"keep me\",\"n\":1}\n"
-		   "{\"c\":\"GB-X\",\"n\":2}\n");
-	cr_assert_str_eq(stage(&x, "up")->type, "uppercase");
-	assert_counts(&x, "up", 2, 2, 0, 0);
-	free(yaml);
+	e2e_flow_assert_out(&x, "out",
+			    "{\"c\":\"FR\",\"d\":\"keep me\",\"n\":1}\n"
+			    "{\"c\":\"GB-X\",\"n\":2}\n");
+	cr_assert_str_eq(e2e_flow_stage(&x, "up")->type, "uppercase");
+	e2e_flow_assert_counts(&x, "up", 2, 2, 0, 0);
 	free(lib);
 	free(so);
-	run_done(&x);
+	e2e_flow_done(&x);
 }
 
 Test(engine, plugin_missing_is_a_flow_error)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	static const char yaml[] =
 	    "name: plug\n"
 	    "plugins: [nowhere/missing.so]\n"
@@ -565,5 +464,5 @@ Test(engine, plugin_missing_is_a_flow_error)
 	cr_assert(strstr(x.r.err, "cannot load plugin ./nowhere/missing.so") !=
 		      NULL,
 		  "%s", x.r.err);
-	run_done(&x);
+	e2e_flow_done(&x);
 }

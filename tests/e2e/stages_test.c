@@ -13,84 +13,13 @@
 
 #include "support/e2e.h"
 
-#define LIMIT_S 30
-
-static const char *const sync_env[] = {"SPATE_IO=sync", NULL};
-
-struct run {
-	char *dir;
-	struct e2e_result r;
-	struct e2e_status st;
-};
-
-/* Writes yaml to dir/flow.yaml and runs `spate run flow.yaml --json`
- * with the extra arguments; the status is parsed and its accounting
- * checked for every stage. */
-static void run_flow_in(struct run *x, const char *yaml,
-			const char *const *extra, const char *const *env,
-			const char *in, const char *const *overlap)
+static void run_flow(struct e2e_flow *x, const char *yaml)
 {
-	const char *argv[32] = {"run", "flow.yaml", "--json"};
-	size_t n = 3;
-
-	if (!x->dir)
-		x->dir = e2e_tmpdir();
-	free(e2e_write(x->dir, "flow.yaml", yaml, strlen(yaml)));
-	for (size_t i = 0; extra && extra[i] && n < 31; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	e2e_run_timed(&x->r, x->dir, env, in, argv, LIMIT_S);
-	int rc = e2e_status_parse(x->r.out, &x->st);
-	cr_assert_eq(rc, 0,
-		     "no --json status (exit %d)\nstdout:\n%s\nstderr:\n%s",
-		     x->r.exit_code, x->r.out, x->r.err);
-	e2e_status_assert_accounting(&x->st, overlap);
-}
-
-static void run_flow(struct run *x, const char *yaml)
-{
-	run_flow_in(x, yaml, NULL, NULL, NULL, NULL);
-}
-
-static void run_done(struct run *x)
-{
-	e2e_result_free(&x->r);
-	if (x->dir)
-		e2e_rmrf(x->dir);
-	free(x->dir);
-	x->dir = NULL;
-}
-
-static void assert_finished(const struct run *x)
-{
-	cr_assert_eq(x->r.exit_code, 0, "exit %d\nstderr:\n%s", x->r.exit_code,
-		     x->r.err);
-	cr_assert_str_eq(x->st.status, "finished", "status %s\nstderr:\n%s",
-			 x->st.status, x->r.err);
-}
-
-/* Output of a file_writer dir (relative to the run's dir). */
-static char *out_dir(const struct run *x, const char *sub)
-{
-	char *path, *text;
-
-	if (asprintf(&path, "%s/%s", x->dir, sub) < 0)
-		abort();
-	text = e2e_read_dir(path, NULL, NULL);
-	free(path);
-	return text;
-}
-
-static void assert_out(const struct run *x, const char *sub, const char *want)
-{
-	char *got = out_dir(x, sub);
-	cr_assert_str_eq(got, want, "%s:\n--- got\n%s--- want\n%s", sub, got,
-			 want);
-	free(got);
+	e2e_flow_run(x, yaml, NULL, NULL, NULL, NULL);
 }
 
 /* What stdout stages wrote (stdout without the status line). */
-static void assert_stdout(const struct run *x, const char *want)
+static void assert_stdout(const struct e2e_flow *x, const char *want)
 {
 	size_t n = e2e_status_records_len(x->r.out);
 	char *got = strndup(x->r.out, n);
@@ -99,40 +28,52 @@ static void assert_stdout(const struct run *x, const char *want)
 	free(got);
 }
 
-static const struct e2e_stage_status *stage(const struct run *x, const char *id)
-{
-	const struct e2e_stage_status *s = e2e_status_stage(&x->st, id);
-	cr_assert_not_null(s, "no stage '%s' in the status", id);
-	return s;
-}
-
-/* in, out (single lane), errors, dropped */
-static void assert_counts(const struct run *x, const char *id, uint64_t in,
-			  uint64_t out, uint64_t errors, uint64_t dropped)
-{
-	const struct e2e_stage_status *s = stage(x, id);
-	cr_assert_eq(s->nlanes, 1, "%s: %u lanes", id, s->nlanes);
-	cr_assert_str_eq(s->lane[0], "output", "%s: lane %s", id, s->lane[0]);
-	cr_assert_eq(s->records_in, in, "%s: in %llu, want %llu", id,
-		     (unsigned long long)s->records_in, (unsigned long long)in);
-	cr_assert_eq(s->out[0], out, "%s: out %llu, want %llu", id,
-		     (unsigned long long)s->out[0], (unsigned long long)out);
-	cr_assert_eq(s->errors, errors, "%s: errors %llu, want %llu", id,
-		     (unsigned long long)s->errors, (unsigned long long)errors);
-	cr_assert_eq(s->dropped, dropped, "%s: dropped %llu, want %llu", id,
-		     (unsigned long long)s->dropped,
-		     (unsigned long long)dropped);
-}
-
-static uint64_t lane_count(const struct run *x, const char *id,
+static uint64_t lane_count(const struct e2e_flow *x, const char *id,
 			   const char *lane)
 {
-	const struct e2e_stage_status *s = stage(x, id);
+	const struct e2e_stage_status *s = e2e_flow_stage(x, id);
 	for (uint32_t l = 0; l < s->nlanes; l++)
 		if (!strcmp(s->lane[l], lane))
 			return s->out[l];
 	cr_assert_fail("stage '%s' has no lane '%s'", id, lane);
 	return 0;
+}
+
+/* A flow and what it must give: the data files of file_writer dirs (sub)
+ * or what its stdout stages print (sub NULL), and the counts of stages
+ * with the one lane "output".  The lists end at a NULL text or id. */
+struct stage_case {
+	const char *yaml;
+	const char *stdin_data;
+	const char *extra[4];
+	struct {
+		const char *sub, *text;
+	} out[4];
+	struct {
+		const char *id;
+		uint64_t in, out, errors, dropped;
+	} counts[4];
+};
+
+/* Runs c's flow with its stdin and extra arguments: it must finish and
+ * give what c lists. */
+static void check_case(const struct stage_case *c)
+{
+	struct e2e_flow x = {0};
+
+	e2e_flow_run(&x, c->yaml, c->extra, NULL, c->stdin_data, NULL);
+	e2e_flow_assert_finished(&x);
+	for (size_t i = 0; i < 4 && c->out[i].text; i++) {
+		if (c->out[i].sub)
+			e2e_flow_assert_out(&x, c->out[i].sub, c->out[i].text);
+		else
+			assert_stdout(&x, c->out[i].text);
+	}
+	for (size_t i = 0; i < 4 && c->counts[i].id; i++)
+		e2e_flow_assert_counts(&x, c->counts[i].id, c->counts[i].in,
+				       c->counts[i].out, c->counts[i].errors,
+				       c->counts[i].dropped);
+	e2e_flow_done(&x);
 }
 
 #define SINK(id, in, dir)                                                      \
@@ -141,293 +82,265 @@ static uint64_t lane_count(const struct run *x, const char *id,
 
 /* ---- field_remover ---------------------------------------------------- */
 
-static const char remover_data[] =
-    "  - id: src\n"
-    "    type: dev_raw_data\n"
-    "    data: |\n"
-    "      {\"a\":1,\"b\":\"two\",\"c\":[1,2],\"d\":{\"e\":null}}\n"
-    "      {\"b\":2}\n"
-    "      {\"d\":4,\"a\":true}\n"
-    "      {}\n";
+#define REMOVER_SRC                                                            \
+	"  - id: src\n"                                                        \
+	"    type: dev_raw_data\n"                                             \
+	"    data: |\n"                                                        \
+	"      {\"a\":1,\"b\":\"two\",\"c\":[1,2],\"d\":{\"e\":null}}\n"       \
+	"      {\"b\":2}\n"                                                    \
+	"      {\"d\":4,\"a\":true}\n"                                         \
+	"      {}\n"
 
 Test(stages, field_remover_remove)
 {
-	struct run x = {0};
-	char *yaml;
+	static const struct stage_case c = {
+	    .yaml = "name: rm\nstages:\n" REMOVER_SRC
+		    "  - {id: rm, type: field_remover, inputs: [src], "
+		    "fields: [/b, /d, /missing]}\n" SINK("out", "rm", "out"),
+	    .out = {{"out", "{\"a\":1,\"c\":[1,2]}\n"
+			    "{}\n"
+			    "{\"a\":true}\n"
+			    "{}\n"}},
+	    .counts = {{"src", 4, 4, 0, 0},
+		       {"rm", 4, 4, 0, 0},
+		       {"out", 4, 4, 0, 0}},
+	};
 
-	if (asprintf(&yaml,
-		     "name: rm\nstages:\n%s"
-		     "  - {id: rm, type: field_remover, inputs: [src], "
-		     "fields: [/b, /d, /missing]}\n" SINK("out", "rm", "out"),
-		     remover_data) < 0)
-		abort();
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_out(&x, "out",
-		   "{\"a\":1,\"c\":[1,2]}\n"
-		   "{}\n"
-		   "{\"a\":true}\n"
-		   "{}\n");
-	assert_counts(&x, "src", 4, 4, 0, 0);
-	assert_counts(&x, "rm", 4, 4, 0, 0);
-	assert_counts(&x, "out", 4, 4, 0, 0);
-	free(yaml);
-	run_done(&x);
+	check_case(&c);
 }
 
 Test(stages, field_remover_keep)
 {
-	struct run x = {0};
-	char *yaml;
-
-	if (asprintf(
-		&yaml,
-		"name: keep\nstages:\n%s"
+	static const struct stage_case c = {
+	    .yaml =
+		"name: keep\nstages:\n" REMOVER_SRC
 		"  - {id: rm, type: field_remover, inputs: [src], "
 		"action: keep, fields: [/d, /a]}\n" SINK("out", "rm", "out"),
-		remover_data) < 0)
-		abort();
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	/* kept fields stay in record order */
-	assert_out(&x, "out",
-		   "{\"a\":1,\"d\":{\"e\":null}}\n"
-		   "{}\n"
-		   "{\"d\":4,\"a\":true}\n"
-		   "{}\n");
-	assert_counts(&x, "rm", 4, 4, 0, 0);
-	free(yaml);
-	run_done(&x);
+	    /* kept fields stay in record order */
+	    .out = {{"out", "{\"a\":1,\"d\":{\"e\":null}}\n"
+			    "{}\n"
+			    "{\"d\":4,\"a\":true}\n"
+			    "{}\n"}},
+	    .counts = {{"rm", 4, 4, 0, 0}},
+	};
+
+	check_case(&c);
 }
 
 /* ---- field_renamer ---------------------------------------------------- */
 
-static const char renamer_src[] = "  - id: src\n"
-				  "    type: dev_raw_data\n"
-				  "    data: |\n"
-				  "      {\"a\":1,\"x\":2,\"k\":3}\n"
-				  "      {\"a\":4,\"k\":5}\n"
-				  "      {\"b\":6}\n";
+#define RENAMER_SRC                                                            \
+	"  - id: src\n"                                                        \
+	"    type: dev_raw_data\n"                                             \
+	"    data: |\n"                                                        \
+	"      {\"a\":1,\"x\":2,\"k\":3}\n"                                    \
+	"      {\"a\":4,\"k\":5}\n"                                            \
+	"      {\"b\":6}\n"
 
 Test(stages, field_renamer_no_overwrite_rejects)
 {
-	struct run x = {0};
-	char *yaml;
+	static const struct stage_case c = {
+	    .yaml = "name: ren\nerror_stage: errs\nstages:\n" RENAMER_SRC
+		    "  - id: ren\n"
+		    "    type: field_renamer\n"
+		    "    inputs: [src]\n"
+		    "    fields: {/k: /kk, /a: /x}\n" SINK("out", "ren", "out")
+			SINK("errs", "", "errs"),
+	    /* the rejected record is left as it came in: /k not renamed */
+	    .out =
+		{{"out", "{\"x\":4,\"kk\":5}\n{\"b\":6}\n"},
+		 {"errs",
+		  "{\"a\":1,\"x\":2,\"k\":3,\"spate_error\":{\"stage\":\"ren\","
+		  "\"reason\":\"field /x already exists (set overwrite: true "
+		  "to replace it)\",\"source\":\"dev_raw_data:1\"}}\n"}},
+	    .counts = {{"ren", 3, 2, 1, 0}, {"errs", 1, 1, 0, 0}},
+	};
 
-	if (asprintf(&yaml,
-		     "name: ren\nerror_stage: errs\nstages:\n%s"
-		     "  - id: ren\n"
-		     "    type: field_renamer\n"
-		     "    inputs: [src]\n"
-		     "    fields: {/k: /kk, /a: /x}\n" SINK("out", "ren", "out")
-			 SINK("errs", "", "errs"),
-		     renamer_src) < 0)
-		abort();
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_out(&x, "out", "{\"x\":4,\"kk\":5}\n{\"b\":6}\n");
-	/* the rejected record is left as it came in: /k not renamed */
-	assert_out(
-	    &x, "errs",
-	    "{\"a\":1,\"x\":2,\"k\":3,\"spate_error\":{\"stage\":\"ren\","
-	    "\"reason\":\"field /x already exists (set overwrite: true "
-	    "to replace it)\",\"source\":\"dev_raw_data:1\"}}\n");
-	assert_counts(&x, "ren", 3, 2, 1, 0);
-	assert_counts(&x, "errs", 1, 1, 0, 0);
-	free(yaml);
-	run_done(&x);
+	check_case(&c);
 }
 
 Test(stages, field_renamer_overwrite)
 {
-	struct run x = {0};
-	char *yaml;
+	static const struct stage_case c = {
+	    .yaml = "name: ren\nstages:\n" RENAMER_SRC "  - id: ren\n"
+		    "    type: field_renamer\n"
+		    "    inputs: [src]\n"
+		    "    overwrite: true\n"
+		    "    fields: {/a: /x, /k: /kk}\n" SINK("out", "ren", "out"),
+	    .out = {{"out", "{\"x\":1,\"kk\":3}\n"
+			    "{\"x\":4,\"kk\":5}\n"
+			    "{\"b\":6}\n"}},
+	    .counts = {{"ren", 3, 3, 0, 0}},
+	};
 
-	if (asprintf(
-		&yaml,
-		"name: ren\nstages:\n%s"
-		"  - id: ren\n"
-		"    type: field_renamer\n"
-		"    inputs: [src]\n"
-		"    overwrite: true\n"
-		"    fields: {/a: /x, /k: /kk}\n" SINK("out", "ren", "out"),
-		renamer_src) < 0)
-		abort();
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_out(&x, "out",
-		   "{\"x\":1,\"kk\":3}\n"
-		   "{\"x\":4,\"kk\":5}\n"
-		   "{\"b\":6}\n");
-	assert_counts(&x, "ren", 3, 3, 0, 0);
-	free(yaml);
-	run_done(&x);
+	check_case(&c);
 }
 
 /* ---- field_setter ----------------------------------------------------- */
 
 Test(stages, field_setter_expressions_and_literals)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: set\n"
-	    "stages:\n"
-	    "  - id: src\n"
-	    "    type: dev_raw_data\n"
-	    "    data: |\n"
-	    "      {\"a\":1,\"s\":\"hi\",\"src\":\"old\"}\n"
-	    "      {\"a\":2.5,\"s\":\"Yo\"}\n"
-	    "      {\"s\":\"x\"}\n"
-	    "  - id: set\n"
-	    "    type: field_setter\n"
-	    "    inputs: [src]\n"
-	    "    fields:\n"
-	    "      /a: '${record:value(\"/a\") * 2}'\n"
-	    "      /up: '${str:toUpper(record:value(\"/s\"))}'\n"
-	    "      /src: web\n"
-	    "      /len: '${str:length(record:value(\"/s\"))}'\n"
-	    "      /big: '${record:value(\"/a\") >= 2}'\n" SINK("out", "set",
-								"out");
+	static const struct stage_case c = {
+	    .yaml = "name: set\n"
+		    "stages:\n"
+		    "  - id: src\n"
+		    "    type: dev_raw_data\n"
+		    "    data: |\n"
+		    "      {\"a\":1,\"s\":\"hi\",\"src\":\"old\"}\n"
+		    "      {\"a\":2.5,\"s\":\"Yo\"}\n"
+		    "      {\"s\":\"x\"}\n"
+		    "  - id: set\n"
+		    "    type: field_setter\n"
+		    "    inputs: [src]\n"
+		    "    fields:\n"
+		    "      /a: '${record:value(\"/a\") * 2}'\n"
+		    "      /up: '${str:toUpper(record:value(\"/s\"))}'\n"
+		    "      /src: web\n"
+		    "      /len: '${str:length(record:value(\"/s\"))}'\n"
+		    "      /big: '${record:value(\"/a\") >= 2}'\n" SINK(
+			"out", "set", "out"),
+	    /* expressions see the record as it came in (/big uses the old /a);
+	     * existing fields keep their place, new ones are appended */
+	    .out = {{"out",
+		     "{\"a\":2,\"s\":\"hi\",\"src\":\"web\",\"up\":\"HI\","
+		     "\"len\":2,\"big\":false}\n"
+		     "{\"a\":5.0,\"s\":\"Yo\",\"up\":\"YO\",\"src\":\"web\","
+		     "\"len\":2,\"big\":true}\n"
+		     "{\"s\":\"x\",\"a\":null,\"up\":\"X\",\"src\":\"web\","
+		     "\"len\":1,\"big\":false}\n"}},
+	    .counts = {{"set", 3, 3, 0, 0}},
+	};
 
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	/* expressions see the record as it came in (/big uses the old /a);
-	 * existing fields keep their place, new ones are appended */
-	assert_out(&x, "out",
-		   "{\"a\":2,\"s\":\"hi\",\"src\":\"web\",\"up\":\"HI\","
-		   "\"len\":2,\"big\":false}\n"
-		   "{\"a\":5.0,\"s\":\"Yo\",\"up\":\"YO\",\"src\":\"web\","
-		   "\"len\":2,\"big\":true}\n"
-		   "{\"s\":\"x\",\"a\":null,\"up\":\"X\",\"src\":\"web\","
-		   "\"len\":1,\"big\":false}\n");
-	assert_counts(&x, "set", 3, 3, 0, 0);
-	run_done(&x);
+	check_case(&c);
 }
 
 /* ---- filter ----------------------------------------------------------- */
 
 Test(stages, filter_drops_and_counts)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: flt\n"
-	    "stages:\n"
-	    "  - id: src\n"
-	    "    type: dev_raw_data\n"
-	    "    data: |\n"
-	    "      {\"n\":1,\"t\":\"keep\"}\n"
-	    "      {\"n\":20,\"t\":\"keep\"}\n"
-	    "      {\"n\":30,\"t\":\"test\"}\n"
-	    "      {\"t\":\"keep\"}\n"
-	    "      {\"n\":40,\"t\":\"x\"}\n"
-	    "  - id: f\n"
-	    "    type: filter\n"
-	    "    inputs: [src]\n"
-	    "    condition: '${record:value(\"/n\") >= 10 && "
-	    "record:value(\"/t\") != \"test\"}'\n" SINK("out", "f", "out");
+	static const struct stage_case c = {
+	    .yaml =
+		"name: flt\n"
+		"stages:\n"
+		"  - id: src\n"
+		"    type: dev_raw_data\n"
+		"    data: |\n"
+		"      {\"n\":1,\"t\":\"keep\"}\n"
+		"      {\"n\":20,\"t\":\"keep\"}\n"
+		"      {\"n\":30,\"t\":\"test\"}\n"
+		"      {\"t\":\"keep\"}\n"
+		"      {\"n\":40,\"t\":\"x\"}\n"
+		"  - id: f\n"
+		"    type: filter\n"
+		"    inputs: [src]\n"
+		"    condition: '${record:value(\"/n\") >= 10 && "
+		"record:value(\"/t\") != \"test\"}'\n" SINK("out", "f", "out"),
+	    .out = {{"out",
+		     "{\"n\":20,\"t\":\"keep\"}\n{\"n\":40,\"t\":\"x\"}\n"}},
+	    .counts = {{"f", 5, 2, 0, 3}, {"out", 2, 2, 0, 0}},
+	};
 
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_out(&x, "out",
-		   "{\"n\":20,\"t\":\"keep\"}\n{\"n\":40,\"t\":\"x\"}\n");
-	assert_counts(&x, "f", 5, 2, 0, 3);
-	assert_counts(&x, "out", 2, 2, 0, 0);
-	run_done(&x);
+	check_case(&c);
 }
 
 /* ---- field_type_converter --------------------------------------------- */
 
 Test(stages, converter_each_type)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: conv\n"
-	    "stages:\n"
-	    "  - id: src\n"
-	    "    type: dev_raw_data\n"
-	    "    data: |\n"
-	    "      "
-	    "{\"i\":\"42\",\"d\":\"2.5\",\"b\":\"true\",\"s\":7,\"o\":{\"x\":["
-	    "1,2]}}\n"
-	    "      {\"i\":3.0,\"d\":3,\"b\":0,\"s\":1.50,\"o\":null}\n"
-	    "      "
-	    "{\"i\":true,\"d\":false,\"b\":\"FALSE\",\"s\":true,\"o\":[1]}\n"
-	    "      {\"i\":\"-7\",\"d\":\"-1e3\",\"b\":1,\"s\":\"t\"}\n"
-	    "  - id: conv\n"
-	    "    type: field_type_converter\n"
-	    "    inputs: [src]\n"
-	    "    fields: {/i: int, /d: double, /b: bool, /s: string, "
-	    "/o: string}\n" SINK("out", "conv", "out");
+	static const struct stage_case c = {
+	    .yaml = "name: conv\n"
+		    "stages:\n"
+		    "  - id: src\n"
+		    "    type: dev_raw_data\n"
+		    "    data: |\n"
+		    "      "
+		    "{\"i\":\"42\",\"d\":\"2.5\",\"b\":\"true\",\"s\":7,\"o\":{"
+		    "\"x\":["
+		    "1,2]}}\n"
+		    "      {\"i\":3.0,\"d\":3,\"b\":0,\"s\":1.50,\"o\":null}\n"
+		    "      "
+		    "{\"i\":true,\"d\":false,\"b\":\"FALSE\",\"s\":true,\"o\":["
+		    "1]}\n"
+		    "      {\"i\":\"-7\",\"d\":\"-1e3\",\"b\":1,\"s\":\"t\"}\n"
+		    "  - id: conv\n"
+		    "    type: field_type_converter\n"
+		    "    inputs: [src]\n"
+		    "    fields: {/i: int, /d: double, /b: bool, /s: string, "
+		    "/o: string}\n" SINK("out", "conv", "out"),
+	    .out =
+		{{"out",
+		  "{\"i\":42,\"d\":2.5,\"b\":true,\"s\":\"7\","
+		  "\"o\":\"{\\\"x\\\":[1,2]}\"}\n"
+		  "{\"i\":3,\"d\":3.0,\"b\":false,\"s\":\"1.50\",\"o\":null}\n"
+		  "{\"i\":1,\"d\":0.0,\"b\":false,\"s\":\"true\",\"o\":\"[1]\"}"
+		  "\n"
+		  "{\"i\":-7,\"d\":-1000.0,\"b\":true,\"s\":\"t\"}\n"}},
+	    .counts = {{"conv", 4, 4, 0, 0}},
+	};
 
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_out(
-	    &x, "out",
-	    "{\"i\":42,\"d\":2.5,\"b\":true,\"s\":\"7\","
-	    "\"o\":\"{\\\"x\\\":[1,2]}\"}\n"
-	    "{\"i\":3,\"d\":3.0,\"b\":false,\"s\":\"1.50\",\"o\":null}\n"
-	    "{\"i\":1,\"d\":0.0,\"b\":false,\"s\":\"true\",\"o\":\"[1]\"}\n"
-	    "{\"i\":-7,\"d\":-1000.0,\"b\":true,\"s\":\"t\"}\n");
-	assert_counts(&x, "conv", 4, 4, 0, 0);
-	run_done(&x);
+	check_case(&c);
 }
 
 Test(stages, converter_failures_are_record_errors)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: convbad\n"
-	    "error_stage: errs\n"
-	    "stages:\n"
-	    "  - id: src\n"
-	    "    type: dev_raw_data\n"
-	    "    data: |\n"
-	    "      {\"v\":\"abc\"}\n"
-	    "      {\"v\":1.5}\n"
-	    "      {\"v\":1e30}\n"
-	    "      {\"v\":{\"a\":1}}\n"
-	    "      {\"v\":\"12\",\"w\":7}\n"
-	    "      {\"v\":\"99999999999999999999\"}\n"
-	    "      {\"v\":\"5\",\"w\":true}\n"
-	    "      {\"x\":9007199254740993}\n"
-	    "  - id: conv\n"
-	    "    type: field_type_converter\n"
-	    "    inputs: [src]\n"
-	    "    fields: {/v: int, /w: bool, /x: double}\n" SINK(
-		"out", "conv", "out") SINK("errs", "", "errs");
+	static const struct stage_case c = {
+	    .yaml = "name: convbad\n"
+		    "error_stage: errs\n"
+		    "stages:\n"
+		    "  - id: src\n"
+		    "    type: dev_raw_data\n"
+		    "    data: |\n"
+		    "      {\"v\":\"abc\"}\n"
+		    "      {\"v\":1.5}\n"
+		    "      {\"v\":1e30}\n"
+		    "      {\"v\":{\"a\":1}}\n"
+		    "      {\"v\":\"12\",\"w\":7}\n"
+		    "      {\"v\":\"99999999999999999999\"}\n"
+		    "      {\"v\":\"5\",\"w\":true}\n"
+		    "      {\"x\":9007199254740993}\n"
+		    "  - id: conv\n"
+		    "    type: field_type_converter\n"
+		    "    inputs: [src]\n"
+		    "    fields: {/v: int, /w: bool, /x: double}\n" SINK(
+			"out", "conv", "out") SINK("errs", "", "errs"),
+	    .out =
+		{{"out", "{\"v\":5,\"w\":true}\n"},
+		 {"errs",
+		  "{\"v\":\"abc\",\"spate_error\":{\"stage\":\"conv\","
+		  "\"reason\":"
+		  "\"field /v: cannot convert \\\"abc\\\" (string) to int: not "
+		  "a "
+		  "number\",\"source\":\"dev_raw_data:1\"}}\n"
+		  "{\"v\":1.5,\"spate_error\":{\"stage\":\"conv\",\"reason\":"
+		  "\"field /v: cannot convert 1.5 (double) to int: not a whole "
+		  "number\",\"source\":\"dev_raw_data:2\"}}\n"
+		  "{\"v\":1e30,\"spate_error\":{\"stage\":\"conv\",\"reason\":"
+		  "\"field /v: cannot convert 1e30 (double) to int: out of "
+		  "range "
+		  "for int\",\"source\":\"dev_raw_data:3\"}}\n"
+		  "{\"v\":{\"a\":1},\"spate_error\":{\"stage\":\"conv\","
+		  "\"reason\":"
+		  "\"field /v: cannot convert {\\\"a\\\":1} (object) to int: "
+		  "not a "
+		  "scalar\",\"source\":\"dev_raw_data:4\"}}\n"
+		  "{\"v\":\"12\",\"w\":7,\"spate_error\":{\"stage\":\"conv\","
+		  "\"reason\":\"field /w: cannot convert 7 (int) to bool: only "
+		  "true/false/1/0 convert to bool\",\"source\":"
+		  "\"dev_raw_data:5\"}}\n"
+		  "{\"v\":\"99999999999999999999\",\"spate_error\":{\"stage\":"
+		  "\"conv\",\"reason\":\"field /v: cannot convert "
+		  "\\\"99999999999999999999\\\" (string) to int: out of range "
+		  "for "
+		  "int\",\"source\":\"dev_raw_data:6\"}}\n"
+		  "{\"x\":9007199254740993,\"spate_error\":{\"stage\":\"conv\","
+		  "\"reason\":\"field /x: cannot convert 9007199254740993 "
+		  "(int) to "
+		  "double: too large to be exact as a double\",\"source\":"
+		  "\"dev_raw_data:8\"}}\n"}},
+	    .counts = {{"conv", 8, 1, 7, 0}, {"errs", 7, 7, 0, 0}},
+	};
 
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_out(&x, "out", "{\"v\":5,\"w\":true}\n");
-	assert_out(
-	    &x, "errs",
-	    "{\"v\":\"abc\",\"spate_error\":{\"stage\":\"conv\",\"reason\":"
-	    "\"field /v: cannot convert \\\"abc\\\" (string) to int: not a "
-	    "number\",\"source\":\"dev_raw_data:1\"}}\n"
-	    "{\"v\":1.5,\"spate_error\":{\"stage\":\"conv\",\"reason\":"
-	    "\"field /v: cannot convert 1.5 (double) to int: not a whole "
-	    "number\",\"source\":\"dev_raw_data:2\"}}\n"
-	    "{\"v\":1e30,\"spate_error\":{\"stage\":\"conv\",\"reason\":"
-	    "\"field /v: cannot convert 1e30 (double) to int: out of range "
-	    "for int\",\"source\":\"dev_raw_data:3\"}}\n"
-	    "{\"v\":{\"a\":1},\"spate_error\":{\"stage\":\"conv\",\"reason\":"
-	    "\"field /v: cannot convert {\\\"a\\\":1} (object) to int: not a "
-	    "scalar\",\"source\":\"dev_raw_data:4\"}}\n"
-	    "{\"v\":\"12\",\"w\":7,\"spate_error\":{\"stage\":\"conv\","
-	    "\"reason\":\"field /w: cannot convert 7 (int) to bool: only "
-	    "true/false/1/0 convert to bool\",\"source\":"
-	    "\"dev_raw_data:5\"}}\n"
-	    "{\"v\":\"99999999999999999999\",\"spate_error\":{\"stage\":"
-	    "\"conv\",\"reason\":\"field /v: cannot convert "
-	    "\\\"99999999999999999999\\\" (string) to int: out of range for "
-	    "int\",\"source\":\"dev_raw_data:6\"}}\n"
-	    "{\"x\":9007199254740993,\"spate_error\":{\"stage\":\"conv\","
-	    "\"reason\":\"field /x: cannot convert 9007199254740993 (int) to "
-	    "double: too large to be exact as a double\",\"source\":"
-	    "\"dev_raw_data:8\"}}\n");
-	assert_counts(&x, "conv", 8, 1, 7, 0);
-	assert_counts(&x, "errs", 7, 7, 0, 0);
-	run_done(&x);
+	check_case(&c);
 }
 
 /* ---- stream_selector -------------------------------------------------- */
@@ -457,19 +370,16 @@ static const char selector_flow[] =
 
 Test(stages, selector_mode_all_overlapping_lanes)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	static const char *const overlap[] = {"split", NULL};
-	char *yaml;
 
-	if (asprintf(&yaml, selector_flow, "all") < 0)
-		abort();
-	run_flow_in(&x, yaml, NULL, NULL, NULL, overlap);
-	assert_finished(&x);
-	assert_out(&x, "big", "{\"n\":15}\n{\"n\":50}\n{\"n\":150}\n");
-	assert_out(&x, "huge", "{\"n\":150}\n");
-	assert_out(&x, "odd", "{\"n\":1}\n{\"n\":5}\n{\"n\":15}\n");
-	assert_out(&x, "def", "{\"m\":0}\n");
-	const struct e2e_stage_status *s = stage(&x, "split");
+	e2e_flow_run_fmt(&x, NULL, overlap, selector_flow, "all");
+	e2e_flow_assert_finished(&x);
+	e2e_flow_assert_out(&x, "big", "{\"n\":15}\n{\"n\":50}\n{\"n\":150}\n");
+	e2e_flow_assert_out(&x, "huge", "{\"n\":150}\n");
+	e2e_flow_assert_out(&x, "odd", "{\"n\":1}\n{\"n\":5}\n{\"n\":15}\n");
+	e2e_flow_assert_out(&x, "def", "{\"m\":0}\n");
+	const struct e2e_stage_status *s = e2e_flow_stage(&x, "split");
 	cr_assert_eq(s->nlanes, 4);
 	cr_assert_str_eq(s->lane[0], "big");
 	cr_assert_str_eq(s->lane[1], "huge");
@@ -482,32 +392,27 @@ Test(stages, selector_mode_all_overlapping_lanes)
 	cr_assert_eq(lane_count(&x, "split", "default"), 1);
 	cr_assert_eq(s->errors, 0);
 	cr_assert_eq(s->dropped, 0);
-	assert_counts(&x, "o_big", 3, 3, 0, 0);
-	assert_counts(&x, "o_def", 1, 1, 0, 0);
-	free(yaml);
-	run_done(&x);
+	e2e_flow_assert_counts(&x, "o_big", 3, 3, 0, 0);
+	e2e_flow_assert_counts(&x, "o_def", 1, 1, 0, 0);
+	e2e_flow_done(&x);
 }
 
 Test(stages, selector_first_match)
 {
-	struct run x = {0};
-	char *yaml;
+	struct e2e_flow x = {0};
 
-	if (asprintf(&yaml, selector_flow, "first_match") < 0)
-		abort();
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_out(&x, "big", "{\"n\":15}\n{\"n\":50}\n{\"n\":150}\n");
-	assert_out(&x, "huge", "");
-	assert_out(&x, "odd", "{\"n\":1}\n{\"n\":5}\n");
-	assert_out(&x, "def", "{\"m\":0}\n");
+	e2e_flow_run_fmt(&x, NULL, NULL, selector_flow, "first_match");
+	e2e_flow_assert_finished(&x);
+	e2e_flow_assert_out(&x, "big", "{\"n\":15}\n{\"n\":50}\n{\"n\":150}\n");
+	e2e_flow_assert_out(&x, "huge", "");
+	e2e_flow_assert_out(&x, "odd", "{\"n\":1}\n{\"n\":5}\n");
+	e2e_flow_assert_out(&x, "def", "{\"m\":0}\n");
 	cr_assert_eq(lane_count(&x, "split", "big"), 3);
 	cr_assert_eq(lane_count(&x, "split", "huge"), 0);
 	cr_assert_eq(lane_count(&x, "split", "odd"), 2);
 	cr_assert_eq(lane_count(&x, "split", "default"), 1);
-	assert_counts(&x, "o_huge", 0, 0, 0, 0);
-	free(yaml);
-	run_done(&x);
+	e2e_flow_assert_counts(&x, "o_huge", 0, 0, 0, 0);
+	e2e_flow_done(&x);
 }
 
 /* ---- dev_data_generator ----------------------------------------------- */
@@ -525,15 +430,15 @@ static const char gen_flow[] =
 
 static char *gen_output(const char *const *env, const char *workers)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	const char *extra[] = {"--workers", workers, NULL};
 
-	run_flow_in(&x, gen_flow, extra, env, NULL, NULL);
-	assert_finished(&x);
-	assert_counts(&x, "gen", 2500, 2500, 0, 0);
-	assert_counts(&x, "out", 2500, 2500, 0, 0);
-	char *text = out_dir(&x, "out");
-	run_done(&x);
+	e2e_flow_run(&x, gen_flow, extra, env, NULL, NULL);
+	e2e_flow_assert_finished(&x);
+	e2e_flow_assert_counts(&x, "gen", 2500, 2500, 0, 0);
+	e2e_flow_assert_counts(&x, "out", 2500, 2500, 0, 0);
+	char *text = e2e_flow_out(&x, "out");
+	e2e_flow_done(&x);
 	return text;
 }
 
@@ -559,31 +464,30 @@ static void check_generated(const char *text)
 	}
 }
 
-Test(stages, generator_same_seed_same_output_any_workers_sync)
+static void check_same_any_workers(const char *const *env)
 {
-	char *w1 = gen_output(sync_env, "1");
-	char *w2 = gen_output(sync_env, "2");
+	char *w1 = gen_output(env, "1");
+	char *w2 = gen_output(env, "2");
 
 	check_generated(w1);
 	cr_assert_str_eq(w1, w2, "workers 1 and 2 differ");
 	free(w1);
 	free(w2);
+}
+
+Test(stages, generator_same_seed_same_output_any_workers_sync)
+{
+	check_same_any_workers(e2e_sync_env);
 }
 
 Test(stages, generator_same_seed_same_output_any_workers_uring)
 {
-	char *w1 = gen_output(NULL, "1");
-	char *w2 = gen_output(NULL, "2");
-
-	check_generated(w1);
-	cr_assert_str_eq(w1, w2, "workers 1 and 2 differ");
-	free(w1);
-	free(w2);
+	check_same_any_workers(NULL);
 }
 
 Test(stages, generator_custom_fields_and_seed)
 {
-	struct run a = {0}, b = {0}, c = {0};
+	struct e2e_flow a = {0}, b = {0}, c = {0};
 	static const char yaml[] =
 	    "name: genf\n"
 	    "stages:\n"
@@ -603,9 +507,9 @@ Test(stages, generator_custom_fields_and_seed)
 	run_flow(&a, y1);
 	run_flow(&b, y1);
 	run_flow(&c, y2);
-	assert_finished(&a);
-	assert_finished(&c);
-	assert_counts(&a, "gen", 5, 5, 0, 0);
+	e2e_flow_assert_finished(&a);
+	e2e_flow_assert_finished(&c);
+	e2e_flow_assert_counts(&a, "gen", 5, 5, 0, 0);
 	size_t na = e2e_status_records_len(a.r.out);
 	size_t nb = e2e_status_records_len(b.r.out);
 	size_t nc = e2e_status_records_len(c.r.out);
@@ -629,135 +533,124 @@ Test(stages, generator_custom_fields_and_seed)
 	}
 	free(y1);
 	free(y2);
-	run_done(&a);
-	run_done(&b);
-	run_done(&c);
+	e2e_flow_done(&a);
+	e2e_flow_done(&b);
+	e2e_flow_done(&c);
 }
 
 /* ---- dev_raw_data ----------------------------------------------------- */
 
 Test(stages, raw_data_jsonl)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: raw\n"
-	    "stages:\n"
-	    "  - id: src\n"
-	    "    type: dev_raw_data\n"
-	    "    data: |\n"
-	    "      "
-	    "{\"s\":\"a\\\"b\",\"u\":\"\\u00e9\",\"n\":-1.25e2,\"z\":null}\n"
-	    "      {\"nested\":{\"a\":[1,{\"b\":2}]},\"t\":true}\n"
-	    "  - {id: out, type: stdout, inputs: [src]}\n";
+	static const struct stage_case c = {
+	    .yaml = "name: raw\n"
+		    "stages:\n"
+		    "  - id: src\n"
+		    "    type: dev_raw_data\n"
+		    "    data: |\n"
+		    "      "
+		    "{\"s\":\"a\\\"b\",\"u\":\"\\u00e9\",\"n\":-1.25e2,\"z\":"
+		    "null}\n"
+		    "      {\"nested\":{\"a\":[1,{\"b\":2}]},\"t\":true}\n"
+		    "  - {id: out, type: stdout, inputs: [src]}\n",
+	    /* unchanged records go out as they came in */
+	    .out = {{NULL, "{\"s\":\"a\\\"b\",\"u\":\"\\u00e9\",\"n\":-1.25e2,"
+			   "\"z\":null}\n"
+			   "{\"nested\":{\"a\":[1,{\"b\":2}]},\"t\":true}\n"}},
+	    .counts = {{"src", 2, 2, 0, 0}, {"out", 2, 2, 0, 0}},
+	};
 
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	/* unchanged records go out as they came in */
-	assert_stdout(&x, "{\"s\":\"a\\\"b\",\"u\":\"\\u00e9\",\"n\":-1.25e2,"
-			  "\"z\":null}\n"
-			  "{\"nested\":{\"a\":[1,{\"b\":2}]},\"t\":true}\n");
-	assert_counts(&x, "src", 2, 2, 0, 0);
-	assert_counts(&x, "out", 2, 2, 0, 0);
-	run_done(&x);
+	check_case(&c);
 }
 
 Test(stages, raw_data_csv_to_jsonl)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: rawcsv\n"
-	    "stages:\n"
-	    "  - id: src\n"
-	    "    type: dev_raw_data\n"
-	    "    format: csv\n"
-	    "    data: |\n"
-	    "      name,age,note\n"
-	    "      ann,30,\"hello, world\"\n"
-	    "      bob,,\"say \"\"hi\"\"\"\n" SINK("out", "src", "out");
+	static const struct stage_case c = {
+	    .yaml = "name: rawcsv\n"
+		    "stages:\n"
+		    "  - id: src\n"
+		    "    type: dev_raw_data\n"
+		    "    format: csv\n"
+		    "    data: |\n"
+		    "      name,age,note\n"
+		    "      ann,30,\"hello, world\"\n"
+		    "      bob,,\"say \"\"hi\"\"\"\n" SINK("out", "src", "out"),
+	    /* CSV values are strings; the writer writes JSON lines */
+	    .out = {{"out", "{\"name\":\"ann\",\"age\":\"30\",\"note\":\"hello,"
+			    " world\"}\n"
+			    "{\"name\":\"bob\",\"age\":\"\",\"note\":\"say "
+			    "\\\"hi\\\"\"}\n"}},
+	    .counts = {{"src", 2, 2, 0, 0}},
+	};
 
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	/* CSV values are strings; the writer writes JSON lines */
-	assert_out(
-	    &x, "out",
-	    "{\"name\":\"ann\",\"age\":\"30\",\"note\":\"hello, world\"}\n"
-	    "{\"name\":\"bob\",\"age\":\"\",\"note\":\"say \\\"hi\\\"\"}\n");
-	assert_counts(&x, "src", 2, 2, 0, 0);
-	run_done(&x);
+	check_case(&c);
 }
 
 Test(stages, raw_data_csv_to_csv_stdout)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: rawcsv2\n"
-	    "stages:\n"
-	    "  - id: src\n"
-	    "    type: dev_raw_data\n"
-	    "    format: csv\n"
-	    "    delimiter: ';'\n"
-	    "    data: |\n"
-	    "      a;b\n"
-	    "      1;x y\n"
-	    "      2;\"p;q\"\n"
-	    "  - {id: out, type: stdout, format: csv, inputs: [src]}\n";
+	static const struct stage_case c = {
+	    .yaml = "name: rawcsv2\n"
+		    "stages:\n"
+		    "  - id: src\n"
+		    "    type: dev_raw_data\n"
+		    "    format: csv\n"
+		    "    delimiter: ';'\n"
+		    "    data: |\n"
+		    "      a;b\n"
+		    "      1;x y\n"
+		    "      2;\"p;q\"\n"
+		    "  - {id: out, type: stdout, format: csv, inputs: [src]}\n",
+	    .out = {{NULL, "a,b\n1,x y\n2,p;q\n"}},
+	};
 
-	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_stdout(&x, "a,b\n1,x y\n2,p;q\n");
-	run_done(&x);
+	check_case(&c);
 }
 
 /* ---- stdin, stdout, trash --------------------------------------------- */
 
 Test(stages, stdin_origin_to_stdout)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: in\n"
-	    "stages:\n"
-	    "  - {id: src, type: stdin}\n"
-	    "  - {id: set, type: field_setter, inputs: [src], "
-	    "fields: {/seen: yes}}\n"
-	    "  - {id: out, type: stdout, inputs: [set]}\n";
-	static const char input[] = "{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}";
-	const char *one[] = {"--workers", "1", NULL};
+	static const struct stage_case c = {
+	    .yaml = "name: in\n"
+		    "stages:\n"
+		    "  - {id: src, type: stdin}\n"
+		    "  - {id: set, type: field_setter, inputs: [src], "
+		    "fields: {/seen: yes}}\n"
+		    "  - {id: out, type: stdout, inputs: [set]}\n",
+	    .stdin_data = "{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}",
+	    .extra = {"--workers", "1", NULL},
+	    .out = {{NULL, "{\"a\":1,\"seen\":\"yes\"}\n"
+			   "{\"a\":2,\"seen\":\"yes\"}\n"
+			   "{\"a\":3,\"seen\":\"yes\"}\n"}},
+	    .counts = {{"src", 3, 3, 0, 0}, {"out", 3, 3, 0, 0}},
+	};
 
-	run_flow_in(&x, yaml, one, NULL, input, NULL);
-	assert_finished(&x);
-	assert_stdout(&x, "{\"a\":1,\"seen\":\"yes\"}\n"
-			  "{\"a\":2,\"seen\":\"yes\"}\n"
-			  "{\"a\":3,\"seen\":\"yes\"}\n");
-	assert_counts(&x, "src", 3, 3, 0, 0);
-	assert_counts(&x, "out", 3, 3, 0, 0);
-	run_done(&x);
+	check_case(&c);
 }
 
 Test(stages, stdin_csv_with_parse_error)
 {
-	struct run x = {0};
-	static const char yaml[] =
-	    "name: incsv\n"
-	    "error_stage: errs\n"
-	    "stages:\n"
-	    "  - {id: src, type: stdin, format: csv}\n" SINK(
-		"out", "src", "out") SINK("errs", "", "errs");
-	static const char input[] = "k,v\n1,a\n2,\"b\n";
+	static const struct stage_case c = {
+	    .yaml = "name: incsv\n"
+		    "error_stage: errs\n"
+		    "stages:\n"
+		    "  - {id: src, type: stdin, format: csv}\n" SINK(
+			"out", "src", "out") SINK("errs", "", "errs"),
+	    .stdin_data = "k,v\n1,a\n2,\"b\n",
+	    .out = {{"out", "{\"k\":\"1\",\"v\":\"a\"}\n"},
+		    {"errs",
+		     "{\"spate_error\":{\"stage\":\"src\",\"reason\":"
+		     "\"unterminated quoted field starting at line 3\","
+		     "\"source\":\"stdin:3\",\"raw\":\"2,\\\"b\\n\"}}\n"}},
+	    .counts = {{"src", 2, 1, 1, 0}},
+	};
 
-	run_flow_in(&x, yaml, NULL, NULL, input, NULL);
-	assert_finished(&x);
-	assert_out(&x, "out", "{\"k\":\"1\",\"v\":\"a\"}\n");
-	assert_out(&x, "errs",
-		   "{\"spate_error\":{\"stage\":\"src\",\"reason\":"
-		   "\"unterminated quoted field starting at line 3\","
-		   "\"source\":\"stdin:3\",\"raw\":\"2,\\\"b\\n\"}}\n");
-	assert_counts(&x, "src", 2, 1, 1, 0);
-	run_done(&x);
+	check_case(&c);
 }
 
 Test(stages, trash_counts_and_writes_nothing)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	static const char yaml[] =
 	    "name: tr\n"
 	    "stages:\n"
@@ -766,17 +659,17 @@ Test(stages, trash_counts_and_writes_nothing)
 	    "  - {id: t, type: trash, inputs: [gen]}\n";
 
 	run_flow(&x, yaml);
-	assert_finished(&x);
+	e2e_flow_assert_finished(&x);
 	assert_stdout(&x, "");
-	assert_counts(&x, "gen", 777, 777, 0, 0);
-	assert_counts(&x, "t", 777, 777, 0, 0);
+	e2e_flow_assert_counts(&x, "gen", 777, 777, 0, 0);
+	e2e_flow_assert_counts(&x, "t", 777, 777, 0, 0);
 	cr_assert_eq(e2e_count_files(x.dir, NULL, true), 1); /* flow.yaml */
-	run_done(&x);
+	e2e_flow_done(&x);
 }
 
 Test(stages, stdout_union_of_two_inputs)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	static const char yaml[] =
 	    "name: un\n"
 	    "stages:\n"
@@ -785,21 +678,21 @@ Test(stages, stdout_union_of_two_inputs)
 	    "  - {id: out, type: stdout, inputs: [a, b]}\n";
 
 	run_flow(&x, yaml);
-	assert_finished(&x);
+	e2e_flow_assert_finished(&x);
 	size_t n = e2e_status_records_len(x.r.out);
 	char *got = strndup(x.r.out, n);
 	e2e_sort_lines(got, n);
 	cr_assert_str_eq(got, "{\"from\":\"a\"}\n{\"from\":\"b\"}\n");
-	assert_counts(&x, "out", 2, 2, 0, 0);
+	e2e_flow_assert_counts(&x, "out", 2, 2, 0, 0);
 	free(got);
-	run_done(&x);
+	e2e_flow_done(&x);
 }
 
 /* ---- executors -------------------------------------------------------- */
 
 Test(stages, pipeline_finisher_on_no_more_data)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	static const char yaml[] =
 	    "name: fin\n"
 	    "stages:\n"
@@ -808,16 +701,16 @@ Test(stages, pipeline_finisher_on_no_more_data)
 				     "event_inputs: [src]}\n";
 
 	run_flow(&x, yaml);
-	assert_finished(&x);
-	assert_out(&x, "out", "{\"a\":1}\n");
+	e2e_flow_assert_finished(&x);
+	e2e_flow_assert_out(&x, "out", "{\"a\":1}\n");
 	/* one event (no-more-data) taken */
-	cr_assert_eq(stage(&x, "done")->records_in, 1);
-	run_done(&x);
+	cr_assert_eq(e2e_flow_stage(&x, "done")->records_in, 1);
+	e2e_flow_done(&x);
 }
 
 Test(stages, shell_gets_file_closed_events)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	static const char yaml[] =
 	    "name: sh\n"
 	    "stages:\n"
@@ -839,9 +732,9 @@ Test(stages, shell_gets_file_closed_events)
 	    "    command: 'echo \"$SPATE_EVENT $SPATE_STAGE\" >> gen.log'\n";
 
 	run_flow(&x, yaml);
-	assert_finished(&x);
+	e2e_flow_assert_finished(&x);
 	/* files roll on batch boundaries: 3 + 3 + 4 records */
-	assert_out(
+	e2e_flow_assert_out(
 	    &x, "out",
 	    "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n{\"id\":4}\n{\"id\":5}\n"
 	    "{\"id\":6}\n{\"id\":7}\n{\"id\":8}\n{\"id\":9}\n"
@@ -875,14 +768,14 @@ Test(stages, shell_gets_file_closed_events)
 		free(t);
 		free(f);
 	}
-	cr_assert_eq(stage(&x, "sh")->records_in, 3);
-	cr_assert_eq(stage(&x, "sh2")->records_in, 1);
-	run_done(&x);
+	cr_assert_eq(e2e_flow_stage(&x, "sh")->records_in, 3);
+	cr_assert_eq(e2e_flow_stage(&x, "sh2")->records_in, 1);
+	e2e_flow_done(&x);
 }
 
 Test(stages, shell_failure_is_reported)
 {
-	struct run x = {0};
+	struct e2e_flow x = {0};
 	static const char yaml[] =
 	    "name: shf\n"
 	    "stages:\n"
@@ -893,11 +786,11 @@ Test(stages, shell_failure_is_reported)
 
 	run_flow(&x, yaml);
 	/* a failed command is an error of the executor, not of the run */
-	assert_finished(&x);
+	e2e_flow_assert_finished(&x);
 	cr_assert(strstr(x.r.err, "shell 'sh': command exited with status 3 "
 				  "(event no-more-data)") != NULL,
 		  "%s", x.r.err);
-	assert_counts(&x, "sh", 1, 0, 1, 0);
-	assert_counts(&x, "t", 1, 1, 0, 0);
-	run_done(&x);
+	e2e_flow_assert_counts(&x, "sh", 1, 0, 1, 0);
+	e2e_flow_assert_counts(&x, "t", 1, 1, 0, 0);
+	e2e_flow_done(&x);
 }

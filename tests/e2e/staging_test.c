@@ -12,7 +12,6 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,129 +20,7 @@
 
 #include "support/e2e.h"
 
-static const char *const sync_env[] = {"SPATE_IO=sync", NULL};
-
-/* A run that takes longer is hung (runs take a second or two in release,
- * far less than this under the sanitizers): it is killed and fails. */
-#define RUN_LIMIT_S 60
-
-/* Two tests per body: the sync backend and the default one. */
-#define BOTH_IO(suite, name)                                                   \
-	static void name##_body(const char *const *env, const char *io);       \
-	Test(suite, name##_sync)                                               \
-	{                                                                      \
-		name##_body(sync_env, "sync");                                 \
-	}                                                                      \
-	Test(suite, name##_default_io)                                         \
-	{                                                                      \
-		name##_body(NULL, "default");                                  \
-	}                                                                      \
-	static void name##_body(const char *const *env, const char *io)
-
 /* ---- helpers ------------------------------------------------------------- */
-
-struct text {
-	char *p;
-	size_t len, cap;
-};
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-	if (t->len + n + 1 > t->cap) {
-		size_t c = t->cap ? t->cap : 4096;
-		while (c < t->len + n + 1)
-			c *= 2;
-		t->p = realloc(t->p, c);
-		t->cap = c;
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-	char *s;
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0);
-	text_add(t, s, (size_t)n);
-	free(s);
-}
-
-static char *join(const char *a, const char *b)
-{
-	char *p;
-
-	cr_assert(asprintf(&p, "%s/%s", a, b) > 0);
-	return p;
-}
-
-static void put(const char *dir, const char *name, const char *data, size_t len)
-{
-	free(e2e_write(dir, name, data, len));
-}
-
-static void put_str(const char *dir, const char *name, const char *s)
-{
-	put(dir, name, s, strlen(s));
-}
-
-static void run_flow(struct e2e_result *r, const char *cwd,
-		     const char *const *env, const char *flow, ...)
-{
-	const char *argv[16] = {"run", flow, "--quiet"};
-	int n = 3;
-	va_list ap;
-
-	va_start(ap, flow);
-	for (const char *a; n < 15 && (a = va_arg(ap, const char *));)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	e2e_run_timed(r, cwd, env, NULL, argv, RUN_LIMIT_S);
-}
-
-static void assert_ok(const struct e2e_result *r, const char *io)
-{
-	cr_assert_eq(r->exit_code, 0, "[%s] exit %d%s, stderr:\n%s", io,
-		     r->exit_code,
-		     r->exit_code == 137 ? " (killed: hung?)" : "", r->err);
-}
-
-static void assert_same(const char *got, size_t got_len, const char *want,
-			size_t want_len, const char *what, const char *io)
-{
-	size_t i = 0;
-
-	while (i < got_len && i < want_len && got[i] == want[i])
-		i++;
-	if (i == got_len && i == want_len)
-		return;
-	size_t from = i > 60 ? i - 60 : 0;
-	cr_expect_fail("[%s] %s: %zu bytes, expected %zu; first difference at "
-		       "byte %zu:\n  got:  \"%.*s\"\n  want: \"%.*s\"",
-		       io, what, got_len, want_len, i,
-		       (int)((got_len - from) < 140 ? got_len - from : 140),
-		       got + from,
-		       (int)((want_len - from) < 140 ? want_len - from : 140),
-		       want + from);
-}
-
-static void assert_out(const char *dir, const char *sub, const char *want,
-		       size_t want_len, const char *io)
-{
-	size_t len;
-	char *p = join(dir, sub);
-	char *got = e2e_read_dir(p, NULL, &len);
-
-	assert_same(got, len, want, want_len, sub, io);
-	free(got);
-	free(p);
-}
 
 /* Sorted names of the non-hidden files of dir, manifest excluded. */
 static size_t list_files(const char *dir, char ***out)
@@ -208,29 +85,55 @@ static void assert_no_staging(const char *dir, const char *io)
 		     "[%s] hidden entries left in %s: %s", io, dir, names);
 }
 
-static uint64_t lcg(uint64_t *s)
-{
-	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
-	return *s >> 33;
-}
-
 /* n JSON lines of varied length, deterministic for a seed. */
-static void gen_jsonl(struct text *t, int n, uint64_t seed)
+static void gen_jsonl(struct e2e_text *t, int n, uint64_t seed)
 {
 	for (int i = 0; i < n; i++) {
-		text_printf(t,
-			    "{\"id\":%d,\"user\":\"u%llu\",\"v\":%llu.%02llu,"
-			    "\"pad\":\"",
-			    i, (unsigned long long)(lcg(&seed) % 1000),
-			    (unsigned long long)(lcg(&seed) % 100000),
-			    (unsigned long long)(lcg(&seed) % 100));
-		size_t k = lcg(&seed) % 200;
+		e2e_text_printf(
+		    t,
+		    "{\"id\":%d,\"user\":\"u%llu\",\"v\":%llu.%02llu,"
+		    "\"pad\":\"",
+		    i, (unsigned long long)(e2e_lcg(&seed) % 1000),
+		    (unsigned long long)(e2e_lcg(&seed) % 100000),
+		    (unsigned long long)(e2e_lcg(&seed) % 100));
+		size_t k = e2e_lcg(&seed) % 200;
 		for (size_t j = 0; j < k; j++)
-			text_add(t,
-				 &"abcdefghijklmnopqrstuvwxyz"[lcg(&seed) % 26],
-				 1);
-		text_add(t, "\"}\n", 3);
+			e2e_text_add(
+			    t,
+			    &"abcdefghijklmnopqrstuvwxyz"[e2e_lcg(&seed) % 26],
+			    1);
+		e2e_text_add(t, "\"}\n", 3);
 	}
+}
+
+/* A fresh test folder with flow.yaml (flow) and in.jsonl: n records of
+ * gen_jsonl(seed), also left in in. */
+static char *case_dir(struct e2e_text *in, int n, uint64_t seed,
+		      const char *flow)
+{
+	char *dir = e2e_tmpdir();
+
+	gen_jsonl(in, n, seed);
+	e2e_put(dir, "in.jsonl", in->p, in->len);
+	e2e_put_str(dir, "flow.yaml", flow);
+	return dir;
+}
+
+/* all (what a writer wrote) holds the records of in: in order, or when
+ * the writer is not ordered in any order (all is then sorted). */
+static void assert_records(struct e2e_text *all, const struct e2e_text *in,
+			   bool ordered, const char *what, const char *io)
+{
+	if (ordered) {
+		e2e_assert_same(all->p, all->len, in->p, in->len, what, io);
+		return;
+	}
+	struct e2e_text want = {0};
+	e2e_text_add(&want, in->p, in->len);
+	e2e_sort_lines(want.p, want.len);
+	e2e_sort_lines(all->p, all->len);
+	e2e_assert_same(all->p, all->len, want.p, want.len, what, io);
+	free(want.p);
 }
 
 /* ---- manifest ------------------------------------------------------------ */
@@ -246,25 +149,10 @@ struct manifest {
 	struct mfile f[512];
 };
 
-/* After "key" in p: skips blanks and ':' and blanks. */
-static const char *after_key(const char *p, const char *key)
-{
-	char k[64];
-
-	snprintf(k, sizeof(k), "\"%s\"", key);
-	p = strstr(p, k);
-	if (!p)
-		return NULL;
-	p += strlen(k);
-	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == ':')
-		p++;
-	return p;
-}
-
 static const char *json_str(const char *p, const char *key, char *out,
 			    size_t len)
 {
-	p = after_key(p, key);
+	p = e2e_after_key(p, key);
 	if (!p || *p != '"')
 		return NULL;
 	size_t n = 0;
@@ -282,7 +170,7 @@ static const char *json_u64(const char *p, const char *key, uint64_t *out)
 {
 	char *end;
 
-	p = after_key(p, key);
+	p = e2e_after_key(p, key);
 	if (!p)
 		return NULL;
 	*out = strtoull(p, &end, 10);
@@ -292,7 +180,7 @@ static const char *json_u64(const char *p, const char *key, uint64_t *out)
 /* Reads dir/_manifest.json; false when absent. */
 static bool manifest_read(const char *dir, struct manifest *m)
 {
-	char *path = join(dir, "_manifest.json");
+	char *path = e2e_join(dir, "_manifest.json");
 	char *s = e2e_read(path, NULL);
 
 	free(path);
@@ -302,7 +190,7 @@ static bool manifest_read(const char *dir, struct manifest *m)
 	cr_assert(json_str(s, "flow", m->flow, sizeof(m->flow)), "%s", s);
 	cr_assert(json_str(s, "stage", m->stage, sizeof(m->stage)), "%s", s);
 	cr_assert(json_str(s, "run_id", m->run_id, sizeof(m->run_id)), "%s", s);
-	const char *p = after_key(s, "files");
+	const char *p = e2e_after_key(s, "files");
 	cr_assert(p && *p == '[', "%s", s);
 	while (m->n < 512 && (p = strchr(p, '{'))) {
 		struct mfile *f = &m->f[m->n++];
@@ -414,7 +302,7 @@ static uint64_t check_manifest(const char *dir, const char *flow,
 			listed |= !strcmp(names[k], f->name);
 		cr_assert(listed, "[%s] %s listed but not on disk", io,
 			  f->name);
-		char *path = join(dir, f->name);
+		char *path = e2e_join(dir, f->name);
 		size_t raw_len, len;
 		char *raw = e2e_read(path, &raw_len);
 		char *t = e2e_read_text(path, &len);
@@ -447,37 +335,32 @@ static uint64_t check_manifest(const char *dir, const char *flow,
 
 /* Every zstd output file is a sequence of independent, checksummed frames
  * with their content size, each decodable on its own. */
-BOTH_IO(staging, zstd_independent_frames)
+E2E_BOTH_IO(staging, zstd_independent_frames)
 {
-	char *dir = e2e_tmpdir();
-	struct text in = {0};
-
-	gen_jsonl(&in, 8000, 1);
-	put(dir, "in.jsonl", in.p, in.len);
-	put_str(dir, "flow.yaml",
-		"name: frames\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl, "
-		"chunk_size: 16K}\n"
-		"  - {id: ord, type: file_writer, inputs: [src], dir: ord, "
-		"ordered: true, level: 3}\n"
-		"  - {id: any, type: file_writer, inputs: [src], dir: any, "
-		"frame_size: 4096}\n");
-	struct e2e_result r;
-	run_flow(&r, dir, env, "flow.yaml", "--workers", "2", NULL);
-	assert_ok(&r, io);
+	struct e2e_text in = {0};
+	char *dir = case_dir(
+	    &in, 8000, 1,
+	    "name: frames\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: in.jsonl, "
+	    "chunk_size: 16K}\n"
+	    "  - {id: ord, type: file_writer, inputs: [src], dir: ord, "
+	    "ordered: true, level: 3}\n"
+	    "  - {id: any, type: file_writer, inputs: [src], dir: any, "
+	    "frame_size: 4096}\n");
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--workers", "2", NULL);
 
 	static const char *const subs[] = {"ord", "any"};
 	for (int s = 0; s < 2; s++) {
-		char *sub = join(dir, subs[s]);
+		char *sub = e2e_join(dir, subs[s]);
 		char **names;
 		size_t n = list_files(sub, &names);
-		struct text all = {0};
+		struct e2e_text all = {0};
 		size_t frames = 0;
 		cr_assert_eq(n, 1, "[%s] %s: %zu files", io, subs[s], n);
 		cr_expect(strstr(names[0], ".jsonl.zst"), "[%s] %s", io,
 			  names[0]);
-		char *path = join(sub, names[0]);
+		char *path = e2e_join(sub, names[0]);
 		size_t len;
 		unsigned char *z = (unsigned char *)e2e_read(path, &len);
 		for (size_t off = 0; off < len; frames++) {
@@ -506,30 +389,19 @@ BOTH_IO(staging, zstd_independent_frames)
 			/* frames end on record boundaries */
 			cr_expect(cs == 0 || buf[cs - 1] == '\n',
 				  "[%s] frame at %zu cuts a record", io, off);
-			text_add(&all, buf, k);
+			e2e_text_add(&all, buf, k);
 			free(buf);
 			off += fs;
 		}
 		cr_expect_gt(frames, 10, "[%s] %s: only %zu frames", io,
 			     subs[s], frames);
-		if (s == 0) {
-			assert_same(all.p, all.len, in.p, in.len, subs[s], io);
-		} else { /* unordered: same records */
-			e2e_sort_lines(all.p, all.len);
-			struct text want = {0};
-			text_add(&want, in.p, in.len);
-			e2e_sort_lines(want.p, want.len);
-			assert_same(all.p, all.len, want.p, want.len, subs[s],
-				    io);
-			free(want.p);
-		}
+		assert_records(&all, &in, s == 0, subs[s], io);
 		free(all.p);
 		free(z);
 		free(path);
 		free_list(names, n);
 		free(sub);
 	}
-	e2e_result_free(&r);
 	free(in.p);
 	e2e_rmrf(dir);
 	free(dir);
@@ -539,19 +411,40 @@ BOTH_IO(staging, zstd_independent_frames)
 
 static char *file_bytes(const char *dir, const char *name, size_t *len)
 {
-	char *p = join(dir, name);
+	char *p = e2e_join(dir, name);
 	char *s = e2e_read(p, len);
 
 	free(p);
 	return s;
 }
 
+/* flow (and in.jsonl, when in is not NULL) in dir/w1 and dir/w2, run
+ * there with 1 and 2 workers; the two folders are returned. */
+static void run_1_and_2_workers(const char *dir, const char *flow,
+				const struct e2e_text *in,
+				const char *const *env, const char *io,
+				char **w1, char **w2)
+{
+	static const char *const sub[] = {"w1", "w2"};
+	static const char *const workers[] = {"1", "2"};
+	char **w[] = {w1, w2};
+
+	for (int i = 0; i < 2; i++) {
+		*w[i] = e2e_join(dir, sub[i]);
+		if (in)
+			e2e_put(*w[i], "in.jsonl", in->p, in->len);
+		e2e_put_str(*w[i], "flow.yaml", flow);
+		e2e_run_flow_ok(*w[i], env, io, "flow.yaml", "--workers",
+				workers[i], NULL);
+	}
+}
+
 /* ordered: the same files, byte for byte, with 1 or 2 workers; a plain
  * passthrough equals its input. */
-BOTH_IO(staging, ordered_output_identical_across_workers)
+E2E_BOTH_IO(staging, ordered_output_identical_across_workers)
 {
 	char *dir = e2e_tmpdir();
-	struct text in = {0};
+	struct e2e_text in = {0};
 	static const char flow[] =
 	    "name: ordered\n"
 	    "stages:\n"
@@ -563,36 +456,26 @@ BOTH_IO(staging, ordered_output_identical_across_workers)
 	    "ordered: true}\n"
 	    "  - {id: roll, type: file_writer, inputs: [src], dir: roll, "
 	    "ordered: true, max_file_records: 777}\n";
+	char *w1, *w2;
 
 	gen_jsonl(&in, 10000, 2);
-	put(dir, "w1/in.jsonl", in.p, in.len);
-	put(dir, "w2/in.jsonl", in.p, in.len);
-	put_str(dir, "w1/flow.yaml", flow);
-	put_str(dir, "w2/flow.yaml", flow);
-	char *w1 = join(dir, "w1"), *w2 = join(dir, "w2");
-	struct e2e_result r;
-	run_flow(&r, w1, env, "flow.yaml", "--workers", "1", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
-	run_flow(&r, w2, env, "flow.yaml", "--workers", "2", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	run_1_and_2_workers(dir, flow, &in, env, io, &w1, &w2);
 
 	/* passthrough, no compression: the input itself */
-	char *p1 = join(w1, "plain");
+	char *p1 = e2e_join(w1, "plain");
 	char **names;
 	size_t n = list_files(p1, &names);
 	cr_assert_eq(n, 1, "[%s] plain: %zu files", io, n);
 	size_t len;
 	char *s = file_bytes(p1, names[0], &len);
-	assert_same(s, len, in.p, in.len, "plain", io);
+	e2e_assert_same(s, len, in.p, in.len, "plain", io);
 	free(s);
 	free_list(names, n);
 	free(p1);
 
 	static const char *const subs[] = {"plain", "zst", "roll"};
 	for (int k = 0; k < 3; k++) {
-		char *a = join(w1, subs[k]), *b = join(w2, subs[k]);
+		char *a = e2e_join(w1, subs[k]), *b = e2e_join(w2, subs[k]);
 		char **na, **nb;
 		size_t ca = list_files(a, &na), cb = list_files(b, &nb);
 		cr_assert_eq(ca, cb, "[%s] %s: %zu files vs %zu", io, subs[k],
@@ -603,11 +486,11 @@ BOTH_IO(staging, ordered_output_identical_across_workers)
 			size_t la, lb;
 			char *da = file_bytes(a, na[i], &la);
 			char *db = file_bytes(b, nb[i], &lb);
-			assert_same(db, lb, da, la, na[i], io);
+			e2e_assert_same(db, lb, da, la, na[i], io);
 			free(da);
 			free(db);
 		}
-		assert_out(w2, subs[k], in.p, in.len, io);
+		e2e_assert_out_n(w2, subs[k], in.p, in.len, io);
 		free_list(na, ca);
 		free_list(nb, cb);
 		free(a);
@@ -624,64 +507,48 @@ BOTH_IO(staging, ordered_output_identical_across_workers)
 
 /* max_file_records: no file holds more, names are {flow}-{stage}-{seq}
  * without gaps, all records are there in order, the manifest agrees. */
-BOTH_IO(staging, roll_by_records)
+E2E_BOTH_IO(staging, roll_by_records)
 {
-	char *dir = e2e_tmpdir();
-	struct text in = {0};
-
-	gen_jsonl(&in, 10500, 3);
-	put(dir, "in.jsonl", in.p, in.len);
-	put_str(dir, "flow.yaml",
-		"name: rollr\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl, "
-		"chunk_size: 4096}\n"
-		"  - {id: out, type: file_writer, inputs: [src], dir: out, "
-		"ordered: true, max_file_records: 1000}\n"
-		"  - {id: any, type: file_writer, inputs: [src], dir: any, "
-		"max_file_records: 1000}\n");
-	struct e2e_result r;
-	run_flow(&r, dir, env, "flow.yaml", "--workers", "2", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	struct e2e_text in = {0};
+	char *dir = case_dir(
+	    &in, 10500, 3,
+	    "name: rollr\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: in.jsonl, "
+	    "chunk_size: 4096}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+	    "ordered: true, max_file_records: 1000}\n"
+	    "  - {id: any, type: file_writer, inputs: [src], dir: any, "
+	    "max_file_records: 1000}\n");
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--workers", "2", NULL);
 
 	static const char *const subs[] = {"out", "any"};
 	for (int s = 0; s < 2; s++) {
-		char *sub = join(dir, subs[s]);
+		char *sub = e2e_join(dir, subs[s]);
 		char **names;
 		size_t n = list_files(sub, &names);
 		cr_assert_geq(n, 11, "[%s] %s: %zu files", io, subs[s], n);
-		struct text all = {0};
+		struct e2e_text all = {0};
 		for (size_t i = 0; i < n; i++) {
 			char want[64];
 			snprintf(want, sizeof(want), "rollr-%s-%06zu.jsonl.zst",
 				 subs[s], i);
 			cr_expect_str_eq(names[i], want, "[%s]", io);
-			char *path = join(sub, names[i]);
+			char *path = e2e_join(sub, names[i]);
 			size_t len;
 			char *t = e2e_read_text(path, &len);
 			size_t lines = e2e_count_lines(t, len);
 			cr_expect(lines >= 1 && lines <= 1000,
 				  "[%s] %s holds %zu records", io, names[i],
 				  lines);
-			text_add(&all, t, len);
+			e2e_text_add(&all, t, len);
 			free(t);
 			free(path);
 		}
 		struct manifest m;
 		uint64_t total = check_manifest(sub, "rollr", subs[s], &m, io);
 		cr_expect_eq(total, 10500, "[%s]", io);
-		if (s == 0) {
-			assert_same(all.p, all.len, in.p, in.len, subs[s], io);
-		} else {
-			struct text want = {0};
-			text_add(&want, in.p, in.len);
-			e2e_sort_lines(want.p, want.len);
-			e2e_sort_lines(all.p, all.len);
-			assert_same(all.p, all.len, want.p, want.len, subs[s],
-				    io);
-			free(want.p);
-		}
+		assert_records(&all, &in, s == 0, subs[s], io);
 		free(all.p);
 		free_list(names, n);
 		free(sub);
@@ -693,37 +560,31 @@ BOTH_IO(staging, roll_by_records)
 
 /* max_file_bytes: files roll on block boundaries and never pass the limit
  * when blocks are smaller than it. */
-BOTH_IO(staging, roll_by_bytes)
+E2E_BOTH_IO(staging, roll_by_bytes)
 {
-	char *dir = e2e_tmpdir();
-	struct text in = {0};
-
-	gen_jsonl(&in, 3000, 4);
-	put(dir, "in.jsonl", in.p, in.len);
-	put_str(dir, "flow.yaml",
-		"name: rollb\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl, "
-		"chunk_size: 4096}\n"
-		"  - {id: plain, type: file_writer, inputs: [src], dir: plain, "
-		"ordered: true, compression: none, max_file_bytes: 20000}\n"
-		"  - {id: zst, type: file_writer, inputs: [src], dir: zst, "
-		"ordered: true, max_file_bytes: 8K}\n");
-	struct e2e_result r;
-	run_flow(&r, dir, env, "flow.yaml", "--workers", "2", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	struct e2e_text in = {0};
+	char *dir = case_dir(
+	    &in, 3000, 4,
+	    "name: rollb\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: in.jsonl, "
+	    "chunk_size: 4096}\n"
+	    "  - {id: plain, type: file_writer, inputs: [src], dir: plain, "
+	    "ordered: true, compression: none, max_file_bytes: 20000}\n"
+	    "  - {id: zst, type: file_writer, inputs: [src], dir: zst, "
+	    "ordered: true, max_file_bytes: 8K}\n");
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--workers", "2", NULL);
 
 	static const char *const subs[] = {"plain", "zst"};
 	static const size_t limit[] = {20000, 8192};
 	for (int s = 0; s < 2; s++) {
-		char *sub = join(dir, subs[s]);
+		char *sub = e2e_join(dir, subs[s]);
 		char **names;
 		size_t n = list_files(sub, &names);
 		cr_expect_gt(n, 5, "[%s] %s: %zu files", io, subs[s], n);
 		for (size_t i = 0; i < n; i++) {
 			struct stat st;
-			char *path = join(sub, names[i]);
+			char *path = e2e_join(sub, names[i]);
 			cr_assert_eq(stat(path, &st), 0);
 			cr_expect(st.st_size > 0 &&
 				      (size_t)st.st_size <= limit[s],
@@ -731,7 +592,7 @@ BOTH_IO(staging, roll_by_bytes)
 				  names[i], (long long)st.st_size, limit[s]);
 			free(path);
 		}
-		assert_out(dir, subs[s], in.p, in.len, io);
+		e2e_assert_out_n(dir, subs[s], in.p, in.len, io);
 		struct manifest m;
 		cr_expect_eq(check_manifest(sub, "rollb", subs[s], &m, io),
 			     3000, "[%s]", io);
@@ -745,37 +606,35 @@ BOTH_IO(staging, roll_by_bytes)
 
 /* ---- names and CSV ------------------------------------------------------- */
 
-BOTH_IO(staging, name_template)
+E2E_BOTH_IO(staging, name_template)
 {
 	char *dir = e2e_tmpdir();
 
-	put_str(dir, "in.jsonl", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+	e2e_put_str(dir, "in.jsonl", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
 	struct e2e_result r;
 	char **names;
 	size_t n;
 
-	put_str(dir, "flow2.yaml",
-		"name: tpl2\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl}\n"
-		"  - {id: j, type: file_writer, inputs: [src], dir: o1, "
-		"ordered: true, max_file_records: 2, "
-		"name: 'x_{flow}_{stage}.{seq}.{ext}'}\n"
-		"  - {id: c, type: file_writer, inputs: [src], dir: o2, "
-		"format: csv, compression: none, "
-		"name: '{stage}-{seq}-{flow}.{ext}'}\n"
-		"  - {id: p, type: file_writer, inputs: [src], dir: o3, "
-		"compression: none}\n");
-	run_flow(&r, dir, env, "flow2.yaml", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_put_str(dir, "flow2.yaml",
+		    "name: tpl2\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, path: in.jsonl}\n"
+		    "  - {id: j, type: file_writer, inputs: [src], dir: o1, "
+		    "ordered: true, max_file_records: 2, "
+		    "name: 'x_{flow}_{stage}.{seq}.{ext}'}\n"
+		    "  - {id: c, type: file_writer, inputs: [src], dir: o2, "
+		    "format: csv, compression: none, "
+		    "name: '{stage}-{seq}-{flow}.{ext}'}\n"
+		    "  - {id: p, type: file_writer, inputs: [src], dir: o3, "
+		    "compression: none}\n");
+	e2e_run_flow_ok(dir, env, io, "flow2.yaml", NULL);
 	static const char *const want[][3] = {
 	    {"o1", "x_tpl2_j.000000.jsonl.zst", "x_tpl2_j.000001.jsonl.zst"},
 	    {"o2", "c-000000-tpl2.csv", NULL},
 	    {"o3", "tpl2-p-000000.jsonl", NULL},
 	};
 	for (int k = 0; k < 3; k++) {
-		char *sub = join(dir, want[k][0]);
+		char *sub = e2e_join(dir, want[k][0]);
 		n = list_files(sub, &names);
 		cr_expect_eq(n, want[k][2] ? 2u : 1u, "[%s] %s: %zu files", io,
 			     want[k][0], n);
@@ -784,21 +643,22 @@ BOTH_IO(staging, name_template)
 		free_list(names, n);
 		free(sub);
 	}
-	assert_out(dir, "o1", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", 24, io);
-	assert_out(dir, "o2", "a\n1\n2\n3\n", 8, io);
+	e2e_assert_out_n(dir, "o1", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", 24,
+			 io);
+	e2e_assert_out_n(dir, "o2", "a\n1\n2\n3\n", 8, io);
 
 	/* a template without {seq} is refused before anything is written */
-	put_str(dir, "flow3.yaml",
-		"name: tpl3\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl}\n"
-		"  - {id: j, type: file_writer, inputs: [src], dir: o4, "
-		"name: 'fixed.{ext}'}\n");
-	run_flow(&r, dir, env, "flow3.yaml", NULL);
+	e2e_put_str(dir, "flow3.yaml",
+		    "name: tpl3\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, path: in.jsonl}\n"
+		    "  - {id: j, type: file_writer, inputs: [src], dir: o4, "
+		    "name: 'fixed.{ext}'}\n");
+	e2e_run_flow(&r, dir, env, "flow3.yaml", NULL);
 	cr_expect(r.exit_code == 1 || r.exit_code == 2, "[%s] exit %d", io,
 		  r.exit_code);
 	cr_expect(strstr(r.err, "{seq}"), "[%s] %s", io, r.err);
-	char *o4 = join(dir, "o4");
+	char *o4 = e2e_join(dir, "o4");
 	cr_expect_eq(e2e_count_files(o4, NULL, true), -1, "[%s] o4 was created",
 		     io);
 	free(o4);
@@ -809,47 +669,45 @@ BOTH_IO(staging, name_template)
 
 /* CSV output: one header at the top of every rolled file, values quoted
  * where needed, records in order across files. */
-BOTH_IO(staging, csv_header_per_file)
+E2E_BOTH_IO(staging, csv_header_per_file)
 {
 	char *dir = e2e_tmpdir();
-	struct text in = {0}, rows = {0};
+	struct e2e_text in = {0}, rows = {0};
 
 	for (int i = 0; i < 350; i++) {
-		text_printf(&in,
-			    "{\"id\":%d,\"name\":\"n,%d\",\"q\":\"say "
-			    "\\\"%d\\\"\",\"v\":%d.5}\n",
-			    i, i, i, i);
-		text_printf(&rows, "%d,\"n,%d\",\"say \"\"%d\"\"\",%d.5\n", i,
-			    i, i, i);
+		e2e_text_printf(&in,
+				"{\"id\":%d,\"name\":\"n,%d\",\"q\":\"say "
+				"\\\"%d\\\"\",\"v\":%d.5}\n",
+				i, i, i, i);
+		e2e_text_printf(&rows, "%d,\"n,%d\",\"say \"\"%d\"\"\",%d.5\n",
+				i, i, i, i);
 	}
-	put(dir, "in.jsonl", in.p, in.len);
-	put_str(dir, "flow.yaml",
-		"name: csvout\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl, "
-		"chunk_size: 4096}\n"
-		"  - {id: plain, type: file_writer, inputs: [src], dir: plain, "
-		"format: csv, compression: none, ordered: true, "
-		"max_file_records: 100}\n"
-		"  - {id: zst, type: file_writer, inputs: [src], dir: zst, "
-		"format: csv, ordered: true, max_file_records: 100}\n");
-	struct e2e_result r;
-	run_flow(&r, dir, env, "flow.yaml", "--workers", "2", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_put(dir, "in.jsonl", in.p, in.len);
+	e2e_put_str(
+	    dir, "flow.yaml",
+	    "name: csvout\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: in.jsonl, "
+	    "chunk_size: 4096}\n"
+	    "  - {id: plain, type: file_writer, inputs: [src], dir: plain, "
+	    "format: csv, compression: none, ordered: true, "
+	    "max_file_records: 100}\n"
+	    "  - {id: zst, type: file_writer, inputs: [src], dir: zst, "
+	    "format: csv, ordered: true, max_file_records: 100}\n");
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--workers", "2", NULL);
 
 	static const char *const subs[] = {"plain", "zst"};
 	static const char header[] = "id,name,q,v\n";
 	for (int s = 0; s < 2; s++) {
-		char *sub = join(dir, subs[s]);
+		char *sub = e2e_join(dir, subs[s]);
 		char **names;
 		size_t n = list_files(sub, &names);
-		struct text all = {0};
+		struct e2e_text all = {0};
 		cr_assert_geq(n, 4, "[%s] %s: %zu files", io, subs[s], n);
 		for (size_t i = 0; i < n; i++) {
 			cr_expect(strstr(names[i], s ? ".csv.zst" : ".csv"),
 				  "[%s] %s", io, names[i]);
-			char *path = join(sub, names[i]);
+			char *path = e2e_join(sub, names[i]);
 			size_t len;
 			char *t = e2e_read_text(path, &len);
 			cr_assert(t && len > sizeof(header) - 1);
@@ -860,12 +718,12 @@ BOTH_IO(staging, csv_header_per_file)
 				  "[%s] %s has a second header", io, names[i]);
 			cr_expect_leq(e2e_count_lines(t, len), 101, "[%s] %s",
 				      io, names[i]);
-			text_add(&all, t + sizeof(header) - 1,
-				 len - (sizeof(header) - 1));
+			e2e_text_add(&all, t + sizeof(header) - 1,
+				     len - (sizeof(header) - 1));
 			free(t);
 			free(path);
 		}
-		assert_same(all.p, all.len, rows.p, rows.len, subs[s], io);
+		e2e_assert_same(all.p, all.len, rows.p, rows.len, subs[s], io);
 		struct manifest m;
 		cr_expect_eq(check_manifest(sub, "csvout", subs[s], &m, io),
 			     350, "[%s]", io);
@@ -884,14 +742,14 @@ BOTH_IO(staging, csv_header_per_file)
 /* commit: run and commit: file both publish every file with a manifest,
  * and raise one file-closed event per file with its path, records and
  * bytes (seen by a shell executor). */
-BOTH_IO(staging, commit_modes_manifest_and_events)
+E2E_BOTH_IO(staging, commit_modes_manifest_and_events)
 {
 	char *dir = e2e_tmpdir();
-	struct text in = {0}, yaml = {0};
+	struct e2e_text in = {0}, yaml = {0};
 
 	gen_jsonl(&in, 2500, 5);
-	put(dir, "in.jsonl", in.p, in.len);
-	text_printf(
+	e2e_put(dir, "in.jsonl", in.p, in.len);
+	e2e_text_printf(
 	    &yaml,
 	    "name: events\n"
 	    "stages:\n"
@@ -908,28 +766,25 @@ BOTH_IO(staging, commit_modes_manifest_and_events)
 	    "    command: 'echo \"$SPATE_EVENT $SPATE_STAGE $SPATE_PATH "
 	    "$SPATE_RECORDS $SPATE_BYTES\" >> %s/events.log'\n",
 	    dir);
-	put_str(dir, "flow.yaml", yaml.p);
-	struct e2e_result r;
-	run_flow(&r, dir, env, "flow.yaml", "--workers", "2", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_put_str(dir, "flow.yaml", yaml.p);
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--workers", "2", NULL);
 
-	char *logp = join(dir, "events.log");
+	char *logp = e2e_join(dir, "events.log");
 	size_t log_len;
 	char *log = e2e_read(logp, &log_len);
 	cr_assert(log, "[%s] no events.log", io);
 	static const char *const subs[] = {"byrun", "byfile"};
 	size_t events = 0;
 	for (int s = 0; s < 2; s++) {
-		char *sub = join(dir, subs[s]);
+		char *sub = e2e_join(dir, subs[s]);
 		struct manifest m;
 		cr_expect_eq(check_manifest(sub, "events", subs[s], &m, io),
 			     2500, "[%s]", io);
 		cr_expect_geq(m.n, 5, "[%s] %s: %zu files", io, subs[s], m.n);
-		assert_out(dir, subs[s], in.p, in.len, io);
+		e2e_assert_out_n(dir, subs[s], in.p, in.len, io);
 		/* one event per file, naming a path that is the file */
 		for (size_t i = 0; i < m.n; i++) {
-			char *want = join(sub, m.f[i].name);
+			char *want = e2e_join(sub, m.f[i].name);
 			char real_want[PATH_MAX];
 			cr_assert(realpath(want, real_want));
 			size_t found = 0;
@@ -944,7 +799,7 @@ BOTH_IO(staging, commit_modes_manifest_and_events)
 				/* relative paths are spate's: its cwd is dir */
 				char real[PATH_MAX],
 				    *abs = path[0] == '/' ? strdup(path)
-							  : join(dir, path);
+							  : e2e_join(dir, path);
 				bool same = realpath(abs, real) &&
 					    !strcmp(real, real_want);
 				free(abs);
@@ -999,7 +854,7 @@ static void snap_take(const char *dir, struct snap *s)
 	for (struct dirent *e; (e = readdir(d)) && s->n < 64;) {
 		if (e->d_name[0] == '.')
 			continue;
-		char *p = join(dir, e->d_name);
+		char *p = e2e_join(dir, e->d_name);
 		s->name[s->n] = strdup(e->d_name);
 		s->data[s->n] = e2e_read(p, &s->len[s->n]);
 		cr_assert_eq(stat(p, &s->st[s->n]), 0);
@@ -1044,8 +899,8 @@ static void snap_expect_same(const char *dir, const struct snap *before,
 		cr_expect(st, "[%s] %s: new file %s", io, what, now.name[i]);
 		if (!st)
 			continue;
-		assert_same(now.data[i], now.len[i], before->data[k],
-			    before->len[k], now.name[i], io);
+		e2e_assert_same(now.data[i], now.len[i], before->data[k],
+				before->len[k], now.name[i], io);
 		if (untouched) {
 			cr_expect(now.st[i].st_ino == st->st_ino &&
 				      now.st[i].st_mtim.tv_sec ==
@@ -1061,32 +916,27 @@ static void snap_expect_same(const char *dir, const struct snap *before,
 
 /* Same flow over the same input: skipped; --force: replaced with the same
  * content; changed input: refused unless --force. */
-BOTH_IO(staging, exactly_once_reruns)
+E2E_BOTH_IO(staging, exactly_once_reruns)
 {
-	char *dir = e2e_tmpdir();
-	struct text in = {0};
-
-	gen_jsonl(&in, 3000, 6);
-	put(dir, "in.jsonl", in.p, in.len);
-	put_str(dir, "flow.yaml",
-		"name: once\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl, "
-		"chunk_size: 4096}\n"
-		"  - {id: out, type: file_writer, inputs: [src], dir: out, "
-		"ordered: true, max_file_records: 1000}\n");
-	char *out = join(dir, "out");
+	struct e2e_text in = {0};
+	char *dir = case_dir(
+	    &in, 3000, 6,
+	    "name: once\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: in.jsonl, "
+	    "chunk_size: 4096}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+	    "ordered: true, max_file_records: 1000}\n");
+	char *out = e2e_join(dir, "out");
 	struct e2e_result r;
-	run_flow(&r, dir, env, "flow.yaml", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", NULL);
 	struct manifest m1;
 	cr_assert_eq(check_manifest(out, "once", "out", &m1, io), 3000);
 	struct snap s1;
 	snap_take(out, &s1);
 
 	/* again: nothing to do */
-	run_flow(&r, dir, env, "flow.yaml", NULL);
+	e2e_run_flow(&r, dir, env, "flow.yaml", NULL);
 	cr_expect_eq(r.exit_code, 0, "[%s] rerun exit %d:\n%s", io, r.exit_code,
 		     r.err);
 	cr_expect(strstr(r.err, "skipped"), "[%s] rerun says:\n%s", io, r.err);
@@ -1095,23 +945,21 @@ BOTH_IO(staging, exactly_once_reruns)
 	assert_no_staging(dir, io);
 
 	/* --json says so too */
-	run_flow(&r, dir, env, "flow.yaml", "--json", NULL);
+	e2e_run_flow(&r, dir, env, "flow.yaml", "--json", NULL);
 	cr_expect_eq(r.exit_code, 0, "[%s]", io);
 	cr_expect(strstr(r.out, "\"status\":\"skipped\""), "[%s] %s", io,
 		  r.out);
 	e2e_result_free(&r);
 
 	/* --force: same names and content, manifest written anew */
-	run_flow(&r, dir, env, "flow.yaml", "--force", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--force", NULL);
 	snap_expect_same(out, &s1, false, "after --force", io);
 	struct manifest m2;
 	cr_expect_eq(check_manifest(out, "once", "out", &m2, io), 3000);
 	cr_expect_str_eq(m2.run_id, m1.run_id, "[%s]", io);
 	struct stat mst;
 	size_t k;
-	char *mp = join(out, "_manifest.json");
+	char *mp = e2e_join(out, "_manifest.json");
 	cr_assert_eq(stat(mp, &mst), 0);
 	const struct stat *old = snap_find(&s1, "_manifest.json", &k);
 	cr_assert(old);
@@ -1123,13 +971,13 @@ BOTH_IO(staging, exactly_once_reruns)
 
 	/* the input changes: another run, refused without --force */
 	static const char extra[] = "{\"id\":\"appended\"}\n";
-	struct text in2 = {0};
-	text_add(&in2, in.p, in.len);
-	text_add(&in2, extra, sizeof(extra) - 1);
-	put(dir, "in.jsonl", in2.p, in2.len);
+	struct e2e_text in2 = {0};
+	e2e_text_add(&in2, in.p, in.len);
+	e2e_text_add(&in2, extra, sizeof(extra) - 1);
+	e2e_put(dir, "in.jsonl", in2.p, in2.len);
 	struct snap s2;
 	snap_take(out, &s2);
-	run_flow(&r, dir, env, "flow.yaml", NULL);
+	e2e_run_flow(&r, dir, env, "flow.yaml", NULL);
 	cr_expect_eq(r.exit_code, 1, "[%s] changed input: exit %d", io,
 		     r.exit_code);
 	cr_expect(strstr(r.err, "another run") && strstr(r.err, "--force"),
@@ -1138,24 +986,20 @@ BOTH_IO(staging, exactly_once_reruns)
 	snap_expect_same(out, &s2, true, "after a refused run", io);
 	assert_no_staging(dir, io);
 
-	run_flow(&r, dir, env, "flow.yaml", "--force", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--force", NULL);
 	struct manifest m3;
 	cr_expect_eq(check_manifest(out, "once", "out", &m3, io), 3001);
 	cr_expect_str_neq(m3.run_id, m1.run_id, "[%s]", io);
-	assert_out(dir, "out", in2.p, in2.len, io);
+	e2e_assert_out_n(dir, "out", in2.p, in2.len, io);
 
 	/* fewer files than before: --force removes the stale ones */
 	size_t half = (size_t)(strstr(in.p, "{\"id\":1500,") - in.p);
-	put(dir, "in.jsonl", in.p, half);
-	run_flow(&r, dir, env, "flow.yaml", "--force", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_put(dir, "in.jsonl", in.p, half);
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--force", NULL);
 	struct manifest m4;
 	cr_expect_eq(check_manifest(out, "once", "out", &m4, io), 1500);
 	cr_expect_eq(m4.n, 2, "[%s] %zu files", io, m4.n);
-	assert_out(dir, "out", in.p, half, io);
+	e2e_assert_out_n(dir, "out", in.p, half, io);
 	assert_no_staging(dir, io);
 
 	free(mp);
@@ -1173,23 +1017,21 @@ BOTH_IO(staging, exactly_once_reruns)
 static void fault_case(const char *const *env, const char *io,
 		       const char *fault, const char *message)
 {
-	char *dir = e2e_tmpdir();
-	struct text in = {0};
+	struct e2e_text in = {0};
 	const char *fenv[3] = {fault, NULL, NULL};
 
 	if (env)
 		fenv[1] = env[0];
-	gen_jsonl(&in, 4000, 7);
-	put(dir, "in.jsonl", in.p, in.len);
-	put_str(dir, "flow.yaml",
-		"name: fault\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl, "
-		"chunk_size: 4096}\n"
-		"  - {id: out, type: file_writer, inputs: [src], dir: out, "
-		"ordered: true, max_file_records: 1000}\n");
+	char *dir = case_dir(
+	    &in, 4000, 7,
+	    "name: fault\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: in.jsonl, "
+	    "chunk_size: 4096}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+	    "ordered: true, max_file_records: 1000}\n");
 	struct e2e_result r;
-	run_flow(&r, dir, fenv, "flow.yaml", NULL);
+	e2e_run_flow(&r, dir, fenv, "flow.yaml", NULL);
 	cr_expect_eq(r.exit_code, 1, "[%s] %s: exit %d", io, fault,
 		     r.exit_code);
 	cr_expect(strstr(r.err, message), "[%s] %s: stderr:\n%s", io, fault,
@@ -1197,18 +1039,16 @@ static void fault_case(const char *const *env, const char *io,
 	cr_expect(strstr(r.err, "fault-out-0000"),
 		  "[%s] %s: the message should name the file:\n%s", io, fault,
 		  r.err);
-	char *out = join(dir, "out");
+	char *out = e2e_join(dir, "out");
 	cr_expect_leq(e2e_count_files(out, NULL, false), 0,
 		      "[%s] %s: files visible after a failed run", io, fault);
 	e2e_result_free(&r);
 
 	/* the next run succeeds and cleans up */
-	run_flow(&r, dir, env, "flow.yaml", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", NULL);
 	struct manifest m;
 	cr_expect_eq(check_manifest(out, "fault", "out", &m, io), 4000);
-	assert_out(dir, "out", in.p, in.len, io);
+	e2e_assert_out_n(dir, "out", in.p, in.len, io);
 	assert_no_staging(dir, io);
 	free(out);
 	free(in.p);
@@ -1216,54 +1056,55 @@ static void fault_case(const char *const *env, const char *io,
 	free(dir);
 }
 
-BOTH_IO(staging, fault_enospc_leaves_nothing)
+E2E_BOTH_IO(staging, fault_enospc_leaves_nothing)
 {
 	fault_case(env, io, "SPATE_FAULT_WRITE=ENOSPC:3",
 		   "No space left on device");
 }
 
-BOTH_IO(staging, fault_eio_leaves_nothing)
+E2E_BOTH_IO(staging, fault_eio_leaves_nothing)
 {
 	fault_case(env, io, "SPATE_FAULT_WRITE=EIO:1", "Input/output error");
 }
 
 /* A failed --force rerun leaves the output an earlier run committed as it
  * was, also in the directory of a writer that had nothing to fail on. */
-BOTH_IO(staging, fault_keeps_committed_output)
+E2E_BOTH_IO(staging, fault_keeps_committed_output)
 {
 	char *dir = e2e_tmpdir();
-	struct text in = {0}, in2 = {0};
+	struct e2e_text in = {0}, in2 = {0};
 	const char *fenv[3] = {"SPATE_FAULT_WRITE=ENOSPC:3", NULL, NULL};
 
 	if (env)
 		fenv[1] = env[0];
 	for (int i = 0; i < 4000; i++)
-		text_printf(&in, "{\"i\":%d,\"to\":\"%s\",\"pad\":\"%0*d\"}\n",
-			    i, i % 3 ? "b" : "a", 40 + i % 50, i);
+		e2e_text_printf(&in,
+				"{\"i\":%d,\"to\":\"%s\",\"pad\":\"%0*d\"}\n",
+				i, i % 3 ? "b" : "a", 40 + i % 50, i);
 	/* the second input has records for b only */
 	for (int i = 0; i < 4000; i++)
-		text_printf(&in2, "{\"i\":%d,\"to\":\"b\",\"pad\":\"%0*d\"}\n",
-			    i, 30 + i % 70, i);
-	put(dir, "in.jsonl", in.p, in.len);
-	put_str(dir, "flow.yaml",
-		"name: keep\n"
-		"stages:\n"
-		"  - {id: src, type: file_reader, path: in.jsonl, "
-		"chunk_size: 4096}\n"
-		"  - id: sel\n"
-		"    type: stream_selector\n"
-		"    inputs: [src]\n"
-		"    lanes: {toa: '${record:value(\"/to\") == \"a\"}'}\n"
-		"  - {id: a, type: file_writer, inputs: [sel.toa], dir: out/a, "
-		"ordered: true, max_file_records: 500}\n"
-		"  - {id: b, type: file_writer, inputs: [sel.default], "
-		"dir: out/b, ordered: true, max_file_records: 500, "
-		"compression: none}\n");
+		e2e_text_printf(&in2,
+				"{\"i\":%d,\"to\":\"b\",\"pad\":\"%0*d\"}\n", i,
+				30 + i % 70, i);
+	e2e_put(dir, "in.jsonl", in.p, in.len);
+	e2e_put_str(
+	    dir, "flow.yaml",
+	    "name: keep\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: in.jsonl, "
+	    "chunk_size: 4096}\n"
+	    "  - id: sel\n"
+	    "    type: stream_selector\n"
+	    "    inputs: [src]\n"
+	    "    lanes: {toa: '${record:value(\"/to\") == \"a\"}'}\n"
+	    "  - {id: a, type: file_writer, inputs: [sel.toa], dir: out/a, "
+	    "ordered: true, max_file_records: 500}\n"
+	    "  - {id: b, type: file_writer, inputs: [sel.default], "
+	    "dir: out/b, ordered: true, max_file_records: 500, "
+	    "compression: none}\n");
 	struct e2e_result r;
-	run_flow(&r, dir, env, "flow.yaml", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
-	char *a = join(dir, "out/a"), *b = join(dir, "out/b");
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", NULL);
+	char *a = e2e_join(dir, "out/a"), *b = e2e_join(dir, "out/b");
 	struct manifest m;
 	cr_assert_eq(check_manifest(a, "keep", "a", &m, io), 1334, "[%s]", io);
 	cr_assert_eq(check_manifest(b, "keep", "b", &m, io), 2666, "[%s]", io);
@@ -1272,8 +1113,8 @@ BOTH_IO(staging, fault_keeps_committed_output)
 	snap_take(b, &sb);
 
 	/* new input, --force, and the disk fills up under b */
-	put(dir, "in.jsonl", in2.p, in2.len);
-	run_flow(&r, dir, fenv, "flow.yaml", "--force", NULL);
+	e2e_put(dir, "in.jsonl", in2.p, in2.len);
+	e2e_run_flow(&r, dir, fenv, "flow.yaml", "--force", NULL);
 	cr_expect_eq(r.exit_code, 1, "[%s] exit %d:\n%s", io, r.exit_code,
 		     r.err);
 	cr_expect(strstr(r.err, "No space left on device") &&
@@ -1284,13 +1125,11 @@ BOTH_IO(staging, fault_keeps_committed_output)
 	snap_expect_same(b, &sb, true, "out/b after a failed --force", io);
 
 	/* without the fault: replaced (a now empty, b all records) */
-	run_flow(&r, dir, env, "flow.yaml", "--force", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--force", NULL);
 	cr_expect_eq(check_manifest(a, "keep", "a", &m, io), 0, "[%s]", io);
 	cr_expect_eq(check_manifest(b, "keep", "b", &m, io), 4000, "[%s]", io);
-	assert_out(dir, "out/b", in2.p, in2.len, io);
-	char *outd = join(dir, "out");
+	e2e_assert_out_n(dir, "out/b", in2.p, in2.len, io);
+	char *outd = e2e_join(dir, "out");
 	assert_no_staging(outd, io);
 	free(outd);
 	snap_free(&sa);
@@ -1306,7 +1145,7 @@ BOTH_IO(staging, fault_keeps_committed_output)
 /* Many small batches into an ordered writer (a generator with 20 records
  * per batch): the run ends, with every record, the same bytes for 1 and 2
  * workers. */
-BOTH_IO(staging, ordered_many_small_batches)
+E2E_BOTH_IO(staging, ordered_many_small_batches)
 {
 	char *dir = e2e_tmpdir();
 	static const char flow[] =
@@ -1316,23 +1155,15 @@ BOTH_IO(staging, ordered_many_small_batches)
 	    "seed: 5, batch_size: 20}\n"
 	    "  - {id: out, type: file_writer, inputs: [gen], dir: out, "
 	    "ordered: true}\n";
+	char *w1, *w2;
 
-	put_str(dir, "w1/flow.yaml", flow);
-	put_str(dir, "w2/flow.yaml", flow);
-	char *w1 = join(dir, "w1"), *w2 = join(dir, "w2");
-	struct e2e_result r;
-	run_flow(&r, w1, env, "flow.yaml", "--workers", "1", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
-	run_flow(&r, w2, env, "flow.yaml", "--workers", "2", NULL);
-	assert_ok(&r, io);
-	e2e_result_free(&r);
-	char *o1 = join(w1, "out"), *o2 = join(w2, "out");
+	run_1_and_2_workers(dir, flow, NULL, env, io, &w1, &w2);
+	char *o1 = e2e_join(w1, "out"), *o2 = e2e_join(w2, "out");
 	size_t l1, l2;
 	char *t1 = e2e_read_dir(o1, NULL, &l1),
 	     *t2 = e2e_read_dir(o2, NULL, &l2);
 	cr_expect_eq(e2e_count_lines(t1, l1), 60000, "[%s]", io);
-	assert_same(t2, l2, t1, l1, "out", io);
+	e2e_assert_same(t2, l2, t1, l1, "out", io);
 	struct manifest m;
 	cr_expect_eq(check_manifest(o2, "small", "out", &m, io), 60000, "[%s]",
 		     io);

@@ -45,89 +45,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *p,
 void e2e_run(struct e2e_result *r, const char *cwd, const char *const *env,
 	     const char *stdin_data, const char *const *argv)
 {
-	int in[2], out[2], err[2];
-	size_t n = 0;
-
-	memset(r, 0, sizeof(*r));
-	while (argv[n])
-		n++;
-	const char **args = calloc(n + 2, sizeof(*args));
-	args[0] = e2e_spate();
-	for (size_t i = 0; i < n; i++)
-		args[i + 1] = argv[i];
-	if (pipe(in) || pipe(out) || pipe(err))
-		abort();
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		close(in[1]);
-		close(out[0]);
-		close(err[0]);
-		if (cwd && chdir(cwd))
-			_exit(126);
-		for (size_t i = 0; env && env[i]; i++)
-			putenv((char *)env[i]);
-		execv(args[0], (char *const *)args);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	signal(SIGPIPE, SIG_IGN);
-	size_t in_len = stdin_data ? strlen(stdin_data) : 0, in_off = 0;
-	if (in_len == 0) {
-		close(in[1]);
-		in[1] = -1;
-	}
-	size_t out_cap = 0, err_cap = 0;
-	append(&r->out, &r->out_len, &out_cap, "", 0);
-	append(&r->err, &r->err_len, &err_cap, "", 0);
-	bool out_open = true, err_open = true;
-	while (out_open || err_open) {
-		struct pollfd p[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0},
-				      {in[1], POLLOUT, 0}};
-		p[0].fd = out_open ? out[0] : -1;
-		p[1].fd = err_open ? err[0] : -1;
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
-			break;
-		char buf[65536];
-		if (p[0].revents) {
-			ssize_t k = read(out[0], buf, sizeof(buf));
-			if (k <= 0)
-				out_open = false;
-			else
-				append(&r->out, &r->out_len, &out_cap, buf,
-				       (size_t)k);
-		}
-		if (p[1].revents) {
-			ssize_t k = read(err[0], buf, sizeof(buf));
-			if (k <= 0)
-				err_open = false;
-			else
-				append(&r->err, &r->err_len, &err_cap, buf,
-				       (size_t)k);
-		}
-		if (in[1] >= 0 && p[2].revents) {
-			ssize_t k = write(in[1], stdin_data + in_off,
-					  in_len - in_off);
-			if (k > 0)
-				in_off += (size_t)k;
-			if (k <= 0 || in_off == in_len) {
-				close(in[1]);
-				in[1] = -1;
-			}
-		}
-	}
-	if (in[1] >= 0)
-		close(in[1]);
-	close(out[0]);
-	close(err[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	r->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	free(args);
+	e2e_run_timed(r, cwd, env, stdin_data, argv, 0);
 }
 
 void e2e_result_free(struct e2e_result *r)
@@ -426,17 +344,22 @@ void e2e_run_timed(struct e2e_result *r, const char *cwd,
 				      {in[1], POLLOUT, 0}};
 		p[0].fd = out_open ? out[0] : -1;
 		p[1].fd = err_open ? err[0] : -1;
-		double left = deadline - now_s();
-		if (left <= 0 && !killed) {
-			kill(pid, SIGKILL);
-			killed = true;
-			/* a child of spate may hold the pipes: stop reading */
-			deadline = now_s() + 5;
-			continue;
+		int timeout_ms = -1;
+		if (limit_s > 0) {
+			double left = deadline - now_s();
+			if (left <= 0 && !killed) {
+				kill(pid, SIGKILL);
+				killed = true;
+				/* a child of spate may hold the pipes: stop
+				 * reading */
+				deadline = now_s() + 5;
+				continue;
+			}
+			if (left <= 0)
+				break;
+			timeout_ms = (int)(left * 1000) + 1;
 		}
-		if (left <= 0)
-			break;
-		int k0 = poll(p, 3, (int)(left * 1000) + 1);
+		int k0 = poll(p, 3, timeout_ms);
 		if (k0 < 0 && errno != EINTR)
 			break;
 		if (k0 <= 0)
@@ -477,6 +400,10 @@ void e2e_run_timed(struct e2e_result *r, const char *cwd,
 		int st;
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
+	} else if (limit_s <= 0) {
+		int st;
+		waitpid(pid, &st, 0);
+		r->exit_code = status_code(st);
 	} else {
 		/* pipes closed; it may still be running: give it the rest */
 		int left = (int)(deadline - now_s()) + 1;
@@ -853,4 +780,250 @@ void e2e_status_assert_accounting(const struct e2e_status *st,
 			      (unsigned long long)sum,
 			      (unsigned long long)passed);
 	}
+}
+
+/* ---- texts, files in a test folder, flow runs, comparisons ---- */
+
+#include <stdarg.h>
+
+const char *const e2e_sync_env[] = {"SPATE_IO=sync", NULL};
+
+void e2e_text_add(struct e2e_text *t, const char *s, size_t n)
+{
+	append(&t->p, &t->len, &t->cap, s, n);
+}
+
+void e2e_text_printf(struct e2e_text *t, const char *fmt, ...)
+{
+	char *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0);
+	e2e_text_add(t, s, (size_t)n);
+	free(s);
+}
+
+char *e2e_join(const char *a, const char *b)
+{
+	char *p;
+
+	cr_assert(asprintf(&p, "%s/%s", a, b) > 0);
+	return p;
+}
+
+void e2e_put(const char *dir, const char *name, const char *data, size_t len)
+{
+	free(e2e_write(dir, name, data, len));
+}
+
+void e2e_put_str(const char *dir, const char *name, const char *s)
+{
+	e2e_put(dir, name, s, strlen(s));
+}
+
+static void run_flow_va(struct e2e_result *r, const char *cwd,
+			const char *const *env, const char *flow, va_list ap)
+{
+	const char *argv[16] = {"run", flow, "--quiet"};
+	int n = 3;
+
+	for (const char *a; n < 15 && (a = va_arg(ap, const char *));)
+		argv[n++] = a;
+	argv[n] = NULL;
+	e2e_run_timed(r, cwd, env, NULL, argv, E2E_RUN_LIMIT_S);
+}
+
+void e2e_run_flow(struct e2e_result *r, const char *cwd,
+		  const char *const *env, const char *flow, ...)
+{
+	va_list ap;
+
+	va_start(ap, flow);
+	run_flow_va(r, cwd, env, flow, ap);
+	va_end(ap);
+}
+
+void e2e_run_flow_ok(const char *cwd, const char *const *env, const char *io,
+		     const char *flow, ...)
+{
+	struct e2e_result r;
+	va_list ap;
+
+	va_start(ap, flow);
+	run_flow_va(&r, cwd, env, flow, ap);
+	va_end(ap);
+	e2e_assert_ok(&r, io);
+	e2e_result_free(&r);
+}
+
+void e2e_assert_ok(const struct e2e_result *r, const char *io)
+{
+	cr_assert_eq(r->exit_code, 0, "[%s] exit %d%s, stderr:\n%s", io,
+		     r->exit_code,
+		     r->exit_code == 137 ? " (killed: hung?)" : "", r->err);
+}
+
+void e2e_assert_same(const char *got, size_t got_len, const char *want,
+		     size_t want_len, const char *what, const char *io)
+{
+	size_t i = 0;
+
+	while (i < got_len && i < want_len && got[i] == want[i])
+		i++;
+	if (i == got_len && i == want_len)
+		return;
+	size_t from = i > 60 ? i - 60 : 0;
+	cr_expect_fail("[%s] %s: %zu bytes, expected %zu; first difference at "
+		       "byte %zu:\n  got:  \"%.*s\"\n  want: \"%.*s\"",
+		       io, what, got_len, want_len, i,
+		       (int)((got_len - from) < 140 ? got_len - from : 140),
+		       got + from,
+		       (int)((want_len - from) < 140 ? want_len - from : 140),
+		       want + from);
+}
+
+char *e2e_read_out(const char *dir, const char *sub, size_t *len)
+{
+	char *p = e2e_join(dir, sub);
+	char *t = e2e_read_dir(p, NULL, len);
+
+	free(p);
+	return t;
+}
+
+void e2e_assert_out_n(const char *dir, const char *sub, const char *want,
+		      size_t want_len, const char *io)
+{
+	size_t len;
+	char *got = e2e_read_out(dir, sub, &len);
+
+	e2e_assert_same(got, len, want, want_len, sub, io);
+	free(got);
+}
+
+void e2e_assert_out(const char *dir, const char *sub, const char *want,
+		    const char *io)
+{
+	e2e_assert_out_n(dir, sub, want, strlen(want), io);
+}
+
+uint64_t e2e_lcg(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return *s >> 33;
+}
+
+const char *e2e_after_key(const char *p, const char *key)
+{
+	char k[64];
+
+	snprintf(k, sizeof(k), "\"%s\"", key);
+	p = strstr(p, k);
+	if (!p)
+		return NULL;
+	p += strlen(k);
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == ':')
+		p++;
+	return p;
+}
+
+/* ---- flows run with --json in a folder of their own ---- */
+
+void e2e_flow_run(struct e2e_flow *x, const char *yaml,
+		  const char *const *extra, const char *const *env,
+		  const char *stdin_data, const char *const *overlap)
+{
+	const char *argv[32] = {"run", "flow.yaml", "--json"};
+	size_t n = 3;
+
+	if (!x->dir)
+		x->dir = e2e_tmpdir();
+	e2e_put_str(x->dir, "flow.yaml", yaml);
+	for (size_t i = 0; extra && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	e2e_result_free(&x->r);
+	e2e_run_timed(&x->r, x->dir, env, stdin_data, argv, E2E_RUN_LIMIT_S);
+	int rc = e2e_status_parse(x->r.out, &x->st);
+	cr_assert_eq(rc, 0,
+		     "no --json status (exit %d)\nstdout:\n%s\nstderr:\n%s",
+		     x->r.exit_code, x->r.out, x->r.err);
+	e2e_status_assert_accounting(&x->st, overlap);
+}
+
+void e2e_flow_run_fmt(struct e2e_flow *x, const char *const *env,
+		      const char *const *overlap, const char *fmt, ...)
+{
+	char *yaml;
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vasprintf(&yaml, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0);
+	e2e_flow_run(x, yaml, NULL, env, NULL, overlap);
+	free(yaml);
+}
+
+void e2e_flow_done(struct e2e_flow *x)
+{
+	e2e_result_free(&x->r);
+	if (x->dir)
+		e2e_rmrf(x->dir);
+	free(x->dir);
+	x->dir = NULL;
+}
+
+void e2e_flow_assert_finished(const struct e2e_flow *x)
+{
+	cr_assert_eq(x->r.exit_code, 0, "exit %d\nstderr:\n%s", x->r.exit_code,
+		     x->r.err);
+	cr_assert_str_eq(x->st.status, "finished", "status %s\nstderr:\n%s",
+			 x->st.status, x->r.err);
+}
+
+char *e2e_flow_out(const struct e2e_flow *x, const char *sub)
+{
+	return e2e_read_out(x->dir, sub, NULL);
+}
+
+void e2e_flow_assert_out(const struct e2e_flow *x, const char *sub,
+			 const char *want)
+{
+	char *got = e2e_flow_out(x, sub);
+
+	cr_assert_str_eq(got, want, "%s:\n--- got\n%s--- want\n%s", sub, got,
+			 want);
+	free(got);
+}
+
+const struct e2e_stage_status *e2e_flow_stage(const struct e2e_flow *x,
+					      const char *id)
+{
+	const struct e2e_stage_status *s = e2e_status_stage(&x->st, id);
+
+	cr_assert_not_null(s, "no stage '%s' in the status", id);
+	return s;
+}
+
+void e2e_flow_assert_counts(const struct e2e_flow *x, const char *id,
+			    uint64_t in, uint64_t out, uint64_t errors,
+			    uint64_t dropped)
+{
+	const struct e2e_stage_status *s = e2e_flow_stage(x, id);
+
+	cr_assert_eq(s->nlanes, 1, "%s: %u lanes", id, s->nlanes);
+	cr_assert_str_eq(s->lane[0], "output", "%s: lane %s", id, s->lane[0]);
+	cr_assert_eq(s->records_in, in, "%s: in %llu, want %llu", id,
+		     (unsigned long long)s->records_in, (unsigned long long)in);
+	cr_assert_eq(s->out[0], out, "%s: out %llu, want %llu", id,
+		     (unsigned long long)s->out[0], (unsigned long long)out);
+	cr_assert_eq(s->errors, errors, "%s: errors %llu, want %llu", id,
+		     (unsigned long long)s->errors, (unsigned long long)errors);
+	cr_assert_eq(s->dropped, dropped, "%s: dropped %llu, want %llu", id,
+		     (unsigned long long)s->dropped,
+		     (unsigned long long)dropped);
 }

@@ -66,7 +66,7 @@ void e2e_sort_lines(char *s, size_t len);
 /* As e2e_run, but spate is killed (SIGKILL) when it has not ended after
  * limit_s seconds: exit_code is then 128 + 9 and err ends with a line
  * "e2e: killed after N s".  A hung run fails its test instead of hanging
- * the suite. */
+ * the suite.  limit_s <= 0: no limit (what e2e_run does). */
 void e2e_run_timed(struct e2e_result *r, const char *cwd,
 		   const char *const *env, const char *stdin_data,
 		   const char *const *argv, int limit_s);
@@ -143,5 +143,127 @@ size_t e2e_status_records_len(const char *out);
  * at least that many. */
 void e2e_status_assert_accounting(const struct e2e_status *st,
 				  const char *const *overlap);
+
+/* ---- texts, files in a test folder, flow runs, comparisons ---- */
+
+/* The environment that selects the plain-syscall I/O backend. */
+extern const char *const e2e_sync_env[];
+
+/* A run that takes longer is hung (runs take a second or two in release,
+ * far less than this under the sanitizers): it is killed and fails. */
+#define E2E_RUN_LIMIT_S 60
+
+/* Two Criterion tests per body, suite.name_sync on the plain-syscall
+ * backend and suite.name_default_io on the default one; the body gets the
+ * environment to run spate with and the backend's name for messages:
+ *
+ *	E2E_BOTH_IO(suite, name)
+ *	{
+ *		... env, io ...
+ *	}
+ */
+#define E2E_BOTH_IO(suite, name)                                               \
+	static void name##_body(const char *const *env, const char *io);       \
+	Test(suite, name##_sync)                                               \
+	{                                                                      \
+		name##_body(e2e_sync_env, "sync");                             \
+	}                                                                      \
+	Test(suite, name##_default_io)                                         \
+	{                                                                      \
+		name##_body(NULL, "default");                                  \
+	}                                                                      \
+	static void name##_body(const char *const *env, const char *io)
+
+/* A growing NUL-terminated text; {0} is empty, free p when done. */
+struct e2e_text {
+	char *p;
+	size_t len, cap;
+};
+
+void e2e_text_add(struct e2e_text *t, const char *s, size_t n);
+void e2e_text_printf(struct e2e_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "a/b", to free. */
+char *e2e_join(const char *a, const char *b);
+
+/* e2e_write without the path: dir/name gets len bytes of data, or s. */
+void e2e_put(const char *dir, const char *name, const char *data, size_t len);
+void e2e_put_str(const char *dir, const char *name, const char *s);
+
+/* spate run FLOW --quiet [extra..., NULL] in cwd, E2E_RUN_LIMIT_S at
+ * most. */
+void e2e_run_flow(struct e2e_result *r, const char *cwd, const char *const *env,
+		  const char *flow, ...);
+
+/* Asserts exit code 0; the message shows io and stderr. */
+void e2e_assert_ok(const struct e2e_result *r, const char *io);
+
+/* e2e_run_flow that must succeed (e2e_assert_ok), its output unread. */
+void e2e_run_flow_ok(const char *cwd, const char *const *env, const char *io,
+		     const char *flow, ...);
+
+/* Expects equal bytes, or fails showing io, what and where they first
+ * differ. */
+void e2e_assert_same(const char *got, size_t got_len, const char *want,
+		     size_t want_len, const char *what, const char *io);
+
+/* e2e_read_dir of dir/sub: the decompressed, concatenated data files. */
+char *e2e_read_out(const char *dir, const char *sub, size_t *len);
+
+/* e2e_assert_same of e2e_read_out(dir, sub) and want (want_len bytes, or
+ * a string). */
+void e2e_assert_out_n(const char *dir, const char *sub, const char *want,
+		      size_t want_len, const char *io);
+void e2e_assert_out(const char *dir, const char *sub, const char *want,
+		    const char *io);
+
+/* A deterministic pseudo-random step (for generated inputs). */
+uint64_t e2e_lcg(uint64_t *s);
+
+/* In JSON text p, what follows "key" and the ':' after it (blanks
+ * skipped); NULL when key is not there. */
+const char *e2e_after_key(const char *p, const char *key);
+
+/* ---- flows run with --json in a folder of their own ---- */
+
+struct e2e_flow {
+	char *dir; /* made by the first run; {0} to start */
+	struct e2e_result r;
+	struct e2e_status st;
+};
+
+/* Writes yaml to dir/flow.yaml and runs `spate run flow.yaml --json` with
+ * the extra arguments (NULL-terminated), env and stdin_data (each may be
+ * NULL), freeing the result of an earlier run.  Asserts that the status
+ * parses and that every stage's accounting holds (overlap as for
+ * e2e_status_assert_accounting). */
+void e2e_flow_run(struct e2e_flow *x, const char *yaml,
+		  const char *const *extra, const char *const *env,
+		  const char *stdin_data, const char *const *overlap);
+/* e2e_flow_run of the flow printf(fmt, ...) makes, without extra
+ * arguments or stdin. */
+void e2e_flow_run_fmt(struct e2e_flow *x, const char *const *env,
+		      const char *const *overlap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void e2e_flow_done(struct e2e_flow *x);
+
+/* Asserts exit code 0 and the status "finished". */
+void e2e_flow_assert_finished(const struct e2e_flow *x);
+
+/* Data files of dir/sub, decompressed and concatenated, to free. */
+char *e2e_flow_out(const struct e2e_flow *x, const char *sub);
+/* Asserts that e2e_flow_out(x, sub) is want. */
+void e2e_flow_assert_out(const struct e2e_flow *x, const char *sub,
+			 const char *want);
+
+/* The stage with that id in the status; asserts it is there. */
+const struct e2e_stage_status *e2e_flow_stage(const struct e2e_flow *x,
+					      const char *id);
+
+/* Asserts a stage's counts, and that it has the one lane "output". */
+void e2e_flow_assert_counts(const struct e2e_flow *x, const char *id,
+			    uint64_t in, uint64_t out, uint64_t errors,
+			    uint64_t dropped);
 
 #endif

@@ -133,6 +133,48 @@ static char *file_json(const char *json_name, const char *text,
 	return p;
 }
 
+struct file {
+	const char *name, *text;
+	uint64_t records;
+};
+
+/* A run of flow f, stage s that stages files (up to a NULL name) in dir
+ * and publishes them, replacing what dir held or not. */
+static void publish(const char *dir, const char *run_id, bool replace,
+		    const struct file *files)
+{
+	struct sp_commit *c;
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", run_id, &c), 0);
+	for (const struct file *f = files; f->name; f++)
+		stage(c, f->name, f->text, f->records, false);
+	cr_assert_eq(sp_commit_finish(c, replace), 0, "run %s", run_id);
+	sp_commit_destroy(c);
+}
+
+/* root/rel/_manifest.json is what run run_id of flow f, stage s writes
+ * for files (up to a NULL name), in that order. */
+static void expect_manifest(const char *rel, const char *run_id,
+			    const struct file *files)
+{
+	char want[2048], name[256], path[256];
+	size_t k;
+
+	k = (size_t)snprintf(want, sizeof(want),
+			     "{\"flow\": \"f\", \"stage\": \"s\", "
+			     "\"run_id\": \"%s\", \"files\": [",
+			     run_id);
+	for (const struct file *f = files; f->name; f++) {
+		snprintf(name, sizeof(name), "\"%s\"", f->name);
+		k += (size_t)snprintf(want + k, sizeof(want) - k, "%s%s",
+				      f == files ? "" : ", ",
+				      file_json(name, f->text, f->records));
+	}
+	snprintf(want + k, sizeof(want) - k, "]}\n");
+	snprintf(path, sizeof(path), "%s/_manifest.json", rel);
+	cr_assert_str_eq(read_text(pathf(path)), want, "%s", path);
+}
+
 Test(commit, xxh64_known_values)
 {
 	const char *s = "Nobody inspects the spammish repetition";
@@ -289,12 +331,10 @@ Test(commit, abort_leaves_dir_untouched)
 	char dir[512];
 	char before_list[4096], before_manifest[4096];
 	struct sp_commit *c;
+	static const struct file r1[] = {{"old", "old data\n", 1}, {0}};
 
 	strcpy(dir, pathf("keep"));
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
-	stage(c, "old", "old data\n", 1, false);
-	cr_assert_eq(sp_commit_finish(c, false), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r1", false, r1);
 	strcpy(before_list, list_dir(dir));
 	strcpy(before_manifest, read_text(pathf("keep/_manifest.json")));
 
@@ -437,16 +477,17 @@ Test(commit, publish_now)
 Test(commit, replace_and_merge)
 {
 	char dir[512];
-	char want[2048];
 	struct sp_commit *c;
+	static const struct file r1[] = {
+	    {"a", "a1\n", 1}, {"b", "b1\n", 1}, {"c", "c1\n", 1}, {0}};
+	static const struct file r3[] = {
+	    {"b", "b3\n", 3}, {"d", "d3\n", 4}, {0}};
+	static const struct file r4[] = {{"e", "e4\n", 5}, {0}};
+	static const struct file listed_r4[] = {
+	    {"b", "b3\n", 3}, {"d", "d3\n", 4}, {"e", "e4\n", 5}, {0}};
 
 	strcpy(dir, pathf("r"));
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
-	stage(c, "a", "a1\n", 1, false);
-	stage(c, "b", "b1\n", 1, false);
-	stage(c, "c", "c1\n", 1, false);
-	cr_assert_eq(sp_commit_finish(c, false), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r1", false, r1);
 
 	/* a rerun producing an existing name publishes nothing */
 	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
@@ -459,30 +500,14 @@ Test(commit, replace_and_merge)
 	cr_assert_str_eq(read_text(pathf("r/b")), "b1\n");
 
 	/* --force: b replaced, d added, a and c (old, not produced) gone */
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r3", &c), 0);
-	stage(c, "b", "b3\n", 3, false);
-	stage(c, "d", "d3\n", 4, false);
-	cr_assert_eq(sp_commit_finish(c, true), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r3", true, r3);
 	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,d");
 	cr_assert_str_eq(read_text(pathf("r/b")), "b3\n");
-	snprintf(want, sizeof(want),
-		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r3\", "
-		 "\"files\": [%s, %s]}\n",
-		 file_json("\"b\"", "b3\n", 3), file_json("\"d\"", "d3\n", 4));
-	cr_assert_str_eq(read_text(pathf("r/_manifest.json")), want);
+	expect_manifest("r", "r3", r3);
 
 	/* a later run without replace adds to what is listed */
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r4", &c), 0);
-	stage(c, "e", "e4\n", 5, false);
-	cr_assert_eq(sp_commit_finish(c, false), 0);
-	sp_commit_destroy(c);
-	snprintf(want, sizeof(want),
-		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r4\", "
-		 "\"files\": [%s, %s, %s]}\n",
-		 file_json("\"b\"", "b3\n", 3), file_json("\"d\"", "d3\n", 4),
-		 file_json("\"e\"", "e4\n", 5));
-	cr_assert_str_eq(read_text(pathf("r/_manifest.json")), want);
+	publish(dir, "r4", false, r4);
+	expect_manifest("r", "r4", listed_r4);
 	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,d,e");
 	cr_assert_str_eq(list_dir(root), "r");
 }
@@ -490,7 +515,7 @@ Test(commit, replace_and_merge)
 Test(commit, stale_names_never_escape_dir)
 {
 	char dir[512];
-	struct sp_commit *c;
+	static const struct file r[] = {{"x", "x\n", 1}, {0}};
 
 	strcpy(dir, pathf("s"));
 	cr_assert_eq(mkdir(dir, 0755), 0);
@@ -498,10 +523,7 @@ Test(commit, stale_names_never_escape_dir)
 	write_text(pathf("s/_manifest.json"),
 		   "{\"files\": [{\"name\": \"../victim\"}, "
 		   "{\"name\": \".hidden\"}]}");
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
-	stage(c, "x", "x\n", 1, false);
-	cr_assert_eq(sp_commit_finish(c, true), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r", true, r);
 	cr_assert_str_eq(read_text(pathf("victim")), "keep me");
 }
 
@@ -554,16 +576,15 @@ static mode_t mode_of(const char *path)
 Test(commit, exchange_keeps_existing_files)
 {
 	char dir[512];
-	char want[2048];
 	struct sp_commit *c, *c2;
 	ino_t dir_ino, a_ino, notes_ino;
+	static const struct file r1[] = {
+	    {"a", "a1\n", 1}, {"b", "b1\n", 2}, {0}};
+	static const struct file listed_r2[] = {
+	    {"a", "a1\n", 1}, {"b", "b1\n", 2}, {"c", "c2\n", 3}, {0}};
 
 	strcpy(dir, pathf("x"));
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
-	stage(c, "a", "a1\n", 1, false);
-	stage(c, "b", "b1\n", 2, false);
-	cr_assert_eq(sp_commit_finish(c, false), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r1", false, r1);
 	write_text(pathf("x/notes.txt"), "not ours\n");
 	write_text(pathf("x/.hidden"), "dot file\n");
 	cr_assert_eq(chmod(dir, 0750), 0);
@@ -589,12 +610,7 @@ Test(commit, exchange_keeps_existing_files)
 	cr_assert_str_eq(read_text(pathf("x/a")), "a1\n");
 	cr_assert_str_eq(read_text(pathf("x/c")), "c2\n");
 	cr_assert_str_eq(read_text(pathf("x/.hidden")), "dot file\n");
-	snprintf(want, sizeof(want),
-		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r2\", "
-		 "\"files\": [%s, %s, %s]}\n",
-		 file_json("\"a\"", "a1\n", 1), file_json("\"b\"", "b1\n", 2),
-		 file_json("\"c\"", "c2\n", 3));
-	cr_assert_str_eq(read_text(pathf("x/_manifest.json")), want);
+	expect_manifest("x", "r2", listed_r2);
 	/* neither the staging directory nor the old version is left */
 	cr_assert_str_eq(list_dir(root), "x");
 	cr_assert_eq(sp_commit_begin(dir, "f", "t", "r3", &c2), 0);
@@ -604,17 +620,17 @@ Test(commit, exchange_keeps_existing_files)
 Test(commit, exchange_with_replace_drops_stale_files)
 {
 	char dir[512];
-	char want[2048];
 	struct sp_commit *c;
 	ino_t dir_ino, u_ino;
+	static const struct file r1[] = {
+	    {"a", "a1\n", 1}, {"b", "b1\n", 1}, {"c", "c1\n", 1}, {0}};
+	static const struct file listed_r2[] = {{"b", "b2, longer\n", 5},
+						{"d", "d2\n", 6},
+						{"c", "c2 now\n", 7},
+						{0}};
 
 	strcpy(dir, pathf("y"));
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
-	stage(c, "a", "a1\n", 1, false);
-	stage(c, "b", "b1\n", 1, false);
-	stage(c, "c", "c1\n", 1, false);
-	cr_assert_eq(sp_commit_finish(c, false), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r1", false, r1);
 	write_text(pathf("y/unlisted"), "user file\n");
 	dir_ino = inode_of(dir);
 	u_ino = inode_of(pathf("y/unlisted"));
@@ -635,13 +651,7 @@ Test(commit, exchange_with_replace_drops_stale_files)
 	cr_assert_eq(inode_of(pathf("y/unlisted")), u_ino);
 	cr_assert_str_eq(read_text(pathf("y/b")), "b2, longer\n");
 	cr_assert_str_eq(read_text(pathf("y/c")), "c2 now\n");
-	snprintf(want, sizeof(want),
-		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r2\", "
-		 "\"files\": [%s, %s, %s]}\n",
-		 file_json("\"b\"", "b2, longer\n", 5),
-		 file_json("\"d\"", "d2\n", 6),
-		 file_json("\"c\"", "c2 now\n", 7));
-	cr_assert_str_eq(read_text(pathf("y/_manifest.json")), want);
+	expect_manifest("y", "r2", listed_r2);
 	cr_assert_str_eq(list_dir(root), "y");
 }
 
@@ -651,12 +661,10 @@ Test(commit, collision_leaves_target_untouched)
 	char before[4096], manifest[4096];
 	struct sp_commit *c;
 	ino_t dir_ino;
+	static const struct file r1[] = {{"a", "a1\n", 1}, {0}};
 
 	strcpy(dir, pathf("z"));
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
-	stage(c, "a", "a1\n", 1, false);
-	cr_assert_eq(sp_commit_finish(c, false), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r1", false, r1);
 	write_text(pathf("z/b"), "someone else's b\n");
 	strcpy(before, list_dir(dir));
 	strcpy(manifest, read_text(pathf("z/_manifest.json")));
@@ -756,35 +764,26 @@ Test(commit, prepare_then_finish)
 Test(commit, subdirectory_falls_back_to_renames)
 {
 	char dir[512];
-	char want[2048];
 	struct sp_commit *c;
 	ino_t dir_ino;
+	static const struct file r1[] = {
+	    {"a", "a1\n", 1}, {"b", "b1\n", 1}, {0}};
+	static const struct file r2[] = {
+	    {"b", "b2\n", 2}, {"c", "c2\n", 3}, {0}};
 
 	strcpy(dir, pathf("w"));
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
-	stage(c, "a", "a1\n", 1, false);
-	stage(c, "b", "b1\n", 1, false);
-	cr_assert_eq(sp_commit_finish(c, false), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r1", false, r1);
 	cr_assert_eq(mkdir(pathf("w/sub"), 0755), 0);
 	write_text(pathf("w/sub/inner"), "inner\n");
 	dir_ino = inode_of(dir);
 
-	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
-	stage(c, "b", "b2\n", 2, false);
-	stage(c, "c", "c2\n", 3, false);
-	cr_assert_eq(sp_commit_finish(c, true), 0);
-	sp_commit_destroy(c);
+	publish(dir, "r2", true, r2);
 
 	cr_assert_eq(inode_of(dir), dir_ino);
 	cr_assert_str_eq(list_dir(dir), "_manifest.json,b,c,sub");
 	cr_assert_str_eq(read_text(pathf("w/sub/inner")), "inner\n");
 	cr_assert_str_eq(read_text(pathf("w/b")), "b2\n");
-	snprintf(want, sizeof(want),
-		 "{\"flow\": \"f\", \"stage\": \"s\", \"run_id\": \"r2\", "
-		 "\"files\": [%s, %s]}\n",
-		 file_json("\"b\"", "b2\n", 2), file_json("\"c\"", "c2\n", 3));
-	cr_assert_str_eq(read_text(pathf("w/_manifest.json")), want);
+	expect_manifest("w", "r2", r2);
 	cr_assert_str_eq(list_dir(root), "w");
 
 	/* without replace, a collision still publishes nothing */

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "engine/flow.h"
+#include "support/diags.h"
+#include "support/expenses.h"
 
 /* ---- stand-in stage types ---------------------------------------------- */
 
@@ -151,20 +153,6 @@ static const char design_flow[] =
 	"  - {id: out_rest, type: file_writer, inputs: [split.default], dir: out/rest}\n"
 	"  - {id: errors,   type: file_writer, dir: out/errors}\n"
 	"  - {id: done, type: pipeline_finisher, event_inputs: [src]}\n";
-
-/* All diagnostics, formatted, one per line. */
-static char *diags_text(const struct sp_diags *d)
-{
-	struct sp_buf b;
-
-	sp_buf_init(&b);
-	for (uint32_t i = 0; i < d->n; i++) {
-		sp_diag_format(d, i, &b);
-		sp_buf_putc(&b, '\n');
-	}
-	sp_buf_putc(&b, '\0');
-	return b.data;
-}
 
 static char *save(const struct sp_flow *f)
 {
@@ -615,56 +603,13 @@ Test(flow, deep_nesting_is_refused)
 
 /* ---- saving ------------------------------------------------------------- */
 
-static const char design_saved[] =
-	"name: expenses\n"
-	"workers: 2\n"
-	"error_stage: errors\n"
-	"stages:\n"
-	"  - id: src\n"
-	"    type: file_reader\n"
-	"    path: data/*.jsonl\n"
-	"    format: jsonl\n"
-	"  - id: drop\n"
-	"    type: field_remover\n"
-	"    inputs: [src]\n"
-	"    fields: [/tags]\n"
-	"  - id: rename\n"
-	"    type: field_renamer\n"
-	"    inputs: [drop]\n"
-	"    fields:\n"
-	"      /user: /user_name\n"
-	"  - id: split\n"
-	"    type: stream_selector\n"
-	"    inputs: [rename]\n"
-	"    lanes:\n"
-	"      high: '${record:value(\"/expense\") >= 10000}'\n"
-	"      low: '${record:value(\"/expense\") < -10000}'\n"
-	"  - id: out_high\n"
-	"    type: file_writer\n"
-	"    inputs: [split.high]\n"
-	"    dir: out/high\n"
-	"  - id: out_low\n"
-	"    type: file_writer\n"
-	"    inputs: [split.low]\n"
-	"    dir: out/low\n"
-	"  - id: out_rest\n"
-	"    type: file_writer\n"
-	"    inputs: [split.default]\n"
-	"    dir: out/rest\n"
-	"  - id: errors\n"
-	"    type: file_writer\n"
-	"    dir: out/errors\n"
-	"  - id: done\n"
-	"    type: pipeline_finisher\n"
-	"    event_inputs: [src]\n";
-
 Test(flow, save_design_example)
 {
 	struct sp_flow *f = load_ok(design_flow), *g;
 	char *a, *b;
 
 	a = save(f);
-	cr_assert_str_eq(a, design_saved);
+	cr_assert_str_eq(a, expenses_saved_yaml);
 	g = load_ok(a);
 	b = save(g);
 	cr_assert_str_eq(a, b);

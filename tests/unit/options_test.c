@@ -14,6 +14,7 @@
 #include "engine/flow.h"
 #include "engine/options.h"
 #include "engine/symtab.h"
+#include "support/diags.h"
 
 struct field_cfg {
 	char *name;
@@ -82,19 +83,6 @@ static const struct sp_option opts[] = {
 
 static const char *const skip[] = { "id", "type", "inputs", NULL };
 
-static char *diags_text(const struct sp_diags *d)
-{
-	struct sp_buf b;
-
-	sp_buf_init(&b);
-	for (uint32_t i = 0; i < d->n; i++) {
-		sp_diag_format(d, i, &b);
-		sp_buf_putc(&b, '\n');
-	}
-	sp_buf_putc(&b, '\0');
-	return b.data;
-}
-
 /* Binds yaml (a map) and checks the messages; returns the problem count. */
 static int bind(const char *yaml, struct cfg *c, const char *want)
 {
@@ -110,11 +98,22 @@ static int bind(const char *yaml, struct cfg *c, const char *want)
 	n = sp_options_bind(opts, m, skip, c, "s", &d);
 	cr_assert_eq((uint32_t)n, d.n);
 	got = diags_text(&d);
-	cr_assert_str_eq(got, want);
+	cr_assert_str_eq(got, want, "%s--- got\n%s--- want\n%s", yaml, got,
+			 want);
 	free(got);
 	sp_diags_fini(&d);
 	sp_node_free(m);
 	return n;
+}
+
+/* bind that must find exactly the n problems of want; frees what it
+ * bound. */
+static void expect_problems(const char *yaml, const char *want, int n)
+{
+	struct cfg c;
+
+	cr_assert_eq(bind(yaml, &c, want), n, "%s", yaml);
+	sp_options_free(opts, &c);
 }
 
 Test(options, every_type_with_defaults)
@@ -148,27 +147,24 @@ Test(options, every_type_given)
 	struct cfg c;
 	const struct field_cfg *f;
 
-	cr_assert_eq(bind("id: x\n"
-			  "type: y\n"
-			  "path: \"123\"\n"
-			  "level: -0\n"
-			  "ratio: 1e-1\n"
-			  "header: off\n"
-			  "format: csv\n"
-			  "delimiter: tab\n"
-			  "max_bytes: 2KiB\n"
-			  "fields: /a\n"
-			  "rename: {/a: /b, /c: /d}\n"
-			  "schema:\n"
-			  "  - {name: a, type: int, min: 5}\n"
-			  "  - {name: b}\n"
-			  "condition: '${record:value(\"/a\") > 1}'\n"
-			  "on: [x]\n",
-			  &c,
-			  "f.yaml:4: stage 's': option 'level': -0 is out of "
-			  "range (1..22)\n"),
-		     1);
-	sp_options_free(opts, &c);
+	expect_problems("id: x\n"
+			"type: y\n"
+			"path: \"123\"\n"
+			"level: -0\n"
+			"ratio: 1e-1\n"
+			"header: off\n"
+			"format: csv\n"
+			"delimiter: tab\n"
+			"max_bytes: 2KiB\n"
+			"fields: /a\n"
+			"rename: {/a: /b, /c: /d}\n"
+			"schema:\n"
+			"  - {name: a, type: int, min: 5}\n"
+			"  - {name: b}\n"
+			"condition: '${record:value(\"/a\") > 1}'\n"
+			"on: [x]\n",
+			"f.yaml:4: stage 's': option 'level': -0 is out of "
+			"range (1..22)\n", 1);
 	cr_assert_eq(bind("path: p\n"
 			  "level: 22\n"
 			  "ratio: 1\n"
@@ -209,44 +205,42 @@ Test(options, every_type_given)
 
 Test(options, scalar_conversions)
 {
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{ "path: p\nlevel: 1_000\n",
+		  "f.yaml:2: stage 's': option 'level': \"1_000\" is not an "
+		  "integer\n" },
+		{ "path: p\nlevel: 99999999999999999999\n",
+		  "f.yaml:2: stage 's': option 'level': "
+		  "\"99999999999999999999\" is too large\n" },
+		{ "path: p\nratio: 0.5x\n",
+		  "f.yaml:2: stage 's': option 'ratio': \"0.5x\" is not a "
+		  "number\n" },
+		{ "path: p\nratio: 1.5\n",
+		  "f.yaml:2: stage 's': option 'ratio': 1.5 is out of range "
+		  "(0..1)\n" },
+		{ "path: p\nheader: maybe\n",
+		  "f.yaml:2: stage 's': option 'header': \"maybe\" is not a "
+		  "boolean (true or false)\n" },
+		{ "path: p\ndelimiter: ab\n",
+		  "f.yaml:2: stage 's': option 'delimiter': \"ab\" is not a "
+		  "single character (or \\t, tab)\n" },
+		{ "path: p\nmax_bytes: 12X\n",
+		  "f.yaml:2: stage 's': option 'max_bytes': \"12X\" is not a "
+		  "size (bytes, or with K, M, G, T)\n" },
+		{ "path: p\nmax_bytes: 99999999999T\n",
+		  "f.yaml:2: stage 's': option 'max_bytes': "
+		  "\"99999999999T\" is too large\n" },
+	};
 	struct cfg c;
 
-	cr_assert_eq(bind("path: p\nlevel: 1_000\n", &c,
-			  "f.yaml:2: stage 's': option 'level': \"1_000\" is "
-			  "not an integer\n"), 1);
-	sp_options_free(opts, &c);
-	cr_assert_eq(bind("path: p\nlevel: 99999999999999999999\n", &c,
-			  "f.yaml:2: stage 's': option 'level': "
-			  "\"99999999999999999999\" is too large\n"), 1);
-	sp_options_free(opts, &c);
-	cr_assert_eq(bind("path: p\nratio: 0.5x\n", &c,
-			  "f.yaml:2: stage 's': option 'ratio': \"0.5x\" is "
-			  "not a number\n"), 1);
-	sp_options_free(opts, &c);
-	cr_assert_eq(bind("path: p\nratio: 1.5\n", &c,
-			  "f.yaml:2: stage 's': option 'ratio': 1.5 is out "
-			  "of range (0..1)\n"), 1);
-	sp_options_free(opts, &c);
-	cr_assert_eq(bind("path: p\nheader: maybe\n", &c,
-			  "f.yaml:2: stage 's': option 'header': \"maybe\" is "
-			  "not a boolean (true or false)\n"), 1);
-	sp_options_free(opts, &c);
-	cr_assert_eq(bind("path: p\ndelimiter: ab\n", &c,
-			  "f.yaml:2: stage 's': option 'delimiter': \"ab\" is "
-			  "not a single character (or \\t, tab)\n"), 1);
-	sp_options_free(opts, &c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_problems(bad[i].yaml, bad[i].want, 1);
 	cr_assert_eq(bind("path: p\ndelimiter: '\\t'\nmax_bytes: 1k\n", &c,
 			  ""), 0);
 	cr_assert_eq(c.delimiter, '\t');
 	cr_assert_eq(c.max_bytes, 1024);
-	sp_options_free(opts, &c);
-	cr_assert_eq(bind("path: p\nmax_bytes: 12X\n", &c,
-			  "f.yaml:2: stage 's': option 'max_bytes': \"12X\" is "
-			  "not a size (bytes, or with K, M, G, T)\n"), 1);
-	sp_options_free(opts, &c);
-	cr_assert_eq(bind("path: p\nmax_bytes: 99999999999T\n", &c,
-			  "f.yaml:2: stage 's': option 'max_bytes': "
-			  "\"99999999999T\" is too large\n"), 1);
 	sp_options_free(opts, &c);
 }
 
@@ -254,16 +248,14 @@ Test(options, choices_unknown_required)
 {
 	struct cfg c;
 
-	cr_assert_eq(bind("format: jsn\nlvel: x\ninputs: [a]\nzzzz: 1\n", &c,
-			  "f.yaml:2: stage 's': unknown option 'lvel' (did "
-			  "you mean 'level'?)\n"
-			  "f.yaml:4: stage 's': unknown option 'zzzz'\n"
-			  "f.yaml:1: stage 's': option 'path': required "
-			  "option is missing\n"
-			  "f.yaml:1: stage 's': option 'format': \"jsn\" is not "
-			  "one of jsonl, csv (did you mean jsonl?)\n"),
-		     4);
-	sp_options_free(opts, &c);
+	expect_problems("format: jsn\nlvel: x\ninputs: [a]\nzzzz: 1\n",
+			"f.yaml:2: stage 's': unknown option 'lvel' (did "
+			"you mean 'level'?)\n"
+			"f.yaml:4: stage 's': unknown option 'zzzz'\n"
+			"f.yaml:1: stage 's': option 'path': required "
+			"option is missing\n"
+			"f.yaml:1: stage 's': option 'format': \"jsn\" is not "
+			"one of jsonl, csv (did you mean jsonl?)\n", 4);
 	/* null counts as not given */
 	cr_assert_eq(bind("path:\nformat: ~\n", &c,
 			  "f.yaml:1: stage 's': option 'path': required "
@@ -280,48 +272,37 @@ Test(options, choices_unknown_required)
 
 Test(options, suggestion_knows_the_stage_keys)
 {
-	struct cfg c;
-
 	/* the skip list (id, type, inputs) is offered as well */
-	cr_assert_eq(bind("path: p\ninptus: [a]\n", &c,
-			  "f.yaml:2: stage 's': unknown option 'inptus' (did "
-			  "you mean 'inputs'?)\n"), 1);
-	sp_options_free(opts, &c);
+	expect_problems("path: p\ninptus: [a]\n",
+			"f.yaml:2: stage 's': unknown option 'inptus' (did "
+			"you mean 'inputs'?)\n", 1);
 }
 
 Test(options, wrong_node_kinds)
 {
-	struct cfg c;
-
-	cr_assert_eq(bind("path: [a]\n"
-			  "fields: {a: b}\n"
-			  "rename: [a]\n"
-			  "schema: x\n"
-			  "level: {a: 1}\n"
-			  "on: [[a]]\n",
-			  &c,
-			  "f.yaml:1: stage 's': option 'path': expected a "
-			  "scalar, got a list\n"
-			  "f.yaml:5: stage 's': option 'level': expected an "
-			  "integer, got a map\n"
-			  "f.yaml:2: stage 's': option 'fields': expected a "
-			  "list, got a map\n"
-			  "f.yaml:3: stage 's': option 'rename': expected a "
-			  "map, got a list\n"
-			  "f.yaml:4: stage 's': option 'schema': expected a "
-			  "list, got a scalar\n"
-			  "f.yaml:6: stage 's': option 'on[0]': expected a "
-			  "scalar, got a list\n"),
-		     6);
-	sp_options_free(opts, &c);
-	cr_assert_eq(bind("path: p\nrename: {a: [b]}\nfields: [a, b, c, d]\n",
-			  &c,
-			  "f.yaml:3: stage 's': option 'fields': 4 items, "
-			  "expected 0..3\n"
-			  "f.yaml:2: stage 's': option 'rename.a': expected a "
-			  "scalar, got a list\n"),
-		     2);
-	sp_options_free(opts, &c);
+	expect_problems("path: [a]\n"
+			"fields: {a: b}\n"
+			"rename: [a]\n"
+			"schema: x\n"
+			"level: {a: 1}\n"
+			"on: [[a]]\n",
+			"f.yaml:1: stage 's': option 'path': expected a "
+			"scalar, got a list\n"
+			"f.yaml:5: stage 's': option 'level': expected an "
+			"integer, got a map\n"
+			"f.yaml:2: stage 's': option 'fields': expected a "
+			"list, got a map\n"
+			"f.yaml:3: stage 's': option 'rename': expected a "
+			"map, got a list\n"
+			"f.yaml:4: stage 's': option 'schema': expected a "
+			"list, got a scalar\n"
+			"f.yaml:6: stage 's': option 'on[0]': expected a "
+			"scalar, got a list\n", 6);
+	expect_problems("path: p\nrename: {a: [b]}\nfields: [a, b, c, d]\n",
+			"f.yaml:3: stage 's': option 'fields': 4 items, "
+			"expected 0..3\n"
+			"f.yaml:2: stage 's': option 'rename.a': expected a "
+			"scalar, got a list\n", 2);
 }
 
 Test(options, object_list_names_the_item)

@@ -78,6 +78,19 @@ static void origin_close(struct origin *o)
 	free(o->config);
 }
 
+/* Creating origin d with yaml fails with -EINVAL and the message err. */
+static void expect_refused(const struct sp_stage_desc *d, const char *yaml,
+			   const char *err)
+{
+	struct sp_symtab *st = sp_symtab_create();
+	struct origin o;
+
+	cr_assert_eq(origin_open(&o, d, st, yaml), -EINVAL, "%s", yaml);
+	cr_assert_str_eq(o.err, err, "%s", yaml);
+	origin_close(&o);
+	sp_symtab_destroy(st);
+}
+
 /* Runs the origin to the end: every chunk parsed into a batch and its
  * records appended to text as JSON lines; errors formatted into errs
  * ("source:line: reason\n").  Returns the number of chunks. */
@@ -333,28 +346,15 @@ Test(origins, generator_custom_fields)
 
 Test(origins, generator_rejects_bad_fields)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct origin o;
-
-	cr_assert_eq(origin_open(&o, &sp_stage_dev_data_generator, st,
-				 "fields: [{name: c, type: enum}]"),
-		     -EINVAL);
-	cr_assert_str_eq(o.err, "fields: c: an enum field needs values: "
-				"[a, b, ...]");
-	origin_close(&o);
-	cr_assert_eq(origin_open(&o, &sp_stage_dev_data_generator, st,
-				 "fields: [{name: c, type: int, min: 5, "
-				 "max: 1}]"),
-		     -EINVAL);
-	cr_assert_str_eq(o.err, "fields: c: min 5 is above max 1");
-	origin_close(&o);
-	cr_assert_eq(origin_open(&o, &sp_stage_dev_data_generator, st,
-				 "fields: [{name: c, type: int}, "
-				 "{name: c, type: bool}]"),
-		     -EINVAL);
-	cr_assert_str_eq(o.err, "fields: c is defined twice");
-	origin_close(&o);
-	sp_symtab_destroy(st);
+	expect_refused(&sp_stage_dev_data_generator,
+		       "fields: [{name: c, type: enum}]",
+		       "fields: c: an enum field needs values: [a, b, ...]");
+	expect_refused(&sp_stage_dev_data_generator,
+		       "fields: [{name: c, type: int, min: 5, max: 1}]",
+		       "fields: c: min 5 is above max 1");
+	expect_refused(&sp_stage_dev_data_generator,
+		       "fields: [{name: c, type: int}, {name: c, type: bool}]",
+		       "fields: c is defined twice");
 }
 
 Test(origins, generator_zero_records)
@@ -371,76 +371,72 @@ Test(origins, generator_zero_records)
 
 /* ---- dev_raw_data ----------------------------------------------------- */
 
-Test(origins, raw_data_jsonl)
+/* dev_raw_data with yaml, run to the end: one chunk, its records as JSON
+ * lines in text and its errors in errs (both set up here, NUL-terminated,
+ * for sp_buf_fini); returns the record count. */
+static uint64_t raw_data(const char *yaml, struct sp_buf *text,
+			 struct sp_buf *errs)
 {
 	struct sp_symtab *st = sp_symtab_create();
 	struct origin o;
-	struct sp_buf text, errs;
 	uint64_t n;
 
-	sp_buf_init(&text);
-	sp_buf_init(&errs);
-	cr_assert_eq(origin_open(&o, &sp_stage_dev_raw_data, st,
-				 "data: |\n"
-				 "  {\"a\": 1, \"b\": \"x\"}\n"
-				 "  {bad\n"
-				 "  {\"a\":2}"),
-		     0, "%s", o.err);
-	cr_assert_eq(drain(&o, &text, &errs, &n), 1);
-	cr_assert_eq(n, 2);
+	sp_buf_init(text);
+	sp_buf_init(errs);
+	cr_assert_eq(origin_open(&o, &sp_stage_dev_raw_data, st, yaml), 0,
+		     "%s", o.err);
+	cr_assert_eq(drain(&o, text, errs, &n), 1);
+	origin_close(&o);
+	sp_symtab_destroy(st);
+	return n;
+}
+
+Test(origins, raw_data_jsonl)
+{
+	struct sp_buf text, errs;
+
+	cr_assert_eq(raw_data("data: |\n"
+			      "  {\"a\": 1, \"b\": \"x\"}\n"
+			      "  {bad\n"
+			      "  {\"a\":2}",
+			      &text, &errs),
+		     2);
 	cr_assert_str_eq(text.data, "{\"a\": 1, \"b\": \"x\"}\n{\"a\":2}\n");
 	cr_assert(strncmp(errs.data, "dev_raw_data:2: ", 16) == 0, "%s",
 		  errs.data);
 	cr_assert_eq(errs.len, strlen(errs.data) + 1);
 	cr_assert_eq(strchr(errs.data, '\n') - errs.data,
 		     (long)strlen(errs.data) - 1, "one error: %s", errs.data);
-	origin_close(&o);
 	sp_buf_fini(&text);
 	sp_buf_fini(&errs);
-	sp_symtab_destroy(st);
 }
 
 Test(origins, raw_data_csv)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct origin o;
 	struct sp_buf text, errs;
-	uint64_t n;
 
-	sp_buf_init(&text);
-	sp_buf_init(&errs);
-	cr_assert_eq(origin_open(&o, &sp_stage_dev_raw_data, st,
-				 "format: csv\n"
-				 "delimiter: ';'\n"
-				 "data: \"id;name\\n1;\\\"a;b\\\"\\n2;c\\n3\\n\""),
-		     0, "%s", o.err);
-	cr_assert_eq(drain(&o, &text, &errs, &n), 1);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(raw_data("format: csv\n"
+			      "delimiter: ';'\n"
+			      "data: \"id;name\\n1;\\\"a;b\\\"\\n2;c\\n3\\n\"",
+			      &text, &errs),
+		     2);
 	cr_assert_str_eq(text.data, "{\"id\":\"1\",\"name\":\"a;b\"}\n"
 				    "{\"id\":\"2\",\"name\":\"c\"}\n");
 	/* line 4 has one field: an error naming source and line */
 	cr_assert(strncmp(errs.data, "dev_raw_data:4: ", 16) == 0, "%s",
 		  errs.data);
-	origin_close(&o);
 	sp_buf_fini(&text);
 	sp_buf_fini(&errs);
-	sp_symtab_destroy(st);
 }
 
 Test(origins, raw_data_csv_header_error)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct origin o;
-
-	cr_assert_eq(origin_open(&o, &sp_stage_dev_raw_data, st,
-				 "format: csv\n"
-				 "quote: ','\n"
-				 "data: \"a,b\\n\""),
-		     -EINVAL);
-	cr_assert_str_eq(o.err, "delimiter and quote must differ and not be "
-				"a line break");
-	origin_close(&o);
-	sp_symtab_destroy(st);
+	expect_refused(&sp_stage_dev_raw_data,
+		       "format: csv\n"
+		       "quote: ','\n"
+		       "data: \"a,b\\n\"",
+		       "delimiter and quote must differ and not be a line "
+		       "break");
 }
 
 /* ---- stdin ------------------------------------------------------------ */

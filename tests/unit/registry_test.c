@@ -420,40 +420,48 @@ static void stdout_two_workers(void *arg)
 	d->worker_destroy(c->s->state, w2);
 }
 
-Test(registry, stdout_writes_jsonl_per_batch)
+/* What a stdout stage with options yaml prints for lines, staged and
+ * ended by two workers out of order (stdout_two_workers); bytes get what
+ * the three batch_end calls returned.  The text is capture_stdout's. */
+static char *stdout_of(const char *lines, const char *yaml, int64_t *bytes)
 {
 	struct sp_symtab *st = sp_symtab_create();
 	struct inst s;
 	struct stdout_case c = {.s = &s};
+	char *out;
 
-	c.b = parse_lines(st, "{\"a\":1}\n{\"a\":2, \"b\":\"x\"}\n{\"a\":3}\n");
-	cr_assert_eq(inst_open(&s, "stdout", "{}", st), 0);
-	char *out = capture_stdout(stdout_two_workers, &c);
-	cr_assert_str_eq(out, "{\"a\":3}\n{\"a\":1}\n{\"a\":2, \"b\":\"x\"}\n");
-	cr_assert_eq(c.bytes[0], 8);
-	cr_assert_eq(c.bytes[1], (int64_t)strlen("{\"a\":1}\n{\"a\":2, \"b\":\"x\"}\n"));
-	cr_assert_eq(c.bytes[2], 0);
+	c.b = parse_lines(st, lines);
+	cr_assert_eq(inst_open(&s, "stdout", yaml, st), 0);
+	out = capture_stdout(stdout_two_workers, &c);
+	memcpy(bytes, c.bytes, sizeof(c.bytes));
 	inst_close(&s);
 	sp_batch_destroy(c.b);
 	sp_symtab_destroy(st);
+	return out;
+}
+
+Test(registry, stdout_writes_jsonl_per_batch)
+{
+	int64_t bytes[3];
+	char *out = stdout_of("{\"a\":1}\n{\"a\":2, \"b\":\"x\"}\n{\"a\":3}\n",
+			      "{}", bytes);
+
+	cr_assert_str_eq(out, "{\"a\":3}\n{\"a\":1}\n{\"a\":2, \"b\":\"x\"}\n");
+	cr_assert_eq(bytes[0], 8);
+	cr_assert_eq(bytes[1], (int64_t)strlen("{\"a\":1}\n{\"a\":2, \"b\":\"x\"}\n"));
+	cr_assert_eq(bytes[2], 0);
 }
 
 Test(registry, stdout_writes_csv_with_one_header)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct inst s;
-	struct stdout_case c = {.s = &s};
-
-	c.b = parse_lines(st, "{\"a\":1,\"b c\":\"x,y\"}\n"
+	int64_t bytes[3];
+	char *out = stdout_of("{\"a\":1,\"b c\":\"x,y\"}\n"
 			      "{\"a\":2,\"b c\":null}\n"
-			      "{\"a\":3,\"b c\":\"z\"}\n");
-	cr_assert_eq(inst_open(&s, "stdout", "format: csv", st), 0);
-	char *out = capture_stdout(stdout_two_workers, &c);
+			      "{\"a\":3,\"b c\":\"z\"}\n",
+			      "format: csv", bytes);
+
 	cr_assert_str_eq(out, "a,b c\n3,z\n1,\"x,y\"\n2,\n");
-	cr_assert_eq(c.bytes[0], 10);
-	inst_close(&s);
-	sp_batch_destroy(c.b);
-	sp_symtab_destroy(st);
+	cr_assert_eq(bytes[0], 10);
 }
 
 Test(registry, shell_runs_the_command_with_the_event)

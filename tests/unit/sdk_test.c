@@ -17,6 +17,7 @@
 #include "engine/flow.h"
 #include "spate/spate.h"
 #include "stages/registry.h"
+#include "support/expenses.h"
 
 struct one_str {
 	char *s;
@@ -106,49 +107,6 @@ static void teardown(void)
 
 TestSuite(sdk, .init = setup, .fini = teardown);
 
-/* The DESIGN example as `spate` saves it. */
-static const char expenses_yaml[] =
-	"name: expenses\n"
-	"workers: 2\n"
-	"error_stage: errors\n"
-	"stages:\n"
-	"  - id: src\n"
-	"    type: file_reader\n"
-	"    path: data/*.jsonl\n"
-	"    format: jsonl\n"
-	"  - id: drop\n"
-	"    type: field_remover\n"
-	"    inputs: [src]\n"
-	"    fields: [/tags]\n"
-	"  - id: rename\n"
-	"    type: field_renamer\n"
-	"    inputs: [drop]\n"
-	"    fields:\n"
-	"      /user: /user_name\n"
-	"  - id: split\n"
-	"    type: stream_selector\n"
-	"    inputs: [rename]\n"
-	"    lanes:\n"
-	"      high: '${record:value(\"/expense\") >= 10000}'\n"
-	"      low: '${record:value(\"/expense\") < -10000}'\n"
-	"  - id: out_high\n"
-	"    type: file_writer\n"
-	"    inputs: [split.high]\n"
-	"    dir: out/high\n"
-	"  - id: out_low\n"
-	"    type: file_writer\n"
-	"    inputs: [split.low]\n"
-	"    dir: out/low\n"
-	"  - id: out_rest\n"
-	"    type: file_writer\n"
-	"    inputs: [split.default]\n"
-	"    dir: out/rest\n"
-	"  - id: errors\n"
-	"    type: file_writer\n"
-	"    dir: out/errors\n"
-	"  - id: done\n"
-	"    type: pipeline_finisher\n"
-	"    event_inputs: [src]\n";
 
 static struct spate_flow *build_expenses(void)
 {
@@ -219,7 +177,7 @@ Test(sdk, builds_the_expenses_flow)
 		     err);
 	cr_assert_str_eq(err, "");
 	a = to_yaml(flow);
-	cr_assert_str_eq(a, expenses_yaml);
+	cr_assert_str_eq(a, expenses_saved_yaml);
 	cr_assert_eq(spate_flow_load_string(a, &again, err, sizeof(err)), 0,
 		     "%s", err);
 	b = to_yaml(again);
@@ -408,6 +366,17 @@ Test(sdk, remove_stage_disconnects)
 	spate_flow_destroy(flow);
 }
 
+/* spate_stage_get_config(s, key) gives want. */
+static void expect_config(struct spate_stage *s, const char *key,
+			  const char *want)
+{
+	char buf[512];
+
+	cr_assert_gt(spate_stage_get_config(s, key, buf, sizeof(buf)), 0,
+		     "%s", key);
+	cr_assert_str_eq(buf, want, "%s", key);
+}
+
 Test(sdk, config_get_and_set)
 {
 	struct spate_flow *flow = build_expenses();
@@ -424,28 +393,20 @@ Test(sdk, config_get_and_set)
 	cr_assert_eq(spate_stage_get_config(rename, "fields", buf,
 					    sizeof(buf)), 19);
 	cr_assert_str_eq(buf, "{/user: /user_name}");
-	cr_assert_gt(spate_stage_get_config(drop, "fields", buf, sizeof(buf)),
-		     0);
-	cr_assert_str_eq(buf, "[/tags]");
+	expect_config(drop, "fields", "[/tags]");
 	cr_assert_eq(spate_stage_get_config(src, "compression", buf,
 					    sizeof(buf)), -ENOENT);
 
 	cr_assert_eq(spate_stage_set_config(drop, "fields",
 					    "[/a, 'b c', '[x]']"), 0);
-	cr_assert_gt(spate_stage_get_config(drop, "fields", buf, sizeof(buf)),
-		     0);
-	cr_assert_str_eq(buf, "[/a, 'b c', '[x]']");
+	expect_config(drop, "fields", "[/a, 'b c', '[x]']");
 	cr_assert_eq(spate_stage_set_config(drop, "fields", "[/a, "), -EINVAL);
 	cr_assert_eq(spate_stage_set_config(src, "inputs", "[x]"), -EINVAL);
 	cr_assert_eq(spate_stage_set_config(src, "on_record_error", "stop"),
 		     0);
-	cr_assert_gt(spate_stage_get_config(src, "on_record_error", buf,
-					    sizeof(buf)), 0);
-	cr_assert_str_eq(buf, "stop");
+	expect_config(src, "on_record_error", "stop");
 	cr_assert_eq(spate_stage_set_config(src, "format", "csv"), 0);
-	cr_assert_gt(spate_stage_get_config(src, "format", buf, sizeof(buf)),
-		     0);
-	cr_assert_str_eq(buf, "csv");
+	expect_config(src, "format", "csv");
 	cr_assert_eq(spate_stage_set_config(src, "format", NULL), 0);
 	cr_assert_eq(spate_stage_get_config(src, "format", buf, sizeof(buf)),
 		     -ENOENT);
@@ -476,11 +437,9 @@ Test(sdk, predicates_add_and_remove)
 	cr_assert_eq(spate_stage_add_predicate(split, "mid", "${1 == 1}"), 0);
 	/* replacing keeps the lane's place */
 	cr_assert_eq(spate_stage_add_predicate(split, "high", "${2 == 2}"), 0);
-	cr_assert_gt(spate_stage_get_config(split, "lanes", buf, sizeof(buf)),
-		     0);
-	cr_assert_str_eq(buf,
-			 "{high: '${2 == 2}', low: '${record:value(\"/expense"
-			 "\") < -10000}', mid: '${1 == 1}'}");
+	expect_config(split, "lanes",
+		      "{high: '${2 == 2}', low: '${record:value(\"/expense"
+		      "\") < -10000}', mid: '${1 == 1}'}");
 	cr_assert_eq(spate_stage_remove_predicate(split, "low"), 0);
 	cr_assert_eq(spate_stage_remove_predicate(split, "low"), -ENOENT);
 	/* the stage that read the lane is disconnected */
@@ -505,9 +464,7 @@ Test(sdk, predicates_add_and_remove)
 						    sizeof(buf)), -ENOENT);
 		cr_assert_eq(spate_stage_add_predicate(s2, "x", "${1 > 0}"),
 			     0);
-		cr_assert_gt(spate_stage_get_config(s2, "lanes", buf,
-						    sizeof(buf)), 0);
-		cr_assert_str_eq(buf, "{x: '${1 > 0}'}");
+		expect_config(s2, "lanes", "{x: '${1 > 0}'}");
 	}
 	spate_flow_destroy(flow);
 }
