@@ -59,6 +59,11 @@ static const char stage_usage[] =
 	"of a credentials file.  `spate stage COMMAND --help` for one "
 	"command.\n"
 	"\n"
+	"examples:\n"
+	"  spate stage create-local raw /data/raw --comment 'daily drops'\n"
+	"  spate stage list --json\n"
+	"  spate stage alter raw --disable\n"
+	"\n"
 	"exit codes: 0 done, 1 failed (unknown or duplicate name, catalog "
 	"error),\n"
 	"2 bad usage\n";
@@ -134,7 +139,11 @@ static const char history_usage[] =
 	"options:\n"
 	"  --flow F        only the loads of flow F\n"
 	"  --json          an array of objects\n"
-	CATALOG_HELP;
+	CATALOG_HELP
+	"\n"
+	"examples:\n"
+	"  spate history\n"
+	"  spate history --flow daily-load --json\n";
 
 /* ---- arguments ----------------------------------------------------------- */
 

@@ -201,8 +201,9 @@ Test(docs, man_page_formats_cleanly_and_names_every_command)
 
 /* ---- --help of every command ------------------------------------------- */
 
-static const char *const commands[] = {"run",	"validate", "graph", "stages",
-				       "bench", "help",	    NULL};
+static const char *const commands[] = {"run",   "validate", "graph",
+				       "stages", "bench",   "help",
+				       "stage",  "history", NULL};
 
 static void assert_help(const char *const *argv, const char *cmd)
 {
