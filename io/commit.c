@@ -63,6 +63,7 @@ struct sp_commit {
 	char *staging;	    /* staging directory path */
 	char *base;	    /* name of the target in its parent */
 	char *staging_base; /* name of the staging directory in the parent */
+	char *journal;	    /* name of the published-files journal, ditto */
 	char *flow;
 	char *stage;
 	char *run_id;
@@ -321,6 +322,12 @@ int sp_commit_begin(const char *dir, const char *flow, const char *stage,
 		rc = -ENOMEM;
 		goto free_real;
 	}
+	if (asprintf(&c->journal, ".%s.spate-published-%s", c->base, stage) <
+	    0) {
+		c->journal = NULL;
+		rc = -ENOMEM;
+		goto free_real;
+	}
 	if (asprintf(&c->staging, "%s/%s", parent, c->staging_base) < 0) {
 		c->staging = NULL;
 		rc = -ENOMEM;
@@ -374,6 +381,7 @@ free_commit:
 		close(c->dir_fd);
 	free(c->staging);
 	free(c->staging_base);
+	free(c->journal);
 	free(c->base);
 	free(c->dir);
 	free(c->flow);
@@ -426,19 +434,24 @@ void sp_commit_set_replace(struct sp_commit *c, bool replace)
 
 /*
  * Publishing file by file (commit: file, or the fallback) makes files
- * visible before a manifest lists them.  Their names go to a journal in the
- * staging directory first, so that the next begin can take back what a
- * killed run published (and a rerun does not find "its" names taken).
- * The journal never reaches the target: finish removes it with the
- * staging directory's other entries.
+ * visible before a manifest lists them.  Their names go to a journal
+ * beside the staging directory first (not in it: that becomes the target),
+ * so that the next begin can take back what a killed run published and a
+ * rerun does not find "its" names taken.  A finished commit, or one whose
+ * files were taken back, removes the journal.
  */
-#define JOURNAL ".spate-published"
+
+static void drop_journal(struct sp_commit *c)
+{
+	if (unlinkat(c->parent_fd, c->journal, 0) == 0)
+		fsync_fd(c->parent_fd);
+}
 
 static int journal_add(struct sp_commit *c, const char *name)
 {
 	size_t n = strlen(name);
 	struct iovec iov[2] = {{(void *)name, n}, {(void *)"\n", 1}};
-	int fd = openat(c->staging_fd, JOURNAL,
+	int fd = openat(c->parent_fd, c->journal,
 			O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	int rc;
 
@@ -459,7 +472,7 @@ static int take_back_published(struct sp_commit *c)
 	size_t len = 0;
 	int n = 0;
 	FILE *f;
-	int fd = openat(c->staging_fd, JOURNAL, O_RDONLY | O_CLOEXEC);
+	int fd = openat(c->parent_fd, c->journal, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return 0;
@@ -482,12 +495,14 @@ static int take_back_published(struct sp_commit *c)
 	free(text);
 	fclose(f);
 	sp_commit_manifest_free(m);
-	if (n) {
+	if (n)
 		fsync_fd(c->dir_fd);
+	if (rc == 0 || rc == -ENOENT)
+		drop_journal(c);
+	if (n)
 		sp_log_warn("removed %d files from %s that an interrupted run "
 			    "had published before its manifest",
 			    n, c->dir);
-	}
 	return n;
 }
 
@@ -497,8 +512,8 @@ static int publish(struct sp_commit *c, struct commit_entry *e)
 	int rc = journal_add(c, e->name);
 
 	if (rc < 0) {
-		sp_log_error("cannot note %s in %s/%s: %s", e->name,
-			     c->staging, JOURNAL, strerrordesc_np(-rc));
+		sp_log_error("cannot note %s in %s's journal %s: %s", e->name,
+			     c->dir, c->journal, strerrordesc_np(-rc));
 		return rc;
 	}
 
@@ -1119,6 +1134,8 @@ int sp_commit_finish(struct sp_commit *c, bool replace)
 		return rc;
 	}
 	c->closed = true;
+	/* the manifest lists every published file now */
+	drop_journal(c);
 	sp_commit_manifest_free(c->old);
 	c->old = NULL;
 	return 0;
@@ -1151,6 +1168,7 @@ void sp_commit_destroy(struct sp_commit *c)
 	close(c->parent_fd);
 	free(c->staging);
 	free(c->staging_base);
+	free(c->journal);
 	free(c->base);
 	free(c->dir);
 	free(c->flow);
