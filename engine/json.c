@@ -479,7 +479,9 @@ int sp_json_scan_value_at(const char **pp, const char *end, unsigned depth,
 			goto fail;
 		}
 		*out = sp_value_string(p + 1, (uint32_t)(q - p - 1));
-		out->flags = fl;
+		/* the scanner let no raw quote, backslash or control byte
+		 * through: without escapes the bytes are JSON as they are */
+		out->flags = fl & SP_VALUE_ESCAPED ? fl : fl | SP_VALUE_JSON_SAFE;
 		*pp = q + 1;
 		return 0;
 	}
@@ -769,7 +771,7 @@ int sp_json_append_value(struct sp_buf *buf, const struct sp_value *v)
 		n = (size_t)sp_format_double(v->d, tmp);
 		return append_raw(buf, tmp, n);
 	case SP_STRING:
-		if (!(v->flags & SP_VALUE_ESCAPED))
+		if (!(v->flags & (SP_VALUE_ESCAPED | SP_VALUE_JSON_SAFE)))
 			return sp_json_append_string(buf, v->str, v->len);
 		if (sp_buf_reserve(buf, (size_t)v->len + 2))
 			return -ENOMEM;

@@ -29,6 +29,9 @@ enum sp_type {
 #define SP_VALUE_TEXT 0x01
 /* string text is JSON-escaped (as between the quotes in the input) */
 #define SP_VALUE_ESCAPED 0x02
+/* string bytes need no JSON escaping (read from JSON without escapes):
+ * an encoder copies them as they are */
+#define SP_VALUE_JSON_SAFE 0x04
 
 struct sp_value {
 	uint8_t type;  /* enum sp_type */

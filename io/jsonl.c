@@ -193,7 +193,9 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 				goto abort;
 			}
 			f->v.type = SP_STRING;
-			f->v.flags = fl;
+			f->v.flags = fl & SP_VALUE_ESCAPED
+					 ? fl
+					 : fl | SP_VALUE_JSON_SAFE;
 			f->v.reserved = 0;
 			f->v.len = (uint32_t)(q - p - 1);
 			f->v.str = p + 1;
@@ -349,7 +351,8 @@ int sp_jsonl_encode_record(const struct sp_batch *b, uint32_t rec,
 		char *o = out->data + out->len;
 		memcpy(o, key, klen);
 		o += klen;
-		if (v->type == SP_STRING && (v->flags & SP_VALUE_ESCAPED)) {
+		if (v->type == SP_STRING &&
+		    (v->flags & (SP_VALUE_ESCAPED | SP_VALUE_JSON_SAFE))) {
 			*o++ = '"';
 			memcpy(o, v->str, v->len);
 			o += v->len;

@@ -195,7 +195,7 @@ Test(json, scan_value_types)
 	cr_assert(memcmp(v.str, "a\\nb", 4) == 0);
 
 	v = scan_all("\"plain\"");
-	cr_assert_eq(v.flags, 0);
+	cr_assert_eq(v.flags, SP_VALUE_JSON_SAFE); /* copied as it is */
 	cr_assert_eq(v.len, 5);
 
 	v = scan_all("12345.50");

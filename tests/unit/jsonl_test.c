@@ -140,7 +140,8 @@ Test(jsonl, values_are_zero_copy_with_types)
 	cr_assert_eq(sp_record_get(b, 0, sym("z"))->type, SP_NULL);
 	cr_assert_eq(b->recs[1].nfields, 0);
 	v = sp_record_get(b, 2, sym("w"));
-	cr_assert(v->type == SP_STRING && v->len == 0 && v->flags == 0);
+	cr_assert(v->type == SP_STRING && v->len == 0 &&
+		  v->flags == SP_VALUE_JSON_SAFE);
 }
 
 Test(jsonl, whitespace_kept_raw_and_normalised_when_changed)
