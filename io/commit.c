@@ -447,20 +447,56 @@ static void drop_journal(struct sp_commit *c)
 		fsync_fd(c->parent_fd);
 }
 
+/* One line per file: the staged file's inode (a rename keeps it), then
+ * its name.  Only a file that is still that inode is ever taken back, so
+ * a file of the same name that was there before (the rename then failed)
+ * is never touched. */
 static int journal_add(struct sp_commit *c, const char *name)
 {
-	size_t n = strlen(name);
-	struct iovec iov[2] = {{(void *)name, n}, {(void *)"\n", 1}};
-	int fd = openat(c->parent_fd, c->journal,
-			O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	int rc;
+	struct stat st, js;
+	char line[32];
+	int fd, rc;
 
+	if (fstatat(c->staging_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	fd = openat(c->parent_fd, c->journal,
+		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	ssize_t w = writev(fd, iov, 2);
-	rc = w == (ssize_t)(n + 1) ? fsync_fd(fd) : w < 0 ? -errno : -EIO;
+	int len = snprintf(line, sizeof(line), "%llu ",
+			   (unsigned long long)st.st_ino);
+	size_t n = strlen(name);
+	struct iovec iov[3] = {{line, (size_t)len},
+			       {(void *)name, n},
+			       {(void *)"\n", 1}};
+	bool created = fstat(fd, &js) == 0 && js.st_size == 0;
+	ssize_t w = writev(fd, iov, 3);
+	rc = w == (ssize_t)(len + n + 1) ? fsync_fd(fd)
+	     : w < 0			  ? -errno
+					  : -EIO;
 	close(fd);
+	/* a new journal must survive a power loss as the files do */
+	if (!rc && created)
+		rc = fsync_fd(c->parent_fd);
 	return rc;
+}
+
+/* Unlinks name from dir if it is still the inode the journal noted. */
+static bool take_back_one(struct sp_commit *c, const char *line,
+			  const struct sp_commit_manifest *m)
+{
+	char *rest;
+	struct stat st;
+	unsigned long long ino = strtoull(line, &rest, 10);
+
+	if (rest == line || *rest != ' ')
+		return false;
+	const char *name = rest + 1;
+	if (!name_is_plain(name) || listed(m, name) ||
+	    fstatat(c->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (unsigned long long)st.st_ino != ino)
+		return false;
+	return unlinkat(c->dir_fd, name, 0) == 0;
 }
 
 /* begin: removes from dir the files a killed run published that the
@@ -487,8 +523,7 @@ static int take_back_published(struct sp_commit *c)
 		while ((k = getline(&text, &len, f)) > 0) {
 			if (text[k - 1] == '\n')
 				text[k - 1] = '\0';
-			if (name_is_plain(text) && !listed(m, text) &&
-			    unlinkat(c->dir_fd, text, 0) == 0)
+			if (take_back_one(c, text, m))
 				n++;
 		}
 	}
@@ -500,8 +535,8 @@ static int take_back_published(struct sp_commit *c)
 	if (rc == 0 || rc == -ENOENT)
 		drop_journal(c);
 	if (n)
-		sp_log_warn("removed %d files from %s that an interrupted run "
-			    "had published before its manifest",
+		sp_log_warn("removed %d files from %s that a failed or "
+			    "interrupted run had published before its manifest",
 			    n, c->dir);
 	return n;
 }

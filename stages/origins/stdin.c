@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/log.h"
 #include "engine/stage.h"
 #include "io/csv.h"
 #include "io/jsonl.h"
@@ -36,6 +37,7 @@ struct stdin_state {
 	char *carry; /* bytes after the last cut, not yet handed out */
 	size_t carry_len, carry_cap;
 	bool eof;
+	bool stopped; /* eof because the run stopped, not end of input */
 	bool preamble_done;
 	uint64_t line;	 /* line number of the next chunk's first byte */
 	uint64_t offset; /* byte offset of the next chunk */
@@ -155,7 +157,9 @@ static int wait_input(const struct stdin_state *s, int timeout_ms)
 			continue;
 		if (n < 0)
 			return -errno;
-		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		/* (POLLNVAL: a closed fd 0; read reports it) */
+		if (n > 0 && (p[0].revents &
+			      (POLLIN | POLLHUP | POLLERR | POLLNVAL)))
 			return 1;
 		return 0; /* stopping, or nothing within timeout_ms */
 	}
@@ -180,7 +184,7 @@ static int fill(struct stdin_state *s, char *buf, size_t size, size_t *len,
 		}
 		if (ready == 0) {
 			if (!have_line)
-				s->eof = true; /* the run is stopping */
+				s->eof = s->stopped = true;
 			break;
 		}
 		ssize_t n = read(STDIN_FILENO, buf + *len, size - *len);
@@ -270,13 +274,28 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 			s->line += lines;
 			s->offset += start;
 		}
-		if (s->eof)
-			cut = len - start;
+		if (s->eof && !s->stopped)
+			cut = len - start; /* a last line without newline */
 		else if (s->csv)
 			cut = sp_csv_split(&s->parser.opt, buf + start,
 					   len - start);
 		else
 			cut = sp_jsonl_split(buf + start, len - start);
+		if (s->stopped && start + cut < len) {
+			/* the producer was writing this line when the run
+			 * stopped: half a record is not a record */
+			sp_log_warn("stdin: the run stopped while line %llu was "
+				    "being written: its %zu bytes are not read",
+				    (unsigned long long)(s->line +
+							 sp_count_lines(buf + start,
+									cut)),
+				    len - start - cut);
+			len = start + cut;
+			if (cut == 0) {
+				free(buf);
+				return 0;
+			}
+		}
 		if (cut == 0) {
 			rc = keep_tail(s, buf + start, len - start);
 			free(buf);

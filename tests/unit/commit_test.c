@@ -836,3 +836,31 @@ Test(commit, working_directory_falls_back_to_renames)
 	cr_assert_eq(inode_of(dir), dir_ino);
 	cr_assert_str_eq(list_dir(root), "cwd");
 }
+
+/* A file that was in the target before (no manifest lists it) and that an
+ * early publication could not replace is never taken back: not by the
+ * failed run's abort, nor by the next begin. */
+Test(commit, take_back_spares_files_it_did_not_publish)
+{
+	char dir[512];
+	struct sp_commit *c;
+
+	strcpy(dir, pathf("keep"));
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	write_text(pathf("keep/f1"), "precious\n");
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	write_text(sp_commit_staging_path(c, "f1"), "new\n");
+	cr_assert_eq(sp_commit_add(c, "f1", 1, 4, true), -EEXIST);
+	stage(c, "f2", "two\n", 1, true);
+	cr_assert_str_eq(list_dir(dir), "f1,f2");
+	sp_commit_destroy(c); /* failed run: takes back f2 only */
+	cr_assert_str_eq(list_dir(dir), "f1");
+	cr_assert_str_eq(read_text(pathf("keep/f1")), "precious\n");
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "f1");
+	cr_assert_str_eq(read_text(pathf("keep/f1")), "precious\n");
+	cr_assert_str_eq(list_dir(root), "keep");
+}
