@@ -120,9 +120,26 @@ void cli_print_json(FILE *out, const struct sp_flow *f,
 		snprintf(num, sizeof(num), ",\"bytes_in\":%llu",
 			 (unsigned long long)s->bytes_in);
 		sp_buf_append(&b, num, strlen(num));
-		snprintf(num, sizeof(num), ",\"bytes_out\":%llu}",
+		snprintf(num, sizeof(num), ",\"bytes_out\":%llu",
 			 (unsigned long long)s->bytes_out);
 		sp_buf_append(&b, num, strlen(num));
+		/* what a stage adds about itself: files written, inputs
+		 * skipped as loaded before, a note */
+		if (s->extra.files) {
+			snprintf(num, sizeof(num), ",\"files\":%llu",
+				 (unsigned long long)s->extra.files);
+			sp_buf_append(&b, num, strlen(num));
+		}
+		if (s->extra.skipped) {
+			snprintf(num, sizeof(num), ",\"skipped\":%llu",
+				 (unsigned long long)s->extra.skipped);
+			sp_buf_append(&b, num, strlen(num));
+		}
+		if (s->extra.note[0]) {
+			sp_buf_append(&b, ",\"note\":", 8);
+			json_str(&b, s->extra.note);
+		}
+		sp_buf_putc(&b, '}');
 	}
 	sp_buf_append(&b, "]}\n", 3);
 	fwrite(b.data, 1, b.len, out);

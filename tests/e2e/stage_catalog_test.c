@@ -753,6 +753,30 @@ static size_t history_rows(struct t *t, const char *flow)
 	return n;
 }
 
+/* --json carries what the text summary says about skipped files */
+Test(catalog_flow, json_status_reports_skipped_files)
+{
+	struct t t;
+	struct e2e_result r;
+
+	t_init(&t);
+	make_stages(&t);
+	put(&t, "in/a.jsonl", "{\"a\":1}\n");
+	write_flow(&t, "flow.yaml", "js", "\"*.jsonl\"", "", "loaded");
+	sp(&r, &t, "run", "flow.yaml", "--workers", "1", "--json", NULL);
+	expect_ok(&r);
+	CONTAINS(r.out, "\"note\":\"1 file read, 0 skipped (loaded before)\"");
+	e2e_result_free(&r);
+	put(&t, "in/b.jsonl", "{\"b\":1}\n");
+	sp(&r, &t, "run", "flow.yaml", "--workers", "1", "--json", NULL);
+	expect_ok(&r);
+	cr_assert_eq(records_in(r.out, "in"), 1);
+	CONTAINS(r.out, "\"skipped\":1,\"note\":\"1 file read, 1 skipped "
+			"(loaded before)\"");
+	e2e_result_free(&r);
+	t_fini(&t);
+}
+
 Test(catalog_flow, load_history_across_reruns)
 {
 	struct t t;
