@@ -85,13 +85,7 @@ static void describe(FILE *out, const struct sp_option *o)
 	if (o->bounded) {
 		num(lo, sizeof(lo), o->min);
 		num(hi, sizeof(hi), o->max);
-		fprintf(out, "; %s %s..%s",
-			o->type == SP_OPT_STRING_LIST ||
-				o->type == SP_OPT_MAP ||
-				o->type == SP_OPT_OBJECT_LIST
-			    ? "items"
-			    : "range",
-			lo, hi);
+		fprintf(out, "; %s %s..%s", sp_opt_bound_noun(o), lo, hi);
 	}
 	if (o->required) {
 		fputs("; required", out);

@@ -380,6 +380,14 @@ const char *sp_options_suggest(const struct sp_option *table,
 
 /* ---- option tables ---------------------------------------------------- */
 
+const char *sp_opt_bound_noun(const struct sp_option *o)
+{
+	return o->type == SP_OPT_STRING_LIST || o->type == SP_OPT_MAP ||
+		       o->type == SP_OPT_OBJECT_LIST
+		   ? "items"
+		   : "range";
+}
+
 const char *sp_opt_type_name(enum sp_opt_type t)
 {
 	switch (t) {
@@ -1151,12 +1159,7 @@ static void help_table(const struct sp_option *table, struct sp_buf *out,
 
 			fmt_num(lo, sizeof(lo), o->min);
 			fmt_num(hi, sizeof(hi), o->max);
-			buf_printf(out, ", %s %s..%s",
-				   o->type == SP_OPT_STRING_LIST ||
-						   o->type == SP_OPT_MAP ||
-						   o->type == SP_OPT_OBJECT_LIST
-					   ? "items"
-					   : "range",
+			buf_printf(out, ", %s %s..%s", sp_opt_bound_noun(o),
 				   lo, hi);
 		}
 		if (o->required)

@@ -127,6 +127,10 @@ struct sp_option {
 
 const char *sp_opt_type_name(enum sp_opt_type t);
 
+/* What min..max of a bounded option limit: "items" for lists and maps,
+ * "range" for numbers (help text and the generated reference). */
+const char *sp_opt_bound_noun(const struct sp_option *o);
+
 /*
  * Binds map (option name -> value; NULL = empty) to config, which has room
  * for the stage's config_size bytes and is zeroed here first.  Keys in

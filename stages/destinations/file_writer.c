@@ -843,18 +843,24 @@ static void stop_writer(struct fw_state *fw)
 	}
 }
 
+/* After the last block: the writer thread is done; its error, if any.
+ * Both commit phases start here. */
+static int writer_outcome(struct fw_state *fw, char *err, size_t errlen)
+{
+	stop_writer(fw);
+	if (fw->commit && fw->error)
+		snprintf(err, errlen, "%s", fw->errmsg);
+	return fw->commit ? fw->error : 0;
+}
+
 static int fw_prepare(void *state, char *err, size_t errlen)
 {
 	struct fw_state *fw = state;
+	int rc = writer_outcome(fw, err, errlen);
 
-	stop_writer(fw);
-	if (!fw->commit)
-		return 0;
-	if (fw->error) {
-		snprintf(err, errlen, "%s", fw->errmsg);
-		return fw->error;
-	}
-	int rc = sp_commit_prepare(fw->commit, fw->ctx->force);
+	if (rc || !fw->commit)
+		return rc;
+	rc = sp_commit_prepare(fw->commit, fw->ctx->force);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot publish files in %s: %s", fw->dir,
 			 rc == -EEXIST ? "a file of this run exists already "
@@ -866,20 +872,15 @@ static int fw_prepare(void *state, char *err, size_t errlen)
 static int fw_finish(void *state, bool ok, char *err, size_t errlen)
 {
 	struct fw_state *fw = state;
+	int rc = writer_outcome(fw, err, errlen);
 
-	stop_writer(fw);
 	if (!fw->commit)
 		return 0;
-	if (fw->error) {
-		snprintf(err, errlen, "%s", fw->errmsg);
+	if (rc || !ok) {
 		sp_commit_abort(fw->commit);
-		return fw->error;
+		return rc;
 	}
-	if (!ok) {
-		sp_commit_abort(fw->commit);
-		return 0;
-	}
-	int rc = sp_commit_finish(fw->commit, fw->ctx->force);
+	rc = sp_commit_finish(fw->commit, fw->ctx->force);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot publish files in %s: %s", fw->dir,
 			 strerror(-rc));

@@ -108,37 +108,50 @@ static void teardown(void)
 TestSuite(sdk, .init = setup, .fini = teardown);
 
 
+/* The selector of the expenses flow (high, low, default) and its four
+ * writers, errors being the flow's error stage; added in this order. */
+struct split_stages {
+	struct spate_stage *split, *hi, *lo, *rest, *errors;
+};
+
+static void add_split(struct spate_flow *flow, struct split_stages *x)
+{
+	x->split = spate_flow_add_stage(flow, "stream_selector", "split");
+	x->hi = spate_flow_add_stage(flow, "file_writer", "out_high");
+	x->lo = spate_flow_add_stage(flow, "file_writer", "out_low");
+	x->rest = spate_flow_add_stage(flow, "file_writer", "out_rest");
+	x->errors = spate_flow_add_stage(flow, "file_writer", "errors");
+	cr_assert(x->split && x->hi && x->lo && x->rest && x->errors);
+	cr_assert_eq(spate_stage_add_predicate(
+			     x->split, "high",
+			     "${record:value(\"/expense\") >= 10000}"), 0);
+	cr_assert_eq(spate_stage_add_predicate(
+			     x->split, "low",
+			     "${record:value(\"/expense\") < -10000}"), 0);
+	cr_assert_eq(spate_flow_set_error_stage(flow, x->errors), 0);
+}
+
 static struct spate_flow *build_expenses(void)
 {
 	struct spate_flow *flow = spate_flow_create("expenses");
-	struct spate_stage *src, *drop, *rename, *split, *hi, *lo, *rest,
-		*errors, *done;
+	struct spate_stage *src, *drop, *rename, *done;
+	struct split_stages x;
 
 	cr_assert_not_null(flow);
 	src = spate_flow_add_stage(flow, "file_reader", "src");
 	drop = spate_flow_add_stage(flow, "field_remover", "drop");
 	rename = spate_flow_add_stage(flow, "field_renamer", "rename");
-	split = spate_flow_add_stage(flow, "stream_selector", "split");
-	hi = spate_flow_add_stage(flow, "file_writer", "out_high");
-	lo = spate_flow_add_stage(flow, "file_writer", "out_low");
-	rest = spate_flow_add_stage(flow, "file_writer", "out_rest");
-	errors = spate_flow_add_stage(flow, "file_writer", "errors");
+	add_split(flow, &x);
+	struct spate_stage *split = x.split, *hi = x.hi, *lo = x.lo,
+			   *rest = x.rest, *errors = x.errors;
 	done = spate_flow_add_stage(flow, "pipeline_finisher", "done");
-	cr_assert(src && drop && rename && split && hi && lo && rest &&
-		  errors && done);
+	cr_assert(src && drop && rename && done);
 	cr_assert_eq(spate_flow_set_workers(flow, 2), 0);
-	cr_assert_eq(spate_flow_set_error_stage(flow, errors), 0);
 	cr_assert_eq(spate_stage_set_config(src, "path", "data/*.jsonl"), 0);
 	cr_assert_eq(spate_stage_set_config(src, "format", "jsonl"), 0);
 	cr_assert_eq(spate_stage_set_config(drop, "fields", "[/tags]"), 0);
 	cr_assert_eq(spate_stage_set_config(rename, "fields",
 					    "{/user: /user_name}"), 0);
-	cr_assert_eq(spate_stage_add_predicate(
-			     split, "high",
-			     "${record:value(\"/expense\") >= 10000}"), 0);
-	cr_assert_eq(spate_stage_add_predicate(
-			     split, "low",
-			     "${record:value(\"/expense\") < -10000}"), 0);
 	cr_assert_eq(spate_stage_set_config(hi, "dir", "out/high"), 0);
 	cr_assert_eq(spate_stage_set_config(lo, "dir", "out/low"), 0);
 	cr_assert_eq(spate_stage_set_config(rest, "dir", "out/rest"), 0);
@@ -572,31 +585,21 @@ static struct spate_flow *split_flow(const char *name, const char *type,
 				     const char *dir, struct spate_stage **src)
 {
 	struct spate_flow *flow = spate_flow_create(name);
-	struct spate_stage *split, *hi, *lo, *rest, *errors;
+	struct split_stages x;
 
 	cr_assert_not_null(flow);
 	*src = spate_flow_add_stage(flow, type, "src");
-	split = spate_flow_add_stage(flow, "stream_selector", "split");
-	hi = spate_flow_add_stage(flow, "file_writer", "out_high");
-	lo = spate_flow_add_stage(flow, "file_writer", "out_low");
-	rest = spate_flow_add_stage(flow, "file_writer", "out_rest");
-	errors = spate_flow_add_stage(flow, "file_writer", "errors");
-	cr_assert(*src && split && hi && lo && rest && errors);
-	cr_assert_eq(spate_stage_add_predicate(
-			     split, "high",
-			     "${record:value(\"/expense\") >= 10000}"), 0);
-	cr_assert_eq(spate_stage_add_predicate(
-			     split, "low",
-			     "${record:value(\"/expense\") < -10000}"), 0);
-	set_dir(hi, dir, "high");
-	set_dir(lo, dir, "low");
-	set_dir(rest, dir, "rest");
-	set_dir(errors, dir, "errors");
-	cr_assert_eq(spate_flow_set_error_stage(flow, errors), 0);
-	cr_assert_eq(spate_stage_connect_output(*src, split), split);
-	cr_assert_eq(spate_stage_connect_lane(split, "high", hi), hi);
-	cr_assert_eq(spate_stage_connect_lane(split, "low", lo), lo);
-	cr_assert_eq(spate_stage_connect_lane(split, "default", rest), rest);
+	cr_assert_not_null(*src);
+	add_split(flow, &x);
+	set_dir(x.hi, dir, "high");
+	set_dir(x.lo, dir, "low");
+	set_dir(x.rest, dir, "rest");
+	set_dir(x.errors, dir, "errors");
+	cr_assert_eq(spate_stage_connect_output(*src, x.split), x.split);
+	cr_assert_eq(spate_stage_connect_lane(x.split, "high", x.hi), x.hi);
+	cr_assert_eq(spate_stage_connect_lane(x.split, "low", x.lo), x.lo);
+	cr_assert_eq(spate_stage_connect_lane(x.split, "default", x.rest),
+		     x.rest);
 	return flow;
 }
 
