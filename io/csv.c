@@ -21,6 +21,10 @@
 #include <string.h>
 #include <strings.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "engine/arena.h"
 #include "engine/json.h"
 #include "engine/value.h"
@@ -56,6 +60,15 @@ const char *sp_csv_type_name(enum sp_csv_type t)
 /* ------------------------------------------------------------------ */
 /* Tokenizer                                                           */
 
+/*
+ * The tokenizer walks a bit mask of the bytes that can end or open a field
+ * (delimiter, quote, newline), 64 input bytes per mask, instead of calling
+ * memchr once per field: CSV fields are short, and the per-call cost was
+ * most of the parse time.  The mask also marks the bytes JSON must escape
+ * ('"', backslash, control bytes), so that a field without them is known
+ * to be JSON-safe and an encoder copies it without scanning it again.
+ */
+
 enum tok_end {
 	TOK_DELIM,	  /* field ended by a delimiter; more follow */
 	TOK_EOL,	  /* field ended the record at a newline */
@@ -66,9 +79,10 @@ enum tok_end {
 struct tok {
 	const char *buf;
 	size_t len;
-	size_t pos; /* next byte to read */
-	size_t eol; /* first '\n' at or after the record's scan point, or len */
+	size_t pos;	   /* next byte to read */
 	uint64_t newlines; /* quoted newlines met so far */
+	size_t mbase;	   /* offset of the 64-byte block mask describes */
+	uint64_t mask;	   /* bit i: buf[mbase + i] is special (tok_block) */
 	char d, q;
 };
 
@@ -77,64 +91,127 @@ struct tok_field {
 	size_t garbage;	   /* first byte after a closing quote, or SIZE_MAX */
 	bool quoted;
 	bool doubled; /* holds doubled quotes: needs unquoting */
+	bool plain;   /* no quote, backslash or control byte in the content */
 };
 
-static inline size_t find_nl(const char *buf, size_t len, size_t from)
+static inline void tok_init(struct tok *t, const char *buf, size_t len,
+			    size_t pos, char d, char q)
 {
-	const char *p = memchr(buf + from, '\n', len - from);
-
-	return p ? (size_t)(p - buf) : len;
+	*t = (struct tok){.buf = buf,
+			  .len = len,
+			  .pos = pos,
+			  .mbase = SIZE_MAX,
+			  .d = d,
+			  .q = q};
 }
 
-static inline void tok_record_start(struct tok *t)
+static inline bool tok_special(const struct tok *t, unsigned char c)
 {
-	t->eol = find_nl(t->buf, t->len, t->pos);
+	return c == (unsigned char)t->d || c == (unsigned char)t->q ||
+	       c == '"' || c == '\\' || c < 0x20;
 }
 
-/* Finishes a field that ends at the delimiter or line end after from. */
-static inline enum tok_end tok_tail(struct tok *t, size_t from, size_t *fend)
+/* The special bytes of buf[base..base+64) (fewer at the buffer's end):
+ * delimiter, quote, and what JSON escapes: '"', backslash and control
+ * bytes (newline among them). */
+static inline uint64_t tok_block(const struct tok *t, size_t base)
 {
-	const char *p;
+	const char *p = t->buf + base;
+	uint64_t m = 0;
 
-	if (t->eol < from)
-		t->eol = find_nl(t->buf, t->len, from);
-	p = memchr(t->buf + from, t->d, t->eol - from);
-	if (p) {
-		*fend = (size_t)(p - t->buf);
-		t->pos = *fend + 1;
+	if (base + 64 <= t->len) {
+#if defined(__SSE2__)
+		const __m128i vd = _mm_set1_epi8(t->d),
+			      vq = _mm_set1_epi8(t->q), vj = _mm_set1_epi8('"'),
+			      vb = _mm_set1_epi8('\\'),
+			      vc = _mm_set1_epi8(0x1f);
+		for (int i = 0; i < 4; i++) {
+			__m128i x =
+			    _mm_loadu_si128((const __m128i *)(p + 16 * i));
+			/* max(x, 0x1f) == 0x1f: unsigned x <= 0x1f */
+			__m128i e = _mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(x, vd),
+					 _mm_cmpeq_epi8(x, vq)),
+			    _mm_or_si128(
+				_mm_or_si128(_mm_cmpeq_epi8(x, vj),
+					     _mm_cmpeq_epi8(x, vb)),
+				_mm_cmpeq_epi8(_mm_max_epu8(x, vc), vc)));
+			m |= (uint64_t)(uint16_t)_mm_movemask_epi8(e)
+			     << (16 * i);
+		}
+		return m;
+#endif
+	}
+	for (size_t i = 0; i < 64 && base + i < t->len; i++)
+		if (tok_special(t, (unsigned char)p[i]))
+			m |= 1ull << i;
+	return m;
+}
+
+/* Offset of the first special byte at or after from, or len when there is
+ * none. */
+static inline __attribute__((always_inline)) size_t tok_next(struct tok *t,
+							     size_t from)
+{
+	size_t base = from & ~(size_t)63;
+	uint64_t m;
+
+	if (from >= t->len)
+		return t->len;
+	if (base != t->mbase) {
+		t->mbase = base;
+		t->mask = tok_block(t, base);
+	}
+	m = t->mask & (~0ull << (from & 63));
+	while (!m) {
+		base += 64;
+		if (base >= t->len)
+			return t->len;
+		t->mbase = base;
+		t->mask = m = tok_block(t, base);
+	}
+	return base + (size_t)__builtin_ctzll(m);
+}
+
+/* Finishes a field that ends at the delimiter or line end after from;
+ * *plain is cleared when the text holds a byte JSON must escape. */
+static inline enum tok_end tok_tail(struct tok *t, size_t from, size_t *fend,
+				    bool *plain)
+{
+	const char *buf = t->buf;
+	size_t e = tok_next(t, from);
+
+	/* a quote inside an unquoted field is text, like the other specials
+	 * that are neither delimiter nor newline (a CR before LF ends it) */
+	while (e < t->len && buf[e] != t->d && buf[e] != '\n') {
+		if (!(buf[e] == '\r' && e + 1 < t->len && buf[e + 1] == '\n'))
+			*plain = false;
+		e = tok_next(t, e + 1);
+	}
+	*fend = e;
+	if (e < t->len && t->buf[e] == t->d) {
+		t->pos = e + 1;
 		return TOK_DELIM;
 	}
-	*fend = t->eol;
 	if (*fend > from && t->buf[*fend - 1] == '\r')
 		(*fend)--;
-	if (t->eol == t->len) {
+	if (e == t->len) {
 		t->pos = t->len;
 		return TOK_EOF;
 	}
-	t->pos = t->eol + 1;
+	t->pos = e + 1;
 	return TOK_EOL;
 }
 
-static uint64_t count_nl(const char *buf, size_t from, size_t to)
-{
-	uint64_t n = 0;
-	const char *p = buf + from, *end = buf + to;
-
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
-		n++;
-		p++;
-	}
-	return n;
-}
-
-static inline enum tok_end tok_field(struct tok *t, struct tok_field *f)
+static inline __attribute__((always_inline)) enum tok_end
+tok_field(struct tok *t, struct tok_field *f)
 {
 	const char *buf = t->buf;
 	size_t len = t->len, pos = t->pos, s, a, unused;
-	const char *c;
 
 	f->garbage = SIZE_MAX;
 	f->doubled = false;
+	f->plain = true;
 	if (pos >= len || buf[pos] != t->q) {
 		f->quoted = false;
 		f->start = pos;
@@ -143,32 +220,38 @@ static inline enum tok_end tok_field(struct tok *t, struct tok_field *f)
 			t->pos = len;
 			return TOK_EOF;
 		}
-		return tok_tail(t, pos, &f->end);
+		return tok_tail(t, pos, &f->end, &f->plain);
 	}
 	f->quoted = true;
 	f->start = pos + 1;
 	s = pos + 1;
+	uint64_t newlines_before = t->newlines;
 	for (;;) {
-		c = memchr(buf + s, t->q, len - s);
-		if (!c) {
+		s = tok_next(t, s);
+		if (s == len) {
+			/* lines count to where the field starts */
+			t->newlines = newlines_before;
 			f->start = pos; /* the opening quote */
 			f->end = len;
 			t->pos = len;
 			return TOK_UNTERMINATED;
 		}
-		s = (size_t)(c - buf);
+		if (buf[s] != t->q) {
+			t->newlines += buf[s] == '\n';
+			if (buf[s] != t->d || (unsigned char)t->d < 0x20)
+				f->plain = false;
+			s++;
+			continue;
+		}
 		if (s + 1 < len && buf[s + 1] == t->q) {
 			f->doubled = true;
+			f->plain = false;
 			s += 2;
 			continue;
 		}
 		break;
 	}
 	f->end = s;
-	if (s > t->eol) {
-		t->newlines += count_nl(buf, t->eol, s);
-		t->eol = find_nl(buf, len, s);
-	}
 	a = s + 1;
 	if (a == len) {
 		t->pos = len;
@@ -193,20 +276,25 @@ static inline enum tok_end tok_field(struct tok *t, struct tok_field *f)
 		}
 	}
 	f->garbage = a;
-	return tok_tail(t, a, &unused);
+	return tok_tail(t, a, &unused, &f->plain);
 }
 
 /* Copies quoted text without its doubled quotes; returns the new length. */
 static size_t unquote(const char *s, size_t len, char q, char *out)
 {
+	const char *end = s + len, *c;
 	size_t n = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		out[n++] = s[i];
-		if (s[i] == q && i + 1 < len && s[i + 1] == q)
-			i++;
+	while ((c = memchr(s, q, (size_t)(end - s)))) {
+		size_t run = (size_t)(c - s) + 1; /* with one quote */
+		memcpy(out + n, s, run);
+		n += run;
+		s = c + 1;
+		if (s < end && *s == q)
+			s++;
 	}
-	return n;
+	memcpy(out + n, s, (size_t)(end - s));
+	return n + (size_t)(end - s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -280,11 +368,11 @@ static size_t utf8_check(const unsigned char *s, size_t n)
 /* 1-based field of record text raw[0..n) that holds byte at. */
 static uint32_t field_at(const char *raw, size_t n, size_t at, char d, char q)
 {
-	struct tok t = {.buf = raw, .len = n, .d = d, .q = q};
+	struct tok t;
 	struct tok_field f;
 	uint32_t field = 1;
 
-	tok_record_start(&t);
+	tok_init(&t, raw, n, 0, d, q);
 	while (tok_field(&t, &f) == TOK_DELIM && t.pos <= at)
 		field++;
 	return field;
@@ -552,6 +640,18 @@ static size_t conv_timestamp(const char *s, size_t len, char *out)
 	if (i != len || mo < 1 || mo > 12 || d < 1 ||
 	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
 		return 0;
+	if (!sign && len > 10) {
+		/* already UTC: only the separator and the zone letter can
+		 * differ from the canonical form */
+		memcpy(out, s, len);
+		out[10] = 'T';
+		if (s[len - 1] == 'Z' || s[len - 1] == 'z') {
+			out[len - 1] = 'Z';
+			return len;
+		}
+		out[len] = 'Z';
+		return len + 1;
+	}
 
 	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
 		    sec - (int64_t)sign * (oh * 3600 + om * 60);
@@ -718,11 +818,7 @@ static ssize_t read_header(struct sp_csv_parser *p, struct sp_symtab *st,
 			   const char *buf, size_t len, size_t pos,
 			   uint64_t *lines, char *err, size_t errlen)
 {
-	struct tok t = {.buf = buf,
-			.len = len,
-			.pos = pos,
-			.d = p->opt.delimiter,
-			.q = p->opt.quote};
+	struct tok t;
 	struct tok_field f;
 	enum tok_end end;
 	uint32_t n = 0, cap = 16, ns = p->opt.nschema;
@@ -735,7 +831,7 @@ static ssize_t read_header(struct sp_csv_parser *p, struct sp_symtab *st,
 		ret = -ENOMEM;
 		goto out;
 	}
-	tok_record_start(&t);
+	tok_init(&t, buf, len, pos, p->opt.delimiter, p->opt.quote);
 	do {
 		char cbuf[8];
 		const char *s;
@@ -834,18 +930,14 @@ out:
 static ssize_t first_row_columns(struct sp_csv_parser *p, struct sp_symtab *st,
 				 const char *buf, size_t len, size_t pos)
 {
-	struct tok t = {.buf = buf,
-			.len = len,
-			.pos = pos,
-			.d = p->opt.delimiter,
-			.q = p->opt.quote};
+	struct tok t;
 	struct tok_field f;
 	enum tok_end end;
 	uint32_t n = 0, *sym = NULL;
 	enum sp_csv_type *type = NULL;
 	int ret;
 
-	tok_record_start(&t);
+	tok_init(&t, buf, len, pos, p->opt.delimiter, p->opt.quote);
 	do {
 		end = tok_field(&t, &f);
 		n++;
@@ -888,10 +980,10 @@ ssize_t sp_csv_read_preamble(struct sp_csv_parser *p, struct sp_symtab *st,
 	if (len >= 3 && memcmp(buf, bom, 3) == 0)
 		pos = 3;
 	for (uint32_t i = 0; i < p->opt.ignore_lines; i++) {
-		size_t e = find_nl(buf, len, pos);
-		if (e == len)
+		const char *e = memchr(buf + pos, '\n', len - pos);
+		if (!e)
 			return -EAGAIN;
-		pos = e + 1;
+		pos = (size_t)(e - buf) + 1;
 		nl++;
 	}
 	if (p->opt.header) {
@@ -936,15 +1028,19 @@ static const char *const conv_what[] = {
     [SP_CSV_TIMESTAMP] = "a timestamp",
 };
 
-/* Fills v from the field text s[0..n) for a column of type type. */
+/* Fills v from the field text s[0..n) for a column of type type; plain:
+ * the text holds no byte JSON must escape. */
 static enum conv_err field_value(struct sp_batch *b, enum sp_csv_type type,
-				 const char *s, size_t n, struct sp_value *v)
+				 const char *s, size_t n, bool plain,
+				 struct sp_value *v)
 {
 	char ts[32];
 	size_t tl;
 
 	if (type == SP_CSV_STRING) {
 		*v = sp_value_string(s, (uint32_t)n);
+		if (plain)
+			v->flags |= SP_VALUE_JSON_SAFE;
 		return CONV_OK;
 	}
 	if (n == 0) {
@@ -971,6 +1067,7 @@ static enum conv_err field_value(struct sp_batch *b, enum sp_csv_type type,
 				return CONV_BAD;
 		}
 		*v = sp_value_string(s, (uint32_t)tl);
+		v->flags |= SP_VALUE_JSON_SAFE; /* digits, '-', ':', 'T', 'Z' */
 		return CONV_OK;
 	default:
 		return CONV_BAD;
@@ -1038,12 +1135,12 @@ static int report(const struct sp_csv_parser *p, struct sp_batch *b,
 int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 		 uint64_t first_line, uint64_t base_offset, struct sp_batch *b)
 {
-	struct tok t = {
-	    .buf = buf, .len = len, .d = p->opt.delimiter, .q = p->opt.quote};
+	struct tok t;
 	const uint32_t ncols = p->ncols;
 	uint64_t line = first_line;
 	int added = 0;
 
+	tok_init(&t, buf, len, 0, p->opt.delimiter, p->opt.quote);
 	while (t.pos < len) {
 		struct tok_field f;
 		struct rec_err re = {0};
@@ -1061,7 +1158,6 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 		rs = t.pos;
 		rline = line;
 		t.newlines = 0;
-		tok_record_start(&t);
 		if (!sp_batch_record_begin(b))
 			return -ENOMEM;
 		do {
@@ -1106,7 +1202,8 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 					return -ENOMEM;
 			}
 			fld->reserved = 0;
-			enum conv_err ce = field_value(b, type, s, n, &fld->v);
+			enum conv_err ce =
+			    field_value(b, type, s, n, f.plain, &fld->v);
 			if (ce != CONV_OK && !re.kind) {
 				re.kind = REC_CONV;
 				re.field = nf;

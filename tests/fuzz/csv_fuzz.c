@@ -3,7 +3,8 @@
  * (delimiter, quote, header, schema, ignore_lines); the rest is the input.
  * Checks: parsing never crashes; parsing the two pieces that sp_csv_split
  * cuts gives the same records and errors as parsing the whole; every
- * parsed record re-encodes and re-parses to the same count and values.
+ * parsed record re-encodes and re-parses to the same count and values;
+ * a string marked JSON-safe holds no byte that JSON must escape.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,26 @@ static void same_batches(const struct sp_batch *x, const struct sp_batch *y)
 		if (a->line != c->line || a->offset != c->offset ||
 		    strcmp(a->reason, c->reason) != 0)
 			abort();
+	}
+}
+
+static void check_json_safe(const struct sp_batch *b)
+{
+	for (uint32_t r = 0; r < b->nrecs; r++) {
+		const struct sp_field *f = sp_record_fields(b, r);
+
+		for (uint32_t k = 0; k < b->recs[r].nfields; k++) {
+			const struct sp_value *v = &f[k].v;
+
+			if (v->type != SP_STRING ||
+			    !(v->flags & SP_VALUE_JSON_SAFE))
+				continue;
+			for (uint32_t i = 0; i < v->len; i++) {
+				unsigned char c = (unsigned char)v->str[i];
+				if (c < 0x20 || c == '"' || c == '\\')
+					abort();
+			}
+		}
 	}
 }
 
@@ -133,6 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* no preamble at all: columns named from each row */
 	if (sp_csv_parse(&p, buf, len, 1, 0, raw) < 0)
 		abort();
+	check_json_safe(raw);
 
 	used = sp_csv_read_preamble(&p, st, buf, len, &lines, err, sizeof(err));
 	if (used >= 0) {
@@ -153,6 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 (uint64_t)used + cut, parts) < 0)
 			abort();
 		same_batches(whole, parts);
+		check_json_safe(whole);
 		round_trip(whole, o.delimiter, o.quote, st);
 	}
 

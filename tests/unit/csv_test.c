@@ -74,6 +74,15 @@ static const struct sp_value *val(uint32_t rec, uint32_t i)
 	return &sp_record_fields(b, rec)[i].v;
 }
 
+/* true when JSON can hold s between quotes as it is */
+static bool json_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
 static void expect_str(uint32_t rec, uint32_t i, const char *name,
 		       const char *want)
 {
@@ -82,7 +91,11 @@ static void expect_str(uint32_t rec, uint32_t i, const char *name,
 	cr_assert_str_eq(name_of(rec, i), name);
 	cr_assert_eq(v->type, SP_STRING, "rec %u field %u type %d", rec, i,
 		     v->type);
-	cr_assert_eq(v->flags, 0);
+	/* JSON-safe may be claimed only for text that needs no escaping */
+	cr_assert_eq(v->flags & ~SP_VALUE_JSON_SAFE, 0);
+	if (v->flags & SP_VALUE_JSON_SAFE)
+		cr_assert(json_safe(want), "rec %u field %u marked JSON-safe",
+			  rec, i);
 	cr_assert_eq(v->len, strlen(want), "rec %u field %u: '%.*s'", rec, i,
 		     (int)v->len, v->str);
 	cr_assert(memcmp(v->str, want, v->len) == 0, "rec %u field %u: '%.*s'",
@@ -179,6 +192,85 @@ Test(csv, crlf_line_ends)
 	expect_str(2, 0, "a", "last");
 	expect_str(2, 1, "b", "row");
 	expect_raw(2, "last,row", 5);
+}
+
+Test(csv, fields_without_escapes_are_marked_json_safe)
+{
+	const char *text =
+	    "a,b,c,d\r\n"
+	    "plain,\"quoted, with comma\",\"say \"\"hi\"\"\",back\\slash\r\n"
+	    "in\"side,\"two\nlines\",tab\there,\"\"\n"
+	    "2024-06-05T02:58:49Z,,x,last";
+	static const struct sp_csv_column schema[] = {
+	    {.name = "a", .type = SP_CSV_STRING},
+	};
+	struct sp_csv_options o = opts(',', true);
+	static const struct {
+		uint32_t rec, field;
+		const char *text;
+		bool safe;
+	} want[] = {
+	    {0, 0, "plain", true},
+	    {0, 1, "quoted, with comma", true},
+	    {0, 2, "say \"hi\"", false},
+	    {0, 3, "back\\slash", false},
+	    {1, 0, "in\"side", false},
+	    {1, 1, "two\nlines", false},
+	    {1, 2, "tab\there", false},
+	    {1, 3, "", true},
+	    {2, 0, "2024-06-05T02:58:49Z", true},
+	    {2, 1, "", true},
+	    {2, 3, "last", true},
+	};
+
+	o.schema = schema;
+	o.nschema = 1;
+	cr_assert_eq(parse_str(&o, text), 3);
+	cr_assert_eq(b->nerrors, 0);
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		const struct sp_value *v = val(want[k].rec, want[k].field);
+
+		cr_assert_eq(v->len, strlen(want[k].text), "case %zu", k);
+		cr_assert(memcmp(v->str, want[k].text, v->len) == 0,
+			  "case %zu: '%.*s'", k, (int)v->len, v->str);
+		cr_assert_eq(!!(v->flags & SP_VALUE_JSON_SAFE), want[k].safe,
+			     "case %zu ('%s'): flags %#x", k, want[k].text,
+			     v->flags);
+	}
+}
+
+Test(csv, timestamps_in_utc_keep_their_text)
+{
+	const char *text = "ts\n"
+			   "2024-06-05T02:58:49Z\n"
+			   "2024-06-05 02:58:49.125z\n"
+			   "2024-06-05T02:58:49\n"
+			   "2024-02-29\n"
+			   "2024-06-05T02:58:49+02:00\n"
+			   "2023-02-29T00:00:00Z\n";
+	static const struct sp_csv_column schema[] = {
+	    {.name = "ts", .type = SP_CSV_TIMESTAMP},
+	};
+	static const char *const want[] = {
+	    "2024-06-05T02:58:49Z", "2024-06-05T02:58:49.125Z",
+	    "2024-06-05T02:58:49Z", "2024-02-29T00:00:00Z",
+	    "2024-06-05T00:58:49Z",
+	};
+	struct sp_csv_options o = opts(',', true);
+
+	o.schema = schema;
+	o.nschema = 1;
+	cr_assert_eq(parse_str(&o, text), 5);
+	cr_assert_eq(b->nerrors, 1, "2023-02-29 is not a date");
+	for (uint32_t k = 0; k < 5; k++) {
+		const struct sp_value *v = val(k, 0);
+
+		cr_assert_eq(v->len, strlen(want[k]), "rec %u: '%.*s'", k,
+			     (int)v->len, v->str);
+		cr_assert(memcmp(v->str, want[k], v->len) == 0,
+			  "rec %u: '%.*s'", k, (int)v->len, v->str);
+		cr_assert(v->flags & SP_VALUE_JSON_SAFE);
+	}
 }
 
 Test(csv, no_header_names_columns_by_position)
