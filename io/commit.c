@@ -73,6 +73,7 @@ struct sp_commit {
 	int staging_fd;
 	int parent_fd;
 	bool replace;
+	bool durable;  /* fsync files and directories (default) */
 	bool closed;   /* finished or aborted */
 	bool prepared; /* prepare passed, with prepared_replace */
 	bool prepared_replace;
@@ -101,8 +102,11 @@ static bool name_is_plain(const char *name)
 	       strcmp(name, SP_COMMIT_MANIFEST) != 0;
 }
 
-static int fsync_fd(int fd)
+/* fsync, unless the commit was told not to (then 0) */
+static int commit_sync(const struct sp_commit *c, int fd)
 {
+	if (!c->durable)
+		return 0;
 	while (fsync(fd) < 0) {
 		if (errno != EINTR)
 			return -errno;
@@ -263,6 +267,7 @@ int sp_commit_begin(const char *dir, const char *flow, const char *stage,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->durable = true;
 	c->dir_fd = -1;
 	c->staging_fd = -1;
 	c->parent_fd = -1;
@@ -432,6 +437,11 @@ void sp_commit_set_replace(struct sp_commit *c, bool replace)
 	c->replace = replace;
 }
 
+void sp_commit_set_durable(struct sp_commit *c, bool durable)
+{
+	c->durable = durable;
+}
+
 /*
  * Publishing file by file (commit: file, or the fallback) makes files
  * visible before a manifest lists them.  Their names go to a journal
@@ -444,7 +454,7 @@ void sp_commit_set_replace(struct sp_commit *c, bool replace)
 static void drop_journal(struct sp_commit *c)
 {
 	if (unlinkat(c->parent_fd, c->journal, 0) == 0)
-		fsync_fd(c->parent_fd);
+		commit_sync(c, c->parent_fd);
 }
 
 /* One line per file: the staged file's inode (a rename keeps it), then
@@ -471,13 +481,13 @@ static int journal_add(struct sp_commit *c, const char *name)
 			       {(void *)"\n", 1}};
 	bool created = fstat(fd, &js) == 0 && js.st_size == 0;
 	ssize_t w = writev(fd, iov, 3);
-	rc = w == (ssize_t)(len + n + 1) ? fsync_fd(fd)
+	rc = w == (ssize_t)(len + n + 1) ? commit_sync(c, fd)
 	     : w < 0			  ? -errno
 					  : -EIO;
 	close(fd);
 	/* a new journal must survive a power loss as the files do */
 	if (!rc && created)
-		rc = fsync_fd(c->parent_fd);
+		rc = commit_sync(c, c->parent_fd);
 	return rc;
 }
 
@@ -531,7 +541,7 @@ static int take_back_published(struct sp_commit *c)
 	fclose(f);
 	sp_commit_manifest_free(m);
 	if (n)
-		fsync_fd(c->dir_fd);
+		commit_sync(c, c->dir_fd);
 	if (rc == 0 || rc == -ENOENT)
 		drop_journal(c);
 	if (n)
@@ -583,7 +593,7 @@ static int publish(struct sp_commit *c, struct commit_entry *e)
 
 static int sync_dir(struct sp_commit *c)
 {
-	int rc = fsync_fd(c->dir_fd);
+	int rc = commit_sync(c, c->dir_fd);
 
 	if (rc < 0)
 		sp_log_error("cannot sync directory %s: %s", c->dir,
@@ -646,7 +656,7 @@ int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 		goto free_buf;
 	}
 	if (publish_now) {
-		rc = fsync_fd(fd);
+		rc = commit_sync(c, fd);
 		if (rc < 0) {
 			sp_log_error("cannot sync %s: %s", e->staged,
 				     strerrordesc_np(-rc));
@@ -768,13 +778,13 @@ static int write_manifest(struct sp_commit *c, const struct sp_buf *b,
 		off += (size_t)k;
 	}
 	if (!rc)
-		rc = fsync_fd(fd);
+		rc = commit_sync(c, fd);
 	close(fd);
 	if (!rc && renameat(c->staging_fd, MANIFEST_TMP, dst_fd,
 			    SP_COMMIT_MANIFEST) < 0)
 		rc = -errno;
 	if (!rc)
-		rc = fsync_fd(dst_fd);
+		rc = commit_sync(c, dst_fd);
 	if (!rc)
 		return 0;
 	unlinkat(c->staging_fd, MANIFEST_TMP, 0);
@@ -843,7 +853,7 @@ int sp_commit_prepare(struct sp_commit *c, bool replace)
 		if (!e->synced) {
 			fd = openat(c->staging_fd, e->name,
 				    O_RDONLY | O_CLOEXEC);
-			rc = fd < 0 ? -errno : fsync_fd(fd);
+			rc = fd < 0 ? -errno : commit_sync(c, fd);
 			if (fd >= 0)
 				close(fd);
 			if (rc < 0) {
@@ -983,7 +993,7 @@ static int swap_dirs(struct sp_commit *c, unsigned int *how)
 	if (fchmod(c->staging_fd, st.st_mode & 07777) < 0)
 		sp_log_warn("cannot set the mode of %s: %s", c->staging,
 			    strerrordesc_np(errno));
-	rc = fsync_fd(c->staging_fd);
+	rc = commit_sync(c, c->staging_fd);
 	if (rc < 0) {
 		sp_log_error("cannot sync directory %s: %s", c->staging,
 			     strerrordesc_np(-rc));
@@ -1013,7 +1023,7 @@ static int swap_dirs(struct sp_commit *c, unsigned int *how)
 			     strerrordesc_np(-rc));
 		return rc;
 	}
-	rc = fsync_fd(c->parent_fd);
+	rc = commit_sync(c, c->parent_fd);
 	if (rc < 0) {
 		sp_log_error("cannot sync the directory of %s: %s", c->dir,
 			     strerrordesc_np(-rc));

@@ -74,6 +74,11 @@ const char *sp_commit_staging_path(struct sp_commit *c, const char *name);
  * before for publish_now adds.  Default false. */
 void sp_commit_set_replace(struct sp_commit *c, bool replace);
 
+/* Whether files and directories are fsynced on the way (default true).
+ * Without it publication stays atomic for readers (the exchange), but a
+ * crash can lose or truncate what was published. */
+void sp_commit_set_durable(struct sp_commit *c, bool durable);
+
 /* Records the finished staged file `name` with its record count and byte
  * size; the file is read once to compute its XXH64 and check its size.
  * publish_now (commit: file): fsync it, rename it into dir and fsync dir

@@ -625,6 +625,7 @@ static int fw_start(void *state, char *err, size_t errlen)
 		return rc;
 	}
 	sp_commit_set_replace(fw->commit, ctx->force);
+	sp_commit_set_durable(fw->commit, fw->cfg->fsync);
 	uint64_t in_flight = (uint64_t)ctx->workers * (BLOCKS_PER_WORKER + 1);
 	fw->pending_cap = pow2_at_least(in_flight * 4 + 64);
 	fw->pending_head = calloc(fw->pending_cap, sizeof(*fw->pending_head));

@@ -21,6 +21,16 @@
 
 static char root[64];
 
+/* fsync is wrapped for this test (-Wl,--wrap=fsync) to count calls */
+static unsigned fsyncs;
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+int __wrap_fsync(int fd)
+{
+	fsyncs++;
+	return __real_fsync(fd);
+}
+
 static void setup(void)
 {
 	strcpy(root, "/tmp/spate-commit-XXXXXX");
@@ -244,6 +254,39 @@ Test(commit, run_publishes_at_finish_with_manifest)
 		 file_json("\"we\\\"ird\\n.jsonl\"", "{}\n", 1),
 		 file_json("\"empty.jsonl\"", "", 0));
 	cr_assert_str_eq(read_text(pathf("out/high/_manifest.json")), want);
+}
+
+/* durable=false: the same publication, without one fsync (both the
+ * all-at-finish and the file-by-file publication) */
+Test(commit, not_durable_publishes_without_fsync)
+{
+	for (int durable = 1; durable >= 0; durable--) {
+		for (int now = 0; now <= 1; now++) {
+			struct sp_commit *c;
+			char dir[512];
+			char name[16];
+
+			snprintf(name, sizeof(name), "d%d%d", durable, now);
+			strcpy(dir, pathf(name));
+			cr_assert_eq(
+			    sp_commit_begin(dir, "f", "out", "run-1", &c), 0);
+			sp_commit_set_durable(c, durable);
+			fsyncs = 0;
+			stage(c, "a.jsonl", "{\"x\":1}\n", 1, now);
+			stage(c, "b.jsonl", "{\"x\":2}\n", 1, now);
+			cr_assert_eq(sp_commit_finish(c, false), 0);
+			sp_commit_destroy(c);
+			if (durable)
+				cr_assert_gt(fsyncs, 0, "%s", name);
+			else
+				cr_assert_eq(fsyncs, 0, "%s: %u fsyncs", name,
+					     fsyncs);
+			cr_assert_str_eq(list_dir(dir),
+					 "_manifest.json,a.jsonl,b.jsonl");
+			strcat(dir, "/b.jsonl");
+			cr_assert_str_eq(read_text(dir), "{\"x\":2}\n");
+		}
+	}
 }
 
 Test(commit, manifest_read_back)
