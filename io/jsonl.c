@@ -43,11 +43,24 @@ void sp_jsonl_parser_init(struct sp_jsonl_parser *p, struct sp_symtab *st)
 	memset(p->predicted, 0, sizeof(p->predicted));
 }
 
-/* The predicted key of each position as its quoted JSON text ("name"). */
+/* The predicted key of each position as its quoted JSON text ("name"),
+ * and, when "name": fits in 16 bytes, that text as two masked words
+ * compared without a memcmp call (keys are short, the call is not). */
 struct pred_key {
 	const char *text;
-	uint32_t len; /* 0: no prediction */
+	uint32_t len;  /* 0: no prediction */
+	uint32_t wlen; /* length of "name": in w, 0 when longer than 16 */
+	uint64_t w[2], m[2];
 };
+
+/* True when p (with 16 readable bytes) starts with k's "name": */
+static inline bool pred_words_match(const struct pred_key *k, const char *p)
+{
+	uint64_t a[2];
+
+	memcpy(a, p, 16);
+	return ((a[0] & k->m[0]) == k->w[0]) & ((a[1] & k->m[1]) == k->w[1]);
+}
 
 static inline bool is_ws(unsigned char c)
 {
@@ -78,6 +91,16 @@ static void predict(struct sp_jsonl_parser *ps, struct pred_key *pk, uint32_t k,
 	ps->predicted[k] = sym;
 	pk[k].text = sp_symtab_json_key(ps->cache.st, sym, &len);
 	pk[k].len = len - 1; /* without the colon */
+	pk[k].wlen = 0;
+	if (len <= 16) {
+		unsigned char bytes[16] = {0}, mask[16] = {0};
+
+		memcpy(bytes, pk[k].text, len);
+		memset(mask, 0xff, len);
+		memcpy(pk[k].w, bytes, 16);
+		memcpy(pk[k].m, mask, 16);
+		pk[k].wlen = len;
+	}
 }
 
 /* Interns the key whose opening quote is at *pp; *pp ends past its
@@ -158,6 +181,13 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 				: "expected object key or '}'";
 			goto abort;
 		}
+		if (likely(k < NPRED && pk[k].wlen && end - p >= 16 &&
+			   pred_words_match(&pk[k], p))) {
+			/* "name": as predicted, the colon included */
+			sym = ps->predicted[k];
+			p = skip_ws(p + pk[k].wlen, end);
+			goto value;
+		}
 		if (likely(k < NPRED && pk[k].len &&
 			   (size_t)(end - p) >= pk[k].len &&
 			   memcmp(p, pk[k].text, pk[k].len) == 0)) {
@@ -179,7 +209,7 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 			goto abort;
 		}
 		p = skip_ws(p + 1, end);
-
+	value:;
 		struct sp_field *f = field_add(b);
 		if (!f)
 			goto nomem;
@@ -257,6 +287,7 @@ int sp_jsonl_parse(struct sp_jsonl_parser *ps, const char *buf, size_t len,
 		} else {
 			pk[k].text = NULL;
 			pk[k].len = 0;
+			pk[k].wlen = 0;
 		}
 	}
 	while (pos < end) {

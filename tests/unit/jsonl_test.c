@@ -519,6 +519,45 @@ Test(jsonl, key_prediction_never_confuses_names)
 	sp_batch_destroy(b2);
 }
 
+/* Lines long enough for keys to be matched as 16-byte words: names that
+ * share a prefix, a 13-character name ("name": is 16 bytes) and a 14 (17),
+ * spaces around the colon, and the values read after a matched key. */
+Test(jsonl, key_prediction_by_words_never_confuses_names)
+{
+	static const char pad[] = "\"pad\":\"0123456789abcdef0123456789\"}\n";
+	static const char *const lines[] = {
+	    "{\"a\":1,\"abcdefghijklm\":2,\"abcdefghijklmn\":3,",
+	    "{\"a\":4,\"abcdefghijklm\":5,\"abcdefghijklmn\":6,",
+	    "{\"ab\":7,\"abcdefghijklX\":8,\"abcdefghijklmX\":9,",
+	    "{\"a\": 10,\"abcdefghijklm\" :11,\"abcdefghijklmn\":\t12,",
+	    "{\"a\":13,\"abcdefghijkl\":14,\"abcdefghijklmn\":15,",
+	};
+	static const char *const names[][4] = {
+	    {"a", "abcdefghijklm", "abcdefghijklmn", "pad"},
+	    {"a", "abcdefghijklm", "abcdefghijklmn", "pad"},
+	    {"ab", "abcdefghijklX", "abcdefghijklmX", "pad"},
+	    {"a", "abcdefghijklm", "abcdefghijklmn", "pad"},
+	    {"a", "abcdefghijkl", "abcdefghijklmn", "pad"},
+	};
+	char in[1024] = "";
+
+	for (size_t i = 0; i < 5; i++) {
+		strcat(in, lines[i]);
+		strcat(in, pad);
+	}
+	cr_assert_eq(parse(in), 5);
+	cr_assert_eq(b->nerrors, 0);
+	for (uint32_t r = 0; r < 5; r++) {
+		expect_names(r, names[r], 4);
+		for (uint32_t i = 0; i < 3; i++) {
+			const struct sp_value *v = &sp_record_fields(b, r)[i].v;
+			cr_assert_eq(v->len, r * 3 + i + 1 < 10 ? 1 : 2);
+			cr_assert_eq(strtol(v->str, NULL, 10), r * 3 + i + 1,
+				     "record %u field %u", r, i);
+		}
+	}
+}
+
 Test(jsonl, many_fields_past_the_prediction_window)
 {
 	struct sp_buf in;
