@@ -957,17 +957,17 @@ static bool cmp_decimal_int(const char *s, uint32_t len, int64_t y, int *r)
 	return true;
 }
 
-/* 1 or 0: the fast program's answer; -1: ask the machine. */
-static int run_fast(const struct sp_expr *e, const struct sp_batch *b,
-		    uint32_t rec)
+/* 1 or 0: the fast program's answer on the field's value (found: the
+ * record has the field); -1: ask the machine. */
+static int run_fast(const struct sp_expr *e, const struct sp_value *vp,
+		    bool found)
 {
-	struct sp_value v;
+	struct sp_value v = *vp;
 	int64_t i = 0;
 	double d = 0;
 	int r;
 
-	if (sp_record_get_path(b, rec, &e->paths[e->fast_path], &v) ||
-	    v.type == SP_NULL)
+	if (!found || v.type == SP_NULL)
 		return 0;
 	if (e->fast_kind == NUM_INT && (v.flags & SP_VALUE_TEXT) &&
 	    (v.type == SP_DOUBLE || v.type == SP_INT) &&
@@ -994,37 +994,69 @@ static int ctx_reserve(struct sp_expr_ctx *c, const struct sp_expr *e)
 	return 0;
 }
 
+/* Whether rec is selected, given the fast answer r (-1: none): runs the
+ * machine when needed; an error is logged on the record and counted. */
+static bool select_one(const struct sp_expr *e, struct sp_expr_ctx *c,
+		       struct sp_batch *b, uint32_t rec, bool ok, int r,
+		       uint32_t *errs)
+{
+	struct sp_value v;
+	bool t = false;
+
+	if (r >= 0)
+		return r;
+	if (ok && run(e, c, b, rec, &v) == 0 && truth(c, b, &v, &t) == 0)
+		return t;
+	const struct sp_record *rr = &b->recs[rec];
+	sp_batch_error_add(b, rec, rr->line, 0, rr->raw, rr->raw_len, "%s: %s",
+			   e->text, c->why);
+	(*errs)++;
+	return false;
+}
+
+/* records whose field values are looked up (and their text prefetched)
+ * before any is compared: the text is in the input chunk, parsed long
+ * before, and mostly out of the cache by now */
+#define SELECT_GROUP 16
+
 uint32_t sp_expr_select(const struct sp_expr *e, struct sp_expr_ctx *c,
 			struct sp_batch *b, const uint32_t *in, uint32_t n,
 			uint32_t *out, uint32_t *nerr)
 {
 	uint32_t k = 0, errs = 0;
 	bool ok = ctx_reserve(c, e) == 0;
-	struct sp_value v;
-	bool t = false;
 
 	if (!ok)
 		snprintf(c->why, sizeof(c->why), "out of memory");
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t rec = in[i];
-		int r = e->fast ? run_fast(e, b, rec) : -1;
-
-		if (r < 0) {
-			if (ok && run(e, c, b, rec, &v) == 0 &&
-			    truth(c, b, &v, &t) == 0) {
-				r = t;
-			} else {
-				const struct sp_record *rr = &b->recs[rec];
-				sp_batch_error_add(b, rec, rr->line, 0, rr->raw,
-						   rr->raw_len, "%s: %s",
-						   e->text, c->why);
-				errs++;
-				continue;
-			}
-		}
-		if (r)
-			out[k++] = rec; /* k <= i: out may be in */
+	if (!e->fast) {
+		for (uint32_t i = 0; i < n; i++)
+			if (select_one(e, c, b, in[i], ok, -1, &errs))
+				out[k++] = in[i]; /* k <= i: out may be in */
+		goto done;
 	}
+	for (uint32_t g = 0; g < n; g += SELECT_GROUP) {
+		uint32_t m = n - g < SELECT_GROUP ? n - g : SELECT_GROUP;
+		uint32_t recs[SELECT_GROUP];
+		struct sp_value vals[SELECT_GROUP];
+		bool found[SELECT_GROUP];
+
+		for (uint32_t j = 0; j < m; j++) {
+			recs[j] = in[g + j];
+			found[j] = sp_record_get_path(b, recs[j],
+						      &e->paths[e->fast_path],
+						      &vals[j]) == 0;
+			if (!found[j])
+				vals[j] = sp_value_null();
+			else if (vals[j].flags & SP_VALUE_TEXT)
+				__builtin_prefetch(vals[j].str);
+		}
+		for (uint32_t j = 0; j < m; j++) {
+			int r = run_fast(e, &vals[j], found[j]);
+			if (select_one(e, c, b, recs[j], ok, r, &errs))
+				out[k++] = recs[j]; /* k <= g + j */
+		}
+	}
+done:
 	if (nerr)
 		*nerr = errs;
 	return k;

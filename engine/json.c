@@ -206,30 +206,51 @@ static inline bool str_special(unsigned char c)
 	return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
 }
 
+#if defined(__SSE2__)
+/* The specials among the 16 bytes at p: '"', backslash, and (by a signed
+ * compare) bytes below 0x20 or from 0x80. */
+static inline unsigned str_special_mask(const char *p)
+{
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i bs = _mm_set1_epi8('\\');
+	const __m128i sp = _mm_set1_epi8(0x20);
+	__m128i x = _mm_loadu_si128((const __m128i *)p);
+
+	return (unsigned)_mm_movemask_epi8(
+	    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q),
+				      _mm_cmpeq_epi8(x, bs)),
+			 _mm_cmplt_epi8(x, sp)));
+}
+#endif
+
 int sp_json_scan_string(const char **pp, const char *end, uint8_t *flags,
 			const char **why)
 {
-	const char *p = *pp;
+	const char *const start = *pp;
+	const char *p = start;
 
 	for (;;) {
 #if defined(__SSE2__)
-		const __m128i q = _mm_set1_epi8('"');
-		const __m128i bs = _mm_set1_epi8('\\');
-		const __m128i sp = _mm_set1_epi8(0x20);
-
 		while (end - p >= 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)p);
-			/* signed compare: catches < 0x20 and >= 0x80 at once */
-			__m128i m =
-			    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q),
-						      _mm_cmpeq_epi8(x, bs)),
-					 _mm_cmplt_epi8(x, sp));
-			unsigned mask = (unsigned)_mm_movemask_epi8(m);
+			unsigned mask = str_special_mask(p);
 			if (mask) {
 				p += __builtin_ctz(mask);
 				goto special;
 			}
 			p += 16;
+		}
+		/* the last bytes: one load ending at end, over bytes already
+		 * scanned, when the string is that long (the closing quote of
+		 * a line's last value is often there) */
+		if (p < end && end - start >= 16) {
+			const char *t = end - 16;
+			unsigned mask = str_special_mask(t) &
+					(~0u << (unsigned)(p - t));
+			if (mask) {
+				p = t + __builtin_ctz(mask);
+				goto special;
+			}
+			p = end;
 		}
 #endif
 		while (p < end && !str_special((unsigned char)*p))

@@ -375,6 +375,59 @@ Test(json, scan_string_reports_flags_and_end)
 	}
 }
 
+/* Strings that end near the end of the buffer (a line's last value): each
+ * length up to 40, exactly allocated so that a read past the end is an
+ * ASan error, with the closing quote, an escape or a control byte at each
+ * position, and without a closing quote. */
+Test(json, scan_string_near_the_end_of_the_buffer)
+{
+	for (size_t len = 1; len <= 40; len++) {
+		char *buf = malloc(len);
+		const char *p, *why;
+		uint8_t fl;
+
+		cr_assert_not_null(buf);
+		memset(buf, 'x', len);
+		p = buf;
+		fl = 0;
+		cr_assert_eq(sp_json_scan_string(&p, buf + len, &fl, &why),
+			     -EINVAL, "len %zu", len);
+		cr_assert_str_eq(why, "unterminated string");
+		for (size_t at = 0; at < len; at++) {
+			memset(buf, 'x', len);
+			buf[at] = '"';
+			p = buf;
+			fl = 0;
+			cr_assert_eq(
+			    sp_json_scan_string(&p, buf + len, &fl, &why), 0);
+			cr_assert_eq(p, buf + at, "len %zu at %zu", len, at);
+			cr_assert_eq(fl, 0);
+
+			buf[at] = '\x1f';
+			p = buf;
+			cr_assert_eq(
+			    sp_json_scan_string(&p, buf + len, &fl, &why),
+			    -EINVAL);
+			cr_assert_eq(p, buf + at, "len %zu at %zu", len, at);
+
+			/* an escaped quote at at, the closing quote last */
+			if (at + 2 >= len)
+				continue;
+			buf[at] = '\\';
+			buf[at + 1] = '"';
+			buf[len - 1] = '"';
+			p = buf;
+			fl = 0;
+			cr_assert_eq(
+			    sp_json_scan_string(&p, buf + len, &fl, &why), 0);
+			cr_assert_eq(p, buf + len - 1, "len %zu at %zu", len,
+				     at);
+			cr_assert_eq(fl, SP_VALUE_ESCAPED);
+		}
+		free(buf);
+	}
+}
+
 Test(json, object_get_members)
 {
 	const char *obj =
