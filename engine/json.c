@@ -216,10 +216,9 @@ static inline unsigned str_special_mask(const char *p)
 	const __m128i sp = _mm_set1_epi8(0x20);
 	__m128i x = _mm_loadu_si128((const __m128i *)p);
 
-	return (unsigned)_mm_movemask_epi8(
-	    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q),
-				      _mm_cmpeq_epi8(x, bs)),
-			 _mm_cmplt_epi8(x, sp)));
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+	    _mm_cmplt_epi8(x, sp)));
 }
 #endif
 
@@ -244,8 +243,8 @@ int sp_json_scan_string(const char **pp, const char *end, uint8_t *flags,
 		 * a line's last value is often there) */
 		if (p < end && end - start >= 16) {
 			const char *t = end - 16;
-			unsigned mask = str_special_mask(t) &
-					(~0u << (unsigned)(p - t));
+			unsigned mask =
+			    str_special_mask(t) & (~0u << (unsigned)(p - t));
 			if (mask) {
 				p = t + __builtin_ctz(mask);
 				goto special;
@@ -502,7 +501,8 @@ int sp_json_scan_value_at(const char **pp, const char *end, unsigned depth,
 		*out = sp_value_string(p + 1, (uint32_t)(q - p - 1));
 		/* the scanner let no raw quote, backslash or control byte
 		 * through: without escapes the bytes are JSON as they are */
-		out->flags = fl & SP_VALUE_ESCAPED ? fl : fl | SP_VALUE_JSON_SAFE;
+		out->flags =
+		    fl & SP_VALUE_ESCAPED ? fl : fl | SP_VALUE_JSON_SAFE;
 		*pp = q + 1;
 		return 0;
 	}
