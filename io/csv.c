@@ -91,7 +91,7 @@ struct tok_field {
 	size_t garbage;	   /* first byte after a closing quote, or SIZE_MAX */
 	bool quoted;
 	bool doubled; /* holds doubled quotes: needs unquoting */
-	bool plain;   /* no quote, backslash or control byte in the content */
+	bool plain;   /* no byte JSON escapes but the quotes of doubled pairs */
 };
 
 static inline void tok_init(struct tok *t, const char *buf, size_t len,
@@ -245,7 +245,6 @@ tok_field(struct tok *t, struct tok_field *f)
 		}
 		if (s + 1 < len && buf[s + 1] == t->q) {
 			f->doubled = true;
-			f->plain = false;
 			s += 2;
 			continue;
 		}
@@ -277,6 +276,19 @@ tok_field(struct tok *t, struct tok_field *f)
 	}
 	f->garbage = a;
 	return tok_tail(t, a, &unused, &f->plain);
+}
+
+/* The JSON-escaped form of quoted text whose only special bytes are
+ * doubled '"': each "" becomes \", so the length stays the same. */
+static void escape_doubled(const char *s, size_t len, char *out)
+{
+	char *p = out, *end = out + len, *c;
+
+	memcpy(out, s, len);
+	while ((c = memchr(p, '"', (size_t)(end - p)))) {
+		*c = '\\';
+		p = c + 2;
+	}
 }
 
 /* Copies quoted text without its doubled quotes; returns the new length. */
@@ -1028,10 +1040,10 @@ static const char *const conv_what[] = {
     [SP_CSV_TIMESTAMP] = "a timestamp",
 };
 
-/* Fills v from the field text s[0..n) for a column of type type; plain:
- * the text holds no byte JSON must escape. */
+/* Fills v from the field text s[0..n) for a column of type type;
+ * str_flags: SP_VALUE_JSON_SAFE or SP_VALUE_ESCAPED for a string's text. */
 static enum conv_err field_value(struct sp_batch *b, enum sp_csv_type type,
-				 const char *s, size_t n, bool plain,
+				 const char *s, size_t n, uint8_t str_flags,
 				 struct sp_value *v)
 {
 	char ts[32];
@@ -1039,8 +1051,7 @@ static enum conv_err field_value(struct sp_batch *b, enum sp_csv_type type,
 
 	if (type == SP_CSV_STRING) {
 		*v = sp_value_string(s, (uint32_t)n);
-		if (plain)
-			v->flags |= SP_VALUE_JSON_SAFE;
+		v->flags |= str_flags;
 		return CONV_OK;
 	}
 	if (n == 0) {
@@ -1177,22 +1188,36 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 			const char *s = buf + f.start;
 			size_t n = f.end - f.start;
 			enum sp_csv_type type = SP_CSV_STRING;
+			uint8_t str_flags = f.plain ? SP_VALUE_JSON_SAFE : 0;
 
 			if (!fld)
 				return -ENOMEM;
 			if (n > UINT32_MAX)
 				n = UINT32_MAX; /* rejected as too long below */
+			if (ncols)
+				type = p->col_type[nf - 1];
 			if (f.doubled) {
 				char *u = sp_arena_alloc(&b->arena, n + 1);
 				if (!u)
 					return -ENOMEM;
-				n = unquote(s, n, t.q, u);
+				if (type == SP_CSV_STRING && f.plain &&
+				    t.q == '"') {
+					/* kept JSON-escaped: an encoder copies
+					 * it, a reader of the text decodes it
+					 */
+					escape_doubled(s, n, u);
+					str_flags = SP_VALUE_ESCAPED;
+				} else {
+					n = unquote(s, n, t.q, u);
+					/* the quote is in the text now */
+					if (t.q == '"' || t.q == '\\')
+						str_flags = 0;
+				}
 				u[n] = '\0';
 				s = u;
 			}
 			if (ncols) {
 				fld->sym = p->col_sym[nf - 1];
-				type = p->col_type[nf - 1];
 			} else {
 				char gen[16];
 				int gl = snprintf(gen, sizeof(gen), "_%u", nf);
@@ -1203,7 +1228,7 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 			}
 			fld->reserved = 0;
 			enum conv_err ce =
-			    field_value(b, type, s, n, f.plain, &fld->v);
+			    field_value(b, type, s, n, str_flags, &fld->v);
 			if (ce != CONV_OK && !re.kind) {
 				re.kind = REC_CONV;
 				re.field = nf;

@@ -91,15 +91,20 @@ static void expect_str(uint32_t rec, uint32_t i, const char *name,
 	cr_assert_str_eq(name_of(rec, i), name);
 	cr_assert_eq(v->type, SP_STRING, "rec %u field %u type %d", rec, i,
 		     v->type);
-	/* JSON-safe may be claimed only for text that needs no escaping */
-	cr_assert_eq(v->flags & ~SP_VALUE_JSON_SAFE, 0);
+	const char *s;
+	size_t len;
+
+	/* JSON-safe may be claimed only for text that needs no escaping;
+	 * escaped text (doubled quotes kept as \") is compared decoded */
+	cr_assert_eq(v->flags & ~(SP_VALUE_JSON_SAFE | SP_VALUE_ESCAPED), 0);
 	if (v->flags & SP_VALUE_JSON_SAFE)
 		cr_assert(json_safe(want), "rec %u field %u marked JSON-safe",
 			  rec, i);
-	cr_assert_eq(v->len, strlen(want), "rec %u field %u: '%.*s'", rec, i,
-		     (int)v->len, v->str);
-	cr_assert(memcmp(v->str, want, v->len) == 0, "rec %u field %u: '%.*s'",
-		  rec, i, (int)v->len, v->str);
+	cr_assert_eq(sp_value_string_bytes(v, &b->arena, &s, &len), 0);
+	cr_assert_eq(len, strlen(want), "rec %u field %u: '%.*s'", rec, i,
+		     (int)len, s);
+	cr_assert(memcmp(s, want, len) == 0, "rec %u field %u: '%.*s'", rec, i,
+		  (int)len, s);
 }
 
 static void expect_raw(uint32_t rec, const char *raw, uint64_t line)
@@ -194,13 +199,16 @@ Test(csv, crlf_line_ends)
 	expect_raw(2, "last,row", 5);
 }
 
-Test(csv, fields_without_escapes_are_marked_json_safe)
+/* JSON-safe: the text needs no escaping; escaped: the text is the JSON
+ * form (a field whose only special bytes are doubled quotes) */
+Test(csv, fields_are_marked_json_safe_or_kept_escaped)
 {
 	const char *text =
 	    "a,b,c,d\r\n"
 	    "plain,\"quoted, with comma\",\"say \"\"hi\"\"\",back\\slash\r\n"
 	    "in\"side,\"two\nlines\",tab\there,\"\"\n"
-	    "2024-06-05T02:58:49Z,,x,last";
+	    "2024-06-05T02:58:49Z,,\"\"\"\"\"\",\"a\"\"\tb\"\n"
+	    "\"\"\"x\"\"\",\"\",\"\",last";
 	static const struct sp_csv_column schema[] = {
 	    {.name = "a", .type = SP_CSV_STRING},
 	};
@@ -208,24 +216,27 @@ Test(csv, fields_without_escapes_are_marked_json_safe)
 	static const struct {
 		uint32_t rec, field;
 		const char *text;
-		bool safe;
+		uint8_t flags;
 	} want[] = {
-	    {0, 0, "plain", true},
-	    {0, 1, "quoted, with comma", true},
-	    {0, 2, "say \"hi\"", false},
-	    {0, 3, "back\\slash", false},
-	    {1, 0, "in\"side", false},
-	    {1, 1, "two\nlines", false},
-	    {1, 2, "tab\there", false},
-	    {1, 3, "", true},
-	    {2, 0, "2024-06-05T02:58:49Z", true},
-	    {2, 1, "", true},
-	    {2, 3, "last", true},
+	    {0, 0, "plain", SP_VALUE_JSON_SAFE},
+	    {0, 1, "quoted, with comma", SP_VALUE_JSON_SAFE},
+	    {0, 2, "say \\\"hi\\\"", SP_VALUE_ESCAPED},
+	    {0, 3, "back\\slash", 0},
+	    {1, 0, "in\"side", 0},
+	    {1, 1, "two\nlines", 0},
+	    {1, 2, "tab\there", 0},
+	    {1, 3, "", SP_VALUE_JSON_SAFE},
+	    {2, 0, "2024-06-05T02:58:49Z", SP_VALUE_JSON_SAFE},
+	    {2, 1, "", SP_VALUE_JSON_SAFE},
+	    {2, 2, "\\\"\\\"", SP_VALUE_ESCAPED},
+	    {2, 3, "a\"\tb", 0},
+	    {3, 0, "\\\"x\\\"", SP_VALUE_ESCAPED},
+	    {3, 3, "last", SP_VALUE_JSON_SAFE},
 	};
 
 	o.schema = schema;
 	o.nschema = 1;
-	cr_assert_eq(parse_str(&o, text), 3);
+	cr_assert_eq(parse_str(&o, text), 4);
 	cr_assert_eq(b->nerrors, 0);
 	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
 		const struct sp_value *v = val(want[k].rec, want[k].field);
@@ -233,7 +244,7 @@ Test(csv, fields_without_escapes_are_marked_json_safe)
 		cr_assert_eq(v->len, strlen(want[k].text), "case %zu", k);
 		cr_assert(memcmp(v->str, want[k].text, v->len) == 0,
 			  "case %zu: '%.*s'", k, (int)v->len, v->str);
-		cr_assert_eq(!!(v->flags & SP_VALUE_JSON_SAFE), want[k].safe,
+		cr_assert_eq(v->flags, want[k].flags,
 			     "case %zu ('%s'): flags %#x", k, want[k].text,
 			     v->flags);
 	}
