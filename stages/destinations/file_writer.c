@@ -107,7 +107,8 @@ static const struct sp_option fw_options[] = {
 	 .help = "input bytes per zstd frame (blocks end on records)"},
 	{.name = "fsync", .type = SP_OPT_BOOL, .def = "true",
 	 .offset = offsetof(struct fw_config, fsync),
-	 .help = "fsync files and directories when publishing"},
+	 .help = "fsync files and directories when publishing (false: "
+		 "still atomic for readers, but a crash can lose the output)"},
 	{.name = "stage", .type = SP_OPT_STRING,
 	 .offset = offsetof(struct fw_config, stage),
 	 .help = "catalog stage (`spate stage create-local`): `dir` is then "
