@@ -105,6 +105,12 @@ static inline void tok_init(struct tok *t, const char *buf, size_t len,
 			  .q = q};
 }
 
+/* A byte JSON holds between quotes as it is. */
+static inline bool json_plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
 static inline bool tok_special(const struct tok *t, unsigned char c)
 {
 	return c == (unsigned char)t->d || c == (unsigned char)t->q ||
@@ -238,7 +244,9 @@ tok_field(struct tok *t, struct tok_field *f)
 		}
 		if (buf[s] != t->q) {
 			t->newlines += buf[s] == '\n';
-			if (buf[s] != t->d || (unsigned char)t->d < 0x20)
+			/* a delimiter inside quotes is text: plain unless JSON
+			 * escapes it too (tab, '"' or backslash delimiters) */
+			if (!json_plain_byte((unsigned char)buf[s]))
 				f->plain = false;
 			s++;
 			continue;
@@ -1210,7 +1218,7 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 				} else {
 					n = unquote(s, n, t.q, u);
 					/* the quote is in the text now */
-					if (t.q == '"' || t.q == '\\')
+					if (!json_plain_byte((unsigned char)t.q))
 						str_flags = 0;
 				}
 				u[n] = '\0';

@@ -1,6 +1,8 @@
 /*
  * Fuzz harness for the CSV codec.  The first byte picks the options
- * (delimiter, quote, header, schema, ignore_lines); the rest is the input.
+ * (header, schema, ignore_lines), the second the cut point, the third the
+ * delimiter and quote (among them bytes JSON escapes); the rest is the
+ * input.
  * Checks: parsing never crashes; parsing the two pieces that sp_csv_split
  * cuts gives the same records and errors as parsing the whole; every
  * parsed record re-encodes and re-parses to the same count and values;
@@ -138,7 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char delims[] = {',', '\t', ';', '|'};
+	static const char delims[] = {',', '\t', ';', '|', '\\', '"', ' ', 1};
+	static const char quotes[] = {'"', '\'', '\t', '\\'};
 	struct sp_csv_options o = {0};
 	struct sp_csv_parser p;
 	struct sp_symtab *st;
@@ -147,10 +150,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	ssize_t used;
 
-	if (size < 2)
+	if (size < 3)
 		return 0;
-	o.delimiter = delims[data[0] & 3];
-	o.quote = data[0] & 4 ? '\'' : '"';
+	o.delimiter = delims[data[2] & 7];
+	o.quote = quotes[(data[2] >> 3) & 3];
+	if (o.delimiter == o.quote)
+		return 0;
 	o.header = data[0] & 8;
 	o.ignore_lines = data[0] & 16 ? 1 : 0;
 	if (data[0] & 32) {
@@ -159,8 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* the second byte picks a cut point for sp_csv_split */
 	size_t cut_at = data[1];
-	const char *buf = (const char *)data + 2;
-	size_t len = size - 2;
+	const char *buf = (const char *)data + 3;
+	size_t len = size - 3;
 
 	st = sp_symtab_create();
 	if (!st || sp_csv_parser_init(&p, &o, st))

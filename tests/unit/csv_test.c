@@ -250,6 +250,34 @@ Test(csv, fields_are_marked_json_safe_or_kept_escaped)
 	}
 }
 
+/* Delimiters and quotes that JSON escapes: a backslash or '"' delimiter
+ * inside quotes, a tab quote undoubled into the text. */
+Test(csv, delimiters_and_quotes_json_escapes_are_never_marked_safe)
+{
+	static const struct {
+		char d, q;
+		const char *text, *want;
+	} cases[] = {
+	    {'\\', '"', "a\\b\n\"x\\y\"\\z\n", "x\\y"},
+	    {'\\', '"', "a\\b\n\"m\\tc\"\"o\"\\z\n", "m\\tc\"o"},
+	    {'"', '\'', "a\"b\n'x\"y'\"z\n", "x\"y"},
+	    {',', '\t', "a,b\n\ta\t\tb\t,c\n", "a\tb"},
+	    {',', '\001', "a,b\n\001a\001\001b\001,c\n", "a\001b"},
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct sp_csv_options o = opts(cases[k].d, true);
+
+		o.quote = cases[k].q;
+		sp_batch_reset(b);
+		cr_assert_eq(parse_str(&o, cases[k].text), 1, "case %zu", k);
+		cr_assert_eq(b->nerrors, 0, "case %zu", k);
+		expect_str(0, 0, "a", cases[k].want);
+		cr_assert_eq(val(0, 0)->flags, 0, "case %zu: flags %#x", k,
+			     val(0, 0)->flags);
+	}
+}
+
 Test(csv, timestamps_in_utc_keep_their_text)
 {
 	const char *text = "ts\n"
