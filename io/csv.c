@@ -1218,7 +1218,8 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 				} else {
 					n = unquote(s, n, t.q, u);
 					/* the quote is in the text now */
-					if (!json_plain_byte((unsigned char)t.q))
+					if (!json_plain_byte(
+						(unsigned char)t.q))
 						str_flags = 0;
 				}
 				u[n] = '\0';
