@@ -96,6 +96,36 @@ Test(jsonl, round_trip_changed_is_byte_identical)
 	expect_out(round_trip_input);
 }
 
+/* Changed records re-encode keys and values of every length from 1 to 40
+ * (the short ones are copied inline, by overlapping moves) exactly. */
+Test(jsonl, changed_records_keep_keys_and_values_of_every_length)
+{
+	static struct sp_buf in;
+	char key[48], val[48];
+
+	sp_buf_init(&in);
+	for (int n = 1; n <= 40; n++) {
+		for (int i = 0; i < n; i++) {
+			key[i] = (char)('a' + (i * 7 + n) % 26);
+			val[i] = (char)('0' + (i * 3 + n) % 10);
+		}
+		char num[48], line[200];
+		memcpy(num, val, (size_t)n);
+		num[0] = '7'; /* no leading zero */
+		int len = snprintf(line, sizeof(line),
+				   "{\"%.*s\":\"%.*s\",\"n\":%.*s,\"o\":[%.*s]}\n",
+				   n, key, n, val, n, num, n, num);
+		cr_assert_eq(sp_buf_append(&in, line, (size_t)len), 0);
+	}
+	cr_assert_eq(sp_buf_putc(&in, '\0'), 0);
+	cr_assert_eq(parse(in.data), 40);
+	cr_assert_eq(b->nerrors, 0);
+	mark_all_changed();
+	encode_all();
+	expect_out(in.data);
+	sp_buf_fini(&in);
+}
+
 Test(jsonl, values_are_zero_copy_with_types)
 {
 	cr_assert_eq(parse(round_trip_input), 3);
