@@ -788,6 +788,65 @@ Test(csv, split_respects_quotes)
 	cr_assert_eq(sp_csv_split(&o2, t4, 10), 9);
 }
 
+/* The boundary byte by byte: the last newline outside quotes, a quote
+ * opening only at a field start, a doubled quote staying inside. */
+static size_t split_reference(char d, char q, const char *buf, size_t len)
+{
+	bool inside = false;
+	size_t last = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (inside) {
+			if (c == q && i + 1 < len && buf[i + 1] == q)
+				i++;
+			else if (c == q)
+				inside = false;
+		} else if (c == q &&
+			   (i == 0 || buf[i - 1] == d || buf[i - 1] == '\n')) {
+			inside = true;
+		} else if (c == '\n') {
+			last = i + 1;
+		}
+	}
+	return last;
+}
+
+/* sp_csv_split against the reference on random text of delimiters,
+ * quotes, newlines and letters, across the 64-byte blocks it scans. */
+Test(csv, split_matches_a_byte_by_byte_reference)
+{
+	static const char dq[][2] = {{',', '"'}, {';', '\''}, {'\t', '"'}};
+	uint64_t seed = 42;
+
+	for (int round = 0; round < 20000; round++) {
+		char d = dq[round % 3][0], q = dq[round % 3][1];
+		const char alphabet[] = {d, q, q, '\n', 'a', 'b', '\r', d};
+		char buf[400];
+		size_t len;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		len = (size_t)(seed >> 33) % sizeof(buf);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 6364136223846793005ull +
+			       1442695040888963407ull;
+			/* mostly letters: fields of realistic length */
+			unsigned r = (unsigned)(seed >> 33) % 32;
+			buf[i] = r < 8 ? alphabet[r] : (char)('c' + r % 20);
+		}
+		struct sp_csv_options o = opts(d, false);
+		o.quote = q;
+		char *exact = malloc(len ? len : 1); /* reads past end: ASan */
+		cr_assert_not_null(exact);
+		memcpy(exact, buf, len);
+		cr_assert_eq(sp_csv_split(&o, exact, len),
+			     split_reference(d, q, buf, len),
+			     "round %d: '%.*s'", round, (int)len, buf);
+		free(exact);
+	}
+}
+
 /* Parsing chunks cut by sp_csv_split gives what parsing the whole gives. */
 Test(csv, split_chunks_parse_like_whole)
 {
