@@ -49,13 +49,13 @@ struct sp_batch {
 	uint32_t nerrors, cap_errors;
 	struct sp_arena arena;
 	struct sp_symtab *symtab;
-	const char *source; /* input name for messages ("data/a.jsonl") */
-	uint64_t seq;	    /* position in its origin's output order */
-	uint64_t bytes_in;  /* input bytes this batch was parsed from */
-	const char *input;  /* those bytes (records' raw points into them) */
+	const char *source;    /* input name for messages ("data/a.jsonl") */
+	uint64_t seq;	       /* position in its origin's output order */
+	uint64_t bytes_in;     /* input bytes this batch was parsed from */
+	const char *input;     /* those bytes (records' raw points into them) */
 	uint64_t input_offset; /* byte offset of input[0] in its source */
-	atomic_int refs;    /* lanes still using it */
-	void *owner;	    /* engine-private: chunk/pool this batch returns to */
+	atomic_int refs;       /* lanes still using it */
+	void *owner; /* engine-private: chunk/pool this batch returns to */
 };
 
 struct sp_batch *sp_batch_create(struct sp_symtab *st);
@@ -70,6 +70,17 @@ struct sp_record *sp_batch_record_begin(struct sp_batch *b);
 /* Appends a field to the record begun last; NULL when out of memory. */
 struct sp_field *sp_batch_field_add(struct sp_batch *b);
 
+/* sp_batch_field_add for parsers' inner loops: inline while the field
+ * array has room. */
+static inline struct sp_field *sp_batch_field_push(struct sp_batch *b)
+{
+	if (__builtin_expect(b->nfields < b->cap_fields, 1)) {
+		b->recs[b->nrecs - 1].nfields++;
+		return &b->fields[b->nfields++];
+	}
+	return sp_batch_field_add(b);
+}
+
 /* Drops the record begun last (and its fields), e.g. after a parse error. */
 void sp_batch_record_abort(struct sp_batch *b);
 
@@ -81,7 +92,8 @@ struct sp_field *sp_batch_record_append(struct sp_batch *b, uint32_t rec);
  * 0 or -ENOMEM. */
 int sp_batch_error_add(struct sp_batch *b, uint32_t record, uint64_t line,
 		       uint64_t offset, const char *raw, uint32_t raw_len,
-		       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+		       const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 
 static inline struct sp_field *sp_record_fields(const struct sp_batch *b,
 						uint32_t rec)

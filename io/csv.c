@@ -181,8 +181,8 @@ static inline __attribute__((always_inline)) size_t tok_next(struct tok *t,
 
 /* Finishes a field that ends at the delimiter or line end after from;
  * *plain is cleared when the text holds a byte JSON must escape. */
-static inline enum tok_end tok_tail(struct tok *t, size_t from, size_t *fend,
-				    bool *plain)
+static inline __attribute__((always_inline)) enum tok_end
+tok_tail(struct tok *t, size_t from, size_t *fend, bool *plain)
 {
 	const char *buf = t->buf;
 	size_t e = tok_next(t, from);
@@ -327,6 +327,22 @@ static inline bool plain_ascii(const unsigned char *s, size_t n)
 	size_t i = 0;
 	uint64_t acc = 0;
 
+#if defined(__SSE2__)
+	if (n >= 16) {
+		const __m128i zero = _mm_setzero_si128();
+		__m128i any = zero;
+		/* a high bit, or a byte equal to zero */
+		for (; i + 16 <= n; i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+			any = _mm_or_si128(
+			    any, _mm_or_si128(x, _mm_cmpeq_epi8(x, zero)));
+		}
+		__m128i x = _mm_loadu_si128((const __m128i *)(s + n - 16));
+		any =
+		    _mm_or_si128(any, _mm_or_si128(x, _mm_cmpeq_epi8(x, zero)));
+		return _mm_movemask_epi8(any) == 0;
+	}
+#endif
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
 		memcpy(&w, s + i, 8);
@@ -1192,7 +1208,7 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 			if (re.kind == REC_GARBAGE || (ncols && nf > ncols))
 				continue;
 
-			struct sp_field *fld = sp_batch_field_add(b);
+			struct sp_field *fld = sp_batch_field_push(b);
 			const char *s = buf + f.start;
 			size_t n = f.end - f.start;
 			enum sp_csv_type type = SP_CSV_STRING;

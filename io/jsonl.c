@@ -74,15 +74,6 @@ static inline const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-static inline struct sp_field *field_add(struct sp_batch *b)
-{
-	if (likely(b->nfields < b->cap_fields)) {
-		b->recs[b->nrecs - 1].nfields++;
-		return &b->fields[b->nfields++];
-	}
-	return sp_batch_field_add(b);
-}
-
 static void predict(struct sp_jsonl_parser *ps, struct pred_key *pk, uint32_t k,
 		    uint32_t sym)
 {
@@ -210,7 +201,7 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 		}
 		p = skip_ws(p + 1, end);
 	value:;
-		struct sp_field *f = field_add(b);
+		struct sp_field *f = sp_batch_field_push(b);
 		if (!f)
 			goto nomem;
 		f->sym = sym;

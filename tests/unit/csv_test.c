@@ -715,6 +715,48 @@ Test(csv, invalid_utf8_and_nul)
 			 "invalid UTF-8 in field 2 at byte offset 36");
 }
 
+/* A NUL or a byte that starts no UTF-8 sequence at every position of
+ * records of every length up to 40 (the check reads 16 bytes at a time),
+ * and a valid two-byte sequence, which is kept. */
+Test(csv, bad_bytes_found_at_every_position)
+{
+	struct sp_csv_options o = opts(',', false);
+	char text[64];
+
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (int kind = 0; kind < 3; kind++) {
+				memset(text, 'x', len);
+				text[len] = '\n';
+				if (kind == 0)
+					text[at] = '\0';
+				else if (kind == 1)
+					text[at] = (char)0xff;
+				else if (at + 1 < len)
+					memcpy(text + at, "\xc3\xa9", 2);
+				else
+					continue;
+				sp_batch_reset(b);
+				int n = parse_text(&o, text, len + 1);
+				cr_assert_eq(n, kind == 2,
+					     "len %zu at %zu kind %d", len, at,
+					     kind);
+				cr_assert_eq(b->nerrors, kind != 2,
+					     "len %zu at %zu kind %d", len, at,
+					     kind);
+				if (kind == 2)
+					continue;
+				char want[80];
+				snprintf(want, sizeof(want),
+					 "%s in field 1 at byte offset %zu",
+					 kind ? "invalid UTF-8" : "NUL byte",
+					 at);
+				cr_assert_str_eq(b->errors[0].reason, want);
+			}
+		}
+	}
+}
+
 Test(csv, long_value_truncated_in_reason)
 {
 	static const struct sp_csv_column schema[] = {{"v", SP_CSV_INT}};
