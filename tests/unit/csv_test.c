@@ -757,6 +757,42 @@ Test(csv, bad_bytes_found_at_every_position)
 	}
 }
 
+/* Doubled quotes at every position of fields up to 40 bytes (found 16
+ * bytes at a time), alone and next to a second pair: kept escaped. */
+Test(csv, doubled_quotes_kept_escaped_at_every_position)
+{
+	struct sp_csv_options o = opts(',', false);
+	char text[64], want[64];
+
+	for (size_t len = 2; len <= 40; len++) {
+		for (size_t at = 0; at + 2 <= len; at++) {
+			for (int pairs = 1; pairs <= 2; pairs++) {
+				if (pairs == 2 && at + 4 > len)
+					continue;
+				memset(want, 'x', len);
+				want[len] = '\0';
+				text[0] = '"';
+				for (int k = 0; k < pairs; k++) {
+					want[at + 2 * (size_t)k] = '\\';
+					want[at + 2 * (size_t)k + 1] = '"';
+				}
+				for (size_t i = 0; i < len; i++)
+					text[1 + i] =
+					    want[i] == '\\' ? '"' : want[i];
+				memcpy(text + 1 + len, "\",1\n", 4);
+				sp_batch_reset(b);
+				cr_assert_eq(parse_text(&o, text, len + 5), 1);
+				const struct sp_value *v = val(0, 0);
+				cr_assert_eq(v->flags, SP_VALUE_ESCAPED);
+				cr_assert_eq(v->len, len);
+				cr_assert(memcmp(v->str, want, len) == 0,
+					  "len %zu at %zu: '%.*s' want '%s'",
+					  len, at, (int)v->len, v->str, want);
+			}
+		}
+	}
+}
+
 Test(csv, long_value_truncated_in_reason)
 {
 	static const struct sp_csv_column schema[] = {{"v", SP_CSV_INT}};
