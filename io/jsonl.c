@@ -443,24 +443,56 @@ int sp_jsonl_encode_record(const struct sp_batch *b, uint32_t rec,
 	return 0;
 }
 
+int sp_jsonl_encode_run(const struct sp_batch *b, const uint32_t *sel,
+			uint32_t n, uint32_t max, struct sp_buf *out,
+			uint32_t *done)
+{
+	const struct sp_record *r = &b->recs[sel[0]];
+
+	*done = 1;
+	if (r->flags & SP_RECORD_CHANGED)
+		return sp_jsonl_encode_record(b, sel[0], out) ||
+			       sp_buf_putc(out, '\n')
+			   ? -ENOMEM
+			   : 0;
+	/* a passthrough copies whole chunks instead of a line at a time;
+	 * the byte between two such records is their input's '\n' */
+	const char *start = r->raw, *end = r->raw + r->raw_len;
+	uint32_t k = 1;
+	for (; k < n && k < max; k++) {
+		const struct sp_record *next = &b->recs[sel[k]];
+		if ((next->flags & SP_RECORD_CHANGED) || next->raw != end + 1 ||
+		    *end != '\n')
+			break;
+		end = next->raw + next->raw_len;
+	}
+	size_t len = (size_t)(end - start);
+	if (sp_buf_reserve(out, len + 1))
+		return -ENOMEM;
+	memcpy(out->data + out->len, start, len);
+	out->len += len;
+	out->data[out->len++] = '\n';
+	*done = k;
+	return 0;
+}
+
 int sp_jsonl_encode(const struct sp_batch *b, const uint32_t *sel, uint32_t n,
 		    struct sp_buf *out)
 {
-	for (uint32_t k = 0; k < n; k++) {
-		uint32_t rec = sel ? sel[k] : k;
-		const struct sp_record *r = &b->recs[rec];
+	uint32_t all[64];
 
-		if (!(r->flags & SP_RECORD_CHANGED)) {
-			if (sp_buf_reserve(out, (size_t)r->raw_len + 1))
-				return -ENOMEM;
-			memcpy(out->data + out->len, r->raw, r->raw_len);
-			out->len += r->raw_len;
-			out->data[out->len++] = '\n';
-			continue;
+	for (uint32_t k = 0; k < n;) {
+		uint32_t done, m = n - k;
+		const uint32_t *s = sel ? sel + k : all;
+
+		if (!sel) { /* every record: the selection is k, k+1, ... */
+			m = m < 64 ? m : 64;
+			for (uint32_t i = 0; i < m; i++)
+				all[i] = k + i;
 		}
-		if (sp_jsonl_encode_record(b, rec, out) ||
-		    sp_buf_putc(out, '\n'))
+		if (sp_jsonl_encode_run(b, s, m, m, out, &done))
 			return -ENOMEM;
+		k += done;
 	}
 	return 0;
 }

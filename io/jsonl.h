@@ -49,6 +49,14 @@ size_t sp_count_lines(const char *p, size_t n);
 int sp_jsonl_encode(const struct sp_batch *b, const uint32_t *sel, uint32_t n,
 		    struct sp_buf *out);
 
+/* Appends record sel[0] as sp_jsonl_encode does, and with it up to max - 1
+ * of the records after it when they, like it, are unchanged and lie back
+ * to back in one input, one newline apart: their text is copied in one
+ * piece.  *done: the records appended.  0 or -ENOMEM. */
+int sp_jsonl_encode_run(const struct sp_batch *b, const uint32_t *sel,
+			uint32_t n, uint32_t max, struct sp_buf *out,
+			uint32_t *done);
+
 /* Appends one record (as in sp_jsonl_encode, without the newline). */
 int sp_jsonl_encode_record(const struct sp_batch *b, uint32_t rec,
 			   struct sp_buf *out);

@@ -795,7 +795,21 @@ static int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
 				continue;
 			}
 		} else {
-			rc = sp_jsonl_encode(b, &r, 1, &w->enc);
+			/* unchanged records back to back go in one copy, up
+			 * to the file's record limit */
+			uint64_t room = cfg->max_file_records
+					    ? (uint64_t)cfg->max_file_records -
+						  w->enc_records
+					    : UINT32_MAX;
+			uint32_t done;
+			rc = sp_jsonl_encode_run(
+			    b, sel + i, n - i,
+			    room < UINT32_MAX ? (uint32_t)room : UINT32_MAX,
+			    &w->enc, &done);
+			if (rc == 0) {
+				w->enc_records += done - 1;
+				i += done - 1;
+			}
 		}
 		if (rc < 0)
 			return rc;

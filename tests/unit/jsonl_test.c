@@ -112,9 +112,10 @@ Test(jsonl, changed_records_keep_keys_and_values_of_every_length)
 		char num[48], line[200];
 		memcpy(num, val, (size_t)n);
 		num[0] = '7'; /* no leading zero */
-		int len = snprintf(line, sizeof(line),
-				   "{\"%.*s\":\"%.*s\",\"n\":%.*s,\"o\":[%.*s]}\n",
-				   n, key, n, val, n, num, n, num);
+		int len =
+		    snprintf(line, sizeof(line),
+			     "{\"%.*s\":\"%.*s\",\"n\":%.*s,\"o\":[%.*s]}\n", n,
+			     key, n, val, n, num, n, num);
 		cr_assert_eq(sp_buf_append(&in, line, (size_t)len), 0);
 	}
 	cr_assert_eq(sp_buf_putc(&in, '\0'), 0);
@@ -124,6 +125,42 @@ Test(jsonl, changed_records_keep_keys_and_values_of_every_length)
 	encode_all();
 	expect_out(in.data);
 	sp_buf_fini(&in);
+}
+
+/* Unchanged records back to back are appended in one piece; a blank line,
+ * a CRLF line end, a changed record or the limit ends the piece. */
+Test(jsonl, encode_run_copies_back_to_back_records_at_once)
+{
+	static const char in[] = "{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}\r\n"
+				 "{\"a\":4}\n{\"a\":5}\n{\"a\":6}\n";
+	static const uint32_t want_done[] = {2, 1, 1, 2};
+	uint32_t sel[6] = {0, 1, 2, 3, 4, 5}, done, k = 0;
+
+	cr_assert_eq(parse(in), 6);
+	b->recs[3].flags |= SP_RECORD_CHANGED;
+	out.len = 0;
+	for (uint32_t run = 0; k < 6; run++) {
+		cr_assert_lt(run, 4);
+		cr_assert_eq(
+		    sp_jsonl_encode_run(b, sel + k, 6 - k, 100, &out, &done),
+		    0);
+		cr_assert_eq(done, want_done[run], "run %u", run);
+		k += done;
+	}
+	expect_out("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n{\"a\":5}\n"
+		   "{\"a\":6}\n");
+	/* the limit, and a selection that skips a record */
+	out.len = 0;
+	cr_assert_eq(sp_jsonl_encode_run(b, sel, 6, 1, &out, &done), 0);
+	cr_assert_eq(done, 1);
+	uint32_t gap[] = {4, 5, 0};
+	out.len = 0;
+	cr_assert_eq(sp_jsonl_encode_run(b, gap, 3, 100, &out, &done), 0);
+	cr_assert_eq(done, 2);
+	expect_out("{\"a\":5}\n{\"a\":6}\n");
+	encode_all();
+	expect_out("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n{\"a\":5}\n"
+		   "{\"a\":6}\n");
 }
 
 Test(jsonl, values_are_zero_copy_with_types)
@@ -671,8 +708,8 @@ Test(jsonl, count_lines_matches_a_byte_loop)
 		buf[i] = (seed >> 16) % 5 == 0 ? '\n' : 'a';
 	}
 	memset(buf + 100, '\n', 255 * 16 + 40); /* counters at their limit */
-	const size_t lens[] = {0, 1, 15, 16, 17, 255 * 16, 255 * 16 + 1,
-			       sizeof(buf) - 3};
+	const size_t lens[] = {0,  1,	     15,	   16,
+			       17, 255 * 16, 255 * 16 + 1, sizeof(buf) - 3};
 	for (size_t off = 0; off < 3; off++)
 		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
 			size_t want = 0;
