@@ -83,6 +83,8 @@ struct tok {
 	uint64_t newlines; /* quoted newlines met so far */
 	size_t mbase;	   /* offset of the 64-byte block mask describes */
 	uint64_t mask;	   /* bit i: buf[mbase + i] is special (tok_block) */
+	uint64_t dmask; /* its delimiters, when JSON holds them as they are */
+	bool d_plain;	/* JSON holds the delimiter as it is */
 	char d, q;
 };
 
@@ -94,6 +96,12 @@ struct tok_field {
 	bool plain;   /* no byte JSON escapes but the quotes of doubled pairs */
 };
 
+/* A byte JSON holds between quotes as it is. */
+static inline bool json_plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
 static inline void tok_init(struct tok *t, const char *buf, size_t len,
 			    size_t pos, char d, char q)
 {
@@ -101,14 +109,9 @@ static inline void tok_init(struct tok *t, const char *buf, size_t len,
 			  .len = len,
 			  .pos = pos,
 			  .mbase = SIZE_MAX,
+			  .d_plain = json_plain_byte((unsigned char)d),
 			  .d = d,
 			  .q = q};
-}
-
-/* A byte JSON holds between quotes as it is. */
-static inline bool json_plain_byte(unsigned char c)
-{
-	return c >= 0x20 && c != '"' && c != '\\';
 }
 
 static inline bool tok_special(const struct tok *t, unsigned char c)
@@ -119,12 +122,14 @@ static inline bool tok_special(const struct tok *t, unsigned char c)
 
 /* The special bytes of buf[base..base+64) (fewer at the buffer's end):
  * delimiter, quote, and what JSON escapes: '"', backslash and control
- * bytes (newline among them). */
-static inline uint64_t tok_block(const struct tok *t, size_t base)
+ * bytes (newline among them); *dm: the delimiters among them when JSON
+ * holds the delimiter as it is (a quoted field skips them), else 0. */
+static inline uint64_t tok_block(const struct tok *t, size_t base, uint64_t *dm)
 {
 	const char *p = t->buf + base;
 	uint64_t m = 0;
 
+	*dm = 0;
 	if (base + 64 <= t->len) {
 #if defined(__SSE2__)
 		const __m128i vd = _mm_set1_epi8(t->d),
@@ -135,29 +140,37 @@ static inline uint64_t tok_block(const struct tok *t, size_t base)
 			__m128i x =
 			    _mm_loadu_si128((const __m128i *)(p + 16 * i));
 			/* max(x, 0x1f) == 0x1f: unsigned x <= 0x1f */
+			__m128i ed = _mm_cmpeq_epi8(x, vd);
 			__m128i e = _mm_or_si128(
-			    _mm_or_si128(_mm_cmpeq_epi8(x, vd),
-					 _mm_cmpeq_epi8(x, vq)),
+			    _mm_or_si128(ed, _mm_cmpeq_epi8(x, vq)),
 			    _mm_or_si128(
 				_mm_or_si128(_mm_cmpeq_epi8(x, vj),
 					     _mm_cmpeq_epi8(x, vb)),
 				_mm_cmpeq_epi8(_mm_max_epu8(x, vc), vc)));
 			m |= (uint64_t)(uint16_t)_mm_movemask_epi8(e)
 			     << (16 * i);
+			*dm |= (uint64_t)(uint16_t)_mm_movemask_epi8(ed)
+			       << (16 * i);
 		}
+		if (!t->d_plain)
+			*dm = 0;
 		return m;
 #endif
 	}
-	for (size_t i = 0; i < 64 && base + i < t->len; i++)
+	for (size_t i = 0; i < 64 && base + i < t->len; i++) {
 		if (tok_special(t, (unsigned char)p[i]))
 			m |= 1ull << i;
+		if (t->d_plain && p[i] == t->d)
+			*dm |= 1ull << i;
+	}
 	return m;
 }
 
 /* Offset of the first special byte at or after from, or len when there is
- * none. */
-static inline __attribute__((always_inline)) size_t tok_next(struct tok *t,
-							     size_t from)
+ * none; in_quotes: not counting delimiters that JSON holds as they are
+ * (inside quotes they are text, and the field stays plain). */
+static inline __attribute__((always_inline)) size_t
+tok_next(struct tok *t, size_t from, bool in_quotes)
 {
 	size_t base = from & ~(size_t)63;
 	uint64_t m;
@@ -166,15 +179,16 @@ static inline __attribute__((always_inline)) size_t tok_next(struct tok *t,
 		return t->len;
 	if (base != t->mbase) {
 		t->mbase = base;
-		t->mask = tok_block(t, base);
+		t->mask = tok_block(t, base, &t->dmask);
 	}
-	m = t->mask & (~0ull << (from & 63));
+	m = (t->mask & ~(in_quotes ? t->dmask : 0)) & (~0ull << (from & 63));
 	while (!m) {
 		base += 64;
 		if (base >= t->len)
 			return t->len;
 		t->mbase = base;
-		t->mask = m = tok_block(t, base);
+		t->mask = tok_block(t, base, &t->dmask);
+		m = t->mask & ~(in_quotes ? t->dmask : 0);
 	}
 	return base + (size_t)__builtin_ctzll(m);
 }
@@ -185,14 +199,14 @@ static inline __attribute__((always_inline)) enum tok_end
 tok_tail(struct tok *t, size_t from, size_t *fend, bool *plain)
 {
 	const char *buf = t->buf;
-	size_t e = tok_next(t, from);
+	size_t e = tok_next(t, from, false);
 
 	/* a quote inside an unquoted field is text, like the other specials
 	 * that are neither delimiter nor newline (a CR before LF ends it) */
 	while (e < t->len && buf[e] != t->d && buf[e] != '\n') {
 		if (!(buf[e] == '\r' && e + 1 < t->len && buf[e + 1] == '\n'))
 			*plain = false;
-		e = tok_next(t, e + 1);
+		e = tok_next(t, e + 1, false);
 	}
 	*fend = e;
 	if (e < t->len && t->buf[e] == t->d) {
@@ -233,7 +247,7 @@ tok_field(struct tok *t, struct tok_field *f)
 	s = pos + 1;
 	uint64_t newlines_before = t->newlines;
 	for (;;) {
-		s = tok_next(t, s);
+		s = tok_next(t, s, true);
 		if (s == len) {
 			/* lines count to where the field starts */
 			t->newlines = newlines_before;
