@@ -48,6 +48,19 @@ static void expect_output(struct e2e_result *r, const char *const *argv,
 	cr_assert(strncmp(r->out, head, strlen(head)) == 0, "%s", r->out);
 }
 
+/* spate argv must succeed, its output starting with head and holding each
+ * of the NULL-terminated needles. */
+static void expect_output_holds(const char *const *argv, const char *head,
+				const char *const *needles)
+{
+	struct e2e_result r;
+
+	expect_output(&r, argv, head);
+	for (; *needles; needles++)
+		CONTAINS(r.out, *needles);
+	e2e_result_free(&r);
+}
+
 /* ---- version, help, usage errors -------------------------------------- */
 
 Test(cli, version)
@@ -65,29 +78,26 @@ Test(cli, version)
 Test(cli, help)
 {
 	static const char *const argv[] = {"--help", NULL};
-	struct e2e_result r;
+	static const char *const needles[] = {
+	    "  run FLOW ",
+	    "  validate FLOW ",
+	    "  graph FLOW ",
+	    "  stages [TYPE] ",
+	    "exit codes: 0 success, 1 the run failed, 2 bad usage "
+	    "or invalid flow",
+	    NULL};
 
-	expect_output(&r, argv, "usage: spate <command> [options]\n");
-	CONTAINS(r.out, "  run FLOW ");
-	CONTAINS(r.out, "  validate FLOW ");
-	CONTAINS(r.out, "  graph FLOW ");
-	CONTAINS(r.out, "  stages [TYPE] ");
-	CONTAINS(r.out, "exit codes: 0 success, 1 the run failed, 2 bad usage "
-			"or invalid flow");
-	e2e_result_free(&r);
+	expect_output_holds(argv, "usage: spate <command> [options]\n",
+			    needles);
 }
 
 Test(cli, run_help)
 {
 	static const char *const argv[] = {"run", "--help", NULL};
-	struct e2e_result r;
+	static const char *const needles[] = {
+	    "--workers N", "--set STAGE.OPTION=V", "--json", "--force", NULL};
 
-	expect_output(&r, argv, "usage: spate run FLOW [options]\n");
-	CONTAINS(r.out, "--workers N");
-	CONTAINS(r.out, "--set STAGE.OPTION=V");
-	CONTAINS(r.out, "--json");
-	CONTAINS(r.out, "--force");
-	e2e_result_free(&r);
+	expect_output_holds(argv, "usage: spate run FLOW [options]\n", needles);
 }
 
 Test(cli, no_command_is_usage_error)
@@ -499,23 +509,20 @@ Test(cli, stages_lists_every_builtin_type)
 Test(cli, stages_file_writer_options_with_defaults)
 {
 	static const char *const argv[] = {"stages", "file_writer", NULL};
-	struct e2e_result r;
+	static const char *const needles[] = {
+	    "\n  dir: string, required\n",
+	    "\n  format: enum, one of: jsonl, csv, default: jsonl\n",
+	    "\n  compression: enum, one of: zstd, none, default: zstd\n",
+	    "\n  level: int, range -7..19, default: 1\n",
+	    "\n  max_file_bytes: size, range 0..1000000000000000, default: "
+	    "1G\n",
+	    "\n  name: string, default: {flow}-{stage}-{seq}.{ext}\n",
+	    "\n  ordered: bool, default: false\n",
+	    "\n  commit: enum, one of: run, file, default: run\n",
+	    "on_record_error",
+	    NULL};
 
-	expect_output(&r, argv, "file_writer (destination): ");
-	CONTAINS(r.out, "\n  dir: string, required\n");
-	CONTAINS(r.out, "\n  format: enum, one of: jsonl, csv, default: "
-			"jsonl\n");
-	CONTAINS(r.out, "\n  compression: enum, one of: zstd, none, default: "
-			"zstd\n");
-	CONTAINS(r.out, "\n  level: int, range -7..19, default: 1\n");
-	CONTAINS(r.out, "\n  max_file_bytes: size, range 0..1000000000000000, "
-			"default: 1G\n");
-	CONTAINS(r.out, "\n  name: string, default: "
-			"{flow}-{stage}-{seq}.{ext}\n");
-	CONTAINS(r.out, "\n  ordered: bool, default: false\n");
-	CONTAINS(r.out, "\n  commit: enum, one of: run, file, default: run\n");
-	CONTAINS(r.out, "on_record_error");
-	e2e_result_free(&r);
+	expect_output_holds(argv, "file_writer (destination): ", needles);
 }
 
 Test(cli, stages_unknown_type_suggests)

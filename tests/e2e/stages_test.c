@@ -80,12 +80,13 @@ static void check_case(const struct stage_case *c)
 	"  - {id: " id ", type: file_writer, inputs: [" in "], dir: " dir      \
 	", compression: none, ordered: true}\n"
 
+/* the origin of most cases: src, records from the lines that follow */
+#define RAW_SRC "  - id: src\n    type: dev_raw_data\n    data: |\n"
+
 /* ---- field_remover ---------------------------------------------------- */
 
 #define REMOVER_SRC                                                            \
-	"  - id: src\n"                                                        \
-	"    type: dev_raw_data\n"                                             \
-	"    data: |\n"                                                        \
+	RAW_SRC                                                                \
 	"      {\"a\":1,\"b\":\"two\",\"c\":[1,2],\"d\":{\"e\":null}}\n"       \
 	"      {\"b\":2}\n"                                                    \
 	"      {\"d\":4,\"a\":true}\n"                                         \
@@ -130,9 +131,7 @@ Test(stages, field_remover_keep)
 /* ---- field_renamer ---------------------------------------------------- */
 
 #define RENAMER_SRC                                                            \
-	"  - id: src\n"                                                        \
-	"    type: dev_raw_data\n"                                             \
-	"    data: |\n"                                                        \
+	RAW_SRC                                                                \
 	"      {\"a\":1,\"x\":2,\"k\":3}\n"                                    \
 	"      {\"a\":4,\"k\":5}\n"                                            \
 	"      {\"b\":6}\n"
@@ -182,10 +181,7 @@ Test(stages, field_setter_expressions_and_literals)
 {
 	static const struct stage_case c = {
 	    .yaml = "name: set\n"
-		    "stages:\n"
-		    "  - id: src\n"
-		    "    type: dev_raw_data\n"
-		    "    data: |\n"
+		    "stages:\n" RAW_SRC
 		    "      {\"a\":1,\"s\":\"hi\",\"src\":\"old\"}\n"
 		    "      {\"a\":2.5,\"s\":\"Yo\"}\n"
 		    "      {\"s\":\"x\"}\n"
@@ -221,11 +217,7 @@ Test(stages, filter_drops_and_counts)
 	static const struct stage_case c = {
 	    .yaml =
 		"name: flt\n"
-		"stages:\n"
-		"  - id: src\n"
-		"    type: dev_raw_data\n"
-		"    data: |\n"
-		"      {\"n\":1,\"t\":\"keep\"}\n"
+		"stages:\n" RAW_SRC "      {\"n\":1,\"t\":\"keep\"}\n"
 		"      {\"n\":20,\"t\":\"keep\"}\n"
 		"      {\"n\":30,\"t\":\"test\"}\n"
 		"      {\"t\":\"keep\"}\n"
@@ -249,11 +241,7 @@ Test(stages, converter_each_type)
 {
 	static const struct stage_case c = {
 	    .yaml = "name: conv\n"
-		    "stages:\n"
-		    "  - id: src\n"
-		    "    type: dev_raw_data\n"
-		    "    data: |\n"
-		    "      "
+		    "stages:\n" RAW_SRC "      "
 		    "{\"i\":\"42\",\"d\":\"2.5\",\"b\":\"true\",\"s\":7,\"o\":{"
 		    "\"x\":["
 		    "1,2]}}\n"
@@ -286,11 +274,7 @@ Test(stages, converter_failures_are_record_errors)
 	static const struct stage_case c = {
 	    .yaml = "name: convbad\n"
 		    "error_stage: errs\n"
-		    "stages:\n"
-		    "  - id: src\n"
-		    "    type: dev_raw_data\n"
-		    "    data: |\n"
-		    "      {\"v\":\"abc\"}\n"
+		    "stages:\n" RAW_SRC "      {\"v\":\"abc\"}\n"
 		    "      {\"v\":1.5}\n"
 		    "      {\"v\":1e30}\n"
 		    "      {\"v\":{\"a\":1}}\n"
@@ -347,11 +331,7 @@ Test(stages, converter_failures_are_record_errors)
 
 static const char selector_flow[] =
     "name: sel\n"
-    "stages:\n"
-    "  - id: src\n"
-    "    type: dev_raw_data\n"
-    "    data: |\n"
-    "      {\"n\":1}\n"
+    "stages:\n" RAW_SRC "      {\"n\":1}\n"
     "      {\"n\":5}\n"
     "      {\"n\":15}\n"
     "      {\"n\":50}\n"
@@ -544,11 +524,7 @@ Test(stages, raw_data_jsonl)
 {
 	static const struct stage_case c = {
 	    .yaml = "name: raw\n"
-		    "stages:\n"
-		    "  - id: src\n"
-		    "    type: dev_raw_data\n"
-		    "    data: |\n"
-		    "      "
+		    "stages:\n" RAW_SRC "      "
 		    "{\"s\":\"a\\\"b\",\"u\":\"\\u00e9\",\"n\":-1.25e2,\"z\":"
 		    "null}\n"
 		    "      {\"nested\":{\"a\":[1,{\"b\":2}]},\"t\":true}\n"
