@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "engine/flow.h"
-#include "engine/runtime.h"
+#include "flow/flow.h"
+#include "runtime/runtime.h"
 
 /* exit codes */
 #define SPATE_EXIT_OK 0

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "engine/log.h"
+#include "core/log.h"
 
 static const char usage[] =
 	"usage: spate <command> [options]\n"

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "engine/buf.h"
-#include "engine/json.h"
+#include "core/buf.h"
+#include "record/json.h"
 
 static void human_bytes(uint64_t b, char *out, size_t len)
 {

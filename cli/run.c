@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "engine/json.h"
-#include "engine/log.h"
+#include "record/json.h"
+#include "core/log.h"
 
 static const char run_usage[] =
 	"usage: spate run FLOW [options]\n"

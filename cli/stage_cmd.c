@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "engine/json.h"
+#include "record/json.h"
 #include "spate/catalog.h"
 
 #define CATALOG_HELP                                                           \

@@ -37,10 +37,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "engine/buf.h"
-#include "engine/json.h"
-#include "engine/log.h"
-#include "engine/xxh64.h"
+#include "core/buf.h"
+#include "record/json.h"
+#include "core/log.h"
+#include "core/xxh64.h"
 
 #define MANIFEST_TMP ".manifest.tmp"
 #define MANIFEST_MAX_BYTES ((size_t)256 << 20)

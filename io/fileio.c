@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/log.h"
+#include "core/log.h"
 
 /* One operation moves at most this much (a CQE result is an int). */
 #define SP_IO_MAX_OP ((size_t)1 << 30)

@@ -14,7 +14,7 @@
 
 #include <zstd.h>
 
-#include "engine/log.h"
+#include "core/log.h"
 
 struct sp_zstd_enc {
 	ZSTD_CCtx *cctx;

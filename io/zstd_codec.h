@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine/buf.h"
+#include "core/buf.h"
 
 struct sp_zstd_enc;
 struct sp_zstd_dec;

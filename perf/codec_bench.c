@@ -23,12 +23,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/batch.h"
-#include "engine/buf.h"
-#include "engine/symtab.h"
-#include "io/jsonl.h"
+#include "record/batch.h"
+#include "core/buf.h"
+#include "record/symtab.h"
+#include "codec/jsonl.h"
 #ifdef SPATE_BENCH_CSV
-#include "io/csv.h"
+#include "codec/csv.h"
 #endif
 
 #define REPS 5

@@ -4,7 +4,7 @@
  *
  *	const struct sp_stage_desc *const spate_stage_descriptors[];
  *
- * a NULL-terminated array of descriptors (engine/stage.h).  Loading checks
+ * a NULL-terminated array of descriptors (stage_api/stage.h).  Loading checks
  * each descriptor (ABI, name, kind, callbacks, option table) and registers
  * all of the file's stages or none of them.
  *
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/stage.h"
+#include "stage_api/stage.h"
 
 /* The stage type called type (built-ins first, then plugins), or NULL. */
 const struct sp_stage_desc *sp_registry_find(const char *type);

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "engine/stage.h"
+#include "stage_api/stage.h"
 
 struct uppercase_config {
 	struct sp_strlist fields;

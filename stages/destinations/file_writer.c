@@ -19,13 +19,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/log.h"
-#include "engine/ring.h"
-#include "engine/stage.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "stage_api/stage.h"
 #include "io/commit.h"
-#include "io/csv.h"
+#include "codec/csv.h"
 #include "io/fileio.h"
-#include "io/jsonl.h"
+#include "codec/jsonl.h"
 #include "io/zstd_codec.h"
 #include "spate/catalog.h"
 
@@ -347,7 +347,7 @@ static void emit_closed(struct fw_state *fw, const char *name,
 	ev.values[1] = rec;
 	ev.keys[2] = "bytes";
 	ev.values[2] = by;
-	sp_stage_emit_event(fw->ctx->engine, &ev);
+	sp_stage_emit_event(fw->ctx, &ev);
 }
 
 static void close_file(struct fw_state *fw)

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/stage.h"
-#include "io/csv.h"
-#include "io/jsonl.h"
+#include "stage_api/stage.h"
+#include "codec/csv.h"
+#include "codec/jsonl.h"
 
 struct stdout_config {
 	char *format;

@@ -5,7 +5,7 @@
  */
 #include <stddef.h>
 
-#include "engine/stage.h"
+#include "stage_api/stage.h"
 
 /* no options; a non-empty struct keeps config allocation ordinary */
 struct trash_config {

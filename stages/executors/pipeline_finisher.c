@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/stage.h"
+#include "stage_api/stage.h"
 
 struct finisher_config {
 	struct sp_strlist on;
@@ -18,7 +18,7 @@ struct finisher_config {
 
 struct finisher {
 	const struct sp_strlist *on; /* in the config, valid until close */
-	void *engine;
+	const struct sp_stage_ctx *ctx;
 	char *id;
 };
 
@@ -44,7 +44,7 @@ static int finisher_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	}
 	f->on = &cfg->on;
-	f->engine = ctx->engine;
+	f->ctx = ctx;
 	*state = f;
 	return 0;
 }
@@ -59,7 +59,7 @@ static int finisher_on_event(void *state, const struct sp_event *ev)
 			continue;
 		snprintf(why, sizeof(why), "pipeline_finisher '%s': %s from "
 			 "'%s'", f->id, ev->type, ev->stage ? ev->stage : "?");
-		sp_stage_request_stop(f->engine, why);
+		sp_stage_request_stop(f->ctx, why);
 		return 0;
 	}
 	return 0;

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/log.h"
-#include "engine/stage.h"
+#include "core/log.h"
+#include "stage_api/stage.h"
 
 extern char **environ;
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/stage.h"
+#include "stage_api/stage.h"
 
 enum gen_type {
 	GEN_SEQUENCE = 0,

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/stage.h"
-#include "io/csv.h"
-#include "io/jsonl.h"
+#include "stage_api/stage.h"
+#include "codec/csv.h"
+#include "codec/jsonl.h"
 
 struct raw_config {
 	char *data;

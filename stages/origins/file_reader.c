@@ -25,13 +25,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/log.h"
-#include "engine/xxh64.h"
-#include "engine/ring.h"
-#include "engine/stage.h"
-#include "io/csv.h"
+#include "core/log.h"
+#include "core/xxh64.h"
+#include "core/ring.h"
+#include "stage_api/stage.h"
+#include "codec/csv.h"
 #include "io/fileio.h"
-#include "io/jsonl.h"
+#include "codec/jsonl.h"
 #include "io/zstd_codec.h"
 #include "spate/catalog.h"
 

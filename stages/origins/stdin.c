@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/log.h"
-#include "engine/stage.h"
-#include "io/csv.h"
-#include "io/jsonl.h"
+#include "core/log.h"
+#include "stage_api/stage.h"
+#include "codec/csv.h"
+#include "codec/jsonl.h"
 
 struct stdin_config {
 	char *format;

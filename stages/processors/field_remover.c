@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/stage.h"
+#include "stage_api/stage.h"
 
 struct remover_config {
 	struct sp_strlist fields;

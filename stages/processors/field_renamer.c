@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/stage.h"
+#include "stage_api/stage.h"
 
 struct renamer_config {
 	struct sp_strmap fields;

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/expr.h"
-#include "engine/stage.h"
+#include "expr/expr.h"
+#include "stage_api/stage.h"
 
 struct setter_config {
 	struct sp_strmap fields;

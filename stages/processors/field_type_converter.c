@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engine/stage.h"
+#include "stage_api/stage.h"
 
 enum conv_target {
 	CONV_INT = 0,

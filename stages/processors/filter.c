@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "engine/expr.h"
-#include "engine/stage.h"
+#include "expr/expr.h"
+#include "stage_api/stage.h"
 
 struct filter_config {
 	char *condition;

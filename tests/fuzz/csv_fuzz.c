@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
-#include "engine/buf.h"
-#include "engine/json.h"
-#include "engine/symtab.h"
-#include "engine/value.h"
-#include "io/csv.h"
+#include "record/batch.h"
+#include "core/buf.h"
+#include "record/json.h"
+#include "record/symtab.h"
+#include "record/value.h"
+#include "codec/csv.h"
 
 static const struct sp_csv_column fuzz_schema[] = {
     {"_1", SP_CSV_INT},	      {"_2", SP_CSV_DOUBLE}, {"_3", SP_CSV_BOOL},

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
-#include "engine/expr.h"
-#include "engine/symtab.h"
+#include "record/batch.h"
+#include "expr/expr.h"
+#include "record/symtab.h"
 
 static void field(struct sp_batch *b, struct sp_symtab *st, const char *name,
 		  struct sp_value v)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/flow.h"
+#include "flow/flow.h"
 
 struct sel_cfg {
 	struct sp_strmap lanes;

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
-#include "engine/buf.h"
-#include "engine/json.h"
-#include "engine/symtab.h"
-#include "io/jsonl.h"
+#include "record/batch.h"
+#include "core/buf.h"
+#include "record/json.h"
+#include "record/symtab.h"
+#include "codec/jsonl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "engine/ring.h"
+#include "core/ring.h"
 
 #define PRODUCERS 3
 #define CONSUMERS 3

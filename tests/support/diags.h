@@ -5,7 +5,7 @@
 #ifndef SPATE_TESTS_DIAGS_H
 #define SPATE_TESTS_DIAGS_H
 
-#include "engine/options.h"
+#include "config/options.h"
 
 /* The messages of d as "file:line: ...\n" lines; free the result. */
 static inline char *diags_text(const struct sp_diags *d)

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/xxh64.h"
+#include "core/xxh64.h"
 #include "io/commit.h"
 #include "spate/catalog.h"
 

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/buf.h"
+#include "core/buf.h"
 #include "io/commit.h"
 #include "io/zstd_codec.h"
 

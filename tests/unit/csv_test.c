@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
-#include "engine/buf.h"
-#include "engine/symtab.h"
-#include "io/csv.h"
+#include "record/batch.h"
+#include "core/buf.h"
+#include "record/symtab.h"
+#include "codec/csv.h"
 
 static struct sp_symtab *st;
 static struct sp_batch *b;

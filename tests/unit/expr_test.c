@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
-#include "engine/expr.h"
-#include "engine/expr_parse.h"
-#include "engine/symtab.h"
+#include "record/batch.h"
+#include "expr/expr.h"
+#include "expr/expr_parse.h"
+#include "record/symtab.h"
 
 static struct sp_symtab *st;
 static struct sp_batch *b;

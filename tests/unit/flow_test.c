@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/flow.h"
+#include "flow/flow.h"
 #include "support/diags.h"
 #include "support/expenses.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for engine/json.c: escapes, the value writer, the scanner and
+/* Unit tests for record/json.c: escapes, the value writer, the scanner and
  * member lookup. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/buf.h"
-#include "engine/json.h"
+#include "core/buf.h"
+#include "record/json.h"
 
 static void expect_unescape(const char *in, const char *want, size_t wlen)
 {

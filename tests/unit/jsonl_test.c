@@ -1,4 +1,4 @@
-/* Unit tests for io/jsonl.c: parsing into batches, record errors, and the
+/* Unit tests for codec/jsonl.c: parsing into batches, record errors, and the
  * encoder's byte-identical round trips. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
-#include "engine/buf.h"
-#include "engine/symtab.h"
-#include "io/jsonl.h"
+#include "record/batch.h"
+#include "core/buf.h"
+#include "record/symtab.h"
+#include "codec/jsonl.h"
 
 static struct sp_symtab *st;
 static struct sp_batch *b;

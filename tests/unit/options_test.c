@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/expr.h"
-#include "engine/flow.h"
-#include "engine/options.h"
-#include "engine/symtab.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
+#include "config/options.h"
+#include "record/symtab.h"
 #include "support/diags.h"
+#include "config/yaml.h"
 
 struct field_cfg {
 	char *name;

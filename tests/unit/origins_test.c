@@ -13,10 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/flow.h"
-#include "engine/options.h"
-#include "engine/stage.h"
-#include "io/jsonl.h"
+#include "flow/flow.h"
+#include "config/options.h"
+#include "stage_api/stage.h"
+#include "codec/jsonl.h"
+#include "config/yaml.h"
 
 extern const struct sp_stage_desc sp_stage_dev_data_generator;
 extern const struct sp_stage_desc sp_stage_dev_raw_data;

@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/expr.h"
-#include "engine/flow.h"
-#include "engine/options.h"
-#include "engine/stage.h"
-#include "io/jsonl.h"
+#include "expr/expr.h"
+#include "flow/flow.h"
+#include "config/options.h"
+#include "stage_api/stage.h"
+#include "codec/jsonl.h"
+#include "config/yaml.h"
 
 extern const struct sp_stage_desc sp_stage_field_remover;
 extern const struct sp_stage_desc sp_stage_field_renamer;

@@ -14,11 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/flow.h"
-#include "engine/options.h"
-#include "engine/stage.h"
-#include "io/jsonl.h"
+#include "flow/flow.h"
+#include "config/options.h"
+#include "stage_api/stage.h"
+#include "codec/jsonl.h"
 #include "stages/registry.h"
+#include "config/yaml.h"
 
 /* ---- find, list, suggest ---------------------------------------------- */
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/flow.h"
+#include "flow/flow.h"
 #include "spate/spate.h"
 #include "stages/registry.h"
 #include "support/expenses.h"

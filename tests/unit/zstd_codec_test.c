@@ -14,7 +14,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h> /* only to check frames independently of spate */
 
-#include "engine/buf.h"
+#include "core/buf.h"
 #include "io/zstd_codec.h"
 
 #define NFRAMES 6

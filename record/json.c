@@ -1,0 +1,813 @@
+/*
+ * JSON primitives: the strict scanner that the JSON-lines parser and field
+ * paths (/a/b) share, string escaping both ways, and the writer that turns
+ * a field value back into JSON text.  Scanning is bounded by an end pointer
+ * and iterative (an explicit stack of SP_JSON_MAX_DEPTH levels), so no
+ * input, however deep or malformed, can overflow the C stack.  Values that
+ * came from input keep their source text and are written back unchanged.
+ */
+#include "record/json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+static inline bool is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static inline const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && is_ws((unsigned char)*p))
+		p++;
+	return p;
+}
+
+static inline int hex_val(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* four hex digits at s (caller checked the length); -1 when not hex */
+static inline int32_t hex4(const char *s)
+{
+	int32_t v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int h = hex_val((unsigned char)s[i]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/*
+ * Reads the escape at s[0] == '\\' (s < end).  Returns the bytes it takes
+ * (2, 6 or 12) and the code point in *cp (-1 for the one-byte escapes,
+ * whose decoded byte is in *cp's low byte as a positive value otherwise),
+ * or 0 with *why set when malformed.
+ */
+static size_t read_escape(const char *s, const char *end, int32_t *cp,
+			  const char **why)
+{
+	if (end - s < 2) {
+		*why = "invalid escape in string";
+		return 0;
+	}
+	switch (s[1]) {
+	case '"':
+	case '\\':
+	case '/':
+		*cp = (unsigned char)s[1];
+		return 2;
+	case 'b':
+		*cp = '\b';
+		return 2;
+	case 'f':
+		*cp = '\f';
+		return 2;
+	case 'n':
+		*cp = '\n';
+		return 2;
+	case 'r':
+		*cp = '\r';
+		return 2;
+	case 't':
+		*cp = '\t';
+		return 2;
+	case 'u':
+		break;
+	default:
+		*why = "invalid escape in string";
+		return 0;
+	}
+	int32_t hi = end - s >= 6 ? hex4(s + 2) : -1;
+	if (hi < 0) {
+		*why = "invalid \\u escape in string";
+		return 0;
+	}
+	if (hi >= 0xdc00 && hi <= 0xdfff) {
+		*why = "unpaired surrogate in string";
+		return 0;
+	}
+	if (hi < 0xd800 || hi > 0xdbff) {
+		*cp = hi;
+		return 6;
+	}
+	int32_t lo =
+	    end - s >= 12 && s[6] == '\\' && s[7] == 'u' ? hex4(s + 8) : -1;
+	if (lo < 0xdc00 || lo > 0xdfff) {
+		*why = "unpaired surrogate in string";
+		return 0;
+	}
+	*cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+	return 12;
+}
+
+static inline size_t put_utf8(char *o, int32_t cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+ssize_t sp_json_unescape(const char *s, size_t len, char *out)
+{
+	const char *end = s + len, *why;
+	char *o = out;
+
+	while (s < end) {
+		const char *bs = memchr(s, '\\', (size_t)(end - s));
+		size_t run = bs ? (size_t)(bs - s) : (size_t)(end - s);
+
+		memmove(o, s, run);
+		o += run;
+		s += run;
+		if (!bs)
+			break;
+		int32_t cp;
+		size_t n = read_escape(s, end, &cp, &why);
+		if (!n)
+			return -EINVAL;
+		o += put_utf8(o, cp);
+		s += n;
+	}
+	return o - out;
+}
+
+/* Length of the valid UTF-8 sequence at p (p[0] >= 0x80), 0 if invalid. */
+static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0xc2)
+		return 0;
+	if (c < 0xe0) {
+		n = 2;
+	} else if (c < 0xf0) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c < 0xf5) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 0;
+	}
+	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* bytes that end a plain run inside a string: '"', '\\', < 0x20, >= 0x80 */
+static inline bool str_special(unsigned char c)
+{
+	return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+#if defined(__SSE2__)
+/* The specials among the 16 bytes at p: '"', backslash, and (by a signed
+ * compare) bytes below 0x20 or from 0x80. */
+static inline unsigned str_special_mask(const char *p)
+{
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i bs = _mm_set1_epi8('\\');
+	const __m128i sp = _mm_set1_epi8(0x20);
+	__m128i x = _mm_loadu_si128((const __m128i *)p);
+
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+	    _mm_cmplt_epi8(x, sp)));
+}
+#endif
+
+int sp_json_scan_string(const char **pp, const char *end, uint8_t *flags,
+			const char **why)
+{
+	const char *const start = *pp;
+	const char *p = start;
+
+	for (;;) {
+#if defined(__SSE2__)
+		while (end - p >= 16) {
+			unsigned mask = str_special_mask(p);
+			if (mask) {
+				p += __builtin_ctz(mask);
+				goto special;
+			}
+			p += 16;
+		}
+		/* the last bytes: one load ending at end, over bytes already
+		 * scanned, when the string is that long (the closing quote of
+		 * a line's last value is often there) */
+		if (p < end && end - start >= 16) {
+			const char *t = end - 16;
+			unsigned mask =
+			    str_special_mask(t) & (~0u << (unsigned)(p - t));
+			if (mask) {
+				p = t + __builtin_ctz(mask);
+				goto special;
+			}
+			p = end;
+		}
+#endif
+		while (p < end && !str_special((unsigned char)*p))
+			p++;
+		if (unlikely(p == end)) {
+			*pp = *pp - 1;
+			*why = "unterminated string";
+			return -EINVAL;
+		}
+#if defined(__SSE2__)
+	special:;
+#endif
+		unsigned char c = (unsigned char)*p;
+		if (likely(c == '"')) {
+			*pp = p;
+			return 0;
+		}
+		if (c == '\\') {
+			int32_t cp;
+			size_t n = read_escape(p, end, &cp, why);
+			if (!n)
+				goto fail;
+			*flags |= SP_VALUE_ESCAPED;
+			p += n;
+		} else if (c >= 0x80) {
+			size_t n = utf8_seq((const unsigned char *)p,
+					    (const unsigned char *)end);
+			if (!n) {
+				*why = "invalid UTF-8 in string";
+				goto fail;
+			}
+			p += n;
+		} else {
+			*why = c == 0 ? "NUL byte in string"
+				      : "unescaped control character in string";
+			goto fail;
+		}
+	}
+fail:
+	*pp = p;
+	return -EINVAL;
+}
+
+/* A number per the JSON grammar at p; returns its end, or NULL. */
+static inline const char *scan_number(const char *p, const char *end,
+				      bool *is_double)
+{
+	*is_double = false;
+	if (p < end && *p == '-')
+		p++;
+	if (p == end)
+		return NULL;
+	if (*p == '0') {
+		p++;
+	} else if (*p >= '1' && *p <= '9') {
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	} else {
+		return NULL;
+	}
+	if (p < end && *p == '.') {
+		p++;
+		if (p == end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		*is_double = true;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		*is_double = true;
+	}
+	/* "01", "1.", "12abc": one bad token, not a number and garbage */
+	if (p < end && ((*p >= '0' && *p <= '9') || *p == '.' ||
+			((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+		return NULL;
+	return p;
+}
+
+static inline bool is_word(char c)
+{
+	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+/* true/false/null at p; returns its end or NULL */
+static inline const char *scan_literal(const char *p, const char *end,
+				       struct sp_value *out)
+{
+	size_t n = (size_t)(end - p);
+	const char *q;
+
+	if (n >= 4 && memcmp(p, "true", 4) == 0) {
+		*out = sp_value_bool(true);
+		q = p + 4;
+	} else if (n >= 5 && memcmp(p, "false", 5) == 0) {
+		*out = sp_value_bool(false);
+		q = p + 5;
+	} else if (n >= 4 && memcmp(p, "null", 4) == 0) {
+		*out = sp_value_null();
+		q = p + 4;
+	} else {
+		return NULL;
+	}
+	if (q < end && is_word(*q))
+		return NULL;
+	return q;
+}
+
+/*
+ * Skips the object or array at *pp (which is '{' or '['), validating it,
+ * with an explicit stack; depth levels are open around it already.
+ */
+static int skip_nested(const char **pp, const char *end, unsigned depth,
+		       const char **why)
+{
+	char stack[SP_JSON_MAX_DEPTH]; /* '}' or ']' per open level */
+	unsigned top = 0;
+	const char *p = *pp, *tok;
+	uint8_t fl = 0; /* string flags: not needed, the text is kept raw */
+	bool dbl;
+
+	if (depth >= SP_JSON_MAX_DEPTH)
+		goto too_deep;
+	goto open;
+
+value:
+	p = skip_ws(p, end);
+	if (p == end)
+		goto want_value;
+	switch (*p) {
+	case '{':
+	case '[':
+		if (depth + top >= SP_JSON_MAX_DEPTH)
+			goto too_deep;
+	open:
+		stack[top++] = *p == '{' ? '}' : ']';
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == stack[top - 1]) {
+			p++;
+			top--;
+			goto after;
+		}
+		if (stack[top - 1] == ']')
+			goto value;
+		if (p == end || *p != '"') {
+			*why = "expected object key or '}'";
+			goto fail;
+		}
+		goto key;
+	case '"':
+		p++;
+		if (sp_json_scan_string(&p, end, &fl, why))
+			goto fail;
+		p++;
+		goto after;
+	default:
+		if (*p == '-' || (*p >= '0' && *p <= '9')) {
+			tok = scan_number(p, end, &dbl);
+			if (!tok) {
+				*why = "invalid number";
+				goto fail;
+			}
+		} else {
+			struct sp_value lit;
+			tok = scan_literal(p, end, &lit);
+			if (!tok)
+				goto want_value;
+		}
+		p = tok;
+		goto after;
+	}
+
+key:
+	p++;
+	if (sp_json_scan_string(&p, end, &fl, why))
+		goto fail;
+	p = skip_ws(p + 1, end);
+	if (p == end || *p != ':') {
+		*why = "expected ':' after object key";
+		goto fail;
+	}
+	p++;
+	goto value;
+
+after:
+	if (top == 0) {
+		*pp = p;
+		return 0;
+	}
+	p = skip_ws(p, end);
+	if (p < end && *p == ',') {
+		p = skip_ws(p + 1, end);
+		if (stack[top - 1] == ']')
+			goto value;
+		if (p == end || *p != '"') {
+			*why = "expected object key after ','";
+			goto fail;
+		}
+		goto key;
+	}
+	if (p < end && *p == stack[top - 1]) {
+		p++;
+		top--;
+		goto after;
+	}
+	*why = stack[top - 1] == '}'
+		   ? "expected ',' or '}' after object member"
+		   : "expected ',' or ']' after array element";
+	goto fail;
+
+want_value:
+	*why = "expected a value";
+	goto fail;
+too_deep:
+	*why = "nesting deeper than 512";
+fail:
+	*pp = p;
+	return -EINVAL;
+}
+
+int sp_json_scan_value_at(const char **pp, const char *end, unsigned depth,
+			  struct sp_value *out, const char **why)
+{
+	const char *p = skip_ws(*pp, end), *start = p, *q;
+	bool dbl;
+
+	if (p == end) {
+		*why = "expected a value";
+		goto fail;
+	}
+	switch (*p) {
+	case '"': {
+		uint8_t fl = 0;
+		q = p + 1;
+		if (sp_json_scan_string(&q, end, &fl, why)) {
+			p = q;
+			goto fail;
+		}
+		if ((size_t)(q - p - 1) > UINT32_MAX) {
+			*why = "string longer than 4 GiB";
+			goto fail;
+		}
+		*out = sp_value_string(p + 1, (uint32_t)(q - p - 1));
+		/* the scanner let no raw quote, backslash or control byte
+		 * through: without escapes the bytes are JSON as they are */
+		out->flags =
+		    fl & SP_VALUE_ESCAPED ? fl : fl | SP_VALUE_JSON_SAFE;
+		*pp = q + 1;
+		return 0;
+	}
+	case '{':
+	case '[':
+		q = p;
+		if (skip_nested(&q, end, depth, why)) {
+			p = q;
+			goto fail;
+		}
+		if ((size_t)(q - start) > UINT32_MAX) {
+			*why = "value longer than 4 GiB";
+			goto fail;
+		}
+		out->type = *p == '{' ? SP_OBJECT : SP_ARRAY;
+		out->flags = 0;
+		out->reserved = 0;
+		out->len = (uint32_t)(q - start);
+		out->str = start;
+		*pp = q;
+		return 0;
+	default:
+		if (*p == '-' || (*p >= '0' && *p <= '9')) {
+			q = scan_number(p, end, &dbl);
+			if (!q) {
+				*why = "invalid number";
+				goto fail;
+			}
+			out->type = dbl ? SP_DOUBLE : SP_INT;
+			out->flags = SP_VALUE_TEXT;
+			out->reserved = 0;
+			out->len = (uint32_t)(q - p);
+			out->str = p;
+			*pp = q;
+			return 0;
+		}
+		q = scan_literal(p, end, out);
+		if (!q) {
+			*why = "expected a value";
+			goto fail;
+		}
+		*pp = q;
+		return 0;
+	}
+fail:
+	*pp = p;
+	return -EINVAL;
+}
+
+int sp_json_scan_value(const char **p, const char *end, struct sp_value *out,
+		       const char **why)
+{
+	return sp_json_scan_value_at(p, end, 0, out, why);
+}
+
+/* Whether escaped key text s[0..len) decodes to key[0..klen). */
+static bool escaped_key_equals(const char *s, size_t len, const char *key,
+			       size_t klen)
+{
+	const char *end = s + len, *why;
+	size_t k = 0;
+
+	while (s < end) {
+		if (*s != '\\') {
+			if (k == klen || key[k] != *s)
+				return false;
+			k++;
+			s++;
+			continue;
+		}
+		int32_t cp;
+		char tmp[4];
+		size_t n = read_escape(s, end, &cp, &why);
+		if (!n)
+			return false;
+		size_t m = put_utf8(tmp, cp);
+		if (klen - k < m || memcmp(key + k, tmp, m) != 0)
+			return false;
+		k += m;
+		s += n;
+	}
+	return k == klen;
+}
+
+int sp_json_object_get(const char *obj, size_t len, const char *key,
+		       size_t klen, struct sp_value *out)
+{
+	const char *p = obj, *end = obj + len, *why;
+
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return -EINVAL;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return -ENOENT;
+	for (;;) {
+		uint8_t fl = 0;
+		const char *k;
+		size_t kl;
+		struct sp_value v;
+
+		if (p == end || *p != '"')
+			return -EINVAL;
+		k = ++p;
+		if (sp_json_scan_string(&p, end, &fl, &why))
+			return -EINVAL;
+		kl = (size_t)(p - k);
+		p = skip_ws(p + 1, end);
+		if (p == end || *p != ':')
+			return -EINVAL;
+		p++;
+		if (sp_json_scan_value_at(&p, end, 1, &v, &why))
+			return -EINVAL;
+		bool hit = fl & SP_VALUE_ESCAPED
+			       ? escaped_key_equals(k, kl, key, klen)
+			       : kl == klen && memcmp(k, key, klen) == 0;
+		if (hit) {
+			*out = v;
+			return 0;
+		}
+		p = skip_ws(p, end);
+		if (p < end && *p == '}')
+			return -ENOENT;
+		if (p == end || *p != ',')
+			return -EINVAL;
+		p = skip_ws(p + 1, end);
+	}
+}
+
+/* ---- writing ---- */
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* escaped form of the bytes that need it; 0 for bytes copied as they are */
+static inline bool needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
+/* The first byte in [s, end) that needs an escape, or end. */
+static inline const char *escape_scan(const char *s, const char *end)
+{
+#if defined(__SSE2__)
+	const __m128i q = _mm_set1_epi8('"');
+	const __m128i bs = _mm_set1_epi8('\\');
+	const __m128i ctl = _mm_set1_epi8(0x1f);
+
+	while (end - s >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)s);
+		/* max(x, 0x1f) == 0x1f: unsigned x <= 0x1f */
+		__m128i m = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+		    _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
+		unsigned mask = (unsigned)_mm_movemask_epi8(m);
+		if (mask)
+			return s + __builtin_ctz(mask);
+		s += 16;
+	}
+#endif
+	while (s < end && !needs_escape((unsigned char)*s))
+		s++;
+	return s;
+}
+
+int sp_json_append_string(struct sp_buf *buf, const char *s, size_t len)
+{
+	const char *end = s + len;
+
+	if (sp_buf_reserve(buf, len + 2))
+		return -ENOMEM;
+	buf->data[buf->len++] = '"';
+	while (s < end) {
+		const char *run = s;
+
+		s = escape_scan(s, end);
+		if (s > run) {
+			/* room for the run and the closing quote */
+			if (sp_buf_reserve(buf, (size_t)(s - run) + 1))
+				return -ENOMEM;
+			memcpy(buf->data + buf->len, run, (size_t)(s - run));
+			buf->len += (size_t)(s - run);
+		}
+		if (s == end)
+			break;
+		unsigned char c = (unsigned char)*s++;
+		char esc[6] = {'\\', 0};
+		size_t n = 2;
+		switch (c) {
+		case '"':
+		case '\\':
+			esc[1] = (char)c;
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex_digits[c >> 4];
+			esc[5] = hex_digits[c & 15];
+			n = 6;
+		}
+		if (sp_buf_reserve(buf, n + 1))
+			return -ENOMEM;
+		memcpy(buf->data + buf->len, esc, n);
+		buf->len += n;
+	}
+	if (sp_buf_reserve(buf, 1))
+		return -ENOMEM;
+	buf->data[buf->len++] = '"';
+	return 0;
+}
+
+static const char digit_pairs[201] = "00010203040506070809"
+				     "10111213141516171819"
+				     "20212223242526272829"
+				     "30313233343536373839"
+				     "40414243444546474849"
+				     "50515253545556575859"
+				     "60616263646566676869"
+				     "70717273747576777879"
+				     "80818283848586878889"
+				     "90919293949596979899";
+
+/* %lld without printf; out needs 20 bytes, returns the length */
+static size_t format_int(int64_t i, char *out)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+
+	while (u >= 100) {
+		unsigned d = (unsigned)(u % 100) * 2;
+		u /= 100;
+		*--p = digit_pairs[d + 1];
+		*--p = digit_pairs[d];
+	}
+	if (u >= 10) {
+		*--p = digit_pairs[u * 2 + 1];
+		*--p = digit_pairs[u * 2];
+	} else {
+		*--p = (char)('0' + u);
+	}
+	if (i < 0)
+		*--p = '-';
+	size_t n = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(out, p, n);
+	return n;
+}
+
+static int append_raw(struct sp_buf *buf, const char *s, size_t n)
+{
+	return sp_buf_append(buf, s, n) ? -ENOMEM : 0;
+}
+
+int sp_json_append_value(struct sp_buf *buf, const struct sp_value *v)
+{
+	char tmp[32];
+	size_t n;
+
+	switch (v->type) {
+	case SP_NULL:
+		return append_raw(buf, "null", 4);
+	case SP_BOOL:
+		return v->b ? append_raw(buf, "true", 4)
+			    : append_raw(buf, "false", 5);
+	case SP_INT:
+		if (v->flags & SP_VALUE_TEXT)
+			return append_raw(buf, v->str, v->len);
+		n = format_int(v->i, tmp);
+		return append_raw(buf, tmp, n);
+	case SP_DOUBLE:
+		if (v->flags & SP_VALUE_TEXT)
+			return append_raw(buf, v->str, v->len);
+		if (isnan(v->d) || isinf(v->d))
+			return append_raw(buf, "null", 4);
+		n = (size_t)sp_format_double(v->d, tmp);
+		return append_raw(buf, tmp, n);
+	case SP_STRING:
+		if (!(v->flags & (SP_VALUE_ESCAPED | SP_VALUE_JSON_SAFE)))
+			return sp_json_append_string(buf, v->str, v->len);
+		if (sp_buf_reserve(buf, (size_t)v->len + 2))
+			return -ENOMEM;
+		buf->data[buf->len++] = '"';
+		memcpy(buf->data + buf->len, v->str, v->len);
+		buf->len += v->len;
+		buf->data[buf->len++] = '"';
+		return 0;
+	case SP_OBJECT:
+		return v->len ? append_raw(buf, v->str, v->len)
+			      : append_raw(buf, "{}", 2);
+	case SP_ARRAY:
+		return v->len ? append_raw(buf, v->str, v->len)
+			      : append_raw(buf, "[]", 2);
+	default:
+		return append_raw(buf, "null", 4);
+	}
+}

@@ -1,0 +1,220 @@
+/*
+ * The stage API: what a stage type is (a const descriptor with an option
+ * table and callbacks) and the calls a stage may make into the engine.
+ * Stages see this header and the record core (batch.h, value.h, expr.h),
+ * never the scheduler.  External stages (plugins) export a descriptor with
+ * the same layout under the symbol `spate_stage_descriptors` (a
+ * NULL-terminated array of pointers).
+ *
+ * Threads: create/start/finish/close run on the controlling thread;
+ * next() on the origin's reader thread; parse/process/stage_batch and the
+ * worker_* callbacks on worker threads (with that worker's wstate), so a
+ * stage's shared state must be read-only there or guarded by the stage.
+ */
+#ifndef SPATE_ENGINE_STAGE_H
+#define SPATE_ENGINE_STAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record/batch.h"
+#include "config/options.h"
+#include "record/symtab.h"
+
+/* Callbacks are only ever appended; a plugin built for ABI n loads in any
+ * engine with ABI >= n. */
+#define SP_STAGE_ABI 1
+
+enum sp_stage_kind {
+	SP_ORIGIN = 0,
+	SP_PROCESSOR,
+	SP_DESTINATION,
+	SP_EXECUTOR,
+};
+
+const char *sp_stage_kind_name(enum sp_stage_kind k);
+
+/* Maximum output lanes of one stage (the selector's lanes + default). */
+#define SP_MAX_LANES 32
+
+/* A unit of origin output handed to a worker: raw input bytes (parsed on
+ * the worker) or a range of records to generate. */
+struct sp_chunk {
+	const char *data; /* bytes, or NULL for generated chunks */
+	size_t len;
+	uint64_t first;	   /* first line (files) or first record number */
+	uint64_t count;	   /* records to generate (generators) */
+	uint64_t offset;   /* byte offset of data in its input */
+	uint64_t seq;	   /* set by the engine: position in origin order */
+	const char *source; /* input name for messages; outlives the chunk */
+	void *ctx;	   /* origin-private (e.g. per-file parser) */
+	void *buf;	   /* origin-private buffer handle for release */
+};
+
+/* What the engine tells a stage when it is created. */
+struct sp_stage_services;
+
+struct sp_stage_ctx {
+	const char *flow;     /* flow name */
+	const char *flow_dir; /* folder of the flow file ("." for the SDK) */
+	const char *id;	      /* stage id */
+	const char *run_id;   /* this run's id (deterministic per flow + input) */
+	struct sp_symtab *symtab;
+	unsigned workers;
+	bool force;	      /* --force: replace earlier committed output */
+	/* what the running engine does for a stage (events, stop); engine is
+	 * its opaque handle.  NULL outside a run (unit tests). */
+	const struct sp_stage_services *services;
+	void *engine;
+	int stop_fd;	      /* readable once the run stops (poll it in a
+			       * blocking read); <= 0 when unavailable */
+	const char *catalog;  /* stage catalog database (include/spate/
+			       * catalog.h); NULL: the default */
+	bool validate_only;   /* --validate-only: nothing is written */
+	/* true once the run ended and its output is committed (finished, or
+	 * drained and committed); final when close() is called */
+	const bool *committed;
+};
+
+/* An event a stage raises (file-closed, no-more-data, ...): name plus
+ * string fields, delivered to the executors and destinations connected to
+ * the stage's event lane. */
+#define SP_EVENT_MAX_FIELDS 8
+
+struct sp_event {
+	const char *type; /* "file-closed", "no-more-data", ... */
+	const char *stage;
+	uint32_t nfields;
+	const char *keys[SP_EVENT_MAX_FIELDS];
+	const char *values[SP_EVENT_MAX_FIELDS];
+};
+
+/* The services a run offers its stages, reached through the stage's
+ * context so that stages depend on this contract only, never on the
+ * runtime that implements it. */
+struct sp_stage_services {
+	/* Raises an event from any thread; copied before it returns. */
+	void (*emit_event)(void *engine, const struct sp_event *ev);
+	/* Asks the run to drain and stop (pipeline_finisher); any thread. */
+	void (*request_stop)(void *engine, const char *why);
+};
+
+static inline void sp_stage_emit_event(const struct sp_stage_ctx *ctx,
+				       const struct sp_event *ev)
+{
+	if (ctx->services)
+		ctx->services->emit_event(ctx->engine, ev);
+}
+
+static inline void sp_stage_request_stop(const struct sp_stage_ctx *ctx,
+					 const char *why)
+{
+	if (ctx->services)
+		ctx->services->request_stop(ctx->engine, why);
+}
+
+/* Status a stage may add to its counters (shown in summaries). */
+struct sp_stage_status {
+	uint64_t files;	    /* files written (destinations) */
+	uint64_t bytes_in;  /* when nonzero: replaces the engine's count */
+	uint64_t bytes_out; /* when nonzero: replaces the engine's count */
+	uint64_t skipped;   /* inputs skipped (already loaded) */
+	char note[256];	    /* free text, e.g. "3 files committed" */
+};
+
+/*
+ * A processor sees records in[0..n) of b and writes the records it passes
+ * on into out[lane].idx (room for n each), setting out[lane].n.  A record
+ * it rejects gets sp_batch_error_add(b, rec, ...) and goes nowhere; the
+ * engine then applies the stage's on_record_error.  A record filtered out
+ * on purpose is simply not output (counted as dropped).
+ */
+struct sp_selection {
+	uint32_t *idx;
+	uint32_t n;
+};
+
+struct sp_stage_desc {
+	uint32_t abi; /* SP_STAGE_ABI at build time */
+	const char *name;
+	enum sp_stage_kind kind;
+	const char *help; /* one line */
+	const struct sp_option *options;
+	size_t config_size;
+	/* processor changes records in place: the engine hands it a private
+	 * copy when another lane shares the batch */
+	bool mutates;
+	/* processor may drop records on purpose (filter); for any other
+	 * stage a record that is neither output nor an error is a bug that
+	 * the end-of-run accounting check reports */
+	bool may_drop;
+
+	/* config is the parsed option struct (owned by the engine, valid
+	 * until close).  Returns 0 or -errno with a message in err. */
+	int (*create)(const void *config, const struct sp_stage_ctx *ctx,
+		      void **state, char *err, size_t errlen);
+	/* Output lanes (selector) from the bound config, in order, the
+	 * "default" lane included: names into *lanes (valid while config
+	 * lives), count returned.  NULL means one unnamed lane. */
+	uint32_t (*lanes)(const void *config, const char **lanes, uint32_t max);
+	/* Before data moves (threads, files).  0 or -errno + err. */
+	int (*start)(void *state, char *err, size_t errlen);
+
+	/* per-worker state: optional */
+	void *(*worker_create)(void *state, unsigned worker);
+	void (*worker_destroy)(void *state, void *wstate);
+
+	/* origin: produce the next chunk. 1 = chunk, 0 = no more, -errno
+	 * (message in err) fails the run.  A draining run stops calling it. */
+	int (*next)(void *state, struct sp_chunk *out, char *err,
+		    size_t errlen);
+	/* origin, on a worker: records of chunk c into b. -errno fails. */
+	int (*parse)(void *state, void *wstate, const struct sp_chunk *c,
+		     struct sp_batch *b);
+	/* origin: the chunk's memory is no longer used (any thread). */
+	void (*release)(void *state, struct sp_chunk *c);
+	/* origin: bytes of input in total when known (for progress), else 0 */
+	uint64_t (*input_size)(void *state);
+	/* origin: fingerprint of its input (names, sizes, mtimes), mixed into
+	 * the run id so that a rerun over the same input is recognised; may
+	 * be NULL.  ctx->run_id is final when start() is called. */
+	uint64_t (*identity)(void *state);
+
+	/* processor, on a worker */
+	int (*process)(void *state, void *wstate, struct sp_batch *b,
+		       const uint32_t *in, uint32_t n,
+		       struct sp_selection *out);
+
+	/* destination, on a worker: take records sel[0..n) of b (possibly
+	 * several calls per origin batch, one per input path).  0 or -errno
+	 * (fails the run); a record it cannot write gets sp_batch_error_add.
+	 * Nothing may point into b after the call returns. */
+	int (*stage_batch)(void *state, void *wstate, struct sp_batch *b,
+			   const uint32_t *sel, uint32_t n);
+	/* destination, on a worker: the origin batch with sequence number seq
+	 * is done (called once per batch and destination, records or not),
+	 * so what stage_batch took may be sealed; ordered writers put seqs
+	 * back in order.  Returns output bytes produced (>= 0) or -errno. */
+	int64_t (*batch_end)(void *state, void *wstate, uint64_t seq);
+	/* destination, on each worker once its input is exhausted: seal
+	 * what is left.  Returns output bytes produced (>= 0) or -errno. */
+	int64_t (*worker_flush)(void *state, void *wstate);
+
+	/* executor (and destinations used as event sinks) */
+	int (*on_event)(void *state, const struct sp_event *ev);
+
+	/* After all data, on every stage before any finish: make sure the
+	 * output can be committed (writes done, no error, no collision)
+	 * without making anything visible.  One failure rolls back every
+	 * destination, so that a run publishes all or nothing.  0 or -errno
+	 * with err.  Optional. */
+	int (*prepare)(void *state, char *err, size_t errlen);
+	/* After all data: ok=true commits, ok=false rolls back. 0 or -errno
+	 * with err. */
+	int (*finish)(void *state, bool ok, char *err, size_t errlen);
+	void (*status)(void *state, struct sp_stage_status *st);
+	void (*close)(void *state);
+};
+
+#endif
