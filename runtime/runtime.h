@@ -26,9 +26,9 @@ enum sp_run_state {
 const char *sp_run_state_name(enum sp_run_state s);
 
 struct sp_run_options {
-	unsigned workers; /* 0: the flow's `workers`, else usable CPUs */
-	bool force;	  /* replace output an earlier run committed */
-	bool no_pin;	  /* do not pin workers to CPUs */
+	unsigned workers;    /* 0: the flow's `workers`, else usable CPUs */
+	bool force;	     /* replace output an earlier run committed */
+	bool no_pin;	     /* do not pin workers to CPUs */
 	const char *catalog; /* stage catalog database; NULL: the default */
 	/* parse and route everything, write nothing: destinations and
 	 * executors are not started and see no data; every record error is
