@@ -1,0 +1,337 @@
+/*
+ * CSV typed conversion: the schema's type names, and field text to int
+ * (decimal, range checked), double (decimal syntax only, a fast exact
+ * path before strtod), bool (true/false, 1/0, yes/no) and timestamp
+ * (ISO 8601 with optional offset, normalised to UTC with a Z).
+ */
+#include "codec/csv_conv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codec/csv.h"
+
+static const char *const type_names[] = {
+    [SP_CSV_STRING] = "string",	      [SP_CSV_INT] = "int",
+    [SP_CSV_DOUBLE] = "double",	      [SP_CSV_BOOL] = "bool",
+    [SP_CSV_TIMESTAMP] = "timestamp",
+};
+
+int sp_csv_type_parse(const char *name, enum sp_csv_type *out)
+{
+	for (unsigned i = 0; i < sizeof(type_names) / sizeof(type_names[0]);
+	     i++) {
+		if (strcasecmp(name, type_names[i]) == 0) {
+			*out = (enum sp_csv_type)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *sp_csv_type_name(enum sp_csv_type t)
+{
+	return (unsigned)t < sizeof(type_names) / sizeof(type_names[0])
+		   ? type_names[t]
+		   : "?";
+}
+
+enum sp_csv_conv sp_csv_conv_int(const char *s, size_t len, int64_t *out)
+{
+	size_t i = 0;
+	bool neg = false;
+	uint64_t acc = 0;
+
+	if (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	if (i == len)
+		return SP_CSV_CONV_BAD;
+	for (size_t k = i; k < len; k++)
+		if ((unsigned)(s[k] - '0') > 9)
+			return SP_CSV_CONV_BAD;
+	for (; i < len; i++) {
+		unsigned dgt = (unsigned)(s[i] - '0');
+		if (acc > (UINT64_MAX - dgt) / 10)
+			return SP_CSV_CONV_RANGE;
+		acc = acc * 10 + dgt;
+	}
+	if (neg ? acc > (uint64_t)INT64_MAX + 1 : acc > (uint64_t)INT64_MAX)
+		return SP_CSV_CONV_RANGE;
+	*out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+	return SP_CSV_CONV_OK;
+}
+
+/* Decimal syntax only: no hex, inf, nan or surrounding space. */
+static bool double_syntax(const char *s, size_t len)
+{
+	size_t i = 0, digits = 0;
+
+	if (s[i] == '-' || s[i] == '+')
+		i++;
+	while (i < len && (unsigned)(s[i] - '0') <= 9) {
+		i++;
+		digits++;
+	}
+	if (i < len && s[i] == '.') {
+		i++;
+		while (i < len && (unsigned)(s[i] - '0') <= 9) {
+			i++;
+			digits++;
+		}
+	}
+	if (!digits)
+		return false;
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '-' || s[i] == '+'))
+			i++;
+		if (i == len || (unsigned)(s[i] - '0') > 9)
+			return false;
+		while (i < len && (unsigned)(s[i] - '0') <= 9)
+			i++;
+	}
+	return i == len;
+}
+
+/*
+ * Clinger's fast path: a mantissa below 2^53 scaled by a power of ten up
+ * to 1e22 is one correctly rounded IEEE operation on exact operands.
+ * False when the text needs strtod.  s has decimal syntax.
+ */
+static bool double_fast(const char *s, size_t len, double *out)
+{
+	static const double p10[] = {
+	    1e0,  1e1,	1e2,  1e3,  1e4,  1e5,	1e6,  1e7,
+	    1e8,  1e9,	1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+	};
+	uint64_t m = 0;
+	int exp10 = 0, digits = 0;
+	bool neg = false, frac = false;
+	size_t i = 0;
+
+	if (s[0] == '-' || s[0] == '+')
+		neg = s[i++] == '-';
+	for (; i < len; i++) {
+		if (s[i] == '.') {
+			frac = true;
+			continue;
+		}
+		if ((unsigned)(s[i] - '0') > 9)
+			return false; /* an exponent: leave it to strtod */
+		if (m == 0 && s[i] == '0') {
+			exp10 -= frac;
+			continue;
+		}
+		if (++digits > 15)
+			return false;
+		m = m * 10 + (unsigned)(s[i] - '0');
+		exp10 -= frac;
+	}
+	if (exp10 < -22)
+		return false;
+	double d = (double)m;
+	d = exp10 < 0 ? d / p10[-exp10] : d;
+	*out = neg ? -d : d;
+	return true;
+}
+
+enum sp_csv_conv sp_csv_conv_double(const char *s, size_t len,
+				    struct sp_arena *arena, double *out)
+{
+	char tmp[96];
+	char *copy = tmp, *end;
+
+	if (!double_syntax(s, len))
+		return SP_CSV_CONV_BAD;
+	if (double_fast(s, len, out))
+		return SP_CSV_CONV_OK;
+	if (len >= sizeof(tmp)) {
+		copy = sp_arena_strndup(arena, s, len);
+		if (!copy)
+			return SP_CSV_CONV_BAD;
+	} else {
+		memcpy(tmp, s, len);
+		tmp[len] = '\0';
+	}
+	errno = 0;
+	double d = strtod(copy, &end);
+	if (end != copy + len)
+		return SP_CSV_CONV_BAD;
+	if (isinf(d))
+		return SP_CSV_CONV_RANGE;
+	*out = d;
+	return SP_CSV_CONV_OK;
+}
+
+enum sp_csv_conv sp_csv_conv_bool(const char *s, size_t len, bool *out)
+{
+	static const struct {
+		const char *text;
+		bool value;
+	} words[] = {{"true", true}, {"false", false}, {"1", true},
+		     {"0", false},   {"yes", true},    {"no", false}};
+
+	for (unsigned i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strlen(words[i].text) == len &&
+		    strncasecmp(s, words[i].text, len) == 0) {
+			*out = words[i].value;
+			return SP_CSV_CONV_OK;
+		}
+	}
+	return SP_CSV_CONV_BAD;
+}
+
+static bool digits_at(const char *s, size_t n, int *out)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned)(s[i] - '0') > 9)
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int dim[] = {31, 28, 31, 30, 31, 30,
+				  31, 31, 30, 31, 30, 31};
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return dim[m - 1];
+}
+
+static void put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/*
+ * ISO 8601 text to "YYYY-MM-DDTHH:MM:SS[.f]Z" (UTC) in out (32 bytes);
+ * returns the length or 0 when s is no timestamp (or leaves 0000..9999).
+ */
+size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+	size_t i, frac = 0, frac_at = 0;
+
+	if (len < 10 || s[4] != '-' || s[7] != '-' || !digits_at(s, 4, &y) ||
+	    !digits_at(s + 5, 2, &mo) || !digits_at(s + 8, 2, &d))
+		return 0;
+	i = 10;
+	if (i < len) {
+		if ((s[i] != 'T' && s[i] != 't' && s[i] != ' ') ||
+		    len - i < 9 || s[i + 3] != ':' || s[i + 6] != ':' ||
+		    !digits_at(s + i + 1, 2, &h) ||
+		    !digits_at(s + i + 4, 2, &mi) ||
+		    !digits_at(s + i + 7, 2, &sec))
+			return 0;
+		i += 9;
+		if (i < len && s[i] == '.') {
+			frac_at = ++i;
+			while (i < len && (unsigned)(s[i] - '0') <= 9)
+				i++;
+			frac = i - frac_at;
+			if (frac < 1 || frac > 9)
+				return 0;
+		}
+		if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+			i++;
+		} else if (i < len && (s[i] == '+' || s[i] == '-')) {
+			sign = s[i] == '-' ? -1 : 1;
+			i++;
+			if (len - i == 5 && s[i + 2] == ':' &&
+			    digits_at(s + i, 2, &oh) &&
+			    digits_at(s + i + 3, 2, &om))
+				i += 5;
+			else if (len - i == 4 && digits_at(s + i, 2, &oh) &&
+				 digits_at(s + i + 2, 2, &om))
+				i += 4;
+			else
+				return 0;
+			if (oh > 23 || om > 59)
+				return 0;
+		}
+	}
+	if (i != len || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+		return 0;
+	if (!sign && len > 10) {
+		/* already UTC: only the separator and the zone letter can
+		 * differ from the canonical form */
+		memcpy(out, s, len);
+		out[10] = 'T';
+		if (s[len - 1] == 'Z' || s[len - 1] == 'z') {
+			out[len - 1] = 'Z';
+			return len;
+		}
+		out[len] = 'Z';
+		return len + 1;
+	}
+
+	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+		    sec - (int64_t)sign * (oh * 3600 + om * 60);
+	int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+	int64_t rem = t - days * 86400, year;
+
+	civil_from_days(days, &year, &mo, &d);
+	if (year < 0 || year > 9999)
+		return 0;
+	y = (int)year;
+	put2(out, y / 100);
+	put2(out + 2, y % 100);
+	out[4] = '-';
+	put2(out + 5, mo);
+	out[7] = '-';
+	put2(out + 8, d);
+	out[10] = 'T';
+	put2(out + 11, (int)(rem / 3600));
+	out[13] = ':';
+	put2(out + 14, (int)(rem / 60 % 60));
+	out[16] = ':';
+	put2(out + 17, (int)(rem % 60));
+	i = 19;
+	if (frac) {
+		out[i++] = '.';
+		memcpy(out + i, s + frac_at, frac);
+		i += frac;
+	}
+	out[i++] = 'Z';
+	return i;
+}

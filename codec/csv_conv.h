@@ -1,0 +1,31 @@
+/*
+ * Typed conversion of CSV field text for the columns of a schema: int,
+ * double, bool and ISO 8601 timestamp.
+ */
+#ifndef SPATE_CODEC_CSV_CONV_H
+#define SPATE_CODEC_CSV_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+
+enum sp_csv_conv {
+	SP_CSV_CONV_OK = 0,
+	SP_CSV_CONV_BAD,
+	SP_CSV_CONV_RANGE,
+};
+
+enum sp_csv_conv sp_csv_conv_int(const char *s, size_t len, int64_t *out);
+/* arena: room for a long text's copy that strtod needs */
+enum sp_csv_conv sp_csv_conv_double(const char *s, size_t len,
+				    struct sp_arena *arena, double *out);
+enum sp_csv_conv sp_csv_conv_bool(const char *s, size_t len, bool *out);
+/*
+ * ISO 8601 text to "YYYY-MM-DDTHH:MM:SS[.f]Z" (UTC) in out (32 bytes);
+ * returns the length or 0 when s is no timestamp (or leaves 0000..9999).
+ */
+size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out);
+
+#endif
