@@ -1,382 +1,13 @@
 /*
- * Options: configuration trees, diagnostics and option tables.  A stage
- * declares what it accepts in a {0}-terminated table of sp_option; this
- * module binds a configuration tree (a map parsed from YAML or built by the
- * SDK) to the stage's config struct through that table: every value goes
- * through one converter per type, defaults go through the same converters,
- * and every problem becomes a diagnostic that names the line, the stage,
- * the option and what to fix.  Nothing here runs on the per-record path.
+ * Options: a stage declares what it accepts in a {0}-terminated table of
+ * sp_option; this module binds a configuration tree (a map parsed from
+ * YAML or built by the SDK) to the stage's config struct through that
+ * table: every value goes through one converter per type, defaults go
+ * through the same converters, and every problem becomes a diagnostic
+ * that names the line, the stage, the option and what to fix.  Nothing
+ * here runs on the per-record path.
  */
-#include "config/options.h"
-
-#include <errno.h>
-#include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "expr/expr.h"
-#include "record/symtab.h"
-#include "config/yaml.h"
-
-/* ---- configuration trees -------------------------------------------- */
-
-static struct sp_node *node_new(enum sp_node_kind kind)
-{
-	struct sp_node *n = calloc(1, sizeof(*n));
-
-	if (n)
-		n->kind = kind;
-	return n;
-}
-
-struct sp_node *sp_node_scalar(const char *text)
-{
-	struct sp_node *n = node_new(SP_NODE_SCALAR);
-
-	if (!n)
-		return NULL;
-	n->text = strdup(text ? text : "");
-	if (!n->text) {
-		free(n);
-		return NULL;
-	}
-	return n;
-}
-
-struct sp_node *sp_node_list(void)
-{
-	return node_new(SP_NODE_LIST);
-}
-
-struct sp_node *sp_node_map(void)
-{
-	return node_new(SP_NODE_MAP);
-}
-
-static int node_reserve(struct sp_node *n)
-{
-	uint32_t cap;
-	struct sp_node **items;
-	char **keys;
-
-	if (n->n < n->cap)
-		return 0;
-	cap = n->cap ? n->cap * 2 : 4;
-	items = realloc(n->items, cap * sizeof(*items));
-	if (!items)
-		return -ENOMEM;
-	n->items = items;
-	if (n->kind == SP_NODE_MAP) {
-		keys = realloc(n->keys, cap * sizeof(*keys));
-		if (!keys)
-			return -ENOMEM;
-		n->keys = keys;
-	}
-	n->cap = cap;
-	return 0;
-}
-
-int sp_node_list_add(struct sp_node *list, struct sp_node *item)
-{
-	if (!list || list->kind != SP_NODE_LIST || !item)
-		return -EINVAL;
-	if (node_reserve(list))
-		return -ENOMEM;
-	list->items[list->n++] = item;
-	return 0;
-}
-
-static int map_find(const struct sp_node *map, const char *key)
-{
-	for (uint32_t i = 0; i < map->n; i++)
-		if (strcmp(map->keys[i], key) == 0)
-			return (int)i;
-	return -1;
-}
-
-int sp_node_map_set(struct sp_node *map, const char *key,
-		    struct sp_node *value)
-{
-	int i;
-	char *k;
-
-	if (!map || map->kind != SP_NODE_MAP || !key || !value)
-		return -EINVAL;
-	i = map_find(map, key);
-	if (i >= 0) {
-		sp_node_free(map->items[i]);
-		map->items[i] = value;
-		return 0;
-	}
-	if (node_reserve(map))
-		return -ENOMEM;
-	k = strdup(key);
-	if (!k)
-		return -ENOMEM;
-	map->keys[map->n] = k;
-	map->items[map->n++] = value;
-	return 0;
-}
-
-bool sp_node_map_remove(struct sp_node *map, const char *key)
-{
-	int i;
-
-	if (!map || map->kind != SP_NODE_MAP || !key)
-		return false;
-	i = map_find(map, key);
-	if (i < 0)
-		return false;
-	free(map->keys[i]);
-	sp_node_free(map->items[i]);
-	memmove(map->keys + i, map->keys + i + 1,
-		(map->n - i - 1) * sizeof(*map->keys));
-	memmove(map->items + i, map->items + i + 1,
-		(map->n - i - 1) * sizeof(*map->items));
-	map->n--;
-	return true;
-}
-
-struct sp_node *sp_node_map_get(const struct sp_node *map, const char *key)
-{
-	int i;
-
-	if (!map || map->kind != SP_NODE_MAP || !key)
-		return NULL;
-	i = map_find(map, key);
-	return i < 0 ? NULL : map->items[i];
-}
-
-struct sp_node *sp_node_clone(const struct sp_node *n)
-{
-	struct sp_node *c;
-
-	if (!n)
-		return NULL;
-	c = node_new(n->kind);
-	if (!c)
-		return NULL;
-	c->quoted = n->quoted;
-	c->line = n->line;
-	c->column = n->column;
-	if (n->kind == SP_NODE_SCALAR) {
-		c->text = strdup(n->text ? n->text : "");
-		if (!c->text)
-			goto fail;
-		return c;
-	}
-	for (uint32_t i = 0; i < n->n; i++) {
-		struct sp_node *item = sp_node_clone(n->items[i]);
-
-		if (!item)
-			goto fail;
-		if (n->kind == SP_NODE_LIST ? sp_node_list_add(c, item)
-					    : sp_node_map_set(c, n->keys[i],
-							      item)) {
-			sp_node_free(item);
-			goto fail;
-		}
-	}
-	return c;
-fail:
-	sp_node_free(c);
-	return NULL;
-}
-
-void sp_node_free(struct sp_node *n)
-{
-	if (!n)
-		return;
-	for (uint32_t i = 0; i < n->n; i++) {
-		sp_node_free(n->items[i]);
-		if (n->keys)
-			free(n->keys[i]);
-	}
-	free(n->items);
-	free(n->keys);
-	free(n->text);
-	free(n);
-}
-
-/* ---- diagnostics ------------------------------------------------------ */
-
-void sp_diags_init(struct sp_diags *d, const char *file)
-{
-	memset(d, 0, sizeof(*d));
-	d->file = file;
-}
-
-void sp_diags_fini(struct sp_diags *d)
-{
-	for (uint32_t i = 0; i < d->n; i++) {
-		free(d->v[i].stage);
-		free(d->v[i].option);
-		free(d->v[i].message);
-	}
-	free(d->v);
-	d->v = NULL;
-	d->n = d->cap = 0;
-}
-
-void sp_diags_add(struct sp_diags *d, uint32_t line, const char *stage,
-		  const char *option, const char *fmt, ...)
-{
-	struct sp_diag *g;
-	va_list ap;
-	char *msg = NULL;
-	int r;
-
-	if (!d)
-		return;
-	if (d->n == d->cap) {
-		uint32_t cap = d->cap ? d->cap * 2 : 8;
-		struct sp_diag *v = realloc(d->v, cap * sizeof(*v));
-
-		if (!v)
-			return; /* out of memory: the problem count is kept
-				 * by the callers, the text is lost */
-		d->v = v;
-		d->cap = cap;
-	}
-	va_start(ap, fmt);
-	r = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (r < 0 || !(msg = malloc((size_t)r + 1)))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, (size_t)r + 1, fmt, ap);
-	va_end(ap);
-	g = &d->v[d->n++];
-	g->line = line;
-	g->stage = stage ? strdup(stage) : NULL;
-	g->option = option ? strdup(option) : NULL;
-	g->message = msg;
-}
-
-static void buf_printf(struct sp_buf *out, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void buf_printf(struct sp_buf *out, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || sp_buf_reserve(out, (size_t)n + 1))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(out->data + out->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	out->len += (size_t)n;
-}
-
-void sp_diag_format(const struct sp_diags *d, uint32_t i, struct sp_buf *out)
-{
-	const struct sp_diag *g;
-
-	if (!d || i >= d->n)
-		return;
-	g = &d->v[i];
-	if (d->file && g->line)
-		buf_printf(out, "%s:%u: ", d->file, g->line);
-	else if (d->file)
-		buf_printf(out, "%s: ", d->file);
-	else if (g->line)
-		buf_printf(out, "line %u: ", g->line);
-	if (g->stage)
-		buf_printf(out, "stage '%s': ", g->stage);
-	if (g->option)
-		buf_printf(out, "option '%s': ", g->option);
-	buf_printf(out, "%s", g->message ? g->message : "out of memory");
-}
-
-/* ---- suggestions ------------------------------------------------------ */
-
-/* Optimal string alignment distance (adjacent transpositions count 1),
- * capped: returns cap + 1 as soon as the distance must exceed cap. */
-static unsigned edit_distance(const char *a, const char *b, unsigned cap)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned rows[3][65];
-
-	if (la > 64 || lb > 64)
-		return cap + 1;
-	if ((la > lb ? la - lb : lb - la) > cap)
-		return cap + 1;
-	for (size_t j = 0; j <= lb; j++)
-		rows[0][j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned *cur = rows[i % 3], *prev = rows[(i - 1) % 3];
-		unsigned *prev2 = rows[(i + 1) % 3]; /* row i - 2 */
-		unsigned best;
-
-		cur[0] = (unsigned)i;
-		best = cur[0];
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			unsigned v = prev[j] + 1;
-
-			if (cur[j - 1] + 1 < v)
-				v = cur[j - 1] + 1;
-			if (prev[j - 1] + cost < v)
-				v = prev[j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
-				v = prev2[j - 2] + 1;
-			cur[j] = v;
-			if (v < best)
-				best = v;
-		}
-		if (best > cap)
-			return cap + 1;
-	}
-	return rows[la % 3][lb];
-}
-
-/* The largest distance that still makes a useful suggestion for word. */
-static unsigned suggest_cap(const char *word)
-{
-	return strlen(word) <= 2 ? 1 : 2;
-}
-
-const char *sp_suggest(const char *word, const char *const *names, size_t n)
-{
-	const char *best = NULL;
-	unsigned cap, bestd;
-
-	if (!word || !*word)
-		return NULL;
-	cap = suggest_cap(word);
-	bestd = cap + 1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned dist;
-
-		if (!names[i] || strcmp(names[i], word) == 0)
-			continue;
-		dist = edit_distance(word, names[i], cap);
-		if (dist < bestd && dist < strlen(names[i])) {
-			bestd = dist;
-			best = names[i];
-		}
-	}
-	return best;
-}
-
-const char *sp_options_suggest(const struct sp_option *table,
-			       const char *word)
-{
-	const char *names[256];
-	size_t n = 0;
-
-	for (; table && table->name && n < 256; table++)
-		names[n++] = table->name;
-	return sp_suggest(word, names, n);
-}
+#include "config/config_internal.h"
 
 /* ---- option tables ---------------------------------------------------- */
 
@@ -500,8 +131,8 @@ static int parse_double(const char *s, double *out)
 
 static int parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = { "true", "yes", "on", NULL };
-	static const char *const no[] = { "false", "no", "off", NULL };
+	static const char *const yes[] = {"true", "yes", "on", NULL};
+	static const char *const no[] = {"false", "no", "off", NULL};
 
 	for (int i = 0; yes[i]; i++) {
 		if (strcasecmp(s, yes[i]) == 0) {
@@ -522,9 +153,8 @@ static int parse_size(const char *s, uint64_t *out)
 		const char *suffix;
 		unsigned shift;
 	} units[] = {
-		{ "", 0 },     { "B", 0 },     { "K", 10 },   { "KiB", 10 },
-		{ "M", 20 },   { "MiB", 20 },  { "G", 30 },   { "GiB", 30 },
-		{ "T", 40 },   { "TiB", 40 },
+	    {"", 0},	 {"B", 0},  {"K", 10},	 {"KiB", 10}, {"M", 20},
+	    {"MiB", 20}, {"G", 30}, {"GiB", 30}, {"T", 40},   {"TiB", 40},
 	};
 	const char *p = s;
 	uint64_t v = 0;
@@ -558,12 +188,12 @@ struct bind {
 };
 
 static void problem(struct bind *b, const struct sp_node *n,
-		    uint32_t fallback_line, const char *option,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+		 uint32_t fallback_line, const char *option, const char *fmt,
+		 ...) __attribute__((format(printf, 5, 6)));
 
 static void problem(struct bind *b, const struct sp_node *n,
-		    uint32_t fallback_line, const char *option,
-		    const char *fmt, ...)
+		 uint32_t fallback_line, const char *option, const char *fmt,
+		 ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -606,7 +236,7 @@ static bool check_bounds(struct bind *b, const struct sp_option *o,
 	fmt_num(lo, sizeof(lo), o->min);
 	fmt_num(hi, sizeof(hi), o->max);
 	problem(b, n, line, name, "%s is out of range (%s..%s)", shown, lo,
-		hi);
+		    hi);
 	return false;
 }
 
@@ -621,13 +251,13 @@ static bool check_count(struct bind *b, const struct sp_option *o,
 	fmt_num(lo, sizeof(lo), o->min);
 	fmt_num(hi, sizeof(hi), o->max);
 	problem(b, n, line, name, "%u item%s, expected %s..%s", count,
-		count == 1 ? "" : "s", lo, hi);
+		    count == 1 ? "" : "s", lo, hi);
 	return false;
 }
 
 static int bind_table(const struct sp_option *table, const struct sp_node *map,
-		      const char *const *skip, void *config,
-		      const char *prefix, uint32_t line, struct bind *b);
+		      const char *const *skip, void *config, const char *prefix,
+		      uint32_t line, struct bind *b);
 
 /* Converts one scalar n for option o into dst.  true when bound. */
 /* Compiles t (then throws it away) so that a bad expression is a
@@ -654,8 +284,9 @@ static bool expr_compiles(struct bind *b, const struct sp_node *n,
 	if (err.column == 0 && !err.message[0])
 		problem(b, n, line, name, "out of memory");
 	else
-		problem(b, n, line, name, "expression error at column %u: %s",
-			err.column, err.message);
+		problem(b, n, line, name,
+			    "expression error at column %u: %s", err.column,
+			    err.message);
 	return false;
 }
 
@@ -688,7 +319,7 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 		}
 		if (r) {
 			problem(b, n, line, name, "%s is not an integer",
-				shown);
+				    shown);
 			return false;
 		}
 		if (!check_bounds(b, o, n, line, name, (double)v, t))
@@ -700,7 +331,8 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 		double v;
 
 		if (parse_double(t, &v)) {
-			problem(b, n, line, name, "%s is not a number", shown);
+			problem(b, n, line, name, "%s is not a number",
+				    shown);
 			return false;
 		}
 		if (!check_bounds(b, o, n, line, name, v, t))
@@ -711,7 +343,8 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 	case SP_OPT_BOOL:
 		if (parse_bool(t, (bool *)dst)) {
 			problem(b, n, line, name,
-				"%s is not a boolean (true or false)", shown);
+				    "%s is not a boolean (true or false)",
+				    shown);
 			return false;
 		}
 		return true;
@@ -733,11 +366,11 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 		s = enum_suggest(o->choices, t);
 		if (s)
 			problem(b, n, line, name,
-				"%s is not one of %s (did you mean %s?)", shown,
-				list, s);
+				    "%s is not one of %s (did you mean %s?)",
+				    shown, list, s);
 		else
-			problem(b, n, line, name, "%s is not one of %s", shown,
-				list);
+			problem(b, n, line, name, "%s is not one of %s",
+				    shown, list);
 		return false;
 	}
 	case SP_OPT_CHAR:
@@ -750,7 +383,8 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 			return true;
 		}
 		problem(b, n, line, name,
-			"%s is not a single character (or \\t, tab)", shown);
+			    "%s is not a single character (or \\t, tab)",
+			    shown);
 		return false;
 	case SP_OPT_SIZE: {
 		uint64_t v;
@@ -761,9 +395,10 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 			return false;
 		}
 		if (r) {
-			problem(b, n, line, name,
-				"%s is not a size (bytes, or with K, M, G, T)",
-				shown);
+			problem(
+			    b, n, line, name,
+			    "%s is not a size (bytes, or with K, M, G, T)",
+			    shown);
 			return false;
 		}
 		if (!check_bounds(b, o, n, line, name, (double)v, t))
@@ -785,8 +420,8 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 	default:
 		break;
 	}
-	problem(b, n, line, name, "internal: option type %d is not a scalar",
-		(int)o->type);
+	problem(b, n, line, name,
+		    "internal: option type %d is not a scalar", (int)o->type);
 	return false;
 nomem:
 	problem(b, n, line, name, "out of memory");
@@ -797,8 +432,8 @@ static void free_value(const struct sp_option *o, void *dst);
 
 /* Binds value n (not null) of option o into dst. */
 static bool bind_value(struct bind *b, const struct sp_option *o,
-		       const struct sp_node *n, uint32_t line,
-		       const char *name, void *dst)
+		       const struct sp_node *n, uint32_t line, const char *name,
+		       void *dst)
 {
 	switch (o->type) {
 	case SP_OPT_STRING_LIST: {
@@ -806,12 +441,14 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 		bool ok = true;
 
 		if (n->kind == SP_NODE_MAP) {
-			problem(b, n, line, name, "expected a list, got a map");
+			problem(b, n, line, name,
+				    "expected a list, got a map");
 			return false;
 		}
 		if (n->kind == SP_NODE_SCALAR) {
 			l->v = calloc(1, sizeof(*l->v));
-			if (!l->v || !(l->v[0] = strdup(n->text ? n->text : "")))
+			if (!l->v ||
+			    !(l->v[0] = strdup(n->text ? n->text : "")))
 				goto nomem;
 			l->n = 1;
 			return check_count(b, o, n, line, name, 1);
@@ -827,8 +464,8 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 
 				snprintf(sub, sizeof(sub), "%s[%u]", name, i);
 				problem(b, it, line, sub,
-					"expected a scalar, got %s",
-					kind_name(it->kind));
+					    "expected a scalar, got %s",
+					    kind_name(it->kind));
 				ok = false;
 				continue;
 			}
@@ -845,7 +482,7 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 
 		if (n->kind != SP_NODE_MAP) {
 			problem(b, n, line, name, "expected a map, got %s",
-				kind_name(n->kind));
+				    kind_name(n->kind));
 			return false;
 		}
 		m->keys = calloc(n->n ? n->n : 1, sizeof(*m->keys));
@@ -861,8 +498,8 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 				snprintf(sub, sizeof(sub), "%s.%s", name,
 					 n->keys[i]);
 				problem(b, it, line, sub,
-					"expected a scalar, got %s",
-					kind_name(it->kind));
+					    "expected a scalar, got %s",
+					    kind_name(it->kind));
 				ok = false;
 				continue;
 			}
@@ -894,7 +531,7 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 
 		if (n->kind != SP_NODE_LIST) {
 			problem(b, n, line, name, "expected a list, got %s",
-				kind_name(n->kind));
+				    kind_name(n->kind));
 			return false;
 		}
 		l->items = calloc(n->n ? n->n : 1, sz);
@@ -908,8 +545,8 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 			snprintf(sub, sizeof(sub), "%s[%u]", name, i);
 			if (it->kind != SP_NODE_MAP) {
 				problem(b, it, line, sub,
-					"expected a map, got %s",
-					kind_name(it->kind));
+					    "expected a map, got %s",
+					    kind_name(it->kind));
 				ok = false;
 				continue;
 			}
@@ -923,14 +560,15 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 	default:
 		if (n->kind != SP_NODE_SCALAR) {
 			problem(b, n, line, name, "expected %s, got %s",
-				o->type == SP_OPT_INT || o->type == SP_OPT_SIZE
+				    o->type == SP_OPT_INT ||
+					    o->type == SP_OPT_SIZE
 					? "an integer"
-				: o->type == SP_OPT_DOUBLE ? "a number"
-				: o->type == SP_OPT_BOOL   ? "a boolean"
-				: o->type == SP_OPT_EXPR   ? "an expression"
-				: o->type == SP_OPT_CHAR   ? "a character"
-							   : "a scalar",
-				kind_name(n->kind));
+				    : o->type == SP_OPT_DOUBLE ? "a number"
+				    : o->type == SP_OPT_BOOL   ? "a boolean"
+				    : o->type == SP_OPT_EXPR   ? "an expression"
+				    : o->type == SP_OPT_CHAR   ? "a character"
+							       : "a scalar",
+				    kind_name(n->kind));
 			return false;
 		}
 		return bind_scalar(b, o, n, line, name, dst);
@@ -950,8 +588,8 @@ static bool in_list(const char *const *list, const char *word)
 
 /* Bind one table; returns the number of problems added. */
 static int bind_table(const struct sp_option *table, const struct sp_node *map,
-		      const char *const *skip, void *config,
-		      const char *prefix, uint32_t line, struct bind *b)
+		      const char *const *skip, void *config, const char *prefix,
+		      uint32_t line, struct bind *b)
 {
 	int before = b->problems;
 	char name[256];
@@ -980,11 +618,11 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 			 prefix ? "." : "", key);
 		if (s)
 			problem(b, map->items[i], line, NULL,
-				"unknown option '%s' (did you mean '%s'?)",
-				name, s);
+				    "unknown option '%s' (did you mean '%s'?)",
+				    name, s);
 		else
 			problem(b, map->items[i], line, NULL,
-				"unknown option '%s'", name);
+				    "unknown option '%s'", name);
 	}
 
 	for (const struct sp_option *o = table; o && o->name; o++) {
@@ -999,7 +637,8 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 			continue;
 		}
 		if (o->required) {
-			problem(b, n, line, name, "required option is missing");
+			problem(b, n, line, name,
+				    "required option is missing");
 			continue;
 		}
 		if (!o->def)
@@ -1017,7 +656,7 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 				dn = sp_node_scalar(o->def);
 			if (!dn) {
 				problem(b, NULL, line, name,
-					"invalid default \"%s\"", o->def);
+					    "invalid default \"%s\"", o->def);
 				continue;
 			}
 			dn->line = 0;
@@ -1038,7 +677,7 @@ int sp_options_bind(const struct sp_option *table, const struct sp_node *map,
 		    const char *const *skip, void *config, const char *stage,
 		    struct sp_diags *d)
 {
-	struct bind b = { .stage = stage, .d = d };
+	struct bind b = {.stage = stage, .d = d};
 	size_t size = 0;
 
 	/* the config struct ends after the option stored last */
@@ -1081,7 +720,7 @@ int sp_options_bind(const struct sp_option *table, const struct sp_node *map,
 		memset(config, 0, size);
 	if (map && map->kind != SP_NODE_MAP) {
 		problem(&b, map, 0, NULL, "options must be a map, got %s",
-			kind_name(map->kind));
+			    kind_name(map->kind));
 		return b.problems;
 	}
 	bind_table(table, map, skip, config, NULL, map ? map->line : 0, &b);
@@ -1146,32 +785,32 @@ static void help_table(const struct sp_option *table, struct sp_buf *out,
 		       int indent)
 {
 	for (const struct sp_option *o = table; o && o->name; o++) {
-		buf_printf(out, "%*s%s: %s", indent, "", o->name,
-			   sp_opt_type_name(o->type));
+		cfg_buf_printf(out, "%*s%s: %s", indent, "", o->name,
+			       sp_opt_type_name(o->type));
 		if (o->type == SP_OPT_ENUM && o->choices) {
 			char list[512];
 
 			enum_choices(o->choices, list, sizeof(list));
-			buf_printf(out, ", one of: %s", list);
+			cfg_buf_printf(out, ", one of: %s", list);
 		}
 		if (o->bounded) {
 			char lo[32], hi[32];
 
 			fmt_num(lo, sizeof(lo), o->min);
 			fmt_num(hi, sizeof(hi), o->max);
-			buf_printf(out, ", %s %s..%s", sp_opt_bound_noun(o),
-				   lo, hi);
+			cfg_buf_printf(out, ", %s %s..%s", sp_opt_bound_noun(o),
+				       lo, hi);
 		}
 		if (o->required)
-			buf_printf(out, ", required");
+			cfg_buf_printf(out, ", required");
 		else if (o->def)
-			buf_printf(out, ", default: %s",
-				   o->def[0] ? o->def : "\"\"");
-		buf_printf(out, "\n");
+			cfg_buf_printf(out, ", default: %s",
+				       o->def[0] ? o->def : "\"\"");
+		cfg_buf_printf(out, "\n");
 		if (o->help)
-			buf_printf(out, "%*s%s\n", indent + 4, "", o->help);
+			cfg_buf_printf(out, "%*s%s\n", indent + 4, "", o->help);
 		if (o->type == SP_OPT_OBJECT_LIST && o->items) {
-			buf_printf(out, "%*seach item:\n", indent + 4, "");
+			cfg_buf_printf(out, "%*seach item:\n", indent + 4, "");
 			help_table(o->items, out, indent + 6);
 		}
 	}
@@ -1180,7 +819,7 @@ static void help_table(const struct sp_option *table, struct sp_buf *out,
 void sp_options_help(const struct sp_option *table, struct sp_buf *out)
 {
 	if (!table || !table->name) {
-		buf_printf(out, "  (no options)\n");
+		cfg_buf_printf(out, "  (no options)\n");
 		return;
 	}
 	help_table(table, out, 2);

@@ -1,0 +1,25 @@
+/*
+ * What the files of config/ share (node.c, diags.c, options.c).  Nothing
+ * outside config/ includes this.
+ */
+#ifndef SPATE_CONFIG_CONFIG_INTERNAL_H
+#define SPATE_CONFIG_CONFIG_INTERNAL_H
+
+#include "config/options.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr/expr.h"
+#include "record/symtab.h"
+#include "config/yaml.h"
+
+/* shared between the files of this module */
+void cfg_buf_printf(struct sp_buf *out, const char *fmt, ...);
+
+#endif
