@@ -10,6 +10,8 @@ pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1>=0.2.5)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8>=10.42)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3>=3.40)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash>=0.8.1)
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal>=2.30)
+pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4>=1.9.4)
 
 if(SPATE_JEMALLOC)
 	pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc>=5.3)

@@ -5,6 +5,8 @@
  */
 #include "record/batch.h"
 
+#include "core/utf8.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,7 +140,7 @@ int sp_batch_error_add(struct sp_batch *b, uint32_t record, uint64_t line,
 		       uint64_t offset, const char *raw, uint32_t raw_len,
 		       const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], clean[512];
 	va_list ap;
 
 	if (b->nerrors == b->cap_errors &&
@@ -152,7 +154,10 @@ int sp_batch_error_add(struct sp_batch *b, uint32_t record, uint64_t line,
 		n = 0;
 	if ((size_t)n >= sizeof(msg))
 		n = sizeof(msg) - 1;
-	char *reason = sp_arena_strndup(&b->arena, msg, (size_t)n);
+	/* reasons quote values: keep them valid UTF-8 (a cut value or a
+	 * bad byte in it becomes U+FFFD) */
+	size_t len = sp_utf8_sanitize(clean, sizeof(clean), msg, (size_t)n);
+	char *reason = sp_arena_strndup(&b->arena, clean, len);
 	if (!reason)
 		return -ENOMEM;
 	struct sp_record_error *e = &b->errors[b->nerrors++];

@@ -8,6 +8,8 @@
  */
 #include "record/json.h"
 
+#include "core/utf8.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -167,39 +169,6 @@ ssize_t sp_json_unescape(const char *s, size_t len, char *out)
 	return o - out;
 }
 
-/* Length of the valid UTF-8 sequence at p (p[0] >= 0x80), 0 if invalid. */
-static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0) {
-		n = 2;
-	} else if (c < 0xf0) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c < 0xf5) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /* bytes that end a plain run inside a string: '"', '\\', < 0x20, >= 0x80 */
 static inline bool str_special(unsigned char c)
 {
@@ -275,7 +244,7 @@ int sp_json_scan_string(const char **pp, const char *end, uint8_t *flags,
 			*flags |= SP_VALUE_ESCAPED;
 			p += n;
 		} else if (c >= 0x80) {
-			size_t n = utf8_seq((const unsigned char *)p,
+			size_t n = sp_utf8_seq((const unsigned char *)p,
 					    (const unsigned char *)end);
 			if (!n) {
 				*why = "invalid UTF-8 in string";
@@ -636,13 +605,14 @@ int sp_json_object_get(const char *obj, size_t len, const char *key,
 
 static const char hex_digits[] = "0123456789abcdef";
 
-/* escaped form of the bytes that need it; 0 for bytes copied as they are */
+/* bytes that need an escape, and bytes from 0x80 (checked as UTF-8) */
 static inline bool needs_escape(unsigned char c)
 {
-	return c < 0x20 || c == '"' || c == '\\';
+	return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
 }
 
-/* The first byte in [s, end) that needs an escape, or end. */
+/* The first byte in [s, end) that needs an escape or starts a non-ASCII
+ * character, or end. */
 static inline const char *escape_scan(const char *s, const char *end)
 {
 #if defined(__SSE2__)
@@ -656,7 +626,9 @@ static inline const char *escape_scan(const char *s, const char *end)
 		__m128i m = _mm_or_si128(
 		    _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
 		    _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
-		unsigned mask = (unsigned)_mm_movemask_epi8(m);
+		/* the sign bits: bytes from 0x80 */
+		unsigned mask = (unsigned)_mm_movemask_epi8(m) |
+				(unsigned)_mm_movemask_epi8(x);
 		if (mask)
 			return s + __builtin_ctz(mask);
 		s += 16;
@@ -665,6 +637,24 @@ static inline const char *escape_scan(const char *s, const char *end)
 	while (s < end && !needs_escape((unsigned char)*s))
 		s++;
 	return s;
+}
+
+/* Copies the character at *s (>= 0x80) when it is valid UTF-8, else
+ * writes U+FFFD for its first byte, so that what is written is always
+ * valid JSON text. */
+static int append_utf8(struct sp_buf *buf, const char **s, const char *end)
+{
+	size_t n = sp_utf8_seq((const unsigned char *)*s,
+			       (const unsigned char *)end);
+	const char *src = n ? *s : SP_UTF8_REPLACEMENT;
+	size_t w = n ? n : 3;
+
+	if (sp_buf_reserve(buf, w + 1))
+		return -ENOMEM;
+	memcpy(buf->data + buf->len, src, w);
+	buf->len += w;
+	*s += n ? n : 1;
+	return 0;
 }
 
 int sp_json_append_string(struct sp_buf *buf, const char *s, size_t len)
@@ -687,6 +677,11 @@ int sp_json_append_string(struct sp_buf *buf, const char *s, size_t len)
 		}
 		if (s == end)
 			break;
+		if ((unsigned char)*s >= 0x80) {
+			if (append_utf8(buf, &s, end))
+				return -ENOMEM;
+			continue;
+		}
 		unsigned char c = (unsigned char)*s++;
 		char esc[6] = {'\\', 0};
 		size_t n = 2;

@@ -22,7 +22,8 @@
 ssize_t sp_json_unescape(const char *s, size_t len, char *out);
 
 /* Appends s[0..len) to buf as a quoted JSON string, escaping quote,
- * backslash and control bytes.  0 or -ENOMEM. */
+ * backslash and control bytes; each byte that is not part of valid UTF-8
+ * becomes U+FFFD, so the result is always valid JSON.  0 or -ENOMEM. */
 int sp_json_append_string(struct sp_buf *buf, const char *s, size_t len);
 
 /* Appends v as JSON text: source text unchanged when v carries it, else

@@ -5,6 +5,9 @@
  */
 #include "runtime/runtime_internal.h"
 
+#include "core/base64.h"
+#include "core/utf8.h"
+
 /* ---- record errors ------------------------------------------------------ */
 
 /* A stage rejecting a parsed record does not know where it came from:
@@ -88,8 +91,15 @@ static int make_error_record(struct worker *w, struct stage_rt *s,
 	if (sp_buf_append(&obj, src, strlen(src)) || sp_buf_putc(&obj, '"'))
 		goto out;
 	if (e->record == SP_NO_RECORD && e->raw) {
+		/* raw is JSON text, so invalid UTF-8 in it shows as U+FFFD;
+		 * raw_base64 then keeps the exact bytes */
 		if (sp_buf_append(&obj, ",\"raw\":", 7) ||
 		    sp_json_append_string(&obj, e->raw, e->raw_len))
+			goto out;
+		if (!sp_utf8_is_valid(e->raw, e->raw_len) &&
+		    (sp_buf_append(&obj, ",\"raw_base64\":\"", 15) ||
+		     sp_base64_append(&obj, e->raw, e->raw_len) ||
+		     sp_buf_putc(&obj, '"')))
 			goto out;
 	}
 	if (sp_buf_putc(&obj, '}'))

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/utf8.h"
 #include "stage_api/stage.h"
 
 enum conv_target {
@@ -524,13 +525,13 @@ static int converter_process(void *state, void *wstate, struct sp_batch *b,
 				text = "?";
 				len = 1;
 			}
+			size_t cut = sp_utf8_cut(text, len, 64);
 			sp_batch_error_add(b, in[k], r->line, 0, r->raw,
 					   r->raw_len,
 					   "field %s: cannot convert %s%.*s%s%s "
 					   "(%s) to %s: %s",
 					   c->f[i].path, quote ? "\"" : "",
-					   len > 64 ? 64 : (int)len, text,
-					   len > 64 ? "..." : "",
+					   (int)cut, text, cut < len ? "..." : "",
 					   quote ? "\"" : "",
 					   sp_type_name(v->type),
 					   target_names[c->f[i].to], why);

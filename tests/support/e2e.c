@@ -115,7 +115,53 @@ char *e2e_read(const char *path, size_t *len)
 	return buf;
 }
 
+void e2e_note_output(const char *s, size_t len, bool log_lines)
+{
+	const char *path = getenv("SPATE_ERROR_LINES");
+	if (!path || !s)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	const char *end = s + len;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *e = nl ? nl + 1 : end;
+		bool take = log_lines ? !memcmp(s, "spate: ", 7)
+				      : memmem(s, (size_t)(e - s),
+					       "\"spate_error\"", 13) != NULL;
+		if (take) {
+			/* one write per line: tests run in parallel */
+			size_t n = (size_t)(e - s) + 2;
+			char *line = malloc(n + 1);
+			line[0] = log_lines ? 'L' : 'R';
+			line[1] = ' ';
+			memcpy(line + 2, s, (size_t)(e - s));
+			if (line[n - 1] != '\n')
+				line[n++] = '\n';
+			if (write(fd, line, n) != (ssize_t)n)
+				abort();
+			free(line);
+		}
+		s = e;
+	}
+	close(fd);
+}
+
+static char *read_text(const char *path, size_t *len);
+
 char *e2e_read_text(const char *path, size_t *len)
+{
+	size_t n;
+	char *t = read_text(path, &n);
+
+	e2e_note_output(t, t ? n : 0, false);
+	if (t && len)
+		*len = n;
+	return t;
+}
+
+static char *read_text(const char *path, size_t *len)
 {
 	size_t n;
 	char *raw = e2e_read(path, &n);
@@ -417,6 +463,8 @@ void e2e_run_timed(struct e2e_result *r, const char *cwd,
 		append(&r->err, &r->err_len, &err_cap, note, (size_t)n);
 		r->exit_code = 128 + SIGKILL;
 	}
+	e2e_note_output(r->out, r->out_len, false);
+	e2e_note_output(r->err, r->err_len, true);
 }
 
 pid_t e2e_bg_start(const char *cwd, const char *const *env,

@@ -99,6 +99,28 @@ Test(json, append_string_long_input)
 	sp_buf_fini(&b);
 }
 
+Test(json, append_string_replaces_invalid_utf8)
+{
+	struct sp_buf b;
+
+	sp_buf_init(&b);
+	/* a lone continuation byte, 0xff, a cut 2-byte character at the
+	 * end, an overlong '/', a surrogate; valid characters kept */
+	const char in[] = "a\x80" "b\xff\xc3\xa9 \xc0\xaf \xed\xa0\x80 \xe2\x82";
+	cr_assert_eq(sp_json_append_string(&b, in, sizeof(in) - 1), 0);
+	expect_buf(&b, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\xc3\xa9 "
+		       "\xef\xbf\xbd\xef\xbf\xbd "
+		       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+		       "\xef\xbf\xbd\xef\xbf\xbd\"");
+	/* past the 16-byte blocks too */
+	b.len = 0;
+	const char longer[] = "0123456789abcdef0123456789\xfe\xf0\x9f\x98\x80";
+	cr_assert_eq(sp_json_append_string(&b, longer, sizeof(longer) - 1), 0);
+	expect_buf(&b, "\"0123456789abcdef0123456789\xef\xbf\xbd"
+		       "\xf0\x9f\x98\x80\"");
+	sp_buf_fini(&b);
+}
+
 static void expect_value(struct sp_value v, const char *want)
 {
 	struct sp_buf b;
