@@ -1,0 +1,119 @@
+/*
+ * file_reader's state, shared by its setup and workers (file_reader.c) and
+ * its reader thread (file_reader_read.c).  Nothing else includes this.
+ */
+#ifndef SPATE_STAGES_ORIGINS_FILE_READER_H
+#define SPATE_STAGES_ORIGINS_FILE_READER_H
+
+#include <errno.h>
+#include <glob.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xxh64.h"
+#include "core/ring.h"
+#include "stage_api/stage.h"
+#include "codec/csv.h"
+#include "io/fileio.h"
+#include "codec/jsonl.h"
+#include "io/zstd_codec.h"
+#include "spate/catalog.h"
+
+struct fr_column {
+	char *name;
+	char *type;
+};
+
+struct fr_config {
+	struct sp_strlist path;
+	char *format;
+	char *compression;
+	char delimiter;
+	char quote;
+	bool header;
+	int64_t ignore_lines;
+	struct sp_objlist schema;
+	uint64_t chunk_size;
+	char *stage;
+	char *on_error;
+};
+
+enum fr_on_error {
+	FR_CONTINUE = 0,
+	FR_SKIP_FILE,
+	FR_ABORT,
+};
+
+struct fr_file {
+	char *path;    /* as opened */
+	char *display; /* as shown in messages */
+	uint64_t size;
+	int64_t mtime;
+	struct sp_csv_parser csv; /* per file: its header */
+	bool csv_ready;
+	bool loaded;  /* in the load history already: skipped */
+	bool bad;     /* on_error: skip_file found a bad record */
+	bool done;    /* read to its end (reader thread) */
+	uint64_t xxh64; /* of its bytes, once done */
+	_Atomic uint64_t records; /* parsed without error (workers) */
+};
+
+struct fr_buf {
+	char *data;
+	size_t cap;
+};
+
+struct fr_worker {
+	struct sp_jsonl_parser jsonl;
+};
+
+struct fr_state {
+	const struct fr_config *cfg;
+	const struct sp_stage_ctx *ctx;
+	enum fr_on_error on_error;
+	struct spate_catalog *catalog; /* with `stage` */
+	char *root;		       /* the stage's root folder */
+	uint32_t nloaded;	       /* files skipped: loaded before */
+	atomic_uint nbad, nread;       /* skipped (skip_file), read */
+	bool csv;
+	struct sp_csv_column *schema;
+	struct fr_file *files;
+	uint32_t nfiles;
+	uint64_t total_size;
+
+	/* reader thread */
+	struct sp_io *io;
+	uint32_t cur_file;
+	struct sp_io_reader *rd;
+	struct sp_zstd_dec *dec;
+	bool zst;
+	bool file_started; /* preamble handled */
+	bool first_block;  /* the next block read starts the file */
+	uint64_t line;	   /* next line number in the current file */
+	uint64_t offset;   /* byte offset of the carry in the file */
+	char *carry;	   /* bytes after the last record boundary */
+	size_t carry_len, carry_cap;
+	const char *blk; /* current io block not yet consumed */
+	size_t blk_len, blk_used;
+	bool eof;
+	struct fr_buf *bufs;
+	unsigned nbufs;
+	struct sp_ring free_bufs;
+	XXH64_state_t hash; /* of the current file's bytes */
+	/* on_error: skip_file */
+	struct sp_jsonl_parser scan_jsonl;
+	struct sp_batch *scan;
+};
+
+/* The reader thread's side (file_reader_read.c): the origin's next() and
+ * release() callbacks. */
+int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen);
+void fr_release(void *state, struct sp_chunk *c);
+
+#endif

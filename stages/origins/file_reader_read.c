@@ -1,0 +1,405 @@
+/*
+ * file_reader's reader thread: opens the files in turn, keeps several
+ * block reads in flight, decompresses .zst input as a stream, hashes each
+ * file's bytes, and cuts them into chunks that end on record boundaries
+ * (quote-aware for CSV).  Chunk buffers are a fixed pool: workers hand
+ * them back through a ring (fr_release), so memory stays bounded.
+ */
+#define _GNU_SOURCE
+#include "stages/origins/file_reader.h"
+
+static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
+{
+	struct fr_file *f = &fr->files[fr->cur_file];
+	int rc;
+
+	if (!fr->io) {
+		rc = sp_io_create(8, &fr->io);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot set up I/O: %s",
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	rc = sp_io_reader_open(fr->io, f->path, 1 << 20, 4, &fr->rd);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", f->display,
+			 strerror(-rc));
+		return rc;
+	}
+	fr->zst = !strcmp(fr->cfg->compression, "zstd");
+	fr->file_started = false;
+	fr->first_block = true;
+	fr->line = 1;
+	fr->offset = 0;
+	fr->carry_len = 0;
+	fr->blk = NULL;
+	fr->blk_len = fr->blk_used = 0;
+	fr->eof = false;
+	XXH64_reset(&fr->hash, 0);
+	return 0;
+}
+
+static int carry_reserve(struct fr_state *fr, size_t need)
+{
+	if (fr->carry_cap >= need)
+		return 0;
+	size_t cap = fr->carry_cap ? fr->carry_cap : 1 << 20;
+	while (cap < need)
+		cap *= 2;
+	char *p = realloc(fr->carry, cap);
+	if (!p)
+		return -ENOMEM;
+	fr->carry = p;
+	fr->carry_cap = cap;
+	return 0;
+}
+
+/* Appends input to the carry until it holds at least `want` bytes or the
+ * file ends.  Returns 0 or -errno. */
+static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
+{
+	struct fr_file *f = &fr->files[fr->cur_file];
+
+	while (fr->carry_len < want && !fr->eof) {
+		if (fr->blk && fr->blk_used == fr->blk_len) {
+			sp_io_reader_release(fr->rd, fr->blk);
+			fr->blk = NULL;
+		}
+		if (!fr->blk) {
+			int rc = sp_io_reader_next(fr->rd, &fr->blk,
+						   &fr->blk_len);
+			if (rc < 0) {
+				snprintf(err, errlen, "cannot read %s: %s",
+					 f->display, strerror(-rc));
+				return rc;
+			}
+			if (rc == 0) {
+				fr->blk = NULL;
+				fr->eof = true;
+				if (fr->zst && fr->dec &&
+				    !sp_zstd_dec_is_clean(fr->dec)) {
+					snprintf(err, errlen,
+						 "%s: truncated zstd stream",
+						 f->display);
+					return -EIO;
+				}
+				break;
+			}
+			fr->blk_used = 0;
+			if (fr->catalog)
+				XXH64_update(&fr->hash, fr->blk,
+						   fr->blk_len);
+			/* auto: a zstd frame's magic number at the start of
+			 * the file, whatever its name */
+			if (fr->first_block &&
+			    !strcmp(fr->cfg->compression, "auto"))
+				fr->zst = sp_zstd_is_zstd(fr->blk, fr->blk_len);
+			fr->first_block = false;
+			if (fr->zst && !fr->dec) {
+				fr->dec = sp_zstd_dec_create();
+				if (!fr->dec)
+					return -ENOMEM;
+			}
+		}
+		if (!fr->zst) {
+			/* no more than wanted: the rest of the block stays
+			 * for the next chunk instead of being moved twice */
+			size_t n = fr->blk_len - fr->blk_used;
+			if (n > want - fr->carry_len)
+				n = want - fr->carry_len;
+			if (carry_reserve(fr, fr->carry_len + n))
+				return -ENOMEM;
+			memcpy(fr->carry + fr->carry_len,
+			       fr->blk + fr->blk_used, n);
+			fr->carry_len += n;
+			fr->blk_used += n;
+		} else {
+			if (carry_reserve(fr, fr->carry_len + (1 << 20)))
+				return -ENOMEM;
+			size_t used, made;
+			int rc = sp_zstd_dec_run(
+				fr->dec, fr->blk + fr->blk_used,
+				fr->blk_len - fr->blk_used, &used,
+				fr->carry + fr->carry_len,
+				fr->carry_cap - fr->carry_len, &made);
+			if (rc < 0) {
+				snprintf(err, errlen,
+					 "%s: corrupt zstd data near byte %llu",
+					 f->display,
+					 (unsigned long long)fr->offset);
+				return rc;
+			}
+			fr->blk_used += used;
+			fr->carry_len += made;
+		}
+	}
+	return 0;
+}
+
+static void close_file(struct fr_state *fr)
+{
+	if (fr->blk)
+		sp_io_reader_release(fr->rd, fr->blk);
+	fr->blk = NULL;
+	sp_io_reader_close(fr->rd);
+	fr->rd = NULL;
+	if (fr->dec)
+		sp_zstd_dec_reset(fr->dec);
+}
+
+/* The current file was read to its end: on to the next. */
+static void finish_file(struct fr_state *fr)
+{
+	struct fr_file *f = &fr->files[fr->cur_file];
+
+	close_file(fr);
+	f->xxh64 = XXH64_digest(&fr->hash);
+	f->done = true;
+	atomic_fetch_add(&fr->nread, 1);
+	fr->cur_file++;
+}
+
+/* Reads the CSV preamble of the current file f into csv (initialised
+ * here; *ready tells whether to fini it). */
+static int read_preamble(struct fr_state *fr, struct fr_file *f,
+			 struct sp_csv_parser *csv, bool *ready, char *err,
+			 size_t errlen)
+{
+	struct sp_csv_options o = {
+		.delimiter = fr->cfg->delimiter,
+		.quote = fr->cfg->quote,
+		.header = fr->cfg->header,
+		.ignore_lines = (uint32_t)fr->cfg->ignore_lines,
+		.schema = fr->schema,
+		.nschema = fr->cfg->schema.n,
+	};
+	int rc = sp_csv_parser_init(csv, &o, fr->ctx->symtab);
+	if (rc < 0)
+		return rc;
+	*ready = true;
+	size_t want = 1 << 16;
+	for (;;) {
+		rc = fill(fr, want, err, errlen);
+		if (rc < 0)
+			return rc;
+		uint64_t lines = 0;
+		char msg[256] = "";
+		ssize_t used = sp_csv_read_preamble(csv, fr->ctx->symtab,
+						    fr->carry, fr->carry_len,
+						    &lines, msg, sizeof(msg));
+		if (used == -EAGAIN && !fr->eof) {
+			want = fr->carry_len * 2;
+			continue;
+		}
+		if (used == -EAGAIN && fr->carry_len &&
+		    fr->carry[fr->carry_len - 1] != '\n') {
+			/* the last line has no newline: end it, try again */
+			if (carry_reserve(fr, fr->carry_len + 1))
+				return -ENOMEM;
+			fr->carry[fr->carry_len++] = '\n';
+			continue;
+		}
+		if (used == -EAGAIN) /* empty, or blank lines only */
+			used = (ssize_t)fr->carry_len;
+		if (used < 0) {
+			snprintf(err, errlen, "%s: %s", f->display, msg);
+			return (int)used;
+		}
+		memmove(fr->carry, fr->carry + used, fr->carry_len - (size_t)used);
+		fr->carry_len -= (size_t)used;
+		fr->offset += (uint64_t)used;
+		fr->line += lines;
+		return 0;
+	}
+}
+
+/* Cuts the next chunk of the current file: *cut bytes at the start of the
+ * carry, ending on a record boundary within the first chunk_size bytes
+ * (only a record longer than that makes a chunk grow); 0 at its end. */
+static int cut_chunk(struct fr_state *fr, const struct sp_csv_options *csv,
+		     size_t *cut, char *err, size_t errlen)
+{
+	size_t want = fr->cfg->chunk_size;
+	int rc;
+
+	for (;;) {
+		if ((rc = fill(fr, want, err, errlen)))
+			return rc;
+		if (fr->eof && fr->carry_len <= want) {
+			*cut = fr->carry_len;
+			return 0;
+		}
+		size_t lim = fr->carry_len < want ? fr->carry_len : want;
+		*cut = csv ? sp_csv_split(csv, fr->carry, lim)
+			   : sp_jsonl_split(fr->carry, lim);
+		if (*cut)
+			return 0;
+		want *= 2; /* one record longer than a chunk */
+	}
+}
+
+/* The first cut bytes of the carry were used. */
+static void consume(struct fr_state *fr, size_t cut)
+{
+	fr->line += sp_count_lines(fr->carry, cut);
+	fr->offset += cut;
+	memmove(fr->carry, fr->carry + cut, fr->carry_len - cut);
+	fr->carry_len -= cut;
+}
+
+/* on_error: skip_file.  Parses the current file on this thread with a
+ * private parser before any of it is handed out; *bad when a record does
+ * not parse (or the CSV header does not fit), which is then logged with
+ * its line.  The file is closed again either way. */
+static int prescan(struct fr_state *fr, bool *bad, char *err, size_t errlen)
+{
+	struct fr_file *f = &fr->files[fr->cur_file];
+	struct sp_csv_parser csv;
+	bool csv_ready = false;
+	char why[512] = "";
+	int rc;
+
+	*bad = false;
+	if ((rc = open_next_file(fr, err, errlen)))
+		return rc;
+	if (fr->csv) {
+		rc = read_preamble(fr, f, &csv, &csv_ready, why, sizeof(why));
+		if (rc == -EINVAL) {
+			*bad = true;
+			rc = 0;
+			goto out;
+		}
+		if (rc) {
+			snprintf(err, errlen, "%s", why);
+			goto out;
+		}
+	}
+	for (;;) {
+		size_t cut;
+		if ((rc = cut_chunk(fr, csv_ready ? &csv.opt : NULL, &cut, err,
+				    errlen)))
+			goto out;
+		if (cut == 0)
+			break;
+		struct sp_batch *b = fr->scan;
+		sp_batch_reset(b);
+		b->source = f->display;
+		int n = csv_ready ? sp_csv_parse(&csv, fr->carry, cut, fr->line,
+						 fr->offset, b)
+				  : sp_jsonl_parse(&fr->scan_jsonl, fr->carry,
+						   cut, fr->line, fr->offset,
+						   b);
+		if (n < 0) {
+			snprintf(err, errlen, "out of memory");
+			rc = n;
+			goto out;
+		}
+		if (b->nerrors) {
+			const struct sp_record_error *e = &b->errors[0];
+			snprintf(why, sizeof(why), "line %llu (byte %llu): %s",
+				 (unsigned long long)e->line,
+				 (unsigned long long)e->offset, e->reason);
+			*bad = true;
+			break;
+		}
+		consume(fr, cut);
+	}
+out:
+	close_file(fr);
+	if (csv_ready)
+		sp_csv_parser_fini(&csv);
+	if (*bad) {
+		f->bad = true;
+		atomic_fetch_add(&fr->nbad, 1);
+		sp_log_warn("[origin:file_reader:%s] on_error: skip_file: %s "
+			    "not loaded: %s",
+			    fr->ctx->id, f->display, why);
+	}
+	return rc;
+}
+
+int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen)
+{
+	struct fr_state *fr = state;
+	int rc;
+
+	for (;;) {
+		if (!fr->rd) {
+			while (fr->cur_file < fr->nfiles &&
+			       fr->files[fr->cur_file].loaded)
+				fr->cur_file++;
+			if (fr->cur_file >= fr->nfiles)
+				return 0;
+			if (fr->on_error == FR_SKIP_FILE) {
+				bool bad;
+				if ((rc = prescan(fr, &bad, err, errlen)))
+					return rc;
+				if (bad) {
+					fr->cur_file++;
+					continue;
+				}
+			}
+			if ((rc = open_next_file(fr, err, errlen)))
+				return rc;
+		}
+		struct fr_file *f = &fr->files[fr->cur_file];
+		if (!fr->file_started) {
+			fr->file_started = true;
+			if (fr->csv &&
+			    (rc = read_preamble(fr, f, &f->csv, &f->csv_ready,
+						err, errlen)))
+				return rc;
+		}
+		size_t cut;
+		if ((rc = cut_chunk(fr, fr->csv ? &f->csv.opt : NULL, &cut, err,
+				    errlen)))
+			return rc;
+		if (cut == 0) {
+			finish_file(fr);
+			continue;
+		}
+		/* The carry itself becomes the chunk: it trades places with
+		 * a pool buffer, which takes over the carry's tail (what
+		 * follows the cut: usually part of one record). */
+		void *item;
+		if (sp_ring_pop_mpmc(&fr->free_bufs, &item))
+			return -EPIPE;
+		struct fr_buf *b = item;
+		size_t tail = fr->carry_len - cut;
+		char *chunk = fr->carry;
+		size_t chunk_cap = fr->carry_cap;
+		fr->carry = b->data;
+		fr->carry_cap = b->cap;
+		fr->carry_len = 0;
+		b->data = chunk;
+		b->cap = chunk_cap;
+		if (carry_reserve(fr, tail)) {
+			sp_ring_try_push_mpmc(&fr->free_bufs, b);
+			return -ENOMEM;
+		}
+		if (tail)
+			memcpy(fr->carry, chunk + cut, tail);
+		fr->carry_len = tail;
+		out->data = b->data;
+		out->len = cut;
+		out->first = fr->line;
+		out->offset = fr->offset;
+		out->source = f->display;
+		out->ctx = f;
+		out->buf = b;
+		fr->line += sp_count_lines(chunk, cut);
+		fr->offset += cut;
+		if (fr->eof && fr->carry_len == 0)
+			finish_file(fr);
+		return 1;
+	}
+}
+
+void fr_release(void *state, struct sp_chunk *c)
+{
+	struct fr_state *fr = state;
+
+	if (c->buf)
+		sp_ring_try_push_mpmc(&fr->free_bufs, c->buf);
+}
