@@ -63,10 +63,7 @@ struct sp_stage_ctx {
 	struct sp_symtab *symtab;
 	unsigned workers;
 	bool force;	      /* --force: replace earlier committed output */
-	/* what the running engine does for a stage (events, stop); engine is
-	 * its opaque handle.  NULL outside a run (unit tests). */
-	const struct sp_stage_services *services;
-	void *engine;
+	void *engine; /* opaque handle of the running engine */
 	int stop_fd;	      /* readable once the run stops (poll it in a
 			       * blocking read); <= 0 when unavailable */
 	const char *catalog;  /* stage catalog database (include/spate/
@@ -75,6 +72,11 @@ struct sp_stage_ctx {
 	/* true once the run ended and its output is committed (finished, or
 	 * drained and committed); final when close() is called */
 	const bool *committed;
+	/* what the running engine does for a stage (events, stop), with
+	 * engine as its handle; NULL outside a run (unit tests).  Last, so
+	 * that the layout of the fields before it stays as plugins of
+	 * earlier builds know it. */
+	const struct sp_stage_services *services;
 };
 
 /* An event a stage raises (file-closed, no-more-data, ...): name plus

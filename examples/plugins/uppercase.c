@@ -5,7 +5,10 @@
  * spate_stage_descriptors, a NULL-terminated array of descriptors, and
  * uses the engine's functions from the spate executable that loads it.
  *
- *	cc -shared -fPIC -I<spate source> uppercase.c -o uppercase.so
+ *	cc -shared -fPIC uppercase.c -o uppercase.so \
+ *	    $(pkg-config --cflags spate-plugin)
+ *
+ * (or -I<spate source> in place of the pkg-config part).
  */
 #include <errno.h>
 #include <stddef.h>

@@ -110,6 +110,8 @@ Test(install, sdk_program_builds_with_pkg_config_and_runs)
 	assert_file(prefix, "include/spate/spate.h", false);
 	assert_file(prefix, "share/man/man1/spate.1", false);
 	assert_file(prefix, "lib/pkgconfig/spate.pc", false);
+	assert_file(prefix, "lib/pkgconfig/spate-plugin.pc", false);
+	assert_file(prefix, "include/spate/plugin/stage_api/stage.h", false);
 
 	/* the man page is the one in the tree */
 	char path[4096];
@@ -186,6 +188,42 @@ Test(install, sdk_program_builds_with_pkg_config_and_runs)
 	const struct e2e_stage_status *sink = e2e_status_stage(&st, "sink");
 	cr_assert_not_null(sink);
 	cr_assert_eq(sink->records_in, 42);
+	free(out);
+
+	/* an out-of-tree stage: examples/plugins/uppercase.c built against
+	 * the installed stage contract alone, loaded by the installed spate */
+	snprintf(log, sizeof(log), "%s/plugin-cc.txt", tmp);
+	cr_assert(asprintf(&cmd,
+			   "cd '%s' && '%s' %s -shared -fPIC -o uppercase.so "
+			   "'%s/examples/plugins/uppercase.c' "
+			   "$(PKG_CONFIG_PATH='%s/lib/pkgconfig' "
+			   "pkg-config --cflags spate-plugin)",
+			   tmp, cc, cflags, e2e_source_dir(), prefix) > 0);
+	rc = sh(cmd, log);
+	free(cmd);
+	out = slurp(log);
+	cr_assert_eq(rc, 0, "building the plugin failed:\n%s", out);
+	free(out);
+	snprintf(path, sizeof(path), "%s/plugin.yaml", tmp);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("name: plug\nplugins: [uppercase.so]\nstages:\n"
+	      "  - {id: src, type: dev_raw_data, data: \"{\\\"a\\\":"
+	      "\\\"x\\u00e9y\\\",\\\"b\\\":\\\"q\\\"}\\n\"}\n"
+	      "  - {id: up, type: uppercase, inputs: [src], fields: [/a]}\n"
+	      "  - {id: out, type: stdout, inputs: [up]}\n",
+	      f);
+	fclose(f);
+	snprintf(log, sizeof(log), "%s/plugin-run.txt", tmp);
+	cr_assert(asprintf(&cmd,
+			   "cd '%s' && '%s/bin/spate' run plugin.yaml "
+			   "2>/dev/null",
+			   tmp, prefix) > 0);
+	rc = sh(cmd, log);
+	free(cmd);
+	out = slurp(log);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_str_eq(out, "{\"a\":\"X\u00e9Y\",\"b\":\"q\"}\n");
 	free(out);
 
 	e2e_rmrf(tmp);
