@@ -45,4 +45,15 @@ void sp_ring_close(struct sp_ring *r);
 
 unsigned sp_ring_count(struct sp_ring *r);
 
+/* The capacity to give a ring that must hold n items: the smallest power
+ * of two (as sp_ring_init requires) that is at least n and at least 4. */
+static inline unsigned sp_ring_size_for(uint64_t n)
+{
+	unsigned p = 4;
+
+	while (p < n)
+		p *= 2;
+	return p;
+}
+
 #endif

@@ -31,7 +31,6 @@ struct sp_batch *sp_batch_create(struct sp_symtab *st)
 		return NULL;
 	}
 	sp_arena_init(&b->arena, 64 * 1024);
-	atomic_init(&b->refs, 0);
 	return b;
 }
 

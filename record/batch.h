@@ -54,8 +54,6 @@ struct sp_batch {
 	uint64_t bytes_in;     /* input bytes this batch was parsed from */
 	const char *input;     /* those bytes (records' raw points into them) */
 	uint64_t input_offset; /* byte offset of input[0] in its source */
-	atomic_int refs;       /* lanes still using it */
-	void *owner; /* engine-private: chunk/pool this batch returns to */
 };
 
 struct sp_batch *sp_batch_create(struct sp_symtab *st);

@@ -144,15 +144,6 @@ fail:
 	return rc;
 }
 
-static unsigned pow2_at_least(unsigned n)
-{
-	unsigned p = 4;
-
-	while (p < n)
-		p *= 2;
-	return p;
-}
-
 int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen)
 {
 	int rc;
@@ -182,7 +173,7 @@ int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen)
 		s->started = true;
 	}
 
-	unsigned ring = pow2_at_least(rt->nworkers * 4);
+	unsigned ring = sp_ring_size_for(rt->nworkers * 4);
 	if ((rc = sp_ring_init(&rt->chunks, ring)))
 		goto oom;
 	rt->origins = calloc(rt->norigins, sizeof(*rt->origins));
@@ -199,7 +190,7 @@ int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen)
 		o->stage = i;
 		o->slots = calloc(nslots, sizeof(*o->slots));
 		if (!o->slots ||
-		    sp_ring_init(&o->free_slots, pow2_at_least(nslots + 1)))
+		    sp_ring_init(&o->free_slots, sp_ring_size_for(nslots + 1)))
 			goto oom;
 		for (unsigned j = 0; j < nslots; j++)
 			sp_ring_try_push_mpmc(&o->free_slots, &o->slots[j]);
@@ -221,9 +212,18 @@ int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen)
 		w->errb->source = "error";
 		for (uint32_t s = 0; s < rt->nstages; s++) {
 			struct stage_rt *st = &rt->st[s];
-			if (st->desc->worker_create)
-				w->ws[s].wstate =
-				    st->desc->worker_create(st->state, i);
+			if (!st->desc->worker_create)
+				continue;
+			w->ws[s].wstate = st->desc->worker_create(st->state, i);
+			if (!w->ws[s].wstate) {
+				/* the stage contract: callbacks never see a
+				 * NULL worker state, so the run cannot go on */
+				snprintf(err, errlen,
+					 "stage '%s': cannot create its state "
+					 "for worker %u (out of memory)",
+					 st->fs->id, i);
+				return -ENOMEM;
+			}
 		}
 	}
 

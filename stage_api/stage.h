@@ -163,7 +163,9 @@ struct sp_stage_desc {
 	/* Before data moves (threads, files).  0 or -errno + err. */
 	int (*start)(void *state, char *err, size_t errlen);
 
-	/* per-worker state: optional */
+	/* per-worker state: optional.  worker_create returns NULL only when
+	 * it fails (out of memory); the run then fails before any data
+	 * moves, so the other callbacks never see a NULL worker state. */
 	void *(*worker_create)(void *state, unsigned worker);
 	void (*worker_destroy)(void *state, void *wstate);
 

@@ -562,15 +562,6 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static unsigned pow2_at_least(uint64_t n)
-{
-	unsigned p = 4;
-
-	while (p < n)
-		p *= 2;
-	return p;
-}
-
 /* A run that ends before writing still removes what a killed run left
  * beside the target (begin does that); a busy target is left alone. */
 static void clean_leftovers(struct fw_state *fw)
@@ -628,11 +619,11 @@ static int fw_start(void *state, char *err, size_t errlen)
 	sp_commit_set_replace(fw->commit, ctx->force);
 	sp_commit_set_durable(fw->commit, fw->cfg->fsync);
 	uint64_t in_flight = (uint64_t)ctx->workers * (BLOCKS_PER_WORKER + 1);
-	fw->pending_cap = pow2_at_least(in_flight * 4 + 64);
+	fw->pending_cap = sp_ring_size_for(in_flight * 4 + 64);
 	fw->pending_head = calloc(fw->pending_cap, sizeof(*fw->pending_head));
 	fw->pending_tail = calloc(fw->pending_cap, sizeof(*fw->pending_tail));
 	if (!fw->pending_head || !fw->pending_tail ||
-	    sp_ring_init(&fw->queue, pow2_at_least(in_flight + 1))) {
+	    sp_ring_init(&fw->queue, sp_ring_size_for(in_flight + 1))) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -668,7 +659,7 @@ static void *fw_worker_create(void *state, unsigned worker)
 			return NULL;
 		}
 	}
-	if (sp_ring_init(&w->free, pow2_at_least(BLOCKS_PER_WORKER + 1))) {
+	if (sp_ring_init(&w->free, sp_ring_size_for(BLOCKS_PER_WORKER + 1))) {
 		sp_zstd_enc_destroy(w->z);
 		free(w);
 		return NULL;

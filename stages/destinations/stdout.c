@@ -187,8 +187,6 @@ static int stdout_stage_batch(void *state, void *wstate, struct sp_batch *b,
 	struct stdout_worker *w = wstate;
 	int rc;
 
-	if (!w)
-		return -ENOMEM; /* worker_create failed */
 	if (!s->csv)
 		return sp_jsonl_encode(b, sel, n, &w->buf);
 	if (n && !w->enc_ready) {

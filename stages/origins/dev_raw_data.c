@@ -179,8 +179,6 @@ static int raw_parse(void *state, void *wstate, const struct sp_chunk *c,
 		n = sp_csv_parse(&r->parser, c->data, c->len, c->first,
 				 c->offset, b);
 	} else {
-		if (!wstate)
-			return -ENOMEM; /* worker_create failed */
 		n = sp_jsonl_parse(wstate, c->data, c->len, c->first,
 				   c->offset, b);
 	}

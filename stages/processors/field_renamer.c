@@ -183,8 +183,6 @@ static int renamer_process(void *state, void *wstate, struct sp_batch *b,
 	struct renamer_worker *w = wstate;
 	uint32_t nout = 0;
 
-	if (!w)
-		return -ENOMEM; /* worker_create failed */
 	for (uint32_t k = 0; k < n; k++) {
 		struct sp_record *rec = &b->recs[in[k]];
 		struct sp_field *f = &b->fields[rec->first];

@@ -220,8 +220,6 @@ static int setter_process(void *state, void *wstate, struct sp_batch *b,
 	struct setter_worker *w = wstate;
 	uint32_t nout = 0;
 
-	if (!w)
-		return -ENOMEM; /* worker_create failed */
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t rec = in[k];
 		const char *why = NULL;

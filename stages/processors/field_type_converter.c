@@ -489,8 +489,6 @@ static int converter_process(void *state, void *wstate, struct sp_batch *b,
 	struct conv_worker *w = wstate;
 	uint32_t nout = 0;
 
-	if (!w)
-		return -ENOMEM; /* worker_create failed */
 	for (uint32_t k = 0; k < n; k++) {
 		struct sp_record *r = &b->recs[in[k]];
 		struct sp_field *f = &b->fields[r->first];

@@ -84,8 +84,6 @@ static int filter_process(void *state, void *wstate, struct sp_batch *b,
 	const struct filter *f = state;
 	uint32_t nerr = 0;
 
-	if (!wstate)
-		return -ENOMEM; /* worker_create failed */
 	/* Records the condition cannot be evaluated on are appended to
 	 * b->errors by sp_expr_select; the runtime applies on_record_error
 	 * to them, so they are counted as errors, never as dropped. */
