@@ -123,9 +123,19 @@ static void emit_event(void *engine, const struct sp_event *ev)
 	pthread_mutex_unlock(&rt->lock);
 }
 
+static void count_warning(void *engine, uint32_t stage)
+{
+	struct sp_runtime *rt = engine;
+
+	if (stage < rt->nstages)
+		atomic_fetch_add_explicit(&rt->st[stage].warnings, 1,
+					  memory_order_relaxed);
+}
+
 const struct sp_stage_services rt_runtime_services = {
     .emit_event = emit_event,
     .request_stop = request_stop,
+    .count_warning = count_warning,
 };
 
 void rt_emit_simple(struct sp_runtime *rt, const char *type, const char *stage)

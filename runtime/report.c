@@ -49,6 +49,7 @@ int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
 		     rt->workers && wi < rt->nworkers && nc < 1025; wi++)
 			if (rt->workers[wi].ctr)
 				cs[nc++] = &rt->workers[wi].ctr[i];
+		r->warnings = ld(&s->warnings);
 		for (unsigned k = 0; k < nc; k++) {
 			struct counters *c = cs[k];
 			r->in += ld(&c->in);
@@ -139,6 +140,7 @@ void sp_runtime_destroy(struct sp_runtime *rt)
 		for (uint32_t l = 0; l < SP_MAX_LANES; l++)
 			free(s->cons[l]);
 		free(s->subs);
+		free(s->log_prefix);
 	}
 	struct event_item *it = rt->events, *next;
 	for (; it; it = next) {

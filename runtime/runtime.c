@@ -109,6 +109,14 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 		ctx->force = opt->force;
 		ctx->engine = rt;
 		ctx->services = &rt_runtime_services;
+		ctx->index = i;
+		if (asprintf(&s->log_prefix, "[%s:%s:%s]",
+			     sp_stage_kind_name(s->desc->kind), s->desc->name,
+			     s->fs->id) < 0) {
+			s->log_prefix = NULL;
+			goto oom;
+		}
+		ctx->log_prefix = s->log_prefix;
 		ctx->stop_fd = rt->stop_fd;
 		ctx->catalog = opt->catalog;
 		ctx->validate_only = opt->validate_only;

@@ -72,6 +72,8 @@ struct stage_rt {
 	uint32_t *subs;
 	uint32_t nsubs;
 	atomic_uint logged_errors;
+	_Atomic uint64_t warnings; /* sp_stage_warn, any thread: rare */
+	char *log_prefix; /* ctx->log_prefix */
 	bool started;
 };
 

@@ -20,6 +20,7 @@
 
 #include "record/batch.h"
 #include "config/options.h"
+#include "core/log.h"
 #include "record/symtab.h"
 
 /* Callbacks are only ever appended; a plugin built for ABI n loads in any
@@ -77,6 +78,8 @@ struct sp_stage_ctx {
 	 * that the layout of the fields before it stays as plugins of
 	 * earlier builds know it. */
 	const struct sp_stage_services *services;
+	uint32_t index;		/* the stage's position in the flow */
+	const char *log_prefix; /* "[origin:file_reader:src]" */
 };
 
 /* An event a stage raises (file-closed, no-more-data, ...): name plus
@@ -100,6 +103,8 @@ struct sp_stage_services {
 	void (*emit_event)(void *engine, const struct sp_event *ev);
 	/* Asks the run to drain and stop (pipeline_finisher); any thread. */
 	void (*request_stop)(void *engine, const char *why);
+	/* Counts a warning of stage `stage` (its index); any thread. */
+	void (*count_warning)(void *engine, uint32_t stage);
 };
 
 static inline void sp_stage_emit_event(const struct sp_stage_ctx *ctx,
@@ -107,6 +112,28 @@ static inline void sp_stage_emit_event(const struct sp_stage_ctx *ctx,
 {
 	if (ctx->services)
 		ctx->services->emit_event(ctx->engine, ev);
+}
+
+/* Logs a message of the stage, prefixed with its kind, type and id
+ * ("[origin:file_reader:src] ...").  Never per record. */
+#define sp_stage_log(ctx, level, fmt, ...)                                   \
+	sp_log((level), "%s " fmt,                                            \
+	       (ctx)->log_prefix ? (ctx)->log_prefix : "", ##__VA_ARGS__)
+
+/* Logs a warning of the stage and counts it in the stage's warnings (the
+ * status and summary show them): something the user should know that
+ * did not lose or change a record (a file skipped on purpose, a renamed
+ * duplicate column, ...). */
+#define sp_stage_warn(ctx, fmt, ...)                                          \
+	do {                                                                  \
+		sp_stage_count_warning(ctx);                                  \
+		sp_stage_log((ctx), SP_LOG_WARN, fmt, ##__VA_ARGS__);         \
+	} while (0)
+
+static inline void sp_stage_count_warning(const struct sp_stage_ctx *ctx)
+{
+	if (ctx->services && ctx->services->count_warning)
+		ctx->services->count_warning(ctx->engine, ctx->index);
 }
 
 static inline void sp_stage_request_stop(const struct sp_stage_ctx *ctx,

@@ -307,8 +307,7 @@ static void writer_fail(struct fw_state *fw, int err, const char *what,
 	fw->error = err;
 	snprintf(fw->errmsg, sizeof(fw->errmsg), "%s %s/%s: %s", what,
 		 fw->dir, name, strerror(-err));
-	sp_log_error("[destination:file_writer:%s] %s", fw->ctx->id,
-		     fw->errmsg);
+	sp_stage_log(fw->ctx, SP_LOG_ERROR, "%s", fw->errmsg);
 }
 
 static void block_done(void *tag, int result)

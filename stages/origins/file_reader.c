@@ -253,16 +253,16 @@ static int skip_loaded(struct fr_state *fr, char *err, size_t errlen)
 			f->loaded = true;
 			fr->nloaded++;
 			fr->total_size -= f->size;
-			sp_log_info("[origin:file_reader:%s] %s: loaded by "
-				    "flow '%s' before; skipped",
-				    fr->ctx->id, f->display, flow);
+			sp_stage_log(fr->ctx, SP_LOG_INFO,
+				     "%s: loaded by flow '%s' before; skipped",
+				     f->display, flow);
 		}
 	}
 	if (fr->nloaded)
-		sp_log_info("[origin:file_reader:%s] %u of %u files skipped: "
-			    "loaded before (`spate history --flow %s`; "
-			    "--force loads them again)",
-			    fr->ctx->id, fr->nloaded, fr->nfiles, flow);
+		sp_stage_log(fr->ctx, SP_LOG_INFO,
+			     "%u of %u files skipped: loaded before (`spate "
+			     "history --flow %s`; --force loads them again)",
+			     fr->nloaded, fr->nfiles, flow);
 	return 0;
 }
 

@@ -312,9 +312,8 @@ out:
 	if (*bad) {
 		f->bad = true;
 		atomic_fetch_add(&fr->nbad, 1);
-		sp_log_warn("[origin:file_reader:%s] on_error: skip_file: %s "
-			    "not loaded: %s",
-			    fr->ctx->id, f->display, why);
+		sp_stage_warn(fr->ctx, "on_error: skip_file: %s not loaded: %s",
+			      f->display, why);
 	}
 	return rc;
 }

@@ -949,6 +949,11 @@ Test(catalog_flow, on_error_skip_file)
 	sp(&r, &t, "run", "flow.yaml", "--workers", "1", "--json", NULL);
 	expect_ok(&r);
 	cr_assert_eq(records_in(r.out, "in"), 3);
+	struct e2e_status st;
+	cr_assert_eq(e2e_status_parse(r.out, &st), 0, "%s", r.out);
+	const struct e2e_stage_status *in = e2e_status_stage(&st, "in");
+	cr_assert_not_null(in);
+	cr_assert_eq(in->warnings, 1, "the skipped file is the one warning");
 	CONTAINS(r.err, "spate: warn: [origin:file_reader:in] on_error: "
 			"skip_file: 2.jsonl not loaded: line 2 (byte 8): ");
 	e2e_result_free(&r);
