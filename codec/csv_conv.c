@@ -169,6 +169,62 @@ enum sp_csv_conv sp_csv_conv_double(const char *s, size_t len,
 	return SP_CSV_CONV_OK;
 }
 
+bool sp_csv_int_canonical(const char *s, size_t len)
+{
+	size_t i = s[0] == '-';
+
+	/* no '+', no leading zero, no "-0" */
+	if (i == len || s[i] == '+' || (s[i] == '0' && len != 1))
+		return false;
+	for (; i < len; i++)
+		if ((unsigned)(s[i] - '0') > 9)
+			return false;
+	return true;
+}
+
+/*
+ * sp_format_double prints "%.15g" when that reads back as the same double,
+ * adding ".0" to an integral value.  Decimal text of at most 15
+ * significant digits reads back from "%.15g" unchanged (DBL_DIG), and
+ * "%.15g" is fixed-point when the leading digit's exponent is -4..14 and
+ * drops trailing zeros: so text in the form -?(0|[1-9][0-9]*)\.[0-9]+ with
+ * at most 15 significant digits, no more than three zeros after "0.", and
+ * a fraction that ends in a non-zero digit or is exactly ".0", is what
+ * sp_format_double prints for its value.
+ */
+bool sp_csv_double_canonical(const char *s, size_t len)
+{
+	size_t i = s[0] == '-', int_start, dot, sig;
+
+	if (i == len || (s[i] == '0' && i + 1 < len && s[i + 1] != '.'))
+		return false;
+	int_start = i;
+	while (i < len && (unsigned)(s[i] - '0') <= 9)
+		i++;
+	dot = i;
+	if (dot == int_start || dot + 1 >= len || s[dot] != '.')
+		return false;
+	for (i = dot + 1; i < len; i++)
+		if ((unsigned)(s[i] - '0') > 9)
+			return false;
+	if (len == dot + 2 && s[dot + 1] == '0') /* "X.0": integral */
+		return dot - int_start <= 15;
+	if (s[len - 1] == '0')
+		return false;
+	if (s[int_start] != '0') {
+		sig = (dot - int_start) + (len - dot - 1);
+	} else {
+		size_t z = dot + 1;
+
+		while (s[z] == '0')
+			z++;
+		if (z - dot - 1 > 3)
+			return false;
+		sig = len - z;
+	}
+	return sig <= 15;
+}
+
 enum sp_csv_conv sp_csv_conv_bool(const char *s, size_t len, bool *out)
 {
 	static const struct {

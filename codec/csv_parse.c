@@ -81,6 +81,7 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 				    const char *s, size_t n, uint8_t str_flags,
 				    struct sp_value *v)
 {
+	enum sp_csv_conv ce;
 	char ts[32];
 	size_t tl;
 
@@ -96,10 +97,12 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 	switch (type) {
 	case SP_CSV_INT:
 		*v = sp_value_int(0);
-		return sp_csv_conv_int(s, n, &v->i);
+		ce = sp_csv_conv_int(s, n, &v->i);
+		break;
 	case SP_CSV_DOUBLE:
 		*v = sp_value_double(0);
-		return sp_csv_conv_double(s, n, &b->arena, &v->d);
+		ce = sp_csv_conv_double(s, n, &b->arena, &v->d);
+		break;
 	case SP_CSV_BOOL:
 		*v = sp_value_bool(false);
 		return sp_csv_conv_bool(s, n, &v->b);
@@ -118,6 +121,16 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 	default:
 		return SP_CSV_CONV_BAD;
 	}
+	/* a number whose text is what an encoder would print keeps it, as a
+	 * JSON number does: encoders copy it instead of formatting it */
+	if (ce == SP_CSV_CONV_OK &&
+	    (type == SP_CSV_INT ? sp_csv_int_canonical(s, n)
+				: sp_csv_double_canonical(s, n))) {
+		v->flags = SP_VALUE_TEXT;
+		v->len = (uint32_t)n;
+		v->str = s;
+	}
+	return ce;
 }
 
 static size_t shown_len(const char *s, size_t n)

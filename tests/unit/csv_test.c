@@ -74,6 +74,23 @@ static const struct sp_value *val(uint32_t rec, uint32_t i)
 	return &sp_record_fields(b, rec)[i].v;
 }
 
+/* a number field's value, whether kept as its text or as binary */
+static int64_t ival(uint32_t rec, uint32_t i)
+{
+	int64_t x = 0;
+
+	cr_assert_eq(sp_value_to_int(val(rec, i), &x), 0);
+	return x;
+}
+
+static double dval(uint32_t rec, uint32_t i)
+{
+	double x = 0;
+
+	cr_assert_eq(sp_value_to_double(val(rec, i), &x), 0);
+	return x;
+}
+
 /* true when JSON can hold s between quotes as it is */
 static bool json_safe(const char *s)
 {
@@ -424,11 +441,12 @@ Test(csv, schema_without_header)
 	cr_assert_eq(b->nerrors, 0);
 	cr_assert_str_eq(name_of(0, 0), "id");
 	cr_assert_eq(val(0, 0)->type, SP_INT);
-	cr_assert_eq(val(0, 0)->i, 42);
-	cr_assert_eq(val(0, 0)->flags, 0);
+	cr_assert_eq(ival(0, 0), 42);
+	/* the text as it would be printed: kept, pointing into the input */
+	cr_assert_eq(val(0, 0)->flags, SP_VALUE_TEXT);
 	cr_assert_str_eq(name_of(0, 1), "price");
 	cr_assert_eq(val(0, 1)->type, SP_DOUBLE);
-	cr_assert_eq(val(0, 1)->d, -1.25);
+	cr_assert_eq(dval(0, 1), -1.25);
 	cr_assert_eq(val(0, 2)->type, SP_BOOL);
 	cr_assert_eq(val(0, 2)->b, true);
 	expect_str(0, 3, "name", "ann");
@@ -455,11 +473,11 @@ Test(csv, schema_with_header_by_name)
 	cr_assert_eq(parser.ncols, 3);
 	cr_assert_str_eq(name_of(0, 0), "x");
 	cr_assert_eq(val(0, 0)->type, SP_DOUBLE);
-	cr_assert_eq(val(0, 0)->d, 2.5);
+	cr_assert_eq(dval(0, 0), 2.5);
 	expect_str(0, 1, "label", "hello");
 	cr_assert_str_eq(name_of(0, 2), "n");
 	cr_assert_eq(val(0, 2)->type, SP_INT);
-	cr_assert_eq(val(0, 2)->i, 7);
+	cr_assert_eq(ival(0, 2), 7);
 }
 
 Test(csv, schema_column_missing_from_header)
@@ -492,10 +510,10 @@ Test(csv, int_conversion)
 	o.nschema = 1;
 
 	cr_assert_eq(parse_str(&o, text), 4);
-	cr_assert_eq(val(0, 0)->i, 5);
-	cr_assert_eq(val(1, 0)->i, INT64_MIN);
-	cr_assert_eq(val(2, 0)->i, INT64_MAX);
-	cr_assert_eq(val(3, 0)->i, 7);
+	cr_assert_eq(ival(0, 0), 5);
+	cr_assert_eq(ival(1, 0), INT64_MIN);
+	cr_assert_eq(ival(2, 0), INT64_MAX);
+	cr_assert_eq(ival(3, 0), 7);
 	expect_raw(3, "007", 9);
 	cr_assert_eq(b->nerrors, 4);
 	expect_err(0, 5, 46, "9223372036854775808",
@@ -544,7 +562,7 @@ Test(csv, double_conversion)
 	cr_assert_eq(parse_text(&o, text.data, text.len), 7);
 	for (unsigned i = 0; i < 7; i++) {
 		cr_assert_eq(val(i, 1)->type, SP_DOUBLE);
-		cr_assert_eq(val(i, 1)->d, want[i], "%s", good[i]);
+		cr_assert_eq(dval(i, 1), want[i], "%s", good[i]);
 	}
 	cr_assert_eq(b->nerrors, 8);
 	for (unsigned i = 0; i < 7; i++) {
@@ -1108,12 +1126,20 @@ Test(csv, round_trip)
 			cr_assert_eq(x->v.type, y->v.type, "rec %u field %u", r,
 				     i);
 			switch (x->v.type) {
-			case SP_INT:
-				cr_assert_eq(x->v.i, y->v.i);
+			case SP_INT: {
+				int64_t xi, yi;
+				cr_assert_eq(sp_value_to_int(&x->v, &xi), 0);
+				cr_assert_eq(sp_value_to_int(&y->v, &yi), 0);
+				cr_assert_eq(xi, yi);
 				break;
-			case SP_DOUBLE:
-				cr_assert_eq(x->v.d, y->v.d);
+			}
+			case SP_DOUBLE: {
+				double xd, yd;
+				cr_assert_eq(sp_value_to_double(&x->v, &xd), 0);
+				cr_assert_eq(sp_value_to_double(&y->v, &yd), 0);
+				cr_assert_eq(xd, yd);
 				break;
+			}
 			case SP_STRING:
 				cr_assert_eq(x->v.len, y->v.len);
 				cr_assert(
@@ -1277,8 +1303,108 @@ Test(csv, doubles_match_strtod)
 	cr_assert_eq(parse_text(&o, text.data, text.len), (int)n);
 	for (unsigned i = 0; i < n; i++) {
 		double want = strtod(text.data + at[i], NULL);
-		cr_assert_eq(val(i, 0)->d, want, "%.30s", text.data + at[i]);
+		cr_assert_eq(dval(i, 0), want, "%.30s", text.data + at[i]);
 	}
 	free(at);
+	sp_buf_fini(&text);
+}
+
+/* A typed number keeps its text only when an encoder would print exactly
+ * that text for its value: outputs stay as they were, without formatting. */
+Test(csv, numbers_keep_text_only_when_it_is_the_printed_form)
+{
+	static const struct sp_csv_column schema[] = {{"i", SP_CSV_INT},
+						      {"d", SP_CSV_DOUBLE}};
+	static const char *const kept[] = {"0,0.0",   "-7,-0.0",
+					   "12,0.5",  "-3,1234.25",
+					   "9,0.0001", "100,100.0"};
+	static const char *const not_kept[] = {"+1,1.50",  "007,5.",
+					       "-0,.5",	   "1,1e3",
+					       "1,0.00001", "1,100",
+					       "1,1234567890123456.5"};
+	struct sp_csv_options o = opts(',', false);
+	struct sp_buf text;
+
+	o.schema = schema;
+	o.nschema = 2;
+	sp_buf_init(&text);
+	for (unsigned k = 0; k < 6; k++) {
+		sp_buf_append(&text, kept[k], strlen(kept[k]));
+		sp_buf_putc(&text, '\n');
+	}
+	for (unsigned k = 0; k < 7; k++) {
+		sp_buf_append(&text, not_kept[k], strlen(not_kept[k]));
+		sp_buf_putc(&text, '\n');
+	}
+	cr_assert_eq(parse_text(&o, text.data, text.len), 13);
+	for (uint32_t r = 0; r < 13; r++) {
+		const struct sp_value *d = val(r, 1);
+
+		cr_assert_eq(!!(d->flags & SP_VALUE_TEXT), r < 6, "row %u", r);
+		cr_assert_eq(!!(val(r, 0)->flags & SP_VALUE_TEXT),
+			     r < 6 || r == 9 || r == 10 || r == 11 || r == 12,
+			     "row %u", r);
+		if (r < 6)
+			cr_assert_eq(d->str, b->recs[r].raw +
+						 (strchr(kept[r], ',') - kept[r]) +
+						 1);
+	}
+	sp_buf_fini(&text);
+}
+
+/* The kept text against sp_format_double on random decimal texts. */
+Test(csv, kept_double_text_is_what_format_double_prints)
+{
+	static const struct sp_csv_column schema[] = {{"d", SP_CSV_DOUBLE}};
+	struct sp_csv_options o = opts(',', false);
+	struct sp_buf text;
+	unsigned seed = 777, n = 40000, kept = 0;
+
+	o.schema = schema;
+	o.nschema = 1;
+	sp_buf_init(&text);
+	for (unsigned i = 0; i < n; i++) {
+		char num[48];
+		int len = 0;
+		unsigned ni, nf, zeros;
+
+		seed = seed * 1103515245u + 12345u;
+		ni = (seed >> 4) % 18;
+		nf = (seed >> 9) % 18;
+		zeros = (seed >> 14) % 6;
+		if ((seed >> 20) & 1)
+			num[len++] = '-';
+		if (!ni)
+			num[len++] = '0';
+		for (unsigned k = 0; k < ni; k++) {
+			seed = seed * 1103515245u + 12345u;
+			num[len++] = (char)('0' + (k ? (seed >> 16) % 10
+						     : 1 + (seed >> 16) % 9));
+		}
+		num[len++] = '.';
+		for (unsigned k = 0; k < zeros && !ni; k++)
+			num[len++] = '0';
+		for (unsigned k = 0; k <= nf; k++) {
+			seed = seed * 1103515245u + 12345u;
+			num[len++] = (char)('0' + (seed >> 16) % 10);
+		}
+		sp_buf_append(&text, num, (size_t)len);
+		sp_buf_putc(&text, '\n');
+	}
+	cr_assert_eq(parse_text(&o, text.data, text.len), (int)n);
+	for (unsigned i = 0; i < n; i++) {
+		const struct sp_value *v = val(i, 0);
+		char buf[40];
+		double d;
+
+		if (!(v->flags & SP_VALUE_TEXT))
+			continue;
+		kept++;
+		cr_assert_eq(sp_value_to_double(v, &d), 0);
+		int len = sp_format_double(d, buf);
+		cr_assert(len == (int)v->len && memcmp(buf, v->str, v->len) == 0,
+			  "kept %.*s, prints %s", (int)v->len, v->str, buf);
+	}
+	cr_assert_gt(kept, n / 8);
 	sp_buf_fini(&text);
 }
