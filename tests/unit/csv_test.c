@@ -1315,12 +1315,15 @@ Test(csv, numbers_keep_text_only_when_it_is_the_printed_form)
 {
 	static const struct sp_csv_column schema[] = {{"i", SP_CSV_INT},
 						      {"d", SP_CSV_DOUBLE}};
-	static const char *const kept[] = {"0,0.0",   "-7,-0.0",
-					   "12,0.5",  "-3,1234.25",
+	static const char *const kept[] = {"0,0.0",    "-7,-0.0",
+					   "12,0.5",   "-3,1234.25",
 					   "9,0.0001", "100,100.0"};
-	static const char *const not_kept[] = {"+1,1.50",  "007,5.",
-					       "-0,.5",	   "1,1e3",
-					       "1,0.00001", "1,100",
+	static const char *const not_kept[] = {"+1,1.50",
+					       "007,5.",
+					       "-0,.5",
+					       "1,1e3",
+					       "1,0.00001",
+					       "1,100",
 					       "1,1234567890123456.5"};
 	struct sp_csv_options o = opts(',', false);
 	struct sp_buf text;
@@ -1345,9 +1348,9 @@ Test(csv, numbers_keep_text_only_when_it_is_the_printed_form)
 			     r < 6 || r == 9 || r == 10 || r == 11 || r == 12,
 			     "row %u", r);
 		if (r < 6)
-			cr_assert_eq(d->str, b->recs[r].raw +
-						 (strchr(kept[r], ',') - kept[r]) +
-						 1);
+			cr_assert_eq(d->str,
+				     b->recs[r].raw +
+					 (strchr(kept[r], ',') - kept[r]) + 1);
 	}
 	sp_buf_fini(&text);
 }
@@ -1402,7 +1405,8 @@ Test(csv, kept_double_text_is_what_format_double_prints)
 		kept++;
 		cr_assert_eq(sp_value_to_double(v, &d), 0);
 		int len = sp_format_double(d, buf);
-		cr_assert(len == (int)v->len && memcmp(buf, v->str, v->len) == 0,
+		cr_assert(len == (int)v->len &&
+			      memcmp(buf, v->str, v->len) == 0,
 			  "kept %.*s, prints %s", (int)v->len, v->str, buf);
 	}
 	cr_assert_gt(kept, n / 8);
