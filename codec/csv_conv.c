@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "codec/csv.h"
+#include "core/number.h"
 
 static const char *const type_names[] = {
     [SP_CSV_STRING] = "string",	      [SP_CSV_INT] = "int",
@@ -66,107 +67,19 @@ enum sp_csv_conv sp_csv_conv_int(const char *s, size_t len, int64_t *out)
 	return SP_CSV_CONV_OK;
 }
 
-/* Decimal syntax only: no hex, inf, nan or surrounding space. */
-static bool double_syntax(const char *s, size_t len)
-{
-	size_t i = 0, digits = 0;
 
-	if (s[i] == '-' || s[i] == '+')
-		i++;
-	while (i < len && (unsigned)(s[i] - '0') <= 9) {
-		i++;
-		digits++;
-	}
-	if (i < len && s[i] == '.') {
-		i++;
-		while (i < len && (unsigned)(s[i] - '0') <= 9) {
-			i++;
-			digits++;
-		}
-	}
-	if (!digits)
-		return false;
-	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < len && (s[i] == '-' || s[i] == '+'))
-			i++;
-		if (i == len || (unsigned)(s[i] - '0') > 9)
-			return false;
-		while (i < len && (unsigned)(s[i] - '0') <= 9)
-			i++;
-	}
-	return i == len;
-}
-
-/*
- * Clinger's fast path: a mantissa below 2^53 scaled by a power of ten up
- * to 1e22 is one correctly rounded IEEE operation on exact operands.
- * False when the text needs strtod.  s has decimal syntax.
- */
-static bool double_fast(const char *s, size_t len, double *out)
-{
-	static const double p10[] = {
-	    1e0,  1e1,	1e2,  1e3,  1e4,  1e5,	1e6,  1e7,
-	    1e8,  1e9,	1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-	    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-	};
-	uint64_t m = 0;
-	int exp10 = 0, digits = 0;
-	bool neg = false, frac = false;
-	size_t i = 0;
-
-	if (s[0] == '-' || s[0] == '+')
-		neg = s[i++] == '-';
-	for (; i < len; i++) {
-		if (s[i] == '.') {
-			frac = true;
-			continue;
-		}
-		if ((unsigned)(s[i] - '0') > 9)
-			return false; /* an exponent: leave it to strtod */
-		if (m == 0 && s[i] == '0') {
-			exp10 -= frac;
-			continue;
-		}
-		if (++digits > 15)
-			return false;
-		m = m * 10 + (unsigned)(s[i] - '0');
-		exp10 -= frac;
-	}
-	if (exp10 < -22)
-		return false;
-	double d = (double)m;
-	d = exp10 < 0 ? d / p10[-exp10] : d;
-	*out = neg ? -d : d;
-	return true;
-}
 
 enum sp_csv_conv sp_csv_conv_double(const char *s, size_t len,
 				    struct sp_arena *arena, double *out)
 {
-	char tmp[96];
-	char *copy = tmp, *end;
-
-	if (!double_syntax(s, len))
-		return SP_CSV_CONV_BAD;
-	if (double_fast(s, len, out))
+	switch (sp_number_to_double(s, len, out)) {
+	case 0:
 		return SP_CSV_CONV_OK;
-	if (len >= sizeof(tmp)) {
-		copy = sp_arena_strndup(arena, s, len);
-		if (!copy)
-			return SP_CSV_CONV_BAD;
-	} else {
-		memcpy(tmp, s, len);
-		tmp[len] = '\0';
-	}
-	errno = 0;
-	double d = strtod(copy, &end);
-	if (end != copy + len)
-		return SP_CSV_CONV_BAD;
-	if (isinf(d))
+	case -ERANGE:
 		return SP_CSV_CONV_RANGE;
-	*out = d;
-	return SP_CSV_CONV_OK;
+	default:
+		return SP_CSV_CONV_BAD;
+	}
 }
 
 bool sp_csv_int_canonical(const char *s, size_t len)

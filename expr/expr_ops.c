@@ -4,6 +4,7 @@
  * exactly), comparisons, arithmetic, truth.
  */
 #include "expr/expr_internal.h"
+#include "core/number.h"
 
 const char *const ex_fn_names[] = {
     [SP_FN_STR_CONTAINS] = "str:contains",
@@ -93,89 +94,13 @@ int ex_text_of(struct sp_expr_ctx *c, struct sp_batch *b,
 
 /* ---- numbers ---- */
 
-/* Strict number syntax: [+-] digits [. digits] [e [+-] digits]. */
-static bool number_syntax(const char *s, size_t len, bool *is_int)
-{
-	size_t i = 0, digits = 0;
 
-	*is_int = true;
-	if (i < len && (s[i] == '-' || s[i] == '+'))
-		i++;
-	for (; i < len && ex_is_digit(s[i]); i++)
-		digits++;
-	if (i < len && s[i] == '.') {
-		*is_int = false;
-		for (i++; i < len && ex_is_digit(s[i]); i++)
-			digits++;
-	}
-	if (!digits)
-		return false;
-	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-		*is_int = false;
-		i++;
-		if (i < len && (s[i] == '-' || s[i] == '+'))
-			i++;
-		if (i == len || !ex_is_digit(s[i]))
-			return false;
-		while (i < len && ex_is_digit(s[i]))
-			i++;
-	}
-	return i == len;
-}
-
-/*
- * Decimal text to double.  Up to 2^53 of mantissa and 10^+-22 the result
- * of one IEEE multiplication or division is correctly rounded (Clinger's
- * fast path); anything else goes through strtod.
- */
+/* Number text to double; overflow keeps +-infinity, as strtod gives. */
 static int text_to_double(const char *s, size_t len, double *out)
 {
-	static const double p10[] = {
-	    1e0,  1e1,	1e2,  1e3,  1e4,  1e5,	1e6,  1e7,
-	    1e8,  1e9,	1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-	    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-	};
-	const uint64_t big = 1ull << 53;
-	size_t i = 0;
-	bool neg = false, any = false;
-	uint64_t m = 0;
-	int exp = 0;
+	int rc = sp_number_to_double(s, len, out);
 
-	if (i < len && (s[i] == '-' || s[i] == '+'))
-		neg = s[i++] == '-';
-	for (; i < len && ex_is_digit(s[i]); i++) {
-		m = m * 10 + (uint64_t)(s[i] - '0');
-		any = true;
-		if (m > big)
-			goto slow;
-	}
-	if (i < len && s[i] == '.') {
-		for (i++; i < len && ex_is_digit(s[i]); i++) {
-			m = m * 10 + (uint64_t)(s[i] - '0');
-			exp--;
-			any = true;
-			if (m > big)
-				goto slow;
-		}
-	}
-	if (!any)
-		return -EINVAL;
-	if (i < len && (s[i] == 'e' || s[i] == 'E'))
-		goto slow;
-	if (i != len)
-		return -EINVAL;
-	if (exp < -22)
-		goto slow;
-	*out = exp < 0 ? (double)m / p10[-exp] : (double)m;
-	if (neg)
-		*out = -*out;
-	return 0;
-slow:;
-	struct sp_value v = {.type = SP_DOUBLE,
-			     .flags = SP_VALUE_TEXT,
-			     .len = (uint32_t)len,
-			     .str = s};
-	return sp_value_to_double(&v, out);
+	return rc == -ERANGE ? 0 : rc;
 }
 
 static int text_to_number(const char *s, size_t len, bool is_int, int64_t *i,
@@ -227,7 +152,7 @@ static int number(struct sp_expr_ctx *c, struct sp_batch *b,
 		return ex_record_number(v, i, d);
 	if (ex_text_of(c, b, v, &s, &len))
 		return NUM_ERR;
-	if (!number_syntax(s, len, &is_int))
+	if (!sp_number_syntax(s, len, &is_int))
 		return NUM_NONE;
 	return text_to_number(s, len, is_int, i, d);
 }

@@ -14,6 +14,7 @@
 
 #include "core/arena.h"
 #include "record/json.h"
+#include "core/number.h"
 
 const char *sp_type_name(enum sp_type t)
 {
@@ -22,21 +23,12 @@ const char *sp_type_name(enum sp_type t)
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
+/* Number text to double; overflow keeps +-infinity, as strtod gives. */
 static int text_to_double(const char *s, uint32_t len, double *out)
 {
-	char tmp[128];
-	char *end;
+	int rc = sp_number_to_double(s, len, out);
 
-	if (len == 0 || len >= sizeof(tmp))
-		return -EINVAL;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	errno = 0;
-	double d = strtod(tmp, &end);
-	if (end != tmp + len)
-		return -EINVAL;
-	*out = d;
-	return 0;
+	return rc == -ERANGE ? 0 : rc;
 }
 
 static int text_to_int(const char *s, uint32_t len, int64_t *out)

@@ -17,6 +17,7 @@
 
 #include "core/utf8.h"
 #include "stage_api/stage.h"
+#include "core/number.h"
 
 enum conv_target {
 	CONV_INT = 0,
@@ -196,49 +197,26 @@ static bool json_decimal(const char *s, size_t len)
 	return frac_digits && k == len;
 }
 
-/* A number written as text ("42", "-1.5e3"): no hex, inf or nan. */
+/* Text that reads as a number: a whole number as int64 (-ERANGE when it
+ * does not fit), anything else as a finite double. */
 static int parse_number(const char *s, size_t len, bool *is_int,
 			int64_t *i, double *d)
 {
-	char tmp[64];
-	char *end;
-	size_t k = 0;
-	bool digits = false, intlike = true;
+	bool whole;
 
-	if (len == 0 || len >= sizeof(tmp))
+	if (!sp_number_syntax(s, len, &whole))
 		return -EINVAL;
-	if (s[0] == '-' || s[0] == '+')
-		k = 1;
-	for (size_t j = k; j < len; j++) {
-		char ch = s[j];
-		if (ch >= '0' && ch <= '9')
-			digits = true;
-		else if (ch == '.' || ch == 'e' || ch == 'E' ||
-			 ((ch == '-' || ch == '+') &&
-			  (s[j - 1] == 'e' || s[j - 1] == 'E')))
-			intlike = false;
-		else
-			return -EINVAL;
-	}
-	if (!digits)
-		return -EINVAL;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	if (intlike) {
-		errno = 0;
-		long long v = strtoll(tmp, &end, 10);
-		if (*end == '\0' && errno == 0) {
+	if (whole) {
+		struct sp_value v = {.type = SP_INT,
+				     .flags = SP_VALUE_TEXT,
+				     .len = (uint32_t)len,
+				     .str = s};
+		int rc = sp_value_to_int(&v, i);
+		if (rc == 0)
 			*is_int = true;
-			*i = v;
-			return 0;
-		}
-		if (errno == ERANGE)
-			return -ERANGE;
-		return -EINVAL;
+		return rc;
 	}
-	errno = 0;
-	*d = strtod(tmp, &end);
-	if (*end != '\0' || !isfinite(*d))
+	if (sp_number_to_double(s, len, d))
 		return -EINVAL;
 	*is_int = false;
 	return 0;
