@@ -93,45 +93,40 @@ static int number(const char *opt, const char *s, int64_t lo, int64_t hi,
 /* -1: go on; else the exit code */
 static int parse_args(int argc, char **argv, struct bench_args *a)
 {
-	static const char *const opts[] = {
-	    "--workers-max", "--records", "--origin-generator",
-	    "--set",	     "--help",	  NULL};
+	const char *workers = NULL, *records = NULL, *pos[2];
+	struct cli_multi sets = {NULL, 0};
+	const struct cli_opt opts[] = {
+	    {"--workers-max", &workers, NULL, NULL},
+	    {"--records", &records, NULL, NULL},
+	    {"--origin-generator", NULL, &a->origin_generator, NULL},
+	    {"--set", NULL, NULL, &sets},
+	    {NULL, NULL, NULL, NULL}};
+	int npos;
 	int64_t v;
 
 	a->records = -1;
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			fputs(bench_usage, stdout);
-			return SPATE_EXIT_OK;
-		} else if (!strcmp(arg, "--workers-max") && i + 1 < argc) {
-			if (number(arg, argv[++i], 1, 1024, &v))
-				return SPATE_EXIT_USAGE;
-			a->workers_max = (unsigned)v;
-		} else if (!strcmp(arg, "--records") && i + 1 < argc) {
-			if (number(arg, argv[++i], 1, 1000000000000000ll, &v))
-				return SPATE_EXIT_USAGE;
-			a->records = v;
-		} else if (!strcmp(arg, "--origin-generator")) {
-			a->origin_generator = true;
-		} else if (!strcmp(arg, "--set") && i + 1 < argc) {
-			a->sets[a->nsets++] = argv[++i];
-		} else if (arg[0] == '-' && arg[1]) {
-			const char *hint = cli_suggest(arg, opts);
-			fprintf(stderr, "spate: unknown option '%s'", arg);
-			if (hint)
-				fprintf(stderr, " (did you mean '%s'?)", hint);
-			fprintf(stderr, "\n\n%s", bench_usage);
+	int rc = cli_parse_args(argc, argv, opts, pos, 2, &npos, bench_usage);
+	for (size_t i = 0; i < sets.n; i++)
+		a->sets[a->nsets++] = (char *)sets.v[i];
+	free(sets.v);
+	if (rc >= 0)
+		return rc;
+	if (npos == 2) {
+		fprintf(stderr,
+			"spate: one flow file at a time ('%s' and '%s')\n",
+			pos[0], pos[1]);
+		return SPATE_EXIT_USAGE;
+	}
+	a->flow = npos ? pos[0] : NULL;
+	if (workers) {
+		if (number("--workers-max", workers, 1, 1024, &v))
 			return SPATE_EXIT_USAGE;
-		} else if (!a->flow) {
-			a->flow = arg;
-		} else {
-			fprintf(stderr,
-				"spate: one flow file at a time ('%s' "
-				"and '%s')\n",
-				a->flow, arg);
+		a->workers_max = (unsigned)v;
+	}
+	if (records) {
+		if (number("--records", records, 1, 1000000000000000ll, &v))
 			return SPATE_EXIT_USAGE;
-		}
+		a->records = v;
 	}
 	if (!a->flow && (a->origin_generator || a->nsets)) {
 		fprintf(stderr, "spate: %s needs a FLOW\n\n%s",

@@ -147,80 +147,6 @@ static const char history_usage[] =
 
 /* ---- arguments ----------------------------------------------------------- */
 
-struct arg_opt {
-	const char *name;
-	const char **value; /* option with a value */
-	bool *flag;	    /* option without one */
-};
-
-/* Parses argv[1..argc) into opts and up to maxpos positional arguments.
- * Returns -1 to go on, or the exit code (help printed: 0; error: 2). */
-static int parse_args(int argc, char **argv, const struct arg_opt *opts,
-		      const char **pos, int maxpos, int *npos,
-		      const char *usage)
-{
-	*npos = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage, stdout);
-			return SPATE_EXIT_OK;
-		}
-		if (a[0] == '-' && a[1]) {
-			const struct arg_opt *o = opts;
-			const char *eq = strchr(a, '=');
-			size_t n = eq ? (size_t)(eq - a) : strlen(a);
-			for (; o->name; o++)
-				if (strlen(o->name) == n &&
-				    !strncmp(o->name, a, n))
-					break;
-			if (!o->name) {
-				const char *names[32];
-				int k = 0;
-				for (const struct arg_opt *p = opts;
-				     p->name && k < 31; p++)
-					names[k++] = p->name;
-				names[k] = NULL;
-				const char *hint = cli_suggest(a, names);
-				fprintf(stderr, "spate: unknown option '%s'",
-					a);
-				if (hint)
-					fprintf(stderr, " (did you mean '%s'?)",
-						hint);
-				fprintf(stderr, "\n\n");
-				fputs(usage, stderr);
-				return SPATE_EXIT_USAGE;
-			}
-			if (o->flag) {
-				if (eq) {
-					fprintf(stderr, "spate: %s takes no "
-							"value\n",
-						o->name);
-					return SPATE_EXIT_USAGE;
-				}
-				*o->flag = true;
-			} else if (eq) {
-				*o->value = eq + 1;
-			} else if (i + 1 < argc) {
-				*o->value = argv[++i];
-			} else {
-				fprintf(stderr, "spate: %s needs a value\n",
-					o->name);
-				return SPATE_EXIT_USAGE;
-			}
-			continue;
-		}
-		if (*npos >= maxpos) {
-			fprintf(stderr, "spate: unexpected argument '%s'\n\n",
-				a);
-			fputs(usage, stderr);
-			return SPATE_EXIT_USAGE;
-		}
-		pos[(*npos)++] = a;
-	}
-	return -1;
-}
-
 /* -EINVAL is a bad argument (exit 2), anything else a failure (exit 1). */
 static int fail(int rc, const char *err)
 {
@@ -252,16 +178,16 @@ static int catalog_command(int argc, char **argv, const char *catalog,
 			   const char *need, const char *usage,
 			   struct spate_catalog **c)
 {
-	struct arg_opt opts[3] = {{"--catalog", &catalog, NULL},
-				  {NULL, NULL, NULL},
-				  {NULL, NULL, NULL}};
+	struct cli_opt opts[3] = {{"--catalog", &catalog, NULL, NULL},
+				  {NULL, NULL, NULL, NULL},
+				  {NULL, NULL, NULL, NULL}};
 	int npos;
 
 	if (json) {
 		opts[1] = opts[0];
-		opts[0] = (struct arg_opt){"--json", NULL, json};
+		opts[0] = (struct cli_opt){"--json", NULL, json, NULL};
 	}
-	int rc = parse_args(argc, argv, opts, pos, nargs, &npos, usage);
+	int rc = cli_parse_args(argc, argv, opts, pos, nargs, &npos, usage);
 	if (rc >= 0)
 		return rc;
 	if (npos < nargs)
@@ -390,10 +316,10 @@ static int cmd_create_local(int argc, char **argv, const char *catalog)
 {
 	const char *comment = NULL, *pos[2];
 	int npos;
-	const struct arg_opt opts[] = {{"--comment", &comment, NULL},
-				       {"--catalog", &catalog, NULL},
-				       {NULL, NULL, NULL}};
-	int rc = parse_args(argc, argv, opts, pos, 2, &npos,
+	const struct cli_opt opts[] = {{"--comment", &comment, NULL, NULL},
+				       {"--catalog", &catalog, NULL, NULL},
+				       {NULL, NULL, NULL, NULL}};
+	int rc = cli_parse_args(argc, argv, opts, pos, 2, &npos,
 			    create_local_usage);
 
 	if (rc >= 0)
@@ -422,18 +348,18 @@ static int cmd_create_s3(int argc, char **argv, const char *catalog)
 	struct spate_s3_spec spec = {0};
 	const char *pos[1];
 	int npos;
-	const struct arg_opt opts[] = {
-		{"--bucket", &spec.bucket, NULL},
-		{"--path", &spec.path, NULL},
-		{"--endpoint", &spec.endpoint, NULL},
-		{"--region", &spec.region, NULL},
-		{"--key-id-env", &spec.key_id_env, NULL},
-		{"--secret-env", &spec.secret_env, NULL},
-		{"--credentials-file", &spec.credentials_file, NULL},
-		{"--comment", &spec.comment, NULL},
-		{"--catalog", &catalog, NULL},
-		{NULL, NULL, NULL}};
-	int rc = parse_args(argc, argv, opts, pos, 1, &npos, create_s3_usage);
+	const struct cli_opt opts[] = {
+		{"--bucket", &spec.bucket, NULL, NULL},
+		{"--path", &spec.path, NULL, NULL},
+		{"--endpoint", &spec.endpoint, NULL, NULL},
+		{"--region", &spec.region, NULL, NULL},
+		{"--key-id-env", &spec.key_id_env, NULL, NULL},
+		{"--secret-env", &spec.secret_env, NULL, NULL},
+		{"--credentials-file", &spec.credentials_file, NULL, NULL},
+		{"--comment", &spec.comment, NULL, NULL},
+		{"--catalog", &catalog, NULL, NULL},
+		{NULL, NULL, NULL, NULL}};
+	int rc = cli_parse_args(argc, argv, opts, pos, 1, &npos, create_s3_usage);
 
 	if (rc >= 0)
 		return rc;
@@ -567,17 +493,17 @@ static int cmd_alter(int argc, char **argv, const char *catalog)
 	bool enable = false, disable = false;
 	const char *pos[1];
 	int npos;
-	const struct arg_opt opts[] = {
-		{"--url", &ch.url, NULL},
-		{"--key-id-env", &ch.key_id_env, NULL},
-		{"--secret-env", &ch.secret_env, NULL},
-		{"--credentials-file", &ch.credentials_file, NULL},
-		{"--comment", &ch.comment, NULL},
-		{"--enable", NULL, &enable},
-		{"--disable", NULL, &disable},
-		{"--catalog", &catalog, NULL},
-		{NULL, NULL, NULL}};
-	int rc = parse_args(argc, argv, opts, pos, 1, &npos, alter_usage);
+	const struct cli_opt opts[] = {
+		{"--url", &ch.url, NULL, NULL},
+		{"--key-id-env", &ch.key_id_env, NULL, NULL},
+		{"--secret-env", &ch.secret_env, NULL, NULL},
+		{"--credentials-file", &ch.credentials_file, NULL, NULL},
+		{"--comment", &ch.comment, NULL, NULL},
+		{"--enable", NULL, &enable, NULL},
+		{"--disable", NULL, &disable, NULL},
+		{"--catalog", &catalog, NULL, NULL},
+		{NULL, NULL, NULL, NULL}};
+	int rc = cli_parse_args(argc, argv, opts, pos, 1, &npos, alter_usage);
 
 	if (rc >= 0)
 		return rc;
@@ -695,11 +621,11 @@ int cli_history(int argc, char **argv)
 	const char *catalog = NULL, *flow = NULL, *pos[1];
 	bool json = false;
 	int npos;
-	const struct arg_opt opts[] = {{"--flow", &flow, NULL},
-				       {"--json", NULL, &json},
-				       {"--catalog", &catalog, NULL},
-				       {NULL, NULL, NULL}};
-	int rc = parse_args(argc, argv, opts, pos, 0, &npos, history_usage);
+	const struct cli_opt opts[] = {{"--flow", &flow, NULL, NULL},
+				       {"--json", NULL, &json, NULL},
+				       {"--catalog", &catalog, NULL, NULL},
+				       {NULL, NULL, NULL, NULL}};
+	int rc = cli_parse_args(argc, argv, opts, pos, 0, &npos, history_usage);
 
 	if (rc >= 0)
 		return rc;
@@ -779,7 +705,7 @@ int cli_history(int argc, char **argv)
 /* ---- flows referring to stages ------------------------------------------- */
 
 int cli_check_stage_refs(const struct sp_flow *f, const char *catalog,
-			 const char *flow_path)
+			 struct sp_diags *d)
 {
 	struct spate_catalog *c = NULL;
 	int problems = 0;
@@ -815,19 +741,11 @@ int cli_check_stage_refs(const struct sp_flow *f, const char *catalog,
 		else if (!rc)
 			continue; /* the open failure was reported */
 		if (rc) {
-			if (line)
-				fprintf(stderr, "%s:%u: ", flow_path, line);
-			else
-				fprintf(stderr, "%s: ", flow_path);
-			fprintf(stderr, "stage '%s': option 'stage': %s\n",
-				fs->id, err);
+			sp_diags_add(d, line, fs->id, "stage", "%s", err);
 			problems++;
 		}
 		free(root);
 	}
 	spate_catalog_close(c);
-	if (problems)
-		fprintf(stderr, "spate: %s: %d problem%s; nothing was run\n",
-			flow_path, problems, problems == 1 ? "" : "s");
 	return problems;
 }

@@ -23,10 +23,29 @@ int cli_stage(int argc, char **argv);
 int cli_history(int argc, char **argv);
 
 /* Checks the catalog stages a validated flow names (`stage: NAME`):
- * known, enabled, local.  Prints each problem with flow_path:line and
+ * known, enabled, local.  Adds each problem to d (with its line) and
  * returns how many there were (0 = fine).  catalog NULL: the default. */
 int cli_check_stage_refs(const struct sp_flow *f, const char *catalog,
-			 const char *flow_path);
+			 struct sp_diags *d);
+
+/* Loads path, loads its plugins, applies the --set assignments, calls
+ * edit(f, arg) (when not NULL) and validates.  Every problem goes to d
+ * (initialised by the caller with the file name path); prints nothing.
+ * Returns the flow, or NULL and in *name (when not NULL) the flow's name
+ * when the file gave one (to free). */
+struct sp_flow *cli_flow_load(const char *path, char **sets, int nsets,
+			      void (*edit)(struct sp_flow *f, void *arg),
+			      void *arg, struct sp_diags *d, char **name);
+/* Prints every problem of d on stderr with the "N problems; nothing was
+ * run" line and, json, the status "invalid" on stdout (flow: its name or
+ * NULL when unknown). */
+void cli_problems_print(const struct sp_diags *d, const char *flow, bool json);
+/* The problems of d as a JSON array of {file, line, stage, option,
+ * message} (line, stage, option: null when unknown). */
+void cli_problems_json(struct sp_buf *b, const struct sp_diags *d);
+/* {"flow", "file", "status", "problems"} and a newline on out. */
+void cli_status_json(FILE *out, const char *flow, const char *file,
+		     const char *status, const struct sp_diags *d);
 
 /* Loads path, loads its plugins, applies --set assignments and validates;
  * prints every problem to stderr.  Returns the flow or NULL (exit 2). */
@@ -47,6 +66,8 @@ void cli_print_json(FILE *out, const struct sp_flow *f,
 /* The stage reference of README.md (Markdown table) or doc/spate.1 (roff,
  * roff=true) from the option tables of the built-in stages. */
 int cli_stages_reference(FILE *out, bool roff);
+/* Every stage type with its options as a JSON array (stages --json). */
+int cli_stages_json(FILE *out);
 
 /* ---- watching a run (monitor.c) ---- */
 
@@ -65,6 +86,8 @@ struct cli_watch {
 	const char *flow;
 	bool progress;		  /* draw the progress line */
 	const char *metrics_path; /* NULL: no metrics file */
+	double log_interval_s;	  /* > 0: the line as an info log line
+				   * this often (set after init) */
 	bool metrics_warned, inited, started, done;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -81,6 +104,30 @@ void cli_watch_start(struct cli_watch *w);
 /* Stops the thread, draws the final line (then a newline) and writes the
  * final metrics from final (NULL: neither); no-op unless initialised. */
 void cli_watch_finish(struct cli_watch *w, const struct sp_run_report *final);
+
+/* ---- arguments (args.c) ---- */
+
+/* The values of a repeatable option, in order (free v). */
+struct cli_multi {
+	const char **v;
+	size_t n;
+};
+
+/* One option of a command: exactly one of value (the last one given
+ * wins), flag (takes no value) and multi (repeatable) is set. */
+struct cli_opt {
+	const char *name;
+	const char **value;
+	bool *flag;
+	struct cli_multi *multi;
+};
+
+/* Parses argv[1..argc) by opts ({NULL...}-terminated) into the options
+ * and up to maxpos positional arguments (pos, *npos).  Returns -1 to go
+ * on, or the exit code: 0 after printing usage for --help, 2 after a
+ * usage error (printed). */
+int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
+		   const char **pos, int maxpos, int *npos, const char *usage);
 
 /* "unknown option '--wokers' (did you mean '--workers'?)" helper */
 const char *cli_suggest(const char *word, const char *const *choices);

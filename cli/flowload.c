@@ -1,7 +1,9 @@
 /*
  * Loading a flow for the command line: parse the file, load its plugins
  * (paths relative to the flow file), apply --set overrides, validate, and
- * print every problem at once.
+ * print every problem at once: as text on stderr and, with --json, as the
+ * status object {"flow", "file", "status": "invalid", "problems": [{"file",
+ * "line", "stage", "option", "message"}]} on stdout.
  */
 #include <errno.h>
 #include <limits.h>
@@ -10,20 +12,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "record/json.h"
 #include "stages/registry.h"
-
-static void print_diags(const struct sp_diags *d)
-{
-	struct sp_buf line;
-
-	sp_buf_init(&line);
-	for (uint32_t i = 0; i < d->n; i++) {
-		line.len = 0;
-		sp_diag_format(d, i, &line);
-		fprintf(stderr, "%.*s\n", (int)line.len, line.data);
-	}
-	sp_buf_fini(&line);
-}
 
 static int load_plugins(struct sp_flow *f, struct sp_diags *d)
 {
@@ -46,6 +36,111 @@ static int load_plugins(struct sp_flow *f, struct sp_diags *d)
 	return bad;
 }
 
+struct sp_flow *cli_flow_load(const char *path, char **sets, int nsets,
+			      void (*edit)(struct sp_flow *f, void *arg),
+			      void *arg, struct sp_diags *d, char **name)
+{
+	struct sp_flow *f = NULL;
+
+	int rc = sp_flow_load_file(path, &f, d);
+	if (rc < 0 || !f) {
+		if (d->n == 0)
+			sp_diags_add(d, 0, NULL, NULL, "%s",
+				     strerror(rc < 0 ? -rc : EINVAL));
+		goto fail;
+	}
+	if (d->n)
+		goto fail;
+	if (load_plugins(f, d))
+		goto fail;
+	for (int i = 0; i < nsets; i++)
+		sp_flow_set_option(f, sets[i], d);
+	if (d->n)
+		goto fail;
+	if (edit)
+		edit(f, arg);
+	if (sp_flow_validate(f, sp_registry_find, d))
+		goto fail;
+	return f;
+fail:
+	if (name && f && f->name)
+		*name = strdup(f->name);
+	sp_flow_destroy(f);
+	return NULL;
+}
+
+static void json_str(struct sp_buf *b, const char *s)
+{
+	if (s)
+		sp_json_append_string(b, s, strlen(s));
+	else
+		sp_buf_append(b, "null", 4);
+}
+
+void cli_problems_json(struct sp_buf *b, const struct sp_diags *d)
+{
+	char num[32];
+
+	sp_buf_putc(b, '[');
+	for (uint32_t i = 0; i < d->n; i++) {
+		const struct sp_diag *g = &d->v[i];
+		sp_buf_append(b, i ? ",{\"file\":" : "{\"file\":", i ? 9 : 8);
+		json_str(b, d->file);
+		sp_buf_append(b, ",\"line\":", 8);
+		if (g->line) {
+			snprintf(num, sizeof(num), "%u", g->line);
+			sp_buf_append(b, num, strlen(num));
+		} else {
+			sp_buf_append(b, "null", 4);
+		}
+		sp_buf_append(b, ",\"stage\":", 9);
+		json_str(b, g->stage);
+		sp_buf_append(b, ",\"option\":", 10);
+		json_str(b, g->option);
+		sp_buf_append(b, ",\"message\":", 11);
+		json_str(b, g->message ? g->message : "out of memory");
+		sp_buf_putc(b, '}');
+	}
+	sp_buf_putc(b, ']');
+}
+
+void cli_status_json(FILE *out, const char *flow, const char *file,
+		     const char *status, const struct sp_diags *d)
+{
+	struct sp_buf b;
+
+	sp_buf_init(&b);
+	sp_buf_append(&b, "{\"flow\":", 8);
+	json_str(&b, flow);
+	sp_buf_append(&b, ",\"file\":", 8);
+	json_str(&b, file);
+	sp_buf_append(&b, ",\"status\":", 10);
+	json_str(&b, status);
+	sp_buf_append(&b, ",\"problems\":", 12);
+	cli_problems_json(&b, d);
+	sp_buf_append(&b, "}\n", 2);
+	fwrite(b.data, 1, b.len, out);
+	sp_buf_fini(&b);
+}
+
+void cli_problems_print(const struct sp_diags *d, const char *flow, bool json)
+{
+	struct sp_buf line;
+
+	sp_buf_init(&line);
+	for (uint32_t i = 0; i < d->n; i++) {
+		line.len = 0;
+		sp_diag_format(d, i, &line);
+		fprintf(stderr, "%.*s\n", (int)line.len, line.data);
+	}
+	sp_buf_fini(&line);
+	if (d->n)
+		fprintf(stderr, "spate: %s: %u problem%s; nothing was run\n",
+			d->file, d->n, d->n == 1 ? "" : "s");
+	if (json)
+		cli_status_json(stdout, flow, d->file, "invalid", d);
+}
+
 struct sp_flow *cli_load_flow(const char *path, char **sets, int nsets)
 {
 	return cli_load_flow_edit(path, sets, nsets, NULL, NULL);
@@ -56,37 +151,14 @@ struct sp_flow *cli_load_flow_edit(const char *path, char **sets, int nsets,
 				   void *arg)
 {
 	struct sp_diags d;
-	struct sp_flow *f = NULL;
 
 	sp_diags_init(&d, path);
-	int rc = sp_flow_load_file(path, &f, &d);
-	if (rc < 0 || !f) {
-		if (d.n == 0)
-			fprintf(stderr, "spate: %s: %s\n", path, strerror(-rc));
-		goto fail;
-	}
-	if (d.n)
-		goto fail;
-	if (load_plugins(f, &d))
-		goto fail;
-	for (int i = 0; i < nsets; i++)
-		sp_flow_set_option(f, sets[i], &d);
-	if (d.n)
-		goto fail;
-	if (edit)
-		edit(f, arg);
-	if (sp_flow_validate(f, sp_registry_find, &d))
-		goto fail;
+	struct sp_flow *f =
+	    cli_flow_load(path, sets, nsets, edit, arg, &d, NULL);
+	if (!f)
+		cli_problems_print(&d, NULL, false);
 	sp_diags_fini(&d);
 	return f;
-fail:
-	print_diags(&d);
-	if (d.n)
-		fprintf(stderr, "spate: %s: %u problem%s; nothing was run\n",
-			path, d.n, d.n == 1 ? "" : "s");
-	sp_diags_fini(&d);
-	sp_flow_destroy(f);
-	return NULL;
 }
 
 const char *cli_suggest(const char *word, const char *const *choices)

@@ -1,7 +1,9 @@
 /*
  * spate: entry point.  Dispatches to the subcommands, answers --help and
- * --version (and `spate help COMMAND`), and sets the log level from
- * SPATE_LOG or --log-level.
+ * --version (and `spate help COMMAND`), and sets the log level and format
+ * from SPATE_LOG / SPATE_LOG_FORMAT or --log-level / --log-format, which
+ * may stand before or after the command (as `--name value` or
+ * `--name=value`, as every option of the commands).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +30,10 @@ static const char usage[] =
 	"  history         files loaded from catalog stages\n"
 	"  help COMMAND    the options and examples of a command\n"
 	"\n"
-	"global options:\n"
+	"global options (before or after the command):\n"
 	"  --log-level L   error, warn (default), info or debug; also SPATE_LOG\n"
+	"  --log-format F  text (default: timestamp, level, message) or json\n"
+	"                  (one object per line); also SPATE_LOG_FORMAT\n"
 	"  --version       print the version\n"
 	"  -h, --help      this text; `spate <command> --help` for a command\n"
 	"\n"
@@ -104,15 +108,68 @@ static int help(int argc, char **argv)
 	return c->fn(2, sub);
 }
 
-int main(int argc, char **argv)
+/* Applies --log-level / --log-format value v: 0, or exit code 2. */
+static int set_global(const char *name, const char *v)
 {
-	const char *env = getenv("SPATE_LOG");
+	bool level = !strcmp(name, "--log-level");
 
-	if (env && sp_log_set_level(env))
-		fprintf(stderr, "spate: SPATE_LOG=%s is not a log level "
-				"(error, warn, info, debug); using warn\n",
-			env);
-	/* global options may come before the command */
+	if (!(level ? sp_log_set_level(v) : sp_log_set_format(v)))
+		return 0;
+	fprintf(stderr, "spate: %s %s: use %s\n", name, v,
+		level ? "error, warn, info or debug" : "text or json");
+	return SPATE_EXIT_USAGE;
+}
+
+static bool is_global(const char *arg)
+{
+	return !strcmp(arg, "--log-level") || !strcmp(arg, "--log-format");
+}
+
+/*
+ * Applies the global options wherever they stand before `--` (as `--name
+ * value` or `--name=value`) and copies the other arguments to out (room
+ * for argc + 1).  Returns the new count, or -(exit code) on a bad global
+ * option.
+ */
+static int take_globals(int argc, char **argv, char **out)
+{
+	int n = 0;
+	bool rest = false; /* after `--`: as given */
+
+	out[n++] = argv[0];
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		rest = rest || !strcmp(a, "--");
+		size_t len = strcspn(a, "=");
+		char name[16];
+		if (rest || len >= sizeof(name)) {
+			out[n++] = a;
+			continue;
+		}
+		memcpy(name, a, len);
+		name[len] = '\0';
+		if (!is_global(name)) {
+			out[n++] = a;
+			continue;
+		}
+		const char *v = a[len] ? a + len + 1 : NULL;
+		if (!v && i + 1 < argc)
+			v = argv[++i];
+		if (!v) {
+			fprintf(stderr, "spate: %s needs a value\n", name);
+			return -SPATE_EXIT_USAGE;
+		}
+		int rc = set_global(name, v);
+		if (rc)
+			return -rc;
+	}
+	out[n] = NULL;
+	return n;
+}
+
+static int dispatch(int argc, char **argv)
+{
+	/* --version and --help before the command */
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--version")) {
@@ -121,16 +178,15 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(usage, stdout);
 			return SPATE_EXIT_OK;
-		} else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
-			if (sp_log_set_level(argv[++i])) {
-				fprintf(stderr, "spate: --log-level %s: use "
-						"error, warn, info or debug\n",
-					argv[i]);
-				return SPATE_EXIT_USAGE;
-			}
 		} else {
-			fprintf(stderr, "spate: unknown option '%s'\n%s",
-				argv[i], usage);
+			const char *const globals[] = {
+			    "--version", "--help", "--log-level",
+			    "--log-format", NULL};
+			const char *hint = cli_suggest(argv[i], globals);
+			fprintf(stderr, "spate: unknown option '%s'", argv[i]);
+			if (hint)
+				fprintf(stderr, " (did you mean '%s'?)", hint);
+			fprintf(stderr, "\n%s", usage);
 			return SPATE_EXIT_USAGE;
 		}
 	}
@@ -145,4 +201,28 @@ int main(int argc, char **argv)
 	if (!c)
 		return unknown_command(cmd);
 	return c->fn(argc - i, argv + i);
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("SPATE_LOG");
+
+	if (env && sp_log_set_level(env))
+		fprintf(stderr, "spate: SPATE_LOG=%s is not a log level "
+				"(error, warn, info, debug); using warn\n",
+			env);
+	env = getenv("SPATE_LOG_FORMAT");
+	if (env && sp_log_set_format(env))
+		fprintf(stderr, "spate: SPATE_LOG_FORMAT=%s is not a log "
+				"format (text, json); using text\n",
+			env);
+	char **args = calloc((size_t)argc + 1, sizeof(char *));
+	if (!args) {
+		fputs("spate: out of memory\n", stderr);
+		return SPATE_EXIT_FAILED;
+	}
+	int n = take_globals(argc, argv, args);
+	int rc = n < 0 ? -n : dispatch(n, args);
+	free(args);
+	return rc;
 }

@@ -1,10 +1,13 @@
 /*
  * Watching a run from the outside: the live progress line on a terminal
- * (records/s, MB/s in and out, per-lane and per-destination counts,
+ * (records/s, MiB/s in and out, per-lane and per-destination counts,
  * percentage and ETA when the input size is known) and the Prometheus
  * text-format metrics file of --metrics-file.  One thread samples the
  * runtime's report (any thread may) twice a second, redraws the line in
- * place and rewrites the metrics file once a second; the end of the run
+ * place and rewrites the metrics file once a second; without a terminal
+ * the same line goes to the log at info level every --progress-interval
+ * seconds (for systemd and CI, where nothing else would show that a long
+ * run moves).  Sizes are binary everywhere (KiB, MiB/s).  The end of the run
  * draws the final line and writes the final metrics from the report the
  * summary and --json use, so all three agree.
  */
@@ -19,8 +22,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/log.h"
 
 #define TICK_MS 500
+#define MIB (1024.0 * 1024.0)
 
 /* ---- the progress line ------------------------------------------------ */
 
@@ -102,9 +107,9 @@ void cli_progress_format(char *out, size_t len, const struct sp_run_report *rep)
 	double t = rep->elapsed_s > 0 ? rep->elapsed_s : 1e-9;
 	compact(a, sizeof(a), (double)recs);
 	compact(b, sizeof(b), (double)recs / t);
-	add(&l, "%.1fs  %s rec  %s rec/s  in %.1f MB/s  out %.1f MB/s",
-	    rep->elapsed_s, a, b, (double)in_bytes / t / 1e6,
-	    (double)out_bytes / t / 1e6);
+	add(&l, "%.1fs  %s rec  %s rec/s  in %.1f MiB/s  out %.1f MiB/s",
+	    rep->elapsed_s, a, b, (double)in_bytes / t / MIB,
+	    (double)out_bytes / t / MIB);
 	/* input read so far against its size; a compressed input counts
 	 * decompressed bytes and soon passes its size: then no percentage */
 	if (rep->input_bytes && sized_in <= rep->input_bytes) {
@@ -298,10 +303,25 @@ static void metrics_tick(struct cli_watch *w, const struct sp_run_report *rep)
 	}
 }
 
+/* The progress line as an info log line */
+static void log_progress(const struct sp_run_report *rep)
+{
+	char text[4096];
+
+	cli_progress_format(text, sizeof(text), rep);
+	sp_log_info("progress: %s", text);
+}
+
+static bool logs_progress(const struct cli_watch *w)
+{
+	return w->log_interval_s > 0 && sp_log_threshold >= SP_LOG_INFO;
+}
+
 static void *watch_main(void *arg)
 {
 	struct cli_watch *w = arg;
 	unsigned tick = 0;
+	double logged = 0; /* elapsed_s of the last progress log line */
 
 	pthread_mutex_lock(&w->lock);
 	while (!w->done) {
@@ -321,6 +341,11 @@ static void *watch_main(void *arg)
 			continue;
 		if (w->progress)
 			draw(&rep);
+		if (logs_progress(w) &&
+		    rep.elapsed_s - logged >= w->log_interval_s) {
+			logged = rep.elapsed_s;
+			log_progress(&rep);
+		}
 		if (w->metrics_path && tick % (1000 / TICK_MS) == 0)
 			metrics_tick(w, &rep);
 		sp_run_report_fini(&rep);
@@ -361,7 +386,7 @@ int cli_watch_init(struct cli_watch *w, struct sp_runtime *rt, const char *flow,
 
 void cli_watch_start(struct cli_watch *w)
 {
-	if (!w->progress && !w->metrics_path)
+	if (!w->progress && !w->metrics_path && !logs_progress(w))
 		return;
 	if (pthread_create(&w->thread, NULL, watch_main, w) == 0)
 		w->started = true;
@@ -382,6 +407,8 @@ void cli_watch_finish(struct cli_watch *w, const struct sp_run_report *final)
 			draw(final);
 			fputc('\n', stderr);
 		}
+		if (logs_progress(w) && final)
+			log_progress(final);
 	}
 	if (w->metrics_path && final)
 		metrics_tick(w, final);

@@ -28,8 +28,13 @@ static const char run_usage[] =
 	"                          `workers`, else the CPUs spate may use)\n"
 	"  --set STAGE.OPTION=V    override an option (repeatable)\n"
 	"  --json                  print the final status as JSON on stdout\n"
+	"                          (also when the flow is invalid: status\n"
+	"                          \"invalid\" with its problems)\n"
 	"  --metrics-file PATH     keep PATH up to date (every second and at\n"
 	"                          the end) in Prometheus text format\n"
+	"  --progress-interval S   without a terminal, log the progress line\n"
+	"                          at info level every S seconds (default\n"
+	"                          10; 0: never; needs --log-level info)\n"
 	"  --quiet                 no progress line and no summary\n"
 	"  --force                 replace output an earlier run committed\n"
 	"  --no-pin                do not pin workers to CPUs\n"
@@ -50,16 +55,21 @@ static const char run_usage[] =
 
 static const char validate_usage[] =
 	"usage: spate validate FLOW [--set STAGE.OPTION=V ...] "
-	"[--catalog PATH]\n"
+	"[--catalog PATH] [--json]\n"
 	"\n"
 	"Checks FLOW without moving any data and prints every problem with\n"
 	"its file:line, stage and option; catalog stages it names (`stage:`)\n"
 	"must exist, be enabled and be local.  Exit 0 when valid, 2\n"
 	"otherwise.  `spate run FLOW --validate-only` also checks the data.\n"
+	"--json prints {\"flow\", \"file\", \"status\": \"valid\"|\"invalid\",\n"
+	"\"problems\": [{\"file\", \"line\", \"stage\", \"option\", \"message\"}]}\n"
+	"on stdout (the same object `spate run --json` prints for an invalid\n"
+	"flow).\n"
 	"\n"
 	"examples:\n"
 	"  spate validate examples/expenses.yaml\n"
-	"  spate validate flow.yaml --set split.mode=first_match\n";
+	"  spate validate flow.yaml --set split.mode=first_match\n"
+	"  spate validate flow.yaml --json\n";
 
 struct signal_ctx {
 	struct sp_runtime *rt;
@@ -90,84 +100,113 @@ static void *signal_main(void *arg)
 
 struct run_args {
 	const char *flow;
-	char **sets;
-	int nsets;
+	struct cli_multi sets; /* --set */
 	struct sp_run_options opt;
 	bool json, quiet;
-	const char *metrics; /* --metrics-file */
+	const char *metrics;  /* --metrics-file */
+	double progress_s;    /* --progress-interval; 0: none */
 };
 
-static int parse_args(int argc, char **argv, struct run_args *a,
-		      bool run_flags, const char *usage)
+/* a number from lo to hi in text v of option name: 0, or exit code 2 */
+static int number(const char *name, const char *v, double lo, double hi,
+		  double *out)
 {
-	static const char *const run_opts[] = {"--workers", "--set",   "--json",
-					       "--quiet",   "--force", "--no-pin",
-					       "--help",    "--metrics-file",
-					       "--catalog", "--validate-only",
-					       NULL};
-	memset(a, 0, sizeof(*a));
-	a->sets = calloc((size_t)argc, sizeof(char *));
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if (!strcmp(arg, "--set") && i + 1 < argc) {
-			a->sets[a->nsets++] = argv[++i];
-		} else if (!strncmp(arg, "--set=", 6)) {
-			a->sets[a->nsets++] = (char *)arg + 6;
-		} else if (run_flags && !strcmp(arg, "--workers") &&
-			   i + 1 < argc) {
-			char *end;
-			long n = strtol(argv[++i], &end, 10);
-			if (*end || n < 1 || n > 1024) {
-				fprintf(stderr, "spate: --workers %s: give a "
-						"number from 1 to 1024\n",
-					argv[i]);
-				return SPATE_EXIT_USAGE;
-			}
-			a->opt.workers = (unsigned)n;
-		} else if (run_flags && !strcmp(arg, "--metrics-file") &&
-			   i + 1 < argc) {
-			a->metrics = argv[++i];
-		} else if (run_flags && !strncmp(arg, "--metrics-file=", 15)) {
-			a->metrics = arg + 15;
-		} else if (run_flags && !strcmp(arg, "--json")) {
-			a->json = true;
-		} else if (run_flags && !strcmp(arg, "--quiet")) {
-			a->quiet = true;
-		} else if (run_flags && !strcmp(arg, "--force")) {
-			a->opt.force = true;
-		} else if (run_flags && !strcmp(arg, "--no-pin")) {
-			a->opt.no_pin = true;
-		} else if (run_flags && !strcmp(arg, "--validate-only")) {
-			a->opt.validate_only = true;
-		} else if (!strcmp(arg, "--catalog") && i + 1 < argc) {
-			a->opt.catalog = argv[++i];
-		} else if (!strncmp(arg, "--catalog=", 10)) {
-			a->opt.catalog = arg + 10;
-		} else if (arg[0] == '-' && arg[1]) {
-			const char *hint = cli_suggest(arg, run_opts);
-			fprintf(stderr, "spate: unknown option '%s'", arg);
-			if (hint)
-				fprintf(stderr, " (did you mean '%s'?)", hint);
-			fprintf(stderr, "\n\n%s", usage);
-			return SPATE_EXIT_USAGE;
-		} else if (!a->flow) {
-			a->flow = arg;
-		} else {
-			fprintf(stderr, "spate: one flow file at a time ('%s' "
-					"and '%s')\n",
-				a->flow, arg);
-			return SPATE_EXIT_USAGE;
-		}
+	char *end;
+	double x = strtod(v, &end);
+
+	if (end == v || *end || !(x >= lo && x <= hi)) {
+		fprintf(stderr, "spate: %s %s: give a number from %g to %g\n",
+			name, v, lo, hi);
+		return SPATE_EXIT_USAGE;
 	}
-	if (!a->flow) {
+	*out = x;
+	return 0;
+}
+
+/* -1: go on; else the exit code.  run: the options of `spate run`, else
+ * those of `spate validate`. */
+static int parse_args(int argc, char **argv, struct run_args *a, bool run,
+		      const char *usage)
+{
+	const char *workers = NULL, *interval = NULL, *pos[2];
+	bool force = false, no_pin = false, validate_only = false;
+	int npos;
+	const struct cli_opt run_opts[] = {
+	    {"--set", NULL, NULL, &a->sets},
+	    {"--json", NULL, &a->json, NULL},
+	    {"--catalog", &a->opt.catalog, NULL, NULL},
+	    {"--workers", &workers, NULL, NULL},
+	    {"--metrics-file", &a->metrics, NULL, NULL},
+	    {"--progress-interval", &interval, NULL, NULL},
+	    {"--quiet", NULL, &a->quiet, NULL},
+	    {"--force", NULL, &force, NULL},
+	    {"--no-pin", NULL, &no_pin, NULL},
+	    {"--validate-only", NULL, &validate_only, NULL},
+	    {NULL, NULL, NULL, NULL}};
+	const struct cli_opt validate_opts[] = {
+	    run_opts[0], run_opts[1], run_opts[2], {NULL, NULL, NULL, NULL}};
+
+	memset(a, 0, sizeof(*a));
+	a->progress_s = 10;
+	int rc = cli_parse_args(argc, argv, run ? run_opts : validate_opts,
+				pos, 2, &npos, usage);
+	if (rc >= 0)
+		return rc;
+	if (npos == 2) {
+		fprintf(stderr, "spate: one flow file at a time ('%s' "
+				"and '%s')\n",
+			pos[0], pos[1]);
+		return SPATE_EXIT_USAGE;
+	}
+	if (npos == 0) {
 		fprintf(stderr, "spate: which flow? give a flow file\n\n%s",
 			usage);
 		return SPATE_EXIT_USAGE;
 	}
+	a->flow = pos[0];
+	a->opt.force = force;
+	a->opt.no_pin = no_pin;
+	a->opt.validate_only = validate_only;
+	if (workers) {
+		char *end;
+		long n = strtol(workers, &end, 10);
+		if (*end || end == workers || n < 1 || n > 1024) {
+			fprintf(stderr, "spate: --workers %s: give a number "
+					"from 1 to 1024\n",
+				workers);
+			return SPATE_EXIT_USAGE;
+		}
+		a->opt.workers = (unsigned)n;
+	}
+	if (interval) {
+		double v;
+		if (number("--progress-interval", interval, 0, 86400, &v))
+			return SPATE_EXIT_USAGE;
+		a->progress_s = v;
+	}
 	return -1; /* go on */
+}
+
+/* Loads and checks the flow of a (catalog stages included); problems are
+ * printed (and with --json the status "invalid").  NULL: exit 2. */
+static struct sp_flow *load(const struct run_args *a)
+{
+	struct sp_diags d;
+	char *name = NULL;
+
+	sp_diags_init(&d, a->flow);
+	struct sp_flow *f = cli_flow_load(a->flow, (char **)a->sets.v,
+					  (int)a->sets.n, NULL, NULL, &d, &name);
+	if (f && cli_check_stage_refs(f, a->opt.catalog, &d)) {
+		cli_problems_print(&d, f->name, a->json);
+		sp_flow_destroy(f);
+		f = NULL;
+	} else if (!f) {
+		cli_problems_print(&d, name, a->json);
+	}
+	free(name);
+	sp_diags_fini(&d);
+	return f;
 }
 
 int cli_validate(int argc, char **argv)
@@ -176,19 +215,22 @@ int cli_validate(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a, false, validate_usage);
 
 	if (rc >= 0) {
-		free(a.sets);
+		free(a.sets.v);
 		return rc;
 	}
-	struct sp_flow *f = cli_load_flow(a.flow, a.sets, a.nsets);
-	free(a.sets);
+	struct sp_flow *f = load(&a);
+	free(a.sets.v);
 	if (!f)
 		return SPATE_EXIT_USAGE;
-	if (cli_check_stage_refs(f, a.opt.catalog, a.flow)) {
-		sp_flow_destroy(f);
-		return SPATE_EXIT_USAGE;
+	if (a.json) {
+		struct sp_diags none;
+		sp_diags_init(&none, a.flow);
+		cli_status_json(stdout, f->name, a.flow, "valid", &none);
+		sp_diags_fini(&none);
+	} else {
+		printf("%s: flow '%s' is valid (%u stages)\n", a.flow, f->name,
+		       f->nstages);
 	}
-	printf("%s: flow '%s' is valid (%u stages)\n", a.flow, f->name,
-	       f->nstages);
 	sp_flow_destroy(f);
 	return SPATE_EXIT_OK;
 }
@@ -213,6 +255,132 @@ static int validate_only_verdict(const char *flow,
 	return errors ? SPATE_EXIT_FAILED : SPATE_EXIT_OK;
 }
 
+/* A run that ended before it began (runtime not created, metrics file
+ * not writable): the message on stderr and, with --json, the status on
+ * stdout: "invalid" with the problem (option: what to fix), or "failed"
+ * with the error, as a failed run's status has it. */
+static void early_failure(const struct run_args *a, const struct sp_flow *f,
+			  const char *option, const char *msg)
+{
+	fprintf(stderr, "spate: %s%s%s: %s\n", option ? option : a->flow,
+		option ? " " : "", option ? a->metrics : "", msg);
+	if (!a->json)
+		return;
+	if (option) {
+		struct sp_diags d;
+		sp_diags_init(&d, a->flow);
+		sp_diags_add(&d, 0, NULL, option, "%s: %s", a->metrics, msg);
+		cli_status_json(stdout, f->name, a->flow, "invalid", &d);
+		sp_diags_fini(&d);
+		return;
+	}
+	struct sp_buf b;
+	sp_buf_init(&b);
+	sp_buf_append(&b, "{\"flow\":", 8);
+	sp_json_append_string(&b, f->name, strlen(f->name));
+	sp_buf_append(&b, ",\"status\":\"failed\",\"elapsed_s\":0,\"error\":",
+		      41);
+	sp_json_append_string(&b, msg, strlen(msg));
+	sp_buf_append(&b, ",\"stages\":[]}\n", 14);
+	fwrite(b.data, 1, b.len, stdout);
+	sp_buf_fini(&b);
+}
+
+/* exactly-once: this input's output is already committed */
+static int run_skipped(const struct run_args *a, const struct sp_flow *f,
+		       struct sp_runtime *rt, struct cli_watch *watch,
+		       const char *err)
+{
+	fprintf(stderr, "spate: %s: skipped: %s\n", a->flow, err);
+	if (a->json) {
+		struct sp_buf b;
+		sp_buf_init(&b);
+		sp_json_append_string(&b, f->name, strlen(f->name));
+		printf("{\"flow\":%.*s,\"status\":\"skipped\","
+		       "\"elapsed_s\":0,\"stages\":[]}\n",
+		       (int)b.len, b.data);
+		sp_buf_fini(&b);
+	}
+	struct sp_run_report srep;
+	if (sp_runtime_report(rt, &srep) == 0) {
+		srep.state = SP_RUN_FINISHED;
+		cli_watch_finish(watch, &srep);
+		sp_run_report_fini(&srep);
+	}
+	cli_watch_finish(watch, NULL);
+	return SPATE_EXIT_OK;
+}
+
+/* The end of a run: final progress line and metrics, the summary or the
+ * --json status.  Returns the exit code. */
+static int run_report(const struct run_args *a, const struct sp_flow *f,
+		      struct sp_runtime *rt, struct cli_watch *watch,
+		      enum sp_run_state state, const char *err)
+{
+	struct sp_run_report rep;
+	int exit_code = state == SP_RUN_FINISHED || state == SP_RUN_STOPPED
+				? SPATE_EXIT_OK
+				: SPATE_EXIT_FAILED;
+
+	if (sp_runtime_report(rt, &rep) == 0) {
+		/* a run that failed to start never left "created" */
+		rep.state = state;
+		if (a->json && !rep.error[0] && state == SP_RUN_FAILED &&
+		    err[0])
+			snprintf(rep.error, sizeof(rep.error), "%s", err);
+		/* the last progress line and metrics show the final counts */
+		cli_watch_finish(watch, &rep);
+		if (rep.accounting[0]) {
+			fprintf(stderr, "spate: accounting check failed: %s\n",
+				rep.accounting);
+			exit_code = SPATE_EXIT_FAILED;
+		}
+		if (a->json)
+			cli_print_json(stdout, f, &rep);
+		else if (!a->quiet)
+			cli_print_summary(stderr, f, &rep);
+		if (rep.error[0])
+			fprintf(stderr, "spate: run failed: %s\n", rep.error);
+		if (a->opt.validate_only && exit_code == SPATE_EXIT_OK)
+			exit_code = validate_only_verdict(a->flow, &rep);
+		sp_run_report_fini(&rep);
+	}
+	cli_watch_finish(watch, NULL);
+	return exit_code;
+}
+
+/* Runs the runtime rt of flow f with the signal thread running; the exit
+ * code. */
+static int run_flow(const struct run_args *a, const struct sp_flow *f,
+		    struct sp_runtime *rt)
+{
+	char err[1024] = "";
+	struct cli_watch watch;
+	bool tty = !a->quiet && isatty(2);
+	int rc = cli_watch_init(&watch, rt, f->name, tty, a->metrics);
+
+	if (rc) {
+		early_failure(a, f, "--metrics-file", strerror(-rc));
+		return SPATE_EXIT_USAGE;
+	}
+	/* without a terminal, progress goes to the log at info level */
+	if (!tty && !a->quiet)
+		watch.log_interval_s = a->progress_s;
+	enum sp_run_state state;
+	rc = sp_runtime_start(rt, err, sizeof(err));
+	if (rc == -EALREADY)
+		return run_skipped(a, f, rt, &watch, err);
+	if (rc) {
+		fprintf(stderr, "spate: %s: %s\n", a->flow, err);
+		sp_runtime_wait(rt);
+		state = SP_RUN_FAILED;
+	} else {
+		cli_watch_start(&watch);
+		state = sp_runtime_wait(rt);
+	}
+	return run_report(a, f, rt, &watch, state, err);
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct run_args a;
@@ -220,17 +388,13 @@ int cli_run(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a, true, run_usage);
 
 	if (rc >= 0) {
-		free(a.sets);
+		free(a.sets.v);
 		return rc;
 	}
-	struct sp_flow *f = cli_load_flow(a.flow, a.sets, a.nsets);
-	free(a.sets);
+	struct sp_flow *f = load(&a);
+	free(a.sets.v);
 	if (!f)
 		return SPATE_EXIT_USAGE;
-	if (cli_check_stage_refs(f, a.opt.catalog, a.flow)) {
-		sp_flow_destroy(f);
-		return SPATE_EXIT_USAGE;
-	}
 
 	/* signals go to one thread, started after the runtime exists */
 	struct signal_ctx sc;
@@ -243,93 +407,17 @@ int cli_run(int argc, char **argv)
 
 	struct sp_runtime *rt = NULL;
 	if (sp_runtime_create(f, &a.opt, &rt, err, sizeof(err))) {
-		fprintf(stderr, "spate: %s: %s\n", a.flow, err);
+		early_failure(&a, f, NULL, err);
 		sp_flow_destroy(f);
 		return SPATE_EXIT_FAILED;
 	}
 	sc.rt = rt;
 	pthread_t sig_thread;
 	pthread_create(&sig_thread, NULL, signal_main, &sc);
-
-	bool show_progress = !a.quiet && isatty(2);
-	struct cli_watch watch;
-	rc = cli_watch_init(&watch, rt, f->name, show_progress, a.metrics);
-	if (rc) {
-		fprintf(stderr, "spate: --metrics-file %s: %s\n", a.metrics,
-			strerror(-rc));
-		pthread_kill(sig_thread, SIGUSR1);
-		pthread_join(sig_thread, NULL);
-		sp_runtime_destroy(rt);
-		sp_flow_destroy(f);
-		return SPATE_EXIT_USAGE;
-	}
-
-	enum sp_run_state state;
-	rc = sp_runtime_start(rt, err, sizeof(err));
-	if (rc == -EALREADY) {
-		/* exactly-once: this input's output is already committed */
-		fprintf(stderr, "spate: %s: skipped: %s\n", a.flow, err);
-		if (a.json) {
-			struct sp_buf b;
-			sp_buf_init(&b);
-			sp_json_append_string(&b, f->name, strlen(f->name));
-			printf("{\"flow\":%.*s,\"status\":\"skipped\","
-			       "\"elapsed_s\":0,\"stages\":[]}\n",
-			       (int)b.len, b.data);
-			sp_buf_fini(&b);
-		}
-		pthread_kill(sig_thread, SIGUSR1);
-		pthread_join(sig_thread, NULL);
-		struct sp_run_report srep;
-		if (sp_runtime_report(rt, &srep) == 0) {
-			srep.state = SP_RUN_FINISHED;
-			cli_watch_finish(&watch, &srep);
-			sp_run_report_fini(&srep);
-		}
-		cli_watch_finish(&watch, NULL);
-		sp_runtime_destroy(rt);
-		sp_flow_destroy(f);
-		return SPATE_EXIT_OK;
-	} else if (rc) {
-		fprintf(stderr, "spate: %s: %s\n", a.flow, err);
-		state = sp_runtime_wait(rt);
-		state = SP_RUN_FAILED;
-	} else {
-		cli_watch_start(&watch);
-		state = sp_runtime_wait(rt);
-	}
+	rc = run_flow(&a, f, rt);
 	pthread_kill(sig_thread, SIGUSR1);
 	pthread_join(sig_thread, NULL);
-
-	struct sp_run_report rep;
-	int exit_code = state == SP_RUN_FINISHED || state == SP_RUN_STOPPED
-				? SPATE_EXIT_OK
-				: SPATE_EXIT_FAILED;
-	if (sp_runtime_report(rt, &rep) == 0) {
-		/* a run that failed to start never left "created" */
-		rep.state = state;
-		if (a.json && !rep.error[0] && state == SP_RUN_FAILED &&
-		    err[0])
-			snprintf(rep.error, sizeof(rep.error), "%s", err);
-		/* the last progress line and metrics show the final counts */
-		cli_watch_finish(&watch, &rep);
-		if (rep.accounting[0]) {
-			fprintf(stderr, "spate: accounting check failed: %s\n",
-				rep.accounting);
-			exit_code = SPATE_EXIT_FAILED;
-		}
-		if (a.json)
-			cli_print_json(stdout, f, &rep);
-		else if (!a.quiet)
-			cli_print_summary(stderr, f, &rep);
-		if (rep.error[0])
-			fprintf(stderr, "spate: run failed: %s\n", rep.error);
-		if (a.opt.validate_only && exit_code == SPATE_EXIT_OK)
-			exit_code = validate_only_verdict(a.flow, &rep);
-		sp_run_report_fini(&rep);
-	}
-	cli_watch_finish(&watch, NULL);
 	sp_runtime_destroy(rt);
 	sp_flow_destroy(f);
-	return exit_code;
+	return rc;
 }

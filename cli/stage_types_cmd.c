@@ -9,16 +9,18 @@
 #include "stages/registry.h"
 
 static const char stages_usage[] =
-	"usage: spate stages [TYPE]\n"
+	"usage: spate stages [TYPE | --json]\n"
 	"\n"
 	"Without TYPE, lists every stage type with its kind and what it does;\n"
 	"with TYPE, prints its options (type, default, bounds, help).\n"
+	"--json prints every type with its options as one JSON array.\n"
 	"(`spate stage`, singular, manages the stage catalog: named\n"
 	"locations that flows read from and write to.)\n"
 	"\n"
 	"examples:\n"
 	"  spate stages\n"
-	"  spate stages file_writer\n";
+	"  spate stages file_writer\n"
+	"  spate stages --json\n";
 
 static const char graph_usage[] =
 	"usage: spate graph FLOW [--format text|dot]\n"
@@ -45,6 +47,8 @@ int cli_stages(int argc, char **argv)
 		return cli_stages_reference(stdout, false);
 	if (argc == 2 && !strcmp(argv[1], "--man"))
 		return cli_stages_reference(stdout, true);
+	if (argc == 2 && !strcmp(argv[1], "--json"))
+		return cli_stages_json(stdout);
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
 		fprintf(stderr, "spate: stages takes one stage type at most\n"
 				"\n%s",
@@ -87,22 +91,16 @@ static const char *lane_name(const struct sp_flow_stage *s, uint32_t lane)
 
 int cli_graph(int argc, char **argv)
 {
-	const char *path = NULL, *format = "text";
+	const char *path = NULL, *format = "text", *pos[1];
+	const struct cli_opt opts[] = {{"--format", &format, NULL, NULL},
+				       {NULL, NULL, NULL, NULL}};
+	int npos;
+	int rc = cli_parse_args(argc, argv, opts, pos, 1, &npos, graph_usage);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(graph_usage, stdout);
-			return SPATE_EXIT_OK;
-		} else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-			format = argv[++i];
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "spate: unknown option '%s'\n\n%s",
-				argv[i], graph_usage);
-			return SPATE_EXIT_USAGE;
-		} else {
-			path = argv[i];
-		}
-	}
+	if (rc >= 0)
+		return rc;
+	if (npos)
+		path = pos[0];
 	if (!path || (strcmp(format, "text") && strcmp(format, "dot"))) {
 		fputs(graph_usage, stderr);
 		return SPATE_EXIT_USAGE;

@@ -1,4 +1,5 @@
-/* Leveled logging to stderr.  Never per record; per batch only rate-limited. */
+/* Leveled logging to stderr, as text or JSON lines.  Never per record; per
+ * batch only rate-limited. */
 #ifndef SPATE_ENGINE_LOG_H
 #define SPATE_ENGINE_LOG_H
 
@@ -16,6 +17,12 @@ extern int sp_log_threshold;
 /* Sets the threshold from a name ("error", "warn", "info", "debug").
  * Returns 0 or -EINVAL for an unknown name. */
 int sp_log_set_level(const char *name);
+
+/* Sets the line format: "text" (timestamp, level, message) or "json" (one
+ * object per line: ts, level, stage fields, msg).  0 or -EINVAL. */
+int sp_log_set_format(const char *name);
+/* true when the format is json */
+bool sp_log_is_json(void);
 
 void sp_log_write(enum sp_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

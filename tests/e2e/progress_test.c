@@ -195,7 +195,7 @@ Test(progress, line_on_a_terminal)
 	 * the terminal turns the final \n into \r\n */
 	static const char shape[] =
 	    "^[0-9]+\\.[0-9]s  " NUM " rec  " NUM " rec/s  "
-	    "in [0-9]+\\.[0-9] MB/s  out [0-9]+\\.[0-9] MB/s  "
+	    "in [0-9]+\\.[0-9] MiB/s  out [0-9]+\\.[0-9] MiB/s  "
 	    "[0-9]+\\.[0-9]%( eta [0-9]+[hms]([0-9]+[ms])?)?  errors 0  "
 	    "split: high " NUM " low " NUM " default " NUM "  "
 	    "-> a " NUM " b " NUM "\033\\[K$";
