@@ -21,6 +21,22 @@ int cli_graph(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_stage(int argc, char **argv);
 int cli_history(int argc, char **argv);
+int cli_worker(int argc, char **argv);
+int cli_submit(int argc, char **argv);
+int cli_jobs(int argc, char **argv);
+
+/* ---- cluster mode (cluster_cmd.c, jobs_cmd.c) ---- */
+struct sp_jsq;
+struct sp_cjob_state;
+struct sp_cjob_progress;
+extern const char cli_jobs_usage[];
+/* Connects (creating the stream and buckets); NULL after a message. */
+struct sp_jsq *cli_open_queue(const char *urls, unsigned replicas,
+			      const char *who);
+/* One job's status as one line of JSON. */
+void cli_job_status_json(FILE *f, const char *job, const char *flow,
+			 const struct sp_cjob_state *st, unsigned shards,
+			 const struct sp_cjob_progress *p);
 
 /* Checks the catalog stages a validated flow names (`stage: NAME`):
  * known, enabled, local.  Adds each problem to d (with its line) and

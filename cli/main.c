@@ -28,6 +28,9 @@ static const char usage[] =
 	"  stage ...       the stage catalog: named local folders and S3\n"
 	"                  buckets that flows read from and write to\n"
 	"  history         files loaded from catalog stages\n"
+	"  worker          run shards of cluster jobs from NATS JetStream\n"
+	"  submit FLOW     run a flow as a cluster job, one shard per file\n"
+	"  jobs [JOB]      cluster jobs and their shards\n"
 	"  help COMMAND    the options and examples of a command\n"
 	"\n"
 	"global options (before or after the command):\n"
@@ -55,7 +58,9 @@ static const struct command commands[] = {
 	{"run", cli_run},	{"validate", cli_validate},
 	{"graph", cli_graph},	{"stages", cli_stages},
 	{"bench", cli_bench},	{"stage", cli_stage},
-	{"history", cli_history}, {NULL, NULL},
+	{"history", cli_history}, {"worker", cli_worker},
+	{"submit", cli_submit},	{"jobs", cli_jobs},
+	{NULL, NULL},
 };
 
 static const struct command *find_command(const char *name)

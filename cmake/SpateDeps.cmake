@@ -13,6 +13,8 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash>=0.8.1)
 pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal>=2.30)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4>=1.9.4)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=7.88)
+# cluster mode (cluster/, the spate command only): NATS JetStream client
+pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats>=3.4)
 
 if(SPATE_JEMALLOC)
 	pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc>=5.3)

@@ -1536,6 +1536,12 @@ int sp_commit_manifest_read(const char *dir, struct sp_commit_manifest **out)
 	return manifest_read_at(AT_FDCWD, dir, out);
 }
 
+int sp_commit_manifest_read_at(int dir_fd, const char *dir,
+			       struct sp_commit_manifest **out)
+{
+	return manifest_read_at(dir_fd, dir, out);
+}
+
 void sp_commit_manifest_free(struct sp_commit_manifest *m)
 {
 	if (!m)

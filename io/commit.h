@@ -139,6 +139,11 @@ struct sp_commit_manifest {
  * manifest, -EINVAL when it is not a manifest (logged with the path and
  * byte offset), -ENOMEM or another -errno of reading. */
 int sp_commit_manifest_read(const char *dir, struct sp_commit_manifest **out);
+/* The same from the directory open at dir_fd (dir names it in
+ * messages): a reader holding the fd reads one version of a directory
+ * that a commit may exchange meanwhile. */
+int sp_commit_manifest_read_at(int dir_fd, const char *dir,
+			       struct sp_commit_manifest **out);
 void sp_commit_manifest_free(struct sp_commit_manifest *m);
 
 /* XXH64 of data[0..len) with seed 0 (one-shot). */

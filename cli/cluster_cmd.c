@@ -1,0 +1,297 @@
+/*
+ * `spate worker`, `spate submit` and `spate jobs`: the command side of
+ * cluster mode (cluster/): options, the --wait progress and the tables
+ * and JSON that say where a job stands.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cluster/job.h"
+#include "cluster/jsq.h"
+#include "cluster/submit.h"
+#include "cluster/worker.h"
+#include "record/json.h"
+
+#define WAIT_POLL_MS 300
+#define MAX_SETS 64
+
+static const char worker_usage[] =
+    "usage: spate worker --nats URL[,URL...] [options]\n"
+    "\n"
+    "Pulls shard tasks of cluster jobs (`spate submit`) from the NATS\n"
+    "JetStream work queue, runs each with the engine, commits its output\n"
+    "into the job's staging area and acknowledges it; the worker that\n"
+    "completes a job's last shard queues its publication.  Runs until\n"
+    "SIGTERM or SIGINT, which abort and release (Nak) running shards.\n"
+    "\n"
+    "options:\n"
+    "  --nats URLS       NATS servers of one cluster, comma-separated\n"
+    "  --concurrency N   shards at once (default 1)\n"
+    "  --workers N       engine threads per shard (default: the CPUs)\n"
+    "  --ack-wait S      seconds a task stays leased without a sign of\n"
+    "                    life before another worker gets it (default 30;\n"
+    "                    used when this worker creates the consumer)\n"
+    "  --replicas N      replicas of the stream and buckets it creates\n"
+    "\n"
+    "examples:\n"
+    "  spate worker --nats nats://10.0.0.5:4222,nats://10.0.0.6:4222\n"
+    "  spate worker --nats nats://127.0.0.1:4222 --concurrency 2 "
+    "--workers 1\n";
+
+static const char submit_usage[] =
+    "usage: spate submit FLOW --nats URL[,URL...] [options]\n"
+    "\n"
+    "Turns FLOW into a cluster job: one shard per input file of its\n"
+    "file_reader, one task each on the work queue (paths must be\n"
+    "shared by every worker host).  The same flow over the same input\n"
+    "is the same job: submitting it again queues nothing twice, and\n"
+    "files the flow loaded before are left out.\n"
+    "\n"
+    "options:\n"
+    "  --nats URLS          NATS servers, comma-separated\n"
+    "  --wait               follow the job until it is published or\n"
+    "                       fails; exit 0 only when published\n"
+    "  --json               with --wait: the job's final status as JSON\n"
+    "  --force              load files loaded before; replace outputs\n"
+    "  --set STAGE.OPT=V    override an option (repeatable)\n"
+    "  --replicas N         replicas of the stream and buckets it creates\n"
+    "\n"
+    "examples:\n"
+    "  spate submit backfill.yaml --nats nats://10.0.0.5:4222 --wait\n";
+
+const char cli_jobs_usage[] =
+    "usage: spate jobs --nats URL[,URL...] [JOB] [--json]\n"
+    "\n"
+    "Lists the cluster jobs (state, shards committed), or the shards of\n"
+    "JOB (state, worker, records, input file).\n";
+
+static int parse_uint(const char *opt, const char *v, unsigned *out)
+{
+	char *end = NULL;
+	unsigned long n = v ? strtoul(v, &end, 10) : 0;
+
+	if (!v || !*v || *end || n > 100000) {
+		fprintf(stderr, "spate: %s needs a number, not '%s'\n", opt,
+			v ? v : "");
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+struct sp_jsq *cli_open_queue(const char *urls, unsigned replicas,
+			      const char *who)
+{
+	struct sp_jsq_config cfg = {.replicas = replicas, .client_name = who};
+	struct sp_jsq *q = NULL;
+	char err[512] = "";
+
+	if (sp_jsq_open(urls, &cfg, &q, err, sizeof(err)) < 0)
+		fprintf(stderr, "spate: %s\n", err);
+	return q;
+}
+
+int cli_worker(int argc, char **argv)
+{
+	struct sp_cworker_opts o = {.concurrency = 1, .ack_wait_ms = 30000};
+	unsigned ack_s = 30;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int rc = 0;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(worker_usage, stdout);
+			return SPATE_EXIT_OK;
+		} else if (!strcmp(a, "--nats") && v) {
+			o.urls = v;
+		} else if (!strcmp(a, "--concurrency")) {
+			rc = parse_uint(a, v, &o.concurrency);
+		} else if (!strcmp(a, "--workers")) {
+			rc = parse_uint(a, v, &o.workers);
+		} else if (!strcmp(a, "--ack-wait")) {
+			rc = parse_uint(a, v, &ack_s);
+		} else if (!strcmp(a, "--replicas")) {
+			rc = parse_uint(a, v, &o.replicas);
+		} else {
+			fprintf(stderr, "spate worker: unknown option '%s'\n%s",
+				a, worker_usage);
+			return SPATE_EXIT_USAGE;
+		}
+		if (rc < 0)
+			return SPATE_EXIT_USAGE;
+		i++;
+	}
+	if (!o.urls || !o.concurrency || !ack_s) {
+		fprintf(stderr, "spate worker: --nats URL is required "
+				"(--concurrency and --ack-wait at least 1)\n");
+		return SPATE_EXIT_USAGE;
+	}
+	o.ack_wait_ms = (uint64_t)ack_s * 1000;
+	return sp_cworker_run(&o) < 0 ? SPATE_EXIT_FAILED : SPATE_EXIT_OK;
+}
+
+/* ---- submit ------------------------------------------------------------- */
+
+void cli_job_status_json(FILE *f, const char *job, const char *flow,
+			 const struct sp_cjob_state *st, unsigned shards,
+			 const struct sp_cjob_progress *p)
+{
+	struct sp_buf b;
+
+	sp_buf_init(&b);
+	sp_json_append_string(&b, st->error, strlen(st->error));
+	sp_buf_putc(&b, '\0');
+	fprintf(f,
+		"{\"job\": \"%s\", \"flow\": \"%s\", \"state\": \"%s\", "
+		"\"shards\": %u, \"done\": %u, \"running\": %u, \"failed\": "
+		"%u, \"records_in\": %" PRIu64 ", \"records_out\": %" PRIu64
+		", \"errors\": %" PRIu64 ", \"error_records\": %" PRIu64
+		", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+		", \"error\": %s}\n",
+		job, flow, st->state, shards, sp_cjob_state_done(st),
+		p->running, p->failed, p->records_in, p->records_out, p->errors,
+		p->error_records, p->bytes_in, p->bytes_out,
+		b.data ? b.data : "\"\"");
+	sp_buf_fini(&b);
+}
+
+/* Follows job until it is published or failed; the exit code. */
+static int wait_job(struct sp_jsq *q, const char *job, unsigned shards,
+		    bool json)
+{
+	struct sp_cjob spec;
+	char flow[256] = "";
+
+	if (sp_cjob_get(q, job, &spec) == 0) {
+		snprintf(flow, sizeof(flow), "%s", spec.flow);
+		sp_cjob_fini(&spec);
+	}
+	bool tty = isatty(STDERR_FILENO);
+	struct sp_cjob_state st = {0};
+	struct sp_cjob_progress p = {0};
+
+	for (;;) {
+		sp_cjob_state_fini(&st);
+		if (sp_cjob_state_get(q, job, &st, NULL) < 0 ||
+		    sp_cjob_progress(q, job, &p) < 0) {
+			usleep(WAIT_POLL_MS * 1000);
+			continue;
+		}
+		if (tty)
+			fprintf(stderr,
+				"\rjob %s: %u/%u shards committed, %u "
+				"running, %u failed, %" PRIu64 " records   ",
+				job, sp_cjob_state_done(&st), shards, p.running,
+				p.failed, p.records_in);
+		if (strcmp(st.state, "running") != 0)
+			break;
+		usleep(WAIT_POLL_MS * 1000);
+	}
+	if (tty)
+		fputc('\n', stderr);
+	bool ok = !strcmp(st.state, "published");
+	if (json)
+		cli_job_status_json(stdout, job, flow, &st, shards, &p);
+	else if (ok)
+		printf("job %s published: %u shards, %" PRIu64
+		       " records in, %" PRIu64 " out, %" PRIu64 " errors\n",
+		       job, shards, p.records_in, p.records_out, p.errors);
+	if (!ok)
+		fprintf(stderr, "spate submit: job %s failed: %s\n", job,
+			st.error);
+	sp_cjob_state_fini(&st);
+	return ok ? SPATE_EXIT_OK : SPATE_EXIT_FAILED;
+}
+
+static int submit_args(int argc, char **argv, struct sp_csubmit_opts *o,
+		       const char **urls, bool *wait, bool *json,
+		       unsigned *replicas)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(submit_usage, stdout);
+			return 1;
+		} else if (!strcmp(a, "--nats") && v) {
+			*urls = argv[++i];
+		} else if (!strcmp(a, "--set") && v && o->nsets < MAX_SETS) {
+			o->sets[o->nsets++] = argv[++i];
+		} else if (!strcmp(a, "--replicas")) {
+			if (parse_uint(a, v, replicas) < 0)
+				return -EINVAL;
+			i++;
+		} else if (!strcmp(a, "--wait")) {
+			*wait = true;
+		} else if (!strcmp(a, "--json")) {
+			*json = true;
+		} else if (!strcmp(a, "--force")) {
+			o->force = true;
+		} else if (a[0] != '-' && !o->flow_path) {
+			o->flow_path = a;
+		} else {
+			fprintf(stderr, "spate submit: unknown option '%s'\n%s",
+				a, submit_usage);
+			return -EINVAL;
+		}
+	}
+	if (!o->flow_path || !*urls) {
+		fprintf(stderr,
+			"spate submit: FLOW and --nats URL are "
+			"required\n%s",
+			submit_usage);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_submit(int argc, char **argv)
+{
+	char *sets[MAX_SETS];
+	struct sp_csubmit_opts o = {.sets = sets};
+	struct sp_csubmit_result r;
+	const char *urls = NULL;
+	bool wait = false, json = false;
+	unsigned replicas = 0;
+	char err[4096] = "";
+
+	int rc = submit_args(argc, argv, &o, &urls, &wait, &json, &replicas);
+	if (rc)
+		return rc > 0 ? SPATE_EXIT_OK : SPATE_EXIT_USAGE;
+	struct sp_jsq *q = cli_open_queue(urls, replicas, "spate submit");
+	if (!q)
+		return SPATE_EXIT_FAILED;
+	rc = sp_csubmit(q, &o, &r, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "spate submit: %s\n", err);
+		sp_jsq_close(q);
+		return rc == -EINVAL || rc == -ENOENT ? SPATE_EXIT_USAGE
+						      : SPATE_EXIT_FAILED;
+	}
+	if (!r.job[0] || r.published) {
+		if (r.job[0])
+			printf("job %s: published before; nothing to do\n",
+			       r.job);
+		else
+			printf("nothing to do: %u file(s) loaded before "
+			       "(--force loads them again)\n",
+			       r.skipped);
+		sp_jsq_close(q);
+		return SPATE_EXIT_OK;
+	}
+	fprintf(stderr,
+		"job %s: %u shard(s), %u task(s) queued, %u file(s) "
+		"loaded before\n",
+		r.job, r.shards, r.queued, r.skipped);
+	if (!wait)
+		printf("%s\n", r.job);
+	rc = wait ? wait_job(q, r.job, r.shards, json) : SPATE_EXIT_OK;
+	sp_jsq_close(q);
+	return rc;
+}

@@ -1,0 +1,92 @@
+/*
+ * Cluster load history (see history.h): written by the worker that
+ * publishes a job, after the publication and before the job is marked
+ * published, so that a job that is published is also recorded (a crash
+ * in between publishes again, which finds the output there, and records
+ * again, which writes the same values).
+ */
+#define _GNU_SOURCE
+#include "cluster/history.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "io/commit.h"
+#include "record/json.h"
+
+static void history_key(const char *flow, const char *path, char *out,
+			size_t len)
+{
+	snprintf(out, len, "%s.%016" PRIx64, flow,
+		 sp_commit_xxh64(path, strlen(path)));
+}
+
+struct record_ctx {
+	struct sp_jsq *q;
+	const struct sp_cjob *job;
+	int rc;
+};
+
+static int record_one(void *arg, const char *key, const char *val)
+{
+	struct record_ctx *c = arg;
+	const char *dot = strrchr(key, '.');
+	struct sp_cshard s;
+	struct sp_buf b;
+	char hkey[300], num[128];
+
+	if (!dot || dot[1] != 's' || sp_cshard_parse(val, &s) < 0)
+		return 0;
+	if (strcmp(s.state, "done") != 0) {
+		sp_cshard_fini(&s);
+		return 0;
+	}
+	sp_buf_init(&b);
+	int rc = sp_buf_append(&b, "{\"path\":", 8);
+	rc = rc ? rc : sp_json_append_string(&b, s.path, strlen(s.path));
+	int n = snprintf(num, sizeof(num),
+			 ",\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64
+			 ",\"job\":\"%s\"}",
+			 s.size, s.mtime_ns, c->job->id);
+	rc = rc ? rc : sp_buf_append(&b, num, (size_t)n + 1);
+	history_key(c->job->flow, s.path, hkey, sizeof(hkey));
+	if (rc == 0)
+		rc = sp_jsq_kv_put(c->q, SP_JSQ_HISTORY, hkey, b.data);
+	if (rc < 0)
+		c->rc = rc;
+	sp_buf_fini(&b);
+	sp_cshard_fini(&s);
+	return 0;
+}
+
+int sp_chistory_record(struct sp_jsq *q, const struct sp_cjob *job)
+{
+	struct record_ctx c = {.q = q, .job = job};
+	char pattern[64];
+
+	snprintf(pattern, sizeof(pattern), "%s.*", job->id);
+	int rc = sp_jsq_kv_each(q, SP_JSQ_JOBS, pattern, record_one, &c);
+	return rc ? rc : c.rc;
+}
+
+bool sp_chistory_loaded(struct sp_jsq *q, const char *flow, const char *path,
+			uint64_t size, int64_t mtime_ns)
+{
+	char key[300], *v = NULL, *p = NULL;
+	uint64_t sz = 0, mt = 0;
+
+	history_key(flow, path, key, sizeof(key));
+	if (sp_jsq_kv_get(q, SP_JSQ_HISTORY, key, &v, NULL) < 0)
+		return false;
+	bool same = sp_cjson_str(v, "path", &p) == 0 && !strcmp(p, path) &&
+		    sp_cjson_u64(v, "size", &sz) == 0 && sz == size &&
+		    sp_cjson_u64(v, "mtime_ns", &mt) == 0 &&
+		    (int64_t)mt == mtime_ns;
+	free(p);
+	free(v);
+	return same;
+}

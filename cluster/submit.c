@@ -1,0 +1,438 @@
+/*
+ * Submitting a flow as a cluster job.  The flow is loaded and validated
+ * as `spate run` would; it must read files with exactly one file_reader
+ * (no other origin), and its paths are made absolute (the workers run it
+ * elsewhere).  The file_reader's path (a glob or a list of globs,
+ * relative to the flow file's folder) expands to a sorted list of files,
+ * one shard each.  The job id hashes the flow's YAML with every file's
+ * path, size and mtime, so the same submission is the same job; the job's
+ * records in the spate_jobs bucket are created once, and a job that
+ * failed is restarted with a new submission generation, which gives its
+ * unfinished shards' tasks new message ids.
+ */
+#define _GNU_SOURCE
+#include "cluster/submit.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <spate/spate.h>
+
+#include "cluster/history.h"
+#include "cluster/job.h"
+#include "cluster/publish.h"
+#include "core/buf.h"
+#include "core/xxh64.h"
+#include "record/json.h"
+
+#define MAX_STAGES 1024
+#define ORIGIN_TYPES_OTHER "dev_data_generator dev_raw_data stdin"
+
+struct input {
+	char *path;
+	uint64_t size;
+	int64_t mtime_ns;
+};
+
+struct plan {
+	struct spate_flow *flow;
+	char dir[PATH_MAX]; /* the flow file's folder */
+	const char *origin;
+	struct input *in;
+	size_t nin, cap;
+};
+
+static void plan_fini(struct plan *p)
+{
+	for (size_t i = 0; i < p->nin; i++)
+		free(p->in[i].path);
+	free(p->in);
+	spate_flow_destroy(p->flow);
+}
+
+static int apply_sets(struct spate_flow *flow, char **sets, int n, char *err,
+		      size_t errlen)
+{
+	for (int i = 0; i < n; i++) {
+		char *s = strdup(sets[i]);
+		char *dot = s ? strchr(s, '.') : NULL;
+		char *eq = dot ? strchr(dot, '=') : NULL;
+		struct spate_stage *st = NULL;
+		if (eq) {
+			*dot = *eq = '\0';
+			st = spate_flow_find_stage(flow, s);
+		}
+		int rc =
+		    st ? spate_stage_set_config(st, dot + 1, eq + 1) : -EINVAL;
+		free(s);
+		if (rc < 0) {
+			snprintf(err, errlen, "--set %s: %s", sets[i],
+				 eq ? "no such stage, or a bad value"
+				    : "write STAGE.OPTION=VALUE");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* absolute path of p (relative to the flow's folder) */
+static char *absolute(const struct plan *p, const char *path)
+{
+	char *out = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", p->dir, path) < 0)
+		return NULL;
+	return out;
+}
+
+static int add_input(struct plan *p, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	for (size_t i = 0; i < p->nin; i++)
+		if (!strcmp(p->in[i].path, path))
+			return 0;
+	if (p->nin == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		struct input *in = realloc(p->in, cap * sizeof(*in));
+		if (!in)
+			return -ENOMEM;
+		p->in = in;
+		p->cap = cap;
+	}
+	struct input *in = &p->in[p->nin];
+	in->path = strdup(path);
+	in->size = (uint64_t)st.st_size;
+	in->mtime_ns =
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (!in->path)
+		return -ENOMEM;
+	p->nin++;
+	return 0;
+}
+
+static int expand_one(struct plan *p, const char *pattern)
+{
+	char *abs = absolute(p, pattern);
+	glob_t g;
+	int rc = 0;
+
+	if (!abs)
+		return -ENOMEM;
+	if (glob(abs, 0, NULL, &g) == 0) {
+		for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
+			rc = add_input(p, g.gl_pathv[i]);
+		globfree(&g);
+	}
+	free(abs);
+	return rc;
+}
+
+static int cmp_input(const void *a, const void *b)
+{
+	return strcmp(((const struct input *)a)->path,
+		      ((const struct input *)b)->path);
+}
+
+/* The file_reader's path: one glob, or a flow-style list of them. */
+static int expand_inputs(struct plan *p, struct spate_stage *reader)
+{
+	char val[8192];
+	int len = spate_stage_get_config(reader, "path", val, sizeof(val));
+	int rc = 0;
+
+	if (len < 0 || (size_t)len >= sizeof(val))
+		return -EINVAL;
+	if (val[0] != '[')
+		return expand_one(p, val);
+	char *save = NULL;
+	val[len - 1] = '\0';
+	for (char *t = strtok_r(val + 1, ",", &save); rc == 0 && t;
+	     t = strtok_r(NULL, ",", &save)) {
+		while (*t == ' ')
+			t++;
+		size_t l = strlen(t);
+		while (l && t[l - 1] == ' ')
+			t[--l] = '\0';
+		if (l >= 2 && (t[0] == '\'' || t[0] == '"') &&
+		    t[l - 1] == t[0]) {
+			t[l - 1] = '\0';
+			t++;
+		}
+		if (*t)
+			rc = expand_one(p, t);
+	}
+	return rc;
+}
+
+static bool is_other_origin(const char *type)
+{
+	const char *hit = strstr(ORIGIN_TYPES_OTHER, type);
+	size_t l = strlen(type);
+
+	return hit && (hit[l] == ' ' || hit[l] == '\0');
+}
+
+/* Checks the stages and makes the writers' dirs absolute. */
+static int shape(struct plan *p, char *err, size_t errlen)
+{
+	struct spate_stage *st[MAX_STAGES];
+	size_t n = spate_flow_stages(p->flow, st, MAX_STAGES);
+	struct spate_stage *reader = NULL;
+	char buf[PATH_MAX];
+
+	for (size_t i = 0; i < n && i < MAX_STAGES; i++) {
+		const char *type = spate_stage_type(st[i]);
+		bool fr = !strcmp(type, "file_reader");
+		bool fw = !strcmp(type, "file_writer");
+		if (is_other_origin(type) || (fr && reader)) {
+			snprintf(err, errlen,
+				 "stage '%s' (%s): a cluster job reads files "
+				 "with one file_reader and no other origin",
+				 spate_stage_id(st[i]), type);
+			return -EINVAL;
+		}
+		if ((fr || fw) &&
+		    spate_stage_get_config(st[i], "stage", NULL, 0) >= 0) {
+			snprintf(err, errlen,
+				 "stage '%s': catalog stages (option 'stage') "
+				 "cannot be used by a cluster job yet; give "
+				 "the shared path",
+				 spate_stage_id(st[i]));
+			return -EINVAL;
+		}
+		if (fr)
+			reader = st[i];
+		if (!fw ||
+		    spate_stage_get_config(st[i], "dir", buf, sizeof(buf)) < 0)
+			continue;
+		char *abs = absolute(p, buf);
+		int rc =
+		    abs ? spate_stage_set_config(st[i], "dir", abs) : -ENOMEM;
+		free(abs);
+		if (rc < 0)
+			return rc;
+	}
+	if (!reader) {
+		snprintf(err, errlen,
+			 "a cluster job needs a file_reader: "
+			 "its files are the shards");
+		return -EINVAL;
+	}
+	p->origin = spate_stage_id(reader);
+	int rc = expand_inputs(p, reader);
+	if (rc == 0 && p->nin == 0) {
+		snprintf(err, errlen,
+			 "file_reader '%s': its path matches no "
+			 "file",
+			 p->origin);
+		return -ENOENT;
+	}
+	qsort(p->in, p->nin, sizeof(*p->in), cmp_input);
+	return rc;
+}
+
+static int load_plan(struct plan *p, const struct sp_csubmit_opts *o, char *err,
+		     size_t errlen)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(o->flow_path, real)) {
+		snprintf(err, errlen, "%s: %s", o->flow_path, strerror(errno));
+		return -ENOENT;
+	}
+	snprintf(p->dir, sizeof(p->dir), "%s", dirname(real));
+	int rc = spate_flow_load(o->flow_path, &p->flow, err, errlen);
+	if (rc == 0)
+		rc = apply_sets(p->flow, o->sets, o->nsets, err, errlen);
+	if (rc == 0 && spate_flow_validate(p->flow, err, errlen) != 0)
+		rc = -EINVAL;
+	return rc == 0 ? shape(p, err, errlen) : rc;
+}
+
+static char *flow_yaml(struct spate_flow *flow)
+{
+	int len = spate_flow_to_yaml(flow, NULL, 0);
+	char *y = len >= 0 ? malloc((size_t)len + 1) : NULL;
+
+	if (y)
+		spate_flow_to_yaml(flow, y, (size_t)len + 1);
+	return y;
+}
+
+static void job_id(const char *yaml, const struct plan *p, bool force,
+		   char *out)
+{
+	XXH64_state_t *h = XXH64_createState();
+	char num[64];
+
+	XXH64_reset(h, 0);
+	XXH64_update(h, yaml, strlen(yaml) + 1);
+	for (size_t i = 0; i < p->nin; i++) {
+		int n = snprintf(num, sizeof(num), "|%" PRIu64 "|%" PRId64 "|",
+				 p->in[i].size, p->in[i].mtime_ns);
+		XXH64_update(h, p->in[i].path, strlen(p->in[i].path));
+		XXH64_update(h, num, (size_t)n);
+	}
+	XXH64_update(h, force ? "F" : "-", 1);
+	snprintf(out, 17, "%016llx", (unsigned long long)XXH64_digest(h));
+	XXH64_freeState(h);
+}
+
+static int restart(struct sp_cjob_state *st, void *arg)
+{
+	(void)arg;
+	if (strcmp(st->state, "failed") != 0)
+		return 0;
+	snprintf(st->state, sizeof(st->state), "running");
+	st->gen++;
+	st->error[0] = '\0';
+	return 1;
+}
+
+/* Creates (or finds, or restarts) the job's records; *st its state. */
+static int job_records(struct sp_jsq *q, const struct sp_cjob *job,
+		       struct sp_cjob_state *st)
+{
+	struct sp_cjob old;
+	int rc = sp_cjob_get(q, job->id, &old);
+
+	if (rc == -ENOENT)
+		rc = sp_cjob_put(q, job);
+	else if (rc == 0)
+		sp_cjob_fini(&old);
+	if (rc < 0)
+		return rc;
+	struct sp_cjob_state fresh = {.gen = 1, .error = ""};
+	snprintf(fresh.state, sizeof(fresh.state), "running");
+	fresh.done = malloc(job->shards + 1);
+	if (!fresh.done)
+		return -ENOMEM;
+	memset(fresh.done, '0', job->shards);
+	fresh.done[job->shards] = '\0';
+	rc = sp_cjob_state_create(q, job->id, &fresh);
+	free(fresh.done);
+	if (rc < 0 && rc != -EEXIST)
+		return rc;
+	return sp_cjob_state_change(q, job->id, restart, NULL, st);
+}
+
+static int queue_tasks(struct sp_jsq *q, const struct sp_cjob *job,
+		       const struct plan *p, const struct sp_cjob_state *st,
+		       unsigned *queued)
+{
+	struct sp_buf b;
+	char id[64], num[160];
+	int rc = 0;
+
+	sp_buf_init(&b);
+	for (unsigned s = 0; rc == 0 && s < job->shards; s++) {
+		if (st->done[s] == '1')
+			continue;
+		b.len = 0;
+		int n =
+		    snprintf(num, sizeof(num),
+			     "{\"job\":\"%s\",\"shard\":%u,\"size\":%" PRIu64
+			     ",\"mtime_ns\":%" PRId64 ",\"path\":",
+			     job->id, s, p->in[s].size, p->in[s].mtime_ns);
+		rc = sp_buf_append(&b, num, (size_t)n);
+		rc = rc ? rc
+			: sp_json_append_string(&b, p->in[s].path,
+						strlen(p->in[s].path));
+		rc = rc ? rc : sp_buf_putc(&b, '}');
+		snprintf(id, sizeof(id), "%s.%05u.%u", job->id, s, st->gen);
+		bool dup = false;
+		if (rc == 0)
+			rc =
+			    sp_jsq_publish(q, job->id, id, b.data, b.len, &dup);
+		*queued += rc == 0 && !dup;
+	}
+	if (rc == 0 && sp_cjob_state_done(st) == job->shards) {
+		/* every shard committed but the job not published: queue
+		 * its publication (again; the id makes it once) */
+		snprintf(id, sizeof(id), "%s.publish.%u", job->id, st->gen);
+		int n = snprintf(num, sizeof(num),
+				 "{\"job\":\"%s\",\"publish\":true}", job->id);
+		rc = sp_jsq_publish(q, job->id, id, num, (size_t)n, NULL);
+	}
+	sp_buf_fini(&b);
+	return rc;
+}
+
+/* Leaves out the files the flow loaded before; their count. */
+static unsigned drop_loaded(struct sp_jsq *q, struct plan *p, const char *flow)
+{
+	size_t k = 0;
+	unsigned skipped = 0;
+
+	for (size_t i = 0; i < p->nin; i++) {
+		if (sp_chistory_loaded(q, flow, p->in[i].path, p->in[i].size,
+				       p->in[i].mtime_ns)) {
+			free(p->in[i].path);
+			skipped++;
+		} else {
+			p->in[k++] = p->in[i];
+		}
+	}
+	p->nin = k;
+	return skipped;
+}
+
+int sp_csubmit(struct sp_jsq *q, const struct sp_csubmit_opts *o,
+	       struct sp_csubmit_result *r, char *err, size_t errlen)
+{
+	struct plan p = {0};
+	struct sp_cjob job = {0};
+	struct sp_cjob_state st = {0};
+	int rc = load_plan(&p, o, err, errlen);
+
+	memset(r, 0, sizeof(*r));
+	if (rc < 0)
+		goto out;
+	job.flow = (char *)spate_flow_name(p.flow);
+	if (!o->force)
+		r->skipped = drop_loaded(q, &p, job.flow);
+	if (p.nin == 0)
+		goto out; /* nothing to do */
+	job.yaml = flow_yaml(p.flow);
+	if (!job.yaml) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	job_id(job.yaml, &p, o->force, job.id);
+	job.origin = (char *)p.origin;
+	job.shards = (unsigned)p.nin;
+	job.force = o->force;
+	snprintf(r->job, sizeof(r->job), "%s", job.id);
+	r->shards = job.shards;
+	rc = sp_cjob_state_get(q, job.id, &st, NULL);
+	if (rc == 0 && !strcmp(st.state, "published")) {
+		r->published = true;
+		goto out;
+	}
+	sp_cjob_state_fini(&st);
+	rc = sp_cjob_check_targets(&job, err, errlen);
+	if (rc == 0)
+		rc = job_records(q, &job, &st);
+	if (rc == 0 && !strcmp(st.state, "running"))
+		rc = queue_tasks(q, &job, &p, &st, &r->queued);
+	if (rc < 0 && !err[0])
+		snprintf(err, errlen, "job %s: cannot queue it: %s", job.id,
+			 strerror(-rc));
+out:
+	sp_cjob_state_fini(&st);
+	free(job.yaml);
+	plan_fini(&p);
+	return rc;
+}

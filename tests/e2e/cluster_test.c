@@ -1,0 +1,450 @@
+/*
+ * Cluster mode end to end: a real nats-server with JetStream (started
+ * here on loopback with a temporary store), `spate worker` processes and
+ * `spate submit`.  The flow is the expenses job over 24 input files; every
+ * output record is read back and compared with what the input says it
+ * must be, lane by lane, exactly once.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "support/e2e.h"
+#include "support/expenses.h"
+
+#define FILES 24
+#define RECORDS 20000
+#define LIMIT_S 120
+
+struct nats {
+	pid_t pid;
+	char *dir;
+	char url[128];
+};
+
+static bool have_nats_server(void)
+{
+	const char *path = getenv("PATH");
+	char *copy = strdup(path ? path : "/usr/bin:/usr/sbin"), *save = NULL;
+	bool found = false;
+
+	for (char *d = strtok_r(copy, ":", &save); d && !found;
+	     d = strtok_r(NULL, ":", &save)) {
+		char *p = e2e_join(d, "nats-server");
+		found = access(p, X_OK) == 0;
+		free(p);
+	}
+	free(copy);
+	return found || access("/usr/sbin/nats-server", X_OK) == 0;
+}
+
+static void nats_start(struct nats *n)
+{
+	if (!have_nats_server())
+		cr_skip_test("nats-server is not installed (Debian package "
+			     "nats-server; scripts/deps installs it)");
+	n->dir = e2e_tmpdir();
+	char *log = e2e_join(n->dir, "log");
+	n->pid = fork();
+	cr_assert(n->pid >= 0);
+	if (n->pid == 0) {
+		setsid();
+		int fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p",
+		       "-1", "-js", "-sd", n->dir, "--ports_file_dir", n->dir,
+		       "-l", log, (char *)NULL);
+		_exit(127);
+	}
+	char *text = NULL;
+	for (int i = 0; i < 500; i++) {
+		free(text);
+		text = e2e_read(log, NULL);
+		if (text && strstr(text, "Server is ready"))
+			break;
+		e2e_sleep_ms(10);
+	}
+	cr_assert(text && strstr(text, "Server is ready"),
+		  "nats-server did not start: %s", text ? text : "(no log)");
+	free(text);
+	free(log);
+	char *pattern = e2e_join(n->dir, "*.ports");
+	glob_t g;
+	int gr = GLOB_NOMATCH;
+	for (int i = 0; i < 500 && gr != 0; i++) {
+		gr = glob(pattern, 0, NULL, &g);
+		if (gr != 0)
+			e2e_sleep_ms(10);
+	}
+	cr_assert_eq(gr, 0, "no ports file in %s", n->dir);
+	char *ports = e2e_read(g.gl_pathv[0], NULL);
+	globfree(&g);
+	free(pattern);
+	const char *u = ports ? strstr(ports, "nats://") : NULL;
+	cr_assert(u, "no URL in the ports file");
+	size_t l = strcspn(u, "\"");
+	snprintf(n->url, sizeof(n->url), "%.*s", (int)l, u);
+	free(ports);
+}
+
+static void nats_stop(struct nats *n)
+{
+	if (n->pid > 0) {
+		kill(n->pid, SIGTERM);
+		waitpid(n->pid, NULL, 0);
+	}
+	e2e_rmrf(n->dir);
+	free(n->dir);
+}
+
+struct expect {
+	struct e2e_text lane[3]; /* high, low, rest */
+	unsigned bad;
+};
+
+/* 24 files of RECORDS lines; every sixth file has one broken line. */
+static void make_input(const char *dir, struct expect *x)
+{
+	uint64_t seed = 42;
+	unsigned id = 0;
+
+	memset(x, 0, sizeof(*x));
+	e2e_put_str(dir, "flow.yaml", expenses_saved_yaml);
+	for (int f = 0; f < FILES; f++) {
+		struct e2e_text t = {0};
+		char name[64];
+		for (int i = 0; i < RECORDS; i++) {
+			if (f % 6 == 0 && i == 100) {
+				e2e_text_add(&t, "{\"id\": broken\n", 14);
+				x->bad++;
+				continue;
+			}
+			id++;
+			long e = (long)(e2e_lcg(&seed) % 40000) - 20000;
+			e2e_text_printf(
+			    &t,
+			    "{\"id\":%u,\"user\":\"u%u\",\"expense\":"
+			    "%ld,\"tags\":[\"a\",\"b\"]}\n",
+			    id, id, e);
+			int lane = e >= 10000 ? 0 : e < -10000 ? 1 : 2;
+			e2e_text_printf(&x->lane[lane],
+					"{\"id\":%u,\"user_name\":\"u%u\","
+					"\"expense\":%ld}\n",
+					id, id, e);
+		}
+		snprintf(name, sizeof(name), "data/part-%02d.jsonl", f);
+		e2e_put_str(dir, name, t.p);
+		free(t.p);
+	}
+}
+
+/* Every record in its lane exactly once, the broken lines as errors,
+ * and nothing hidden left beside the outputs. */
+static void check_output(const char *dir, struct expect *x)
+{
+	static const char *lanes[] = {"out/high", "out/low", "out/rest"};
+
+	for (int l = 0; l < 3; l++) {
+		size_t len = 0;
+		char *got = e2e_read_out(dir, lanes[l], &len);
+		cr_assert(got);
+		e2e_sort_lines(got, len);
+		size_t wlen = x->lane[l].p ? strlen(x->lane[l].p) : 0;
+		e2e_sort_lines(x->lane[l].p, wlen);
+		e2e_assert_same(got, len, x->lane[l].p, wlen, "cluster",
+				lanes[l]);
+		free(got);
+	}
+	size_t len = 0;
+	char *err = e2e_read_out(dir, "out/errors", &len);
+	cr_assert_eq(e2e_count_lines(err, len), x->bad);
+	for (char *p = err; p && *p; p = strchr(p, '\n') + 1)
+		cr_assert(strstr(p, "\"spate_error\"") && strstr(p, "broken"),
+			  "not an error record: %.200s", p);
+	free(err);
+	char *out = e2e_join(dir, "out");
+	cr_assert_eq(e2e_count_files(out, NULL, true), 4,
+		     "staging areas left in %s", out);
+	free(out);
+}
+
+static void expect_fini(struct expect *x)
+{
+	for (int l = 0; l < 3; l++)
+		free(x->lane[l].p);
+}
+
+static pid_t start_worker(const char *dir, const char *url, int i)
+{
+	char out[64], err[64];
+	const char *argv[] = {"worker", "--nats",     url, "--workers",
+			      "1",	"--ack-wait", "2", NULL};
+
+	snprintf(out, sizeof(out), "%s/worker%d.out", dir, i);
+	snprintf(err, sizeof(err), "%s/worker%d.err", dir, i);
+	return e2e_bg_start(dir, NULL, argv, out, err, NULL);
+}
+
+static void stop_worker(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	cr_assert_eq(e2e_bg_wait(pid, 30), 0, "worker did not stop cleanly");
+}
+
+/* shards committed, from `spate jobs --json` (-1: no job yet) */
+static int shards_done(const char *dir, const char *url)
+{
+	struct e2e_result r;
+	const char *argv[] = {"jobs", "--nats", url, "--json", NULL};
+
+	e2e_run_timed(&r, dir, NULL, NULL, argv, 30);
+	const char *d = r.exit_code == 0 ? e2e_after_key(r.out, "done") : NULL;
+	int n = d ? atoi(d) : -1;
+	e2e_result_free(&r);
+	return n;
+}
+
+static char *manifests(const char *dir)
+{
+	struct e2e_text t = {0};
+	static const char *m[] = {
+	    "out/high/_manifest.json", "out/low/_manifest.json",
+	    "out/rest/_manifest.json", "out/errors/_manifest.json"};
+	for (int i = 0; i < 4; i++) {
+		char *p = e2e_join(dir, m[i]);
+		char *s = e2e_read(p, NULL);
+		cr_assert(s, "no %s", m[i]);
+		e2e_text_printf(&t, "%s\n", s);
+		free(s);
+		free(p);
+	}
+	return t.p;
+}
+
+Test(cluster, worker_killed_mid_job_output_exactly_once)
+{
+	struct nats n = {0};
+	struct expect x;
+	char *dir = e2e_tmpdir();
+	pid_t w[3];
+
+	nats_start(&n);
+	make_input(dir, &x);
+	for (int i = 0; i < 3; i++)
+		w[i] = start_worker(dir, n.url, i);
+	const char *argv[] = {"submit", "flow.yaml", "--nats", n.url,
+			      "--wait", "--json",    NULL};
+	char *sout = e2e_join(dir, "submit.out"),
+	     *serr = e2e_join(dir, "submit.err");
+	pid_t sub = e2e_bg_start(dir, NULL, argv, sout, serr, NULL);
+	int done = -1;
+	for (int i = 0; i < 600 && done < 3; i++) {
+		e2e_sleep_ms(50);
+		done = shards_done(dir, n.url);
+	}
+	cr_assert(done >= 3 && done < FILES,
+		  "the kill came too late: %d shards committed", done);
+	kill(w[0], SIGKILL);
+	cr_assert_eq(e2e_bg_wait(w[0], 10), 128 + SIGKILL);
+	cr_assert_eq(e2e_bg_wait(sub, LIMIT_S), 0, "submit --wait failed: %s",
+		     e2e_read(serr, NULL));
+	char *status = e2e_read(sout, NULL);
+	cr_assert(strstr(status, "\"state\": \"published\"") &&
+		      strstr(status, "\"done\": 24,"),
+		  "%s", status);
+	check_output(dir, &x);
+
+	/* the same submission again loads nothing and changes nothing */
+	char *before = manifests(dir);
+	struct e2e_result r;
+	e2e_run_timed(&r, dir, NULL, NULL, argv, LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "nothing to do: 24 file(s) loaded before"),
+		  "%s", r.out);
+	e2e_result_free(&r);
+	char *after = manifests(dir);
+	cr_assert_str_eq(after, before);
+	check_output(dir, &x);
+
+	for (int i = 1; i < 3; i++)
+		stop_worker(w[i]);
+	free(before);
+	free(after);
+	free(status);
+	free(sout);
+	free(serr);
+	expect_fini(&x);
+	nats_stop(&n);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+struct task_copy {
+	char subject[128];
+	char *data;
+	int len;
+};
+
+/* The task with stream sequence seq, as it is queued. */
+static void task_get(const char *url, uint64_t seq, struct task_copy *t)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	natsMsg *m = NULL;
+
+	cr_assert_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	natsStatus s = js_GetMsg(&m, js, "SPATE_TASKS", seq, NULL, NULL);
+	cr_assert_eq(s, NATS_OK, "message %llu: %s", (unsigned long long)seq,
+		     nats_GetLastError(NULL));
+	snprintf(t->subject, sizeof(t->subject), "%s", natsMsg_GetSubject(m));
+	t->len = natsMsg_GetDataLength(m);
+	t->data = malloc((size_t)t->len);
+	memcpy(t->data, natsMsg_GetData(m), (size_t)t->len);
+	natsMsg_Destroy(m);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+
+/* Queues t again under another Nats-Msg-Id: it is delivered twice. */
+static void task_put(const char *url, const struct task_copy *t, const char *id)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsPubOptions po;
+
+	cr_assert_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	jsPubOptions_Init(&po);
+	po.MsgId = id;
+	cr_assert_eq(
+	    js_Publish(NULL, js, t->subject, t->data, t->len, &po, NULL),
+	    NATS_OK);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+
+Test(cluster, task_delivered_twice_does_not_duplicate_output)
+{
+	struct nats n = {0};
+	struct expect x;
+	char *dir = e2e_tmpdir();
+	struct e2e_result r;
+
+	nats_start(&n);
+	make_input(dir, &x);
+	const char *submit[] = {"submit", "flow.yaml", "--nats", n.url, NULL};
+	e2e_run_timed(&r, dir, NULL, NULL, submit, LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert(strstr(r.err, "24 task(s) queued"), "%s", r.err);
+	e2e_result_free(&r);
+	/* the same tasks again: de-duplicated by their message ids */
+	e2e_run_timed(&r, dir, NULL, NULL, submit, LIMIT_S);
+	cr_assert(strstr(r.err, "0 task(s) queued"), "%s", r.err);
+	e2e_result_free(&r);
+	struct task_copy t[3];
+	for (int i = 0; i < 3; i++)
+		task_get(n.url, (uint64_t)i + 1, &t[i]);
+	task_put(n.url, &t[0], "again-1");
+	task_put(n.url, &t[1], "again-2");
+	pid_t w[2];
+	for (int i = 0; i < 2; i++)
+		w[i] = start_worker(dir, n.url, i);
+	const char *wait[] = {"submit", "flow.yaml", "--nats",
+			      n.url,	"--wait",    NULL};
+	e2e_run_timed(&r, dir, NULL, NULL, wait, LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "published") || strstr(r.out, "nothing to do"),
+		  "%s", r.out);
+	e2e_result_free(&r);
+	check_output(dir, &x);
+	/* a task delivered after the job was published */
+	char *before = manifests(dir);
+	task_put(n.url, &t[2], "late-3");
+	e2e_sleep_ms(1500);
+	char *after = manifests(dir);
+	cr_assert_str_eq(after, before);
+	check_output(dir, &x);
+	for (int i = 0; i < 2; i++)
+		stop_worker(w[i]);
+	for (int i = 0; i < 3; i++)
+		free(t[i].data);
+	free(before);
+	free(after);
+	expect_fini(&x);
+	nats_stop(&n);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(cluster, failing_shard_fails_the_job)
+{
+	struct nats n = {0};
+	char *dir = e2e_tmpdir();
+	struct e2e_result r;
+
+	nats_start(&n);
+	e2e_put_str(
+	    dir, "flow.yaml",
+	    "name: strict\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: 'in/*.jsonl',\n"
+	    "     on_record_error: stop}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out}\n");
+	e2e_put_str(dir, "in/a.jsonl", "{\"a\":1}\n");
+	e2e_put_str(dir, "in/b.jsonl", "{\"a\":2}\n{\"a\": oops\n");
+	pid_t w = start_worker(dir, n.url, 0);
+	const char *argv[] = {"submit", "flow.yaml", "--nats", n.url,
+			      "--wait", "--json",    NULL};
+	e2e_run_timed(&r, dir, NULL, NULL, argv, LIMIT_S);
+	cr_assert_eq(r.exit_code, 1, "%s", r.err);
+	cr_assert(strstr(r.out, "\"state\": \"failed\""), "%s", r.out);
+	cr_assert(strstr(r.err, "shard 1 (") && strstr(r.err, "b.jsonl"), "%s",
+		  r.err);
+	char *out = e2e_join(dir, "out");
+	cr_assert_eq(access(out, F_OK), -1, "a failed job published %s", out);
+	e2e_result_free(&r);
+	stop_worker(w);
+	free(out);
+	nats_stop(&n);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+Test(cluster, usage_errors)
+{
+	struct e2e_result r;
+	const char *a[] = {"submit", "flow.yaml", NULL};
+	const char *b[] = {"worker", "--concurrency", "x", "--nats", "u", NULL};
+	const char *c[] = {"submit", "/nonexistent.yaml", "--nats",
+			   "nats://127.0.0.1:1", NULL};
+
+	e2e_run_timed(&r, NULL, NULL, NULL, a, 30);
+	cr_assert_eq(r.exit_code, 2);
+	cr_assert(strstr(r.err, "FLOW and --nats URL are required"), "%s",
+		  r.err);
+	e2e_result_free(&r);
+	e2e_run_timed(&r, NULL, NULL, NULL, b, 30);
+	cr_assert_eq(r.exit_code, 2);
+	cr_assert(strstr(r.err, "--concurrency needs a number, not 'x'"), "%s",
+		  r.err);
+	e2e_result_free(&r);
+	e2e_run_timed(&r, NULL, NULL, NULL, c, 30);
+	cr_assert_eq(r.exit_code, 1);
+	cr_assert(strstr(r.err, "cannot connect to NATS at "
+				"nats://127.0.0.1:1"),
+		  "%s", r.err);
+	e2e_result_free(&r);
+}
