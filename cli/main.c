@@ -5,9 +5,12 @@
  * may stand before or after the command (as `--name value` or
  * `--name=value`, as every option of the commands).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
@@ -208,8 +211,23 @@ static int dispatch(int argc, char **argv)
 	return c->fn(argc - i, argv + i);
 }
 
+/* A closed fd 0, 1 or 2 would be taken by the next file spate opens (an
+ * eventfd that the stdin origin then reads, an output file that messages
+ * land in): each one that is closed is opened on /dev/null first. */
+static void open_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int got = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+		if (got >= 0 && got != fd) /* lowest free: fd itself */
+			close(got);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	open_std_fds();
 	const char *env = getenv("SPATE_LOG");
 
 	if (env && sp_log_set_level(env))

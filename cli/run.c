@@ -74,17 +74,42 @@ static const char validate_usage[] =
 struct signal_ctx {
 	struct sp_runtime *rt;
 	sigset_t set;
+	int first; /* the first signal received */
 };
+
+/* After the abort, the run has this long to roll back and end before
+ * spate exits without it (a stage blocked in a call that no stop reaches
+ * must not keep the process alive; the next run cleans up). */
+#define ABORT_GRACE_S 10
 
 static void *signal_main(void *arg)
 {
 	struct signal_ctx *sc = arg;
+	struct timespec grace = {.tv_sec = ABORT_GRACE_S};
 	int sig, n = 0;
 
-	while (sigwait(&sc->set, &sig) == 0) {
+	for (;;) {
+		/* once aborting, a third signal or the grace period ends
+		 * the process */
+		if (n < 2) {
+			if (sigwait(&sc->set, &sig))
+				break;
+		} else {
+			sig = sigtimedwait(&sc->set, NULL, &grace);
+			if (sig < 0 && errno == EINTR)
+				continue;
+		}
 		if (sig == SIGUSR1) /* the run ended: leave */
 			break;
+		if (n >= 2) {
+			fprintf(stderr, "\nspate: the run did not end %s; "
+					"exiting (the next run cleans up)\n",
+				sig < 0 ? "in time after the abort"
+					: "after the abort");
+			_exit(128 + (sig > 0 ? sig : sc->first));
+		}
 		if (++n == 1) {
+			sc->first = sig;
 			fprintf(stderr, "\nspate: %s: draining (origins stop, "
 					"outputs commit); again to abort\n",
 				strsignal(sig));
@@ -412,8 +437,17 @@ int cli_run(int argc, char **argv)
 		return SPATE_EXIT_FAILED;
 	}
 	sc.rt = rt;
+	sc.first = SIGINT;
 	pthread_t sig_thread;
-	pthread_create(&sig_thread, NULL, signal_main, &sc);
+	rc = pthread_create(&sig_thread, NULL, signal_main, &sc);
+	if (rc) {
+		fprintf(stderr, "spate: %s: cannot start the signal thread: "
+				"%s\n",
+			a.flow, strerror(rc));
+		sp_runtime_destroy(rt);
+		sp_flow_destroy(f);
+		return SPATE_EXIT_FAILED;
+	}
 	rc = run_flow(&a, f, rt);
 	pthread_kill(sig_thread, SIGUSR1);
 	pthread_join(sig_thread, NULL);

@@ -72,11 +72,11 @@ static const struct sp_option stdin_options[] = {
 	 .type = SP_OPT_SIZE,
 	 .def = "1M",
 	 .bounded = true,
-	 .min = 1,
+	 .min = 8,
 	 .max = 1073741824,
 	 .offset = offsetof(struct stdin_config, block_size),
-	 .help = "bytes read per chunk (a longer record makes its chunk "
-		 "longer)"},
+	 .help = "bytes read per chunk, at least 8 (a longer record makes "
+		 "its chunk longer: reads then grow with it)"},
 	{0},
 };
 
@@ -220,7 +220,13 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 
 		if (s->eof && s->carry_len == 0)
 			return 0;
-		size = s->carry_len + (s->eof ? 0 : s->block);
+		/* a record longer than the block: each read is at least
+		 * as long as what is carried, so a long line costs linear
+		 * time, not a rescan per block */
+		size = s->carry_len +
+		       (s->eof ? 0
+			       : (s->block > s->carry_len ? s->block
+							  : s->carry_len));
 		buf = malloc(size + 1);
 		if (!buf) {
 			snprintf(err, errlen, "stdin: out of memory");
