@@ -1,7 +1,8 @@
 """Checks what the end-to-end tests saw spate write (collected by
 e2e_note_output into one file): every error record line must parse with
-json.loads as an object holding spate_error, and every log line must be
-valid UTF-8.  Runs after all end-to-end tests (a ctest fixture cleanup)."""
+json.loads as an object holding spate_error, and every line on stderr
+must be valid UTF-8 (and parse with json.loads when it is a JSON log line,
+--log-format json).  Runs after all end-to-end tests (a ctest fixture cleanup)."""
 import json
 import sys
 
@@ -28,6 +29,8 @@ def main(path):
             else:
                 logs += 1
                 text.decode("utf-8")
+                if text.startswith(b'{"'):
+                    json.loads(text)
         except (ValueError, UnicodeDecodeError) as e:
             bad.append((text, str(e)))
     print(f"check_output: {records} error record lines, {logs} log lines")

@@ -127,7 +127,7 @@ void e2e_note_output(const char *s, size_t len, bool log_lines)
 	while (s < end) {
 		const char *nl = memchr(s, '\n', (size_t)(end - s));
 		const char *e = nl ? nl + 1 : end;
-		bool take = log_lines ? !memcmp(s, "spate: ", 7)
+		bool take = log_lines ? e > s + 1
 				      : memmem(s, (size_t)(e - s),
 					       "\"spate_error\"", 13) != NULL;
 		if (take) {

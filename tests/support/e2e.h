@@ -47,7 +47,7 @@ char *e2e_read_text(const char *path, size_t *len);
 
 /* Records for the suite's output check (tests/support/check_output.py,
  * run after all end-to-end tests): the lines of s that hold an error
- * record ("spate_error"), or with log_lines the log lines ("spate: ..."),
+ * record ("spate_error"), or with log_lines every line (of stderr),
  * are appended to $SPATE_ERROR_LINES when it is set.  e2e_read_text and
  * the e2e_run family call it on everything they read. */
 void e2e_note_output(const char *s, size_t len, bool log_lines);
