@@ -156,9 +156,15 @@ static int load_stage(struct sp_flow *f, struct sp_node *m, uint32_t index,
 				    &problems);
 			s->line_on_record_error = v->line;
 		} else {
-			/* an option: moved over with its line */
-			if (sp_node_map_set(s->config, key, v) == 0)
+			/* an option: moved over with its line (never
+			 * dropped: a flow without it would run otherwise) */
+			if (sp_node_map_set(s->config, key, v) == 0) {
 				m->items[i] = sp_node_scalar("");
+			} else {
+				sp_diags_add(d, v->line, s->id, key,
+					     "out of memory");
+				problems++;
+			}
 		}
 	}
 	s->config->line = m->line;
