@@ -52,6 +52,15 @@ int spate_stage_get_config(const struct spate_stage *stage, const char *option,
 	return r;
 }
 
+/* A list, a map, or one double-quoted YAML scalar ("\"[x]\"") */
+static bool is_yaml(const char *value)
+{
+	size_t n = strlen(value);
+
+	return value[0] == '[' || value[0] == '{' ||
+	       (n >= 2 && value[0] == '"' && value[n - 1] == '"');
+}
+
 int spate_stage_set_config(struct spate_stage *stage, const char *option,
 			   const char *value)
 {
@@ -73,12 +82,12 @@ int spate_stage_set_config(struct spate_stage *stage, const char *option,
 		sp_node_map_remove(stage->s->config, option);
 		return 0;
 	}
-	if (value[0] == '[' || value[0] == '{')
+	if (is_yaml(value))
 		v = sp_node_parse_yaml(value, NULL, 0);
 	else
 		v = sp_node_scalar(value);
 	if (!v)
-		return value[0] == '[' || value[0] == '{' ? -EINVAL : -ENOMEM;
+		return is_yaml(value) ? -EINVAL : -ENOMEM;
 	v->line = 0;
 	r = sp_node_map_set(stage->s->config, option, v);
 	if (r)

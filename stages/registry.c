@@ -29,6 +29,7 @@ extern const struct sp_stage_desc sp_stage_stream_selector;
 extern const struct sp_stage_desc sp_stage_file_writer;
 extern const struct sp_stage_desc sp_stage_trash;
 extern const struct sp_stage_desc sp_stage_stdout;
+extern const struct sp_stage_desc sp_stage_sink;
 extern const struct sp_stage_desc sp_stage_pipeline_finisher;
 extern const struct sp_stage_desc sp_stage_shell;
 
@@ -46,6 +47,7 @@ static const struct sp_stage_desc *const builtins[] = {
 	&sp_stage_file_writer,
 	&sp_stage_trash,
 	&sp_stage_stdout,
+	&sp_stage_sink,
 	&sp_stage_pipeline_finisher,
 	&sp_stage_shell,
 };

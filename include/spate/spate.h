@@ -188,9 +188,10 @@ int spate_stage_get_config(const struct spate_stage *stage,
 /* Sets option to value.  A value that starts with '[' or '{' is read as
  * flow-style YAML (a list or map, e.g. "{/user: /user_name}"); any other
  * value is taken as it is, as one scalar (so "${record:value('/a') > 1}"
- * needs no quoting; to set a string that starts with '[' write it quoted,
- * "'[x]'").  value NULL removes the option.  0, -EINVAL (graph key, bad
- * YAML), -ENOMEM. */
+ * needs no quoting; to set a string that starts with '[' or '{' write it
+ * as a double-quoted YAML scalar, "\"[x]\"", which is read as YAML too).
+ * value NULL removes the option.  0, -EINVAL (graph key, bad YAML),
+ * -ENOMEM. */
 int spate_stage_set_config(struct spate_stage *stage, const char *option,
 			   const char *value);
 
@@ -410,6 +411,136 @@ const char *spate_run_error(struct spate_run *run);
  * waited for first.  Call it once no other thread uses the run any more.
  * NULL is a no-op. */
 void spate_run_destroy(struct spate_run *run);
+
+/* ---- stage types ----------------------------------------------------------
+ *
+ * What `spate stages` lists: the built-in stage types and those of loaded
+ * plugins, with their options, for programs that offer them to users (a
+ * configuration editor, a language binding).  Strings are static (plugin
+ * types: until the plugin is unloaded).  Any thread.
+ */
+
+struct spate_stage_type_info {
+	const char *name;
+	const char *kind; /* "origin", "processor", "destination",
+			   * "executor" */
+	const char *help; /* one line */
+	uint32_t noptions;
+	uint32_t reserved32;
+	uint64_t reserved[4];
+};
+
+struct spate_option_info {
+	const char *name;
+	const char *type; /* "string", "int", "double", "bool", "enum",
+			   * "char", "size", "string list", "map", ... (as
+			   * `spate stages TYPE` prints) */
+	const char *def;  /* default as text, NULL when none */
+	bool required;
+	const char *help;
+	uint64_t reserved[4];
+};
+
+/* Stores up to max type names (sorted by kind, then name) into out and
+ * returns how many types there are. */
+size_t spate_stage_types(const char **out, size_t max);
+
+/* Fills *info for type.  0 or -ENOENT (unknown type). */
+int spate_stage_type_info(const char *type,
+			  struct spate_stage_type_info *info);
+
+/* Fills *opt with option i (< info.noptions) of type.  0, -ENOENT. */
+int spate_stage_type_option(const char *type, uint32_t i,
+			    struct spate_option_info *opt);
+
+/* ---- sinks: destinations supplied by the program --------------------------
+ *
+ * A stage of type `sink` hands its records to callbacks that the program
+ * running the flow registered under the stage's `name` option: a language
+ * binding (the Python package's stages), an embedding application, a test,
+ * or a plugin (which can call spate_sink_register when it is loaded).
+ *
+ *	  - {id: mine, type: sink, name: my_sink, inputs: [src]}
+ *
+ * The callbacks run on a thread of the sink stage's own, one batch at a
+ * time: write() gets the records of one batch and may reject some of them
+ * (spate_records_fail), which makes them record errors of the stage,
+ * handled by its on_record_error like any other.  A negative return from
+ * write fails the run (it drains, then rolls the outputs back) with the
+ * message put in err; the records of that batch and of those still
+ * arriving count as record errors of the stage.
+ */
+
+struct spate_records; /* one batch of records, valid during write() */
+
+enum spate_value_type {
+	SPATE_VALUE_NULL = 0,
+	SPATE_VALUE_BOOL,
+	SPATE_VALUE_INT,
+	SPATE_VALUE_DOUBLE,
+	SPATE_VALUE_STRING,
+	SPATE_VALUE_OBJECT, /* text: the value as JSON text "{...}" */
+	SPATE_VALUE_ARRAY,  /* text: the value as JSON text "[...]" */
+};
+
+/* One field of a record.  name and text point into the batch and stay
+ * valid until write() returns; name_id is the same number for the same
+ * name during a run (for caching keys). */
+struct spate_field {
+	const char *name;
+	size_t name_len;
+	uint32_t name_id;
+	enum spate_value_type type;
+	bool b;
+	int64_t i;
+	double d;
+	const char *text; /* strings (unescaped UTF-8), objects, arrays */
+	size_t text_len;
+	uint64_t reserved[2];
+};
+
+struct spate_sink {
+	/* when a run starts the stage (the thread that runs or starts the
+	 * flow); may be NULL.  0 or -errno with a message in err. */
+	int (*begin)(void *user, const char *stage_id, char *err,
+		     size_t errlen);
+	/* one batch, on the stage's thread; required. */
+	int (*write)(void *user, struct spate_records *recs, char *err,
+		     size_t errlen);
+	/* once the run has decided: ok true when it commits; may be NULL */
+	int (*end)(void *user, bool ok, char *err, size_t errlen);
+	/* the registration is gone and no run uses it: user may be freed;
+	 * may be NULL.  Any thread. */
+	void (*release)(void *user);
+	void *user;
+	void *reserved[4]; /* must be NULL */
+};
+
+/* Registers sink (copied) under name ([A-Za-z0-9_.-]+, at most 128
+ * bytes) for the whole process.  0, -EEXIST (name taken), -EINVAL,
+ * -ENOMEM.  Any thread. */
+int spate_sink_register(const char *name, const struct spate_sink *sink);
+
+/* Removes the registration; runs that use it keep it until they end,
+ * then release() is called.  0 or -ENOENT.  Any thread. */
+int spate_sink_unregister(const char *name);
+
+/* The number of records in recs. */
+uint32_t spate_records_count(const struct spate_records *recs);
+
+/* The next field of record rec (< count) after *pos (start with 0) into
+ * *f.  1 while there is a field, 0 at the end, -ENOMEM, -EINVAL. */
+int spate_records_next_field(struct spate_records *recs, uint32_t rec,
+			     uint32_t *pos, struct spate_field *f);
+
+/* Rejects record rec: it becomes a record error of the stage with reason
+ * (copied).  0, -EINVAL, -ENOMEM. */
+int spate_records_fail(struct spate_records *recs, uint32_t rec,
+		       const char *reason);
+
+/* Makes runs of flow use the stage catalog at path (NULL: the default,
+ * see include/spate/catalog.h) for `stage:` options.  0 or -ENOMEM. */
+int spate_flow_set_catalog(struct spate_flow *flow, const char *path);
 
 #ifdef __cplusplus
 }

@@ -481,6 +481,7 @@ Test(cli, stages_lists_every_builtin_type)
 	    {"filter", "processor"},
 	    {"stream_selector", "processor"},
 	    {"file_writer", "destination"},
+	    {"sink", "destination"},
 	    {"stdout", "destination"},
 	    {"trash", "destination"},
 	    {"pipeline_finisher", "executor"},

@@ -29,6 +29,7 @@ static const char *const builtin_names[] = {
 	"field_setter",	 "filter",	       "field_type_converter",
 	"stream_selector", "file_writer",      "trash",
 	"stdout",	 "pipeline_finisher",  "shell",
+	"sink",
 };
 
 #define NBUILTIN (sizeof(builtin_names) / sizeof(builtin_names[0]))

@@ -1,0 +1,309 @@
+"""The stage catalog from Python, in the shape of MatrixOne's client:
+Client().stage.create_s3 / create_local / list / get / alter / drop,
+client.load_data.read_csv_stage(stage, file, table=DIR), and
+`with client.session() as s:` grouping loads into one run that commits
+all or nothing.
+
+Secrets given as arguments (aws_key_id, aws_secret_key) never enter the
+catalog database: they go to a credentials file of mode 0600 in a 0700
+folder beside the database, and the catalog keeps only that file's path.
+No repr, log or error message of this module contains a secret.
+"""
+import datetime
+import os
+import pathlib
+import re
+import tempfile
+
+from . import _native
+from .errors import SpateError
+from .flow import Flow
+
+
+class CatalogStage:
+    """A stage of the catalog (no secrets: where they come from only)."""
+
+    def __init__(self, d):
+        self.name = d["name"]
+        self.kind = d["kind"]
+        self.url = d["url"]
+        self.path = d["path"]
+        self.bucket = d["bucket"]
+        self.endpoint = d["endpoint"]
+        self.region = d["region"]
+        self.enabled = d["enabled"]
+        self.created_time = datetime.datetime.fromtimestamp(
+            d["created"], datetime.timezone.utc)
+        self.comment = d["comment"]
+        if d["credentials_file"]:
+            self.credentials = f"file:{d['credentials_file']}"
+        elif d["key_id_env"]:
+            self.credentials = (f"env:{d['key_id_env']} / "
+                                f"env:{d['secret_env']}")
+        else:
+            self.credentials = None
+        self.credentials_file = d["credentials_file"]
+
+    def __repr__(self):
+        return (f"CatalogStage(name={self.name!r}, url={self.url!r}, "
+                f"enabled={self.enabled}, comment={self.comment!r})")
+
+
+def _write_credentials(folder, name, key_id, secret):
+    """Writes an AWS-style credentials file readable by its owner only;
+    returns its path.  Replaced atomically when it exists."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    path = folder / f"{name}.ini"
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("[default]\n")
+            f.write(f"aws_access_key_id = {key_id}\n")
+            f.write(f"aws_secret_access_key = {secret}\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return str(path)
+
+
+def _key_pair(credentials):
+    keys = {k.upper(): v for k, v in credentials.items()}
+    key_id = keys.get("AWS_KEY_ID") or keys.get("AWS_ACCESS_KEY_ID")
+    secret = keys.get("AWS_SECRET_KEY") or keys.get("AWS_SECRET_ACCESS_KEY")
+    if not key_id or not secret:
+        raise SpateError("credentials: give AWS_KEY_ID and AWS_SECRET_KEY "
+                         "(or KEY_ID_ENV and SECRET_ENV, the names of "
+                         "environment variables holding them)", 22)
+    return key_id, secret
+
+
+class StageManager:
+    """client.stage: the catalog's stages."""
+
+    def __init__(self, client, created=None):
+        self._client = client
+        self._created = created  # session: names to drop on failure
+
+    @property
+    def _cat(self):
+        return self._client._catalog()
+
+    def _credentials_dir(self):
+        return pathlib.Path(self._cat.path).resolve().parent / "credentials"
+
+    def _note(self, name):
+        if self._created is not None:
+            self._created.append(name)
+
+    def create_s3(self, name, bucket, path="", aws_key_id=None,
+                  aws_secret_key=None, region=None, endpoint=None,
+                  comment=None, key_id_env=None, secret_env=None):
+        """An S3 stage; secrets go to a 0600 file, never the database."""
+        cred = None
+        if aws_key_id is not None or aws_secret_key is not None:
+            key_id, secret = _key_pair({"AWS_KEY_ID": aws_key_id,
+                                        "AWS_SECRET_KEY": aws_secret_key})
+            cred = _write_credentials(self._credentials_dir(), name, key_id,
+                                      secret)
+        try:
+            self._cat.create_s3(name, bucket, path=path or None,
+                                endpoint=endpoint, region=region,
+                                key_id_env=key_id_env,
+                                secret_env=secret_env,
+                                credentials_file=cred, comment=comment)
+        except SpateError:
+            if cred and not self._exists_with(name, cred):
+                os.unlink(cred)
+            raise
+        self._note(name)
+        return self.get(name)
+
+    def _exists_with(self, name, cred):
+        try:
+            return self.get(name).credentials_file == cred
+        except SpateError:
+            return False
+
+    def create_local(self, name, path, comment=None):
+        """A local folder stage (path made absolute)."""
+        self._cat.create_local(name, os.path.abspath(os.fspath(path)),
+                               comment)
+        self._note(name)
+        return self.get(name)
+
+    def list(self):
+        return [CatalogStage(d) for d in self._cat.list()]
+
+    def get(self, name):
+        return CatalogStage(self._cat.get(name))
+
+    def exists(self, name):
+        try:
+            self.get(name)
+            return True
+        except SpateError:
+            return False
+
+    def alter(self, name, url=None, credentials=None, enable=None,
+              comment=None):
+        """Changes url, credentials ({'AWS_KEY_ID', 'AWS_SECRET_KEY'} or
+        {'KEY_ID_ENV', 'SECRET_ENV'}), enabled, comment."""
+        kw = {}
+        if credentials is not None:
+            upper = {k.upper(): v for k, v in credentials.items()}
+            if "KEY_ID_ENV" in upper:
+                kw["key_id_env"] = upper["KEY_ID_ENV"]
+                kw["secret_env"] = upper.get("SECRET_ENV")
+            else:
+                self.get(name)  # unknown names fail before any file
+                key_id, secret = _key_pair(credentials)
+                kw["credentials_file"] = _write_credentials(
+                    self._credentials_dir(), name, key_id, secret)
+        if enable is not None:
+            kw["enabled"] = 1 if enable else 0
+        self._cat.alter(name, url=url, comment=comment, **kw)
+
+    def drop(self, name):
+        """Removes the stage and the credentials file made for it."""
+        st = self.get(name)
+        self._cat.drop(name)
+        cred = st.credentials_file
+        if cred and pathlib.Path(cred).parent == self._credentials_dir():
+            try:
+                os.unlink(cred)
+            except FileNotFoundError:
+                pass
+
+
+class LoadData:
+    """client.load_data: loads from catalog stages."""
+
+    def __init__(self, client, pending=None):
+        self._client = client
+        self._pending = pending  # session: loads waiting for the commit
+
+    def read_csv_stage(self, stage, file, table=None, ignore_lines=0,
+                       delimiter=",", header=True, schema=None,
+                       format="jsonl", compression="none", force=False):
+        """Loads CSV file(s) (a path or glob under the stage's root) into
+        table, a directory (written atomically as JSON lines by default).
+        Returns the run's RunStatus; inside a session the load runs with
+        the session's others when it ends."""
+        if table is None:
+            raise SpateError("read_csv_stage: give table, the directory "
+                             "to load into", 22)
+        load = dict(stage=stage, file=file, table=os.path.abspath(
+            os.fspath(table)), ignore_lines=ignore_lines,
+            delimiter=delimiter, header=header, schema=schema,
+            format=format, compression=compression)
+        if self._pending is not None:
+            self._pending.append(load)
+            return None
+        return self._client._run_loads([load], force=force)
+
+
+def _load_flow(loads, name):
+    flow = Flow(name)
+    for i, ld in enumerate(loads, 1):
+        src = flow.add_stage(name="file_reader", stage_id=f"read_{i}")
+        c = src.configuration
+        c["stage"] = ld["stage"]
+        c["path"] = os.fspath(ld["file"])
+        c["format"] = "csv"
+        c["delimiter"] = ld["delimiter"]
+        c["header"] = ld["header"]
+        c["ignore_lines"] = ld["ignore_lines"]
+        if ld["schema"]:
+            c["schema"] = ld["schema"]
+        out = flow.add_stage(name="file_writer", stage_id=f"load_{i}")
+        out.configuration.update(dir=ld["table"], format=ld["format"],
+                                 compression=ld["compression"],
+                                 name="{flow}-{run}-{seq}.{ext}")
+        src.connect_output_to(out)
+    return flow
+
+
+class Session:
+    """`with client.session() as s:` stages created and loads queued in
+    the block; at its end the loads run as one run, so that every table
+    is published or none.  On failure, stages created in it are dropped."""
+
+    def __init__(self, client):
+        self._client = client
+        self._created = []
+        self._loads = []
+        self.stage = StageManager(client, self._created)
+        self.load_data = LoadData(client, self._loads)
+        self.status = None
+
+    def __enter__(self):
+        return self
+
+    def _undo(self):
+        for name in reversed(self._created):
+            try:
+                self._client.stage.drop(name)
+            except SpateError:
+                pass
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self._undo()
+            return False
+        try:
+            if self._loads:
+                self.status = self._client._run_loads(self._loads)
+        except BaseException:
+            self._undo()
+            raise
+        return False
+
+
+class Client:
+    """spate.Client(catalog=None): the stage catalog at catalog (a path;
+    None: $SPATE_HOME/catalog.db or the XDG default)."""
+
+    def __init__(self, catalog=None):
+        self._path = os.fspath(catalog) if catalog is not None else None
+        self._cat = None
+        self.stage = StageManager(self)
+        self.load_data = LoadData(self)
+
+    def connect(self, **kw):
+        """Opens the catalog now (it is also opened on first use)."""
+        self._catalog()
+        return self
+
+    def disconnect(self):
+        self._cat = None
+
+    def _catalog(self):
+        if self._cat is None:
+            self._cat = _native.Catalog(self._path)
+        return self._cat
+
+    @property
+    def catalog_path(self):
+        return self._catalog().path
+
+    def session(self):
+        return Session(self)
+
+    def _run_loads(self, loads, force=False):
+        if len(loads) == 1:
+            name = "load_" + os.path.basename(loads[0]["table"])
+        else:
+            name = "load_session"
+        flow = _load_flow(loads, re.sub(r"[^A-Za-z0-9_-]", "_", name))
+        flow.catalog = self.catalog_path
+        return flow.run(force=force)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.disconnect()
+        return False
