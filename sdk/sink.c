@@ -25,8 +25,7 @@ struct sdk_sink {
 	struct spate_sink pub;
 };
 
-static int sdk_begin(void *user, const char *stage_id, char *err,
-		     size_t errlen)
+static int sdk_begin(void *user, const char *stage_id, char *err, size_t errlen)
 {
 	struct sdk_sink *s = user;
 
@@ -62,10 +61,10 @@ static void sdk_release(void *user)
 int spate_sink_register(const char *name, const struct spate_sink *sink)
 {
 	struct sp_sink_ops ops = {
-		.begin = sdk_begin,
-		.write = sdk_write,
-		.end = sdk_end,
-		.release = sdk_release,
+	    .begin = sdk_begin,
+	    .write = sdk_write,
+	    .end = sdk_end,
+	    .release = sdk_release,
 	};
 	struct sdk_sink *s;
 	int r;

@@ -145,14 +145,14 @@ struct sink_config {
 };
 
 static const struct sp_option sink_options[] = {
-	{.name = "name",
-	 .type = SP_OPT_STRING,
-	 .required = true,
-	 .offset = offsetof(struct sink_config, name),
-	 .help = "the name under which the program running the flow "
-		 "registered the callbacks that receive the records "
-		 "(spate_sink_register; a Python stage registers itself)"},
-	{0},
+    {.name = "name",
+     .type = SP_OPT_STRING,
+     .required = true,
+     .offset = offsetof(struct sink_config, name),
+     .help = "the name under which the program running the flow "
+	     "registered the callbacks that receive the records "
+	     "(spate_sink_register; a Python stage registers itself)"},
+    {0},
 };
 
 struct sink_state {
@@ -264,8 +264,7 @@ static void reject(struct sink_state *s, struct sp_batch *b,
 		const struct sp_record *r = &b->recs[sel[i]];
 
 		sp_batch_error_add(b, sel[i], r->line, 0, r->raw, r->raw_len,
-				   "not taken: the sink failed (%s)",
-				   s->error);
+				   "not taken: the sink failed (%s)", s->error);
 	}
 }
 
@@ -355,18 +354,18 @@ static void sink_close(void *state)
 }
 
 const struct sp_stage_desc sp_stage_sink = {
-	.abi = SP_STAGE_ABI,
-	.name = "sink",
-	.kind = SP_DESTINATION,
-	.help = "hands records to callbacks of the program running the flow "
-		"(a Python stage, spate_sink_register), one batch at a time",
-	.options = sink_options,
-	.config_size = sizeof(struct sink_config),
-	.create = sink_create,
-	.start = sink_start,
-	.stage_batch = sink_stage_batch,
-	.batch_end = sink_batch_end,
-	.prepare = sink_prepare,
-	.finish = sink_finish,
-	.close = sink_close,
+    .abi = SP_STAGE_ABI,
+    .name = "sink",
+    .kind = SP_DESTINATION,
+    .help = "hands records to callbacks of the program running the flow "
+	    "(a Python stage, spate_sink_register), one batch at a time",
+    .options = sink_options,
+    .config_size = sizeof(struct sink_config),
+    .create = sink_create,
+    .start = sink_start,
+    .stage_batch = sink_stage_batch,
+    .batch_end = sink_batch_end,
+    .prepare = sink_prepare,
+    .finish = sink_finish,
+    .close = sink_close,
 };

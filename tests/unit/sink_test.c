@@ -25,8 +25,7 @@ struct seen {
 	bool fail_write;
 };
 
-static int on_begin(void *user, const char *stage_id, char *err,
-		    size_t errlen)
+static int on_begin(void *user, const char *stage_id, char *err, size_t errlen)
 {
 	struct seen *s = user;
 
@@ -103,10 +102,10 @@ static struct spate_flow *sink_flow(const char *name)
 	struct spate_stage *out = spate_flow_add_stage(f, "sink", "out");
 
 	cr_assert_eq(spate_stage_set_config(
-			     src, "data",
-			     " {\"id\": 1, \"s\": \"a\\\"b\\u00e9\"}\n"
-			     "{\"id\": 2, \"d\": 2.5, \"o\": {\"a\": 1}}\n"
-			     "{\"id\": 3}\n"),
+			 src, "data",
+			 " {\"id\": 1, \"s\": \"a\\\"b\\u00e9\"}\n"
+			 "{\"id\": 2, \"d\": 2.5, \"o\": {\"a\": 1}}\n"
+			 "{\"id\": 3}\n"),
 		     0);
 	cr_assert_eq(spate_stage_set_config(out, "name", name), 0);
 	spate_stage_connect_output(src, out);
@@ -114,10 +113,10 @@ static struct spate_flow *sink_flow(const char *name)
 }
 
 static const struct spate_sink callbacks = {
-	.begin = on_begin,
-	.write = on_write,
-	.end = on_end,
-	.release = on_release,
+    .begin = on_begin,
+    .write = on_write,
+    .end = on_end,
+    .release = on_release,
 };
 
 Test(sink, hands_records_to_callbacks)

@@ -27,8 +27,7 @@ PyObject *sp_py_raise(int rc, const char *msg)
 }
 
 struct py_flow {
-	PyObject_HEAD
-	struct spate_flow *flow;
+	PyObject_HEAD struct spate_flow *flow;
 };
 
 static struct spate_stage *stage_of(struct py_flow *f, const char *id)
@@ -51,8 +50,8 @@ static int flow_init(struct py_flow *self, PyObject *args, PyObject *kw)
 	char err[8192] = "";
 	int r = 0;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|zzz", kwlist, &name,
-					 &yaml, &path))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|zzz", kwlist, &name, &yaml,
+					 &path))
 		return -1;
 	spate_flow_destroy(self->flow);
 	self->flow = NULL;
@@ -85,9 +84,9 @@ static PyObject *flow_add_stage(struct py_flow *self, PyObject *args)
 	s = spate_flow_add_stage(self->flow, type, id);
 	if (!s)
 		return sp_py_raise(-errno, errno == EEXIST
-						   ? "a stage with this id "
-						     "exists already"
-						   : "bad stage id or type");
+					       ? "a stage with this id "
+						 "exists already"
+					       : "bad stage id or type");
 	return PyUnicode_FromString(spate_stage_id(s));
 }
 
@@ -182,14 +181,14 @@ static PyObject *flow_events(struct py_flow *self, PyObject *args)
 /* connect(from, to, lane=None, event=False, disconnect=False) */
 static PyObject *flow_link(struct py_flow *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"src", "dst", "lane", "event", "disconnect",
-				 NULL};
+	static char *kwlist[] = {"src",	  "dst",	"lane",
+				 "event", "disconnect", NULL};
 	const char *from, *to, *lane = NULL;
 	int event = 0, disc = 0;
 	struct spate_stage *a, *b, *r;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|zpp", kwlist, &from,
-					 &to, &lane, &event, &disc))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|zpp", kwlist, &from, &to,
+					 &lane, &event, &disc))
 		return NULL;
 	if (!(a = stage_of(self, from)) || !(b = stage_of(self, to)))
 		return NULL;
@@ -214,7 +213,8 @@ static PyObject *flow_get_config(struct py_flow *self, PyObject *args)
 	PyObject *res;
 	int n;
 
-	if (!PyArg_ParseTuple(args, "ss", &id, &opt) || !(s = stage_of(self, id)))
+	if (!PyArg_ParseTuple(args, "ss", &id, &opt) ||
+	    !(s = stage_of(self, id)))
 		return NULL;
 	n = spate_stage_get_config(s, opt, small, sizeof(small));
 	if (n == -ENOENT)
@@ -322,17 +322,15 @@ static PyObject *flow_settings(struct py_flow *self, PyObject *args,
 		r = spate_flow_set_error_stage(self->flow, s);
 	}
 	if (!r && catalog)
-		r = spate_flow_set_catalog(self->flow,
-					   catalog == Py_None
-						   ? NULL
-						   : PyUnicode_AsUTF8(catalog));
+		r = spate_flow_set_catalog(
+		    self->flow,
+		    catalog == Py_None ? NULL : PyUnicode_AsUTF8(catalog));
 	if (r)
 		return sp_py_raise(r, "bad flow setting");
 	Py_RETURN_NONE;
 }
 
-static PyObject *flow_start(struct py_flow *self, PyObject *args,
-			    PyObject *kw)
+static PyObject *flow_start(struct py_flow *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"sinks", "workers", "force", NULL};
 	PyObject *sinks = NULL;
@@ -357,40 +355,40 @@ static PyObject *flow_name(struct py_flow *self, void *unused)
 }
 
 static PyMethodDef flow_methods[] = {
-	{"add_stage", (PyCFunction)flow_add_stage, METH_VARARGS, NULL},
-	{"remove_stage", (PyCFunction)flow_remove_stage, METH_VARARGS, NULL},
-	{"stages", (PyCFunction)flow_stages, METH_NOARGS, NULL},
-	{"inputs", (PyCFunction)flow_inputs, METH_VARARGS, NULL},
-	{"outputs", (PyCFunction)flow_outputs, METH_VARARGS, NULL},
-	{"events", (PyCFunction)flow_events, METH_VARARGS, NULL},
-	{"link", (PyCFunction)(void (*)(void))flow_link,
-	 METH_VARARGS | METH_KEYWORDS, NULL},
-	{"get_config", (PyCFunction)flow_get_config, METH_VARARGS, NULL},
-	{"set_config", (PyCFunction)flow_set_config, METH_VARARGS, NULL},
-	{"predicate", (PyCFunction)flow_predicate, METH_VARARGS, NULL},
-	{"validate", (PyCFunction)flow_validate, METH_NOARGS, NULL},
-	{"to_yaml", (PyCFunction)flow_to_yaml, METH_NOARGS, NULL},
-	{"settings", (PyCFunction)(void (*)(void))flow_settings,
-	 METH_VARARGS | METH_KEYWORDS, NULL},
-	{"start", (PyCFunction)(void (*)(void))flow_start,
-	 METH_VARARGS | METH_KEYWORDS, NULL},
-	{NULL},
+    {"add_stage", (PyCFunction)flow_add_stage, METH_VARARGS, NULL},
+    {"remove_stage", (PyCFunction)flow_remove_stage, METH_VARARGS, NULL},
+    {"stages", (PyCFunction)flow_stages, METH_NOARGS, NULL},
+    {"inputs", (PyCFunction)flow_inputs, METH_VARARGS, NULL},
+    {"outputs", (PyCFunction)flow_outputs, METH_VARARGS, NULL},
+    {"events", (PyCFunction)flow_events, METH_VARARGS, NULL},
+    {"link", (PyCFunction)(void (*)(void))flow_link,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {"get_config", (PyCFunction)flow_get_config, METH_VARARGS, NULL},
+    {"set_config", (PyCFunction)flow_set_config, METH_VARARGS, NULL},
+    {"predicate", (PyCFunction)flow_predicate, METH_VARARGS, NULL},
+    {"validate", (PyCFunction)flow_validate, METH_NOARGS, NULL},
+    {"to_yaml", (PyCFunction)flow_to_yaml, METH_NOARGS, NULL},
+    {"settings", (PyCFunction)(void (*)(void))flow_settings,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {"start", (PyCFunction)(void (*)(void))flow_start,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {NULL},
 };
 
 static PyGetSetDef flow_getset[] = {
-	{"name", (getter)flow_name, NULL, NULL, NULL},
-	{NULL},
+    {"name", (getter)flow_name, NULL, NULL, NULL},
+    {NULL},
 };
 
 PyTypeObject sp_py_flow_type = {
-	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "spate._native.Flow",
-	.tp_basicsize = sizeof(struct py_flow),
-	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_new = PyType_GenericNew,
-	.tp_init = (initproc)flow_init,
-	.tp_dealloc = (destructor)flow_dealloc,
-	.tp_methods = flow_methods,
-	.tp_getset = flow_getset,
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "spate._native.Flow",
+    .tp_basicsize = sizeof(struct py_flow),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)flow_init,
+    .tp_dealloc = (destructor)flow_dealloc,
+    .tp_methods = flow_methods,
+    .tp_getset = flow_getset,
 };
 
 /* ---- module ------------------------------------------------------------- */
@@ -407,8 +405,7 @@ static PyObject *option_dict(const struct spate_option_info *o)
 {
 	return Py_BuildValue("{s:s,s:s,s:z,s:O,s:z}", "name", o->name, "type",
 			     o->type, "default", o->def, "required",
-			     o->required ? Py_True : Py_False, "help",
-			     o->help);
+			     o->required ? Py_True : Py_False, "help", o->help);
 }
 
 static PyObject *type_dict(const char *type)
@@ -431,8 +428,8 @@ static PyObject *type_dict(const char *type)
 	}
 	if (!opts)
 		return NULL;
-	d = Py_BuildValue("{s:s,s:s,s:s,s:N}", "name", ti.name, "kind",
-			  ti.kind, "help", ti.help, "options", opts);
+	d = Py_BuildValue("{s:s,s:s,s:s,s:N}", "name", ti.name, "kind", ti.kind,
+			  "help", ti.help, "options", opts);
 	return d;
 }
 
@@ -469,18 +466,18 @@ static PyObject *default_catalog(PyObject *mod, PyObject *unused)
 }
 
 static PyMethodDef module_methods[] = {
-	{"set_error_class", set_error_class, METH_O, NULL},
-	{"stage_types", stage_types, METH_NOARGS, NULL},
-	{"default_catalog", default_catalog, METH_NOARGS, NULL},
-	{NULL},
+    {"set_error_class", set_error_class, METH_O, NULL},
+    {"stage_types", stage_types, METH_NOARGS, NULL},
+    {"default_catalog", default_catalog, METH_NOARGS, NULL},
+    {NULL},
 };
 
 static struct PyModuleDef module = {
-	PyModuleDef_HEAD_INIT,
-	.m_name = "spate._native",
-	.m_doc = "the C SDK of spate, for the spate package",
-	.m_size = -1,
-	.m_methods = module_methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "spate._native",
+    .m_doc = "the C SDK of spate, for the spate package",
+    .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void)

@@ -12,9 +12,9 @@
 #include <string.h>
 
 struct py_sink {
-	PyObject *stage;   /* the Python stage object */
-	PyObject *loads;   /* json.loads, for objects and arrays */
-	PyObject **keys;   /* field names by name_id, made once */
+	PyObject *stage; /* the Python stage object */
+	PyObject *loads; /* json.loads, for objects and arrays */
+	PyObject **keys; /* field names by name_id, made once */
 	uint32_t nkeys;
 };
 
@@ -32,7 +32,7 @@ static PyObject *key_for(struct py_sink *s, const struct spate_field *f)
 	}
 	if (!s->keys[f->name_id]) {
 		s->keys[f->name_id] = PyUnicode_DecodeUTF8(
-			f->name, (Py_ssize_t)f->name_len, "replace");
+		    f->name, (Py_ssize_t)f->name_len, "replace");
 		if (s->keys[f->name_id])
 			PyUnicode_InternInPlace(&s->keys[f->name_id]);
 	}
@@ -195,11 +195,11 @@ static int sink_add(PyObject *name, PyObject *stage, PyObject *loads)
 	return 0;
 }
 
-/* ---- the run -------------------------------------------------------------- */
+/* ---- the run --------------------------------------------------------------
+ */
 
 struct py_run {
-	PyObject_HEAD
-	struct spate_run *run;
+	PyObject_HEAD struct spate_run *run;
 	PyObject *names; /* sink registrations this run owns */
 };
 
@@ -210,14 +210,13 @@ static void run_close(struct py_run *self)
 
 	self->run = NULL;
 	if (run) {
-		Py_BEGIN_ALLOW_THREADS
-		spate_run_destroy(run);
+		Py_BEGIN_ALLOW_THREADS spate_run_destroy(run);
 		Py_END_ALLOW_THREADS
 	}
 	n = self->names ? PyList_GET_SIZE(self->names) : 0;
 	for (Py_ssize_t i = 0; i < n; i++)
 		spate_sink_unregister(
-			PyUnicode_AsUTF8(PyList_GET_ITEM(self->names, i)));
+		    PyUnicode_AsUTF8(PyList_GET_ITEM(self->names, i)));
 	Py_CLEAR(self->names);
 }
 
@@ -260,10 +259,10 @@ PyObject *sp_py_run_start(PyObject *flow_obj, struct spate_flow *flow,
 	self->names = PyList_New(0);
 	if (!self->names || register_sinks(self, sinks))
 		goto fail;
-	Py_BEGIN_ALLOW_THREADS
-	r = spate_flow_start(flow, &o, &self->run, err, sizeof(err));
-	Py_END_ALLOW_THREADS
-	if (r) {
+	Py_BEGIN_ALLOW_THREADS r =
+	    spate_flow_start(flow, &o, &self->run, err, sizeof(err));
+	Py_END_ALLOW_THREADS if (r)
+	{
 		sp_py_raise(r, err);
 		goto fail;
 	}
@@ -293,10 +292,9 @@ static PyObject *run_wait(struct py_run *self, PyObject *unused)
 
 	if (!run)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	st = spate_run_wait(run);
-	Py_END_ALLOW_THREADS
-	return PyUnicode_FromString(spate_run_state_name(st));
+	Py_BEGIN_ALLOW_THREADS st = spate_run_wait(run);
+	Py_END_ALLOW_THREADS return PyUnicode_FromString(
+	    spate_run_state_name(st));
 }
 
 static PyObject *run_stop(struct py_run *self, PyObject *args)
@@ -347,17 +345,17 @@ static PyObject *stage_dict(struct spate_run *run, uint32_t i)
 	if (!lanes)
 		return NULL;
 	return Py_BuildValue(
-		"{s:s,s:s,s:s,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N}", "id",
-		s.id, "type", s.type, "kind", s.kind, "records_in",
-		(unsigned long long)s.records_in, "records_out",
-		(unsigned long long)s.records_out, "errors",
-		(unsigned long long)s.errors, "warnings",
-		(unsigned long long)s.warnings, "dropped",
-		(unsigned long long)s.dropped, "bytes_in",
-		(unsigned long long)s.bytes_in, "bytes_out",
-		(unsigned long long)s.bytes_out, "batches",
-		(unsigned long long)s.batches, "files",
-		(unsigned long long)s.files, "lanes", lanes);
+	    "{s:s,s:s,s:s,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N}", "id", s.id,
+	    "type", s.type, "kind", s.kind, "records_in",
+	    (unsigned long long)s.records_in, "records_out",
+	    (unsigned long long)s.records_out, "errors",
+	    (unsigned long long)s.errors, "warnings",
+	    (unsigned long long)s.warnings, "dropped",
+	    (unsigned long long)s.dropped, "bytes_in",
+	    (unsigned long long)s.bytes_in, "bytes_out",
+	    (unsigned long long)s.bytes_out, "batches",
+	    (unsigned long long)s.batches, "files", (unsigned long long)s.files,
+	    "lanes", lanes);
 }
 
 static PyObject *run_status(struct py_run *self, PyObject *unused)
@@ -383,17 +381,16 @@ static PyObject *run_status(struct py_run *self, PyObject *unused)
 	if (!stages)
 		return NULL;
 	return Py_BuildValue(
-		"{s:s,s:I,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:s,s:N}", "state",
-		spate_run_state_name(st.state), "workers", st.workers,
-		"elapsed_s", st.elapsed_s, "records_in",
-		(unsigned long long)st.records_in, "records_out",
-		(unsigned long long)st.records_out, "errors",
-		(unsigned long long)st.errors, "error_records",
-		(unsigned long long)st.error_records, "dropped",
-		(unsigned long long)st.dropped, "bytes_in",
-		(unsigned long long)st.bytes_in, "bytes_out",
-		(unsigned long long)st.bytes_out, "error",
-		spate_run_error(run), "stages", stages);
+	    "{s:s,s:I,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:s,s:N}", "state",
+	    spate_run_state_name(st.state), "workers", st.workers, "elapsed_s",
+	    st.elapsed_s, "records_in", (unsigned long long)st.records_in,
+	    "records_out", (unsigned long long)st.records_out, "errors",
+	    (unsigned long long)st.errors, "error_records",
+	    (unsigned long long)st.error_records, "dropped",
+	    (unsigned long long)st.dropped, "bytes_in",
+	    (unsigned long long)st.bytes_in, "bytes_out",
+	    (unsigned long long)st.bytes_out, "error", spate_run_error(run),
+	    "stages", stages);
 }
 
 static PyObject *run_close_m(struct py_run *self, PyObject *unused)
@@ -403,18 +400,18 @@ static PyObject *run_close_m(struct py_run *self, PyObject *unused)
 }
 
 static PyMethodDef run_methods[] = {
-	{"wait", (PyCFunction)run_wait, METH_NOARGS, NULL},
-	{"stop", (PyCFunction)run_stop, METH_VARARGS, NULL},
-	{"error", (PyCFunction)run_error, METH_NOARGS, NULL},
-	{"status", (PyCFunction)run_status, METH_NOARGS, NULL},
-	{"close", (PyCFunction)run_close_m, METH_NOARGS, NULL},
-	{NULL},
+    {"wait", (PyCFunction)run_wait, METH_NOARGS, NULL},
+    {"stop", (PyCFunction)run_stop, METH_VARARGS, NULL},
+    {"error", (PyCFunction)run_error, METH_NOARGS, NULL},
+    {"status", (PyCFunction)run_status, METH_NOARGS, NULL},
+    {"close", (PyCFunction)run_close_m, METH_NOARGS, NULL},
+    {NULL},
 };
 
 PyTypeObject sp_py_run_type = {
-	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "spate._native.Run",
-	.tp_basicsize = sizeof(struct py_run),
-	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_dealloc = (destructor)run_dealloc,
-	.tp_methods = run_methods,
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "spate._native.Run",
+    .tp_basicsize = sizeof(struct py_run),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)run_dealloc,
+    .tp_methods = run_methods,
 };
