@@ -18,7 +18,8 @@
 #include "stages/origins/file_reader.h"
 
 static const char *const formats[] = {"jsonl", "csv", NULL};
-static const char *const compressions[] = {"auto", "none", "zstd", NULL};
+static const char *const compressions[] = {"auto", "none", "zstd", "gzip",
+					   "lz4", NULL};
 static const char *const column_types[] = {"string", "int", "double", "bool",
 					   "timestamp", NULL};
 static const char *const on_errors[] = {"continue", "skip_file", "abort",
@@ -45,7 +46,8 @@ static const struct sp_option fr_options[] = {
 	{.name = "compression", .type = SP_OPT_ENUM, .def = "auto",
 	 .choices = compressions,
 	 .offset = offsetof(struct fr_config, compression),
-	 .help = "auto: zstd when the file starts with the zstd magic"},
+	 .help = "auto: zstd, gzip (multi-member too) or lz4 frames when "
+		 "the file starts with their magic number, whatever its name"},
 	{.name = "delimiter", .type = SP_OPT_CHAR, .def = ",",
 	 .offset = offsetof(struct fr_config, delimiter),
 	 .help = "CSV field delimiter"},
@@ -494,7 +496,7 @@ static void fr_close(void *state)
 		sp_io_reader_close(fr->rd);
 	}
 	sp_io_destroy(fr->io);
-	sp_zstd_dec_destroy(fr->dec);
+	sp_decomp_destroy(fr->dec);
 	for (uint32_t i = 0; i < fr->nfiles; i++) {
 		free(fr->files[i].path);
 		free(fr->files[i].display);

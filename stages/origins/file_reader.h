@@ -22,7 +22,7 @@
 #include "codec/csv.h"
 #include "io/fileio.h"
 #include "codec/jsonl.h"
-#include "io/zstd_codec.h"
+#include "io/decomp.h"
 #include "spate/catalog.h"
 
 struct fr_column {
@@ -91,8 +91,9 @@ struct fr_state {
 	struct sp_io *io;
 	uint32_t cur_file;
 	struct sp_io_reader *rd;
-	struct sp_zstd_dec *dec;
-	bool zst;
+	struct sp_decomp *dec; /* of the last compressed file */
+	bool zst;              /* the current file is compressed */
+	bool text_checked;     /* its first block was checked for NULs */
 	bool file_started; /* preamble handled */
 	bool first_block;  /* the next block read starts the file */
 	uint64_t line;	   /* next line number in the current file */

@@ -27,7 +27,8 @@ static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 			 strerror(-rc));
 		return rc;
 	}
-	fr->zst = !strcmp(fr->cfg->compression, "zstd");
+	fr->zst = sp_decomp_from_name(fr->cfg->compression) != SP_DECOMP_NONE;
+	fr->text_checked = false;
 	fr->file_started = false;
 	fr->first_block = true;
 	fr->line = 1;
@@ -55,6 +56,78 @@ static int carry_reserve(struct fr_state *fr, size_t need)
 	return 0;
 }
 
+/* The first block of the file (auto: by its magic number, whatever its
+ * name) decides whether it is decoded, and by which decoder. */
+static int start_decoder(struct fr_state *fr)
+{
+	enum sp_decomp_kind kind =
+	    !strcmp(fr->cfg->compression, "auto")
+		? sp_decomp_detect(fr->blk, fr->blk_len)
+		: sp_decomp_from_name(fr->cfg->compression);
+
+	fr->zst = kind != SP_DECOMP_NONE;
+	if (!fr->zst)
+		return 0;
+	if (fr->dec && sp_decomp_kind(fr->dec) != kind) {
+		sp_decomp_destroy(fr->dec);
+		fr->dec = NULL;
+	}
+	if (!fr->dec && !(fr->dec = sp_decomp_create(kind)))
+		return -ENOMEM;
+	sp_decomp_reset(fr->dec);
+	return 0;
+}
+
+/* At the end of a compressed file: the output the decoder still holds,
+ * then an error when the file ended inside a frame or member. */
+static int drain(struct fr_state *fr, char *err, size_t errlen)
+{
+	struct fr_file *f = &fr->files[fr->cur_file];
+	size_t used, made;
+
+	if (!fr->dec)
+		return 0;
+	do {
+		if (carry_reserve(fr, fr->carry_len + (1 << 20)))
+			return -ENOMEM;
+		int rc = sp_decomp_run(fr->dec, "", 0, &used,
+				       fr->carry + fr->carry_len,
+				       fr->carry_cap - fr->carry_len, &made);
+		if (rc == 0)
+			fr->carry_len += made;
+		else
+			made = 0;
+	} while (made);
+	if (sp_decomp_finish(fr->dec)) {
+		snprintf(err, errlen, "%s: %s", f->display,
+			 sp_decomp_error(fr->dec));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A text format's file whose first 4 KiB hold a NUL byte is not text (an
+ * archive, an image, a compressed format spate does not read): refused
+ * as a whole instead of yielding a record error per line. */
+static int check_text(struct fr_state *fr, char *err, size_t errlen)
+{
+	size_t n = fr->carry_len < 4096 ? fr->carry_len : 4096;
+
+	if (fr->text_checked || (n < 4096 && !fr->eof))
+		return 0;
+	fr->text_checked = true;
+	const char *nul = fr->offset == 0 ? memchr(fr->carry, 0, n) : NULL;
+	if (!nul)
+		return 0;
+	snprintf(err, errlen,
+		 "%s: not text: a NUL byte at byte %zu of its %s (binary "
+		 "data, or a compression spate does not read: zstd, gzip "
+		 "and lz4 are detected)",
+		 fr->files[fr->cur_file].display, (size_t)(nul - fr->carry),
+		 fr->zst ? "decompressed data" : "first 4 KiB");
+	return -EINVAL;
+}
+
 /* Appends input to the carry until it holds at least `want` bytes or the
  * file ends.  Returns 0 or -errno. */
 static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
@@ -77,30 +150,17 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 			if (rc == 0) {
 				fr->blk = NULL;
 				fr->eof = true;
-				if (fr->zst && fr->dec &&
-				    !sp_zstd_dec_is_clean(fr->dec)) {
-					snprintf(err, errlen,
-						 "%s: truncated zstd stream",
-						 f->display);
-					return -EIO;
-				}
+				if (fr->zst && (rc = drain(fr, err, errlen)))
+					return rc;
 				break;
 			}
 			fr->blk_used = 0;
 			if (fr->catalog)
 				XXH64_update(&fr->hash, fr->blk,
 						   fr->blk_len);
-			/* auto: a zstd frame's magic number at the start of
-			 * the file, whatever its name */
-			if (fr->first_block &&
-			    !strcmp(fr->cfg->compression, "auto"))
-				fr->zst = sp_zstd_is_zstd(fr->blk, fr->blk_len);
+			if (fr->first_block && (rc = start_decoder(fr)))
+				return rc;
 			fr->first_block = false;
-			if (fr->zst && !fr->dec) {
-				fr->dec = sp_zstd_dec_create();
-				if (!fr->dec)
-					return -ENOMEM;
-			}
 		}
 		if (!fr->zst) {
 			/* no more than wanted: the rest of the block stays
@@ -118,23 +178,21 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 			if (carry_reserve(fr, fr->carry_len + (1 << 20)))
 				return -ENOMEM;
 			size_t used, made;
-			int rc = sp_zstd_dec_run(
+			int rc = sp_decomp_run(
 				fr->dec, fr->blk + fr->blk_used,
 				fr->blk_len - fr->blk_used, &used,
 				fr->carry + fr->carry_len,
 				fr->carry_cap - fr->carry_len, &made);
 			if (rc < 0) {
-				snprintf(err, errlen,
-					 "%s: corrupt zstd data near byte %llu",
-					 f->display,
-					 (unsigned long long)fr->offset);
+				snprintf(err, errlen, "%s: %s", f->display,
+					 sp_decomp_error(fr->dec));
 				return rc;
 			}
 			fr->blk_used += used;
 			fr->carry_len += made;
 		}
 	}
-	return 0;
+	return check_text(fr, err, errlen);
 }
 
 static void close_file(struct fr_state *fr)
@@ -145,7 +203,7 @@ static void close_file(struct fr_state *fr)
 	sp_io_reader_close(fr->rd);
 	fr->rd = NULL;
 	if (fr->dec)
-		sp_zstd_dec_reset(fr->dec);
+		sp_decomp_reset(fr->dec);
 }
 
 /* The current file was read to its end: on to the next. */
