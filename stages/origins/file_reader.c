@@ -518,8 +518,8 @@ const struct sp_stage_desc sp_stage_file_reader = {
 	.abi = SP_STAGE_ABI,
 	.name = "file_reader",
 	.kind = SP_ORIGIN,
-	.help = "read JSON lines or CSV files (a glob or list; .zst read as a "
-		"stream), parsed on every worker",
+	.help = "read JSON lines or CSV files (a glob or list; zstd, gzip and "
+		"lz4 read as a stream), parsed on every worker",
 	.options = fr_options,
 	.config_size = sizeof(struct fr_config),
 	.create = fr_create,
