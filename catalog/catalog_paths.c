@@ -74,8 +74,8 @@ int spate_catalog_local_root(struct spate_catalog *c, const char *name,
 		rc = -EPERM;
 	} else if (s->kind != SPATE_STAGE_LOCAL) {
 		snprintf(err, errlen,
-			 "stage '%s' is an S3 stage (%s): S3 input/output is "
-			 "not available yet",
+			 "stage '%s' is an S3 stage (%s), not a local "
+			 "folder",
 			 name, s->url);
 		rc = -ENOTSUP;
 	} else if ((rc = resolve_existing(s->path, real, sizeof(real)))) {

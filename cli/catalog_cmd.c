@@ -90,8 +90,9 @@ static const char create_s3_usage[] =
 	"Adds an S3 (or S3-compatible) stage: bucket B, key prefix P.  The\n"
 	"credentials come from the environment variables named by\n"
 	"--key-id-env and --secret-env, or from the credentials file F; the\n"
-	"catalog keeps these names, never the secrets.  (Flows cannot read or\n"
-	"write S3 stages yet.)\n"
+	"catalog keeps these names, never the secrets; without either, the\n"
+	"standard AWS variables and ~/.aws/credentials.  file_reader reads\n"
+	"it with `stage: NAME`.\n"
 	"\n"
 	"example:\n"
 	"  spate stage create-s3 lake --bucket my-bucket --path data/ \\\n"
@@ -735,10 +736,12 @@ int cli_check_stage_refs(const struct sp_flow *f, const char *catalog,
 			rc = spate_catalog_open(catalog, &c, err, sizeof(err));
 		}
 		char *root = NULL;
-		if (c)
+		if (c) {
 			rc = spate_catalog_local_root(c, name, &root, err,
 						      sizeof(err));
-		else if (!rc)
+			if (rc == -ENOTSUP) /* S3: checked when opened */
+				rc = 0;
+		} else if (!rc)
 			continue; /* the open failure was reported */
 		if (rc) {
 			sp_diags_add(d, line, fs->id, "stage", "%s", err);

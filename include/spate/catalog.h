@@ -154,8 +154,8 @@ int spate_catalog_list(struct spate_catalog *c,
 /* The root folder of stage `name` for a flow's file I/O, with the symlinks
  * of its existing part resolved (the folder itself need not exist), into
  * *root (free it).  -ENOENT unknown stage, -EPERM disabled stage,
- * -ENOTSUP S3 stage (S3 input/output is not available yet); err says
- * which and what to do. */
+ * -ENOTSUP S3 stage (it has no local folder; readers and writers open it
+ * through its bucket); err says which and what to do. */
 int spate_catalog_local_root(struct spate_catalog *c, const char *name,
 			     char **root, char *err, size_t errlen);
 

@@ -39,7 +39,8 @@ static const struct sp_option fr_options[] = {
 	 .offset = offsetof(struct fr_config, path),
 	 .help = "file, glob or list of them, relative to the flow file's "
 		 "folder (to the stage's root with `stage`); read in sorted "
-		 "order"},
+		 "order.  s3://BUCKET/KEY (globs over keys) reads S3 with the "
+		 "AWS_* variables or ~/.aws/credentials"},
 	{.name = "format", .type = SP_OPT_ENUM, .def = "jsonl",
 	 .choices = formats, .offset = offsetof(struct fr_config, format),
 	 .help = "record format of the files"},
@@ -71,10 +72,11 @@ static const struct sp_option fr_options[] = {
 	 .help = "input bytes per batch handed to a worker"},
 	{.name = "stage", .type = SP_OPT_STRING,
 	 .offset = offsetof(struct fr_config, stage),
-	 .help = "catalog stage (`spate stage create-local`) whose root the "
-		 "paths are relative to; they may not leave it.  Files this "
-		 "flow already loaded from it (same path, size and content) "
-		 "are skipped unless --force; `spate history` lists loads"},
+	 .help = "catalog stage (`spate stage create-local` or create-s3) "
+		 "whose root or key prefix the paths are relative to; they "
+		 "may not leave it.  Files this flow already loaded from it "
+		 "(same path, size and content; on S3 the same ETag) are "
+		 "skipped unless --force; `spate history` lists loads"},
 	{.name = "on_error", .type = SP_OPT_ENUM, .def = "continue",
 	 .choices = on_errors, .offset = offsetof(struct fr_config, on_error),
 	 .help = "per file: continue (bad records follow on_record_error), "
@@ -196,6 +198,24 @@ static int expand_paths(struct fr_state *fr, char *err, size_t errlen)
 
 static void fr_close(void *state);
 
+/* An enabled S3 stage: opened for reading (0 or -errno); 1 when the stage
+ * is not one (local_root then says what else it is). */
+static int open_s3_stage(struct fr_state *fr, char *err, size_t errlen)
+{
+	struct spate_catalog_stage *s;
+	char msg[512];
+	int rc = spate_catalog_get(fr->catalog, fr->cfg->stage, &s, msg,
+				   sizeof(msg));
+
+	if (rc)
+		return 1;
+	rc = s->kind == SPATE_STAGE_S3 && s->enabled
+		     ? fr_s3_open_stage(fr, s, err, errlen)
+		     : 1;
+	spate_catalog_stage_free(s);
+	return rc;
+}
+
 static int open_stage(struct fr_state *fr, char *err, size_t errlen)
 {
 	char msg[1024] = "";
@@ -204,7 +224,9 @@ static int open_stage(struct fr_state *fr, char *err, size_t errlen)
 
 	rc = spate_catalog_open(fr->ctx->catalog, &fr->catalog, msg,
 				sizeof(msg));
-	if (rc == 0)
+	if (rc == 0 && (rc = open_s3_stage(fr, err, errlen)) != 1)
+		return rc;
+	if (rc == 1)
 		rc = spate_catalog_local_root(fr->catalog, fr->cfg->stage,
 					      &fr->root, msg, sizeof(msg));
 	if (rc) {
@@ -233,7 +255,11 @@ static int skip_loaded(struct fr_state *fr, char *err, size_t errlen)
 		int rc = spate_catalog_is_loaded(fr->catalog, flow, stage,
 						 f->display, f->size, NULL);
 		uint64_t h;
-		if (rc == 1) {
+		if (rc == 1 && fr->s3) {
+			h = f->etag_hash;
+			rc = spate_catalog_is_loaded(fr->catalog, flow, stage,
+						     f->display, f->size, &h);
+		} else if (rc == 1) {
 			rc = sp_xxh64_file(f->path, &h);
 			if (rc < 0) {
 				snprintf(err, errlen, "cannot read %s: %s",
@@ -300,7 +326,11 @@ static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 		fr->on_error = FR_CONTINUE;
 	if (cfg->stage && (rc = open_stage(fr, err, errlen)))
 		goto fail;
-	rc = expand_paths(fr, err, errlen);
+	if (!cfg->stage && cfg->path.n && fr_is_s3_url(cfg->path.v[0]) &&
+	    (rc = fr_s3_open_url(fr, cfg->path.v[0], err, errlen)))
+		goto fail;
+	rc = fr->s3 ? fr_s3_expand(fr, err, errlen)
+		    : expand_paths(fr, err, errlen);
 	if (rc)
 		goto fail;
 	if (fr->catalog && !ctx->force && !ctx->validate_only &&
@@ -492,10 +522,11 @@ static void fr_close(void *state)
 	sp_batch_destroy(fr->scan);
 	if (fr->rd) {
 		if (fr->blk)
-			sp_io_reader_release(fr->rd, fr->blk);
-		sp_io_reader_close(fr->rd);
+			fr_src_release(fr, fr->blk);
+		fr_src_close(fr);
 	}
 	sp_io_destroy(fr->io);
+	fr_s3_close(fr);
 	sp_decomp_destroy(fr->dec);
 	for (uint32_t i = 0; i < fr->nfiles; i++) {
 		free(fr->files[i].path);

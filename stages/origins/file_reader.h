@@ -21,6 +21,7 @@
 #include "stage_api/stage.h"
 #include "codec/csv.h"
 #include "io/fileio.h"
+#include "io/s3.h"
 #include "codec/jsonl.h"
 #include "io/decomp.h"
 #include "spate/catalog.h"
@@ -61,6 +62,7 @@ struct fr_file {
 	bool bad;     /* on_error: skip_file found a bad record */
 	bool done;    /* read to its end (reader thread) */
 	uint64_t xxh64; /* of its bytes, once done */
+	uint64_t etag_hash; /* S3: XXH64 of its ETag */
 	_Atomic uint64_t records; /* parsed without error (workers) */
 };
 
@@ -79,6 +81,8 @@ struct fr_state {
 	enum fr_on_error on_error;
 	struct spate_catalog *catalog; /* with `stage` */
 	char *root;		       /* the stage's root folder */
+	struct sp_s3 *s3;	       /* input on S3 (file_reader_s3.c) */
+	char *s3_bucket, *s3_prefix;   /* prefix "" or ending in '/' */
 	uint32_t nloaded;	       /* files skipped: loaded before */
 	atomic_uint nbad, nread;       /* skipped (skip_file), read */
 	bool csv;
@@ -90,7 +94,7 @@ struct fr_state {
 	/* reader thread */
 	struct sp_io *io;
 	uint32_t cur_file;
-	struct sp_io_reader *rd;
+	void *rd; /* sp_io_reader or sp_s3_reader (fr_src_*) */
 	struct sp_decomp *dec; /* of the last compressed file */
 	bool zst;              /* the current file is compressed */
 	bool text_checked;     /* its first block was checked for NULs */
@@ -116,5 +120,22 @@ struct fr_state {
  * release() callbacks. */
 int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen);
 void fr_release(void *state, struct sp_chunk *c);
+
+/* Input on S3 and the block source (file_reader_s3.c). */
+bool fr_is_s3_url(const char *p);
+int fr_s3_open_stage(struct fr_state *fr, const struct spate_catalog_stage *s,
+		     char *err, size_t errlen);
+int fr_s3_open_url(struct fr_state *fr, const char *url, char *err,
+		   size_t errlen);
+int fr_s3_expand(struct fr_state *fr, char *err, size_t errlen);
+void fr_s3_close(struct fr_state *fr);
+int fr_src_open(struct fr_state *fr, const struct fr_file *f, char *err,
+		size_t errlen);
+int fr_src_next(struct fr_state *fr, const struct fr_file *f,
+		const char **data, size_t *len, char *err, size_t errlen);
+void fr_src_release(struct fr_state *fr, const char *data);
+void fr_src_close(struct fr_state *fr);
+/* What the load history keeps as the file's hash, once read. */
+uint64_t fr_src_digest(struct fr_state *fr, const struct fr_file *f);
 
 #endif

@@ -10,23 +10,10 @@
 
 static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 {
-	struct fr_file *f = &fr->files[fr->cur_file];
-	int rc;
+	int rc = fr_src_open(fr, &fr->files[fr->cur_file], err, errlen);
 
-	if (!fr->io) {
-		rc = sp_io_create(8, &fr->io);
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot set up I/O: %s",
-				 strerror(-rc));
-			return rc;
-		}
-	}
-	rc = sp_io_reader_open(fr->io, f->path, 1 << 20, 4, &fr->rd);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", f->display,
-			 strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
 	fr->zst = sp_decomp_from_name(fr->cfg->compression) != SP_DECOMP_NONE;
 	fr->text_checked = false;
 	fr->file_started = false;
@@ -136,17 +123,14 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 
 	while (fr->carry_len < want && !fr->eof) {
 		if (fr->blk && fr->blk_used == fr->blk_len) {
-			sp_io_reader_release(fr->rd, fr->blk);
+			fr_src_release(fr, fr->blk);
 			fr->blk = NULL;
 		}
 		if (!fr->blk) {
-			int rc = sp_io_reader_next(fr->rd, &fr->blk,
-						   &fr->blk_len);
-			if (rc < 0) {
-				snprintf(err, errlen, "cannot read %s: %s",
-					 f->display, strerror(-rc));
+			int rc = fr_src_next(fr, f, &fr->blk, &fr->blk_len,
+					     err, errlen);
+			if (rc < 0)
 				return rc;
-			}
 			if (rc == 0) {
 				fr->blk = NULL;
 				fr->eof = true;
@@ -198,10 +182,9 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 static void close_file(struct fr_state *fr)
 {
 	if (fr->blk)
-		sp_io_reader_release(fr->rd, fr->blk);
+		fr_src_release(fr, fr->blk);
 	fr->blk = NULL;
-	sp_io_reader_close(fr->rd);
-	fr->rd = NULL;
+	fr_src_close(fr);
 	if (fr->dec)
 		sp_decomp_reset(fr->dec);
 }
@@ -212,7 +195,7 @@ static void finish_file(struct fr_state *fr)
 	struct fr_file *f = &fr->files[fr->cur_file];
 
 	close_file(fr);
-	f->xxh64 = XXH64_digest(&fr->hash);
+	f->xxh64 = fr_src_digest(fr, f);
 	f->done = true;
 	atomic_fetch_add(&fr->nread, 1);
 	fr->cur_file++;

@@ -493,10 +493,10 @@ Test(catalog_cli, secrets_never_printed)
 	    "    stage: lake\n    path: a.jsonl\n  - id: out\n"
 	    "    type: trash\n    inputs: [in]\n");
 	sp(&r, &t, "run", "flow.yaml", NULL);
-	expect_exit(&r, 2);
-	CONTAINS(r.err, "flow.yaml:5: stage 'in': option 'stage': stage 'lake' "
-			"is an S3 stage (s3://my-bucket/data/): S3 "
-			"input/output is not available yet");
+	expect_exit(&r, 1);
+	CONTAINS(r.err, "stage 'in' (file_reader): option 'stage': cannot "
+			"read credentials file ");
+	CONTAINS(r.err, "/creds: No such file or directory\n");
 	KEEP();
 	e2e_result_free(&r);
 	sp(&r, &t, "history", NULL);

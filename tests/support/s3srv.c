@@ -175,3 +175,93 @@ void s3srv_stop(struct s3srv *s)
 	free(s->proxy_log);
 	memset(s, 0, sizeof(*s));
 }
+
+/* curl ARGS... > out; its exit status. */
+static int curl_cmd(const char *const *args, const char *out)
+{
+	const char *argv[32] = {"curl",
+				"-sS",
+				"-f",
+				"--aws-sigv4",
+				"aws:amz:us-east-1:s3",
+				"--user",
+				"S3RVER:S3RVER",
+				"-H",
+				"x-amz-content-sha256: UNSIGNED-PAYLOAD",
+				"-o",
+				out};
+	int n = 11, st;
+
+	for (int i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp("curl", (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *url(const struct s3srv *s, const char *bucket, const char *key)
+{
+	char *u;
+
+	if (asprintf(&u, "%s/%s/%s", s->endpoint, bucket, key) < 0)
+		return NULL;
+	return u;
+}
+
+int s3srv_put(const struct s3srv *s, const char *bucket, const char *key,
+	      const char *file)
+{
+	char *u = url(s, bucket, key);
+	const char *args[] = {"-T", file, u, NULL};
+	int rc = curl_cmd(args, "/dev/null");
+
+	free(u);
+	return rc ? -1 : 0;
+}
+
+char *s3srv_get(const struct s3srv *s, const char *bucket, const char *key,
+		size_t *len)
+{
+	char *u = url(s, bucket, key), *out = e2e_join(s->dir, "get.out");
+	const char *args[] = {u, NULL};
+	char *data = NULL;
+
+	unlink(out);
+	if (curl_cmd(args, out) == 0)
+		data = e2e_read(out, len);
+	free(u);
+	free(out);
+	return data;
+}
+
+char *s3srv_keys(const struct s3srv *s, const char *bucket, const char *prefix)
+{
+	char *u, *out = e2e_join(s->dir, "list.out");
+	struct e2e_text t = {0};
+
+	e2e_text_add(&t, "", 0);
+	if (asprintf(&u, "%s/%s/?list-type=2&max-keys=1000&prefix=%s",
+		     s->endpoint, bucket, prefix) < 0)
+		u = NULL;
+	const char *args[] = {u, NULL};
+	size_t len;
+	char *doc = curl_cmd(args, out) == 0 ? e2e_read(out, &len) : NULL;
+	for (char *p = doc; p && (p = strstr(p, "<Key>"));) {
+		char *e = strstr(p, "</Key>");
+		if (!e)
+			break;
+		e2e_text_add(&t, p + 5, (size_t)(e - p - 5));
+		e2e_text_add(&t, "\n", 1);
+		p = e;
+	}
+	free(doc);
+	free(u);
+	free(out);
+	return t.p;
+}

@@ -36,6 +36,16 @@ int s3srv_proxy_count(const struct s3srv *s, const char *verdict);
 
 void s3srv_stop(struct s3srv *s);
 
+/* Through the curl command (signed as S3RVER), on s3rver itself:
+ * uploads file as bucket/key (0 or -1); the object's bytes (NULL when
+ * missing; *len its size); the keys under prefix, one a line, sorted. */
+int s3srv_put(const struct s3srv *s, const char *bucket, const char *key,
+	      const char *file);
+char *s3srv_get(const struct s3srv *s, const char *bucket, const char *key,
+		size_t *len);
+char *s3srv_keys(const struct s3srv *s, const char *bucket,
+		 const char *prefix);
+
 /* Skips the calling Criterion test when s3rver is missing, else starts
  * it into *s. */
 #define S3SRV_START_OR_SKIP(s, ...)                                            \
