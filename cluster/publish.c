@@ -143,6 +143,7 @@ static int gather(const struct sp_cjob *job, struct target *t, char *err,
 		return rc;
 	}
 	sp_commit_set_replace(t->c, job->force);
+	sp_commit_set_durable(t->c, t->w->fsync);
 	for (unsigned s = 0; rc == 0 && s < job->shards; s++) {
 		char num[16], *dir = NULL;
 		sp_cshard_name(s, num, sizeof(num));

@@ -66,6 +66,9 @@ int sp_cwriters_get(struct spate_flow *flow, struct sp_cwriter **out, size_t *n)
 		w[k].stage = strdup(spate_stage_id(st[i]));
 		w[k].dir = config_dup(st[i], "dir", "");
 		w[k].name = config_dup(st[i], "name", DEFAULT_NAME);
+		char fs[8] = "";
+		spate_stage_get_config(st[i], "fsync", fs, sizeof(fs));
+		w[k].fsync = strcmp(fs, "false") != 0;
 		if (!w[k].stage || !w[k].dir || !w[k++].name) {
 			sp_cwriters_free(w, k);
 			return -ENOMEM;

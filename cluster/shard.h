@@ -13,6 +13,7 @@
 #ifndef SPATE_CLUSTER_SHARD_H
 #define SPATE_CLUSTER_SHARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cluster/job.h"
@@ -25,6 +26,7 @@ struct sp_cwriter {
 	char *stage;
 	char *dir;  /* the target, absolute in a job's flow */
 	char *name; /* the name template */
+	bool fsync; /* its fsync option */
 };
 
 /* The file_writers of flow.  0 or -errno (-ENOMEM). */
