@@ -94,6 +94,7 @@ struct sp_csv_encoder {
 	bool header_written;
 	uint32_t ncols;
 	uint32_t *cols;	     /* symbols */
+	uint8_t special[256]; /* 1: a byte that makes a field quoted */
 };
 
 void sp_csv_encoder_init(struct sp_csv_encoder *e, char delimiter, char quote,

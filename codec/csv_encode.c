@@ -21,6 +21,10 @@ void sp_csv_encoder_init(struct sp_csv_encoder *e, char delimiter, char quote,
 	e->delimiter = delimiter ? delimiter : ',';
 	e->quote = quote ? quote : '"';
 	e->header = header;
+	e->special[(unsigned char)e->delimiter] = 1;
+	e->special[(unsigned char)e->quote] = 1;
+	e->special['\n'] = 1;
+	e->special['\r'] = 1;
 }
 
 void sp_csv_encoder_fini(struct sp_csv_encoder *e)
@@ -30,26 +34,33 @@ void sp_csv_encoder_fini(struct sp_csv_encoder *e)
 	e->ncols = 0;
 }
 
-static bool needs_quote(const struct sp_csv_encoder *e, const char *s, size_t n)
+static inline bool needs_quote(const struct sp_csv_encoder *e, const char *s,
+			       size_t n)
 {
-	if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' ||
-		  s[n - 1] == '\t'))
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	if (!n)
+		return false;
+	if (u[0] == ' ' || u[0] == '\t' || u[n - 1] == ' ' || u[n - 1] == '\t')
 		return true;
 	/* a leading byte order mark would be taken for the file's own */
-	if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+	if (n >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf)
 		return true;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == e->delimiter || c == e->quote || c == '\n' ||
-		    c == '\r')
+	/* four table lookups a step: fields are short, a call costs more */
+	for (; i + 4 <= n; i += 4)
+		if (e->special[u[i]] | e->special[u[i + 1]] |
+		    e->special[u[i + 2]] | e->special[u[i + 3]])
 			return true;
-	}
+	for (; i < n; i++)
+		if (e->special[u[i]])
+			return true;
 	return false;
 }
 
 /* Appends s[0..n) as one field; with lone set an empty text is quoted. */
-static int put_field(const struct sp_csv_encoder *e, struct sp_buf *out,
-		     const char *s, size_t n, bool lone)
+static inline int put_field(const struct sp_csv_encoder *e, struct sp_buf *out,
+			    const char *s, size_t n, bool lone)
 {
 	if (!(lone && n == 0) && !needs_quote(e, s, n))
 		return sp_buf_append(out, s, n);
@@ -127,41 +138,52 @@ static int put_value(const struct sp_csv_encoder *e, struct sp_buf *out,
 
 static __thread char why_buf[256];
 
-int sp_csv_encode_record(struct sp_csv_encoder *e, const struct sp_batch *b,
-			 uint32_t rec, struct sp_buf *out, const char **why)
+/* The columns, when not set yet: the record's fields, each name once. */
+static int take_columns(struct sp_csv_encoder *e, const struct sp_field *f,
+			uint32_t nf)
 {
-	const struct sp_record *r = &b->recs[rec];
-	const struct sp_field *f = &b->fields[r->first];
-	uint32_t nf = r->nfields;
-	size_t mark = out->len;
-	int err;
+	uint32_t n = 0;
 
-	if (e->ncols == 0 && nf) {
-		uint32_t n = 0;
-
-		free(e->cols);
-		e->cols = malloc(nf * sizeof(*e->cols));
-		if (!e->cols)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < nf; i++) {
-			uint32_t k;
-
-			if (f[i].sym == SP_SYM_NONE)
-				continue;
-			for (k = 0; k < n && e->cols[k] != f[i].sym; k++)
-				;
-			if (k == n)
-				e->cols[n++] = f[i].sym;
-		}
-		e->ncols = n;
-	}
-	/* every field must have a column (same order is the fast path) */
+	free(e->cols);
+	e->cols = malloc(nf * sizeof(*e->cols));
+	if (!e->cols)
+		return -ENOMEM;
 	for (uint32_t i = 0; i < nf; i++) {
 		uint32_t k;
 
-		if (f[i].sym == SP_SYM_NONE ||
-		    (i < e->ncols && e->cols[i] == f[i].sym))
+		if (f[i].sym == SP_SYM_NONE)
 			continue;
+		for (k = 0; k < n && e->cols[k] != f[i].sym; k++)
+			;
+		if (k == n)
+			e->cols[n++] = f[i].sym;
+	}
+	e->ncols = n;
+	return 0;
+}
+
+/*
+ * Checks that every field has a column: -EINVAL (with *why) when one has
+ * none.  *in_order: the fields left (removed ones skipped) are exactly
+ * the columns in their order, the common case that needs no lookup.
+ */
+static int check_fields(const struct sp_csv_encoder *e,
+			const struct sp_batch *b, const struct sp_field *f,
+			uint32_t nf, const char **why, bool *in_order)
+{
+	uint32_t next = 0; /* the column the next field should be */
+
+	*in_order = true;
+	for (uint32_t i = 0; i < nf; i++) {
+		uint32_t k;
+
+		if (f[i].sym == SP_SYM_NONE)
+			continue;
+		if (next < e->ncols && e->cols[next] == f[i].sym) {
+			next++;
+			continue;
+		}
+		*in_order = false;
 		for (k = 0; k < e->ncols && e->cols[k] != f[i].sym; k++)
 			;
 		if (k == e->ncols) {
@@ -173,40 +195,79 @@ int sp_csv_encode_record(struct sp_csv_encoder *e, const struct sp_batch *b,
 			return -EINVAL;
 		}
 	}
-	if (e->header && !e->header_written && e->ncols) {
-		for (uint32_t k = 0; k < e->ncols; k++) {
-			uint32_t nl;
-			const char *name =
-			    sp_symtab_name(b->symtab, e->cols[k], &nl);
+	if (next != e->ncols)
+		*in_order = false;
+	return 0;
+}
 
-			if ((k && sp_buf_putc(out, e->delimiter)) ||
-			    put_field(e, out, name, nl, e->ncols == 1))
-				goto nomem;
-		}
-		if (sp_buf_putc(out, '\n'))
-			goto nomem;
-		e->header_written = true;
-	}
+static int put_header(struct sp_csv_encoder *e, const struct sp_batch *b,
+		      struct sp_buf *out)
+{
 	for (uint32_t k = 0; k < e->ncols; k++) {
-		const struct sp_value *v = NULL;
-		static const struct sp_value null_value = {.type = SP_NULL};
+		uint32_t nl;
+		const char *name = sp_symtab_name(b->symtab, e->cols[k], &nl);
 
-		if (k < nf && f[k].sym == e->cols[k]) {
-			v = &f[k].v;
-		} else {
-			for (uint32_t i = 0; i < nf; i++) {
-				if (f[i].sym == e->cols[k]) {
-					v = &f[i].v;
-					break;
-				}
-			}
+		if ((k && sp_buf_putc(out, e->delimiter)) ||
+		    put_field(e, out, name, nl, e->ncols == 1))
+			return -ENOMEM;
+	}
+	if (sp_buf_putc(out, '\n'))
+		return -ENOMEM;
+	e->header_written = true;
+	return 0;
+}
+
+/* The value of column k: its field's, or null when the record has none. */
+static const struct sp_value *column_value(const struct sp_csv_encoder *e,
+					   const struct sp_field *f,
+					   uint32_t nf, uint32_t k)
+{
+	static const struct sp_value null_value = {.type = SP_NULL};
+
+	if (k < nf && f[k].sym == e->cols[k])
+		return &f[k].v;
+	for (uint32_t i = 0; i < nf; i++)
+		if (f[i].sym == e->cols[k])
+			return &f[i].v;
+	return &null_value;
+}
+
+int sp_csv_encode_record(struct sp_csv_encoder *e, const struct sp_batch *b,
+			 uint32_t rec, struct sp_buf *out, const char **why)
+{
+	const struct sp_record *r = &b->recs[rec];
+	const struct sp_field *f = &b->fields[r->first];
+	uint32_t nf = r->nfields;
+	size_t mark = out->len;
+	bool in_order, lone;
+	int err;
+
+	if (e->ncols == 0 && nf && take_columns(e, f, nf))
+		return -ENOMEM;
+	err = check_fields(e, b, f, nf, why, &in_order);
+	if (err)
+		return err;
+	if (e->header && !e->header_written && e->ncols &&
+	    put_header(e, b, out))
+		goto nomem;
+	/* a lone empty field is written "" so the line is not blank */
+	lone = e->ncols == 1;
+	if (in_order) {
+		bool first = true;
+
+		for (uint32_t i = 0; i < nf; i++) {
+			if (f[i].sym == SP_SYM_NONE)
+				continue;
+			if ((!first && sp_buf_putc(out, e->delimiter)) ||
+			    put_value(e, out, &f[i].v, lone))
+				goto nomem;
+			first = false;
 		}
-		if (k && sp_buf_putc(out, e->delimiter))
-			goto nomem;
-		/* a lone empty field is written "" so the line is not blank */
-		err = put_value(e, out, v ? v : &null_value, e->ncols == 1);
-		if (err)
-			goto nomem;
+	} else {
+		for (uint32_t k = 0; k < e->ncols; k++)
+			if ((k && sp_buf_putc(out, e->delimiter)) ||
+			    put_value(e, out, column_value(e, f, nf, k), lone))
+				goto nomem;
 	}
 	if (sp_buf_putc(out, '\n'))
 		goto nomem;
