@@ -62,8 +62,15 @@ static inline bool needs_quote(const struct sp_csv_encoder *e, const char *s,
 static inline int put_field(const struct sp_csv_encoder *e, struct sp_buf *out,
 			    const char *s, size_t n, bool lone)
 {
-	if (!(lone && n == 0) && !needs_quote(e, s, n))
-		return sp_buf_append(out, s, n);
+	if (!(lone && n == 0) && !needs_quote(e, s, n)) {
+		if (n == 0) /* out->data may still be NULL */
+			return 0;
+		if (sp_buf_reserve(out, n))
+			return -ENOMEM;
+		sp_copy_short(out->data + out->len, s, n);
+		out->len += n;
+		return 0;
+	}
 	if (sp_buf_reserve(out, 2 * n + 2))
 		return -ENOMEM;
 	char *w = out->data + out->len;

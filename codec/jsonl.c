@@ -347,45 +347,6 @@ static inline size_t value_room(const struct sp_value *v)
 	}
 }
 
-/*
- * memcpy for the short keys and values of a record: overlapping fixed-size
- * moves, inline, never reading or writing outside [src, src+n) and
- * [dst, dst+n); a libc call per field cost more than the copy.
- */
-static inline void copy_short(char *dst, const char *src, size_t n)
-{
-	uint64_t a, z;
-	uint32_t c, y;
-
-	if (n >= 8) {
-		if (n > 16) {
-			if (n > 32) {
-				memcpy(dst, src, n);
-				return;
-			}
-			char h[16], t[16];
-			memcpy(h, src, 16);
-			memcpy(t, src + n - 16, 16);
-			memcpy(dst, h, 16);
-			memcpy(dst + n - 16, t, 16);
-			return;
-		}
-		memcpy(&a, src, 8);
-		memcpy(&z, src + n - 8, 8);
-		memcpy(dst, &a, 8);
-		memcpy(dst + n - 8, &z, 8);
-	} else if (n >= 4) {
-		memcpy(&c, src, 4);
-		memcpy(&y, src + n - 4, 4);
-		memcpy(dst, &c, 4);
-		memcpy(dst + n - 4, &y, 4);
-	} else if (n) {
-		dst[0] = src[0];
-		dst[n / 2] = src[n / 2];
-		dst[n - 1] = src[n - 1];
-	}
-}
-
 int sp_jsonl_encode_record(const struct sp_batch *b, uint32_t rec,
 			   struct sp_buf *out)
 {
@@ -410,19 +371,19 @@ int sp_jsonl_encode_record(const struct sp_batch *b, uint32_t rec,
 		if (sp_buf_reserve(out, klen + value_room(v) + 2))
 			return -ENOMEM;
 		char *o = out->data + out->len;
-		copy_short(o, key, klen);
+		sp_copy_short(o, key, klen);
 		o += klen;
 		if (v->type == SP_STRING &&
 		    (v->flags & (SP_VALUE_ESCAPED | SP_VALUE_JSON_SAFE))) {
 			*o++ = '"';
-			copy_short(o, v->str, v->len);
+			sp_copy_short(o, v->str, v->len);
 			o += v->len;
 			*o++ = '"';
 		} else if ((v->flags & SP_VALUE_TEXT &&
 			    (v->type == SP_INT || v->type == SP_DOUBLE)) ||
 			   ((v->type == SP_OBJECT || v->type == SP_ARRAY) &&
 			    v->len)) {
-			copy_short(o, v->str, v->len);
+			sp_copy_short(o, v->str, v->len);
 			o += v->len;
 		} else {
 			out->len = (size_t)(o - out->data);

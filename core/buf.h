@@ -3,6 +3,7 @@
 #define SPATE_ENGINE_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct sp_buf {
@@ -39,6 +40,45 @@ static inline int sp_buf_putc(struct sp_buf *b, char c)
 		return -12;
 	b->data[b->len++] = c;
 	return 0;
+}
+
+/*
+ * memcpy for the short keys and values of records: overlapping fixed-size
+ * moves, inline, never reading or writing outside [src, src+n) and
+ * [dst, dst+n); a libc call per field cost more than the copy.
+ */
+static inline void sp_copy_short(char *dst, const char *src, size_t n)
+{
+	uint64_t a, z;
+	uint32_t c, y;
+
+	if (n >= 8) {
+		if (n > 16) {
+			if (n > 32) {
+				memcpy(dst, src, n);
+				return;
+			}
+			char h[16], t[16];
+			memcpy(h, src, 16);
+			memcpy(t, src + n - 16, 16);
+			memcpy(dst, h, 16);
+			memcpy(dst + n - 16, t, 16);
+			return;
+		}
+		memcpy(&a, src, 8);
+		memcpy(&z, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &z, 8);
+	} else if (n >= 4) {
+		memcpy(&c, src, 4);
+		memcpy(&y, src + n - 4, 4);
+		memcpy(dst, &c, 4);
+		memcpy(dst + n - 4, &y, 4);
+	} else if (n) {
+		dst[0] = src[0];
+		dst[n / 2] = src[n / 2];
+		dst[n - 1] = src[n - 1];
+	}
 }
 
 #endif
