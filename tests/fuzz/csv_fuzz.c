@@ -7,9 +7,13 @@
  * cuts gives the same records and errors as parsing the whole; every
  * parsed record re-encodes and re-parses to the same count and values;
  * a string marked JSON-safe holds no byte that JSON must escape, and one
- * kept JSON-escaped decodes.
+ * kept JSON-escaped decodes; a typed number kept as its text
+ * (SP_VALUE_TEXT) is exactly what spate prints for its value; a record
+ * encodes to the same line whether its fields follow the columns in
+ * order (the encoder's walk) or not (its lookup by name).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +79,80 @@ static void check_json_safe(const struct sp_batch *b)
 	}
 }
 
+static void check_kept_numbers(const struct sp_batch *b)
+{
+	for (uint32_t r = 0; r < b->nrecs; r++) {
+		const struct sp_field *f = sp_record_fields(b, r);
+
+		for (uint32_t k = 0; k < b->recs[r].nfields; k++) {
+			const struct sp_value *v = &f[k].v;
+			char buf[40];
+			int64_t i;
+			double d;
+			int n;
+
+			if (!(v->flags & SP_VALUE_TEXT))
+				continue;
+			if (v->type == SP_INT) {
+				if (sp_value_to_int(v, &i))
+					abort();
+				n = snprintf(buf, sizeof(buf), "%lld",
+					     (long long)i);
+			} else if (v->type == SP_DOUBLE) {
+				if (sp_value_to_double(v, &d))
+					abort();
+				n = sp_format_double(d, buf);
+			} else {
+				abort();
+			}
+			if ((size_t)n != v->len || memcmp(buf, v->str, v->len))
+				abort();
+		}
+	}
+}
+
+/* Record r of b with its fields rotated by one, encoded with e's columns:
+ * the encoder looks each column up; the line must be line[0..len). */
+static void same_line_out_of_order(const struct sp_csv_encoder *e,
+				   const struct sp_batch *b, uint32_t r,
+				   const char *line, size_t len)
+{
+	const struct sp_field *f = sp_record_fields(b, r);
+	uint32_t nf = b->recs[r].nfields;
+	struct sp_csv_encoder e2;
+	struct sp_batch *b2;
+	struct sp_buf out;
+
+	if (nf < 2)
+		return;
+	for (uint32_t i = 0; i < nf; i++)
+		for (uint32_t k = 0; k < i; k++)
+			if (f[i].sym == f[k].sym)
+				return; /* a name twice: the first one counts */
+	b2 = sp_batch_create(b->symtab);
+	if (!b2 || !sp_batch_record_begin(b2))
+		abort();
+	for (uint32_t i = 0; i < nf; i++) {
+		struct sp_field *g = sp_batch_field_add(b2);
+		if (!g)
+			abort();
+		*g = f[(i + 1) % nf];
+	}
+	sp_csv_encoder_init(&e2, e->delimiter, e->quote, false);
+	e2.cols = malloc(e->ncols * sizeof(*e2.cols));
+	if (!e2.cols)
+		abort();
+	memcpy(e2.cols, e->cols, e->ncols * sizeof(*e2.cols));
+	e2.ncols = e->ncols;
+	sp_buf_init(&out);
+	if (sp_csv_encode_record(&e2, b2, 0, &out, NULL) || out.len != len ||
+	    memcmp(out.data, line, len) != 0)
+		abort();
+	sp_buf_fini(&out);
+	sp_csv_encoder_fini(&e2);
+	sp_batch_destroy(b2);
+}
+
 static void round_trip(const struct sp_batch *b, char d, char q,
 		       struct sp_symtab *st)
 {
@@ -93,9 +171,11 @@ static void round_trip(const struct sp_batch *b, char d, char q,
 	sp_csv_encoder_init(&e, d, q, false);
 	for (uint32_t r = 0; r < b->nrecs; r++) {
 		const char *why;
+		size_t at = out.len;
 
 		if (sp_csv_encode_record(&e, b, r, &out, &why))
 			goto done_enc; /* records of differing widths */
+		same_line_out_of_order(&e, b, r, out.data + at, out.len - at);
 	}
 	if (!e.ncols || sp_csv_parser_init(&p, &o, st))
 		goto done_enc;
@@ -178,6 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sp_csv_parse(&p, buf, len, 1, 0, raw) < 0)
 		abort();
 	check_json_safe(raw);
+	check_kept_numbers(raw);
 
 	used = sp_csv_read_preamble(&p, st, buf, len, &lines, err, sizeof(err));
 	if (used >= 0) {
@@ -199,6 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		same_batches(whole, parts);
 		check_json_safe(whole);
+		check_kept_numbers(whole);
 		round_trip(whole, o.delimiter, o.quote, st);
 	}
 
