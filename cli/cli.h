@@ -13,6 +13,10 @@
 #define SPATE_EXIT_OK 0
 #define SPATE_EXIT_FAILED 1
 #define SPATE_EXIT_USAGE 2
+/* the output is committed, but recording it afterwards (load history)
+ * failed: the message says what to do */
+#define SPATE_EXIT_RECORDING 4
+/* interrupted by signal N: 128 + N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) */
 
 int cli_run(int argc, char **argv);
 int cli_validate(int argc, char **argv);

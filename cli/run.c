@@ -37,6 +37,9 @@ static const char run_usage[] =
 	"                          10; 0: never; needs --log-level info)\n"
 	"  --quiet                 no progress line and no summary\n"
 	"  --force                 replace output an earlier run committed\n"
+	"  --trust-mtime           take an input file as unchanged when its\n"
+	"                          size and mtime are (instead of reading it\n"
+	"                          to hash its content)\n"
 	"  --no-pin                do not pin workers to CPUs\n"
 	"  --validate-only         parse and route everything, write nothing;\n"
 	"                          report every record error (file, line,\n"
@@ -45,8 +48,15 @@ static const char run_usage[] =
 	"                          (default $SPATE_HOME/catalog.db, see\n"
 	"                          `spate stage --help`)\n"
 	"\n"
-	"The first Ctrl-C drains (origins stop, records in flight are\n"
-	"written, outputs commit); a second one aborts and rolls back.\n"
+	"Ctrl-C, SIGTERM or SIGHUP roll a run back: nothing is published\n"
+	"and the plain rerun does the whole job (exit 130, 143, 129).  Over\n"
+	"stdin the first one drains instead (what was read is committed);\n"
+	"a second one aborts and rolls back.\n"
+	"\n"
+	"exit codes: 0 done (or skipped: the output is committed already),\n"
+	"1 failed (nothing published), 2 bad usage or flow, 4 output\n"
+	"committed but the load history could not be recorded, 128+N\n"
+	"interrupted by signal N.\n"
 	"\n"
 	"examples:\n"
 	"  spate run examples/expenses.yaml\n"
@@ -74,7 +84,8 @@ static const char validate_usage[] =
 struct signal_ctx {
 	struct sp_runtime *rt;
 	sigset_t set;
-	int first; /* the first signal received */
+	bool streaming;		/* an origin cannot be read again (stdin) */
+	volatile sig_atomic_t first; /* the first signal, 0 until one came */
 };
 
 /* After the abort, the run has this long to roll back and end before
@@ -82,6 +93,11 @@ struct signal_ctx {
  * must not keep the process alive; the next run cleans up). */
 #define ABORT_GRACE_S 10
 
+/* The interruption contract (README "Interrupting a run"): a batch run
+ * rolls back on the first SIGINT, SIGTERM or SIGHUP (nothing is
+ * published; the plain rerun does the whole job); a run over a streaming
+ * origin drains and commits what it read; a second signal aborts and
+ * rolls back whatever is left to commit. */
 static void *signal_main(void *arg)
 {
 	struct signal_ctx *sc = arg;
@@ -108,19 +124,34 @@ static void *signal_main(void *arg)
 					: "after the abort");
 			_exit(128 + (sig > 0 ? sig : sc->first));
 		}
-		if (++n == 1) {
+		if (++n == 1)
 			sc->first = sig;
-			fprintf(stderr, "\nspate: %s: draining (origins stop, "
-					"outputs commit); again to abort\n",
+		if (n == 1 && sc->streaming) {
+			fprintf(stderr, "\nspate: %s: draining (the input "
+					"read so far is committed); again to "
+					"abort and roll back\n",
 				strsignal(sig));
 			sp_runtime_stop(sc->rt, false);
 		} else {
-			fprintf(stderr, "\nspate: %s: aborting, rolling back\n",
-				strsignal(sig));
+			fprintf(stderr, "\nspate: %s: %s\n", strsignal(sig),
+				n == 1 ? "interrupted, rolling back (nothing "
+					 "is published)"
+				       : "aborting, rolling back");
 			sp_runtime_stop(sc->rt, true);
 		}
 	}
 	return NULL;
+}
+
+static bool flow_is_streaming(const struct sp_flow *f)
+{
+	for (uint32_t i = 0; i < f->nstages; i++) {
+		const struct sp_stage_desc *d = f->stages[i]->desc;
+
+		if (d->kind == SP_ORIGIN && d->streaming)
+			return true;
+	}
+	return false;
 }
 
 struct run_args {
@@ -167,6 +198,7 @@ static int parse_args(int argc, char **argv, struct run_args *a, bool run,
 	    {"--force", NULL, &force, NULL},
 	    {"--no-pin", NULL, &no_pin, NULL},
 	    {"--validate-only", NULL, &validate_only, NULL},
+	    {"--trust-mtime", NULL, &a->opt.trust_mtime, NULL},
 	    {NULL, NULL, NULL, NULL}};
 	const struct cli_opt validate_opts[] = {
 	    run_opts[0], run_opts[1], run_opts[2], {NULL, NULL, NULL, NULL}};
@@ -326,21 +358,64 @@ static int run_skipped(const struct run_args *a, const struct sp_flow *f,
 		       (int)b.len, b.data);
 		sp_buf_fini(&b);
 	}
+	int code = SPATE_EXIT_OK;
 	struct sp_run_report srep;
 	if (sp_runtime_report(rt, &srep) == 0) {
+		/* recording what the committed run loaded failed */
+		if (srep.error[0]) {
+			fprintf(stderr, "spate: %s\n", srep.error);
+			code = SPATE_EXIT_RECORDING;
+		}
 		srep.state = SP_RUN_FINISHED;
 		cli_watch_finish(watch, &srep);
 		sp_run_report_fini(&srep);
 	}
 	cli_watch_finish(watch, NULL);
+	return code;
+}
+
+/* The exit code of a run that started (README "Exit codes"). */
+static int run_verdict(const struct signal_ctx *sc, enum sp_run_state state,
+		       const struct sp_run_report *rep)
+{
+	if (state == SP_RUN_FAILED && rep->committed)
+		return SPATE_EXIT_RECORDING;
+	if (state == SP_RUN_FAILED)
+		return SPATE_EXIT_FAILED;
+	/* a batch run that committed before the signal took effect did
+	 * the whole job */
+	if (sc->first && (!rep->committed || sc->streaming))
+		return 128 + sc->first;
 	return SPATE_EXIT_OK;
+}
+
+/* After a signal: what was published, and what to do. */
+static void interrupt_note(const char *flow, const struct signal_ctx *sc,
+			   const struct sp_run_report *rep)
+{
+	if (!sc->first)
+		return;
+	if (rep->committed && sc->streaming)
+		fprintf(stderr, "spate: %s: interrupted by %s: drained, the "
+				"records read before it are committed\n",
+			flow, strsignal(sc->first));
+	else if (rep->committed)
+		fprintf(stderr, "spate: %s: %s came while the output was "
+				"being committed: the run is complete\n",
+			flow, strsignal(sc->first));
+	else
+		fprintf(stderr, "spate: %s: interrupted by %s: rolled back, "
+				"nothing was published; run it again to do "
+				"the whole job\n",
+			flow, strsignal(sc->first));
 }
 
 /* The end of a run: final progress line and metrics, the summary or the
  * --json status.  Returns the exit code. */
 static int run_report(const struct run_args *a, const struct sp_flow *f,
 		      struct sp_runtime *rt, struct cli_watch *watch,
-		      enum sp_run_state state, const char *err)
+		      enum sp_run_state state, const char *err,
+		      const struct signal_ctx *sc)
 {
 	struct sp_run_report rep;
 	int exit_code = state == SP_RUN_FINISHED || state == SP_RUN_STOPPED
@@ -348,6 +423,7 @@ static int run_report(const struct run_args *a, const struct sp_flow *f,
 				: SPATE_EXIT_FAILED;
 
 	if (sp_runtime_report(rt, &rep) == 0) {
+		exit_code = run_verdict(sc, state, &rep);
 		/* a run that failed to start never left "created" */
 		rep.state = state;
 		if (a->json && !rep.error[0] && state == SP_RUN_FAILED &&
@@ -364,8 +440,11 @@ static int run_report(const struct run_args *a, const struct sp_flow *f,
 			cli_print_json(stdout, f, &rep);
 		else if (!a->quiet)
 			cli_print_summary(stderr, f, &rep);
-		if (rep.error[0])
+		if (rep.error[0] && !rep.committed)
 			fprintf(stderr, "spate: run failed: %s\n", rep.error);
+		else if (rep.error[0])
+			fprintf(stderr, "spate: %s\n", rep.error);
+		interrupt_note(a->flow, sc, &rep);
 		if (a->opt.validate_only && exit_code == SPATE_EXIT_OK)
 			exit_code = validate_only_verdict(a->flow, &rep);
 		sp_run_report_fini(&rep);
@@ -377,7 +456,7 @@ static int run_report(const struct run_args *a, const struct sp_flow *f,
 /* Runs the runtime rt of flow f with the signal thread running; the exit
  * code. */
 static int run_flow(const struct run_args *a, const struct sp_flow *f,
-		    struct sp_runtime *rt)
+		    struct sp_runtime *rt, const struct signal_ctx *sc)
 {
 	char err[1024] = "";
 	struct cli_watch watch;
@@ -403,7 +482,7 @@ static int run_flow(const struct run_args *a, const struct sp_flow *f,
 		cli_watch_start(&watch);
 		state = sp_runtime_wait(rt);
 	}
-	return run_report(a, f, rt, &watch, state, err);
+	return run_report(a, f, rt, &watch, state, err, sc);
 }
 
 int cli_run(int argc, char **argv)
@@ -426,7 +505,10 @@ int cli_run(int argc, char **argv)
 	sigemptyset(&sc.set);
 	sigaddset(&sc.set, SIGINT);
 	sigaddset(&sc.set, SIGTERM);
+	sigaddset(&sc.set, SIGHUP);
 	sigaddset(&sc.set, SIGUSR1);
+	sc.streaming = flow_is_streaming(f);
+	sc.first = 0;
 	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -437,7 +519,6 @@ int cli_run(int argc, char **argv)
 		return SPATE_EXIT_FAILED;
 	}
 	sc.rt = rt;
-	sc.first = SIGINT;
 	pthread_t sig_thread;
 	rc = pthread_create(&sig_thread, NULL, signal_main, &sc);
 	if (rc) {
@@ -448,7 +529,7 @@ int cli_run(int argc, char **argv)
 		sp_flow_destroy(f);
 		return SPATE_EXIT_FAILED;
 	}
-	rc = run_flow(&a, f, rt);
+	rc = run_flow(&a, f, rt, &sc);
 	pthread_kill(sig_thread, SIGUSR1);
 	pthread_join(sig_thread, NULL);
 	sp_runtime_destroy(rt);

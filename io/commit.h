@@ -146,6 +146,38 @@ int sp_commit_manifest_read_at(int dir_fd, const char *dir,
 			       struct sp_commit_manifest **out);
 void sp_commit_manifest_free(struct sp_commit_manifest *m);
 
+/*
+ * A run with several destinations (commit: run): after every destination
+ * prepared, each one calls sp_commit_write_record with the targets of all
+ * of them; it assembles its complete new version in the staging
+ * directory and writes the run-level commit record beside it (fsynced).
+ * Then each finishes (exchanges); once all did, each drops its record.
+ * The next begin of any of them first calls sp_commit_recover, which
+ * finishes the exchanges a crash left undone when every destination of
+ * that run was ready or published, and otherwise drops the records (no
+ * exchange had happened).  So no crash point leaves destinations of
+ * different runs that all look committed.
+ */
+
+/* The name of this commit's target in records: "<real dir>\t<stage>",
+ * valid until destroy. */
+const char *sp_commit_target(const struct sp_commit *c);
+
+/* After prepare: assembles the new version and writes the record naming
+ * targets (NULL-terminated, this commit's own included).  0 (also when
+ * the exchange cannot be used: then no record) or -errno (logged).
+ * Abort drops the record. */
+int sp_commit_write_record(struct sp_commit *c, const char *const *targets);
+
+/* After every destination of the run finished: removes the record. */
+void sp_commit_drop_record(struct sp_commit *c);
+
+/* Before a run of stage publishes into dir: completes or undoes the
+ * publication that an earlier run of the same stage left half done.
+ * 0 (nothing to do, or done; logged) or -errno (-EBUSY: another run
+ * holds a directory of it). */
+int sp_commit_recover(const char *dir, const char *stage);
+
 /* XXH64 of data[0..len) with seed 0 (one-shot). */
 uint64_t sp_commit_xxh64(const void *data, size_t len);
 

@@ -66,10 +66,16 @@ void rt_run_fail(struct sp_runtime *rt, const char *fmt, ...)
 
 void sp_runtime_stop(struct sp_runtime *rt, bool abort)
 {
+	/* under the lock that sp_runtime_wait takes to decide to publish:
+	 * an abort either comes before (rolled back) or is too late */
+	pthread_mutex_lock(&rt->lock);
 	if (abort)
 		atomic_store(&rt->aborting, true);
+	if (rt->publishing)
+		rt->stop_too_late = true;
 	set_stopping(rt);
-	rt_wake_controller(rt);
+	pthread_cond_broadcast(&rt->cond);
+	pthread_mutex_unlock(&rt->lock);
 }
 
 static void request_stop(void *engine, const char *why)
@@ -132,10 +138,41 @@ static void count_warning(void *engine, uint32_t stage)
 					  memory_order_relaxed);
 }
 
+static void add_target(void *engine, const char *target)
+{
+	struct sp_runtime *rt = engine;
+	char *copy = strdup(target);
+
+	pthread_mutex_lock(&rt->lock);
+	char **t =
+	    copy ? realloc(rt->targets, (rt->ntargets + 2) * sizeof(*t)) : NULL;
+	if (t) {
+		t[rt->ntargets++] = copy;
+		t[rt->ntargets] = NULL;
+		rt->targets = t;
+	} else {
+		free(copy);
+		sp_log_error("out of memory: target %s left out of the "
+			     "commit record",
+			     target);
+	}
+	pthread_mutex_unlock(&rt->lock);
+}
+
+static const char *const *targets(void *engine)
+{
+	struct sp_runtime *rt = engine;
+	static const char *const none[] = {NULL};
+
+	return rt->targets ? (const char *const *)rt->targets : none;
+}
+
 const struct sp_stage_services rt_runtime_services = {
     .emit_event = emit_event,
     .request_stop = request_stop,
     .count_warning = count_warning,
+    .add_target = add_target,
+    .targets = targets,
 };
 
 void rt_emit_simple(struct sp_runtime *rt, const char *type, const char *stage)

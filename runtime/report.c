@@ -22,6 +22,8 @@ int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
 	rep->workers = rt->nworkers;
 	pthread_mutex_lock(&rt->lock);
 	rep->state = rt->state;
+	rep->committed = rt->committed;
+	rep->stop_too_late = rt->stop_too_late;
 	snprintf(rep->error, sizeof(rep->error), "%s", rt->error);
 	uint64_t end = rt->t_end;
 	pthread_mutex_unlock(&rt->lock);

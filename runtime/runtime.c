@@ -6,6 +6,8 @@
  */
 #include "runtime/runtime_internal.h"
 
+#include <sys/random.h>
+
 /* ---- creation ------------------------------------------------------------ */
 
 static uint64_t fnv64(const char *s, size_t n)
@@ -26,6 +28,16 @@ static int add_u32(uint32_t **arr, uint32_t *n, uint32_t v)
 	p[(*n)++] = v;
 	*arr = p;
 	return 0;
+}
+
+/* A value no other run gets: random bits, else time and pid. */
+static uint64_t unique_u64(void)
+{
+	uint64_t v;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+		return v;
+	return now_ns() ^ ((uint64_t)getpid() << 40);
 }
 
 int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
@@ -71,6 +83,11 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 		snprintf(rt->run_id, sizeof(rt->run_id), "%016llx",
 			 (unsigned long long)fnv64(yaml.data, yaml.len));
 	sp_buf_fini(&yaml);
+
+	bool streaming = false;
+	for (uint32_t i = 0; i < f->nstages; i++)
+		streaming |= f->stages[i]->desc->kind == SP_ORIGIN &&
+			     f->stages[i]->desc->streaming;
 
 	for (uint32_t i = 0; i < f->nstages; i++) {
 		struct stage_rt *s = &rt->st[i];
@@ -121,6 +138,8 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 		ctx->catalog = opt->catalog;
 		ctx->validate_only = opt->validate_only;
 		ctx->committed = &rt->committed;
+		ctx->trust_mtime = opt->trust_mtime;
+		ctx->streaming = streaming;
 		if (!s->desc->create)
 			continue;
 		char msg[512] = "";
@@ -140,6 +159,9 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 			id = (id ^ s->desc->identity(s->state)) *
 			     1099511628211ull;
 	}
+	/* input that cannot be read again is new input every run */
+	if (streaming)
+		id = (id ^ unique_u64()) * 1099511628211ull;
 	snprintf(rt->run_id, sizeof(rt->run_id), "%016llx",
 		 (unsigned long long)id);
 	*out = rt;
@@ -150,6 +172,59 @@ oom:
 fail:
 	sp_runtime_destroy(rt);
 	return rc;
+}
+
+/* Every destination with lasting output already holds this run's
+ * complete output (and there is one). */
+static bool holds_run(struct sp_runtime *rt)
+{
+	uint32_t n = 0;
+
+	if (rt->opt.force || rt->opt.validate_only)
+		return false;
+	for (uint32_t i = 0; i < rt->ndests; i++) {
+		struct stage_rt *d = &rt->st[rt->dests[i]];
+		if (!d->desc->holds_run || !d->started)
+			continue;
+		if (!d->desc->holds_run(d->state))
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
+/* Runs the after_commit callbacks of a committed run; a failure fails
+ * the run (its output stays committed). */
+static void after_commit(struct sp_runtime *rt)
+{
+	for (uint32_t i = 0; i < rt->nstages; i++) {
+		struct stage_rt *s = &rt->st[i];
+		if (!s->desc->after_commit || !s->state)
+			continue;
+		char msg[512] = "";
+		int rc = s->desc->after_commit(s->state, msg, sizeof(msg));
+		if (rc < 0)
+			rt_run_fail(rt, "stage '%s': %s", s->fs->id,
+				    msg[0] ? msg : strerror(-rc));
+	}
+}
+
+/* The output of this run is committed already: nothing to do but what
+ * follows a commit (an earlier run may have failed to record it).
+ * -EALREADY with the reason in err; the report says committed, and
+ * failed with the error when recording failed. */
+static int skip_run(struct sp_runtime *rt, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+		 "every destination already holds the committed output of "
+		 "this flow over the same input (run %s); nothing to do "
+		 "(--force does it again)",
+		 rt->run_id);
+	rt->committed = true;
+	after_commit(rt);
+	if (atomic_load(&rt->failed))
+		rt->state = SP_RUN_FAILED;
+	return -EALREADY;
 }
 
 int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen)
@@ -180,6 +255,8 @@ int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen)
 		}
 		s->started = true;
 	}
+	if (holds_run(rt))
+		return skip_run(rt, err, errlen);
 
 	unsigned ring = sp_ring_size_for(rt->nworkers * 4);
 	if ((rc = sp_ring_init(&rt->chunks, ring)))
@@ -310,6 +387,11 @@ enum sp_run_state sp_runtime_wait(struct sp_runtime *rt)
 			ok = false;
 		}
 	}
+	/* the commit point: a stop from here on no longer rolls back */
+	pthread_mutex_lock(&rt->lock);
+	ok = ok && !atomic_load(&rt->aborting);
+	rt->publishing = ok;
+	pthread_mutex_unlock(&rt->lock);
 	for (uint32_t i = 0; i < rt->nstages; i++) {
 		struct stage_rt *s = &rt->st[i];
 		if (!s->desc->finish || !s->started)
@@ -322,6 +404,9 @@ enum sp_run_state sp_runtime_wait(struct sp_runtime *rt)
 			ok = false;
 		}
 	}
+	rt->committed = ok && !rt->opt.validate_only;
+	if (rt->committed)
+		after_commit(rt);
 	rt_dispatch_events(rt);
 	uint64_t t_end = now_ns();
 	pthread_mutex_lock(&rt->lock);
@@ -333,8 +418,6 @@ enum sp_run_state sp_runtime_wait(struct sp_runtime *rt)
 		rt->state = SP_RUN_STOPPED;
 	else
 		rt->state = SP_RUN_FINISHED;
-	rt->committed =
-	    ok && rt->state != SP_RUN_FAILED && !rt->opt.validate_only;
 	pthread_mutex_unlock(&rt->lock);
 	return rt->state;
 }

@@ -34,6 +34,8 @@ struct sp_run_options {
 	 * executors are not started and see no data; every record error is
 	 * logged (none is sent to the error stage or stops the run) */
 	bool validate_only;
+	/* fingerprint input files by size and mtime instead of content */
+	bool trust_mtime;
 };
 
 struct sp_stage_report {
@@ -62,6 +64,12 @@ struct sp_run_report {
 	uint64_t input_bytes; /* total input size when known, else 0 */
 	char error[1024];     /* why the run failed, "" otherwise */
 	char accounting[512]; /* "" when in = out + errors + dropped holds */
+	/* the run's output is committed (finished or drained); with a
+	 * failed state: committed, but what follows the commit failed
+	 * (after_commit, e.g. the load history), error says what to do */
+	bool committed;
+	/* a stop arrived after the commit had begun: the run committed */
+	bool stop_too_late;
 	uint32_t nstages;
 	struct sp_stage_report *stages;
 };

@@ -160,6 +160,13 @@ struct sp_runtime {
 	char error[1024];
 	bool threads_started;
 	bool committed; /* the stages' ctx->committed */
+	/* under lock: the finish phase publishes (a stop no longer rolls
+	 * back); a stop that came then */
+	bool publishing;
+	bool stop_too_late;
+	/* destinations' targets (add_target), NULL-terminated */
+	char **targets;
+	uint32_t ntargets;
 };
 
 /* shared between the files of this module */

@@ -80,6 +80,12 @@ struct sp_stage_ctx {
 	const struct sp_stage_services *services;
 	uint32_t index;		/* the stage's position in the flow */
 	const char *log_prefix; /* "[origin:file_reader:src]" */
+	/* --trust-mtime: origins fingerprint files by size and mtime instead
+	 * of reading them to hash their content */
+	bool trust_mtime;
+	/* an origin of the flow is streaming (see sp_stage_desc.streaming):
+	 * every run is new input, its run id is unique */
+	bool streaming;
 };
 
 /* An event a stage raises (file-closed, no-more-data, ...): name plus
@@ -105,6 +111,12 @@ struct sp_stage_services {
 	void (*request_stop)(void *engine, const char *why);
 	/* Counts a warning of stage `stage` (its index); any thread. */
 	void (*count_warning)(void *engine, uint32_t stage);
+	/* Destinations that publish together (the run-level commit record,
+	 * io/commit.h) name their target at start (copied; start thread)
+	 * and read every target of the run at prepare: a NULL-terminated
+	 * list valid until the run is destroyed. */
+	void (*add_target)(void *engine, const char *target);
+	const char *const *(*targets)(void *engine);
 };
 
 static inline void sp_stage_emit_event(const struct sp_stage_ctx *ctx,
@@ -141,6 +153,21 @@ static inline void sp_stage_request_stop(const struct sp_stage_ctx *ctx,
 {
 	if (ctx->services)
 		ctx->services->request_stop(ctx->engine, why);
+}
+
+static inline void sp_stage_add_target(const struct sp_stage_ctx *ctx,
+				       const char *target)
+{
+	if (ctx->services && ctx->services->add_target)
+		ctx->services->add_target(ctx->engine, target);
+}
+
+static inline const char *const *
+sp_stage_targets(const struct sp_stage_ctx *ctx)
+{
+	return ctx->services && ctx->services->targets
+		   ? ctx->services->targets(ctx->engine)
+		   : NULL;
 }
 
 /* Status a stage may add to its counters (shown in summaries). */
@@ -246,6 +273,28 @@ struct sp_stage_desc {
 	int (*finish)(void *state, bool ok, char *err, size_t errlen);
 	void (*status)(void *state, struct sp_stage_status *st);
 	void (*close)(void *state);
+
+	/* Appended after ABI 1 (a zero-filled tail in older plugins). */
+
+	/* origin: its input cannot be read again (stdin, network): a run
+	 * over it is never "the same input" as an earlier one, and the
+	 * first signal drains and commits what was read instead of
+	 * rolling back. */
+	bool streaming;
+	/* destination, after start: whether its target already holds the
+	 * complete committed output of this run (same run id, so the same
+	 * flow and input).  Such a destination keeps what it holds: it
+	 * takes records without writing and commits nothing.  The run is
+	 * skipped (nothing to do) when every destination that has this
+	 * callback says true.  NULL: a destination without lasting output
+	 * (trash, stdout). */
+	bool (*holds_run)(void *state);
+	/* After every finish of a run whose output is committed (or a run
+	 * skipped because it was): record what depends on the commit, such
+	 * as the load history.  0 or -errno with err: the output stays
+	 * committed but the run exits non-zero with err, which says what to
+	 * do.  Optional. */
+	int (*after_commit)(void *state, char *err, size_t errlen);
 };
 
 #endif

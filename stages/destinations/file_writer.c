@@ -7,7 +7,10 @@
  * `ordered: true`, and returns every block to the worker that owns it.
  * Files are written into a hidden staging directory and published
  * atomically with a manifest (io/commit.h); a rerun over the same input
- * sees the manifest and skips, or replaces with --force.
+ * sees the manifest and skips, or replaces with --force.  When this run's
+ * output is in the target already but the run goes on (another
+ * destination lacks its output), the writer keeps what the target holds
+ * and takes its records without writing them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +33,8 @@
 #include "spate/catalog.h"
 
 #define BLOCKS_PER_WORKER 4
+#define FW_DEFAULT_NAME "{flow}-{stage}-{seq}.{ext}"
+#define FW_STREAM_NAME "{flow}-{stage}-{run}-{seq}.{ext}"
 
 struct fw_config {
 	char *dir;
@@ -79,10 +84,12 @@ static const struct sp_option fw_options[] = {
 	 .help = "start a new file before one would pass this many records "
 		 "(0: no limit); a file never holds more"},
 	{.name = "name", .type = SP_OPT_STRING,
-	 .def = "{flow}-{stage}-{seq}.{ext}",
+	 .def = FW_DEFAULT_NAME,
 	 .offset = offsetof(struct fw_config, name),
 	 .help = "file name template: {flow} {stage} {seq} (000000..) {run} "
-		 "{date} (YYYYMMDD, UTC) {ext} (jsonl.zst, csv ...)"},
+		 "{date} (YYYYMMDD, UTC) {ext} (jsonl.zst, csv ...); over "
+		 "stdin it needs {run} (the default then gets -{run} before "
+		 "-{seq})"},
 	{.name = "ordered", .type = SP_OPT_BOOL, .def = "false",
 	 .offset = offsetof(struct fw_config, ordered),
 	 .help = "write records in input order (byte-identical output for "
@@ -148,7 +155,9 @@ struct fw_state {
 	const struct fw_config *cfg;
 	const struct sp_stage_ctx *ctx;
 	char *dir;
+	char *name; /* the file name template in use */
 	bool zstd, csv, publish_each;
+	bool holds; /* the target holds this run's output: write nothing */
 	struct sp_commit *commit;
 	struct sp_ring queue;
 	pthread_t writer;
@@ -204,6 +213,28 @@ static int stage_dir(const struct fw_config *cfg,
 	return rc;
 }
 
+/* The name template: over a stream (every run new input) it needs {run},
+ * which the default gets. */
+static int choose_name(struct fw_state *fw, char *err, size_t errlen)
+{
+	const char *name = fw->cfg->name;
+
+	if (fw->ctx->streaming && !strstr(name, "{run}")) {
+		if (strcmp(name, FW_DEFAULT_NAME)) {
+			snprintf(err, errlen,
+				 "option 'name': \"%s\" has no {run}: the "
+				 "flow reads a stream (stdin), new input every "
+				 "run, so each run adds its own files; put {run} "
+				 "in the name (e.g. \"%s\")",
+				 name, FW_STREAM_NAME);
+			return -EINVAL;
+		}
+		name = FW_STREAM_NAME;
+	}
+	fw->name = strdup(name);
+	return fw->name ? 0 : -ENOMEM;
+}
+
 static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 		     void **state, char *err, size_t errlen)
 {
@@ -232,11 +263,18 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 		free(fw);
 		return -ENOMEM;
 	}
+	int rc = choose_name(fw, err, errlen);
+	if (rc) {
+		free(fw->dir);
+		free(fw);
+		return rc;
+	}
 	if (!strstr(cfg->name, "{seq}")) {
 		snprintf(err, errlen,
 			 "option 'name': \"%s\" has no {seq}: rolled files "
 			 "would get the same name",
 			 cfg->name);
+		free(fw->name);
 		free(fw->dir);
 		free(fw);
 		return -EINVAL;
@@ -250,7 +288,7 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 static void expand_name(const struct fw_state *fw, uint64_t seq, char *out,
 			size_t len)
 {
-	const char *t = fw->cfg->name;
+	const char *t = fw->name;
 	size_t n = 0;
 	char tmp[64];
 
@@ -578,20 +616,30 @@ static int fw_start(void *state, char *err, size_t errlen)
 	const struct sp_stage_ctx *ctx = fw->ctx;
 	struct sp_commit_manifest *m = NULL;
 
-	int rc = sp_commit_manifest_read(fw->dir, &m);
+	/* a run that died between two destinations' publication is
+	 * completed (or undone) first */
+	int rc = sp_commit_recover(fw->dir, ctx->id);
+	if (rc < 0) {
+		snprintf(err, errlen,
+			 "cannot complete the publication an interrupted run "
+			 "left in %s: %s",
+			 fw->dir, strerror(-rc));
+		return rc;
+	}
+	rc = sp_commit_manifest_read(fw->dir, &m);
 	if (rc == 0) {
 		bool same = m->run_id && !strcmp(m->run_id, ctx->run_id);
-		bool adds = strstr(fw->cfg->name, "{run}") != NULL;
+		bool adds = strstr(fw->name, "{run}") != NULL;
 		sp_commit_manifest_free(m);
 		if (!ctx->force && (same || !adds))
 			clean_leftovers(fw);
 		if (same && !ctx->force) {
-			snprintf(err, errlen,
-				 "%s already holds the committed output of "
-				 "this flow over the same input (run %s); "
-				 "nothing to do (--force replaces it)",
-				 fw->dir, ctx->run_id);
-			return -EALREADY;
+			/* the run may still go on for another destination */
+			sp_log_info("[destination:file_writer:%s] %s already "
+				    "holds this run's output (run %s): kept",
+				    ctx->id, fw->dir, ctx->run_id);
+			fw->holds = true;
+			return 0;
 		}
 		if (!same && !adds && !ctx->force) {
 			snprintf(err, errlen,
@@ -617,6 +665,8 @@ static int fw_start(void *state, char *err, size_t errlen)
 	}
 	sp_commit_set_replace(fw->commit, ctx->force);
 	sp_commit_set_durable(fw->commit, fw->cfg->fsync);
+	if (!fw->publish_each)
+		sp_stage_add_target(ctx, sp_commit_target(fw->commit));
 	uint64_t in_flight = (uint64_t)ctx->workers * (BLOCKS_PER_WORKER + 1);
 	fw->pending_cap = sp_ring_size_for(in_flight * 4 + 64);
 	fw->pending_head = calloc(fw->pending_cap, sizeof(*fw->pending_head));
@@ -766,6 +816,8 @@ static int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
 
 	if (!w)
 		return -ENOMEM;
+	if (fw->holds)
+		return 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t r = sel[i];
 		int rc;
@@ -821,6 +873,8 @@ static int64_t fw_batch_end(void *state, void *wstate, uint64_t seq)
 
 	if (!w)
 		return -ENOMEM;
+	if (fw->holds)
+		return 0;
 	/* ordered: one closing block per seq keeps the order moving;
 	 * unordered: blocks grow to frame_size first */
 	if (fw->cfg->ordered || w->enc.len >= fw->cfg->frame_size)
@@ -835,6 +889,8 @@ static int64_t fw_worker_flush(void *state, void *wstate)
 
 	if (!w)
 		return -ENOMEM;
+	if (fw->holds)
+		return 0;
 	if (!fw->cfg->ordered && w->enc.len)
 		return seal(w, 0, true);
 	return 0;
@@ -867,6 +923,10 @@ static int fw_prepare(void *state, char *err, size_t errlen)
 	if (rc || !fw->commit)
 		return rc;
 	rc = sp_commit_prepare(fw->commit, fw->ctx->force);
+	/* the run-level commit record, before any destination publishes */
+	if (!rc && !fw->publish_each)
+		rc = sp_commit_write_record(fw->commit,
+					    sp_stage_targets(fw->ctx));
 	if (rc < 0)
 		snprintf(err, errlen, "cannot publish files in %s: %s", fw->dir,
 			 rc == -EEXIST ? "a file of this run exists already "
@@ -910,8 +970,31 @@ static void fw_status(void *state, struct sp_stage_status *st)
 	st->files = files;
 	st->bytes_in = atomic_load(&fw->bytes_encoded);
 	st->bytes_out = atomic_load(&fw->bytes_written);
-	snprintf(st->note, sizeof(st->note), "%llu file%s committed in %s",
-		 (unsigned long long)files, files == 1 ? "" : "s", fw->dir);
+	if (fw->holds)
+		snprintf(st->note, sizeof(st->note),
+			 "kept: %s holds this run's output already", fw->dir);
+	else
+		snprintf(st->note, sizeof(st->note),
+			 "%llu file%s committed in %s",
+			 (unsigned long long)files, files == 1 ? "" : "s",
+			 fw->dir);
+}
+
+/* Every destination of the run published: the record can go. */
+static int fw_after_commit(void *state, char *err, size_t errlen)
+{
+	struct fw_state *fw = state;
+
+	(void)err;
+	(void)errlen;
+	if (fw->commit)
+		sp_commit_drop_record(fw->commit);
+	return 0;
+}
+
+static bool fw_holds_run(void *state)
+{
+	return ((struct fw_state *)state)->holds;
 }
 
 static void fw_close(void *state)
@@ -933,6 +1016,7 @@ static void fw_close(void *state)
 	sp_buf_fini(&fw->header_frame);
 	sp_zstd_enc_destroy(fw->header_z);
 	free(fw->dir);
+	free(fw->name);
 	free(fw);
 }
 
@@ -955,4 +1039,6 @@ const struct sp_stage_desc sp_stage_file_writer = {
 	.finish = fw_finish,
 	.status = fw_status,
 	.close = fw_close,
+	.holds_run = fw_holds_run,
+	.after_commit = fw_after_commit,
 };

@@ -381,4 +381,7 @@ const struct sp_stage_desc sp_stage_stdin = {
 	.worker_create = stdin_worker_create,
 	.worker_destroy = stdin_worker_destroy,
 	.close = stdin_close,
+	/* what was read cannot be read again: never "the same input", and
+	 * a signal drains and commits */
+	.streaming = true,
 };
