@@ -15,6 +15,9 @@ pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4>=1.9.4)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=7.88)
 # cluster mode (cluster/, the spate command only): NATS JetStream client
 pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats>=3.4)
+# database destinations and origin (db/)
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq>=15)
+pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb>=3.3)
 
 if(SPATE_JEMALLOC)
 	pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc>=5.3)

@@ -30,6 +30,8 @@ extern const struct sp_stage_desc sp_stage_file_writer;
 extern const struct sp_stage_desc sp_stage_trash;
 extern const struct sp_stage_desc sp_stage_stdout;
 extern const struct sp_stage_desc sp_stage_sink;
+extern const struct sp_stage_desc sp_stage_postgres;
+extern const struct sp_stage_desc sp_stage_mysql;
 extern const struct sp_stage_desc sp_stage_pipeline_finisher;
 extern const struct sp_stage_desc sp_stage_shell;
 
@@ -48,6 +50,8 @@ static const struct sp_stage_desc *const builtins[] = {
 	&sp_stage_trash,
 	&sp_stage_stdout,
 	&sp_stage_sink,
+	&sp_stage_postgres,
+	&sp_stage_mysql,
 	&sp_stage_pipeline_finisher,
 	&sp_stage_shell,
 };

@@ -1,0 +1,385 @@
+/*
+ * mysql: loads records into a table over the MySQL protocol (MySQL,
+ * MariaDB, MatrixOne, TiDB ...) inside one transaction for the whole run.
+ * start() reads the table's column types, checks the load ledger
+ * (spate_loads) and starts the transaction and a streaming LOAD DATA
+ * LOCAL INFILE, whose "file" is the rows the workers send (db/mysql.c);
+ * where the server refuses LOCAL INFILE the rows go as multi-row INSERTs
+ * instead.  Workers convert each record to the columns' types first (a
+ * value that does not fit is a record error, never a value the server
+ * silently changes).  prepare() ends the load, fails on any warning the
+ * server left, and records the load in spate_loads in the same
+ * transaction; finish() commits or rolls back.  A failed, stopped or
+ * killed run leaves the table as it was (InnoDB rolls back).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "db/dbcol.h"
+#include "db/dbload.h"
+#include "db/mysql.h"
+#include "stage_api/stage.h"
+
+#define MYD_LOAD_BYTES (256u << 10)
+#define MYD_INSERT_BYTES (1u << 20)
+
+struct myd_config {
+	char *host;
+	int64_t port;
+	char *socket;
+	char *user;
+	char *password_env;
+	char *database;
+	char *table;
+	struct sp_strmap columns;
+	char *method;
+};
+
+struct myd {
+	const struct myd_config *cfg;
+	const struct sp_stage_ctx *ctx;
+	struct sp_my *my;
+	struct sp_dbcols cols;
+	char *qualified;
+	struct sp_buf prefix;
+	struct sp_dbload load;
+	char who[160];
+	bool load_data, loading, in_tx, skipped, committed;
+	uint64_t rows_loaded;
+};
+
+static const char *const methods[] = {"auto", "load_data", "insert", NULL};
+
+static const struct sp_option myd_options[] = {
+	{.name = "host", .type = SP_OPT_STRING, .def = "localhost",
+	 .offset = offsetof(struct myd_config, host),
+	 .help = "server host name or address"},
+	{.name = "port", .type = SP_OPT_INT, .def = "3306", .bounded = true,
+	 .min = 1, .max = 65535, .offset = offsetof(struct myd_config, port),
+	 .help = "server TCP port"},
+	{.name = "socket", .type = SP_OPT_STRING,
+	 .offset = offsetof(struct myd_config, socket),
+	 .help = "unix socket path (with host localhost)"},
+	{.name = "user", .type = SP_OPT_STRING, .def = "root",
+	 .offset = offsetof(struct myd_config, user),
+	 .help = "user name"},
+	{.name = "password_env", .type = SP_OPT_STRING,
+	 .offset = offsetof(struct myd_config, password_env),
+	 .help = "name of an environment variable holding the password "
+		 "(none: no password)"},
+	{.name = "database", .type = SP_OPT_STRING,
+	 .offset = offsetof(struct myd_config, database),
+	 .help = "database (schema) to use"},
+	{.name = "table", .type = SP_OPT_STRING, .required = true,
+	 .offset = offsetof(struct myd_config, table),
+	 .help = "target table, optionally database-qualified (db.table)"},
+	{.name = "columns", .type = SP_OPT_MAP,
+	 .offset = offsetof(struct myd_config, columns),
+	 .help = "column: record path (/a/b) to load; default: every column "
+		 "without a default, from the top-level field of its name"},
+	{.name = "method", .type = SP_OPT_ENUM, .def = "auto",
+	 .choices = methods, .offset = offsetof(struct myd_config, method),
+	 .help = "load_data: LOAD DATA LOCAL INFILE; insert: multi-row "
+		 "INSERTs; auto: load_data unless the server has local_infile "
+		 "off"},
+	{0},
+};
+
+static int send_rows(void *arg, const char *p, size_t n, char *err,
+		     size_t errlen)
+{
+	struct myd *s = arg;
+
+	if (s->load_data)
+		return sp_my_load_write(s->my, p, n) ? -EIO : 0;
+	return sp_my_insert(s->my, p, n, &s->rows_loaded, err, errlen);
+}
+
+static int myd_create(const void *config, const struct sp_stage_ctx *ctx,
+		      void **state, char *err, size_t errlen)
+{
+	struct myd *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->cfg = config;
+	s->ctx = ctx;
+	sp_buf_init(&s->prefix);
+	snprintf(s->who, sizeof(s->who), "[destination:mysql:%s]", ctx->id);
+	s->load.cols = &s->cols;
+	s->load.send = send_rows;
+	s->load.arg = s;
+	s->load.who = s->who;
+	sp_dbload_init(&s->load);
+	*state = s;
+	return 0;
+}
+
+static int check_ledger(struct myd *s, char *err, size_t errlen)
+{
+	bool found;
+	uint64_t rows;
+	int rc = sp_my_ledger_init(s->my, err, errlen);
+
+	if (!rc)
+		rc = sp_my_ledger_find(s->my, s->ctx->flow, s->ctx->id,
+				       s->ctx->run_id, &found, &rows, err,
+				       errlen);
+	if (rc)
+		return rc;
+	if (found && !s->ctx->force) {
+		s->skipped = true;
+		snprintf(err, errlen, "table %s already holds this load (run "
+			 "%s, %llu rows, see spate_loads); nothing to do "
+			 "(--force loads the rows again beside them)",
+			 s->cfg->table, s->ctx->run_id,
+			 (unsigned long long)rows);
+		return -EALREADY;
+	}
+	if (found)
+		sp_log_warn("%s --force: loading run %s again; the %llu rows "
+			    "of its earlier load stay in %s", s->who,
+			    s->ctx->run_id, (unsigned long long)rows,
+			    s->cfg->table);
+	return 0;
+}
+
+/* LOAD DATA, or INSERT where LOCAL INFILE is off; the row format follows */
+static int choose_method(struct myd *s, char *err, size_t errlen)
+{
+	char *v = NULL;
+	int rc;
+
+	s->load_data = strcmp(s->cfg->method, "insert") != 0;
+	if (!strcmp(s->cfg->method, "auto")) {
+		rc = sp_my_value(s->my, "SELECT @@local_infile", &v, err,
+				 errlen);
+		if (rc)
+			return rc;
+		s->load_data = v && strcmp(v, "0") && strcasecmp(v, "OFF");
+		free(v);
+		if (!s->load_data)
+			sp_log_info("%s the server has local_infile off: "
+				    "loading with INSERTs", s->who);
+	}
+	s->load.fmt = SP_DB_TAB;
+	s->load.send_bytes = MYD_LOAD_BYTES;
+	if (s->load_data)
+		return 0;
+	rc = sp_my_value(s->my, "SELECT @@sql_mode", &v, err, errlen);
+	if (rc)
+		return rc;
+	s->load.fmt = v && strstr(v, "NO_BACKSLASH_ESCAPES")
+			      ? SP_DB_SQL_NO_BACKSLASH
+			      : SP_DB_SQL;
+	s->load.send_bytes = MYD_INSERT_BYTES;
+	free(v);
+	return 0;
+}
+
+/* "INSERT INTO t (cols) VALUES " or the LOAD DATA statement */
+static int statement(struct myd *s, struct sp_buf *b)
+{
+	static const char tail[] = " CHARACTER SET utf8mb4 FIELDS TERMINATED "
+				   "BY '\\t' ESCAPED BY '\\\\' LINES "
+				   "TERMINATED BY '\\n' (";
+
+	if (s->load_data
+		    ? sp_buf_append(b, "LOAD DATA LOCAL INFILE 'spate' INTO "
+				    "TABLE ", 42)
+		    : sp_buf_append(b, "INSERT INTO ", 12))
+		return -ENOMEM;
+	if (sp_buf_append(b, s->qualified, strlen(s->qualified)))
+		return -ENOMEM;
+	if (s->load_data ? sp_buf_append(b, tail, strlen(tail))
+			 : sp_buf_append(b, " (", 2))
+		return -ENOMEM;
+	if (sp_dbcols_list(&s->cols, b) ||
+	    sp_buf_append(b, s->load_data ? ")" : ") VALUES ",
+			  s->load_data ? 1 : 9) ||
+	    sp_buf_putc(b, '\0'))
+		return -ENOMEM;
+	return 0;
+}
+
+static int begin_load(struct myd *s, char *err, size_t errlen)
+{
+	int rc = sp_my_exec(s->my, "START TRANSACTION", err, errlen);
+
+	if (rc)
+		return rc;
+	s->in_tx = true;
+	if (statement(s, &s->prefix)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (!s->load_data) {
+		s->load.prefix = s->prefix.data;
+		return 0;
+	}
+	rc = sp_my_load_begin(s->my, s->prefix.data, err, errlen);
+	s->loading = rc == 0;
+	return rc;
+}
+
+static int myd_start(void *state, char *err, size_t errlen)
+{
+	struct myd *s = state;
+	const struct myd_config *cfg = s->cfg;
+	struct sp_my_params p = {
+		.host = cfg->host,
+		.port = cfg->port,
+		.socket = cfg->socket,
+		.user = cfg->user,
+		.password_env = cfg->password_env,
+		.database = cfg->database,
+	};
+	int rc = sp_my_connect(&p, &s->my, err, errlen);
+
+	if (!rc)
+		rc = check_ledger(s, err, errlen);
+	if (!rc)
+		rc = sp_my_columns(s->my, cfg->table, &s->qualified, &s->cols,
+				   err, errlen);
+	if (!rc)
+		rc = sp_dbcols_map(&s->cols, cfg->table, &cfg->columns,
+				   s->ctx->symtab, err, errlen);
+	if (!rc)
+		rc = choose_method(s, err, errlen);
+	if (!rc)
+		rc = begin_load(s, err, errlen);
+	return rc;
+}
+
+static void *myd_worker_create(void *state, unsigned worker)
+{
+	struct myd *s = state;
+
+	return sp_dbload_worker_create(&s->load);
+}
+
+static void myd_worker_destroy(void *state, void *wstate)
+{
+	sp_dbload_worker_destroy(wstate);
+}
+
+static int myd_stage_batch(void *state, void *wstate, struct sp_batch *b,
+			   const uint32_t *sel, uint32_t n)
+{
+	return wstate ? sp_dbload_stage(wstate, b, sel, n) : -ENOMEM;
+}
+
+static int64_t myd_flush(void *state, void *wstate)
+{
+	return wstate ? sp_dbload_flush(wstate) : 0;
+}
+
+static int64_t myd_batch_end(void *state, void *wstate, uint64_t seq)
+{
+	return myd_flush(state, wstate);
+}
+
+static int myd_prepare(void *state, char *err, size_t errlen)
+{
+	struct myd *s = state;
+	int rc;
+
+	if (!s->my)
+		return 0;
+	rc = sp_dbload_error(&s->load, err, errlen);
+	if (s->loading) {
+		char why[512];
+		int lrc = sp_my_load_end(s->my, false, &s->rows_loaded, why,
+					 sizeof(why));
+
+		s->loading = false;
+		if (lrc) /* the server's reason beats "write failed" */
+			snprintf(err, errlen, "%s", why);
+		rc = lrc ? lrc : rc;
+	}
+	if (!rc)
+		rc = sp_my_ledger_record(s->my, s->ctx->flow, s->ctx->id,
+					 s->ctx->run_id, s->qualified,
+					 s->rows_loaded, s->ctx->force, err,
+					 errlen);
+	if (rc == -EEXIST)
+		snprintf(err, errlen, "another run loaded the same input into "
+			 "%s meanwhile (spate_loads); this run rolls back",
+			 s->cfg->table);
+	return rc;
+}
+
+static int myd_finish(void *state, bool ok, char *err, size_t errlen)
+{
+	struct myd *s = state;
+	int rc;
+
+	if (!s->my || !s->in_tx)
+		return 0;
+	if (s->loading)
+		sp_my_load_end(s->my, true, NULL, err, errlen);
+	s->loading = false;
+	s->in_tx = false;
+	if (!ok)
+		return sp_my_exec(s->my, "ROLLBACK", err, errlen);
+	rc = sp_my_exec(s->my, "COMMIT", err, errlen);
+	s->committed = rc == 0;
+	return rc;
+}
+
+static void myd_status(void *state, struct sp_stage_status *st)
+{
+	struct myd *s = state;
+
+	st->bytes_out = atomic_load(&s->load.bytes_sent);
+	if (s->skipped)
+		st->skipped = 1;
+	snprintf(st->note, sizeof(st->note), "%llu rows %s %s",
+		 (unsigned long long)(s->committed
+					      ? s->rows_loaded
+					      : atomic_load(&s->load.rows_sent)),
+		 s->committed ? "loaded into" : "sent to", s->cfg->table);
+}
+
+static void myd_close(void *state)
+{
+	struct myd *s = state;
+
+	if (!s)
+		return;
+	sp_my_close(s->my);
+	sp_dbcols_fini(&s->cols);
+	free(s->qualified);
+	sp_buf_fini(&s->prefix);
+	sp_dbload_fini(&s->load);
+	free(s);
+}
+
+const struct sp_stage_desc sp_stage_mysql = {
+	.abi = SP_STAGE_ABI,
+	.name = "mysql",
+	.kind = SP_DESTINATION,
+	.help = "load records into a MySQL/MariaDB/MatrixOne table (LOAD DATA "
+		"LOCAL INFILE, one transaction per run, exactly once through "
+		"spate_loads)",
+	.options = myd_options,
+	.config_size = sizeof(struct myd_config),
+	.create = myd_create,
+	.start = myd_start,
+	.worker_create = myd_worker_create,
+	.worker_destroy = myd_worker_destroy,
+	.stage_batch = myd_stage_batch,
+	.batch_end = myd_batch_end,
+	.worker_flush = myd_flush,
+	.prepare = myd_prepare,
+	.finish = myd_finish,
+	.status = myd_status,
+	.close = myd_close,
+};

@@ -1,0 +1,425 @@
+/*
+ * End-to-end tests of the database destinations and origin against real
+ * servers that the tests start themselves (scripts/dbserver: PostgreSQL
+ * and MariaDB on unix sockets in temporary folders) and stop afterwards.
+ * One flow loads one lane into PostgreSQL, one into MariaDB and the rest
+ * into files; every row is read back and compared (counts, sums, the
+ * bytes of every text value, values inside a nested JSON object).  A run
+ * killed with SIGKILL in the middle of both loads leaves both tables
+ * empty; the next run is exact, a rerun adds nothing, a failing run leaves
+ * the tables as they were, and a row that does not fit its table becomes
+ * an error record while the others load.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/e2e.h"
+
+#define NREC 150000
+
+struct servers {
+	char *pgdir, *mydir;
+	char conninfo[512];
+	char sock[512];
+};
+
+/* stdout of a shell command (exit status in *rc when rc != NULL) */
+static char *sh(int *rc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static char *sh(int *rc, const char *fmt, ...)
+{
+	struct e2e_text out = {0};
+	char *cmd, buf[65536];
+	va_list ap;
+	size_t n;
+	FILE *f;
+	int st;
+
+	va_start(ap, fmt);
+	cr_assert(vasprintf(&cmd, fmt, ap) >= 0);
+	va_end(ap);
+	f = popen(cmd, "r");
+	cr_assert(f, "cannot run %s", cmd);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		e2e_text_add(&out, buf, n);
+	st = pclose(f);
+	if (rc)
+		*rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	else
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "failed (%d): %s\n%s", st, cmd, out.p ? out.p : "");
+	free(cmd);
+	if (!out.p)
+		e2e_text_add(&out, "", 0);
+	return out.p;
+}
+
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && s[n - 1] == '\n')
+		s[--n] = '\0';
+}
+
+static void servers_start(struct servers *sv)
+{
+	const char *src = e2e_source_dir();
+	char *out;
+	int rc;
+
+	sv->pgdir = e2e_tmpdir();
+	sv->mydir = e2e_tmpdir();
+	out = sh(&rc, "%s/scripts/dbserver start postgres %s 2>&1", src,
+		 sv->pgdir);
+	if (rc == 77)
+		cr_skip_test("PostgreSQL is not installed (scripts/deps)");
+	cr_assert_eq(rc, 0, "PostgreSQL did not start: %s", out);
+	chomp(out);
+	snprintf(sv->conninfo, sizeof(sv->conninfo), "%s", out);
+	free(out);
+	out = sh(&rc, "%s/scripts/dbserver start mariadb %s 2>&1", src,
+		 sv->mydir);
+	if (rc == 77)
+		cr_skip_test("MariaDB is not installed (scripts/deps)");
+	cr_assert_eq(rc, 0, "MariaDB did not start: %s", out);
+	chomp(out);
+	snprintf(sv->sock, sizeof(sv->sock), "%s", out);
+	free(out);
+}
+
+static void servers_stop(struct servers *sv)
+{
+	const char *src = e2e_source_dir();
+
+	free(sh(NULL, "%s/scripts/dbserver stop %s", src, sv->pgdir));
+	free(sh(NULL, "%s/scripts/dbserver stop %s", src, sv->mydir));
+	e2e_rmrf(sv->pgdir);
+	e2e_rmrf(sv->mydir);
+	free(sv->pgdir);
+	free(sv->mydir);
+}
+
+static char *psql(const struct servers *sv, const char *sql)
+{
+	return sh(NULL, "psql -X -q -At -v ON_ERROR_STOP=1 '%s' -c \"%s\"",
+		  sv->conninfo, sql);
+}
+
+static char *mysql_q(const struct servers *sv, const char *sql)
+{
+	return sh(NULL, "mariadb --no-defaults -S %s -u root -N -B -e \"%s\"",
+		  sv->sock, sql);
+}
+
+/* ---- the input ----------------------------------------------------------- */
+
+static const char *const texts[] = {
+	"plain",	"tab\there",	 "new\nline",	    "cr\rreturn",
+	"quote\"s",	"single 'q'",	 "back\\slash",	    "\\N",
+	"unicode é ü",	"emoji 😀 中文", "",		    "semi;colon,comma",
+	"end\\",	"\\t not a tab", "mixed\t\"\\\n'x",
+};
+#define NTEXTS (sizeof(texts) / sizeof(texts[0]))
+
+static void json_str(struct e2e_text *t, const char *s)
+{
+	e2e_text_add(t, "\"", 1);
+	for (; *s; s++) {
+		char e[8];
+
+		if (*s == '"' || *s == '\\') {
+			e[0] = '\\';
+			e[1] = *s;
+			e2e_text_add(t, e, 2);
+		} else if ((unsigned char)*s < 0x20) {
+			snprintf(e, sizeof(e), "\\u%04x", *s);
+			e2e_text_add(t, e, 6);
+		} else {
+			e2e_text_add(t, s, 1);
+		}
+	}
+	e2e_text_add(t, "\"", 1);
+}
+
+static const char *lane_of(int i)
+{
+	return i % 3 == 0 ? "pg" : i % 3 == 1 ? "my" : "file";
+}
+
+/* the record that does not fit: a name too long for varchar(40) in the
+ * PostgreSQL lane, an amount out of int range in the MariaDB lane */
+#define BAD_PG 30
+#define BAD_MY 31
+
+static int64_t amount_of(int i)
+{
+	return i == BAD_MY ? 99999999999LL : (i * 7919) % 200001 - 100000;
+}
+
+static void gen_input(struct e2e_text *t)
+{
+	for (int i = 0; i < NREC; i++) {
+		e2e_text_printf(t, "{\"id\":%d,\"lane\":\"%s\",\"name\":", i,
+				lane_of(i));
+		if (i == BAD_PG) {
+			json_str(t, "this name is far too long for forty "
+				    "characters");
+		} else {
+			struct e2e_text s = {0};
+
+			e2e_text_printf(&s, "%s#%d", texts[i % NTEXTS], i);
+			json_str(t, s.p);
+			free(s.p);
+		}
+		e2e_text_printf(t, ",\"amount\":%lld,\"meta\":{\"k\":\"v%d\","
+				"\"n\":[%d,{\"deep\":true}]}}\n",
+				(long long)amount_of(i), i, i);
+	}
+}
+
+static char *hex(const char *s)
+{
+	struct e2e_text t = {0};
+
+	for (; *s; s++)
+		e2e_text_printf(&t, "%02X", (unsigned char)*s);
+	if (!t.p)
+		e2e_text_add(&t, "", 0);
+	return t.p;
+}
+
+/* "id|amount|HEX(name)|meta.k|meta.n[0]" lines for the lane, in id order */
+static char *expected_rows(const char *lane, const char *sep, int64_t *sum,
+			   int *count)
+{
+	struct e2e_text t = {0};
+
+	*sum = 0;
+	*count = 0;
+	for (int i = 0; i < NREC; i++) {
+		struct e2e_text s = {0};
+		char *h;
+
+		if (strcmp(lane_of(i), lane) || i == BAD_PG || i == BAD_MY)
+			continue;
+		e2e_text_printf(&s, "%s#%d", texts[i % NTEXTS], i);
+		h = hex(s.p);
+		e2e_text_printf(&t, "%d%s%lld%s%s%sv%d%s%d\n", i, sep,
+				(long long)amount_of(i), sep, h, sep, i, sep,
+				i);
+		*sum += amount_of(i);
+		(*count)++;
+		free(h);
+		free(s.p);
+	}
+	return t.p;
+}
+
+static void check_tables(const struct servers *sv)
+{
+	int64_t sum;
+	int count;
+	char *want, *got;
+
+	want = expected_rows("pg", "|", &sum, &count);
+	got = psql(sv, "SELECT id, amount, upper(encode(convert_to(name, "
+		       "'UTF8'), 'hex')), meta->>'k', meta->'n'->>0 FROM "
+		       "items ORDER BY id");
+	e2e_assert_same(got, strlen(got), want, strlen(want),
+			"PostgreSQL rows", "db");
+	free(got);
+	free(want);
+	got = psql(sv, "SELECT count(*), sum(amount), "
+		       "bool_and(meta->'n'->1 = '{\\\"deep\\\": true}') "
+		       "FROM items");
+	char line[128];
+	snprintf(line, sizeof(line), "%d|%lld|t\n", count, (long long)sum);
+	cr_expect_str_eq(got, line);
+	free(got);
+
+	want = expected_rows("my", "\t", &sum, &count);
+	got = mysql_q(sv, "SELECT id, amount, HEX(name), "
+			  "JSON_VALUE(meta, '\\$.k'), "
+			  "JSON_VALUE(meta, '\\$.n[0]') FROM d.items "
+			  "ORDER BY id");
+	e2e_assert_same(got, strlen(got), want, strlen(want), "MariaDB rows",
+			"db");
+	free(got);
+	free(want);
+	got = mysql_q(sv, "SELECT COUNT(*), SUM(amount), "
+			  "SUM(JSON_EXTRACT(meta, '\\$.n[1].deep') = 'true') "
+			  "FROM d.items");
+	snprintf(line, sizeof(line), "%d\t%lld\t%d\n", count, (long long)sum,
+		 count);
+	cr_expect_str_eq(got, line);
+	free(got);
+}
+
+static void expect_empty(const struct servers *sv, const char *when)
+{
+	char *a = psql(sv, "SELECT (SELECT count(*) FROM items) + "
+			   "(SELECT count(*) FROM spate_loads)");
+	char *b = mysql_q(sv, "SELECT (SELECT COUNT(*) FROM d.items) + "
+			      "(SELECT COUNT(*) FROM d.spate_loads)");
+
+	cr_expect_str_eq(a, "0\n", "%s: PostgreSQL holds rows", when);
+	cr_expect_str_eq(b, "0\n", "%s: MariaDB holds rows", when);
+	free(a);
+	free(b);
+}
+
+static void make_tables(const struct servers *sv)
+{
+	free(psql(sv, "CREATE TABLE items (id int8 PRIMARY KEY, name "
+		      "varchar(40), amount int4 NOT NULL, meta jsonb); "
+		      "CREATE TABLE spate_loads (flow text NOT NULL, stage "
+		      "text NOT NULL, run_id text NOT NULL, target text NOT "
+		      "NULL, records bigint NOT NULL, loads integer NOT NULL "
+		      "DEFAULT 1, loaded_at timestamptz NOT NULL DEFAULT "
+		      "now(), PRIMARY KEY (flow, stage, run_id))"));
+	free(mysql_q(sv, "CREATE DATABASE d; CREATE TABLE d.items (id bigint "
+			 "PRIMARY KEY, name varchar(40), amount int NOT NULL, "
+			 "meta json) ENGINE=InnoDB; CREATE TABLE "
+			 "d.spate_loads (flow VARCHAR(128) NOT NULL, stage "
+			 "VARCHAR(128) NOT NULL, run_id VARCHAR(64) NOT NULL, "
+			 "target VARCHAR(512) NOT NULL, records BIGINT NOT "
+			 "NULL, loads INT NOT NULL DEFAULT 1, loaded_at "
+			 "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+			 "PRIMARY KEY (flow, stage, run_id)) ENGINE=InnoDB"));
+}
+
+static void write_flow(const char *dir, const struct servers *sv)
+{
+	struct e2e_text t = {0};
+
+	e2e_text_printf(
+	    &t,
+	    "name: dbload\n"
+	    "error_stage: errors\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: in.jsonl}\n"
+	    "  - id: split\n"
+	    "    type: stream_selector\n"
+	    "    inputs: [src]\n"
+	    "    mode: first_match\n"
+	    "    lanes:\n"
+	    "      pg: '${record:value(\"/lane\") == \"pg\"}'\n"
+	    "      my: '${record:value(\"/lane\") == \"my\"}'\n"
+	    "  - id: to_pg\n"
+	    "    type: postgres\n"
+	    "    inputs: [split.pg]\n"
+	    "    conninfo: '%s'\n"
+	    "    table: public.items\n"
+	    "    columns: {id: /id, name: /name, amount: /amount, "
+	    "meta: /meta}\n"
+	    "  - {id: to_my, type: mysql, inputs: [split.my], socket: '%s', "
+	    "database: d, table: items}\n"
+	    "  - {id: to_files, type: file_writer, inputs: [split.default], "
+	    "dir: out/files, compression: none}\n"
+	    "  - {id: errors, type: file_writer, dir: out/errors, "
+	    "compression: none}\n",
+	    sv->conninfo, sv->sock);
+	e2e_put_str(dir, "flow.yaml", t.p);
+	free(t.p);
+}
+
+/* Waits until both servers are inside the load, then SIGKILLs spate. */
+static void kill_mid_load(const char *dir, const struct servers *sv)
+{
+	const char *argv[] = {"run", "flow.yaml", "--quiet", NULL};
+	char *out = e2e_join(dir, "kill.out"), *err = e2e_join(dir, "kill.err");
+	pid_t pid = e2e_bg_start(dir, NULL, argv, out, err, NULL);
+	bool pg = false, my = false;
+
+	for (int i = 0; i < 3000 && !(pg && my); i++) {
+		char *a = psql(sv, "SELECT count(*) FROM pg_stat_progress_copy "
+				   "WHERE tuples_processed > 0");
+		char *b = mysql_q(sv, "SELECT COUNT(*) FROM information_schema."
+				      "PROCESSLIST WHERE INFO LIKE 'LOAD "
+				      "DATA%'");
+		pg = pg || strcmp(a, "0\n") != 0;
+		my = my || strcmp(b, "0\n") != 0;
+		free(a);
+		free(b);
+	}
+	cr_assert(pg && my, "the loads were not seen running (pg %d, my %d)",
+		  pg, my);
+	kill(pid, SIGKILL);
+	cr_assert_eq(e2e_bg_wait(pid, 30), 128 + SIGKILL,
+		     "spate ended before it was killed");
+	free(out);
+	free(err);
+}
+
+Test(db, load_kill_rerun_fail, .timeout = 600)
+{
+	struct servers sv;
+	struct e2e_text in = {0};
+	struct e2e_result r;
+	char *dir = e2e_tmpdir(), *got;
+	size_t len;
+
+	servers_start(&sv);
+	make_tables(&sv);
+	gen_input(&in);
+	e2e_put_str(dir, "in.jsonl", in.p);
+	write_flow(dir, &sv);
+
+	/* killed in the middle of both loads: nothing visible */
+	kill_mid_load(dir, &sv);
+	expect_empty(&sv, "after kill -9");
+
+	/* the next run is exact; the two rows that do not fit are errors */
+	e2e_run_flow(&r, dir, NULL, "flow.yaml", NULL);
+	e2e_assert_ok(&r, "db");
+	e2e_result_free(&r);
+	check_tables(&sv);
+	got = e2e_read_out(dir, "out/files", &len);
+	cr_expect_eq(e2e_count_lines(got, len), NREC / 3);
+	free(got);
+	got = e2e_read_out(dir, "out/errors", &len);
+	cr_expect_eq(e2e_count_lines(got, len), 2, "errors: %s", got);
+	cr_expect(strstr(got, "\"id\":30,") &&
+		      strstr(got, "column 'name' (character varying(40)): "
+				  "too long: 46 characters, at most 40"),
+		  "errors: %s", got);
+	cr_expect(strstr(got, "\"id\":31,") &&
+		      strstr(got, "column 'amount' (int(11)): 99999999999 "
+				  "is out of range"),
+		  "errors: %s", got);
+	free(got);
+
+	/* a rerun over the same input adds nothing */
+	e2e_run_flow(&r, dir, NULL, "flow.yaml", NULL);
+	cr_expect_eq(r.exit_code, 0, "%s", r.err);
+	cr_expect(strstr(r.err, "skipped"), "%s", r.err);
+	e2e_result_free(&r);
+	check_tables(&sv);
+
+	/* --force loads again; the primary keys refuse the rows, so the run
+	 * fails and both tables stay as they were */
+	e2e_run_flow(&r, dir, NULL, "flow.yaml", "--force", NULL);
+	cr_expect_eq(r.exit_code, 1, "%s", r.err);
+	cr_expect(strstr(r.err, "duplicate key") ||
+		      strstr(r.err, "Duplicate entry"),
+		  "%s", r.err);
+	e2e_result_free(&r);
+	check_tables(&sv);
+	got = psql(&sv, "SELECT records, loads FROM spate_loads");
+	char want[64];
+	snprintf(want, sizeof(want), "%d|1\n", NREC / 3 - 1);
+	cr_expect_str_eq(got, want);
+	free(got);
+
+	servers_stop(&sv);
+	free(in.p);
+	e2e_rmrf(dir);
+	free(dir);
+}
