@@ -481,6 +481,8 @@ Test(cli, stages_lists_every_builtin_type)
 	    {"filter", "processor"},
 	    {"stream_selector", "processor"},
 	    {"file_writer", "destination"},
+	    {"mysql", "destination"},
+	    {"postgres", "destination"},
 	    {"sink", "destination"},
 	    {"stdout", "destination"},
 	    {"trash", "destination"},

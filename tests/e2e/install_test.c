@@ -140,7 +140,7 @@ Test(install, sdk_program_builds_with_pkg_config_and_runs)
 		snprintf(want, sizeof(want), " %s,", deps[i]);
 		CONTAINS(line, want);
 	}
-	CONTAINS(pc, "\nLibs.private: -lcurl -lpthread -ldl -lm\n");
+	CONTAINS(pc, "\nLibs.private: -lcurl -lpq -lmariadb -lpthread -ldl -lm\n");
 	CONTAINS(pc, "\nLibs: -L${libdir} -lspate\n");
 	free(pc);
 

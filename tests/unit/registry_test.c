@@ -30,6 +30,7 @@ static const char *const builtin_names[] = {
 	"stream_selector", "file_writer",      "trash",
 	"stdout",	 "pipeline_finisher",  "shell",
 	"sink",
+	"postgres",	 "mysql",
 };
 
 #define NBUILTIN (sizeof(builtin_names) / sizeof(builtin_names[0]))
