@@ -22,7 +22,7 @@ ROOT = pathlib.Path(
     os.environ.get("SPATE_SOURCE_DIR", HERE.parent)).resolve()
 # what libspate.a needs (CMakeLists.txt, spate_lib's link libraries)
 DEPS = ["liburing", "ck", "libzstd", "yaml-0.1", "libpcre2-8", "sqlite3",
-        "libxxhash", "libisal", "liblz4", "libcurl"]
+        "libxxhash", "libisal", "liblz4", "libcurl", "libpq", "libmariadb"]
 
 
 def build_dir():
