@@ -95,6 +95,9 @@ int cli_stages_json(FILE *out);
 void cli_progress_format(char *out, size_t len,
 			 const struct sp_run_report *rep);
 
+/* rep in the Prometheus text format on out: 0 or -EIO. */
+int cli_metrics_put(FILE *out, const char *flow,
+		    const struct sp_run_report *rep);
 /* Writes rep as a Prometheus text-format file at path, replacing it
  * atomically (temp file beside it + rename).  0 or -errno. */
 int cli_metrics_write(const char *path, const char *flow,
@@ -124,6 +127,24 @@ void cli_watch_start(struct cli_watch *w);
 /* Stops the thread, draws the final line (then a newline) and writes the
  * final metrics from final (NULL: neither); no-op unless initialised. */
 void cli_watch_finish(struct cli_watch *w, const struct sp_run_report *final);
+
+/* ---- --http (http_routes.c, http_page.c) ---- */
+
+struct cli_serve;
+
+/* Binds addr (see cli_http_create) for the run rt of flow f; both must
+ * outlive the server.  0 or -errno with err. */
+int cli_serve_create(const char *addr, struct sp_runtime *rt,
+		     const struct sp_flow *f, struct cli_serve **out, char *err,
+		     size_t errlen);
+/* "http://127.0.0.1:8080/" */
+const char *cli_serve_url(const struct cli_serve *s);
+/* Starts answering (after sp_runtime_start).  0 or -errno. */
+int cli_serve_start(struct cli_serve *s);
+/* Stops and frees; NULL is a no-op. */
+void cli_serve_destroy(struct cli_serve *s);
+/* The status page served at / (HTML, CSS and script in one). */
+extern const char cli_status_page[];
 
 /* ---- arguments (args.c) ---- */
 

@@ -35,6 +35,11 @@ static const char run_usage[] =
 	"  --progress-interval S   without a terminal, log the progress line\n"
 	"                          at info level every S seconds (default\n"
 	"                          10; 0: never; needs --log-level info)\n"
+	"  --http ADDR:PORT        serve /health, /metrics (Prometheus),\n"
+	"                          /status (the --json status, live) and a\n"
+	"                          status page at / while the run goes on;\n"
+	"                          ADDR defaults to 127.0.0.1, PORT 0 picks\n"
+	"                          one (the address is printed)\n"
 	"  --quiet                 no progress line and no summary\n"
 	"  --force                 replace output an earlier run committed\n"
 	"  --trust-mtime           take an input file as unchanged when its\n"
@@ -61,7 +66,8 @@ static const char run_usage[] =
 	"examples:\n"
 	"  spate run examples/expenses.yaml\n"
 	"  spate run flow.yaml --workers 2 --set gen.records=1000000 --json\n"
-	"  spate run flow.yaml --quiet --metrics-file /var/lib/node/spate.prom\n";
+	"  spate run flow.yaml --quiet --metrics-file /var/lib/node/spate.prom\n"
+	"  spate run flow.yaml --http 127.0.0.1:9464\n";
 
 static const char validate_usage[] =
 	"usage: spate validate FLOW [--set STAGE.OPTION=V ...] "
@@ -160,6 +166,7 @@ struct run_args {
 	struct sp_run_options opt;
 	bool json, quiet;
 	const char *metrics;  /* --metrics-file */
+	const char *http;     /* --http */
 	double progress_s;    /* --progress-interval; 0: none */
 };
 
@@ -193,6 +200,7 @@ static int parse_args(int argc, char **argv, struct run_args *a, bool run,
 	    {"--catalog", &a->opt.catalog, NULL, NULL},
 	    {"--workers", &workers, NULL, NULL},
 	    {"--metrics-file", &a->metrics, NULL, NULL},
+	    {"--http", &a->http, NULL, NULL},
 	    {"--progress-interval", &interval, NULL, NULL},
 	    {"--quiet", NULL, &a->quiet, NULL},
 	    {"--force", NULL, &force, NULL},
@@ -317,16 +325,17 @@ static int validate_only_verdict(const char *flow,
  * stdout: "invalid" with the problem (option: what to fix), or "failed"
  * with the error, as a failed run's status has it. */
 static void early_failure(const struct run_args *a, const struct sp_flow *f,
-			  const char *option, const char *msg)
+			  const char *option, const char *value,
+			  const char *msg)
 {
 	fprintf(stderr, "spate: %s%s%s: %s\n", option ? option : a->flow,
-		option ? " " : "", option ? a->metrics : "", msg);
+		option ? " " : "", option ? value : "", msg);
 	if (!a->json)
 		return;
 	if (option) {
 		struct sp_diags d;
 		sp_diags_init(&d, a->flow);
-		sp_diags_add(&d, 0, NULL, option, "%s: %s", a->metrics, msg);
+		sp_diags_add(&d, 0, NULL, option, "%s: %s", value, msg);
 		cli_status_json(stdout, f->name, a->flow, "invalid", &d);
 		sp_diags_fini(&d);
 		return;
@@ -464,24 +473,44 @@ static int run_flow(const struct run_args *a, const struct sp_flow *f,
 	int rc = cli_watch_init(&watch, rt, f->name, tty, a->metrics);
 
 	if (rc) {
-		early_failure(a, f, "--metrics-file", strerror(-rc));
+		early_failure(a, f, "--metrics-file", a->metrics,
+			      strerror(-rc));
 		return SPATE_EXIT_USAGE;
+	}
+	struct cli_serve *srv = NULL;
+	if (a->http) {
+		rc = cli_serve_create(a->http, rt, f, &srv, err, sizeof(err));
+		if (rc) {
+			early_failure(a, f, "--http", a->http, err);
+			cli_watch_finish(&watch, NULL);
+			return SPATE_EXIT_USAGE;
+		}
+		if (!a->quiet)
+			fprintf(stderr, "spate: serving %s (/health, "
+					"/metrics, /status)\n",
+				cli_serve_url(srv));
 	}
 	/* without a terminal, progress goes to the log at info level */
 	if (!tty && !a->quiet)
 		watch.log_interval_s = a->progress_s;
 	enum sp_run_state state;
 	rc = sp_runtime_start(rt, err, sizeof(err));
-	if (rc == -EALREADY)
+	if (rc == -EALREADY) {
+		cli_serve_destroy(srv);
 		return run_skipped(a, f, rt, &watch, err);
+	}
 	if (rc) {
 		fprintf(stderr, "spate: %s: %s\n", a->flow, err);
 		sp_runtime_wait(rt);
 		state = SP_RUN_FAILED;
 	} else {
 		cli_watch_start(&watch);
+		if (srv && cli_serve_start(srv))
+			fprintf(stderr, "spate: --http: cannot start its "
+					"thread (the run goes on)\n");
 		state = sp_runtime_wait(rt);
 	}
+	cli_serve_destroy(srv);
 	return run_report(a, f, rt, &watch, state, err, sc);
 }
 
@@ -514,7 +543,7 @@ int cli_run(int argc, char **argv)
 
 	struct sp_runtime *rt = NULL;
 	if (sp_runtime_create(f, &a.opt, &rt, err, sizeof(err))) {
-		early_failure(&a, f, NULL, err);
+		early_failure(&a, f, NULL, NULL, err);
 		sp_flow_destroy(f);
 		return SPATE_EXIT_FAILED;
 	}

@@ -24,6 +24,7 @@ int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
 	rep->state = rt->state;
 	rep->committed = rt->committed;
 	rep->stop_too_late = rt->stop_too_late;
+	snprintf(rep->run_id, sizeof(rep->run_id), "%s", rt->run_id);
 	snprintf(rep->error, sizeof(rep->error), "%s", rt->error);
 	uint64_t end = rt->t_end;
 	pthread_mutex_unlock(&rt->lock);

@@ -62,6 +62,7 @@ struct sp_run_report {
 	double elapsed_s;
 	unsigned workers;
 	uint64_t input_bytes; /* total input size when known, else 0 */
+	char run_id[17];      /* the run's id (hex), "" before it is known */
 	char error[1024];     /* why the run failed, "" otherwise */
 	char accounting[512]; /* "" when in = out + errors + dropped holds */
 	/* the run's output is committed (finished or drained); with a

@@ -23,7 +23,7 @@ struct spate_run {
 
 const char *spate_run_state_name(enum spate_run_state state)
 {
-	static const char *const names[] = {"created", "running", "succeeded",
+	static const char *const names[] = {"created", "running", "finished",
 					    "failed",  "skipped", "stopped"};
 
 	return (unsigned)state < sizeof(names) / sizeof(names[0]) ? names[state]

@@ -172,7 +172,7 @@ sp_stage_targets(const struct sp_stage_ctx *ctx)
 
 /* Status a stage may add to its counters (shown in summaries). */
 struct sp_stage_status {
-	uint64_t files;	    /* files written (destinations) */
+	uint64_t files;	    /* files written (destinations), read (origins) */
 	uint64_t bytes_in;  /* when nonzero: replaces the engine's count */
 	uint64_t bytes_out; /* when nonzero: replaces the engine's count */
 	uint64_t skipped;   /* inputs skipped (already loaded) */

@@ -264,10 +264,13 @@ enum spate_run_state {
 	SPATE_RUN_FAILED,    /* a stage failed; outputs rolled back */
 	SPATE_RUN_SKIPPED,   /* output already committed: nothing done */
 	SPATE_RUN_STOPPED,   /* spate_run_stop(): drained or aborted */
+	/* the name `spate run --json` and the metrics use for SUCCEEDED */
+	SPATE_RUN_FINISHED = SPATE_RUN_SUCCEEDED,
 };
 
-/* "created", "running", "succeeded", "failed", "skipped", "stopped"; "?"
- * for any other value.  Static strings; any thread. */
+/* "created", "running", "finished" (SPATE_RUN_SUCCEEDED: the word `spate
+ * run` prints), "failed", "skipped", "stopped"; "?" for any other value.
+ * Static strings; any thread. */
 const char *spate_run_state_name(enum spate_run_state state);
 
 /* Options of a run.  Zero (or a NULL pointer for the whole struct) means

@@ -450,6 +450,7 @@ static void fr_status(void *state, struct sp_stage_status *st)
 	unsigned nread = atomic_load(&fr->nread);
 	int n;
 
+	st->files = nread;
 	if (!fr->catalog && fr->on_error != FR_SKIP_FILE)
 		return;
 	st->skipped = fr->nloaded;

@@ -284,7 +284,7 @@ Test(progress, none_with_quiet)
 
 struct sample {
 	char name[64];
-	char flow[64], stage[64], lane[64];
+	char flow[64], stage[64], lane[64], run_id[64], version[64];
 	double value;
 };
 
@@ -293,7 +293,7 @@ struct sample {
 static bool parse_sample(const char *line, struct sample *s)
 {
 	static const char re[] =
-	    "^[a-z_]+\\{[a-z]+=\"[^\"\\\\]*\"(,[a-z]+=\"[^\"\\\\]*\")*\\} "
+	    "^[a-z_]+\\{[a-z_]+=\"[^\"\\\\]*\"(,[a-z_]+=\"[^\"\\\\]*\")*\\} "
 	    "-?[0-9]+(\\.[0-9]+)?$";
 	const char *p = strchr(line, '{');
 
@@ -313,6 +313,10 @@ static bool parse_sample(const char *line, struct sample *s)
 			dst = s->stage;
 		else if (!strncmp(p, "lane=", 5))
 			dst = s->lane;
+		else if (!strncmp(p, "run_id=", 7))
+			dst = s->run_id;
+		else if (!strncmp(p, "version=", 8))
+			dst = s->version;
 		else
 			return false;
 		if (vlen >= 64)
@@ -461,6 +465,17 @@ Test(metrics, file_follows_the_run_and_ends_equal_to_the_status)
 	cr_assert_str_eq(st.status, "stopped");
 	cr_assert(read_metrics(prom, m, why, sizeof(why)), "%s", why);
 	cr_assert_eq(metric(m, "spate_run_state", "", ""), 4);
+	/* the run's identity: its 16-hex-digit id and the version */
+	cr_assert_eq(metric(m, "spate_run_info", "", ""), 1);
+	for (int i = 0; i < m->n; i++)
+		if (!strcmp(m->v[i].name, "spate_run_info")) {
+			cr_assert(matches("^[0-9a-f]{16}$", m->v[i].run_id),
+				  "%s", m->v[i].run_id);
+			cr_assert(matches("^[0-9]+\\.[0-9]+", m->v[i].version),
+				  "%s", m->v[i].version);
+		}
+	/* the generator reads no files */
+	cr_assert_eq(metric(m, "spate_files_read_total", "gen", ""), 0);
 	cr_assert_eq(metric(m, "spate_run_elapsed_seconds", "", ""),
 		     st.elapsed_s);
 	cr_assert_eq(st.nstages, 4);

@@ -164,7 +164,7 @@ Test(sdk_example, builds_runs_and_reports_the_expenses_flow,
 	run_example(&r, argv);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
 	parse_output(r.out, &p);
-	cr_assert_str_eq(p.state, "succeeded", "%s", r.out);
+	cr_assert_str_eq(p.state, "finished", "%s", r.out);
 	cr_assert_eq(p.in, RECORDS);
 	cr_assert_eq(p.out, RECORDS);
 	cr_assert_eq(p.errors, 0);
@@ -225,7 +225,7 @@ Test(sdk_example, builds_runs_and_reports_the_expenses_flow,
 	run_example(&r, force);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
 	parse_output(r.out, &p);
-	cr_assert_str_eq(p.state, "succeeded", "%s", r.out);
+	cr_assert_str_eq(p.state, "finished", "%s", r.out);
 	cr_assert_eq(p.out, RECORDS);
 	after = sorted_output(out, "high");
 	cr_assert_str_eq(after, before);

@@ -724,7 +724,7 @@ Test(sdk_run, run_to_the_end)
 		     "%s", err);
 	cr_assert_str_eq(err, "");
 	cr_assert_eq(st.state, SPATE_RUN_SUCCEEDED);
-	cr_assert_str_eq(spate_run_state_name(st.state), "succeeded");
+	cr_assert_str_eq(spate_run_state_name(st.state), "finished");
 	cr_assert_eq(st.workers, 2);
 	cr_assert_eq(st.nstages, 6);
 	cr_assert_eq(st.records_in, NRAW + 1);
