@@ -51,7 +51,7 @@ class RunStatus:
 
     @property
     def ok(self):
-        return self.state in ("succeeded", "skipped", "stopped")
+        return self.state in ("finished", "skipped", "stopped")
 
     def __repr__(self):
         return (f"RunStatus(state={self.state!r}, "

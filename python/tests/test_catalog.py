@@ -103,7 +103,7 @@ def test_read_csv_stage_round_trip(tmp_path):
                 {"name": "name", "type": "string"},
                 {"name": "email", "type": "string"},
                 {"name": "age", "type": "int"}])
-    assert st.state == "succeeded" and st.records_in == 2
+    assert st.state == "finished" and st.records_in == 2
     assert read_jsonl_dir(tmp_path / "users") == [
         {"id": 1, "name": "ann", "email": "ann@example.com", "age": 31},
         {"id": 2, "name": "bob", "email": "bob@example.com", "age": 22}]

@@ -77,7 +77,7 @@ def selector_flow(tmp_path, python_stages=False):
 def test_lanes_written_and_read_back(tmp_path):
     flow, sel, outs = selector_flow(tmp_path)
     st = flow.run(workers=2)
-    assert st.state == "succeeded"
+    assert st.state == "finished"
     assert st.records_in == 6 and st.errors == 0
     for lane, expect in LANES.items():
         assert read_jsonl_dir(tmp_path / lane) == expect
@@ -113,7 +113,7 @@ def test_exception_in_stage_record_is_a_record_error(tmp_path):
     flow.error_stage = errors
     src.connect_output_to(out)
     st = flow.run()
-    assert st.state == "succeeded"
+    assert st.state == "finished"
     assert st[out].records_in == 6
     assert st[out].errors == 2 and st[out].records_out == 4
     assert [r["id"] for r in Collect.received[out.stage_id]] == [1, 3, 4, 6]
@@ -179,7 +179,7 @@ def test_asyncio_run(tmp_path):
         return st, out, ticks
 
     st, out, ticks = asyncio.run(main())
-    assert st.state == "succeeded" and st[out].records_in == 20000
+    assert st.state == "finished" and st[out].records_in == 20000
     ids = [r["id"] for r in Collect.received[out.stage_id]]
     assert sorted(ids) == list(range(1, 20001))
     assert ticks > 0
