@@ -79,11 +79,12 @@ static void serve(struct served *s, const char *yaml)
 	free(err);
 }
 
-/* SIGINT (drain), exit 0, the --json status "stopped"; frees s */
+/* SIGINT (a batch run rolls back), exit 130, the --json status
+ * "stopped"; frees s */
 static void stop(struct served *s)
 {
 	kill(s->pid, SIGINT);
-	cr_assert_eq(e2e_bg_wait(s->pid, LIMIT_S), 0);
+	cr_assert_eq(e2e_bg_wait(s->pid, LIMIT_S), 130);
 	char *out = e2e_join(s->dir, "out.json");
 	char *text = e2e_read(out, NULL);
 	struct e2e_status st;
