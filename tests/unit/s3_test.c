@@ -111,12 +111,12 @@ Test(s3, credentials_from_stage_env_and_file)
 	cr_assert(cfg.path_style);
 	sp_s3_config_fini(&cfg);
 
-	char *file = e2e_write(dir, "creds",
-			       "[default]\naws_access_key_id = D\n"
-			       "aws_secret_access_key = DS\n\n[ci]\n"
-			       "aws_access_key_id=CI\naws_secret_access_key"
-			       " = CIS\naws_session_token = T\n",
-			       142);
+	static const char creds[] =
+		"[default]\naws_access_key_id = D\n"
+		"aws_secret_access_key = DS\n\n[ci]\n"
+		"aws_access_key_id=CI\naws_secret_access_key"
+		" = CIS\naws_session_token = T\n";
+	char *file = e2e_write(dir, "creds", creds, sizeof(creds) - 1);
 	src = (struct sp_s3_source){.credentials_file = file,
 				    .region = "eu-west-1"};
 	setenv("AWS_PROFILE", "ci", 1);
