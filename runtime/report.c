@@ -151,6 +151,9 @@ void sp_runtime_destroy(struct sp_runtime *rt)
 		free(it->mem);
 		free(it);
 	}
+	for (uint32_t i = 0; i < rt->ntargets; i++)
+		free(rt->targets[i]);
+	free(rt->targets);
 	free(rt->st);
 	free(rt->ctx);
 	free(rt->exec_ctr);

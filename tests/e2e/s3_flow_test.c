@@ -48,7 +48,10 @@ static void put_object(struct fx *f, const char *key, const char *data,
 		snprintf(cmd, sizeof(cmd), "zstd -q -f -o %s/obj.zst %s",
 			 f->dir, path);
 		cr_assert_eq(system(cmd), 0);
-		strcat(path, ".zst");
+		char *zpath;
+		cr_assert(asprintf(&zpath, "%s.zst", path) > 0);
+		free(path);
+		path = zpath;
 	}
 	cr_assert_eq(s3srv_put(&f->srv, "src", key, path), 0, "put %s", key);
 	free(path);
