@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -338,6 +339,9 @@ static pid_t spawn(const char *cwd, const char *const *env,
 		args[i + 1] = argv[i];
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* a test that fails (and so never stops what it started)
+		 * takes its spate process with it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(in_fd, 0);
 		dup2(out_fd, 1);
 		dup2(err_fd, 2);
