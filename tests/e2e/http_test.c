@@ -190,13 +190,17 @@ Test(http, endpoints_follow_the_run)
 			  m),
 		  "%s", m);
 	free(a);
-	e2e_sleep_ms(300);
-	a = http(s.port, "GET", "/metrics");
-	m = body(a, "200 OK", "text/plain; version=0.0.4; charset=utf-8");
-	cr_assert_gt(
-	    sample(m, "spate_records_in_total{flow=\"web\",stage=\"gen\"} "),
-	    first);
-	free(a);
+	double later = first;
+	for (int i = 0; i < 100 && later <= first; i++) { /* up to 10 s */
+		e2e_sleep_ms(100);
+		a = http(s.port, "GET", "/metrics");
+		m = body(a, "200 OK",
+			 "text/plain; version=0.0.4; charset=utf-8");
+		later = sample(
+		    m, "spate_records_in_total{flow=\"web\",stage=\"gen\"} ");
+		free(a);
+	}
+	cr_assert_gt(later, first);
 
 	a = http(s.port, "GET", "/graph");
 	const char *g = body(a, "200 OK", "application/json");
