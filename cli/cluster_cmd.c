@@ -103,7 +103,8 @@ int cli_worker(int argc, char **argv)
 	struct sp_cworker_opts o = {.concurrency = 1, .ack_wait_ms = 30000};
 	unsigned ack_s = 30;
 
-	for (int i = 1; i < argc; i++) {
+	/* every option but --help takes a value: two arguments a step */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int rc = 0;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -126,7 +127,6 @@ int cli_worker(int argc, char **argv)
 		}
 		if (rc < 0)
 			return SPATE_EXIT_USAGE;
-		i++;
 	}
 	if (!o.urls || !o.concurrency || !ack_s) {
 		fprintf(stderr, "spate worker: --nats URL is required "
