@@ -1,0 +1,115 @@
+/*
+ * file_writer's state, shared by its setup and commit (file_writer.c),
+ * its workers' encoding (file_writer_encode.c) and its writer thread
+ * (file_writer_thread.c).  Nothing else includes this.
+ */
+#ifndef SPATE_STAGES_DESTINATIONS_FILE_WRITER_H
+#define SPATE_STAGES_DESTINATIONS_FILE_WRITER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ring.h"
+#include "stage_api/stage.h"
+#include "codec/csv.h"
+#include "io/fileio.h"
+#include "io/zstd_codec.h"
+
+#define BLOCKS_PER_WORKER 4
+#define FW_DEFAULT_NAME "{flow}-{stage}-{seq}.{ext}"
+#define FW_STREAM_NAME "{flow}-{stage}-{run}-{seq}.{ext}"
+
+struct fw_config {
+	char *dir;
+	char *format;
+	char *compression;
+	int64_t level;
+	uint64_t max_file_bytes;
+	int64_t max_file_records;
+	char *name;
+	bool ordered;
+	char *commit;
+	char delimiter;
+	char quote;
+	bool header;
+	uint64_t frame_size;
+	bool fsync;
+	char *stage;
+};
+
+struct fw_worker;
+
+struct block {
+	struct fw_worker *owner;
+	struct block *next; /* pending list of one seq */
+	uint64_t seq;
+	uint64_t records;
+	bool last; /* last block of its seq */
+	struct sp_buf data;
+	const struct sp_buf *header; /* CSV header line of the owner */
+};
+
+struct fw_worker {
+	struct fw_state *fw;
+	struct sp_buf enc;
+	uint64_t enc_records;
+	struct sp_zstd_enc *z;
+	struct sp_csv_encoder csv;
+	struct sp_buf header; /* CSV header line, once columns are known */
+	struct sp_ring free;
+	struct block blocks[BLOCKS_PER_WORKER];
+};
+
+struct closed_file {
+	char *name;
+	uint64_t records, bytes;
+};
+
+struct fw_state {
+	const struct fw_config *cfg;
+	const struct sp_stage_ctx *ctx;
+	char *dir;
+	char *name; /* the file name template in use */
+	bool zstd, csv, publish_each;
+	bool holds; /* the target holds this run's output: write nothing */
+	struct sp_commit *commit;
+	struct sp_ring queue;
+	pthread_t writer;
+	bool writer_running;
+	struct sp_zstd_enc *header_z; /* writer thread: CSV header frames */
+	struct sp_buf header_frame;
+
+	/* writer thread */
+	struct sp_io *io;
+	struct sp_io_writer *cur;
+	char cur_name[512];
+	uint64_t cur_records, cur_bytes;
+	uint64_t file_seq;
+	uint64_t next_seq;
+	struct block **pending_head, **pending_tail;
+	uint64_t pending_cap;
+	int error;
+	char errmsg[512];
+	struct closed_file *files;
+	uint32_t nfiles, cap_files;
+
+	_Atomic uint64_t bytes_written, files_published, records_written;
+	_Atomic uint64_t bytes_encoded; /* before compression */
+};
+
+/* file_writer_thread.c */
+void *fw_writer_main(void *arg);
+void fw_emit_closed(struct fw_state *fw, const char *name, uint64_t records,
+		    uint64_t bytes);
+
+/* file_writer_encode.c: the worker side of the stage */
+void *fw_worker_create(void *state, unsigned worker);
+void fw_worker_destroy(void *state, void *wstate);
+int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
+		   const uint32_t *sel, uint32_t n);
+int64_t fw_batch_end(void *state, void *wstate, uint64_t seq);
+int64_t fw_worker_flush(void *state, void *wstate);
+
+#endif

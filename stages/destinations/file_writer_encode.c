@@ -1,0 +1,222 @@
+/*
+ * file_writer's worker side: each worker encodes its records (JSON lines
+ * or CSV, with the CSV header line built once the columns are known) and
+ * compresses each block as one independent, checksummed zstd frame with
+ * its own reused context, then hands the block to the writer thread
+ * through the stage's queue; a worker has BLOCKS_PER_WORKER blocks, which
+ * the writer thread gives back once written.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stages/destinations/file_writer.h"
+
+void *fw_worker_create(void *state, unsigned worker)
+{
+	struct fw_state *fw = state;
+	struct fw_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->fw = fw;
+	sp_buf_init(&w->enc);
+	/* the writer thread puts the header at the top of each file */
+	sp_csv_encoder_init(&w->csv, fw->cfg->delimiter, fw->cfg->quote,
+			    false);
+	sp_buf_init(&w->header);
+	if (fw->zstd) {
+		w->z = sp_zstd_enc_create((int)fw->cfg->level);
+		if (!w->z) {
+			free(w);
+			return NULL;
+		}
+	}
+	if (sp_ring_init(&w->free, sp_ring_size_for(BLOCKS_PER_WORKER + 1))) {
+		sp_zstd_enc_destroy(w->z);
+		free(w);
+		return NULL;
+	}
+	for (int i = 0; i < BLOCKS_PER_WORKER; i++) {
+		w->blocks[i].owner = w;
+		sp_buf_init(&w->blocks[i].data);
+		sp_ring_try_push_mpmc(&w->free, &w->blocks[i]);
+	}
+	return w;
+}
+
+void fw_worker_destroy(void *state, void *wstate)
+{
+	struct fw_worker *w = wstate;
+
+	if (!w)
+		return;
+	for (int i = 0; i < BLOCKS_PER_WORKER; i++)
+		sp_buf_fini(&w->blocks[i].data);
+	sp_ring_fini(&w->free);
+	sp_buf_fini(&w->enc);
+	sp_buf_fini(&w->header);
+	sp_csv_encoder_fini(&w->csv);
+	sp_zstd_enc_destroy(w->z);
+	free(w);
+}
+
+/* Turns the encoded records into a block and hands it to the writer.
+ * Returns the block's size (compressed bytes) or -errno. */
+static int64_t seal(struct fw_worker *w, uint64_t seq, bool last)
+{
+	struct fw_state *fw = w->fw;
+	void *item;
+
+	if (sp_ring_pop_mpmc(&w->free, &item))
+		return -EPIPE;
+	struct block *b = item;
+	b->seq = seq;
+	b->last = last;
+	b->records = w->enc_records;
+	b->header = w->header.len ? &w->header : NULL;
+	b->data.len = 0;
+	if (w->enc.len) {
+		if (fw->zstd) {
+			int rc = sp_zstd_enc_frame(w->z, w->enc.data,
+						   w->enc.len, &b->data);
+			if (rc < 0) {
+				sp_ring_try_push_mpmc(&w->free, b);
+				return rc;
+			}
+		} else {
+			struct sp_buf t = b->data;
+			b->data = w->enc;
+			w->enc = t;
+		}
+	}
+	atomic_fetch_add_explicit(&fw->bytes_encoded,
+				  w->enc.len ? w->enc.len : b->data.len,
+				  memory_order_relaxed);
+	w->enc.len = 0;
+	w->enc_records = 0;
+	int64_t size = (int64_t)b->data.len;
+	if (sp_ring_push_mpmc(&fw->queue, b)) {
+		sp_ring_try_push_mpmc(&w->free, b);
+		return -EPIPE;
+	}
+	return size;
+}
+
+/* The column names as a CSV line, quoted where needed. */
+static int build_header(struct fw_worker *w, const struct sp_symtab *st)
+{
+	const struct fw_config *cfg = w->fw->cfg;
+
+	for (uint32_t c = 0; c < w->csv.ncols; c++) {
+		uint32_t len;
+		const char *name = sp_symtab_name(st, w->csv.cols[c], &len);
+		bool quote = strpbrk(name, "\r\n") ||
+			     memchr(name, cfg->delimiter, len) ||
+			     memchr(name, cfg->quote, len);
+		if (c && sp_buf_putc(&w->header, cfg->delimiter))
+			return -ENOMEM;
+		if (quote && sp_buf_putc(&w->header, cfg->quote))
+			return -ENOMEM;
+		for (uint32_t i = 0; i < len; i++) {
+			if (name[i] == cfg->quote &&
+			    sp_buf_putc(&w->header, cfg->quote))
+				return -ENOMEM;
+			if (sp_buf_putc(&w->header, name[i]))
+				return -ENOMEM;
+		}
+		if (quote && sp_buf_putc(&w->header, cfg->quote))
+			return -ENOMEM;
+	}
+	return sp_buf_putc(&w->header, '\n');
+}
+
+int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
+			  const uint32_t *sel, uint32_t n)
+{
+	struct fw_state *fw = state;
+	struct fw_worker *w = wstate;
+	const struct fw_config *cfg = fw->cfg;
+
+	if (!w)
+		return -ENOMEM;
+	if (fw->holds)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t r = sel[i];
+		int rc;
+		if (fw->csv) {
+			const char *why = NULL;
+			size_t before = w->enc.len;
+			rc = sp_csv_encode_record(&w->csv, b, r, &w->enc, &why);
+			if (rc == 0 && w->header.len == 0 && cfg->header &&
+			    build_header(w, b->symtab))
+				return -ENOMEM;
+			if (rc == -EINVAL) {
+				w->enc.len = before;
+				sp_batch_error_add(b, r, b->recs[r].line, 0,
+						   b->recs[r].raw,
+						   b->recs[r].raw_len, "%s",
+						   why ? why : "cannot encode");
+				continue;
+			}
+		} else {
+			/* unchanged records back to back go in one copy, up
+			 * to the file's record limit */
+			uint64_t room = cfg->max_file_records
+					    ? (uint64_t)cfg->max_file_records -
+						  w->enc_records
+					    : UINT32_MAX;
+			uint32_t done;
+			rc = sp_jsonl_encode_run(
+			    b, sel + i, n - i,
+			    room < UINT32_MAX ? (uint32_t)room : UINT32_MAX,
+			    &w->enc, &done);
+			if (rc == 0) {
+				w->enc_records += done - 1;
+				i += done - 1;
+			}
+		}
+		if (rc < 0)
+			return rc;
+		w->enc_records++;
+		if (cfg->max_file_records &&
+		    w->enc_records >= (uint64_t)cfg->max_file_records) {
+			int64_t s = seal(w, b->seq, false);
+			if (s < 0)
+				return (int)s;
+		}
+	}
+	return 0;
+}
+
+int64_t fw_batch_end(void *state, void *wstate, uint64_t seq)
+{
+	struct fw_state *fw = state;
+	struct fw_worker *w = wstate;
+
+	if (!w)
+		return -ENOMEM;
+	if (fw->holds)
+		return 0;
+	/* ordered: one closing block per seq keeps the order moving;
+	 * unordered: blocks grow to frame_size first */
+	if (fw->cfg->ordered || w->enc.len >= fw->cfg->frame_size)
+		return seal(w, seq, true);
+	return 0;
+}
+
+int64_t fw_worker_flush(void *state, void *wstate)
+{
+	struct fw_state *fw = state;
+	struct fw_worker *w = wstate;
+
+	if (!w)
+		return -ENOMEM;
+	if (fw->holds)
+		return 0;
+	if (!fw->cfg->ordered && w->enc.len)
+		return seal(w, 0, true);
+	return 0;
+}

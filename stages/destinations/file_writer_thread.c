@@ -1,0 +1,334 @@
+/*
+ * file_writer's writer thread: takes the workers' finished blocks from
+ * the queue, puts them back in input order when `ordered: true`, appends
+ * them to rolling files in the commit's staging directory with io_uring
+ * (or read/pwrite), rolls files at max_file_bytes / max_file_records,
+ * hands each closed file to the commit, and returns every block to the
+ * worker that owns it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "io/commit.h"
+#include "stages/destinations/file_writer.h"
+
+/* ---- file names ---------------------------------------------------------- */
+
+static void expand_name(const struct fw_state *fw, uint64_t seq, char *out,
+			size_t len)
+{
+	const char *t = fw->name;
+	size_t n = 0;
+	char tmp[64];
+
+	while (*t && n + 1 < len) {
+		const char *val = NULL;
+		size_t skip = 0;
+		if (!strncmp(t, "{flow}", 6)) {
+			val = fw->ctx->flow;
+			skip = 6;
+		} else if (!strncmp(t, "{stage}", 7)) {
+			val = fw->ctx->id;
+			skip = 7;
+		} else if (!strncmp(t, "{lane}", 6)) {
+			val = fw->ctx->id;
+			skip = 6;
+		} else if (!strncmp(t, "{run}", 5)) {
+			val = fw->ctx->run_id;
+			skip = 5;
+		} else if (!strncmp(t, "{seq}", 5)) {
+			snprintf(tmp, sizeof(tmp), "%06llu",
+				 (unsigned long long)seq);
+			val = tmp;
+			skip = 5;
+		} else if (!strncmp(t, "{date}", 6)) {
+			time_t now = time(NULL);
+			struct tm tm;
+			gmtime_r(&now, &tm);
+			strftime(tmp, sizeof(tmp), "%Y%m%d", &tm);
+			val = tmp;
+			skip = 6;
+		} else if (!strncmp(t, "{ext}", 5)) {
+			val = fw->csv ? (fw->zstd ? "csv.zst" : "csv")
+				      : (fw->zstd ? "jsonl.zst" : "jsonl");
+			skip = 5;
+		}
+		if (val) {
+			int k = snprintf(out + n, len - n, "%s", val);
+			n += (size_t)k < len - n ? (size_t)k : len - n - 1;
+			t += skip;
+		} else {
+			out[n++] = *t++;
+		}
+	}
+	out[n] = '\0';
+}
+
+/* ---- writer thread ------------------------------------------------------- */
+
+static void writer_fail(struct fw_state *fw, int err, const char *what,
+			const char *name)
+{
+	if (fw->error)
+		return;
+	fw->error = err;
+	snprintf(fw->errmsg, sizeof(fw->errmsg), "%s %s/%s: %s", what,
+		 fw->dir, name, strerror(-err));
+	sp_stage_log(fw->ctx, SP_LOG_ERROR, "%s", fw->errmsg);
+}
+
+static void block_done(void *tag, int result)
+{
+	struct block *b = tag;
+	struct fw_state *fw = b->owner->fw;
+
+	if (result < 0)
+		writer_fail(fw, result, "cannot write", fw->cur_name);
+	b->data.len = 0;
+	/* the owner's free ring has room for all its blocks */
+	sp_ring_try_push_mpmc(&b->owner->free, b);
+}
+
+static void header_done(void *tag, int result)
+{
+	struct fw_state *fw = tag;
+
+	if (result < 0)
+		writer_fail(fw, result, "cannot write", fw->cur_name);
+}
+
+void fw_emit_closed(struct fw_state *fw, const char *name,
+			uint64_t records, uint64_t bytes)
+{
+	char path[1024], rec[32], by[32];
+	struct sp_event ev = {.type = "file-closed", .stage = fw->ctx->id};
+
+	snprintf(path, sizeof(path), "%s/%s", fw->dir, name);
+	snprintf(rec, sizeof(rec), "%llu", (unsigned long long)records);
+	snprintf(by, sizeof(by), "%llu", (unsigned long long)bytes);
+	ev.nfields = 3;
+	ev.keys[0] = "path";
+	ev.values[0] = path;
+	ev.keys[1] = "records";
+	ev.values[1] = rec;
+	ev.keys[2] = "bytes";
+	ev.values[2] = by;
+	sp_stage_emit_event(fw->ctx, &ev);
+}
+
+static void close_file(struct fw_state *fw)
+{
+	if (!fw->cur)
+		return;
+	int rc = sp_io_writer_flush(fw->cur, false);
+	int rc2 = sp_io_writer_close(fw->cur);
+	fw->cur = NULL;
+	if (rc == 0)
+		rc = rc2;
+	if (rc < 0) {
+		writer_fail(fw, rc, "cannot write", fw->cur_name);
+		return;
+	}
+	rc = sp_commit_add(fw->commit, fw->cur_name, fw->cur_records,
+			   fw->cur_bytes, fw->publish_each);
+	if (rc < 0) {
+		writer_fail(fw, rc, "cannot commit", fw->cur_name);
+		return;
+	}
+	if (fw->nfiles == fw->cap_files) {
+		uint32_t cap = fw->cap_files ? fw->cap_files * 2 : 16;
+		struct closed_file *p = realloc(fw->files, cap * sizeof(*p));
+		if (!p) {
+			writer_fail(fw, -ENOMEM, "cannot record", fw->cur_name);
+			return;
+		}
+		fw->files = p;
+		fw->cap_files = cap;
+	}
+	struct closed_file *cf = &fw->files[fw->nfiles++];
+	cf->name = strdup(fw->cur_name);
+	cf->records = fw->cur_records;
+	cf->bytes = fw->cur_bytes;
+	if (fw->publish_each) {
+		atomic_fetch_add(&fw->files_published, 1);
+		fw_emit_closed(fw, cf->name, cf->records, cf->bytes);
+	}
+}
+
+/* The header is its own frame (or text), written before the first block;
+ * the writer waits for it so that its buffer can be reused. */
+static void write_header(struct fw_state *fw, const struct sp_buf *header)
+{
+	const void *data = header->data;
+	size_t len = header->len;
+
+	if (fw->zstd) {
+		if (!fw->header_z)
+			fw->header_z = sp_zstd_enc_create((int)fw->cfg->level);
+		fw->header_frame.len = 0;
+		if (!fw->header_z ||
+		    sp_zstd_enc_frame(fw->header_z, data, len,
+				      &fw->header_frame)) {
+			writer_fail(fw, -ENOMEM, "cannot compress header of",
+				    fw->cur_name);
+			return;
+		}
+		data = fw->header_frame.data;
+		len = fw->header_frame.len;
+	}
+	int rc = sp_io_writer_append(fw->cur, data, len, header_done, fw);
+	if (rc == 0)
+		rc = sp_io_writer_flush(fw->cur, false);
+	if (rc < 0) {
+		writer_fail(fw, rc, "cannot write", fw->cur_name);
+		return;
+	}
+	fw->cur_bytes += len;
+	atomic_fetch_add(&fw->bytes_written, len);
+}
+
+static void write_block(struct fw_state *fw, struct block *b)
+{
+	const struct fw_config *cfg = fw->cfg;
+
+	if (fw->error || b->data.len == 0) {
+		block_done(b, 0);
+		return;
+	}
+	if (fw->cur &&
+	    ((cfg->max_file_records &&
+	      fw->cur_records + b->records > (uint64_t)cfg->max_file_records) ||
+	     (cfg->max_file_bytes &&
+	      fw->cur_bytes + b->data.len > cfg->max_file_bytes)))
+		close_file(fw);
+	if (!fw->cur && !fw->error) {
+		expand_name(fw, fw->file_seq++, fw->cur_name,
+			    sizeof(fw->cur_name));
+		const char *path = sp_commit_staging_path(fw->commit,
+							  fw->cur_name);
+		int rc = path ? sp_io_writer_open(fw->io, path, &fw->cur)
+			      : -EINVAL;
+		if (rc < 0) {
+			fw->cur = NULL;
+			writer_fail(fw, rc, "cannot create", fw->cur_name);
+		}
+		fw->cur_records = 0;
+		fw->cur_bytes = 0;
+		if (fw->cur && b->header)
+			write_header(fw, b->header);
+	}
+	if (fw->error) {
+		block_done(b, 0);
+		return;
+	}
+	size_t len = b->data.len;
+	uint64_t records = b->records;
+	int rc = sp_io_writer_append(fw->cur, b->data.data, len, block_done, b);
+	if (rc < 0) {
+		writer_fail(fw, rc, "cannot write", fw->cur_name);
+		block_done(b, 0);
+		return;
+	}
+	fw->cur_records += records;
+	fw->cur_bytes += len;
+	atomic_fetch_add(&fw->bytes_written, len);
+	atomic_fetch_add(&fw->records_written, records);
+	if ((cfg->max_file_records &&
+	     fw->cur_records >= (uint64_t)cfg->max_file_records) ||
+	    (cfg->max_file_bytes && fw->cur_bytes >= cfg->max_file_bytes))
+		close_file(fw);
+}
+
+/* ordered: write next_seq's blocks as they come, park later ones */
+static void write_ordered(struct fw_state *fw, struct block *b)
+{
+	if (b->seq == fw->next_seq) {
+		bool last = b->last;
+		write_block(fw, b);
+		if (!last)
+			return;
+		fw->next_seq++;
+		/* drain parked seqs that are complete or in progress */
+		for (;;) {
+			uint64_t i = fw->next_seq & (fw->pending_cap - 1);
+			struct block *p = fw->pending_head[i];
+			if (!p || p->seq != fw->next_seq)
+				return;
+			bool done = false;
+			while (p) {
+				struct block *next = p->next;
+				done = p->last;
+				write_block(fw, p);
+				p = next;
+			}
+			fw->pending_head[i] = fw->pending_tail[i] = NULL;
+			if (!done)
+				return; /* rest of this seq still to come */
+			fw->next_seq++;
+		}
+	}
+	uint64_t i = b->seq & (fw->pending_cap - 1);
+	b->next = NULL;
+	if (fw->pending_head[i] && fw->pending_head[i]->seq != b->seq) {
+		/* cannot happen with pending_cap sized for what is in flight */
+		writer_fail(fw, -EOVERFLOW, "reorder window overflow at",
+			    fw->cur_name);
+		block_done(b, 0);
+		return;
+	}
+	if (fw->pending_tail[i])
+		fw->pending_tail[i]->next = b;
+	else
+		fw->pending_head[i] = b;
+	fw->pending_tail[i] = b;
+}
+
+void *fw_writer_main(void *arg)
+{
+	struct fw_state *fw = arg;
+	void *item;
+
+	int rc = sp_io_create(64, &fw->io);
+	if (rc < 0)
+		writer_fail(fw, rc, "cannot set up I/O for", "");
+	for (;;) {
+		/* Completions are reaped only inside sp_io_* calls, and they
+		 * return blocks to the workers' free rings: before sleeping
+		 * on an empty queue, let every write in flight finish, or
+		 * workers waiting for a free block would never wake us.  An
+		 * error sticks to the writer and is reported by the next
+		 * append or by close_file. */
+		if (!sp_ring_try_pop_mpmc(&fw->queue, &item)) {
+			if (fw->cur)
+				(void)sp_io_writer_flush(fw->cur, false);
+			if (sp_ring_pop_mpmc(&fw->queue, &item) != 0)
+				break;
+		}
+		struct block *b = item;
+		if (!fw->io)
+			block_done(b, 0);
+		else if (fw->cfg->ordered)
+			write_ordered(fw, b);
+		else
+			write_block(fw, b);
+	}
+	/* blocks a failed ordered run left parked */
+	for (uint64_t i = 0; i < fw->pending_cap; i++) {
+		struct block *p = fw->pending_head[i];
+		while (p) {
+			struct block *next = p->next;
+			block_done(p, 0);
+			p = next;
+		}
+		fw->pending_head[i] = fw->pending_tail[i] = NULL;
+	}
+	close_file(fw);
+	sp_io_destroy(fw->io);
+	fw->io = NULL;
+	return NULL;
+}
