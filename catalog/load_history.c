@@ -143,3 +143,30 @@ int spate_catalog_history(struct spate_catalog *c, const char *flow,
 		*out = v;
 	return rc;
 }
+
+int spate_catalog_check_writable(struct spate_catalog *c, char *err,
+				 size_t errlen)
+{
+	int rc;
+
+	if (sqlite3_db_readonly(c->db, "main") == 1) {
+		cat_set_err(err, errlen,
+			    "catalog %s is read-only (its file or folder "
+			    "cannot be written)",
+			    c->path);
+		return -EROFS;
+	}
+	/* a row written and rolled back: the journal beside the file must
+	 * be creatable too */
+	if ((rc = cat_begin(c, err, errlen)))
+		return rc;
+	int step = sqlite3_exec(c->db,
+				"INSERT INTO loads (stage, path, size, mtime, "
+				"xxh64, flow, run_id, records, time) VALUES "
+				"('', '', 0, 0, '', '', '', 0, 0)",
+				NULL, NULL, NULL);
+	if (step != SQLITE_OK)
+		rc = cat_db_fail(c, step, "cannot write", err, errlen);
+	cat_rollback(c);
+	return rc;
+}

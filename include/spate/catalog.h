@@ -187,6 +187,12 @@ int spate_catalog_record_loads(struct spate_catalog *c,
 			       const struct spate_catalog_load *v, size_t n,
 			       char *err, size_t errlen);
 
+/* Whether loads can be recorded: a row is written and rolled back.
+ * 0, -EROFS (the file or its folder is read-only), -EACCES, -EBUSY ...
+ * with err naming the catalog. */
+int spate_catalog_check_writable(struct spate_catalog *c, char *err,
+				 size_t errlen);
+
 /* 1 when flow already loaded stage/path with that size (and, when xxh64 is
  * not NULL, that hash), 0 when not, -errno. */
 int spate_catalog_is_loaded(struct spate_catalog *c, const char *flow,

@@ -117,6 +117,10 @@ static int add_file(struct fr_state *fr, const char *path, const char *shown,
 	f->display = strdup(shown);
 	f->size = (uint64_t)st.st_size;
 	f->mtime = (int64_t)st.st_mtime;
+	f->mtime_ns = (int64_t)st.st_mtim.tv_nsec;
+	f->dev = (uint64_t)st.st_dev;
+	f->ino = (uint64_t)st.st_ino;
+	f->regular = S_ISREG(st.st_mode);
 	fr->total_size += f->size;
 	return f->path && f->display ? 0 : -ENOMEM;
 }
@@ -243,6 +247,40 @@ static int open_stage(struct fr_state *fr, char *err, size_t errlen)
 	return 0;
 }
 
+/* XXH64 of the file's bytes before the run (once): what the run id and
+ * the load history compare, and what the read must find again. */
+static int hash_file(struct fr_file *f, char *err, size_t errlen)
+{
+	int rc;
+
+	if (f->hashed)
+		return 0;
+	rc = sp_xxh64_file(f->path, &f->content);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", f->display,
+			 strerror(-rc));
+		return rc;
+	}
+	f->hashed = true;
+	return 0;
+}
+
+/* The input's fingerprint is its content: every regular local file is
+ * hashed before the run, unless --trust-mtime takes size and mtime for
+ * it (or the run only validates).  S3 objects stand by their ETag. */
+static int hash_inputs(struct fr_state *fr, char *err, size_t errlen)
+{
+	if (fr->s3 || fr->ctx->trust_mtime || fr->ctx->validate_only)
+		return 0;
+	for (uint32_t i = 0; i < fr->nfiles; i++) {
+		struct fr_file *f = &fr->files[i];
+		int rc = f->regular ? hash_file(f, err, errlen) : 0;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Leaves out the files this flow loaded from the stage before: same
  * path, size and content hash (a file is hashed only when the rest
  * matches). */
@@ -260,12 +298,10 @@ static int skip_loaded(struct fr_state *fr, char *err, size_t errlen)
 			rc = spate_catalog_is_loaded(fr->catalog, flow, stage,
 						     f->display, f->size, &h);
 		} else if (rc == 1) {
-			rc = sp_xxh64_file(f->path, &h);
-			if (rc < 0) {
-				snprintf(err, errlen, "cannot read %s: %s",
-					 f->display, strerror(-rc));
+			rc = hash_file(f, err, errlen);
+			if (rc < 0)
 				return rc;
-			}
+			h = f->content;
 			rc = spate_catalog_is_loaded(fr->catalog, flow, stage,
 						     f->display, f->size, &h);
 		}
@@ -331,7 +367,7 @@ static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 		goto fail;
 	rc = fr->s3 ? fr_s3_expand(fr, err, errlen)
 		    : expand_paths(fr, err, errlen);
-	if (rc)
+	if (rc || (rc = hash_inputs(fr, err, errlen)))
 		goto fail;
 	if (fr->catalog && !ctx->force && !ctx->validate_only &&
 	    (rc = skip_loaded(fr, err, errlen)))
@@ -360,7 +396,13 @@ static uint64_t fr_identity(void *state)
 		for (const char *p = f->path; *p; p++)
 			h = (h ^ (unsigned char)*p) * 1099511628211ull;
 		h = (h ^ f->size) * 1099511628211ull;
-		h = (h ^ (uint64_t)f->mtime) * 1099511628211ull;
+		/* content when hashed; else (--trust-mtime, streams, S3)
+		 * mtime and ETag */
+		h = (h ^ (f->hashed ? f->content : (uint64_t)f->mtime)) *
+		    1099511628211ull;
+		if (!f->hashed)
+			h = (h ^ (uint64_t)f->mtime_ns ^ f->etag_hash) *
+			    1099511628211ull;
 	}
 	return h;
 }
@@ -370,6 +412,7 @@ static int fr_start(void *state, char *err, size_t errlen)
 	struct fr_state *fr = state;
 	unsigned n = fr->ctx->workers * 2 + 4;
 	unsigned ring = 4;
+	int rc;
 
 	while (ring <= n)
 		ring *= 2;
@@ -379,6 +422,19 @@ static int fr_start(void *state, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	fr->nbufs = n;
+	/* the load history is written after the commit: it must be
+	 * writable before anything moves */
+	char msg[512] = "";
+	if (fr->catalog && !fr->ctx->validate_only &&
+	    (rc = spate_catalog_check_writable(fr->catalog, msg,
+					       sizeof(msg)))) {
+		snprintf(err, errlen,
+			 "cannot record the load history of stage '%s': %s; "
+			 "nothing was read (make the catalog writable, or "
+			 "name another with --catalog)",
+			 fr->cfg->stage, msg);
+		return rc;
+	}
 	for (unsigned i = 0; i < n; i++)
 		sp_ring_try_push_mpmc(&fr->free_bufs, &fr->bufs[i]);
 	if (fr->on_error == FR_SKIP_FILE) {
@@ -467,48 +523,67 @@ static void fr_status(void *state, struct sp_stage_status *st)
 
 /* After a run whose output was committed: the files read in full go into
  * the catalog's load history (one transaction). */
-static void record_loads(struct fr_state *fr)
+/* Whether f's records are in the committed output and the history
+ * lacks it: read in full by this run, or, in a run skipped because its
+ * output was committed already, every file not in the history (an
+ * earlier run committed it but could not record it; its record count
+ * is then unknown: 0). */
+static bool to_record(const struct fr_file *f)
 {
+	return f->done || (!f->loaded && !f->bad && f->hashed);
+}
+
+/* After the commit: the loads go into the history.  A failure fails the
+ * run (exit 4) with what to do: the output stays committed. */
+static int fr_after_commit(void *state, char *err, size_t errlen)
+{
+	struct fr_state *fr = state;
 	const struct sp_stage_ctx *ctx = fr->ctx;
 	struct spate_catalog_load *v;
 	size_t n = 0;
-	char err[1024] = "";
+	char msg[1024] = "";
 
-	if (!fr->catalog || !ctx->committed || !*ctx->committed ||
-	    ctx->validate_only)
-		return;
+	if (!fr->catalog || ctx->validate_only)
+		return 0;
 	v = calloc(fr->nfiles ? fr->nfiles : 1, sizeof(*v));
 	if (!v) {
-		sp_log_error("[origin:file_reader:%s] out of memory recording "
-			     "the load history",
-			     ctx->id);
-		return;
+		snprintf(err, errlen, "out of memory recording the load history");
+		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < fr->nfiles; i++) {
 		struct fr_file *f = &fr->files[i];
-		if (!f->done)
+		if (!to_record(f))
 			continue;
 		v[n++] = (struct spate_catalog_load){
 			.stage = fr->cfg->stage,
 			.path = f->display,
 			.size = f->size,
 			.mtime = f->mtime,
-			.xxh64 = f->xxh64,
+			.xxh64 = f->done ? f->xxh64 : f->content,
 			.flow = (char *)ctx->flow,
 			.run_id = (char *)ctx->run_id,
 			.records = atomic_load(&f->records),
 		};
 	}
-	if (spate_catalog_record_loads(fr->catalog, v, n, err, sizeof(err)))
-		sp_log_error("[origin:file_reader:%s] the run's output is "
-			     "committed but its %zu loaded file%s could not be "
-			     "recorded (a rerun loads them again): %s",
-			     ctx->id, n, n == 1 ? "" : "s", err);
-	else if (n)
+	int rc = spate_catalog_record_loads(fr->catalog, v, n, msg,
+					    sizeof(msg));
+	free(v);
+	if (rc) {
+		snprintf(err, errlen,
+			 "the output is committed, but its %zu loaded file%s "
+			 "could not be recorded in the load history: %s.  Fix "
+			 "that, then run the same flow again before new files "
+			 "arrive in stage '%s': it finds the output committed, "
+			 "writes nothing and records them (with new files, or "
+			 "--force, they would be loaded twice)",
+			 n, n == 1 ? "" : "s", msg, fr->cfg->stage);
+		return rc;
+	}
+	if (n)
 		sp_log_info("[origin:file_reader:%s] %zu load%s recorded in %s",
 			    ctx->id, n, n == 1 ? "" : "s",
 			    spate_catalog_path(fr->catalog));
-	free(v);
+	return 0;
 }
 
 static void fr_close(void *state)
@@ -517,7 +592,6 @@ static void fr_close(void *state)
 
 	if (!fr)
 		return;
-	record_loads(fr);
 	spate_catalog_close(fr->catalog);
 	free(fr->root);
 	sp_batch_destroy(fr->scan);
@@ -565,4 +639,5 @@ const struct sp_stage_desc sp_stage_file_reader = {
 	.identity = fr_identity,
 	.status = fr_status,
 	.close = fr_close,
+	.after_commit = fr_after_commit,
 };

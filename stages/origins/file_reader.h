@@ -55,7 +55,12 @@ struct fr_file {
 	char *path;    /* as opened */
 	char *display; /* as shown in messages */
 	uint64_t size;
-	int64_t mtime;
+	int64_t mtime;	  /* whole seconds (load history) */
+	int64_t mtime_ns; /* the rest: checked at the end of the read */
+	uint64_t dev, ino;
+	bool regular;	  /* a regular file: checked for changes */
+	bool hashed;	  /* content holds XXH64 of its bytes before the run */
+	uint64_t content;
 	struct sp_csv_parser csv; /* per file: its header */
 	bool csv_ready;
 	bool loaded;  /* in the load history already: skipped */
@@ -102,6 +107,7 @@ struct fr_state {
 	bool first_block;  /* the next block read starts the file */
 	uint64_t line;	   /* next line number in the current file */
 	uint64_t offset;   /* byte offset of the carry in the file */
+	uint64_t raw_read; /* bytes of the file read (before decoding) */
 	char *carry;	   /* bytes after the last record boundary */
 	size_t carry_len, carry_cap;
 	const char *blk; /* current io block not yet consumed */

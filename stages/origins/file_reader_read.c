@@ -20,6 +20,7 @@ static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 	fr->first_block = true;
 	fr->line = 1;
 	fr->offset = 0;
+	fr->raw_read = 0;
 	fr->carry_len = 0;
 	fr->blk = NULL;
 	fr->blk_len = fr->blk_used = 0;
@@ -139,9 +140,9 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 				break;
 			}
 			fr->blk_used = 0;
-			if (fr->catalog)
-				XXH64_update(&fr->hash, fr->blk,
-						   fr->blk_len);
+			fr->raw_read += fr->blk_len;
+			if (!fr->s3)
+				XXH64_update(&fr->hash, fr->blk, fr->blk_len);
 			if (fr->first_block && (rc = start_decoder(fr)))
 				return rc;
 			fr->first_block = false;
@@ -187,6 +188,62 @@ static void close_file(struct fr_state *fr)
 	fr_src_close(fr);
 	if (fr->dec)
 		sp_decomp_reset(fr->dec);
+}
+
+static const char *size_change(uint64_t from, uint64_t to)
+{
+	return to < from ? "shrank" : "grew";
+}
+
+/* At the end of a file's read: the file must be the one the run started
+ * with, unchanged (same inode, size, mtime, and the content hashed before
+ * the run), or what was read is not an input anyone can name: the run
+ * fails and publishes nothing.  0 or -EAGAIN with err. */
+static int check_unchanged(struct fr_state *fr, const struct fr_file *f,
+			   char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fr->s3 || !f->regular)
+		return 0;
+	if (stat(f->path, &st) < 0) {
+		snprintf(err, errlen,
+			 "%s was removed or renamed while being read; "
+			 "nothing is published (run again once it is complete)",
+			 f->display);
+		return -EAGAIN;
+	}
+	if ((uint64_t)st.st_dev != f->dev || (uint64_t)st.st_ino != f->ino) {
+		snprintf(err, errlen,
+			 "%s was replaced by another file while being read; "
+			 "nothing is published (run again once it is complete)",
+			 f->display);
+		return -EAGAIN;
+	}
+	uint64_t now = (uint64_t)st.st_size;
+	if (fr->raw_read != f->size || now != f->size) {
+		uint64_t to = fr->raw_read != f->size ? fr->raw_read : now;
+		snprintf(err, errlen,
+			 "file %s %s from %llu to %llu bytes while being "
+			 "read; nothing is published (run again once it is "
+			 "complete)",
+			 f->display, size_change(f->size, to),
+			 (unsigned long long)f->size, (unsigned long long)to);
+		return -EAGAIN;
+	}
+	if ((int64_t)st.st_mtime != f->mtime ||
+	    (int64_t)st.st_mtim.tv_nsec != f->mtime_ns ||
+	    (f->hashed && XXH64_digest(&fr->hash) != f->content)) {
+		snprintf(err, errlen,
+			 "file %s was modified while being read (%s); nothing "
+			 "is published (run again once it is complete)",
+			 f->display,
+			 f->hashed && XXH64_digest(&fr->hash) != f->content
+			     ? "its content differs from when the run started"
+			     : "its mtime changed");
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 /* The current file was read to its end: on to the next. */
@@ -394,6 +451,10 @@ int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen)
 		size_t cut;
 		if ((rc = cut_chunk(fr, fr->csv ? &f->csv.opt : NULL, &cut, err,
 				    errlen)))
+			return rc;
+		/* the file's last chunk: what was read must still be it */
+		if ((cut == 0 || (fr->eof && cut == fr->carry_len)) &&
+		    (rc = check_unchanged(fr, f, err, errlen)))
 			return rc;
 		if (cut == 0) {
 			finish_file(fr);
