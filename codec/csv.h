@@ -50,6 +50,7 @@ struct sp_csv_parser {
 	uint32_t ncols;
 	uint32_t *col_sym;	     /* symbol of each column */
 	enum sp_csv_type *col_type;  /* type of each column */
+	uint32_t renamed; /* header names made unique: empty or repeated */
 };
 
 int sp_csv_parser_init(struct sp_csv_parser *p,
@@ -64,11 +65,30 @@ void sp_csv_parser_fini(struct sp_csv_parser *p);
  * consumed (data starts there) and sets *lines to the lines consumed, or
  * -EINVAL with a message in err (e.g. "header has no column 'expense'
  * named in schema"), or -EAGAIN when buf holds no complete header yet.
- * Call once per input, before sp_csv_parse.
+ * eof: buf holds the whole input (a last line without newline is
+ * complete; a header with an unterminated quote is an error).  A header
+ * that does not end within SP_CSV_PREAMBLE_MAX bytes is an error naming
+ * the bytes read.  Empty or duplicate header names are made unique (see
+ * sp_csv_parser.renamed).  Call once per input, before sp_csv_parse.
  */
 ssize_t sp_csv_read_preamble(struct sp_csv_parser *p, struct sp_symtab *st,
-			     const char *buf, size_t len, uint64_t *lines,
-			     char *err, size_t errlen);
+			     const char *buf, size_t len, bool eof,
+			     uint64_t *lines, char *err, size_t errlen);
+
+/* Longest preamble (ignore_lines and header) searched for its end: a
+ * header that does not end within it is an error, not data swallowed. */
+#define SP_CSV_PREAMBLE_MAX ((size_t)1 << 20)
+
+/*
+ * Whether an input's line ends are lone CRs, from its first line end
+ * outside quotes (after a UTF-8 BOM): 1 CR-only, 0 LF or CRLF (or none
+ * within SP_CSV_PREAMBLE_MAX bytes, or none at all when eof), -EAGAIN when
+ * buf holds no line end yet.  A CR-only input is read with every CR turned
+ * into '\n' by sp_csv_cr_to_lf before the preamble and the parser see it.
+ */
+int sp_csv_detect_cr(const struct sp_csv_options *opt, const char *buf,
+		     size_t len, bool eof);
+void sp_csv_cr_to_lf(char *buf, size_t len);
 
 /*
  * Parses the records of buf[0..len) into b (zero copy where a field has no

@@ -115,9 +115,72 @@ void sp_csv_parser_fini(struct sp_csv_parser *p)
 	p->ncols = 0;
 }
 
+/* Whether symbol s names a column of sym[0..n) other than column i. */
+static bool name_taken(const uint32_t *sym, uint32_t n, uint32_t i, uint32_t s)
+{
+	for (uint32_t k = 0; k < n; k++)
+		if (k != i && sym[k] == s)
+			return true;
+	return false;
+}
+
+/*
+ * Header names made unique, left to right: the first column with a name
+ * keeps it; a repeated name gets "_2", "_3", ... (a, a, b: a, a_2, b) and
+ * an empty one "_N" (N: its 1-based column), either with the smallest
+ * suffix that no other column of the header uses (a, , _2: a, _2_2, _2).
+ * Each renaming is counted in p->renamed and listed in note.
+ */
+static int unique_names(struct sp_csv_parser *p, struct sp_symtab *st,
+			uint32_t *sym, uint32_t n, char *note, size_t notelen)
+{
+	size_t used = 0;
+
+	p->renamed = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t was = sym[i], s = was;
+		const char *base =
+		    was == SP_SYM_NONE ? "" : sp_symtab_name(st, was, NULL);
+		char gen[300];
+
+		if (was != SP_SYM_NONE && !name_taken(sym, i, i, was))
+			continue;
+		for (uint32_t k = 1; k == 1 || name_taken(sym, n, i, s); k++) {
+			int gl;
+
+			if (was == SP_SYM_NONE)
+				gl = k == 1 ? snprintf(gen, sizeof(gen), "_%u",
+						       i + 1)
+					    : snprintf(gen, sizeof(gen),
+						       "_%u_%u", i + 1, k);
+			else if (k == 1)
+				continue;
+			else
+				gl = snprintf(gen, sizeof(gen), "%.*s_%u", 240,
+					      base, k);
+			s = sp_symtab_intern(st, gen, (size_t)gl);
+			if (s == SP_SYM_NONE)
+				return -ENOMEM;
+		}
+		sym[i] = s;
+		p->renamed++;
+		if (notelen > used) {
+			int w = snprintf(note + used, notelen - used,
+					 "%scolumn %u \"%.*s\" named \"%s\"",
+					 used ? ", " : "header: ", i + 1, 64,
+					 base, sp_symtab_name(st, s, NULL));
+			used += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (p->renamed && notelen > used)
+		snprintf(note + used, notelen - used,
+			 " (empty or repeated names are made unique)");
+	return 0;
+}
+
 /* Reads the header record at *pos into columns. */
 static ssize_t read_header(struct sp_csv_parser *p, struct sp_symtab *st,
-			   const char *buf, size_t len, size_t pos,
+			   const char *buf, size_t len, size_t pos, bool eof,
 			   uint64_t *lines, char *err, size_t errlen)
 {
 	struct tok t;
@@ -140,7 +203,15 @@ static ssize_t read_header(struct sp_csv_parser *p, struct sp_symtab *st,
 		size_t slen;
 
 		end = tok_field(&t, &f);
-		if (end == TOK_UNTERMINATED || end == TOK_EOF) {
+		if (end == TOK_UNTERMINATED && eof) {
+			snprintf(err, errlen,
+				 "header: unterminated quote in column %u "
+				 "(opened at byte %zu; %zu bytes read)",
+				 n + 1, f.start, len);
+			ret = -EINVAL;
+			goto out;
+		}
+		if (end == TOK_UNTERMINATED || (end == TOK_EOF && !eof)) {
 			ret = -EAGAIN; /* the header line is not complete */
 			goto out;
 		}
@@ -186,23 +257,22 @@ static ssize_t read_header(struct sp_csv_parser *p, struct sp_symtab *st,
 			}
 			cap *= 2;
 		}
-		if (slen) {
-			sym[n] = sp_symtab_intern(st, s, slen);
-		} else {
-			char gen[16]; /* an empty name gets the _N form */
-			int gl = snprintf(gen, sizeof(gen), "_%u", n + 1);
-			sym[n] = sp_symtab_intern(st, gen, (size_t)gl);
-		}
-		if (sym[n] == SP_SYM_NONE) {
+		sym[n] = SP_SYM_NONE; /* empty: named by unique_names */
+		if (slen &&
+		    (sym[n] = sp_symtab_intern(st, s, slen)) == SP_SYM_NONE) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		type[n] = SP_CSV_STRING;
-		for (uint32_t k = 0; k < ns; k++)
-			if (p->col_sym[p->ncols + k] == sym[n])
-				type[n] = p->col_type[p->ncols + k];
 		n++;
 	} while (end == TOK_DELIM);
+	if ((ret = unique_names(p, st, sym, n, err, errlen)))
+		goto out;
+	for (uint32_t i = 0; i < n; i++) {
+		type[i] = SP_CSV_STRING;
+		for (uint32_t k = 0; k < ns; k++)
+			if (p->col_sym[p->ncols + k] == sym[i])
+				type[i] = p->col_type[p->ncols + k];
+	}
 	for (uint32_t k = 0; k < ns; k++) {
 		uint32_t want = p->col_sym[p->ncols + k], i;
 
@@ -220,6 +290,8 @@ static ssize_t read_header(struct sp_csv_parser *p, struct sp_symtab *st,
 	if (ret)
 		goto out;
 	*lines += 1 + t.newlines;
+	if (end == TOK_EOF) /* a header without line end ends the input */
+		t.pos = len;
 	ret = (ssize_t)t.pos;
 out:
 	free(name);
@@ -230,7 +302,8 @@ out:
 
 /* Names the columns _1.._n after the fields of the record at pos. */
 static ssize_t first_row_columns(struct sp_csv_parser *p, struct sp_symtab *st,
-				 const char *buf, size_t len, size_t pos)
+				 const char *buf, size_t len, size_t pos,
+				 bool eof)
 {
 	struct tok t;
 	struct tok_field f;
@@ -244,7 +317,10 @@ static ssize_t first_row_columns(struct sp_csv_parser *p, struct sp_symtab *st,
 		end = tok_field(&t, &f);
 		n++;
 	} while (end == TOK_DELIM);
-	if (end != TOK_EOL)
+	if (end == TOK_UNTERMINATED &&
+	    (eof || len - pos >= SP_CSV_PREAMBLE_MAX))
+		return 0; /* no fixed columns: the parser reports the row */
+	if (end != TOK_EOL && !(end == TOK_EOF && eof))
 		return -EAGAIN;
 	sym = malloc(n * sizeof(*sym));
 	type = calloc(n, sizeof(*type));
@@ -266,9 +342,24 @@ out:
 	return ret;
 }
 
+/* -EAGAIN for a preamble not complete in buf[0..len), or an error once
+ * SP_CSV_PREAMBLE_MAX bytes were read without it ending. */
+static ssize_t incomplete(size_t len, bool eof, const char *what, char *err,
+			  size_t errlen)
+{
+	if (eof || len < SP_CSV_PREAMBLE_MAX)
+		return -EAGAIN;
+	snprintf(err, errlen,
+		 "%s does not end within %zu bytes (%zu bytes read, no line "
+		 "end outside quotes: check the line ends, quote and "
+		 "delimiter)",
+		 what, SP_CSV_PREAMBLE_MAX, len);
+	return -EINVAL;
+}
+
 ssize_t sp_csv_read_preamble(struct sp_csv_parser *p, struct sp_symtab *st,
-			     const char *buf, size_t len, uint64_t *lines,
-			     char *err, size_t errlen)
+			     const char *buf, size_t len, bool eof,
+			     uint64_t *lines, char *err, size_t errlen)
 {
 	static const char bom[] = "\xef\xbb\xbf";
 	size_t pos = 0;
@@ -277,20 +368,28 @@ ssize_t sp_csv_read_preamble(struct sp_csv_parser *p, struct sp_symtab *st,
 
 	if (errlen)
 		err[0] = '\0';
-	if (len < 3 && memcmp(buf, bom, len) == 0)
+	if (len < 3 && !eof && (!len || memcmp(buf, bom, len) == 0))
 		return -EAGAIN;
 	if (len >= 3 && memcmp(buf, bom, 3) == 0)
 		pos = 3;
 	for (uint32_t i = 0; i < p->opt.ignore_lines; i++) {
-		const char *e = memchr(buf + pos, '\n', len - pos);
+		const char *e =
+		    pos < len ? memchr(buf + pos, '\n', len - pos) : NULL;
+		if (!e && eof)
+			return (ssize_t)len; /* all skipped: no data */
 		if (!e)
-			return -EAGAIN;
+			return incomplete(len, eof, "ignore_lines", err,
+					  errlen);
 		pos = (size_t)(e - buf) + 1;
 		nl++;
 	}
 	if (p->opt.header) {
 		pos = sp_csv_skip_blank(buf, len, pos, &nl);
-		r = read_header(p, st, buf, len, pos, &nl, err, errlen);
+		if (pos >= len && eof)
+			return (ssize_t)len; /* no header: no data */
+		r = read_header(p, st, buf, len, pos, eof, &nl, err, errlen);
+		if (r == -EAGAIN)
+			return incomplete(len, eof, "header", err, errlen);
 		if (r < 0)
 			return r;
 		pos = (size_t)r;
@@ -298,7 +397,9 @@ ssize_t sp_csv_read_preamble(struct sp_csv_parser *p, struct sp_symtab *st,
 		uint64_t ignored = 0;
 		size_t at = sp_csv_skip_blank(buf, len, pos, &ignored);
 
-		r = first_row_columns(p, st, buf, len, at);
+		if (at >= len && eof)
+			return (ssize_t)len; /* no data */
+		r = first_row_columns(p, st, buf, len, at, eof);
 		if (r < 0)
 			return r;
 	}

@@ -118,8 +118,11 @@ static int raw_create(const void *config, const struct sp_stage_ctx *ctx,
 			raw_close(r);
 			return rc;
 		}
+		if (sp_csv_detect_cr(&r->parser.opt, r->data, r->len, true) ==
+		    1)
+			sp_csv_cr_to_lf(r->data, r->len);
 		used = sp_csv_read_preamble(&r->parser, ctx->symtab, r->data,
-					    r->len, &lines, err, errlen);
+					    r->len, true, &lines, err, errlen);
 		if (used == -EAGAIN) {
 			used = (ssize_t)r->len; /* empty: no header, no data */
 		} else if (used < 0) {
@@ -130,6 +133,8 @@ static int raw_create(const void *config, const struct sp_stage_ctx *ctx,
 			raw_close(r);
 			return (int)used;
 		}
+		if (r->parser.renamed)
+			sp_stage_warn(ctx, "data: %s", err);
 		r->start = (size_t)used;
 		r->first_line += lines;
 	}

@@ -113,6 +113,8 @@ struct fr_state {
 	const char *blk; /* current io block not yet consumed */
 	size_t blk_len, blk_used;
 	bool eof;
+	bool eol_known;  /* a CSV file's line ends were looked at */
+	bool cr_eol;     /* they are lone CRs, read as newlines */
 	struct fr_buf *bufs;
 	unsigned nbufs;
 	struct sp_ring free_bufs;

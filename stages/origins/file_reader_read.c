@@ -25,6 +25,7 @@ static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 	fr->blk = NULL;
 	fr->blk_len = fr->blk_used = 0;
 	fr->eof = false;
+	fr->eol_known = fr->cr_eol = false;
 	XXH64_reset(&fr->hash, 0);
 	return 0;
 }
@@ -116,11 +117,10 @@ static int check_text(struct fr_state *fr, char *err, size_t errlen)
 	return -EINVAL;
 }
 
-/* Appends input to the carry until it holds at least `want` bytes or the
- * file ends.  Returns 0 or -errno. */
-static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
+/* fill, before a CR-only CSV's line ends are turned into newlines. */
+static int fill_raw(struct fr_state *fr, struct fr_file *f, size_t want,
+		    char *err, size_t errlen)
 {
-	struct fr_file *f = &fr->files[fr->cur_file];
 
 	while (fr->carry_len < want && !fr->eof) {
 		if (fr->blk && fr->blk_used == fr->blk_len) {
@@ -178,6 +178,19 @@ static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
 		}
 	}
 	return check_text(fr, err, errlen);
+}
+
+/* Appends input to the carry until it holds at least `want` bytes or the
+ * file ends.  Returns 0 or -errno. */
+static int fill(struct fr_state *fr, size_t want, char *err, size_t errlen)
+{
+	struct fr_file *f = &fr->files[fr->cur_file];
+	size_t had = fr->carry_len;
+	int rc = fill_raw(fr, f, want, err, errlen);
+
+	if (rc == 0 && fr->cr_eol) /* a CR-only CSV: its CRs end lines */
+		sp_csv_cr_to_lf(fr->carry + had, fr->carry_len - had);
+	return rc;
 }
 
 static void close_file(struct fr_state *fr)
@@ -281,21 +294,25 @@ static int read_preamble(struct fr_state *fr, struct fr_file *f,
 		rc = fill(fr, want, err, errlen);
 		if (rc < 0)
 			return rc;
+		if (!fr->eol_known) {
+			rc = sp_csv_detect_cr(&csv->opt, fr->carry,
+					      fr->carry_len, fr->eof);
+			if (rc == -EAGAIN) {
+				want = fr->carry_len * 2;
+				continue;
+			}
+			fr->eol_known = true;
+			fr->cr_eol = rc == 1;
+			if (fr->cr_eol)
+				sp_csv_cr_to_lf(fr->carry, fr->carry_len);
+		}
 		uint64_t lines = 0;
-		char msg[256] = "";
-		ssize_t used = sp_csv_read_preamble(csv, fr->ctx->symtab,
-						    fr->carry, fr->carry_len,
-						    &lines, msg, sizeof(msg));
+		char msg[512] = "";
+		ssize_t used = sp_csv_read_preamble(
+		    csv, fr->ctx->symtab, fr->carry, fr->carry_len, fr->eof,
+		    &lines, msg, sizeof(msg));
 		if (used == -EAGAIN && !fr->eof) {
 			want = fr->carry_len * 2;
-			continue;
-		}
-		if (used == -EAGAIN && fr->carry_len &&
-		    fr->carry[fr->carry_len - 1] != '\n') {
-			/* the last line has no newline: end it, try again */
-			if (carry_reserve(fr, fr->carry_len + 1))
-				return -ENOMEM;
-			fr->carry[fr->carry_len++] = '\n';
 			continue;
 		}
 		if (used == -EAGAIN) /* empty, or blank lines only */
@@ -304,6 +321,8 @@ static int read_preamble(struct fr_state *fr, struct fr_file *f,
 			snprintf(err, errlen, "%s: %s", f->display, msg);
 			return (int)used;
 		}
+		if (csv->renamed)
+			sp_stage_warn(fr->ctx, "%s: %s", f->display, msg);
 		memmove(fr->carry, fr->carry + used, fr->carry_len - (size_t)used);
 		fr->carry_len -= (size_t)used;
 		fr->offset += (uint64_t)used;

@@ -39,6 +39,9 @@ struct stdin_state {
 	bool eof;
 	bool stopped; /* eof because the run stopped, not end of input */
 	bool preamble_done;
+	bool eol_known; /* csv: the line ends were looked at */
+	bool cr_eol;	/* csv: they are lone CRs, read as newlines */
+	const struct sp_stage_ctx *ctx;
 	uint64_t line;	 /* line number of the next chunk's first byte */
 	uint64_t offset; /* byte offset of the next chunk */
 };
@@ -104,6 +107,7 @@ static int stdin_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	}
 	s->symtab = ctx->symtab;
+	s->ctx = ctx;
 	s->stop_fd = ctx->stop_fd;
 	s->block = cfg->block_size ? (size_t)cfg->block_size : 1 << 20;
 	s->line = 1;
@@ -200,6 +204,8 @@ static int fill(struct stdin_state *s, char *buf, size_t size, size_t *len,
 				 strerror(e));
 			return -e;
 		} else {
+			if (s->cr_eol) /* a CR-only CSV: CRs end lines */
+				sp_csv_cr_to_lf(buf + *len, (size_t)n);
 			have_line = have_line ||
 				    memchr(buf + *len, '\n', (size_t)n);
 			*len += (size_t)n;
@@ -241,21 +247,26 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 			free(buf);
 			return rc;
 		}
+		if (!s->preamble_done && !s->eol_known) {
+			rc = sp_csv_detect_cr(&s->parser.opt, buf, len, s->eof);
+			if (rc == -EAGAIN) {
+				rc = keep_tail(s, buf, len);
+				free(buf);
+				if (rc)
+					goto nomem;
+				continue;
+			}
+			s->eol_known = true;
+			s->cr_eol = rc == 1;
+			if (s->cr_eol)
+				sp_csv_cr_to_lf(buf, len);
+		}
 		if (!s->preamble_done) {
 			uint64_t lines = 0;
 			ssize_t used = sp_csv_read_preamble(
-				&s->parser, s->symtab, buf, len, &lines, err,
-				errlen);
+				&s->parser, s->symtab, buf, len, s->eof, &lines,
+				err, errlen);
 
-			if (used == -EAGAIN && s->eof && len) {
-				buf[len] = '\n'; /* the header is the last line */
-				used = sp_csv_read_preamble(&s->parser,
-							    s->symtab, buf,
-							    len + 1, &lines,
-							    err, errlen);
-				if (used > (ssize_t)len)
-					used = (ssize_t)len;
-			}
 			if (used == -EAGAIN) {
 				if (s->eof) {
 					free(buf);
@@ -275,6 +286,8 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 				free(buf);
 				return (int)used;
 			}
+			if (s->parser.renamed)
+				sp_stage_warn(s->ctx, "stdin: %s", err);
 			s->preamble_done = true;
 			start = (size_t)used;
 			s->line += lines;

@@ -180,7 +180,7 @@ static void round_trip(const struct sp_batch *b, char d, char q,
 	if (!e.ncols || sp_csv_parser_init(&p, &o, st))
 		goto done_enc;
 	b2 = sp_batch_create(st);
-	used = sp_csv_read_preamble(&p, st, out.data, out.len, &lines, err,
+	used = sp_csv_read_preamble(&p, st, out.data, out.len, true, &lines, err,
 				    sizeof(err));
 	if (used != 0 || !b2)
 		abort();
@@ -260,7 +260,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_json_safe(raw);
 	check_kept_numbers(raw);
 
-	used = sp_csv_read_preamble(&p, st, buf, len, &lines, err, sizeof(err));
+	used = sp_csv_read_preamble(&p, st, buf, len, true, &lines, err,
+				    sizeof(err));
 	if (used >= 0) {
 		const char *rest = buf + used;
 		size_t n = len - (size_t)used;

@@ -51,7 +51,7 @@ static int parse_text(const struct sp_csv_options *o, const char *text,
 		sp_csv_parser_fini(&parser);
 	cr_assert_eq(sp_csv_parser_init(&parser, o, st), 0);
 	parser_live = true;
-	ssize_t used = sp_csv_read_preamble(&parser, st, text, len, &lines, err,
+	ssize_t used = sp_csv_read_preamble(&parser, st, text, len, true, &lines, err,
 					    sizeof(err));
 	cr_assert_geq(used, 0, "preamble: %zd %s", used, err);
 	return sp_csv_parse(&parser, text + used, len - (size_t)used, lines + 1,
@@ -395,13 +395,13 @@ Test(csv, preamble_needs_complete_header)
 
 	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
 	parser_live = true;
-	cr_assert_eq(sp_csv_read_preamble(&parser, st, "a,b", 3, &lines, err,
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "a,b", 3, false, &lines, err,
 					  sizeof(err)),
 		     -EAGAIN);
-	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\"a\nb\",c", 7, &lines,
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\"a\nb\",c", 7, false, &lines,
 					  err, sizeof(err)),
 		     -EAGAIN);
-	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\"a\nb\",c\n1,2\n", 12,
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\"a\nb\",c\n1,2\n", 12, false,
 					  &lines, err, sizeof(err)),
 		     8);
 	cr_assert_eq(lines, 2);
@@ -417,7 +417,7 @@ Test(csv, header_errors)
 
 	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
 	parser_live = true;
-	cr_assert_eq(sp_csv_read_preamble(&parser, st, "a,\"b\"x,c\n", 9,
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "a,\"b\"x,c\n", 9, false,
 					  &lines, err, sizeof(err)),
 		     -EINVAL);
 	cr_assert_str_eq(
@@ -494,7 +494,7 @@ Test(csv, schema_column_missing_from_header)
 	o.nschema = 2;
 	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
 	parser_live = true;
-	cr_assert_eq(sp_csv_read_preamble(&parser, st, "id,cost\n1,2\n", 12,
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "id,cost\n1,2\n", 12, false,
 					  &lines, err, sizeof(err)),
 		     -EINVAL);
 	cr_assert_str_eq(err, "header has no column 'expense' named in schema");
@@ -1212,10 +1212,10 @@ Test(csv, first_row_columns_need_a_complete_row)
 
 	cr_assert_eq(sp_csv_parser_init(&parser, &o, st), 0);
 	parser_live = true;
-	cr_assert_eq(sp_csv_read_preamble(&parser, st, "1,\"2\n", 5, &lines,
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "1,\"2\n", 5, false, &lines,
 					  err, sizeof(err)),
 		     -EAGAIN);
-	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\n1,\"2\n\",3\n", 10,
+	cr_assert_eq(sp_csv_read_preamble(&parser, st, "\n1,\"2\n\",3\n", 10, false,
 					  &lines, err, sizeof(err)),
 		     0);
 	cr_assert_eq(lines, 0);

