@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/jsonl.h"
 #include "stages/destinations/file_writer.h"
 
 void *fw_worker_create(void *state, unsigned worker)
