@@ -12,9 +12,12 @@
  * position (JSON lines nearly always repeat their keys in order) by
  * comparing the quoted key bytes, so the common record hashes nothing.
  *
- * A key that appears twice in one object gives two fields, in input order;
- * the encoder writes both back, so output stays faithful to the input.
- * Lookups (sp_record_get) see the first.
+ * A key that appears twice at the top of a line keeps its first position
+ * and takes its last value, as Python's json and most readers do: the
+ * record has one field per name, so predicates, setters and encoders all
+ * see the last value, and the line is re-encoded with one key.  Records
+ * whose keys all matched the predicted ones are checked against a cached
+ * verdict on the predicted names, so the common record compares nothing.
  *
  * The encoder copies the raw line of an unchanged record and rebuilds a
  * changed one from its fields, writing each value's source text as it was.
@@ -41,6 +44,7 @@ void sp_jsonl_parser_init(struct sp_jsonl_parser *p, struct sp_symtab *st)
 {
 	sp_symcache_init(&p->cache, st);
 	memset(p->predicted, 0, sizeof(p->predicted));
+	p->uniq = 0;
 }
 
 /* The predicted key of each position as its quoted JSON text ("name"),
@@ -140,6 +144,45 @@ static uint32_t key_slow(struct sp_jsonl_parser *ps, const char **pp,
  * record.  1 when a record was added, 0 for a blank line or a bad one
  * (recorded in b->errors), -ENOMEM.
  */
+/* Whether predicted[0..n) names no field twice (n <= NPRED), from the
+ * verdict cached in ps->uniq (the longest prefix known free of repeats). */
+static bool predicted_unique(struct sp_jsonl_parser *ps, uint32_t n)
+{
+	while (ps->uniq < n) {
+		uint32_t i = ps->uniq;
+
+		for (uint32_t j = 0; j < i; j++)
+			if (ps->predicted[j] == ps->predicted[i])
+				return false;
+		ps->uniq++;
+	}
+	return true;
+}
+
+/* Record rec (the last of b) with its repeated names folded: the first
+ * position keeps the last value.  Marks it changed when any was. */
+static void fold_repeats(struct sp_batch *b, struct sp_record *r)
+{
+	struct sp_field *f = &b->fields[r->first];
+	uint32_t n = r->nfields, out = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k;
+
+		for (k = 0; k < out && f[k].sym != f[i].sym; k++)
+			;
+		if (k < out)
+			f[k].v = f[i].v; /* a repeat: its value wins */
+		else
+			f[out++] = f[i];
+	}
+	if (out == n)
+		return;
+	b->nfields -= n - out;
+	r->nfields = out;
+	r->flags |= SP_RECORD_CHANGED;
+}
+
 static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 		      const char *line, const char *end, uint64_t lineno,
 		      uint64_t offset, struct sp_batch *b)
@@ -147,6 +190,7 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 	const char *p = skip_ws(line, end), *why;
 	int nomem = 0;
 	uint32_t k = 0;
+	bool slow = false; /* a key was not the predicted one */
 
 	if (p == end)
 		return 0; /* blank line */
@@ -191,8 +235,12 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 					goto nomem;
 				goto abort;
 			}
-			if (k < NPRED)
+			slow = true;
+			if (k < NPRED) {
 				predict(ps, pk, k, sym);
+				if (ps->uniq > k)
+					ps->uniq = k;
+			}
 		}
 		p = skip_ws(p, end);
 		if (unlikely(p == end || *p != ':')) {
@@ -242,6 +290,8 @@ close:
 		goto abort;
 	}
 	r = &b->recs[b->nrecs - 1];
+	if (unlikely(slow || !predicted_unique(ps, r->nfields)))
+		fold_repeats(b, r);
 	r->raw = line;
 	r->raw_len = (uint32_t)(end - line);
 	r->line = lineno;

@@ -17,6 +17,7 @@
 struct sp_jsonl_parser {
 	struct sp_symcache cache;
 	uint32_t predicted[64]; /* field symbols of the previous record */
+	uint32_t uniq; /* predicted[0..uniq) holds no symbol twice */
 };
 
 void sp_jsonl_parser_init(struct sp_jsonl_parser *p, struct sp_symtab *st);

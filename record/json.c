@@ -560,6 +560,7 @@ int sp_json_object_get(const char *obj, size_t len, const char *key,
 		       size_t klen, struct sp_value *out)
 {
 	const char *p = obj, *end = obj + len, *why;
+	bool found = false;
 
 	p = skip_ws(p, end);
 	if (p == end || *p != '{')
@@ -588,13 +589,13 @@ int sp_json_object_get(const char *obj, size_t len, const char *key,
 		bool hit = fl & SP_VALUE_ESCAPED
 			       ? escaped_key_equals(k, kl, key, klen)
 			       : kl == klen && memcmp(k, key, klen) == 0;
-		if (hit) {
+		if (hit) { /* a repeated key: the last one wins */
 			*out = v;
-			return 0;
+			found = true;
 		}
 		p = skip_ws(p, end);
 		if (p < end && *p == '}')
-			return -ENOENT;
+			return found ? 0 : -ENOENT;
 		if (p == end || *p != ',')
 			return -EINVAL;
 		p = skip_ws(p + 1, end);

@@ -54,7 +54,8 @@ int sp_json_scan_string(const char **p, const char *end, uint8_t *flags,
 int sp_json_scan_value_at(const char **p, const char *end, unsigned depth,
 			  struct sp_value *out, const char **why);
 
-/* Looks up member key (plain bytes) in raw object text obj[0..len).
+/* Looks up member key (plain bytes) in raw object text obj[0..len) (the
+ * last member of that name when it repeats, as JSON readers take it).
  * 0 and *out filled when found; -ENOENT when absent; -EINVAL when obj is
  * not a well-formed object. */
 int sp_json_object_get(const char *obj, size_t len, const char *key,

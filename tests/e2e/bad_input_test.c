@@ -146,3 +146,43 @@ Test(bad_input, csv_header_names_made_unique_with_warning)
 		  "%s", x.r.err);
 	e2e_flow_done(&x);
 }
+
+/* ---- JSON ------------------------------------------------------------ */
+
+/* A repeated key: the last value wins everywhere (Python's json reads it
+ * so), in conditions, setters and nested paths, and the output holds the
+ * key once. */
+Test(bad_input, json_duplicate_keys_last_wins)
+{
+	struct e2e_flow x = {0};
+
+	run_ok(&x,
+	       "name: dup\n"
+	       "stages:\n"
+	       "  - id: src\n"
+	       "    type: dev_raw_data\n"
+	       "    data: |\n"
+	       "      {\"a\":1,\"a\":20000}\n"
+	       "      {\"a\":20000,\"a\":1}\n"
+	       "      {\"a\":3,\"o\":{\"x\":1,\"x\":50000}}\n"
+	       "  - {id: big, type: filter, inputs: [src], condition: "
+	       "'${record:value(\"/a\") >= 10000}'}\n"
+	       "  - {id: nested, type: filter, inputs: [src], condition: "
+	       "'${record:value(\"/o/x\") >= 10000}'}\n"
+	       "  - {id: set, type: field_setter, inputs: [src], "
+	       "fields: {/b: '${record:value(\"/a\") + 1}'}}\n"
+	       "  - {id: o1, type: file_writer, inputs: [big], dir: big, "
+	       "ordered: true}\n"
+	       "  - {id: o2, type: file_writer, inputs: [nested], dir: nested, "
+	       "ordered: true}\n"
+	       "  - {id: o3, type: file_writer, inputs: [set], dir: set, "
+	       "ordered: true}\n",
+	       NULL);
+	e2e_flow_assert_out(&x, "big", "{\"a\":20000}\n");
+	e2e_flow_assert_out(&x, "nested",
+			    "{\"a\":3,\"o\":{\"x\":1,\"x\":50000}}\n");
+	e2e_flow_assert_out(&x, "set",
+			    "{\"a\":20000,\"b\":20001}\n{\"a\":1,\"b\":2}\n"
+			    "{\"a\":3,\"o\":{\"x\":1,\"x\":50000},\"b\":4}\n");
+	e2e_flow_done(&x);
+}
