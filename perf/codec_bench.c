@@ -10,13 +10,17 @@
  *   jsonl encode        (changed records: one field removed, one renamed)
  *   csv parse / encode  (built with -DSPATE_BENCH_CSV)
  *
- * Usage: codec_bench [--records N] [--write-jsonl PATH]
+ * Usage: codec_bench [--records N] [--write-jsonl PATH] [--jsonl PATH]
  * --write-jsonl also dumps the generated JSON lines, so that a script can
- * time other tools (wc -l, zstd -1) on the same input.
+ * time other tools (wc -l, zstd -1) on the same input.  --jsonl measures
+ * the JSON-lines codec on the first N lines of a file instead (e.g. the
+ * field-dense inputs perf/run makes for W6 and W7); its changed records
+ * lose their second field and have their first renamed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,8 +239,33 @@ static void bench_memchr(const struct text *t, uint64_t nrec)
 	report("memchr line count", (double)t->len, (double)nrec, tm);
 }
 
+/* The edit of the changed-record encode: tags removed and user renamed in
+ * the generated records; the second field removed and the first renamed
+ * in a file's (file_mode). */
+static void edit_record(struct sp_batch *b, uint32_t rec, bool file_mode,
+			const uint32_t syms[3])
+{
+	struct sp_field *f = sp_record_fields(b, rec);
+	uint32_t n = b->recs[rec].nfields;
+
+	if (file_mode) {
+		if (n > 1)
+			f[1].sym = SP_SYM_NONE;
+		if (n > 0)
+			f[0].sym = syms[2];
+	} else {
+		for (uint32_t k = 0; k < n; k++) {
+			if (f[k].sym == syms[0])
+				f[k].sym = SP_SYM_NONE;
+			else if (f[k].sym == syms[1])
+				f[k].sym = syms[2];
+		}
+	}
+	b->recs[rec].flags |= SP_RECORD_CHANGED;
+}
+
 static int bench_jsonl(const struct text *t, uint64_t nrec,
-		       struct sp_symtab *st)
+		       struct sp_symtab *st, bool file_mode)
 {
 	struct chunk *ch;
 	size_t nch = make_chunks(t, &ch);
@@ -274,24 +303,15 @@ static int bench_jsonl(const struct text *t, uint64_t nrec,
 
 	/* encode: all batches parsed up front, then changed and written */
 	struct sp_batch **bs = calloc(nch, sizeof(*bs));
-	uint32_t sym_tags = sp_symtab_intern(st, "tags", 4);
-	uint32_t sym_user = sp_symtab_intern(st, "user", 4);
-	uint32_t sym_name = sp_symtab_intern(st, "user_name", 9);
+	const uint32_t syms[3] = {sp_symtab_intern(st, "tags", 4),
+				  sp_symtab_intern(st, "user", 4),
+				  sp_symtab_intern(st, "user_name", 9)};
 	for (size_t i = 0; i < nch; i++) {
 		bs[i] = sp_batch_create(st);
 		sp_jsonl_parse(&ps, ch[i].p, ch[i].len, ch[i].first_line, 0,
 			       bs[i]);
-		for (uint32_t rec = 0; rec < bs[i]->nrecs; rec++) {
-			struct sp_field *f = sp_record_fields(bs[i], rec);
-			for (uint32_t k = 0; k < bs[i]->recs[rec].nfields;
-			     k++) {
-				if (f[k].sym == sym_tags)
-					f[k].sym = SP_SYM_NONE;
-				else if (f[k].sym == sym_user)
-					f[k].sym = sym_name;
-			}
-			bs[i]->recs[rec].flags |= SP_RECORD_CHANGED;
-		}
+		for (uint32_t rec = 0; rec < bs[i]->nrecs; rec++)
+			edit_record(bs[i], rec, file_mode, syms);
 	}
 	struct sp_buf out;
 	size_t out_bytes = 0;
@@ -413,10 +433,41 @@ static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
 }
 #endif
 
+/* The first *nrec lines of path (fewer when it has fewer: *nrec is set to
+ * them), each ending in a newline.  0, or 1 after a message. */
+static int read_lines(const char *path, uint64_t *nrec, struct text *t)
+{
+	FILE *f = fopen(path, "rb");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	uint64_t k = 0;
+
+	if (!f) {
+		fprintf(stderr, "codec_bench: cannot read %s: %s\n", path,
+			strerror(errno));
+		return 1;
+	}
+	while (k < *nrec && (n = getline(&line, &cap, f)) > 0) {
+		text_add(t, line, (size_t)n);
+		if (line[n - 1] != '\n')
+			text_add(t, "\n", 1);
+		k++;
+	}
+	free(line);
+	fclose(f);
+	if (k == 0) {
+		fprintf(stderr, "codec_bench: %s has no lines\n", path);
+		return 1;
+	}
+	*nrec = k;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t nrec = 200000;
-	const char *write_path = NULL;
+	const char *write_path = NULL, *read_path = NULL;
 	struct text json = {0}, csv = {0};
 	int rc = 0;
 
@@ -426,10 +477,13 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--write-jsonl") == 0 &&
 			   i + 1 < argc) {
 			write_path = argv[++i];
+		} else if (strcmp(argv[i], "--jsonl") == 0 && i + 1 < argc) {
+			read_path = argv[++i];
 		} else {
 			fprintf(
 			    stderr,
-			    "usage: %s [--records N] [--write-jsonl PATH]\n",
+			    "usage: %s [--records N] [--write-jsonl PATH] "
+			    "[--jsonl PATH]\n",
 			    argv[0]);
 			return 2;
 		}
@@ -438,12 +492,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "codec_bench: --records must be > 0\n");
 		return 2;
 	}
-	for (uint64_t i = 0; i < nrec; i++)
+	if (read_path) {
+		if (read_lines(read_path, &nrec, &json))
+			return 1;
+	} else {
+		for (uint64_t i = 0; i < nrec; i++)
 #ifdef SPATE_BENCH_CSV
-		gen_record(&json, &csv, i + 1);
+			gen_record(&json, &csv, i + 1);
 #else
-		gen_record(&json, NULL, i + 1);
+			gen_record(&json, NULL, i + 1);
 #endif
+	}
 	if (write_path) {
 		FILE *f = fopen(write_path, "wb");
 		if (!f || fwrite(json.data, 1, json.len, f) != json.len ||
@@ -463,9 +522,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bench_memchr(&json, nrec);
-	rc = bench_jsonl(&json, nrec, st);
+	rc = bench_jsonl(&json, nrec, st, read_path != NULL);
 #ifdef SPATE_BENCH_CSV
-	if (!rc)
+	if (!rc && !read_path)
 		rc = bench_csv(&csv, nrec, st);
 #endif
 	sp_symtab_destroy(st);
