@@ -191,71 +191,111 @@ static inline unsigned str_special_mask(const char *p)
 }
 #endif
 
+/*
+ * One special byte at s (not the closing quote): an escape or a UTF-8
+ * sequence is checked and its length returned; 0 with *why set when it
+ * is malformed or a control byte.
+ */
+static inline size_t scan_special(const char *s, const char *end,
+				  uint8_t *flags, const char **why)
+{
+	unsigned char c = (unsigned char)*s;
+	size_t n;
+
+	if (c >= 0x80) {
+		n = sp_utf8_seq((const unsigned char *)s,
+				(const unsigned char *)end);
+		if (unlikely(!n))
+			*why = "invalid UTF-8 in string";
+		return n;
+	}
+	if (c == '\\') {
+		int32_t cp;
+		n = read_escape(s, end, &cp, why);
+		*flags |= SP_VALUE_ESCAPED;
+		return n;
+	}
+	*why = c == 0 ? "NUL byte in string"
+		      : "unescaped control character in string";
+	return 0;
+}
+
 int sp_json_scan_string(const char **pp, const char *end, uint8_t *flags,
 			const char **why)
 {
 	const char *const start = *pp;
 	const char *p = start;
+	size_t n;
 
-	for (;;) {
 #if defined(__SSE2__)
-		while (end - p >= 16) {
-			unsigned mask = str_special_mask(p);
-			if (mask) {
-				p += __builtin_ctz(mask);
-				goto special;
+	/* each 16-byte block is loaded once: the specials in it (escapes,
+	 * UTF-8 sequences) are handled from its mask, bit by bit */
+	while (end - p >= 16) {
+		const char *base = p;
+		unsigned mask = str_special_mask(base);
+
+		while (mask) {
+			const char *s = base + __builtin_ctz(mask);
+			if (likely(*s == '"')) {
+				*pp = s;
+				return 0;
 			}
-			p += 16;
+			n = scan_special(s, end, flags, why);
+			if (unlikely(!n)) {
+				p = s;
+				goto fail;
+			}
+			p = s + n;
+			if (p - base >= 16)
+				goto next;
+			mask &= ~0u << (unsigned)(p - base);
 		}
-		/* the last bytes: one load ending at end, over bytes already
-		 * scanned, when the string is that long (the closing quote of
-		 * a line's last value is often there) */
-		if (p < end && end - start >= 16) {
-			const char *t = end - 16;
-			unsigned mask =
-			    str_special_mask(t) & (~0u << (unsigned)(p - t));
-			if (mask) {
-				p = t + __builtin_ctz(mask);
-				goto special;
+		p = base + 16;
+	next:;
+	}
+	/* the last bytes: one load ending at end, over bytes already scanned,
+	 * when the string is that long (the closing quote of a line's last
+	 * value is often there) */
+	if (p < end && end - start >= 16) {
+		const char *t = end - 16;
+		unsigned mask = str_special_mask(t) & (~0u << (unsigned)(p - t));
+
+		while (mask) {
+			const char *s = t + __builtin_ctz(mask);
+			if (likely(*s == '"')) {
+				*pp = s;
+				return 0;
 			}
+			n = scan_special(s, end, flags, why);
+			if (unlikely(!n)) {
+				p = s;
+				goto fail;
+			}
+			p = s + n;
+			if (p >= end)
+				break;
+			mask &= ~0u << (unsigned)(p - t);
+		}
+		if (!mask)
 			p = end;
-		}
+	}
 #endif
+	for (;;) {
 		while (p < end && !str_special((unsigned char)*p))
 			p++;
-		if (unlikely(p == end)) {
+		if (unlikely(p >= end)) {
 			*pp = *pp - 1;
 			*why = "unterminated string";
 			return -EINVAL;
 		}
-#if defined(__SSE2__)
-	special:;
-#endif
-		unsigned char c = (unsigned char)*p;
-		if (likely(c == '"')) {
+		if (likely(*p == '"')) {
 			*pp = p;
 			return 0;
 		}
-		if (c == '\\') {
-			int32_t cp;
-			size_t n = read_escape(p, end, &cp, why);
-			if (!n)
-				goto fail;
-			*flags |= SP_VALUE_ESCAPED;
-			p += n;
-		} else if (c >= 0x80) {
-			size_t n = sp_utf8_seq((const unsigned char *)p,
-					    (const unsigned char *)end);
-			if (!n) {
-				*why = "invalid UTF-8 in string";
-				goto fail;
-			}
-			p += n;
-		} else {
-			*why = c == 0 ? "NUL byte in string"
-				      : "unescaped control character in string";
+		n = scan_special(p, end, flags, why);
+		if (unlikely(!n))
 			goto fail;
-		}
+		p += n;
 	}
 fail:
 	*pp = p;
