@@ -319,6 +319,10 @@ int sp_jsonl_parse(struct sp_jsonl_parser *ps, const char *buf, size_t len,
 		return 0;
 	const char *pos = buf, *end = buf + len;
 	struct pred_key pk[NPRED];
+
+	/* a UTF-8 byte order mark at the start of an input is not data */
+	if (base_offset == 0 && len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		pos += 3;
 	uint64_t lineno = first_line;
 	int added = 0;
 

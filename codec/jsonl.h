@@ -25,7 +25,8 @@ void sp_jsonl_parser_init(struct sp_jsonl_parser *p, struct sp_symtab *st);
 /*
  * Parses the lines of buf[0..len) into b, one record per line (a last line
  * without '\n' counts; a trailing '\r' is dropped; blank lines are
- * skipped).  A line that is not one well-formed JSON object becomes an
+ * skipped; a UTF-8 byte order mark where an input starts, base_offset 0,
+ * is skipped too).  A line that is not one well-formed JSON object becomes an
  * entry in b->errors with b->source, its line (first_line + lines before
  * it), its byte offset (base_offset + offset in buf) and what is wrong;
  * parsing goes on with the next line.  Each record's raw/raw_len is its

@@ -235,13 +235,15 @@ int ex_call_math(struct sp_expr_ctx *c, struct sp_batch *b, int fn,
 		if (ints) {
 			a[0] = sp_value_int(i[0]);
 		} else {
-			/* Java's Math.round: floor(x + 0.5), saturating */
+			/* Java's Math.round: floor(x + 0.5); a value beyond
+			 * the int range is its own rounding, kept a double
+			 * (not clamped to INT64_MAX) */
 			double r = floor(d[0] + 0.5);
-			a[0] = sp_value_int(
-			    isnan(r)			  ? 0
-			    : r >= 9.2233720368547758e18  ? INT64_MAX
-			    : r <= -9.2233720368547758e18 ? INT64_MIN
-							  : (int64_t)r);
+			a[0] = isnan(r) ? sp_value_int(0)
+			       : r >= 9.2233720368547758e18 ||
+				       r < -9.2233720368547758e18
+				   ? sp_value_double(d[0])
+				   : sp_value_int((int64_t)r);
 		}
 		return 0;
 	case SP_FN_MATH_SQRT:

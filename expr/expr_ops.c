@@ -243,10 +243,14 @@ int ex_compare(struct sp_expr_ctx *c, struct sp_batch *b, int op,
 		int ky = number(c, b, y, &iy, &dy);
 		if (kx == NUM_ERR || ky == NUM_ERR)
 			return -EINVAL;
-		if (kx == NUM_NONE || ky == NUM_NONE)
+		/* the operands named in their order: the one that is
+		 * not a number on its side */
+		if (kx == NUM_NONE)
 			return ex_fail(c, "cannot compare %s with number",
-				       describe(b, kx == NUM_NONE ? x : y, d1,
-						sizeof(d1)));
+				       describe(b, x, d1, sizeof(d1)));
+		if (ky == NUM_NONE)
+			return ex_fail(c, "cannot compare number with %s",
+				       describe(b, y, d1, sizeof(d1)));
 		*t = ex_cmp_holds(op, ex_cmp_numbers(kx, ix, dx, ky, iy, dy));
 		return 0;
 	}

@@ -186,3 +186,29 @@ Test(bad_input, json_duplicate_keys_last_wins)
 			    "{\"a\":3,\"o\":{\"x\":1,\"x\":50000},\"b\":4}\n");
 	e2e_flow_done(&x);
 }
+
+/* A byte order mark that an editor put at the start of a JSON lines file
+ * is not data (CSV skipped it already). */
+Test(bad_input, jsonl_and_csv_bom_skipped)
+{
+	struct e2e_flow x = {.dir = e2e_tmpdir()};
+
+	e2e_put_str(x.dir, "in.jsonl", "\xef\xbb\xbf{\"a\":1}\n{\"a\":2}\n");
+	e2e_put_str(x.dir, "in.csv",
+		    "\xef\xbb\xbf"
+		    "a\n3\n");
+	run_ok(&x,
+	       "name: bom\n"
+	       "stages:\n"
+	       "  - {id: j, type: file_reader, path: in.jsonl}\n"
+	       "  - {id: c, type: file_reader, path: in.csv, format: csv}\n"
+	       "  - {id: out, type: file_writer, inputs: [j], dir: out, "
+	       "ordered: true}\n"
+	       "  - {id: out2, type: file_writer, inputs: [c], dir: out2, "
+	       "ordered: true}\n",
+	       NULL);
+	e2e_flow_assert_counts(&x, "j", 2, 2, 0, 0);
+	e2e_flow_assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n");
+	e2e_flow_assert_out(&x, "out2", "{\"a\":\"3\"}\n");
+	e2e_flow_done(&x);
+}

@@ -402,6 +402,11 @@ Test(expr, math_functions)
 	SEL_OK("${math:round(2.5) == 3 && math:round(-2.5) == -2 && "
 	       "math:round(2.4) == 2}",
 	       "0,1,2,3,4,5");
+	/* beyond the int range: itself, not 9223372036854775807 */
+	SEL_OK("${math:round(1e300) == 1e300 && math:round(-1e300) == -1e300 "
+	       "&& math:round(1e300) > 9223372036854775807 && "
+	       "math:round(9.3e18) == 9.3e18}",
+	       "0,1,2,3,4,5");
 	SEL_OK("${math:sqrt(16) == 4 && math:sqrt('2.25') == 1.5}",
 	       "0,1,2,3,4,5");
 	SEL_OK("${math:abs(record:value(\"/missing\")) == null}",
@@ -418,6 +423,10 @@ Test(expr, runtime_errors)
 	cr_expect_str_eq(b->errors[0].reason,
 			 "${record:value(\"/n\") > 3}: cannot compare STRING "
 			 "\"abc\" with number");
+	SEL("${3 < record:value(\"/n\")}", "");
+	cr_expect_str_eq(b->errors[0].reason,
+			 "${3 < record:value(\"/n\")}: cannot compare number "
+			 "with STRING \"abc\"");
 
 	SEL("${record:value('/o') + 1 > 0}", "");
 	cr_assert_eq(nerr, 2);

@@ -531,6 +531,21 @@ Test(jsonl, new_values_from_stages)
 	cr_assert_eq(out.data[out.len - 1], '}');
 }
 
+/* A byte order mark starts an input, not a line; later it is an error. */
+Test(jsonl, bom_at_input_start_skipped)
+{
+	static const char in[] = "\xef\xbb\xbf{\"a\":1}\n{\"a\":2}\n";
+
+	cr_assert_eq(parse(in), 2);
+	cr_assert_eq(b->nerrors, 0);
+	cr_assert_eq(b->recs[0].raw_len, 7);
+	cr_assert_eq(b->recs[0].line, 1);
+	cr_assert_eq(sp_record_get(b, 0, sym("a"))->str[0], '1');
+	sp_batch_reset(b);
+	cr_assert_eq(sp_jsonl_parse(&ps, in, strlen(in), 5, 100, b), 1);
+	cr_assert_eq(b->nerrors, 1);
+}
+
 /* A repeated key keeps its first place and takes its last value, whether
  * its names were predicted from the line before or not. */
 Test(jsonl, duplicate_keys_last_wins)
