@@ -375,6 +375,11 @@ enum spate_run_state spate_run_wait(struct spate_run *run);
 
 /* Stops the run.  Drain (abort false): origins stop reading, records in
  * flight are processed and written, outputs commit; the run ends stopped.
+ * Over files that output is partial, yet its manifests name this input's
+ * run id, so a later run over the same input is skipped: an application
+ * that wants `spate run`'s interruption contract (nothing published, the
+ * rerun does the whole job) stops a batch run with abort true; drain is
+ * meant for endless or streaming origins (stdin, generators).
  * Abort: the remaining work is skipped and outputs roll back.  Returns at
  * once (spate_run_wait() for the end).  Any thread, any time, more than
  * once (abort after drain escalates); a no-op once the run has ended. */
