@@ -48,12 +48,15 @@ void cli_job_status_json(FILE *f, const char *job, const char *flow,
 int cli_check_stage_refs(const struct sp_flow *f, const char *catalog,
 			 struct sp_diags *d);
 
-/* Loads path, loads its plugins, applies the --set assignments, calls
+/* Loads path with the --param assignments params (NULL: none; see
+ * config/params.h), loads its plugins, applies the --set assignments, calls
  * edit(f, arg) (when not NULL) and validates.  Every problem goes to d
  * (initialised by the caller with the file name path); prints nothing.
  * Returns the flow, or NULL and in *name (when not NULL) the flow's name
  * when the file gave one (to free). */
-struct sp_flow *cli_flow_load(const char *path, char **sets, int nsets,
+struct sp_params;
+struct sp_flow *cli_flow_load(const char *path, const struct sp_params *params,
+			      char **sets, int nsets,
 			      void (*edit)(struct sp_flow *f, void *arg),
 			      void *arg, struct sp_diags *d, char **name);
 /* Prints every problem of d on stderr with the "N problems; nothing was
@@ -67,10 +70,13 @@ void cli_problems_json(struct sp_buf *b, const struct sp_diags *d);
 void cli_status_json(FILE *out, const char *flow, const char *file,
 		     const char *status, const struct sp_diags *d);
 
-/* Loads path, loads its plugins, applies --set assignments and validates;
- * prints every problem to stderr.  Returns the flow or NULL (exit 2). */
-struct sp_flow *cli_load_flow(const char *path, char **sets, int nsets);
-/* The same, calling edit(f, arg) after the overrides and before the
+/* Loads path with the --param assignments params (NULL: none), loads its
+ * plugins and validates; prints every problem to stderr.  Returns the
+ * flow or NULL (exit 2). */
+struct sp_flow *cli_load_flow(const char *path,
+			      const struct sp_params *params);
+/* The same with --set assignments and no parameters, calling edit(f,
+ * arg) after the overrides and before the
  * validation (plugins are loaded then). */
 struct sp_flow *cli_load_flow_edit(const char *path, char **sets, int nsets,
 				   void (*edit)(struct sp_flow *f, void *arg),

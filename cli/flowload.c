@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "config/params.h"
 #include "record/json.h"
 #include "stages/registry.h"
 
@@ -36,13 +37,19 @@ static int load_plugins(struct sp_flow *f, struct sp_diags *d)
 	return bad;
 }
 
-struct sp_flow *cli_flow_load(const char *path, char **sets, int nsets,
+struct sp_flow *cli_flow_load(const char *path, const struct sp_params *params,
+			      char **sets, int nsets,
 			      void (*edit)(struct sp_flow *f, void *arg),
 			      void *arg, struct sp_diags *d, char **name)
 {
 	struct sp_flow *f = NULL;
+	char err[256];
 
-	int rc = sp_flow_load_file(path, &f, d);
+	if (sp_params_check(params, err, sizeof(err))) {
+		sp_diags_add(d, 0, NULL, NULL, "%s", err);
+		return NULL;
+	}
+	int rc = sp_flow_load_file_params(path, params, &f, d);
 	if (rc < 0 || !f) {
 		if (d->n == 0)
 			sp_diags_add(d, 0, NULL, NULL, "%s",
@@ -141,24 +148,34 @@ void cli_problems_print(const struct sp_diags *d, const char *flow, bool json)
 		cli_status_json(stdout, flow, d->file, "invalid", d);
 }
 
-struct sp_flow *cli_load_flow(const char *path, char **sets, int nsets)
+static struct sp_flow *load_print(const char *path,
+				  const struct sp_params *params, char **sets,
+				  int nsets,
+				  void (*edit)(struct sp_flow *f, void *arg),
+				  void *arg)
 {
-	return cli_load_flow_edit(path, sets, nsets, NULL, NULL);
+	struct sp_diags d;
+
+	sp_diags_init(&d, path);
+	struct sp_flow *f =
+	    cli_flow_load(path, params, sets, nsets, edit, arg, &d, NULL);
+	if (!f)
+		cli_problems_print(&d, NULL, false);
+	sp_diags_fini(&d);
+	return f;
+}
+
+struct sp_flow *cli_load_flow(const char *path,
+			      const struct sp_params *params)
+{
+	return load_print(path, params, NULL, 0, NULL, NULL);
 }
 
 struct sp_flow *cli_load_flow_edit(const char *path, char **sets, int nsets,
 				   void (*edit)(struct sp_flow *f, void *arg),
 				   void *arg)
 {
-	struct sp_diags d;
-
-	sp_diags_init(&d, path);
-	struct sp_flow *f =
-	    cli_flow_load(path, sets, nsets, edit, arg, &d, NULL);
-	if (!f)
-		cli_problems_print(&d, NULL, false);
-	sp_diags_fini(&d);
-	return f;
+	return load_print(path, NULL, sets, nsets, edit, arg);
 }
 
 const char *cli_suggest(const char *word, const char *const *choices)

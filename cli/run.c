@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/params.h"
 #include "record/json.h"
 #include "core/log.h"
 
@@ -27,6 +28,9 @@ static const char run_usage[] =
 	"  --workers N             worker threads (default: the flow's\n"
 	"                          `workers`, else the CPUs spate may use)\n"
 	"  --set STAGE.OPTION=V    override an option (repeatable)\n"
+	"  --param NAME=VALUE      the value of ${param:NAME} in FLOW\n"
+	"                          (repeatable; ${env:NAME} reads the\n"
+	"                          environment)\n"
 	"  --json                  print the final status as JSON on stdout\n"
 	"                          (also when the flow is invalid: status\n"
 	"                          \"invalid\" with its problems)\n"
@@ -67,11 +71,13 @@ static const char run_usage[] =
 	"  spate run examples/expenses.yaml\n"
 	"  spate run flow.yaml --workers 2 --set gen.records=1000000 --json\n"
 	"  spate run flow.yaml --quiet --metrics-file /var/lib/node/spate.prom\n"
-	"  spate run flow.yaml --http 127.0.0.1:9464\n";
+	"  spate run flow.yaml --http 127.0.0.1:9464\n"
+	"  spate run month.yaml --param MONTH=2026-11\n";
 
 static const char validate_usage[] =
 	"usage: spate validate FLOW [--set STAGE.OPTION=V ...] "
-	"[--catalog PATH] [--json]\n"
+	"[--param NAME=V ...]\n"
+	"                      [--catalog PATH] [--json]\n"
 	"\n"
 	"Checks FLOW without moving any data and prints every problem with\n"
 	"its file:line, stage and option; catalog stages it names (`stage:`)\n"
@@ -162,7 +168,8 @@ static bool flow_is_streaming(const struct sp_flow *f)
 
 struct run_args {
 	const char *flow;
-	struct cli_multi sets; /* --set */
+	struct cli_multi sets;	 /* --set */
+	struct cli_multi params; /* --param */
 	struct sp_run_options opt;
 	bool json, quiet;
 	const char *metrics;  /* --metrics-file */
@@ -196,6 +203,7 @@ static int parse_args(int argc, char **argv, struct run_args *a, bool run,
 	int npos;
 	const struct cli_opt run_opts[] = {
 	    {"--set", NULL, NULL, &a->sets},
+	    {"--param", NULL, NULL, &a->params},
 	    {"--json", NULL, &a->json, NULL},
 	    {"--catalog", &a->opt.catalog, NULL, NULL},
 	    {"--workers", &workers, NULL, NULL},
@@ -209,7 +217,8 @@ static int parse_args(int argc, char **argv, struct run_args *a, bool run,
 	    {"--trust-mtime", NULL, &a->opt.trust_mtime, NULL},
 	    {NULL, NULL, NULL, NULL}};
 	const struct cli_opt validate_opts[] = {
-	    run_opts[0], run_opts[1], run_opts[2], {NULL, NULL, NULL, NULL}};
+	    run_opts[0], run_opts[1], run_opts[2], run_opts[3],
+	    {NULL, NULL, NULL, NULL}};
 
 	memset(a, 0, sizeof(*a));
 	a->progress_s = 10;
@@ -260,7 +269,8 @@ static struct sp_flow *load(const struct run_args *a)
 	char *name = NULL;
 
 	sp_diags_init(&d, a->flow);
-	struct sp_flow *f = cli_flow_load(a->flow, (char **)a->sets.v,
+	struct sp_params params = {a->params.v, a->params.n};
+	struct sp_flow *f = cli_flow_load(a->flow, &params, (char **)a->sets.v,
 					  (int)a->sets.n, NULL, NULL, &d, &name);
 	if (f && cli_check_stage_refs(f, a->opt.catalog, &d)) {
 		cli_problems_print(&d, f->name, a->json);
@@ -281,10 +291,12 @@ int cli_validate(int argc, char **argv)
 
 	if (rc >= 0) {
 		free(a.sets.v);
+		free(a.params.v);
 		return rc;
 	}
 	struct sp_flow *f = load(&a);
 	free(a.sets.v);
+	free(a.params.v);
 	if (!f)
 		return SPATE_EXIT_USAGE;
 	if (a.json) {
@@ -522,10 +534,12 @@ int cli_run(int argc, char **argv)
 
 	if (rc >= 0) {
 		free(a.sets.v);
+		free(a.params.v);
 		return rc;
 	}
 	struct sp_flow *f = load(&a);
 	free(a.sets.v);
+	free(a.params.v);
 	if (!f)
 		return SPATE_EXIT_USAGE;
 

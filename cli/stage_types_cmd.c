@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "config/params.h"
 #include "stages/registry.h"
 
 static const char stages_usage[] =
@@ -23,7 +24,7 @@ static const char stages_usage[] =
 	"  spate stages --json\n";
 
 static const char graph_usage[] =
-	"usage: spate graph FLOW [--format text|dot]\n"
+	"usage: spate graph FLOW [--format text|dot] [--param NAME=V ...]\n"
 	"\n"
 	"Prints the stages of FLOW with their lanes and event edges.\n"
 	"`--format dot` is for Graphviz.\n"
@@ -92,20 +93,25 @@ static const char *lane_name(const struct sp_flow_stage *s, uint32_t lane)
 int cli_graph(int argc, char **argv)
 {
 	const char *path = NULL, *format = "text", *pos[1];
+	struct cli_multi params = {0};
 	const struct cli_opt opts[] = {{"--format", &format, NULL, NULL},
+				       {"--param", NULL, NULL, &params},
 				       {NULL, NULL, NULL, NULL}};
 	int npos;
 	int rc = cli_parse_args(argc, argv, opts, pos, 1, &npos, graph_usage);
 
-	if (rc >= 0)
-		return rc;
 	if (npos)
 		path = pos[0];
-	if (!path || (strcmp(format, "text") && strcmp(format, "dot"))) {
+	if (rc < 0 && (!path || (strcmp(format, "text") &&
+				 strcmp(format, "dot")))) {
 		fputs(graph_usage, stderr);
-		return SPATE_EXIT_USAGE;
+		rc = SPATE_EXIT_USAGE;
 	}
-	struct sp_flow *f = cli_load_flow(path, NULL, 0);
+	struct sp_params pv = {params.v, params.n};
+	struct sp_flow *f = rc < 0 ? cli_load_flow(path, &pv) : NULL;
+	free(params.v);
+	if (rc >= 0)
+		return rc;
 	if (!f)
 		return SPATE_EXIT_USAGE;
 	bool dot = !strcmp(format, "dot");

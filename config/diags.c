@@ -4,6 +4,7 @@
  * ("did you mean") for misspelt names.
  */
 #include "config/config_internal.h"
+#include "core/redact.h"
 
 /* ---- diagnostics ------------------------------------------------------ */
 
@@ -53,6 +54,7 @@ void sp_diags_add(struct sp_diags *d, uint32_t line, const char *stage,
 	va_start(ap, fmt);
 	vsnprintf(msg, (size_t)r + 1, fmt, ap);
 	va_end(ap);
+	sp_redact(msg);
 	g = &d->v[d->n++];
 	g->line = line;
 	g->stage = stage ? strdup(stage) : NULL;

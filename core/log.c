@@ -10,6 +10,7 @@
  */
 #include "core/log.h"
 
+#include "core/redact.h"
 #include "core/utf8.h"
 
 #include <errno.h>
@@ -146,6 +147,7 @@ void sp_log_write(enum sp_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	sp_redact(text);
 	/* messages quote input (values, file names): a log line is valid
 	 * UTF-8 all the same, cut on a character boundary */
 	sp_utf8_sanitize(msg, sizeof(msg), text, strlen(text));

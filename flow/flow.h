@@ -72,12 +72,17 @@ struct sp_flow {
 struct sp_flow *sp_flow_create(const char *name);
 void sp_flow_destroy(struct sp_flow *f);
 
-/* Reads a flow file.  Syntax errors and structural errors (missing name,
+/* Reads a flow file (expanding ${env:NAME}, see below).  Syntax errors and structural errors (missing name,
  * a stage without id or type, duplicate keys) go to d with lines; returns
  * 0 and *out even when d has problems that validation would also see, or
  * -errno (file unreadable, YAML syntax) with d explaining. */
 int sp_flow_load_file(const char *path, struct sp_flow **out,
 		      struct sp_diags *d);
+/* The same, expanding ${env:NAME} and ${param:NAME} (config/params.h)
+ * with params (NULL: none given) before the options are taken. */
+struct sp_params;
+int sp_flow_load_file_params(const char *path, const struct sp_params *params,
+			     struct sp_flow **out, struct sp_diags *d);
 /* The same from text; name_for_messages stands in for the file name. */
 int sp_flow_load_string(const char *yaml, const char *name_for_messages,
 			struct sp_flow **out, struct sp_diags *d);

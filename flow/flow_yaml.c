@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/params.h"
 #include "config/yaml.h"
 
 #define MAX_FLOW_FILE (64u << 20)
@@ -241,7 +242,8 @@ static int load_tree(struct sp_flow *f, struct sp_node *root,
 	return problems;
 }
 
-static int load_text(const char *text, size_t len, struct sp_flow **out,
+static int load_text(const char *text, size_t len,
+		     const struct sp_params *params, struct sp_flow **out,
 		     struct sp_diags *d)
 {
 	struct sp_node *root = NULL;
@@ -268,6 +270,7 @@ static int load_text(const char *text, size_t len, struct sp_flow **out,
 		sp_node_free(root);
 		return -ENOMEM;
 	}
+	sp_params_expand(root, params, d);
 	load_tree(f, root, d);
 	sp_node_free(root);
 	*out = f;
@@ -281,11 +284,17 @@ int sp_flow_load_string(const char *yaml, const char *name_for_messages,
 		d->file = name_for_messages;
 	if (!yaml || !out)
 		return -EINVAL;
-	return load_text(yaml, strlen(yaml), out, d);
+	return load_text(yaml, strlen(yaml), NULL, out, d);
 }
 
 int sp_flow_load_file(const char *path, struct sp_flow **out,
 		      struct sp_diags *d)
+{
+	return sp_flow_load_file_params(path, NULL, out, d);
+}
+
+int sp_flow_load_file_params(const char *path, const struct sp_params *params,
+			     struct sp_flow **out, struct sp_diags *d)
 {
 	struct stat st;
 	char *text = NULL, *slash;
@@ -329,7 +338,7 @@ int sp_flow_load_file(const char *path, struct sp_flow **out,
 		len += (size_t)n;
 	}
 	text[len] = '\0';
-	r = load_text(text, len, out, d);
+	r = load_text(text, len, params, out, d);
 	if (r == 0) {
 		struct sp_flow *f = *out;
 

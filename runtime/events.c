@@ -4,6 +4,7 @@
  * that waits for the run).
  */
 #include "runtime/runtime_internal.h"
+#include "core/redact.h"
 
 const char *sp_run_state_name(enum sp_run_state s)
 {
@@ -56,6 +57,7 @@ void rt_run_fail(struct sp_runtime *rt, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(rt->error, sizeof(rt->error), fmt, ap);
 		va_end(ap);
+		sp_redact(rt->error);
 		atomic_store(&rt->failed, true);
 	}
 	atomic_store(&rt->aborting, true);
