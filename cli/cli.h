@@ -28,6 +28,7 @@ int cli_history(int argc, char **argv);
 int cli_worker(int argc, char **argv);
 int cli_submit(int argc, char **argv);
 int cli_jobs(int argc, char **argv);
+int cli_functions(int argc, char **argv);
 
 /* ---- cluster mode (cluster_cmd.c, jobs_cmd.c) ---- */
 struct sp_jsq;

@@ -27,6 +27,7 @@ static const char usage[] =
 	"  validate FLOW   check a flow file; print every problem\n"
 	"  graph FLOW      print the stage graph (text or --format dot)\n"
 	"  stages [TYPE]   list stage types, or the options of one\n"
+	"  functions       the functions of the expression language\n"
 	"  bench [FLOW]    records/s for 1..N workers, without disk I/O\n"
 	"  stage ...       the stage catalog: named local folders and S3\n"
 	"                  buckets that flows read from and write to\n"
@@ -63,6 +64,7 @@ static const struct command commands[] = {
 	{"bench", cli_bench},	{"stage", cli_stage},
 	{"history", cli_history}, {"worker", cli_worker},
 	{"submit", cli_submit},	{"jobs", cli_jobs},
+	{"functions", cli_functions},
 	{NULL, NULL},
 };
 

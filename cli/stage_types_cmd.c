@@ -3,6 +3,7 @@
  * tables and the validated flow graph.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"

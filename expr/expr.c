@@ -114,8 +114,11 @@ static int run(const struct sp_expr *e, struct sp_expr_ctx *c,
 			if (in->arg <= SP_FN_STR_MATCHES)
 				rc = ex_call_str(c, b, (int)in->arg, &st[sp],
 						 in->n);
-			else
+			else if (in->arg <= SP_FN_MATH_SQRT)
 				rc = ex_call_math(c, b, (int)in->arg, &st[sp],
+						  in->n);
+			else
+				rc = ex_call_time(c, b, (int)in->arg, &st[sp],
 						  in->n);
 			sp++;
 			break;

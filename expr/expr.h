@@ -10,6 +10,7 @@
 #define SPATE_ENGINE_EXPR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "record/batch.h"
@@ -53,5 +54,18 @@ int sp_expr_eval(const struct sp_expr *e, struct sp_expr_ctx *c,
 
 /* The source text the expression was compiled from. */
 const char *sp_expr_text(const struct sp_expr *e);
+
+/* The reference of one function of the language (expr_doc.c). */
+struct sp_expr_fn_doc {
+	const char *name;      /* "str:toUpper" */
+	const char *signature; /* "str:toUpper(string) -> string" */
+	const char *doc;       /* one line */
+	const char *example;   /* "${str:toUpper(\"ab\")}" */
+};
+
+/* Every function, in the order of the reference; *n of them. */
+const struct sp_expr_fn_doc *sp_expr_functions(size_t *n);
+/* The name of the i-th function the compiler knows, NULL past the end. */
+const char *sp_expr_function_name(size_t i);
 
 #endif

@@ -94,5 +94,7 @@ int ex_call_str(struct sp_expr_ctx *c, struct sp_batch *b, int fn,
 		struct sp_value *a, uint8_t n);
 int ex_call_math(struct sp_expr_ctx *c, struct sp_batch *b, int fn,
 		 struct sp_value *a, uint8_t n);
+int ex_call_time(struct sp_expr_ctx *c, struct sp_batch *b, int fn,
+		 struct sp_value *a, uint8_t n);
 
 #endif

@@ -25,6 +25,11 @@ const char *const ex_fn_names[] = {
     [SP_FN_MATH_CEIL] = "math:ceil",
     [SP_FN_MATH_ROUND] = "math:round",
     [SP_FN_MATH_SQRT] = "math:sqrt",
+    [SP_FN_TIME_NOW] = "time:now",
+    [SP_FN_TIME_FORMAT] = "time:format",
+    [SP_FN_TIME_PARSE] = "time:parse",
+    [SP_FN_TIME_TRUNC] = "time:trunc",
+    [SP_FN_TIME_EXTRACT] = "time:extract",
 };
 
 int ex_fail(struct sp_expr_ctx *c, const char *fmt, ...)

@@ -109,9 +109,19 @@ static const struct {
     {"math:ceil", SP_FN_MATH_CEIL, 0, 1},
     {"math:round", SP_FN_MATH_ROUND, 0, 1},
     {"math:sqrt", SP_FN_MATH_SQRT, 0, 1},
+    {"time:now", SP_FN_TIME_NOW, 0, 0},
+    {"time:format", SP_FN_TIME_FORMAT, 0, 2},
+    {"time:parse", SP_FN_TIME_PARSE, 0, 2},
+    {"time:trunc", SP_FN_TIME_TRUNC, 0, 2},
+    {"time:extract", SP_FN_TIME_EXTRACT, 0, 2},
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *sp_expr_function_name(size_t i)
+{
+	return i < ARRAY_LEN(functions) ? functions[i].name : NULL;
+}
 
 static int fail(struct parser *p, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -69,6 +69,11 @@ enum sp_expr_fn {
 	SP_FN_MATH_CEIL,
 	SP_FN_MATH_ROUND,
 	SP_FN_MATH_SQRT,
+	SP_FN_TIME_NOW, /* the time functions: expr_time.c */
+	SP_FN_TIME_FORMAT,
+	SP_FN_TIME_PARSE,
+	SP_FN_TIME_TRUNC,
+	SP_FN_TIME_EXTRACT,
 };
 
 struct sp_expr_insn {

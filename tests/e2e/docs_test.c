@@ -74,9 +74,9 @@ static void assert_same(const char *file, unsigned line0, const char *have,
 		       (int)strcspn(w, "\n"), *w ? w : "(end)", e2e_spate());
 }
 
-static char *generated(const char *flag)
+static char *generated_by(const char *cmd, const char *flag)
 {
-	const char *argv[] = {"stages", flag, NULL};
+	const char *argv[] = {cmd, flag, NULL};
 	struct e2e_result r;
 
 	e2e_run_timed(&r, NULL, NULL, NULL, argv, LIMIT_S);
@@ -88,21 +88,48 @@ static char *generated(const char *flag)
 	return out;
 }
 
-/* What `spate stages FLAG` prints, which file must hold between its
- * lines begin and end; to free. */
-static char *generated_in(const char *file, const char *begin, const char *end,
-			  const char *flag)
+static char *generated(const char *flag)
+{
+	return generated_by("stages", flag);
+}
+
+/* What `spate CMD FLAG` prints, which file must hold between its lines
+ * begin and end; to free. */
+static char *generated_cmd_in(const char *cmd, const char *file,
+			      const char *begin, const char *end,
+			      const char *flag)
 {
 	size_t len;
 	unsigned line;
 	char *doc = source_file(file, &len);
 	char *have = section(doc, file, begin, end, &line);
-	char *want = generated(flag);
+	char *want = generated_by(cmd, flag);
 
 	assert_same(file, line, have, want);
 	free(have);
 	free(doc);
 	return want;
+}
+
+static char *generated_in(const char *file, const char *begin, const char *end,
+			  const char *flag)
+{
+	return generated_cmd_in("stages", file, begin, end, flag);
+}
+
+Test(docs, function_reference_is_generated)
+{
+	char *md = generated_cmd_in("functions", "README.md",
+				    "<!-- functions:begin -->",
+				    "<!-- functions:end -->", "--markdown");
+	char *man = generated_cmd_in("functions", "doc/spate.1",
+				     ".\\\" functions:begin",
+				     ".\\\" functions:end", "--man");
+
+	CONTAINS(md, "| `time:format(millis, pattern) -> string` | ");
+	CONTAINS(man, ".TP\n.B str:toUpper(string) -> string\n");
+	free(md);
+	free(man);
 }
 
 Test(docs, readme_stage_reference_is_generated)

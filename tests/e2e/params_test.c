@@ -155,3 +155,30 @@ Test(params, literal_dollar_brace_and_expressions_stay)
 	e2e_rmrf(dir);
 	free(dir);
 }
+
+Test(functions, listed_as_text_and_json)
+{
+	const char *const text[] = {"functions", NULL};
+	const char *const json[] = {"functions", "--json", NULL};
+	struct e2e_result r;
+
+	e2e_run_timed(&r, NULL, NULL, NULL, text, E2E_RUN_LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	CONTAINS(r.out, "time:trunc(millis, unit) -> long\n    the time cut "
+			"down to the start of its year");
+	CONTAINS(r.out, "str:toUpper(string) -> string\n");
+	e2e_result_free(&r);
+
+	e2e_run_timed(&r, NULL, NULL, NULL, json, E2E_RUN_LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert(r.out[0] == '[', "%s", r.out);
+	CONTAINS(r.out, "{\"name\":\"time:now\",\"signature\":\"time:now() "
+			"-> long\",\"doc\":\"the current time in "
+			"milliseconds since 1970-01-01T00:00:00Z\","
+			"\"example\":\"${time:now()}\"}");
+	size_t n = 0;
+	for (const char *p = r.out; (p = strstr(p, "{\"name\":")); p++)
+		n++;
+	cr_expect_eq(n, 27, "%zu functions", n);
+	e2e_result_free(&r);
+}
