@@ -43,20 +43,16 @@ void cli_job_status_json(FILE *f, const char *job, const char *flow,
 			 const struct sp_cjob_state *st, unsigned shards,
 			 const struct sp_cjob_progress *p);
 
-/* Checks the catalog stages a validated flow names (`stage: NAME`):
- * known, enabled, local.  Adds each problem to d (with its line) and
- * returns how many there were (0 = fine).  catalog NULL: the default. */
-int cli_check_stage_refs(const struct sp_flow *f, const char *catalog,
-			 struct sp_diags *d);
-
 /* Loads path with the --param assignments params (NULL: none; see
  * config/params.h), loads its plugins, applies the --set assignments, calls
- * edit(f, arg) (when not NULL) and validates.  Every problem goes to d
+ * edit(f, arg) (when not NULL) and validates, with `stage:` options
+ * resolved in catalog (NULL: the default).  Every problem goes to d
  * (initialised by the caller with the file name path); prints nothing.
  * Returns the flow, or NULL and in *name (when not NULL) the flow's name
  * when the file gave one (to free). */
 struct sp_params;
 struct sp_flow *cli_flow_load(const char *path, const struct sp_params *params,
+			      const char *catalog,
 			      char **sets, int nsets,
 			      void (*edit)(struct sp_flow *f, void *arg),
 			      void *arg, struct sp_diags *d, char **name);
@@ -82,6 +78,10 @@ struct sp_flow *cli_load_flow(const char *path,
 struct sp_flow *cli_load_flow_edit(const char *path, char **sets, int nsets,
 				   void (*edit)(struct sp_flow *f, void *arg),
 				   void *arg);
+/* cli_load_flow for its shape only (`spate graph`): the graph and the
+ * options are checked, not what a run needs (input files, catalog). */
+struct sp_flow *cli_load_flow_shape(const char *path,
+				    const struct sp_params *params);
 
 /* Summary table of a finished run, for people. */
 void cli_print_summary(FILE *out, const struct sp_flow *f,

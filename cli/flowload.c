@@ -38,6 +38,7 @@ static int load_plugins(struct sp_flow *f, struct sp_diags *d)
 }
 
 struct sp_flow *cli_flow_load(const char *path, const struct sp_params *params,
+			      const char *catalog,
 			      char **sets, int nsets,
 			      void (*edit)(struct sp_flow *f, void *arg),
 			      void *arg, struct sp_diags *d, char **name)
@@ -58,6 +59,10 @@ struct sp_flow *cli_flow_load(const char *path, const struct sp_params *params,
 	}
 	if (d->n)
 		goto fail;
+	if (sp_flow_set_catalog(f, catalog)) {
+		sp_diags_add(d, 0, NULL, NULL, "out of memory");
+		goto fail;
+	}
 	if (load_plugins(f, d))
 		goto fail;
 	for (int i = 0; i < nsets; i++)
@@ -158,7 +163,8 @@ static struct sp_flow *load_print(const char *path,
 
 	sp_diags_init(&d, path);
 	struct sp_flow *f =
-	    cli_flow_load(path, params, sets, nsets, edit, arg, &d, NULL);
+	    cli_flow_load(path, params, NULL, sets, nsets, edit, arg, &d,
+			  NULL);
 	if (!f)
 		cli_problems_print(&d, NULL, false);
 	sp_diags_fini(&d);
@@ -176,6 +182,18 @@ struct sp_flow *cli_load_flow_edit(const char *path, char **sets, int nsets,
 				   void *arg)
 {
 	return load_print(path, NULL, sets, nsets, edit, arg);
+}
+
+static void shape_only(struct sp_flow *f, void *arg)
+{
+	(void)arg;
+	f->shape_only = true;
+}
+
+struct sp_flow *cli_load_flow_shape(const char *path,
+				    const struct sp_params *params)
+{
+	return load_print(path, params, NULL, 0, shape_only, NULL);
 }
 
 const char *cli_suggest(const char *word, const char *const *choices)

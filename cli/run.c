@@ -270,15 +270,12 @@ static struct sp_flow *load(const struct run_args *a)
 
 	sp_diags_init(&d, a->flow);
 	struct sp_params params = {a->params.v, a->params.n};
-	struct sp_flow *f = cli_flow_load(a->flow, &params, (char **)a->sets.v,
-					  (int)a->sets.n, NULL, NULL, &d, &name);
-	if (f && cli_check_stage_refs(f, a->opt.catalog, &d)) {
-		cli_problems_print(&d, f->name, a->json);
-		sp_flow_destroy(f);
-		f = NULL;
-	} else if (!f) {
+	struct sp_flow *f =
+	    cli_flow_load(a->flow, &params, a->opt.catalog,
+			  (char **)a->sets.v, (int)a->sets.n, NULL, NULL, &d,
+			  &name);
+	if (!f)
 		cli_problems_print(&d, name, a->json);
-	}
 	free(name);
 	sp_diags_fini(&d);
 	return f;

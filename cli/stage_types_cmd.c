@@ -109,7 +109,7 @@ int cli_graph(int argc, char **argv)
 		rc = SPATE_EXIT_USAGE;
 	}
 	struct sp_params pv = {params.v, params.n};
-	struct sp_flow *f = rc < 0 ? cli_load_flow(path, &pv) : NULL;
+	struct sp_flow *f = rc < 0 ? cli_load_flow_shape(path, &pv) : NULL;
 	free(params.v);
 	if (rc >= 0)
 		return rc;

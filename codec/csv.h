@@ -55,6 +55,18 @@ struct sp_csv_parser {
 
 int sp_csv_parser_init(struct sp_csv_parser *p,
 		       const struct sp_csv_options *opt, struct sp_symtab *st);
+
+/* What is wrong with a delimiter and quote pair (the parser refuses it
+ * with -EINVAL, stages at validation), NULL when nothing. */
+static inline const char *sp_csv_chars_problem(char delimiter, char quote)
+{
+	if (delimiter == quote)
+		return "delimiter and quote must differ";
+	if (delimiter == '\n' || delimiter == '\r' || quote == '\n' ||
+	    quote == '\r')
+		return "delimiter and quote may not be a line break";
+	return NULL;
+}
 void sp_csv_parser_fini(struct sp_csv_parser *p);
 
 /*

@@ -87,9 +87,23 @@ void sp_flow_destroy(struct sp_flow *f)
 	free(f->name);
 	free(f->file);
 	free(f->dir);
+	free(f->catalog);
 	free(f->error_stage);
 	strlist_free(&f->plugins);
 	free(f);
+}
+
+int sp_flow_set_catalog(struct sp_flow *f, const char *path)
+{
+	char *c = NULL;
+
+	if (!f)
+		return -EINVAL;
+	if (path && !(c = strdup(path)))
+		return -ENOMEM;
+	free(f->catalog);
+	f->catalog = c;
+	return 0;
 }
 
 struct sp_flow_stage *sp_flow_add_stage(struct sp_flow *f, const char *type,

@@ -54,6 +54,10 @@ struct sp_flow {
 	char *name;
 	char *file; /* flow file path, or NULL */
 	char *dir;  /* folder of the flow file, "." otherwise */
+	char *catalog; /* stage catalog for `stage:` options; NULL: default */
+	/* validation checks the graph and options only, not what a run would
+	 * refuse (input files, catalog stages): `spate graph` */
+	bool shape_only;
 	int64_t workers; /* 0: the CPUs this process may use */
 	char *error_stage;
 	struct sp_strlist plugins;
@@ -94,9 +98,16 @@ int sp_flow_load_string(const char *yaml, const char *name_for_messages,
  * or destination without inputs (except the error_stage), destination or
  * executor used as an input, unreachable stage, error_stage not a
  * destination, event_inputs on a non-executor naming an unknown stage,
- * bad on_record_error, workers out of range. */
+ * bad on_record_error, workers out of range; and per stage what a run
+ * would refuse before moving data (flow/flow_check.c): catalog stages
+ * named by `stage:`, the stage type's check callback, create() of types
+ * whose create only checks, two stages writing the same target. */
 int sp_flow_validate(struct sp_flow *f, sp_stage_lookup_fn lookup,
 		     struct sp_diags *d);
+
+/* The stage catalog validation and runs resolve `stage:` options in
+ * (NULL: the default).  0 or -ENOMEM. */
+int sp_flow_set_catalog(struct sp_flow *f, const char *path);
 
 /* Writes f as a flow file; load -> save -> load -> save is identical. */
 int sp_flow_save_yaml(const struct sp_flow *f, struct sp_buf *out);

@@ -39,5 +39,8 @@ static inline const char *kind_word(enum sp_stage_kind k)
 /* shared between the files of this module */
 void flow_unbind(struct sp_flow *f);
 const char *flow_suggest_stage_id(const struct sp_flow *f, const char *id);
+/* The per-stage checks of validation (flow_check.c) on a flow whose
+ * stages are bound: problems into d, their number returned. */
+int flow_check_stages(struct sp_flow *f, struct sp_diags *d);
 
 #endif

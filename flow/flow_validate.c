@@ -667,6 +667,13 @@ int sp_flow_validate(struct sp_flow *f, sp_stage_lookup_fn lookup,
 	if (graph_build(f, &g) || check_cycles(&v, &g, on_cycle) ||
 	    check_reachable(&v, &g, on_cycle))
 		goto nomem;
+	if (!f->shape_only) {
+		int n = flow_check_stages(f, d);
+
+		if (n < 0)
+			goto nomem;
+		v.problems += n;
+	}
 
 	free(g.start);
 	free(g.to);

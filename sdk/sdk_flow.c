@@ -166,22 +166,15 @@ void spate_flow_destroy(struct spate_flow *flow)
 	for (uint32_t i = 0; i < flow->f->nstages; i++)
 		free(flow->h[i]);
 	free(flow->h);
-	free(flow->catalog);
 	sp_flow_destroy(flow->f);
 	free(flow);
 }
 
 int spate_flow_set_catalog(struct spate_flow *flow, const char *path)
 {
-	char *c = NULL;
-
 	if (!flow)
 		return -EINVAL;
-	if (path && !(c = strdup(path)))
-		return -ENOMEM;
-	free(flow->catalog);
-	flow->catalog = c;
-	return 0;
+	return sp_flow_set_catalog(flow->f, path);
 }
 
 const char *spate_flow_name(const struct spate_flow *flow)

@@ -34,7 +34,6 @@ struct spate_flow {
 	struct sp_flow *f;
 	struct spate_stage **h; /* h[i]->s == f->stages[i] */
 	uint32_t cap;
-	char *catalog; /* stage catalog of its runs; NULL: the default */
 };
 
 /* shared between the files of this module */

@@ -16,7 +16,6 @@ struct spate_run {
 	pthread_mutex_t wait_lock; /* one spate_run_wait() at a time */
 	bool ended;
 	enum spate_run_state state; /* final once ended */
-	char *catalog;		    /* the flow's catalog, for this run */
 	struct sp_run_report final; /* the last report, once ended */
 	char error[1024];
 };
@@ -101,6 +100,8 @@ static int copy_flow(const struct sp_flow *src, struct sp_flow **out,
 			f->file = file;
 		}
 	}
+	if (r == 0)
+		r = sp_flow_set_catalog(f, src->catalog);
 	if (r == 0 &&
 	    sp_flow_validate(f, sdk_lookup ? sdk_lookup : sp_registry_find, &d))
 		r = -EINVAL;
@@ -123,7 +124,6 @@ static void run_free(struct spate_run *run)
 	sp_runtime_destroy(run->rt);
 	sp_run_report_fini(&run->final);
 	sp_flow_destroy(run->f);
-	free(run->catalog);
 	pthread_mutex_destroy(&run->lock);
 	pthread_mutex_destroy(&run->wait_lock);
 	free(run);
@@ -198,12 +198,7 @@ int spate_flow_start(struct spate_flow *flow,
 	r = copy_flow(flow->f, &run->f, errbuf, errlen);
 	if (r)
 		goto free_run;
-	if (flow->catalog && !(run->catalog = strdup(flow->catalog))) {
-		r = -ENOMEM;
-		set_err(errbuf, errlen, strerror(ENOMEM));
-		goto free_run;
-	}
-	o.catalog = run->catalog;
+	o.catalog = run->f->catalog;
 	r = sp_runtime_create(run->f, &o, &run->rt, err, sizeof(err));
 	if (r) {
 		run->rt = NULL;

@@ -14,9 +14,11 @@
 #ifndef SPATE_ENGINE_STAGE_H
 #define SPATE_ENGINE_STAGE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "record/batch.h"
 #include "config/options.h"
@@ -191,6 +193,8 @@ struct sp_selection {
 	uint32_t n;
 };
 
+struct sp_check;
+
 struct sp_stage_desc {
 	uint32_t abi; /* SP_STAGE_ABI at build time */
 	const char *name;
@@ -295,6 +299,54 @@ struct sp_stage_desc {
 	 * committed but the run exits non-zero with err, which says what to
 	 * do.  Optional. */
 	int (*after_commit)(void *state, char *err, size_t errlen);
+
+	/* Flow validation (`spate validate`, spate_flow_validate and the
+	 * start of `spate run` alike) checks what a run would refuse before
+	 * it moves data, so that the three agree. */
+	/* create() only checks and compiles the config (no files, no
+	 * connections, no threads): validation calls create and close and
+	 * reports what create refused ("OPTION: what is wrong"). */
+	bool create_checks;
+	/* Checks of the bound config beyond the option table (paths,
+	 * templates, option combinations, what must exist), without side
+	 * effects: each problem through sp_check_problem.  Optional. */
+	void (*check)(const void *config, struct sp_check *chk);
 };
+
+/* What validation hands a stage's check callback. */
+struct sp_check {
+	const char *flow_dir; /* folder of the flow file ("." for the SDK) */
+	const char *id;	      /* the stage's id */
+	/* the root folder of the local catalog stage named by the stage's
+	 * `stage` option; NULL without one, for an S3 stage, or when it did
+	 * not resolve (validation reported that already) */
+	const char *stage_root;
+	bool stage_set;	 /* the `stage` option is given */
+	bool streaming;	 /* an origin of the flow is streaming */
+	/* engine side: report a problem of option (NULL: the stage) */
+	void (*problem)(struct sp_check *chk, const char *option,
+			const char *msg);
+	/* engine side: the stage writes target (a folder, normalised by
+	 * the engine); two stages of a flow may not write the same one */
+	void (*claim)(struct sp_check *chk, const char *option,
+		      const char *target);
+	void *priv;
+};
+
+static inline void sp_check_problem(struct sp_check *chk, const char *option,
+				    const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline void sp_check_problem(struct sp_check *chk, const char *option,
+				    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	chk->problem(chk, option, msg);
+}
 
 #endif

@@ -375,7 +375,10 @@ class Flow:
         self._error_stage = stage
 
     def validate(self):
-        """Raises ValidationError with every problem; returns None."""
+        """Raises ValidationError with every problem; returns None.
+        `stage:` options are checked in the flow's catalog."""
+        if self.catalog is not None:
+            self._nf.settings(catalog=os.fspath(self.catalog))
         n, text = self._nf.validate()
         if n:
             problems = [p for p in text.splitlines() if p]
@@ -399,8 +402,6 @@ class Flow:
         """Starts a run in the background; returns the Run (also kept as
         the flow's current run for wait / stop / status)."""
         self.validate()
-        if self.catalog is not None:
-            self._nf.settings(catalog=os.fspath(self.catalog))
         sinks, instances, names = {}, {}, {}
         try:
             for h in self._python_stages():

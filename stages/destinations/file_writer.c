@@ -129,26 +129,78 @@ static int stage_dir(const struct fw_config *cfg,
 	return rc;
 }
 
-/* The name template: over a stream (every run new input) it needs {run},
- * which the default gets. */
-static int choose_name(struct fw_state *fw, char *err, size_t errlen)
+/* What is wrong with the file name template, NULL when nothing: it
+ * needs {seq} (rolled files), no '/' (the folder is `dir`), and over a
+ * stream (every run new input) {run}, which the default gets. */
+static const char *name_problem(const char *name, bool streaming, char *buf,
+				size_t len)
 {
-	const char *name = fw->cfg->name;
+	if (!strstr(name, "{seq}"))
+		snprintf(buf, len,
+			 "\"%s\" has no {seq}: rolled files would get the "
+			 "same name",
+			 name);
+	else if (strchr(name, '/'))
+		snprintf(buf, len,
+			 "\"%s\" is a file name and may not hold '/' (the "
+			 "folder is option 'dir')",
+			 name);
+	else if (streaming && !strstr(name, "{run}") &&
+		 strcmp(name, FW_DEFAULT_NAME))
+		snprintf(buf, len,
+			 "\"%s\" has no {run}: the flow reads a stream "
+			 "(stdin), new input every run, so each run adds its "
+			 "own files; put {run} in the name (e.g. \"%s\")",
+			 name, FW_STREAM_NAME);
+	else
+		return NULL;
+	return buf;
+}
 
-	if (fw->ctx->streaming && !strstr(name, "{run}")) {
-		if (strcmp(name, FW_DEFAULT_NAME)) {
-			snprintf(err, errlen,
-				 "option 'name': \"%s\" has no {run}: the "
-				 "flow reads a stream (stdin), new input every "
-				 "run, so each run adds its own files; put {run} "
-				 "in the name (e.g. \"%s\")",
-				 name, FW_STREAM_NAME);
-			return -EINVAL;
-		}
-		name = FW_STREAM_NAME;
+/* Validation: what create and the start of a run would refuse. */
+static void fw_check(const void *config, struct sp_check *chk)
+{
+	const struct fw_config *cfg = config;
+	const char *why;
+	char msg[1024], *dir = NULL;
+
+	if ((why = name_problem(cfg->name, chk->streaming, msg, sizeof(msg))))
+		sp_check_problem(chk, "name", "%s", why);
+	if (!strcmp(cfg->format, "csv") &&
+	    (why = sp_csv_chars_problem(cfg->delimiter, cfg->quote)))
+		sp_check_problem(chk, "delimiter", "%s", why);
+	if (!cfg->dir[0]) {
+		sp_check_problem(chk, "dir",
+				 "empty: name a folder (\".\" is the flow "
+				 "file's own)");
+		return;
 	}
-	fw->name = strdup(name);
-	return fw->name ? 0 : -ENOMEM;
+	if (strstr(cfg->dir, "${")) {
+		sp_check_problem(chk, "dir",
+				 "\"%s\" holds an expression, but the folder "
+				 "is fixed for a run; send records to writers "
+				 "of their own with a stream_selector",
+				 cfg->dir);
+		return;
+	}
+	if (chk->stage_root) {
+		if (spate_catalog_check_path(chk->stage_root, cfg->stage,
+					     cfg->dir, msg, sizeof(msg))) {
+			sp_check_problem(chk, "dir", "%s", msg);
+			return;
+		}
+		if (asprintf(&dir, "%s/%s", chk->stage_root, cfg->dir) < 0)
+			dir = NULL;
+	} else if (chk->stage_set) {
+		return; /* not a local stage: checked when it is opened */
+	} else if (cfg->dir[0] == '/') {
+		dir = strdup(cfg->dir);
+	} else if (asprintf(&dir, "%s/%s", chk->flow_dir, cfg->dir) < 0) {
+		dir = NULL;
+	}
+	if (dir)
+		chk->claim(chk, "dir", dir);
+	free(dir);
 }
 
 static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
@@ -179,21 +231,16 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 		free(fw);
 		return -ENOMEM;
 	}
-	int rc = choose_name(fw, err, errlen);
-	if (rc) {
+	/* bad names and CSV characters were refused by fw_check (the
+	 * runtime runs validated flows only) */
+	/* over a stream the default name gets {run} */
+	fw->name = strdup(ctx->streaming && !strstr(cfg->name, "{run}")
+			      ? FW_STREAM_NAME
+			      : cfg->name);
+	if (!fw->name) {
 		free(fw->dir);
 		free(fw);
-		return rc;
-	}
-	if (!strstr(cfg->name, "{seq}")) {
-		snprintf(err, errlen,
-			 "option 'name': \"%s\" has no {seq}: rolled files "
-			 "would get the same name",
-			 cfg->name);
-		free(fw->name);
-		free(fw->dir);
-		free(fw);
-		return -EINVAL;
+		return -ENOMEM;
 	}
 	*state = fw;
 	return 0;
@@ -419,6 +466,7 @@ const struct sp_stage_desc sp_stage_file_writer = {
 	.options = fw_options,
 	.config_size = sizeof(struct fw_config),
 	.create = fw_create,
+	.check = fw_check,
 	.start = fw_start,
 	.worker_create = fw_worker_create,
 	.worker_destroy = fw_worker_destroy,

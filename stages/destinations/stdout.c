@@ -306,6 +306,7 @@ const struct sp_stage_desc sp_stage_stdout = {
 	.options = stdout_options,
 	.config_size = sizeof(struct stdout_config),
 	.create = stdout_create,
+	.create_checks = true,
 	.worker_create = stdout_worker_create,
 	.worker_destroy = stdout_worker_destroy,
 	.stage_batch = stdout_stage_batch,

@@ -42,6 +42,7 @@ const struct sp_stage_desc sp_stage_trash = {
 	.options = trash_options,
 	.config_size = sizeof(struct trash_config),
 	.create = trash_create,
+	.create_checks = true,
 	.stage_batch = trash_stage_batch,
 	.batch_end = trash_batch_end,
 };

@@ -84,6 +84,7 @@ const struct sp_stage_desc sp_stage_pipeline_finisher = {
 	.options = finisher_options,
 	.config_size = sizeof(struct finisher_config),
 	.create = finisher_create,
+	.create_checks = true,
 	.on_event = finisher_on_event,
 	.close = finisher_close,
 };

@@ -237,6 +237,7 @@ const struct sp_stage_desc sp_stage_shell = {
 	.options = shell_options,
 	.config_size = sizeof(struct shell_config),
 	.create = shell_create,
+	.create_checks = true,
 	.on_event = shell_on_event,
 	.close = shell_close,
 };

@@ -647,6 +647,7 @@ const struct sp_stage_desc sp_stage_dev_data_generator = {
 	.options = gen_options,
 	.config_size = sizeof(struct gen_config),
 	.create = gen_create,
+	.create_checks = true,
 	.next = gen_next,
 	.parse = gen_parse,
 	.close = gen_close,

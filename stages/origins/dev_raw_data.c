@@ -198,6 +198,7 @@ const struct sp_stage_desc sp_stage_dev_raw_data = {
 	.options = raw_options,
 	.config_size = sizeof(struct raw_config),
 	.create = raw_create,
+	.create_checks = true,
 	.next = raw_next,
 	.parse = raw_parse,
 	.worker_create = raw_worker_create,

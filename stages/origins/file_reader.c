@@ -379,6 +379,49 @@ fail:
 	return rc;
 }
 
+/* Validation: the CSV characters, and for local files what create
+ * would refuse (a path that leaves the stage, matches nothing or cannot
+ * be read), found by expanding the paths as a run does.  S3 is checked
+ * when it is opened. */
+static void fr_check(const void *config, struct sp_check *chk)
+{
+	const struct fr_config *cfg = config;
+	struct sp_stage_ctx ctx = {.flow_dir = chk->flow_dir, .id = chk->id};
+	struct fr_state *fr;
+	const char *why;
+	char err[1024] = "";
+	struct stat st;
+
+	if (!strcmp(cfg->format, "csv") &&
+	    (why = sp_csv_chars_problem(cfg->delimiter, cfg->quote)))
+		sp_check_problem(chk, "delimiter", "%s", why);
+	if (chk->stage_set && !chk->stage_root)
+		return;
+	if (!chk->stage_set && cfg->path.n && fr_is_s3_url(cfg->path.v[0]))
+		return;
+	if (chk->stage_root &&
+	    (stat(chk->stage_root, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		sp_check_problem(chk, "stage",
+				 "the folder of stage '%s' (%s) does not exist",
+				 cfg->stage, chk->stage_root);
+		return;
+	}
+	fr = calloc(1, sizeof(*fr));
+	if (!fr)
+		return;
+	fr->cfg = cfg;
+	fr->ctx = &ctx;
+	if ((!chk->stage_root || (fr->root = strdup(chk->stage_root))) &&
+	    expand_paths(fr, err, sizeof(err)) && err[0]) {
+		const char *msg = err;
+
+		if (!strncmp(msg, "option 'path': ", 15))
+			msg += 15;
+		sp_check_problem(chk, "path", "%s", msg);
+	}
+	fr_close(fr);
+}
+
 static uint64_t fr_input_size(void *state)
 {
 	struct fr_state *fr = state;
@@ -629,6 +672,7 @@ const struct sp_stage_desc sp_stage_file_reader = {
 	.options = fr_options,
 	.config_size = sizeof(struct fr_config),
 	.create = fr_create,
+	.check = fr_check,
 	.start = fr_start,
 	.worker_create = fr_worker_create,
 	.worker_destroy = fr_worker_destroy,

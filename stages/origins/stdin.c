@@ -388,6 +388,7 @@ const struct sp_stage_desc sp_stage_stdin = {
 	.options = stdin_options,
 	.config_size = sizeof(struct stdin_config),
 	.create = stdin_create,
+	.create_checks = true,
 	.next = stdin_next,
 	.parse = stdin_parse,
 	.release = stdin_release,

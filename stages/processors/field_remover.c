@@ -157,6 +157,7 @@ const struct sp_stage_desc sp_stage_field_remover = {
 	.config_size = sizeof(struct remover_config),
 	.mutates = true,
 	.create = remover_create,
+	.create_checks = true,
 	.process = remover_process,
 	.close = remover_close,
 };

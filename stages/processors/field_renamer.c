@@ -237,6 +237,7 @@ const struct sp_stage_desc sp_stage_field_renamer = {
 	.config_size = sizeof(struct renamer_config),
 	.mutates = true,
 	.create = renamer_create,
+	.create_checks = true,
 	.worker_create = renamer_worker_create,
 	.worker_destroy = renamer_worker_destroy,
 	.process = renamer_process,

@@ -284,6 +284,7 @@ const struct sp_stage_desc sp_stage_field_setter = {
 	.config_size = sizeof(struct setter_config),
 	.mutates = true,
 	.create = setter_create,
+	.create_checks = true,
 	.worker_create = setter_worker_create,
 	.worker_destroy = setter_worker_destroy,
 	.process = setter_process,

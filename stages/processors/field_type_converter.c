@@ -538,6 +538,7 @@ const struct sp_stage_desc sp_stage_field_type_converter = {
 	.config_size = sizeof(struct converter_config),
 	.mutates = true,
 	.create = converter_create,
+	.create_checks = true,
 	.worker_create = converter_worker_create,
 	.worker_destroy = converter_worker_destroy,
 	.process = converter_process,

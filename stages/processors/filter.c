@@ -101,6 +101,7 @@ const struct sp_stage_desc sp_stage_filter = {
 	.config_size = sizeof(struct filter_config),
 	.may_drop = true,
 	.create = filter_create,
+	.create_checks = true,
 	.worker_create = filter_worker_create,
 	.worker_destroy = filter_worker_destroy,
 	.process = filter_process,

@@ -318,6 +318,7 @@ const struct sp_stage_desc sp_stage_stream_selector = {
 	.options = selector_options,
 	.config_size = sizeof(struct selector_config),
 	.create = selector_create,
+	.create_checks = true,
 	.lanes = selector_lanes,
 	.worker_create = selector_worker_create,
 	.worker_destroy = selector_worker_destroy,

@@ -202,11 +202,14 @@ Test(cli_ops, run_json_of_an_invalid_flow)
 
 Test(cli_ops, run_json_of_a_run_that_cannot_start)
 {
-	static const char yaml[] = "name: nostart\n"
-				   "stages:\n"
-				   "  - {id: src, type: file_reader, path: "
-				   "'none/*.jsonl'}\n"
-				   "  - {id: t, type: trash, inputs: [src]}\n";
+	/* a run whose stage cannot start (a database that does not answer)
+	 * fails before data moves: status "failed" with the reason */
+	static const char yaml[] =
+	    "name: nostart\n"
+	    "stages:\n"
+	    "  - {id: src, type: dev_raw_data, data: '{\"a\":1}'}\n"
+	    "  - {id: db, type: postgres, inputs: [src], table: t,\n"
+	    "     conninfo: 'host=127.0.0.1 port=1 connect_timeout=2'}\n";
 	static const char *const argv[] = {"run", "flow.yaml", "--json", NULL};
 	struct e2e_result r;
 	struct e2e_status st;
@@ -215,9 +218,12 @@ Test(cli_ops, run_json_of_a_run_that_cannot_start)
 	cr_assert_eq(r.exit_code, 1, "%s", r.err);
 	cr_assert_eq(e2e_status_parse(r.out, &st), 0, "%s", r.out);
 	cr_assert_str_eq(st.status, "failed");
-	cr_assert_str_eq(st.error, "stage 'src' (file_reader): option 'path': "
-				   "cannot expand 'none/*.jsonl'");
-	cr_assert_eq(st.nstages, 0);
+	cr_assert(strncmp(st.error,
+			  "stage 'db' (postgres): cannot connect to "
+			  "PostgreSQL: ",
+			  53) == 0,
+		  "%s", st.error);
+	cr_assert_eq(st.nstages, 2);
 	e2e_result_free(&r);
 }
 
@@ -384,4 +390,82 @@ Test(cli_ops, progress_logged_without_a_terminal)
 	cr_assert_str_eq(r.err, "spate: --progress-interval soon: give a "
 				"number from 0 to 86400\n");
 	e2e_result_free(&r);
+}
+
+/* What `spate run` refuses before moving data, `spate validate` refuses
+ * too, with the same file:line, stage, option and message, and run
+ * writes nothing (exit 2 from both). */
+Test(cli_ops, validate_refuses_what_run_refuses)
+{
+	static const struct {
+		const char *stage, *want;
+	} cases[] = {
+	    {"{id: o, type: file_writer, inputs: [src], dir: ''}",
+	     "flow.yaml:4: stage 'o': option 'dir': empty: name a folder "
+	     "(\".\" is the flow file's own)\n"},
+	    {"{id: o, type: field_remover, inputs: [src], fields: [a]}",
+	     "flow.yaml:4: stage 'o': option 'fields': 'a': a field path "
+	     "starts with '/' (e.g. /user or /a/b)\n"},
+	    {"{id: o, type: field_type_converter, inputs: [src], "
+	     "fields: {/a: bogus}}",
+	     "flow.yaml:4: stage 'o': option 'fields': /a: unknown type "
+	     "'bogus' (int, double, bool or string)\n"},
+	    {"{id: o, type: file_writer, inputs: [src], "
+	     "dir: 'out/${record:value(\"/a\")}'}",
+	     "flow.yaml:4: stage 'o': option 'dir': "
+	     "\"out/${record:value(\"/a\")}\" holds an expression, but the "
+	     "folder is fixed for a run; send records to writers of their "
+	     "own with a stream_selector\n"},
+	    {"{id: o, type: file_writer, inputs: [src], dir: out, "
+	     "name: x.jsonl}",
+	     "flow.yaml:4: stage 'o': option 'name': \"x.jsonl\" has no "
+	     "{seq}: rolled files would get the same name\n"},
+	    {"{id: o, type: file_writer, inputs: [src], dir: out, "
+	     "name: '../x-{seq}'}",
+	     "flow.yaml:4: stage 'o': option 'name': \"../x-{seq}\" is a "
+	     "file name and may not hold '/' (the folder is option 'dir')\n"},
+	    {"{id: o, type: file_writer, inputs: [src], dir: out, "
+	     "format: csv, delimiter: '\"'}",
+	     "flow.yaml:4: stage 'o': option 'delimiter': delimiter and "
+	     "quote must differ\n"},
+	    {"{id: o, type: file_writer, inputs: [src], dir: out, "
+	     "format: csv, delimiter: \"\\n\"}",
+	     "flow.yaml:4: stage 'o': option 'delimiter': delimiter and "
+	     "quote may not be a line break\n"},
+	    {"{id: o, type: file_writer, inputs: [src], dir: out}\n"
+	     "  - {id: p, type: file_writer, inputs: [src], dir: ./out/}",
+	     "flow.yaml:5: stage 'p': option 'dir': stage 'o' (line 4) "
+	     "writes the same folder: two stages cannot write one\n"},
+	    {"{id: o, type: trash, inputs: [g]}\n"
+	     "  - {id: g, type: file_reader, path: 'none/*.jsonl'}",
+	     "flow.yaml:5: stage 'g': option 'path': cannot expand "
+	     "'none/*.jsonl'\n"},
+	};
+	static const char *const run[] = {"run", "flow.yaml", "--quiet", NULL};
+	static const char *const val[] = {"validate", "flow.yaml", NULL};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct e2e_result r, v;
+		char *yaml;
+
+		cr_assert(asprintf(&yaml,
+				   "name: t\n"
+				   "stages:\n"
+				   "  - {id: src, type: dev_raw_data, "
+				   "data: '{\"a\":1}'}\n"
+				   "  - %s\n",
+				   cases[i].stage) > 0);
+		spate_in(&v, yaml, NULL, val);
+		spate_in(&r, yaml, NULL, run);
+		free(yaml);
+		cr_assert_eq(v.exit_code, 2, "%zu: %s", i, v.err);
+		cr_assert_eq(r.exit_code, 2, "%zu: %s", i, r.err);
+		cr_assert_str_eq(v.err, r.err);
+		cr_assert(strstr(v.err, cases[i].want), "%zu: %s", i, v.err);
+		cr_assert(strstr(v.err, "spate: flow.yaml: 1 problem; nothing "
+					"was run\n"),
+			  "%s", v.err);
+		e2e_result_free(&v);
+		e2e_result_free(&r);
+	}
 }

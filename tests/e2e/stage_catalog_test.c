@@ -645,14 +645,21 @@ Test(catalog_flow, paths_may_not_leave_the_stage)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		write_flow(&t, "flow.yaml", "esc", cases[i].path, "",
 			   cases[i].dir);
+		struct e2e_result v;
+
+		/* validation refuses the flow, and run says the same */
+		sp(&v, &t, "validate", "flow.yaml", NULL);
+		expect_exit(&v, 2);
 		sp(&r, &t, "run", "flow.yaml", "--quiet", NULL);
-		expect_exit(&r, 1);
+		expect_exit(&r, 2);
 		CONTAINS(r.err, cases[i].err);
 		if (strstr(cases[i].err, "resolves to "))
 			CONTAINS(r.err,
 				 "a symlink may not lead out of a stage");
 		cr_assert_str_eq(r.out, "");
+		cr_assert_str_eq(v.err, r.err);
 		e2e_result_free(&r);
+		e2e_result_free(&v);
 	}
 	/* nothing was written anywhere */
 	cr_assert_eq(e2e_count_files(t.dir, NULL, true), 5); /* home in out
