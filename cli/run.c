@@ -281,21 +281,36 @@ static struct sp_flow *load(const struct run_args *a)
 	return f;
 }
 
+/* The command line read and the flow loaded, for run (run) or validate;
+ * NULL with the exit code in *exit_code when either ends the command. */
+static struct sp_flow *args_and_flow(int argc, char **argv,
+				     struct run_args *a, bool run,
+				     int *exit_code)
+{
+	int rc = parse_args(argc, argv, a, run,
+			    run ? run_usage : validate_usage);
+
+	if (rc >= 0) {
+		free(a->sets.v);
+		free(a->params.v);
+		*exit_code = rc;
+		return NULL;
+	}
+	struct sp_flow *f = load(a);
+	free(a->sets.v);
+	free(a->params.v);
+	*exit_code = SPATE_EXIT_USAGE;
+	return f;
+}
+
 int cli_validate(int argc, char **argv)
 {
 	struct run_args a;
-	int rc = parse_args(argc, argv, &a, false, validate_usage);
+	int rc;
+	struct sp_flow *f = args_and_flow(argc, argv, &a, false, &rc);
 
-	if (rc >= 0) {
-		free(a.sets.v);
-		free(a.params.v);
-		return rc;
-	}
-	struct sp_flow *f = load(&a);
-	free(a.sets.v);
-	free(a.params.v);
 	if (!f)
-		return SPATE_EXIT_USAGE;
+		return rc;
 	if (a.json) {
 		struct sp_diags none;
 		sp_diags_init(&none, a.flow);
@@ -527,18 +542,11 @@ int cli_run(int argc, char **argv)
 {
 	struct run_args a;
 	char err[1024] = "";
-	int rc = parse_args(argc, argv, &a, true, run_usage);
+	int rc;
+	struct sp_flow *f = args_and_flow(argc, argv, &a, true, &rc);
 
-	if (rc >= 0) {
-		free(a.sets.v);
-		free(a.params.v);
-		return rc;
-	}
-	struct sp_flow *f = load(&a);
-	free(a.sets.v);
-	free(a.params.v);
 	if (!f)
-		return SPATE_EXIT_USAGE;
+		return rc;
 
 	/* signals go to one thread, started after the runtime exists */
 	struct signal_ctx sc;

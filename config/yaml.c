@@ -109,14 +109,22 @@ nomem:
 	return NULL;
 }
 
+/* n (NULL when it could not be made) placed at the current event. */
+static struct sp_node *yp_placed(struct yp *y, struct sp_node *n)
+{
+	if (n) {
+		n->line = ev_line(&y->ev);
+		n->column = (uint32_t)y->ev.start_mark.column + 1;
+	}
+	return n;
+}
+
 static struct sp_node *yp_list(struct yp *y, int depth)
 {
-	struct sp_node *n = sp_node_list();
+	struct sp_node *n = yp_placed(y, sp_node_list());
 
 	if (!n)
 		goto nomem;
-	n->line = ev_line(&y->ev);
-	n->column = (uint32_t)y->ev.start_mark.column + 1;
 	for (;;) {
 		struct sp_node *item;
 
@@ -142,12 +150,10 @@ fail:
 
 static struct sp_node *yp_map(struct yp *y, int depth)
 {
-	struct sp_node *n = sp_node_map();
+	struct sp_node *n = yp_placed(y, sp_node_map());
 
 	if (!n)
 		goto nomem;
-	n->line = ev_line(&y->ev);
-	n->column = (uint32_t)y->ev.start_mark.column + 1;
 	for (;;) {
 		struct sp_node *value, *old;
 		uint32_t kline, kcol;

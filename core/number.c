@@ -109,3 +109,29 @@ int sp_number_to_double(const char *s, size_t len, double *out)
 	*out = d;
 	return isinf(d) ? -ERANGE : 0;
 }
+
+int sp_number_to_int64(const char *s, size_t len, int64_t *out)
+{
+	size_t i = 0;
+	bool neg = false;
+	uint64_t acc = 0;
+
+	if (len && (s[0] == '-' || s[0] == '+')) {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	if (i == len)
+		return -EINVAL;
+	for (; i < len; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (d > 9)
+			return -EINVAL;
+		if (acc > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		acc = acc * 10 + d;
+	}
+	if (neg ? acc > (uint64_t)INT64_MAX + 1 : acc > (uint64_t)INT64_MAX)
+		return -ERANGE;
+	*out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+	return 0;
+}

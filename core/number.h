@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Whether s[0..len) is a decimal number: an optional sign, digits with an
  * optional fraction (at least one digit in all), an optional exponent.
@@ -21,5 +22,9 @@ bool sp_number_syntax(const char *s, size_t len, bool *is_int);
  * strtod on a copy.  0; -EINVAL when s is not a number; -ERANGE when it
  * overflows (*out is then +-infinity); -ENOMEM. */
 int sp_number_to_double(const char *s, size_t len, double *out);
+
+/* Whole decimal text (an optional sign and digits only) to int64.  0;
+ * -EINVAL when s is not such text; -ERANGE when it does not fit. */
+int sp_number_to_int64(const char *s, size_t len, int64_t *out);
 
 #endif

@@ -112,11 +112,7 @@ static int text_to_number(const char *s, size_t len, bool is_int, int64_t *i,
 			  double *d)
 {
 	if (is_int) {
-		struct sp_value v = {.type = SP_INT,
-				     .flags = SP_VALUE_TEXT,
-				     .len = (uint32_t)len,
-				     .str = s};
-		int rc = sp_value_to_int(&v, i);
+		int rc = sp_number_to_int64(s, len, i);
 		if (rc == 0)
 			return NUM_INT;
 		if (rc != -ERANGE)

@@ -31,32 +31,6 @@ static int text_to_double(const char *s, uint32_t len, double *out)
 	return rc == -ERANGE ? 0 : rc;
 }
 
-static int text_to_int(const char *s, uint32_t len, int64_t *out)
-{
-	uint32_t i = 0;
-	bool neg = false;
-	uint64_t acc = 0;
-
-	if (len && (s[0] == '-' || s[0] == '+')) {
-		neg = s[0] == '-';
-		i = 1;
-	}
-	if (i == len)
-		return -EINVAL;
-	for (; i < len; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-		if (d > 9)
-			return -EINVAL;
-		if (acc > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		acc = acc * 10 + d;
-	}
-	if (neg ? acc > (uint64_t)INT64_MAX + 1 : acc > (uint64_t)INT64_MAX)
-		return -ERANGE;
-	*out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
-	return 0;
-}
-
 int sp_value_to_double(const struct sp_value *v, double *out)
 {
 	switch (v->type) {
@@ -80,7 +54,7 @@ int sp_value_to_int(const struct sp_value *v, int64_t *out)
 	if (v->type != SP_INT)
 		return -EINVAL;
 	if (v->flags & SP_VALUE_TEXT)
-		return text_to_int(v->str, v->len, out);
+		return sp_number_to_int64(v->str, v->len, out);
 	*out = v->i;
 	return 0;
 }

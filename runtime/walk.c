@@ -59,6 +59,20 @@ static void dispatch(struct worker *w, struct stage_rt *s, uint32_t lane,
 		run_stage(w, s->cons[lane][k], b, sel, n, shared || nc > 1);
 }
 
+/* After a stage's batch call that began at t0: its busy time counted,
+ * and a negative rc fails the run (false). */
+static bool stage_call_ended(struct sp_runtime *rt, const struct stage_rt *s,
+			     struct counters *c, uint64_t t0, int rc)
+{
+	count(&c->busy_ns, now_ns() - t0);
+	if (rc < 0) {
+		rt_run_fail(rt, "stage '%s' failed: %s", s->fs->id,
+			    strerror(-rc));
+		return false;
+	}
+	return true;
+}
+
 static void run_processor(struct worker *w, struct stage_rt *s,
 			  struct sp_batch *b, const uint32_t *sel, uint32_t n,
 			  bool shared)
@@ -101,12 +115,8 @@ static void run_processor(struct worker *w, struct stage_rt *s,
 		ws->out[l].n = 0;
 	uint64_t t0 = now_ns();
 	int rc = s->desc->process(s->state, ws->wstate, b, sel, n, ws->out);
-	count(&c->busy_ns, now_ns() - t0);
-	if (rc < 0) {
-		rt_run_fail(rt, "stage '%s' failed: %s", s->fs->id,
-			    strerror(-rc));
+	if (!stage_call_ended(rt, s, c, t0, rc))
 		return;
-	}
 	uint32_t nerr = rt_handle_errors(w, s, b, err0);
 	uint64_t forwarded;
 	if (s->nlanes == 1) {
@@ -169,12 +179,8 @@ static void run_stage(struct worker *w, uint32_t t, struct sp_batch *b,
 	uint32_t err0 = b->nerrors;
 	uint64_t t0 = now_ns();
 	int rc = s->desc->stage_batch(s->state, w->ws[t].wstate, b, sel, n);
-	count(&c->busy_ns, now_ns() - t0);
-	if (rc < 0) {
-		rt_run_fail(rt, "stage '%s' failed: %s", s->fs->id,
-			    strerror(-rc));
+	if (!stage_call_ended(rt, s, c, t0, rc))
 		return;
-	}
 	uint32_t nerr = rt_handle_errors(w, s, b, err0);
 	count(&c->in, n);
 	count(&c->errors, nerr);

@@ -360,6 +360,15 @@ static int field_init(struct gen_field *f, const struct gen_field_config *c,
 	return 0;
 }
 
+/* Whether field i names the same symbol as a field before it. */
+static bool field_defined_before(const struct gen_field *f, uint32_t i)
+{
+	for (uint32_t j = 0; j < i; j++)
+		if (f[j].sym == f[i].sym)
+			return true;
+	return false;
+}
+
 static int gen_create(const void *config, const struct sp_stage_ctx *ctx,
 		      void **state, char *err, size_t errlen)
 {
@@ -388,13 +397,11 @@ static int gen_create(const void *config, const struct sp_stage_ctx *ctx,
 		rc = field_init(&g->f[i], &fc[i], ctx->symtab, err, errlen);
 		if (rc)
 			goto fail;
-		for (uint32_t j = 0; j < i; j++) {
-			if (g->f[j].sym == g->f[i].sym) {
-				snprintf(err, errlen, "fields: %s is defined "
-					 "twice", fc[i].name);
-				rc = -EINVAL;
-				goto fail;
-			}
+		if (field_defined_before(g->f, i)) {
+			snprintf(err, errlen, "fields: %s is defined twice",
+				 fc[i].name);
+			rc = -EINVAL;
+			goto fail;
 		}
 	}
 	*state = g;

@@ -125,6 +125,15 @@ nomem:
 	return -ENOMEM;
 }
 
+/* Whether field i sets the same symbol as a field before it. */
+static bool set_before(const struct setter_field *f, uint32_t i)
+{
+	for (uint32_t j = 0; j < i; j++)
+		if (f[j].sym == f[i].sym)
+			return true;
+	return false;
+}
+
 static int setter_create(const void *config, const struct sp_stage_ctx *ctx,
 			 void **state, char *err, size_t errlen)
 {
@@ -144,13 +153,11 @@ static int setter_create(const void *config, const struct sp_stage_ctx *ctx,
 				       errlen);
 		if (rc)
 			goto fail;
-		for (uint32_t j = 0; j < i; j++) {
-			if (s->f[j].sym == s->f[i].sym) {
-				snprintf(err, errlen, "fields: %s is set "
-					 "twice", s->f[i].path);
-				rc = -EINVAL;
-				goto fail;
-			}
+		if (set_before(s->f, i)) {
+			snprintf(err, errlen, "fields: %s is set twice",
+				 s->f[i].path);
+			rc = -EINVAL;
+			goto fail;
 		}
 	}
 	*state = s;

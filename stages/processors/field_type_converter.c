@@ -207,11 +207,7 @@ static int parse_number(const char *s, size_t len, bool *is_int,
 	if (!sp_number_syntax(s, len, &whole))
 		return -EINVAL;
 	if (whole) {
-		struct sp_value v = {.type = SP_INT,
-				     .flags = SP_VALUE_TEXT,
-				     .len = (uint32_t)len,
-				     .str = s};
-		int rc = sp_value_to_int(&v, i);
+		int rc = sp_number_to_int64(s, len, i);
 		if (rc == 0)
 			*is_int = true;
 		return rc;
@@ -219,6 +215,26 @@ static int parse_number(const char *s, size_t len, bool *is_int,
 	if (sp_number_to_double(s, len, d))
 		return -EINVAL;
 	*is_int = false;
+	return 0;
+}
+
+/* parse_number for a converter: rc is what reading the string gave (an
+ * escaped string that does not unescape is "not a number" too); the
+ * reason for a number out of the target's range is the caller's. */
+static int text_number(int rc, const char *s, size_t len, bool *is_int,
+		       int64_t *i, double *d, const char *range_why,
+		       const char **why)
+{
+	if (!rc)
+		rc = parse_number(s, len, is_int, i, d);
+	if (rc == -ERANGE) {
+		*why = range_why;
+		return rc;
+	}
+	if (rc) {
+		*why = "not a number";
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -274,16 +290,10 @@ static int to_int(const struct sp_value *v, struct sp_arena *a,
 		rc = sp_value_string_bytes(v, a, &s, &len);
 		if (rc == -ENOMEM)
 			return rc;
-		if (!rc)
-			rc = parse_number(s, len, &is_int, &i, &d);
-		if (rc == -ERANGE) {
-			*why = "out of range for int";
+		rc = text_number(rc, s, len, &is_int, &i, &d,
+				 "out of range for int", why);
+		if (rc)
 			return rc;
-		}
-		if (rc) {
-			*why = "not a number";
-			return -EINVAL;
-		}
 		if (!is_int) {
 			rc = double_to_int(d, &i, why);
 			if (rc)
@@ -349,16 +359,10 @@ static int to_double(const struct sp_value *v, struct sp_arena *a,
 						 .str = s};
 			return 0;
 		}
-		if (!rc)
-			rc = parse_number(s, len, &is_int, &i, &d);
-		if (rc == -ERANGE) {
-			*why = "too large to be exact as a double";
+		rc = text_number(rc, s, len, &is_int, &i, &d,
+				 "too large to be exact as a double", why);
+		if (rc)
 			return rc;
-		}
-		if (rc) {
-			*why = "not a number";
-			return -EINVAL;
-		}
 		if (is_int) {
 			struct sp_value iv = sp_value_int(i);
 			return to_double(&iv, a, out, why);
