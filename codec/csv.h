@@ -135,7 +135,8 @@ void sp_csv_encoder_fini(struct sp_csv_encoder *e);
 
 /* Appends record rec as a CSV line (and the header first when due),
  * quoting where needed.  0; -ENOMEM; -EINVAL with *why set when the record
- * has a field that is not one of the columns (never dropped silently). */
+ * has a field that is not one of the columns (never dropped silently) or
+ * a value that holds a NUL byte (which CSV readers refuse). */
 int sp_csv_encode_record(struct sp_csv_encoder *e, const struct sp_batch *b,
 			 uint32_t rec, struct sp_buf *out, const char **why);
 

@@ -2,7 +2,9 @@
  * CSV encoder: writes records back as CSV lines with a fixed column list
  * (taken from the first record when not given), quoting a field where it
  * holds the delimiter, the quote, a line end, edge blanks or a leading
- * byte order mark, and decoding JSON-escaped strings first.
+ * byte order mark, and decoding JSON-escaped strings first.  A value
+ * holding a NUL byte (JSON's \u0000) is refused as a record error: CSV
+ * readers, spate's own among them, stop at it or reject the line.
  */
 #include "codec/csv.h"
 
@@ -25,6 +27,7 @@ void sp_csv_encoder_init(struct sp_csv_encoder *e, char delimiter, char quote,
 	e->special[(unsigned char)e->quote] = 1;
 	e->special['\n'] = 1;
 	e->special['\r'] = 1;
+	e->special[0] = 1; /* refused (put_field) */
 }
 
 void sp_csv_encoder_fini(struct sp_csv_encoder *e)
@@ -78,6 +81,8 @@ static inline int put_field(const struct sp_csv_encoder *e, struct sp_buf *out,
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == e->quote)
 			*w++ = e->quote;
+		else if (!s[i])
+			return -EINVAL; /* a NUL byte: nothing was appended */
 		*w++ = s[i];
 	}
 	*w++ = e->quote;
@@ -257,6 +262,7 @@ int sp_csv_encode_record(struct sp_csv_encoder *e, const struct sp_batch *b,
 	if (e->header && !e->header_written && e->ncols &&
 	    put_header(e, b, out))
 		goto nomem;
+	mark = out->len; /* a refused record leaves the header written */
 	/* a lone empty field is written "" so the line is not blank */
 	lone = e->ncols == 1;
 	if (in_order) {
@@ -265,21 +271,30 @@ int sp_csv_encode_record(struct sp_csv_encoder *e, const struct sp_batch *b,
 		for (uint32_t i = 0; i < nf; i++) {
 			if (f[i].sym == SP_SYM_NONE)
 				continue;
-			if ((!first && sp_buf_putc(out, e->delimiter)) ||
-			    put_value(e, out, &f[i].v, lone))
+			if (!first && sp_buf_putc(out, e->delimiter))
 				goto nomem;
+			if ((err = put_value(e, out, &f[i].v, lone)))
+				goto fail;
 			first = false;
 		}
 	} else {
-		for (uint32_t k = 0; k < e->ncols; k++)
-			if ((k && sp_buf_putc(out, e->delimiter)) ||
-			    put_value(e, out, column_value(e, f, nf, k), lone))
+		for (uint32_t k = 0; k < e->ncols; k++) {
+			if (k && sp_buf_putc(out, e->delimiter))
 				goto nomem;
+			if ((err = put_value(e, out, column_value(e, f, nf, k),
+					     lone)))
+				goto fail;
+		}
 	}
 	if (sp_buf_putc(out, '\n'))
 		goto nomem;
 	return 0;
 nomem:
+	err = -ENOMEM;
+fail:
 	out->len = mark;
-	return -ENOMEM;
+	if (err == -EINVAL && why)
+		*why = "a value holds a NUL byte (\\u0000), which CSV cannot "
+		       "carry: its readers, spate's among them, refuse it";
+	return err;
 }

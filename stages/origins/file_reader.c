@@ -141,6 +141,67 @@ static int check_inside(struct fr_state *fr, const char *rel, char *err,
 	return rc;
 }
 
+static int by_file_id(const void *a, const void *b, void *arg)
+{
+	const struct fr_file *files = arg;
+	const struct fr_file *x = &files[*(const uint32_t *)a];
+	const struct fr_file *y = &files[*(const uint32_t *)b];
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+/*
+ * A file named more than once (a glob and a name, "./x" and "x", a
+ * symbolic link to it) is read once, where it comes first, with a
+ * warning: the same device and inode is the same file.  Sorted by that
+ * identity, so that a glob of many files costs n log n.
+ */
+static int drop_repeated_files(struct fr_state *fr)
+{
+	uint32_t n = fr->nfiles, *ix = malloc((n ? n : 1) * sizeof(*ix));
+	bool *drop = calloc(n ? n : 1, sizeof(*drop));
+	uint32_t out = 0;
+
+	if (!ix || !drop) {
+		free(ix);
+		free(drop);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ix[i] = i;
+	qsort_r(ix, n, sizeof(*ix), by_file_id, fr->files);
+	for (uint32_t k = 1; k < n; k++) {
+		const struct fr_file *first = &fr->files[ix[k - 1]];
+		struct fr_file *f = &fr->files[ix[k]];
+
+		if (f->dev != first->dev || f->ino != first->ino)
+			continue;
+		/* ix[k - 1] is the earliest of its identity (by index) */
+		ix[k] = ix[k - 1];
+		drop[f - fr->files] = true;
+		sp_stage_warn(fr->ctx,
+			      "option 'path': %s is %s again: it is read once",
+			      f->display, fr->files[ix[k]].display);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (!drop[i]) {
+			fr->files[out++] = fr->files[i];
+			continue;
+		}
+		fr->total_size -= fr->files[i].size;
+		free(fr->files[i].path);
+		free(fr->files[i].display);
+	}
+	fr->nfiles = out;
+	free(ix);
+	free(drop);
+	return 0;
+}
+
 static int expand_paths(struct fr_state *fr, char *err, size_t errlen)
 {
 	const struct fr_config *cfg = fr->cfg;
@@ -197,7 +258,7 @@ static int expand_paths(struct fr_state *fr, char *err, size_t errlen)
 		globfree(&g);
 		free(full);
 	}
-	return 0;
+	return drop_repeated_files(fr);
 }
 
 static void fr_close(void *state);

@@ -212,3 +212,66 @@ Test(bad_input, jsonl_and_csv_bom_skipped)
 	e2e_flow_assert_out(&x, "out2", "{\"a\":\"3\"}\n");
 	e2e_flow_done(&x);
 }
+
+/* ---- paths ----------------------------------------------------------- */
+
+/* A file named several times (a glob and its name, "./" before it, a
+ * symbolic link to it) is read once, with a warning for each repeat. */
+Test(bad_input, repeated_input_paths_read_once)
+{
+	struct e2e_flow x = {.dir = e2e_tmpdir()};
+	char *link = e2e_join(x.dir, "link.jsonl");
+
+	e2e_put_str(x.dir, "in/a.jsonl", "{\"a\":1}\n{\"a\":2}\n");
+	e2e_put_str(x.dir, "in/b.jsonl", "{\"b\":3}\n");
+	cr_assert_eq(symlink("in/a.jsonl", link), 0);
+	run_ok(&x,
+	       "name: paths\n"
+	       "stages:\n"
+	       "  - {id: src, type: file_reader, path: [in/*.jsonl, "
+	       "in/a.jsonl, ./in/a.jsonl, link.jsonl]}\n"
+	       "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+	       "ordered: true}\n",
+	       NULL);
+	e2e_flow_assert_counts(&x, "src", 3, 3, 0, 0);
+	e2e_flow_assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"b\":3}\n");
+	cr_assert_eq(e2e_flow_stage(&x, "src")->warnings, 3);
+	cr_assert(strstr(x.r.err, "option 'path': link.jsonl is in/a.jsonl "
+				  "again: it is read once"),
+		  "%s", x.r.err);
+	e2e_flow_done(&x);
+	free(link);
+}
+
+/* ---- CSV output ------------------------------------------------------ */
+
+/* A value holding NUL (\u0000) is not written to CSV, where the reader
+ * (spate's too) would refuse it: it is a record error, the rest goes. */
+Test(bad_input, csv_writer_refuses_nul_bytes)
+{
+	struct e2e_flow x = {0};
+
+	e2e_flow_run(&x,
+		     "name: nul\n"
+		     "error_stage: errs\n"
+		     "stages:\n"
+		     "  - id: src\n"
+		     "    type: dev_raw_data\n"
+		     "    data: |\n"
+		     "      {\"a\":\"x\\u0000y\"}\n"
+		     "      {\"a\":\"ok\"}\n"
+		     "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+		     "format: csv, compression: none, ordered: true}\n"
+		     "  - {id: errs, type: file_writer, dir: errs, "
+		     "compression: none, ordered: true}\n",
+		     NULL, NULL, NULL, NULL);
+	cr_assert_eq(x.r.exit_code, 0, "exit %d: %s", x.r.exit_code, x.r.err);
+	e2e_flow_assert_out(&x, "out", "a\nok\n");
+	e2e_flow_assert_out(&x, "errs",
+			    "{\"a\":\"x\\u0000y\",\"spate_error\":{\"stage\":"
+			    "\"out\",\"reason\":\"a value holds a NUL byte "
+			    "(\\\\u0000), which CSV cannot carry: its "
+			    "readers, spate's among them, refuse it\","
+			    "\"source\":\"dev_raw_data:1\"}}\n");
+	e2e_flow_done(&x);
+}
