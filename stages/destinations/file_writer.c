@@ -257,6 +257,21 @@ static void clean_leftovers(struct fw_state *fw)
 		sp_commit_destroy(c);
 }
 
+/* Whether manifest m lists this run's output: the last run's id, or,
+ * with {run} in the name template (files of several runs side by side),
+ * a file named with this run's id - the same input as an earlier run
+ * whose files are still there, after another run has added its own. */
+static bool manifest_holds_run(const struct sp_commit_manifest *m,
+			       const char *run_id, bool adds)
+{
+	if (m->run_id && !strcmp(m->run_id, run_id))
+		return true;
+	for (size_t i = 0; adds && i < m->nfiles; i++)
+		if (strstr(m->files[i].name, run_id))
+			return true;
+	return false;
+}
+
 static int fw_start(void *state, char *err, size_t errlen)
 {
 	struct fw_state *fw = state;
@@ -275,8 +290,8 @@ static int fw_start(void *state, char *err, size_t errlen)
 	}
 	rc = sp_commit_manifest_read(fw->dir, &m);
 	if (rc == 0) {
-		bool same = m->run_id && !strcmp(m->run_id, ctx->run_id);
 		bool adds = strstr(fw->name, "{run}") != NULL;
+		bool same = manifest_holds_run(m, ctx->run_id, adds);
 		sp_commit_manifest_free(m);
 		if (!ctx->force && (same || !adds))
 			clean_leftovers(fw);

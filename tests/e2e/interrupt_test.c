@@ -434,6 +434,36 @@ Test(interrupt, content_changed_same_size_and_mtime_is_read_again)
 	free(dir);
 }
 
+/* A, then B, then A again with {run} in the name: the third run's output
+ * (A's) is in the folder already, beside B's, so it is skipped instead of
+ * failing on A's file name or adding A twice. */
+Test(interrupt, input_back_to_earlier_content_is_skipped)
+{
+	char *dir = e2e_tmpdir();
+	struct e2e_result r;
+	const char *const outs[] = {"out", NULL};
+
+	e2e_put_str(dir, "flow.yaml",
+		    "name: aba\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, path: 'in/*.jsonl'}\n"
+		    "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+		    "name: '{flow}-{run}-{seq}.{ext}'}\n");
+	const char *versions[] = {"{\"k\":1}\n", "{\"k\":2}\n", "{\"k\":1}\n"};
+	for (int v = 0; v < 3; v++) {
+		e2e_put_str(dir, "in/a.jsonl", versions[v]);
+		run_in(&r, dir, NULL, NULL, NULL);
+		cr_assert_eq(r.exit_code, 0, "run %d: %s", v + 1, r.err);
+		cr_assert_eq(strstr(r.err, "skipped") != NULL, v == 2,
+			     "run %d: %s", v + 1, r.err);
+		e2e_result_free(&r);
+	}
+	assert_exactly_once(dir, outs, "{\"k\":1}\n{\"k\":2}\n",
+			    "A, B, A");
+	e2e_rmrf(dir);
+	free(dir);
+}
+
 Test(interrupt, catalog_content_changed_same_size_and_mtime_is_loaded_again)
 {
 	char *dir = e2e_tmpdir();
