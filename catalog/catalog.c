@@ -4,6 +4,8 @@
  */
 #include "catalog/catalog_internal.h"
 
+#include "core/url.h"
+
 /* ---- stages -------------------------------------------------------------- */
 
 /* "no stage 'x' in the catalog P (did you mean 'y'?)" */
@@ -127,14 +129,9 @@ int spate_catalog_create_s3(struct spate_catalog *c, const char *name,
 			    spec->bucket ? spec->bucket : "");
 		return -EINVAL;
 	}
-	if (spec->endpoint && strncmp(spec->endpoint, "http://", 7) &&
-	    strncmp(spec->endpoint, "https://", 8)) {
-		cat_set_err(err, errlen,
-			    "bad endpoint '%s': give http://HOST[:PORT] or "
-			    "https://HOST[:PORT]",
-			    spec->endpoint);
-		return -EINVAL;
-	}
+	if (spec->endpoint &&
+	    (rc = cat_check_endpoint(spec->endpoint, err, errlen)))
+		return rc;
 	if (spec->region) {
 		bool ok = *spec->region != '\0';
 		for (const char *p = spec->region; ok && *p; p++)
@@ -229,6 +226,18 @@ static int read_stage(sqlite3_stmt *st, struct spate_catalog_stage *s)
 	s->bucket = cat_col_dup(st, 3);
 	s->path = cat_col_dup(st, 4);
 	s->endpoint = cat_col_dup(st, 5);
+	if (s->endpoint && sp_url_has_userinfo(s->endpoint)) {
+		/* stored before such endpoints were refused: never shown,
+		 * and refused when the stage is used */
+		size_t n = strlen(s->endpoint) + 4;
+		char *shown = malloc(n);
+		if (shown)
+			sp_url_shown(s->endpoint, shown, n);
+		free(s->endpoint);
+		s->endpoint = shown;
+		if (!shown)
+			return -ENOMEM;
+	}
 	s->region = cat_col_dup(st, 6);
 	s->key_id_env = cat_col_dup(st, 7);
 	s->secret_env = cat_col_dup(st, 8);

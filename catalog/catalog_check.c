@@ -1,9 +1,13 @@
 /*
  * Checks of what goes into the catalog: stage names, credential sources
  * (names of environment variables or a file, never the secrets), S3
- * buckets and URLs, local roots.
+ * endpoints (without credentials in them), buckets and URLs, local roots.
+ * A value that may be a secret (a refused variable name, a URL's user
+ * information) is never quoted back.
  */
 #include "catalog/catalog_internal.h"
+
+#include "core/url.h"
 
 /* ---- validation ---------------------------------------------------------- */
 
@@ -73,18 +77,42 @@ int cat_check_credentials(const char *key_env, const char *secret_env,
 		return -EINVAL;
 	}
 	if (key_env && (!is_env_name(key_env) || !is_env_name(secret_env))) {
-		cat_set_err(
-		    err, errlen,
-		    "bad variable name '%s': --key-id-env and --secret-env "
-		    "take the NAMES of environment variables "
-		    "([A-Za-z_][A-Za-z0-9_]*), never the values",
-		    is_env_name(key_env) ? secret_env : key_env);
+		/* not quoted: it may be the secret itself */
+		cat_set_err(err, errlen,
+			    "%s is not a variable name (the value is not "
+			    "shown): --key-id-env and --secret-env take the "
+			    "NAMES of environment variables "
+			    "([A-Za-z_][A-Za-z0-9_]*), never the values",
+			    is_env_name(key_env) ? "--secret-env"
+						 : "--key-id-env");
 		return -EINVAL;
 	}
 	if (file && file[0] != '/') {
 		cat_set_err(err, errlen,
 			    "credentials file '%s' must be an absolute path",
 			    file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cat_check_endpoint(const char *endpoint, char *err, size_t errlen)
+{
+	if (sp_url_has_userinfo(endpoint)) {
+		cat_set_err(err, errlen,
+			    "--endpoint holds credentials (USER:PASSWORD@ "
+			    "before the host; not shown, not kept): give "
+			    "http[s]://HOST[:PORT] alone and the credentials "
+			    "with --key-id-env/--secret-env or "
+			    "--credentials-file");
+		return -EINVAL;
+	}
+	if (strncmp(endpoint, "http://", 7) &&
+	    strncmp(endpoint, "https://", 8)) {
+		cat_set_err(err, errlen,
+			    "bad endpoint '%s': give http://HOST[:PORT] or "
+			    "https://HOST[:PORT]",
+			    endpoint);
 		return -EINVAL;
 	}
 	return 0;
@@ -104,11 +132,14 @@ char *cat_s3_url(const char *bucket, const char *prefix)
 int cat_parse_s3_url(const char *url, char **bucket, char **prefix, char *err,
 		     size_t errlen)
 {
+	char shown[512];
+
+	sp_url_shown(url, shown, sizeof(shown));
 	if (strncmp(url, "s3://", 5) != 0) {
 		cat_set_err(err, errlen,
 			    "bad URL '%s': an S3 stage takes "
 			    "s3://BUCKET[/PREFIX]",
-			    url);
+			    shown);
 		return -EINVAL;
 	}
 	const char *b = url + 5;
@@ -117,7 +148,7 @@ int cat_parse_s3_url(const char *url, char **bucket, char **prefix, char *err,
 		cat_set_err(err, errlen,
 			    "bad bucket name in '%s': 3 to 63 of a-z 0-9 . -, "
 			    "starting and ending with a letter or digit",
-			    url);
+			    shown);
 		return -EINVAL;
 	}
 	const char *p = slash;

@@ -3,7 +3,9 @@
  * variables or credentials file a catalog stage names, else the standard
  * AWS variables and ~/.aws/credentials (profile AWS_PROFILE), as the AWS
  * CLI reads them.  Secrets are copied into the config and nowhere else;
- * messages name variables, files and profiles, never their values.
+ * messages name variables, files and profiles, never their values, and
+ * the secrets are registered for redaction.  An endpoint or s3:// URL
+ * holding USER:PASSWORD@ is refused without being shown.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -13,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/redact.h"
+#include "core/url.h"
 #include "io/s3.h"
 
 static int dup_to(char **dst, const char *s)
@@ -171,6 +175,15 @@ int sp_s3_config_resolve(const struct sp_s3_source *src,
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
+	if (endpoint && sp_url_has_userinfo(endpoint)) {
+		snprintf(err, errlen,
+			 "S3 endpoint (%s) holds credentials (USER:PASSWORD@ "
+			 "before the host; not shown, not used): give "
+			 "http[s]://HOST[:PORT] alone and the credentials "
+			 "apart",
+			 src->endpoint ? "the stage's" : "AWS_ENDPOINT_URL");
+		return -EINVAL;
+	}
 	if (endpoint && strncmp(endpoint, "http://", 7) &&
 	    strncmp(endpoint, "https://", 8)) {
 		snprintf(err, errlen,
@@ -196,6 +209,9 @@ int sp_s3_config_resolve(const struct sp_s3_source *src,
 		sp_s3_config_fini(cfg);
 		return rc;
 	}
+	/* should one reach a message anyway, it is shown as *** */
+	sp_redact_add(cfg->secret);
+	sp_redact_add(cfg->token);
 	return 0;
 nomem:
 	sp_s3_config_fini(cfg);
@@ -238,6 +254,9 @@ int sp_s3_url_parse(const char *url, char **bucket, char **prefix)
 		return -EINVAL;
 	const char *b = url + 5, *slash = strchr(b, '/');
 	size_t bl = slash ? (size_t)(slash - b) : strlen(b);
+
+	if (memchr(b, '@', bl)) /* credentials: never in a URL */
+		return -EINVAL;
 
 	*bucket = strndup(b, bl);
 	*prefix = strdup(slash ? slash + 1 : "");

@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <fnmatch.h>
 
+#include "core/url.h"
 #include "stages/origins/file_reader.h"
 
 bool fr_is_s3_url(const char *p)
@@ -214,8 +215,14 @@ int fr_s3_open_url(struct fr_state *fr, const char *url, char *err,
 	char *key;
 
 	if (sp_s3_url_parse(url, &fr->s3_bucket, &key)) {
+		char shown[512];
+
+		sp_url_shown(url, shown, sizeof(shown));
 		snprintf(err, errlen,
-			 "option 'path': '%s' is not s3://BUCKET/KEY", url);
+			 "option 'path': '%s' is not s3://BUCKET/KEY%s", shown,
+			 sp_url_has_userinfo(url) ? " (credentials never go "
+						    "into a URL)"
+						  : "");
 		return -EINVAL;
 	}
 	free(key);
