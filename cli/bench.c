@@ -171,7 +171,8 @@ static void edit(struct sp_flow *f, void *arg)
 
 	for (uint32_t i = 0; i < f->nstages && !e->rc; i++) {
 		struct sp_flow_stage *s = f->stages[i];
-		const struct sp_stage_desc *d = sp_registry_find(s->type);
+		const struct sp_stage_desc *d = sp_registry_lookup(
+		    s->type, !s->inputs.n && !s->event_inputs.n);
 		if (e->a->origin_generator && d && d->kind == SP_ORIGIN &&
 		    strcmp(s->type, "dev_data_generator"))
 			e->rc = retype(s, "dev_data_generator");
@@ -211,7 +212,7 @@ static struct sp_flow *builtin(const struct bench_args *a)
 	if (sp_flow_load_string(builtin_flow, "bench", &f, &d) == 0 && f &&
 	    !d.n) {
 		edit(f, &e);
-		if (!e.rc && sp_flow_validate(f, sp_registry_find, &d) == 0) {
+		if (!e.rc && sp_flow_validate(f, sp_registry_lookup, &d) == 0) {
 			sp_diags_fini(&d);
 			return f;
 		}

@@ -71,7 +71,7 @@ struct sp_flow *cli_flow_load(const char *path, const struct sp_params *params,
 		goto fail;
 	if (edit)
 		edit(f, arg);
-	if (sp_flow_validate(f, sp_registry_find, d))
+	if (sp_flow_validate(f, sp_registry_lookup, d))
 		goto fail;
 	return f;
 fail:

@@ -34,6 +34,22 @@ static const char graph_usage[] =
 	"  spate graph examples/expenses.yaml\n"
 	"  spate graph f.yaml --format dot | dot -Tsvg > f.svg\n";
 
+static void print_type(const struct sp_stage_desc *d)
+{
+	struct sp_buf b;
+
+	sp_buf_init(&b);
+	printf("%s (%s): %s\n\noptions:\n", d->name,
+	       sp_stage_kind_name(d->kind), d->help);
+	sp_options_help(d->options, &b);
+	fwrite(b.data, 1, b.len, stdout);
+	printf("  on_record_error  enum, default to_error when the flow has an "
+	       "error_stage, else discard\n      choices: discard, to_error, "
+	       "stop\n      what to do with a record this stage cannot "
+	       "process\n");
+	sp_buf_fini(&b);
+}
+
 int cli_stages(int argc, char **argv)
 {
 	const struct sp_stage_desc *all[256];
@@ -72,17 +88,15 @@ int cli_stages(int argc, char **argv)
 		fprintf(stderr, "; `spate stages` lists them\n");
 		return SPATE_EXIT_USAGE;
 	}
-	struct sp_buf b;
-	sp_buf_init(&b);
-	printf("%s (%s): %s\n\noptions:\n", d->name,
-	       sp_stage_kind_name(d->kind), d->help);
-	sp_options_help(d->options, &b);
-	fwrite(b.data, 1, b.len, stdout);
-	printf("  on_record_error  enum, default to_error when the flow has an "
-	       "error_stage, else discard\n      choices: discard, to_error, "
-	       "stop\n      what to do with a record this stage cannot "
-	       "process\n");
-	sp_buf_fini(&b);
+	const struct sp_stage_desc *o = sp_registry_lookup(argv[1], true);
+	if (o != d) {
+		printf("%s is an origin when the stage has no inputs and a %s "
+		       "when it has inputs.\n\n",
+		       d->name, sp_stage_kind_name(d->kind));
+		print_type(o);
+		putchar('\n');
+	}
+	print_type(d);
 	return SPATE_EXIT_OK;
 }
 

@@ -306,6 +306,11 @@ static int conv_float(const struct sp_dbcol *c, const struct sp_value *v,
 
 	if (v->type == SP_DOUBLE && !(v->flags & SP_VALUE_TEXT)) {
 		d = v->d;
+	} else if (v->type == SP_STRING && c->dialect == SP_DB_POSTGRES &&
+		   ((len == 3 && !memcmp(t, "NaN", 3)) ||
+		    (len == 8 && !memcmp(t, "Infinity", 8)) ||
+		    (len == 9 && !memcmp(t, "-Infinity", 9)))) {
+		return 0; /* PostgreSQL's float types hold these */
 	} else if (v->type == SP_INT || v->type == SP_DOUBLE ||
 		   v->type == SP_STRING) {
 		if (!is_decimal_text(t, len, &intdig, &exp))
@@ -327,11 +332,41 @@ static int conv_float(const struct sp_dbcol *c, const struct sp_value *v,
 	return 0;
 }
 
+/* Digits after the decimal point of decimal text s[0..n) (checked by
+ * is_decimal_text) once its exponent is applied, trailing zeros left out:
+ * the scale a column needs to keep the value exactly. */
+static long frac_digits(const char *s, size_t n, long exp)
+{
+	const char *end = s + n, *dot, *p;
+	long frac = 0, k = 0;
+
+	for (p = s; p < end && *p != 'e' && *p != 'E'; p++)
+		;
+	end = p; /* the mantissa */
+	dot = memchr(s, '.', (size_t)(end - s));
+	for (p = dot ? dot + 1 : end; p < end; p++) {
+		k++;
+		if (*p != '0')
+			frac = k;
+	}
+	if (!frac) { /* "1200e-2": the integer's trailing zeros count */
+		for (p = dot ? dot : end; p > s && p[-1] == '0'; p--)
+			frac--;
+		if (p == s || p[-1] < '0' || p[-1] > '9')
+			return 0; /* zero */
+	}
+	return frac - exp > 0 ? frac - exp : 0;
+}
+
+/* A decimal column rounds a value with more decimal places than its scale
+ * without an error (PostgreSQL and MySQL alike), and takes no more
+ * integer digits than precision - scale: both are refused here, so that
+ * no value changes silently on its way into the table. */
 static int conv_numeric(const struct sp_dbcol *c, const struct sp_value *v,
 			const char *t, size_t len, char *why, size_t whylen)
 {
 	int intdig;
-	long exp;
+	long exp, frac;
 
 	if (v->type != SP_INT && v->type != SP_DOUBLE && v->type != SP_STRING)
 		return NOFIT("a %s is not a number", sp_type_name(v->type));
@@ -341,6 +376,12 @@ static int conv_numeric(const struct sp_dbcol *c, const struct sp_value *v,
 	if (c->precision > 0 && intdig && intdig + exp > c->precision - c->scale)
 		return NOFIT("%.*s is out of range",
 			     (int)(len > 40 ? 40 : len), t);
+	frac = frac_digits(t, len, exp);
+	if (c->precision > 0 && c->scale >= 0 && frac > c->scale)
+		return NOFIT("%.*s has %ld decimal places, the column keeps "
+			     "%d: it would be rounded",
+			     (int)(len > 40 ? 40 : len), t, frac,
+			     (int)c->scale);
 	return 0;
 }
 
@@ -380,6 +421,8 @@ static int conv_time(const struct sp_dbcol *c, const struct sp_value *v,
 		if (len != 10 || !is_date_text(t, len))
 			return NOFIT("'%.*s' is not a date (YYYY-MM-DD)",
 				     (int)(len > 40 ? 40 : len), t);
+		*s = t;
+		*n = len;
 		return 0;
 	}
 	if (!is_timestamp_text(t, len, &zone, &z))
@@ -389,8 +432,11 @@ static int conv_time(const struct sp_dbcol *c, const struct sp_value *v,
 	if (zone && !c->zone)
 		return NOFIT("'%.*s' has a time zone offset, but %s keeps "
 			     "none", (int)(len > 40 ? 40 : len), t, c->type);
-	if (c->dialect != SP_DB_MYSQL && (c->zone || z == len))
+	if (c->dialect != SP_DB_MYSQL && (c->zone || z == len)) {
+		*s = t;
+		*n = len;
 		return 0;
+	}
 	/* MySQL: a space between date and time, no zone; a UTC "Z" on a
 	 * column without zone: the wall time in UTC */
 	if (set_out(a, t, z, s, n))

@@ -299,6 +299,28 @@ void sp_pg_names_free(char **names, uint32_t n, uint32_t *types)
 	free(types);
 }
 
+int sp_pg_type_categories(struct sp_pg *pg, uint32_t n, const uint32_t *types,
+			  char *cats, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		char oid[16];
+		const char *params[1] = {oid};
+		PGresult *res;
+
+		snprintf(oid, sizeof(oid), "%u", types[i]);
+		res = PQexecParams(pg->conn,
+				   "SELECT typcategory FROM pg_type WHERE oid = "
+				   "$1::oid",
+				   1, NULL, params, NULL, NULL, 0);
+		res = expect(pg, res, PGRES_TUPLES_OK, "pg_type", err, errlen);
+		if (!res)
+			return -EIO;
+		cats[i] = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 'X';
+		PQclear(res);
+	}
+	return 0;
+}
+
 int sp_pg_copy_out_begin(struct sp_pg *pg, const char *sql, char *err,
 			 size_t errlen)
 {

@@ -54,6 +54,11 @@ int sp_pg_describe(struct sp_pg *pg, const char *query, uint32_t *n,
 		   char ***names, uint32_t **types, char *err, size_t errlen);
 void sp_pg_names_free(char **names, uint32_t n, uint32_t *types);
 
+/* The pg_type category of each of the n type OIDs ('A' array, 'C'
+ * composite, 'N' numeric, ...) into cats[0..n).  0 or -EIO with err. */
+int sp_pg_type_categories(struct sp_pg *pg, uint32_t n, const uint32_t *types,
+			  char *cats, char *err, size_t errlen);
+
 /* COPY ... TO STDOUT: begin, then rows one at a time: > 0 = a row of that
  * length in *row (free with sp_pg_row_free), 0 = end (success checked),
  * -EIO with err. */

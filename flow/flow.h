@@ -47,8 +47,11 @@ struct sp_flow_stage {
 	const char *lanes[SP_MAX_LANES]; /* "" for a single unnamed lane */
 };
 
-/* Looks a stage type up by name (the registry, plus loaded plugins). */
-typedef const struct sp_stage_desc *(*sp_stage_lookup_fn)(const char *type);
+/* Looks a stage type up by name (the registry, plus loaded plugins);
+ * origin: the stage has no inputs, which picks the origin of a name that
+ * is also a destination (postgres). */
+typedef const struct sp_stage_desc *(*sp_stage_lookup_fn)(const char *type,
+							  bool origin);
 
 struct sp_flow {
 	char *name;

@@ -63,13 +63,13 @@ static const char *suggest_type(sp_stage_lookup_fn lookup, const char *type)
 		memcpy(cand, type, len + 1);
 		cand[i] = type[i + 1];
 		cand[i + 1] = type[i];
-		if ((desc = lookup(cand)))
+		if ((desc = lookup(cand, false)))
 			return desc->name;
 	}
 	for (size_t i = 0; i < len; i++) { /* deletions */
 		memcpy(cand, type, i);
 		memcpy(cand + i, type + i + 1, len - i);
-		if ((desc = lookup(cand)))
+		if ((desc = lookup(cand, false)))
 			return desc->name;
 	}
 	for (size_t i = 0; i < len; i++) { /* replacements */
@@ -78,7 +78,7 @@ static const char *suggest_type(sp_stage_lookup_fn lookup, const char *type)
 				continue;
 			memcpy(cand, type, len + 1);
 			cand[i] = *a;
-			if ((desc = lookup(cand)))
+			if ((desc = lookup(cand, false)))
 				return desc->name;
 		}
 	}
@@ -87,7 +87,7 @@ static const char *suggest_type(sp_stage_lookup_fn lookup, const char *type)
 			memcpy(cand, type, i);
 			cand[i] = *a;
 			memcpy(cand + i + 1, type + i, len - i + 1);
-			if ((desc = lookup(cand)))
+			if ((desc = lookup(cand, false)))
 				return desc->name;
 		}
 	}
@@ -106,12 +106,43 @@ static void lane_list(const struct sp_flow_stage *p, char *buf, size_t len,
 					qualified ? "." : "", p->lanes[i]);
 }
 
+/* Options that do not bind to a type name that is an origin and a
+ * destination may mean the stage stands in the wrong place: say how the
+ * kind is chosen. */
+static void both_kinds_hint(struct val *v, const struct sp_flow_stage *s,
+			    const struct sp_stage_desc *desc)
+{
+	static const char *const kinds[] = {"origin", "processor",
+					    "destination", "executor"};
+	const struct sp_stage_desc *other =
+	    v->lookup(s->type, desc->kind != SP_ORIGIN);
+	enum sp_stage_kind k;
+
+	if (!other || other == desc)
+		return;
+	k = desc->kind == SP_ORIGIN ? other->kind : desc->kind;
+	prob(v, s->line, s->id, NULL,
+	     "stage type '%s' is an origin when the stage has no inputs and "
+	     "a %s when it has inputs; this one is read as the %s",
+	     s->type, kinds[k], kinds[desc->kind]);
+}
+
+/* A stage without inputs of any kind that is not the error stage stands
+ * where an origin stands: that picks the origin of a type name that is
+ * both (postgres). */
+static bool placed_as_origin(const struct sp_flow *f,
+			     const struct sp_flow_stage *s)
+{
+	return !s->inputs.n && !s->event_inputs.n &&
+	       !(f->error_stage && !strcmp(f->error_stage, s->id));
+}
+
 static void bind_stage(struct val *v, struct sp_flow_stage *s)
 {
 	const struct sp_stage_desc *desc;
 	int n;
 
-	desc = v->lookup ? v->lookup(s->type) : NULL;
+	desc = v->lookup ? v->lookup(s->type, placed_as_origin(v->f, s)) : NULL;
 	if (!desc) {
 		const char *sug = suggest_type(v->lookup, s->type);
 
@@ -141,6 +172,7 @@ static void bind_stage(struct val *v, struct sp_flow_stage *s)
 			    s->id, v->d);
 	if (n) {
 		v->problems += n;
+		both_kinds_hint(v, s, desc);
 		sp_options_free(desc->options, s->bound);
 		free(s->bound);
 		s->bound = NULL;

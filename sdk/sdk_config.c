@@ -166,7 +166,7 @@ int spate_flow_validate(struct spate_flow *flow, char *errbuf, size_t errlen)
 		return -EINVAL;
 	sp_diags_init(&d, flow->f->file);
 	n = sp_flow_validate(flow->f,
-			     sdk_lookup ? sdk_lookup : sp_registry_find, &d);
+			     sdk_lookup ? sdk_lookup : sp_registry_lookup, &d);
 	sdk_diags_to_buf(&d, errbuf, errlen);
 	sp_diags_fini(&d);
 	return n;

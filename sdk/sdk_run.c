@@ -102,8 +102,8 @@ static int copy_flow(const struct sp_flow *src, struct sp_flow **out,
 	}
 	if (r == 0)
 		r = sp_flow_set_catalog(f, src->catalog);
-	if (r == 0 &&
-	    sp_flow_validate(f, sdk_lookup ? sdk_lookup : sp_registry_find, &d))
+	if (r == 0 && sp_flow_validate(
+			  f, sdk_lookup ? sdk_lookup : sp_registry_lookup, &d))
 		r = -EINVAL;
 	if (r) {
 		if (d.n)

@@ -11,18 +11,30 @@
 
 #include "stages/registry.h"
 
+/* A name that is an origin and a destination (postgres) is kept once, at
+ * its destination: names are what the calls below take.  New count. */
+static uint32_t unique_names(const struct sp_stage_desc **v, uint32_t n)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (v[i] != sp_registry_find(v[i]->name))
+			continue;
+		v[k++] = v[i];
+	}
+	return k;
+}
+
 size_t spate_stage_types(const char **out, size_t max)
 {
 	const struct sp_stage_desc **v;
 	uint32_t n = sp_registry_list(NULL, 0);
 
-	if (!out || max == 0)
-		return n;
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!v)
 		return n;
-	n = sp_registry_list(v, n);
-	for (uint32_t i = 0; i < n && i < max; i++)
+	n = unique_names(v, sp_registry_list(v, n));
+	for (uint32_t i = 0; out && i < n && i < max; i++)
 		out[i] = v[i]->name;
 	free(v);
 	return n;

@@ -20,6 +20,7 @@ extern const struct sp_stage_desc sp_stage_file_reader;
 extern const struct sp_stage_desc sp_stage_dev_data_generator;
 extern const struct sp_stage_desc sp_stage_dev_raw_data;
 extern const struct sp_stage_desc sp_stage_stdin;
+extern const struct sp_stage_desc sp_stage_postgres_origin;
 extern const struct sp_stage_desc sp_stage_field_remover;
 extern const struct sp_stage_desc sp_stage_field_renamer;
 extern const struct sp_stage_desc sp_stage_field_setter;
@@ -40,6 +41,7 @@ static const struct sp_stage_desc *const builtins[] = {
 	&sp_stage_dev_data_generator,
 	&sp_stage_dev_raw_data,
 	&sp_stage_stdin,
+	&sp_stage_postgres_origin,
 	&sp_stage_field_remover,
 	&sp_stage_field_renamer,
 	&sp_stage_field_setter,
@@ -74,12 +76,21 @@ static uint32_t nhandles;
 static const char *const kind_names[] = {"origin", "processor",
 					 "destination", "executor"};
 
-static const struct sp_stage_desc *find_builtin(const char *type)
+/* A built-in name may stand for an origin and for another kind (postgres:
+ * the origin reads a query, the destination loads a table); origin picks
+ * which of the two, and a name with one kind is found either way. */
+static const struct sp_stage_desc *find_builtin(const char *type, bool origin)
 {
-	for (size_t i = 0; i < NBUILTINS; i++)
-		if (strcmp(builtins[i]->name, type) == 0)
+	const struct sp_stage_desc *found = NULL;
+
+	for (size_t i = 0; i < NBUILTINS; i++) {
+		if (strcmp(builtins[i]->name, type) != 0)
+			continue;
+		if ((builtins[i]->kind == SP_ORIGIN) == origin)
 			return builtins[i];
-	return NULL;
+		found = builtins[i];
+	}
+	return found;
 }
 
 /* caller holds lock */
@@ -91,14 +102,14 @@ static const struct plugin_stage *find_plugin(const char *type)
 	return NULL;
 }
 
-const struct sp_stage_desc *sp_registry_find(const char *type)
+const struct sp_stage_desc *sp_registry_lookup(const char *type, bool origin)
 {
 	const struct sp_stage_desc *d;
 	const struct plugin_stage *p;
 
 	if (!type)
 		return NULL;
-	d = find_builtin(type);
+	d = find_builtin(type, origin);
 	if (d)
 		return d;
 	pthread_mutex_lock(&lock);
@@ -106,6 +117,11 @@ const struct sp_stage_desc *sp_registry_find(const char *type)
 	d = p ? p->desc : NULL;
 	pthread_mutex_unlock(&lock);
 	return d;
+}
+
+const struct sp_stage_desc *sp_registry_find(const char *type)
+{
+	return sp_registry_lookup(type, false);
 }
 
 static int desc_cmp(const void *a, const void *b)
@@ -278,7 +294,7 @@ static int check_desc(const struct sp_stage_desc *d, uint32_t i,
 			 "kind %d", origin, d->name, (int)d->kind);
 		return -EINVAL;
 	}
-	if (find_builtin(d->name)) {
+	if (find_builtin(d->name, false)) {
 		snprintf(err, errlen, "plugin '%s': stage '%s' is already "
 			 "defined (a built-in stage)", origin, d->name);
 		return -EEXIST;

@@ -14,13 +14,19 @@
 #ifndef SPATE_STAGES_REGISTRY_H
 #define SPATE_STAGES_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "stage_api/stage.h"
 
-/* The stage type called type (built-ins first, then plugins), or NULL. */
+/* The stage type called type (built-ins first, then plugins), or NULL.
+ * A built-in name may be both an origin and a destination (postgres):
+ * sp_registry_find gives the destination, sp_registry_lookup the origin
+ * when origin is true (a flow stage without inputs).  Listings hold
+ * both. */
 const struct sp_stage_desc *sp_registry_find(const char *type);
+const struct sp_stage_desc *sp_registry_lookup(const char *type, bool origin);
 
 /* Writes up to max descriptors to out, sorted by kind (origin, processor,
  * destination, executor) then name, and returns how many it wrote.  With

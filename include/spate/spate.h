@@ -450,7 +450,9 @@ struct spate_option_info {
 };
 
 /* Stores up to max type names (sorted by kind, then name) into out and
- * returns how many types there are. */
+ * returns how many types there are.  A name that is both an origin and a
+ * destination (postgres: a flow stage without inputs is the origin) is
+ * listed once and described below as the destination. */
 size_t spate_stage_types(const char **out, size_t max);
 
 /* Fills *info for type.  0 or -ENOENT (unknown type). */

@@ -473,6 +473,7 @@ Test(cli, stages_lists_every_builtin_type)
 	    {"dev_data_generator", "origin"},
 	    {"dev_raw_data", "origin"},
 	    {"file_reader", "origin"},
+	    {"postgres", "origin"},
 	    {"stdin", "origin"},
 	    {"field_remover", "processor"},
 	    {"field_renamer", "processor"},
@@ -526,6 +527,45 @@ Test(cli, stages_file_writer_options_with_defaults)
 	    NULL};
 
 	expect_output_holds(argv, "file_writer (destination): ", needles);
+}
+
+/* postgres is an origin (no inputs) and a destination: both are shown */
+Test(cli, stages_postgres_and_mysql_options)
+{
+	static const char *const pg[] = {"stages", "postgres", NULL};
+	static const char *const my[] = {"stages", "mysql", NULL};
+	static const char *const pg_needles[] = {
+	    "\n\npostgres (origin): the rows of a PostgreSQL query as "
+	    "records",
+	    "\n  query: string, required\n",
+	    "\n  chunk_size: size, range 4096..1073741824, default: 1M\n",
+	    "\n\npostgres (destination): load records into a PostgreSQL "
+	    "table",
+	    "\n  conninfo: string, required\n",
+	    "\n  password_env: string\n",
+	    "\n  table: string, required\n",
+	    "\n  columns: map\n",
+	    NULL};
+	static const char *const my_needles[] = {
+	    "\n  host: string, default: localhost\n",
+	    "\n  port: int, range 1..65535, default: 3306\n",
+	    "\n  socket: string\n",
+	    "\n  user: string, default: root\n",
+	    "\n  password_env: string\n",
+	    "\n  database: string\n",
+	    "\n  table: string, required\n",
+	    "\n  columns: map\n",
+	    "\n  method: enum, one of: auto, load_data, insert, default: "
+	    "auto\n",
+	    NULL};
+
+	expect_output_holds(pg, "postgres is an origin when the stage has no "
+				"inputs and a destination when it has "
+				"inputs.\n",
+			    pg_needles);
+	expect_output_holds(my, "mysql (destination): load records into a "
+				"MySQL/MariaDB/MatrixOne table",
+			    my_needles);
 }
 
 Test(cli, stages_unknown_type_suggests)

@@ -295,7 +295,9 @@ static void make_tables(const struct servers *sv)
 			 "PRIMARY KEY (flow, stage, run_id)) ENGINE=InnoDB"));
 }
 
-static void write_flow(const char *dir, const struct servers *sv)
+/* the load flow into dir/name, reading from the origin src */
+static void write_flow(const char *dir, const char *name,
+		       const struct servers *sv, const char *src)
 {
 	struct e2e_text t = {0};
 
@@ -304,7 +306,7 @@ static void write_flow(const char *dir, const struct servers *sv)
 	    "name: dbload\n"
 	    "error_stage: errors\n"
 	    "stages:\n"
-	    "  - {id: src, type: file_reader, path: in.jsonl}\n"
+	    "  - {id: src, %s}\n"
 	    "  - id: split\n"
 	    "    type: stream_selector\n"
 	    "    inputs: [src]\n"
@@ -325,19 +327,28 @@ static void write_flow(const char *dir, const struct servers *sv)
 	    "dir: out/files, compression: none}\n"
 	    "  - {id: errors, type: file_writer, dir: out/errors, "
 	    "compression: none}\n",
-	    sv->conninfo, sv->sock);
-	e2e_put_str(dir, "flow.yaml", t.p);
+	    src, sv->conninfo, sv->sock);
+	e2e_put_str(dir, name, t.p);
 	free(t.p);
 }
 
-/* Waits until both servers are inside the load, then SIGKILLs spate. */
-static void kill_mid_load(const char *dir, const struct servers *sv)
+/* Runs the flow with the input on a pipe that stays open, so that spate
+ * can never finish the load (a file input let it commit first on a busy
+ * machine); waits until both servers are inside the load, then SIGKILLs
+ * spate. */
+static void kill_mid_load(const char *dir, const struct servers *sv,
+			  const struct e2e_text *in)
 {
-	const char *argv[] = {"run", "flow.yaml", "--quiet", NULL};
+	const char *argv[] = {"run", "kill.yaml", "--quiet", NULL};
 	char *out = e2e_join(dir, "kill.out"), *err = e2e_join(dir, "kill.err");
-	pid_t pid = e2e_bg_start(dir, NULL, argv, out, err, NULL);
 	bool pg = false, my = false;
+	int fd;
+	pid_t pid;
 
+	write_flow(dir, "kill.yaml", sv, "type: stdin");
+	signal(SIGPIPE, SIG_IGN); /* a spate that ended fails the write */
+	pid = e2e_bg_start(dir, NULL, argv, out, err, &fd);
+	cr_assert_eq(write(fd, in->p, in->len), (ssize_t)in->len);
 	for (int i = 0; i < 3000 && !(pg && my); i++) {
 		char *a = psql(sv, "SELECT count(*) FROM pg_stat_progress_copy "
 				   "WHERE tuples_processed > 0");
@@ -354,6 +365,7 @@ static void kill_mid_load(const char *dir, const struct servers *sv)
 	kill(pid, SIGKILL);
 	cr_assert_eq(e2e_bg_wait(pid, 30), 128 + SIGKILL,
 		     "spate ended before it was killed");
+	close(fd);
 	free(out);
 	free(err);
 }
@@ -370,10 +382,10 @@ Test(db, load_kill_rerun_fail, .timeout = 600)
 	make_tables(&sv);
 	gen_input(&in);
 	e2e_put_str(dir, "in.jsonl", in.p);
-	write_flow(dir, &sv);
+	write_flow(dir, "flow.yaml", &sv, "type: file_reader, path: in.jsonl");
 
 	/* killed in the middle of both loads: nothing visible */
-	kill_mid_load(dir, &sv);
+	kill_mid_load(dir, &sv, &in);
 	expect_empty(&sv, "after kill -9");
 
 	/* the next run is exact; the two rows that do not fit are errors */
@@ -420,6 +432,214 @@ Test(db, load_kill_rerun_fail, .timeout = 600)
 
 	servers_stop(&sv);
 	free(in.p);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* ---- the postgres origin (query) --------------------------------------- */
+
+/* runs the SQL file dir/name with psql */
+static void psql_file(const struct servers *sv, const char *dir,
+		      const char *name, const char *sql)
+{
+	e2e_put_str(dir, name, sql);
+	free(sh(NULL, "psql -X -q -At -v ON_ERROR_STOP=1 '%s' -f %s/%s",
+		sv->conninfo, dir, name));
+}
+
+#define NGEN 20000
+
+static const char *const types_sql =
+	"CREATE TABLE t (id int8 PRIMARY KEY, n numeric, n2 numeric(40,9), "
+	"f float8, b bool, ts timestamp, tz timestamptz, j jsonb, js json, "
+	"a int[], by bytea, tx text, u uuid, d date);\n"
+	"CREATE TABLE t2 (LIKE t);\n"
+	"ALTER TABLE t2 DROP COLUMN a;\n"
+	"INSERT INTO t VALUES (1, 12345678901234567890.123456789, "
+	"12345678901234567890.123456789, 0.1, true, '2024-01-02 "
+	"03:04:05.5', '2024-01-02 03:04:05+02', '{\"a\": [1, 2]}', "
+	"E'{ \"k\" : \"v w\",\\n \"z\":1}', '{1,NULL,3}', '\\x00ff', "
+	"E'tab\\there\\nnl \\\\ \"q\" \xc3\xbcn\xc3\xaf \xe6\xbc\xa2', "
+	"'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29'), "
+	"(2, NULL, NULL, 'NaN', NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+	"NULL, NULL, NULL), "
+	"(3, -0.000000001, 0, '-Infinity', false, NULL, NULL, '[]', "
+	"'\"s\"', '{}', '\\x', '', NULL, NULL);\n"
+	"CREATE TABLE gen AS SELECT g AS id, "
+	"12345678901234567890.123456789 + g AS n, "
+	"CASE WHEN g % 7 = 0 THEN NULL ELSE 'row ' || g || E'\\t\\n\\\\\"\xc3\xbc' "
+	"END AS tx FROM generate_series(1, 20000) g;\n";
+
+static const char *const types_want =
+	"{\"id\":1,\"n\":12345678901234567890.123456789,"
+	"\"n2\":12345678901234567890.123456789,\"f\":0.1,\"b\":true,"
+	"\"ts\":\"2024-01-02T03:04:05.5\",\"tz\":\"2024-01-02T01:04:05Z\","
+	"\"j\":{\"a\":[1,2]},\"js\":{\"k\":\"v w\",\"z\":1},"
+	"\"a\":[1,null,3],\"by\":\"\\\\x00ff\","
+	"\"tx\":\"tab\\there\\nnl \\\\ \\\"q\\\" \xc3\xbcn\xc3\xaf \xe6\xbc\xa2\","
+	"\"u\":\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\",\"d\":\"2024-02-29\"}\n"
+	"{\"id\":2,\"n\":null,\"n2\":null,\"f\":\"NaN\",\"b\":null,"
+	"\"ts\":null,\"tz\":null,\"j\":null,\"js\":null,\"a\":null,"
+	"\"by\":null,\"tx\":null,\"u\":null,\"d\":null}\n"
+	"{\"id\":3,\"n\":-0.000000001,\"n2\":0.000000000,\"f\":\"-Infinity\","
+	"\"b\":false,\"ts\":null,\"tz\":null,\"j\":[],\"js\":\"s\",\"a\":[],"
+	"\"by\":\"\\\\x\",\"tx\":\"\",\"u\":null,\"d\":null}\n";
+
+static void write_query_flow(const char *dir, const char *name,
+			     const struct servers *sv, const char *query,
+			     const char *more)
+{
+	struct e2e_text t = {0};
+
+	e2e_text_printf(&t,
+			"name: %.*s\n"
+			"stages:\n"
+			"  - {id: src, type: postgres, conninfo: '%s', "
+			"query: '%s', chunk_size: 4096}\n"
+			"  - {id: out, type: file_writer, inputs: [src], "
+			"dir: out/%s, compression: none, ordered: true}\n%s",
+			(int)(strchr(name, '.') - name), name, sv->conninfo,
+			query, name, more);
+	e2e_put_str(dir, name, t.p);
+	free(t.p);
+}
+
+Test(db, origin_reads_every_type, .timeout = 300)
+{
+	struct servers sv;
+	struct e2e_text want = {0}, more = {0};
+	char *dir = e2e_tmpdir(), *got;
+
+	servers_start(&sv);
+	psql_file(&sv, dir, "types.sql", types_sql);
+
+	/* every type, NULLs, unicode, escapes; the same rows loaded into
+	 * another table by the postgres destination are equal to them (but
+	 * for the array column: the destination writes no array literals) */
+	e2e_text_printf(&more, "  - {id: back, type: postgres, inputs: [src], "
+			"conninfo: '%s', table: t2}\n", sv.conninfo);
+	write_query_flow(dir, "types.yaml", &sv, "SELECT * FROM t ORDER BY id;",
+			 more.p);
+	e2e_run_flow_ok(dir, NULL, "postgres origin", "types.yaml", NULL);
+	e2e_assert_out(dir, "out/types.yaml", types_want, "postgres origin");
+	got = psql(&sv, "SELECT count(*) FROM t2");
+	cr_expect_str_eq(got, "3\n");
+	free(got);
+	got = psql(&sv, "SELECT count(*) FROM (SELECT id, n, n2, f, b, ts, "
+			"tz, j, js::jsonb, by, tx, u, d FROM t EXCEPT "
+			"SELECT id, n, n2, f, b, ts, tz, j, js::jsonb, by, "
+			"tx, u, d FROM t2) x");
+	cr_expect_str_eq(got, "0\n", "rows of t2 differ from t");
+	free(got);
+
+	/* 20000 rows in many blocks: every line as expected */
+	for (int g = 1; g <= NGEN; g++) {
+		e2e_text_printf(&want, "{\"id\":%d,\"n\":%llu.123456789,", g,
+				12345678901234567890ull + (unsigned)g);
+		if (g % 7 == 0)
+			e2e_text_printf(&want, "\"tx\":null}\n");
+		else
+			e2e_text_printf(&want, "\"tx\":\"row %d\\t\\n\\\\\\\""
+					"\xc3\xbc\"}\n", g);
+	}
+	write_query_flow(dir, "gen.yaml", &sv, "TABLE gen ORDER BY id", "");
+	e2e_run_flow_ok(dir, NULL, "postgres origin", "gen.yaml", NULL);
+	e2e_assert_out(dir, "out/gen.yaml", want.p, "postgres origin");
+
+	/* a query that does not parse names the option and the server's
+	 * reason */
+	struct e2e_result r;
+
+	write_query_flow(dir, "bad.yaml", &sv, "SELECT nope FROM gen", "");
+	e2e_run_flow(&r, dir, NULL, "bad.yaml", NULL);
+	cr_expect_eq(r.exit_code, 1, "%s", r.err);
+	cr_expect(strstr(r.err, "stage 'src' (postgres): option "
+			 "'query': ERROR:  column \"nope\" does not exist"),
+		  "%s", r.err);
+	e2e_result_free(&r);
+
+	servers_stop(&sv);
+	free(want.p);
+	free(more.p);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* ---- decimal columns never round ----------------------------------------- */
+
+Test(db, numeric_not_rounded, .timeout = 300)
+{
+	struct servers sv;
+	struct e2e_text t = {0};
+	char *dir = e2e_tmpdir(), *got;
+	size_t len;
+
+	servers_start(&sv);
+	free(psql(&sv, "CREATE TABLE wide (id int, v numeric(40,9)); "
+		       "CREATE TABLE narrow (id int, v numeric(10,2))"));
+	free(mysql_q(&sv, "CREATE DATABASE d; CREATE TABLE d.wide (id int, v "
+			  "decimal(40,9)); CREATE TABLE d.narrow (id int, v "
+			  "decimal(10,2))"));
+	e2e_text_printf(
+	    &t,
+	    "name: numeric\n"
+	    "error_stage: errors\n"
+	    "stages:\n"
+	    "  - id: src\n"
+	    "    type: dev_raw_data\n"
+	    "    data: |\n"
+	    "      {\"id\":1,\"v\":12345678901234567890.123456789}\n"
+	    "      {\"id\":2,\"v\":1.005}\n"
+	    "      {\"id\":3,\"v\":\"2.50\"}\n"
+	    "      {\"id\":4,\"v\":1.1e-1}\n"
+	    "  - {id: pw, type: postgres, inputs: [src], conninfo: '%s', "
+	    "table: wide}\n"
+	    "  - {id: pn, type: postgres, inputs: [src], conninfo: '%s', "
+	    "table: narrow}\n"
+	    "  - {id: mw, type: mysql, inputs: [src], socket: '%s', "
+	    "database: d, table: wide}\n"
+	    "  - {id: mn, type: mysql, inputs: [src], socket: '%s', "
+	    "database: d, table: narrow}\n"
+	    "  - {id: errors, type: file_writer, dir: out/errors, "
+	    "compression: none}\n",
+	    sv.conninfo, sv.conninfo, sv.sock, sv.sock);
+	e2e_put_str(dir, "flow.yaml", t.p);
+	e2e_run_flow_ok(dir, NULL, "numeric", "flow.yaml", NULL);
+
+	got = psql(&sv, "SELECT id, v FROM wide ORDER BY id");
+	cr_expect_str_eq(got, "1|12345678901234567890.123456789\n"
+			      "2|1.005000000\n3|2.500000000\n4|0.110000000\n");
+	free(got);
+	got = mysql_q(&sv, "SELECT id, v FROM d.wide ORDER BY id");
+	cr_expect_str_eq(got, "1\t12345678901234567890.123456789\n"
+			      "2\t1.005000000\n3\t2.500000000\n"
+			      "4\t0.110000000\n");
+	free(got);
+	got = psql(&sv, "SELECT id, v FROM narrow ORDER BY id");
+	cr_expect_str_eq(got, "3|2.50\n4|0.11\n");
+	free(got);
+	got = mysql_q(&sv, "SELECT id, v FROM d.narrow ORDER BY id");
+	cr_expect_str_eq(got, "3\t2.50\n4\t0.11\n");
+	free(got);
+
+	/* the two rows each narrow table refused are error records */
+	got = e2e_read_out(dir, "out/errors", &len);
+	cr_expect_eq(e2e_count_lines(got, len), 4, "errors: %s", got);
+	cr_expect(strstr(got, "column 'v' (numeric(10,2)): 1.005 has 3 "
+			      "decimal places, the column keeps 2: it would "
+			      "be rounded"),
+		  "errors: %s", got);
+	cr_expect(strstr(got, "column 'v' (decimal(10,2)): 1.005 has 3 "
+			      "decimal places, the column keeps 2: it would "
+			      "be rounded"),
+		  "errors: %s", got);
+	cr_expect(strstr(got, "(numeric(10,2)): "
+			      "12345678901234567890.123456789 is out of range"),
+		  "errors: %s", got);
+	free(got);
+
+	servers_stop(&sv);
+	free(t.p);
 	e2e_rmrf(dir);
 	free(dir);
 }

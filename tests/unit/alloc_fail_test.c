@@ -167,7 +167,7 @@ static int load(struct sp_flow **f, struct sp_diags *d)
 	if (rc == 0 && d->n)
 		rc = -EINVAL; /* a flow with problems is not loaded */
 	if (rc == 0)
-		rc = sp_flow_validate(*f, sp_registry_find, d);
+		rc = sp_flow_validate(*f, sp_registry_lookup, d);
 	if (rc == 0 && d->n)
 		rc = -EINVAL;
 	return rc;

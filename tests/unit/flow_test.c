@@ -115,8 +115,9 @@ static const struct sp_stage_desc descs[] = {
 	  .config_size = sizeof(struct finisher_cfg) },
 };
 
-static const struct sp_stage_desc *lookup(const char *type)
+static const struct sp_stage_desc *lookup(const char *type, bool origin)
 {
+	(void)origin;
 	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++)
 		if (strcmp(descs[i].name, type) == 0)
 			return &descs[i];

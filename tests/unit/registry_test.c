@@ -18,6 +18,7 @@
 #include "config/options.h"
 #include "stage_api/stage.h"
 #include "codec/jsonl.h"
+#include "spate/spate.h"
 #include "stages/registry.h"
 #include "config/yaml.h"
 
@@ -34,6 +35,8 @@ static const char *const builtin_names[] = {
 };
 
 #define NBUILTIN (sizeof(builtin_names) / sizeof(builtin_names[0]))
+/* listed: postgres is an origin and a destination */
+#define NLISTED (NBUILTIN + 1)
 
 Test(registry, finds_every_builtin)
 {
@@ -62,8 +65,8 @@ Test(registry, lists_by_kind_then_name)
 	const struct sp_stage_desc *all[64];
 	uint32_t n = sp_registry_list(all, 64);
 
-	cr_assert_eq(n, NBUILTIN);
-	cr_assert_eq(sp_registry_list(NULL, 0), NBUILTIN);
+	cr_assert_eq(n, NLISTED);
+	cr_assert_eq(sp_registry_list(NULL, 0), NLISTED);
 	for (uint32_t i = 1; i < n; i++) {
 		cr_assert(all[i - 1]->kind < all[i]->kind ||
 				  (all[i - 1]->kind == all[i]->kind &&
@@ -75,6 +78,81 @@ Test(registry, lists_by_kind_then_name)
 	/* a short array gets the first ones */
 	cr_assert_eq(sp_registry_list(all, 2), 2);
 	cr_assert_str_eq(all[1]->name, "dev_raw_data");
+}
+
+/* the problems of validating yaml against the registry, one per line */
+static char *validate_text(const char *yaml, struct sp_flow **fp)
+{
+	struct sp_diags d;
+	struct sp_buf b;
+	struct sp_flow *f = NULL;
+
+	sp_diags_init(&d, "f.yaml");
+	cr_assert_eq(sp_flow_load_string(yaml, "f.yaml", &f, &d), 0);
+	f->shape_only = true;
+	sp_flow_validate(f, sp_registry_lookup, &d);
+	sp_buf_init(&b);
+	for (uint32_t i = 0; i < d.n; i++) {
+		sp_diag_format(&d, i, &b);
+		sp_buf_putc(&b, '\n');
+	}
+	sp_buf_putc(&b, '\0');
+	sp_diags_fini(&d);
+	if (fp)
+		*fp = f;
+	else
+		sp_flow_destroy(f);
+	return (char *)b.data;
+}
+
+Test(registry, one_name_origin_and_destination)
+{
+	const struct sp_stage_desc *dst = sp_registry_find("postgres");
+	const struct sp_stage_desc *org = sp_registry_lookup("postgres", true);
+	const char *types[64];
+	struct sp_flow *f;
+	char *got;
+	size_t n;
+
+	cr_assert_eq(dst->kind, SP_DESTINATION);
+	cr_assert_eq(org->kind, SP_ORIGIN);
+	cr_assert_str_eq(org->name, "postgres");
+	cr_assert_eq(sp_registry_lookup("postgres", false), dst);
+	/* a name of one kind is found either way */
+	cr_assert_eq(sp_registry_lookup("mysql", true)->kind, SP_DESTINATION);
+	cr_assert_eq(sp_registry_lookup("stdin", false)->kind, SP_ORIGIN);
+
+	/* in a flow the place decides: no inputs is the origin */
+	got = validate_text(
+	    "name: f\nstages:\n"
+	    "  - {id: a, type: postgres, conninfo: 'dbname=x', "
+	    "query: 'TABLE t'}\n"
+	    "  - {id: b, type: postgres, inputs: [a], conninfo: 'dbname=y', "
+	    "table: u}\n",
+	    &f);
+	cr_assert_str_eq(got, "");
+	cr_assert_eq(f->stages[0]->desc, org);
+	cr_assert_eq(f->stages[1]->desc, dst);
+	sp_flow_destroy(f);
+	free(got);
+
+	/* a destination that forgot its inputs is told why it is an origin */
+	got = validate_text("name: f\nstages:\n"
+			    "  - {id: a, type: postgres, conninfo: 'dbname=x', "
+			    "table: u}\n",
+			    NULL);
+	cr_assert(strstr(got, "f.yaml:3: stage 'a': stage type 'postgres' is "
+			      "an origin when the stage has no inputs and a "
+			      "destination when it has inputs; this one is "
+			      "read as the origin\n"),
+		  "%s", got);
+	free(got);
+
+	/* the SDK lists the name once */
+	n = spate_stage_types(types, 64);
+	cr_assert_eq(n, NBUILTIN);
+	for (size_t i = 0, seen = 0; i < n; i++)
+		cr_assert_leq(seen += !strcmp(types[i], "postgres"), 1);
 }
 
 Test(registry, suggests_close_names)
@@ -214,7 +292,7 @@ Test(registry, registers_and_forgets_plugin_stages, .init = init_ok)
 		     err);
 	cr_assert_eq(sp_registry_find("t_ok"), &p_ok);
 	cr_assert_eq(sp_registry_find("t_ok2"), &p_ok2);
-	cr_assert_eq(sp_registry_list(all, 64), NBUILTIN + 2);
+	cr_assert_eq(sp_registry_list(all, 64), NLISTED + 2);
 	cr_assert_str_eq(sp_registry_suggest("t_ok3"), "t_ok");
 	cr_assert_eq(sp_registry_add(again, "b.so", err, sizeof(err)),
 		     -EEXIST);
@@ -222,7 +300,7 @@ Test(registry, registers_and_forgets_plugin_stages, .init = init_ok)
 			      "defined (by plugin 'a.so')");
 	sp_registry_reset_plugins();
 	cr_assert_null(sp_registry_find("t_ok"));
-	cr_assert_eq(sp_registry_list(NULL, 0), NBUILTIN);
+	cr_assert_eq(sp_registry_list(NULL, 0), NLISTED);
 }
 
 Test(registry, load_plugin_errors_name_the_file)
