@@ -13,6 +13,9 @@
 #define SPATE_EXIT_OK 0
 #define SPATE_EXIT_FAILED 1
 #define SPATE_EXIT_USAGE 2
+/* finished, but record errors were discarded without the flow choosing
+ * it (no error stage, no explicit on_record_error: discard) */
+#define SPATE_EXIT_DISCARDED 3
 /* the output is committed, but recording it afterwards (load history)
  * failed: the message says what to do */
 #define SPATE_EXIT_RECORDING 4

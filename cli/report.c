@@ -54,6 +54,10 @@ void cli_print_summary(FILE *out, const struct sp_flow *f,
 		if (s->extra.note[0])
 			fprintf(out, "  %s\n", s->extra.note);
 	}
+	if (rep->discarded)
+		fprintf(out, "discarded: %llu record error%s (no error stage)\n",
+			(unsigned long long)rep->discarded,
+			rep->discarded == 1 ? "" : "s");
 	if (rep->error[0])
 		fprintf(out, "error: %s\n", rep->error);
 }
@@ -74,7 +78,8 @@ void cli_print_json(FILE *out, const struct sp_flow *f,
 	json_str(&b, f->name);
 	sp_buf_append(&b, ",\"status\":", 10);
 	json_str(&b, sp_run_state_name(rep->state));
-	snprintf(num, sizeof(num), ",\"elapsed_s\":%.3f", rep->elapsed_s);
+	snprintf(num, sizeof(num), ",\"elapsed_s\":%.3f,\"discarded\":%llu",
+		 rep->elapsed_s, (unsigned long long)rep->discarded);
 	sp_buf_append(&b, num, strlen(num));
 	if (rep->error[0]) {
 		sp_buf_append(&b, ",\"error\":", 9);

@@ -63,9 +63,10 @@ static const char run_usage[] =
 	"a second one aborts and rolls back.\n"
 	"\n"
 	"exit codes: 0 done (or skipped: the output is committed already),\n"
-	"1 failed (nothing published), 2 bad usage or flow, 4 output\n"
-	"committed but the load history could not be recorded, 128+N\n"
-	"interrupted by signal N.\n"
+	"1 failed (nothing published), 2 bad usage or flow, 3 finished\n"
+	"but record errors were discarded without an error_stage (or an\n"
+	"explicit on_record_error: discard), 4 output committed but the\n"
+	"load history could not be recorded, 128+N interrupted by signal N.\n"
 	"\n"
 	"examples:\n"
 	"  spate run examples/expenses.yaml\n"
@@ -419,7 +420,20 @@ static int run_verdict(const struct signal_ctx *sc, enum sp_run_state state,
 	 * the whole job */
 	if (sc->first && (!rep->committed || sc->streaming))
 		return 128 + sc->first;
-	return SPATE_EXIT_OK;
+	return rep->discarded ? SPATE_EXIT_DISCARDED : SPATE_EXIT_OK;
+}
+
+/* Record errors lost by default: how many, and how to choose. */
+static void discarded_note(const char *flow, const struct sp_run_report *rep)
+{
+	if (!rep->discarded)
+		return;
+	fprintf(stderr,
+		"spate: %s: %llu record error%s discarded: the flow has no "
+		"error_stage to keep them (or set on_record_error: discard "
+		"on the stage to drop them on purpose); exit 3\n",
+		flow, (unsigned long long)rep->discarded,
+		rep->discarded == 1 ? " was" : "s were");
 }
 
 /* After a signal: what was published, and what to do. */
@@ -478,7 +492,10 @@ static int run_report(const struct run_args *a, const struct sp_flow *f,
 		else if (rep.error[0])
 			fprintf(stderr, "spate: %s\n", rep.error);
 		interrupt_note(a->flow, sc, &rep);
-		if (a->opt.validate_only && exit_code == SPATE_EXIT_OK)
+		if (exit_code == SPATE_EXIT_DISCARDED && !a->opt.validate_only)
+			discarded_note(a->flow, &rep);
+		if (a->opt.validate_only && (exit_code == SPATE_EXIT_OK ||
+					     exit_code == SPATE_EXIT_DISCARDED))
 			exit_code = validate_only_verdict(a->flow, &rep);
 		sp_run_report_fini(&rep);
 	}

@@ -68,6 +68,11 @@ int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
 			for (uint32_t l = 0; l < r->nlanes; l++)
 				r->out[l] += ld(&c->out[l]);
 		}
+		/* an executor's errors are failed events, not records */
+		if (s->desc->kind != SP_EXECUTOR &&
+		    s->fs->on_error == SP_ON_ERROR_DISCARD &&
+		    !s->fs->on_record_error)
+			rep->discarded += r->errors;
 		if (s->desc->kind == SP_ORIGIN && s->desc->input_size &&
 		    s->state) {
 			r->input_size = s->desc->input_size(s->state);

@@ -71,6 +71,10 @@ struct sp_run_report {
 	bool committed;
 	/* a stop arrived after the commit had begun: the run committed */
 	bool stop_too_late;
+	/* record errors of stages whose on_record_error was not given and
+	 * that had no error stage to send them to: lost without the flow
+	 * choosing it (exit 3) */
+	uint64_t discarded;
 	uint32_t nstages;
 	struct sp_stage_report *stages;
 };

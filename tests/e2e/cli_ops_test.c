@@ -291,7 +291,8 @@ Test(cli_ops, text_log_lines_have_timestamps)
 	char line[2048];
 
 	spate_in(&r, warn_yaml, warn_input, argv);
-	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	/* the bad line is discarded without an error stage: exit 3 */
+	cr_assert_eq(r.exit_code, 3, "%s", r.err);
 	line_with(r.err, "[origin:file_reader:src]", line, sizeof(line));
 	cr_assert(matches("^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:"
 			  "[0-5][0-9]:[0-6][0-9]\\.[0-9]{3}Z spate: warn: "
@@ -309,7 +310,8 @@ Test(cli_ops, json_log_lines)
 	char line[2048];
 
 	spate_in(&r, warn_yaml, warn_input, argv);
-	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	/* the bad line is discarded without an error stage: exit 3 */
+	cr_assert_eq(r.exit_code, 3, "%s", r.err);
 	line_with(r.err, "\"stage\":\"src\"", line, sizeof(line));
 	cr_assert(matches("^\\{\"ts\":\"20[0-9]{2}-[01][0-9]-[0-3][0-9]T"
 			  "[0-9:]{8}\\.[0-9]{3}Z\",\"level\":\"warn\","
@@ -328,7 +330,7 @@ Test(cli_ops, json_log_lines)
 	e2e_put_str(dir, "flow.yaml", warn_yaml);
 	e2e_put_str(dir, "in.jsonl", warn_input);
 	e2e_run_timed(&r, dir, env, NULL, quiet, LIMIT_S);
-	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert_eq(r.exit_code, 3, "%s", r.err);
 	line_with(r.err, "\"stage\":\"src\"", line, sizeof(line));
 	cr_assert(matches("^\\{\"ts\":\"[^\"]+\",\"level\":\"warn\",", line),
 		  "%s", line);

@@ -57,7 +57,11 @@ Test(engine, on_record_error_discard_is_default_without_error_stage)
 	struct e2e_flow x = {0};
 
 	e2e_flow_run_fmt(&x, e2e_sync_env, NULL, errors_flow, "", "", "");
-	e2e_flow_assert_finished(&x);
+	/* finished, but the two records are lost without the flow choosing
+	 * it: exit 3, and the status counts them */
+	cr_assert_eq(x.r.exit_code, 3, "exit %d: %s", x.r.exit_code, x.r.err);
+	cr_assert_str_eq(x.st.status, "finished");
+	cr_assert_eq(x.st.discarded, 2);
 	e2e_flow_assert_out(&x, "out", "{\"a\":1}\n{\"a\":2}\n{\"a\":5}\n");
 	e2e_flow_assert_counts(&x, "src", 5, 4, 1, 0);
 	e2e_flow_assert_counts(&x, "conv", 4, 3, 1, 0);

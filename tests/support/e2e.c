@@ -753,6 +753,8 @@ int e2e_status_parse(const char *out, struct e2e_status *st)
 		} else if (!strcmp(key, "elapsed_s")) {
 			st->elapsed_s = jr_number(&j);
 			st->has_elapsed = true;
+		} else if (!strcmp(key, "discarded")) {
+			st->discarded = (uint64_t)jr_number(&j);
 		} else if (!strcmp(key, "stages")) {
 			st->has_stages = true;
 			if (!jr_eat(&j, '['))

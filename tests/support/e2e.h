@@ -125,6 +125,7 @@ struct e2e_status {
 	char status[32];
 	char error[1024];
 	double elapsed_s;
+	uint64_t discarded; /* record errors lost by default (exit 3) */
 	bool has_flow, has_status, has_elapsed, has_stages;
 	uint32_t nstages;
 	struct e2e_stage_status st[E2E_MAX_STAGES];
