@@ -3,7 +3,9 @@
  * command (with a value, a flag without one, or a repeatable value), the
  * rest positional.  `--name=value` and `--name value` are the same (main
  * splits the first form before a command sees it; both are accepted here
- * too).  Unknown options get a "did you mean" from the table.
+ * too).  Unknown options get a "did you mean" from the table.  While
+ * cli_describing is set (`spate completion`), a command's table is handed
+ * to it instead of being parsed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +59,16 @@ static int take_value(const struct cli_opt *o, const char *v)
 	return 0;
 }
 
+struct cli_describe *cli_describing;
+
 int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
 		   const char **pos, int maxpos, int *npos, const char *usage)
 {
 	*npos = 0;
+	if (cli_describing) {
+		cli_describing->add(cli_describing, opts);
+		return SPATE_EXIT_OK;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -562,15 +562,30 @@ static int cmd_drop(int argc, char **argv, const char *catalog)
 	return SPATE_EXIT_OK;
 }
 
+const struct cli_command cli_stage_commands[] = {
+	{"create-local", "NAME PATH", "a named local folder", CLI_ARG_NONE,
+	 NULL, cmd_create_local, NULL},
+	{"create-s3", "NAME", "a named S3 bucket and prefix", CLI_ARG_NONE,
+	 NULL, cmd_create_s3, NULL},
+	{"list", "", "every stage", CLI_ARG_NONE, NULL, cmd_list, NULL},
+	{"get", "NAME", "every setting of one stage", CLI_ARG_NONE, NULL,
+	 cmd_get, NULL},
+	{"alter", "NAME", "change a stage", CLI_ARG_NONE, NULL, cmd_alter,
+	 NULL},
+	{"drop", "NAME", "remove a stage", CLI_ARG_NONE, NULL, cmd_drop, NULL},
+	{NULL, NULL, NULL, CLI_ARG_NONE, NULL, NULL, NULL},
+};
+
 int cli_stage(int argc, char **argv)
 {
-	static const char *const commands[] = {"create-local", "create-s3",
-					       "list",	       "get",
-					       "alter",	       "drop",
-					       NULL};
 	const char *catalog = NULL;
 	int i = 1;
 
+	if (cli_describing) { /* the options before the command */
+		const struct cli_opt opts[] = {{"--catalog", &catalog, NULL, NULL},
+					       {NULL, NULL, NULL, NULL}};
+		return cli_parse_args(1, argv, opts, NULL, 0, &i, stage_usage);
+	}
 	/* options before the command */
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -592,22 +607,15 @@ int cli_stage(int argc, char **argv)
 		fputs(stage_usage, stderr);
 		return SPATE_EXIT_USAGE;
 	}
-	const char *cmd = argv[i];
-	int sub_argc = argc - i;
-	char **sub_argv = argv + i;
-	if (!strcmp(cmd, "create-local"))
-		return cmd_create_local(sub_argc, sub_argv, catalog);
-	if (!strcmp(cmd, "create-s3"))
-		return cmd_create_s3(sub_argc, sub_argv, catalog);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(sub_argc, sub_argv, catalog);
-	if (!strcmp(cmd, "get"))
-		return cmd_get(sub_argc, sub_argv, catalog);
-	if (!strcmp(cmd, "alter"))
-		return cmd_alter(sub_argc, sub_argv, catalog);
-	if (!strcmp(cmd, "drop"))
-		return cmd_drop(sub_argc, sub_argv, catalog);
-	const char *hint = cli_suggest(cmd, commands);
+	const char *cmd = argv[i], *names[8];
+	size_t n = 0;
+	for (const struct cli_command *c = cli_stage_commands; c->name; c++) {
+		if (!strcmp(c->name, cmd))
+			return c->sub_fn(argc - i, argv + i, catalog);
+		names[n++] = c->name;
+	}
+	names[n] = NULL;
+	const char *hint = cli_suggest(cmd, names);
 	fprintf(stderr, "spate: stage: unknown command '%s'", cmd);
 	if (hint)
 		fprintf(stderr, " (did you mean '%s'?)", hint);

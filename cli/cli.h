@@ -180,6 +180,50 @@ struct cli_opt {
 int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
 		   const char **pos, int maxpos, int *npos, const char *usage);
 
+/* While set, cli_parse_args passes its table to add(d, opts) and returns
+ * 0 without parsing, so a command called with it returns at once: how
+ * `spate completion` learns every command's options. */
+struct cli_describe {
+	void (*add)(struct cli_describe *d, const struct cli_opt *opts);
+};
+extern struct cli_describe *cli_describing;
+
+/* ---- commands (main.c, catalog_cmd.c, completion.c) ---- */
+
+/* What a command's positional arguments are, for completion. */
+enum cli_arg_kind {
+	CLI_ARG_NONE,
+	CLI_ARG_FILE,	 /* a path (a flow file) */
+	CLI_ARG_TYPE,	 /* a stage type */
+	CLI_ARG_COMMAND, /* a command of spate */
+	CLI_ARG_SHELL,	 /* bash, zsh or fish */
+};
+
+/* One command of spate (main.c) or of `spate stage` (catalog_cmd.c,
+ * called with the catalog given before it). */
+struct cli_command {
+	const char *name;
+	const char *args; /* "FLOW", "[TYPE]", ... for the usage */
+	const char *help; /* one line */
+	enum cli_arg_kind kind;
+	int (*fn)(int argc, char **argv);
+	int (*sub_fn)(int argc, char **argv, const char *catalog);
+	const struct cli_command *subs; /* its own commands, or NULL */
+};
+
+/* {NULL}-terminated */
+extern const struct cli_command cli_commands[];
+extern const struct cli_command cli_stage_commands[];
+/* The global options (main.c): value takes a value. */
+struct cli_global {
+	const char *name;
+	bool value;
+	const char *choices; /* space-separated values, or NULL */
+};
+extern const struct cli_global cli_globals[];
+
+int cli_completion(int argc, char **argv);
+
 /* "unknown option '--wokers' (did you mean '--workers'?)" helper */
 const char *cli_suggest(const char *word, const char *const *choices);
 

@@ -102,32 +102,24 @@ int cli_worker(int argc, char **argv)
 {
 	struct sp_cworker_opts o = {.concurrency = 1, .ack_wait_ms = 30000};
 	unsigned ack_s = 30;
+	const char *conc = NULL, *workers = NULL, *ack = NULL, *repl = NULL;
+	const struct cli_opt opts[] = {
+		{"--nats", &o.urls, NULL, NULL},
+		{"--concurrency", &conc, NULL, NULL},
+		{"--workers", &workers, NULL, NULL},
+		{"--ack-wait", &ack, NULL, NULL},
+		{"--replicas", &repl, NULL, NULL},
+		{NULL, NULL, NULL, NULL}};
+	int npos;
+	int rc = cli_parse_args(argc, argv, opts, NULL, 0, &npos, worker_usage);
 
-	/* every option but --help takes a value: two arguments a step */
-	for (int i = 1; i < argc; i += 2) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(worker_usage, stdout);
-			return SPATE_EXIT_OK;
-		} else if (!strcmp(a, "--nats") && v) {
-			o.urls = v;
-		} else if (!strcmp(a, "--concurrency")) {
-			rc = parse_uint(a, v, &o.concurrency);
-		} else if (!strcmp(a, "--workers")) {
-			rc = parse_uint(a, v, &o.workers);
-		} else if (!strcmp(a, "--ack-wait")) {
-			rc = parse_uint(a, v, &ack_s);
-		} else if (!strcmp(a, "--replicas")) {
-			rc = parse_uint(a, v, &o.replicas);
-		} else {
-			fprintf(stderr, "spate worker: unknown option '%s'\n%s",
-				a, worker_usage);
-			return SPATE_EXIT_USAGE;
-		}
-		if (rc < 0)
-			return SPATE_EXIT_USAGE;
-	}
+	if (rc >= 0)
+		return rc;
+	if ((conc && parse_uint("--concurrency", conc, &o.concurrency) < 0) ||
+	    (workers && parse_uint("--workers", workers, &o.workers) < 0) ||
+	    (ack && parse_uint("--ack-wait", ack, &ack_s) < 0) ||
+	    (repl && parse_uint("--replicas", repl, &o.replicas) < 0))
+		return SPATE_EXIT_USAGE;
 	if (!o.urls || !o.concurrency || !ack_s) {
 		fprintf(stderr, "spate worker: --nats URL is required "
 				"(--concurrency and --ack-wait at least 1)\n");
@@ -210,45 +202,43 @@ static int wait_job(struct sp_jsq *q, const char *job, unsigned shards,
 	return ok ? SPATE_EXIT_OK : SPATE_EXIT_FAILED;
 }
 
+/* Returns -1 to go on, or the exit code. */
 static int submit_args(int argc, char **argv, struct sp_csubmit_opts *o,
 		       const char **urls, bool *wait, bool *json,
 		       unsigned *replicas)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(submit_usage, stdout);
-			return 1;
-		} else if (!strcmp(a, "--nats") && v) {
-			*urls = argv[++i];
-		} else if (!strcmp(a, "--set") && v && o->nsets < MAX_SETS) {
-			o->sets[o->nsets++] = argv[++i];
-		} else if (!strcmp(a, "--replicas")) {
-			if (parse_uint(a, v, replicas) < 0)
-				return -EINVAL;
-			i++;
-		} else if (!strcmp(a, "--wait")) {
-			*wait = true;
-		} else if (!strcmp(a, "--json")) {
-			*json = true;
-		} else if (!strcmp(a, "--force")) {
-			o->force = true;
-		} else if (a[0] != '-' && !o->flow_path) {
-			o->flow_path = a;
-		} else {
-			fprintf(stderr, "spate submit: unknown option '%s'\n%s",
-				a, submit_usage);
-			return -EINVAL;
-		}
+	const char *repl = NULL, *pos[1];
+	struct cli_multi sets = {0};
+	const struct cli_opt opts[] = {{"--nats", urls, NULL, NULL},
+				       {"--set", NULL, NULL, &sets},
+				       {"--replicas", &repl, NULL, NULL},
+				       {"--wait", NULL, wait, NULL},
+				       {"--json", NULL, json, NULL},
+				       {"--force", NULL, &o->force, NULL},
+				       {NULL, NULL, NULL, NULL}};
+	int npos;
+	int rc = cli_parse_args(argc, argv, opts, pos, 1, &npos, submit_usage);
+
+	if (rc < 0 && sets.n > MAX_SETS) {
+		fprintf(stderr, "spate submit: %d --set at most\n", MAX_SETS);
+		rc = SPATE_EXIT_USAGE;
 	}
+	for (size_t i = 0; rc < 0 && i < sets.n; i++)
+		o->sets[o->nsets++] = (char *)sets.v[i];
+	free(sets.v);
+	if (rc >= 0)
+		return rc;
+	if (repl && parse_uint("--replicas", repl, replicas) < 0)
+		return SPATE_EXIT_USAGE;
+	o->flow_path = npos ? pos[0] : NULL;
 	if (!o->flow_path || !*urls) {
 		fprintf(stderr,
 			"spate submit: FLOW and --nats URL are "
 			"required\n%s",
 			submit_usage);
-		return -EINVAL;
+		return SPATE_EXIT_USAGE;
 	}
-	return 0;
+	return -1;
 }
 
 int cli_submit(int argc, char **argv)
@@ -262,8 +252,8 @@ int cli_submit(int argc, char **argv)
 	char err[4096] = "";
 
 	int rc = submit_args(argc, argv, &o, &urls, &wait, &json, &replicas);
-	if (rc)
-		return rc > 0 ? SPATE_EXIT_OK : SPATE_EXIT_USAGE;
+	if (rc >= 0)
+		return rc;
 	struct sp_jsq *q = cli_open_queue(urls, replicas, "spate submit");
 	if (!q)
 		return SPATE_EXIT_FAILED;

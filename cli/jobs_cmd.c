@@ -70,23 +70,15 @@ int cli_jobs(int argc, char **argv)
 {
 	const char *urls = NULL, *job = NULL;
 	struct list_ctx c = {0};
+	const struct cli_opt opts[] = {{"--nats", &urls, NULL, NULL},
+				       {"--json", NULL, &c.json, NULL},
+				       {NULL, NULL, NULL, NULL}};
+	int npos;
+	int rc = cli_parse_args(argc, argv, opts, &job, 1, &npos,
+				cli_jobs_usage);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(cli_jobs_usage, stdout);
-			return SPATE_EXIT_OK;
-		} else if (!strcmp(argv[i], "--nats") && i + 1 < argc) {
-			urls = argv[++i];
-		} else if (!strcmp(argv[i], "--json")) {
-			c.json = true;
-		} else if (argv[i][0] != '-' && !job) {
-			job = argv[i];
-		} else {
-			fprintf(stderr, "spate jobs: unknown option '%s'\n%s",
-				argv[i], cli_jobs_usage);
-			return SPATE_EXIT_USAGE;
-		}
-	}
+	if (rc >= 0)
+		return rc;
 	if (!urls) {
 		fprintf(stderr, "spate jobs: --nats URL is required\n%s",
 			cli_jobs_usage);
@@ -95,7 +87,6 @@ int cli_jobs(int argc, char **argv)
 	c.q = cli_open_queue(urls, 0, "spate jobs");
 	if (!c.q)
 		return SPATE_EXIT_FAILED;
-	int rc;
 	if (job) {
 		char pattern[300];
 		snprintf(pattern, sizeof(pattern), "%s.*", job);

@@ -15,27 +15,16 @@
 #include "cli/cli.h"
 #include "core/log.h"
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: spate <command> [options]\n"
 	"\n"
 	"Moves records through a flow of stages: origins read them,\n"
 	"processors change them, selectors fan them out, destinations write\n"
 	"them (rolling zstd files), executors react to events.\n"
 	"\n"
-	"commands:\n"
-	"  run FLOW        run a flow file (YAML) and print a summary\n"
-	"  validate FLOW   check a flow file; print every problem\n"
-	"  graph FLOW      print the stage graph (text or --format dot)\n"
-	"  stages [TYPE]   list stage types, or the options of one\n"
-	"  functions       the functions of the expression language\n"
-	"  bench [FLOW]    records/s for 1..N workers, without disk I/O\n"
-	"  stage ...       the stage catalog: named local folders and S3\n"
-	"                  buckets that flows read from and write to\n"
-	"  history         files loaded from catalog stages\n"
-	"  worker          run shards of cluster jobs from NATS JetStream\n"
-	"  submit FLOW     run a flow as a cluster job, one shard per file\n"
-	"  jobs [JOB]      cluster jobs and their shards\n"
-	"  help COMMAND    the options and examples of a command\n"
+	"commands:\n";
+
+static const char usage_tail[] =
 	"\n"
 	"global options (before or after the command):\n"
 	"  --log-level L   error, warn (default), info or debug; also SPATE_LOG\n"
@@ -53,24 +42,63 @@ static const char usage[] =
 	"\n"
 	"exit codes: 0 success, 1 the run failed, 2 bad usage or invalid flow\n";
 
-struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
+static int help(int argc, char **argv);
+
+/* The commands, in the order of the usage (completion and the usage are
+ * made from this table). */
+const struct cli_command cli_commands[] = {
+	{"run", "FLOW", "run a flow file (YAML) and print a summary",
+	 CLI_ARG_FILE, cli_run, NULL, NULL},
+	{"validate", "FLOW", "check a flow file; print every problem",
+	 CLI_ARG_FILE, cli_validate, NULL, NULL},
+	{"graph", "FLOW", "print the stage graph (text or --format dot)",
+	 CLI_ARG_FILE, cli_graph, NULL, NULL},
+	{"stages", "[TYPE]", "list stage types, or the options of one",
+	 CLI_ARG_TYPE, cli_stages, NULL, NULL},
+	{"functions", "", "the functions of the expression language",
+	 CLI_ARG_NONE, cli_functions, NULL, NULL},
+	{"bench", "[FLOW]", "records/s for 1..N workers, without disk I/O",
+	 CLI_ARG_FILE, cli_bench, NULL, NULL},
+	{"stage", "...", "the stage catalog: named folders and S3 buckets",
+	 CLI_ARG_NONE, cli_stage, NULL, cli_stage_commands},
+	{"history", "", "files loaded from catalog stages", CLI_ARG_NONE,
+	 cli_history, NULL, NULL},
+	{"worker", "", "run shards of cluster jobs from NATS JetStream",
+	 CLI_ARG_NONE, cli_worker, NULL, NULL},
+	{"submit", "FLOW", "run a flow as a cluster job, one shard per file",
+	 CLI_ARG_FILE, cli_submit, NULL, NULL},
+	{"jobs", "[JOB]", "cluster jobs and their shards", CLI_ARG_NONE,
+	 cli_jobs, NULL, NULL},
+	{"completion", "SHELL", "shell completion for bash, zsh or fish",
+	 CLI_ARG_SHELL, cli_completion, NULL, NULL},
+	{"help", "COMMAND", "the options and examples of a command",
+	 CLI_ARG_COMMAND, help, NULL, NULL},
+	{NULL, NULL, NULL, CLI_ARG_NONE, NULL, NULL, NULL},
 };
 
-static const struct command commands[] = {
-	{"run", cli_run},	{"validate", cli_validate},
-	{"graph", cli_graph},	{"stages", cli_stages},
-	{"bench", cli_bench},	{"stage", cli_stage},
-	{"history", cli_history}, {"worker", cli_worker},
-	{"submit", cli_submit},	{"jobs", cli_jobs},
-	{"functions", cli_functions},
-	{NULL, NULL},
+/* The options that every command takes (take_globals) */
+const struct cli_global cli_globals[] = {
+	{"--log-level", true, "error warn info debug"},
+	{"--log-format", true, "text json"},
+	{"--version", false, NULL},
+	{"--help", false, NULL},
+	{NULL, false, NULL},
 };
 
-static const struct command *find_command(const char *name)
+static void print_usage(FILE *out)
 {
-	for (const struct command *c = commands; c->name; c++)
+	fputs(usage_head, out);
+	for (const struct cli_command *c = cli_commands; c->name; c++) {
+		char head[32];
+		snprintf(head, sizeof(head), "%s %s", c->name, c->args);
+		fprintf(out, "  %-15s %s\n", head, c->help);
+	}
+	fputs(usage_tail, out);
+}
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (const struct cli_command *c = cli_commands; c->name; c++)
 		if (!strcmp(c->name, name))
 			return c;
 	return NULL;
@@ -78,43 +106,52 @@ static const struct command *find_command(const char *name)
 
 static int unknown_command(const char *cmd)
 {
-	const char *names[sizeof(commands) / sizeof(commands[0]) + 1];
+	const char *names[sizeof(cli_commands) / sizeof(cli_commands[0])];
 	size_t n = 0;
 
-	for (const struct command *c = commands; c->name; c++)
+	for (const struct cli_command *c = cli_commands; c->name; c++)
 		names[n++] = c->name;
-	names[n++] = "help";
 	names[n] = NULL;
 	const char *hint = cli_suggest(cmd, names);
-	if (hint)
+	if (hint) {
 		fprintf(stderr, "spate: unknown command '%s' (did you mean "
 				"'%s'?)\n",
 			cmd, hint);
-	else
-		fprintf(stderr, "spate: unknown command '%s'\n%s", cmd, usage);
+	} else {
+		fprintf(stderr, "spate: unknown command '%s'\n", cmd);
+		print_usage(stderr);
+	}
 	return SPATE_EXIT_USAGE;
 }
+
+static const char help_usage[] =
+	"usage: spate help [COMMAND]\n\n"
+	"Prints the options and examples of COMMAND (the same as `spate "
+	"COMMAND --help`),\nor the list of commands without one.\n\n"
+	"examples:\n  spate help run\n  spate help stages\n";
 
 /* `spate help [COMMAND]`: the command's own --help */
 static int help(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(usage, stdout);
+	const struct cli_opt opts[] = {{NULL, NULL, NULL, NULL}};
+	const char *pos[1];
+	int npos;
+	int rc = cli_parse_args(argc, argv, opts, pos, 1, &npos, help_usage);
+
+	if (rc >= 0)
+		return rc;
+	if (!npos) {
+		print_usage(stdout);
 		return SPATE_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "--help")) {
-		printf("usage: spate help [COMMAND]\n\n"
-		       "Prints the options and examples of COMMAND (the same "
-		       "as `spate COMMAND --help`),\nor the list of commands "
-		       "without one.\n\nexamples:\n  spate help run\n"
-		       "  spate help stages\n");
+	if (!strcmp(pos[0], "help")) {
+		fputs(help_usage, stdout);
 		return SPATE_EXIT_OK;
 	}
-	const struct command *c = find_command(argv[1]);
+	const struct cli_command *c = find_command(pos[0]);
 	if (!c)
-		return unknown_command(argv[1]);
-	char *sub[] = {argv[1], "--help", NULL};
+		return unknown_command(pos[0]);
+	char *sub[] = {(char *)pos[0], "--help", NULL};
 	return c->fn(2, sub);
 }
 
@@ -132,7 +169,10 @@ static int set_global(const char *name, const char *v)
 
 static bool is_global(const char *arg)
 {
-	return !strcmp(arg, "--log-level") || !strcmp(arg, "--log-format");
+	for (const struct cli_global *g = cli_globals; g->name; g++)
+		if (g->value && !strcmp(arg, g->name))
+			return true;
+	return false;
 }
 
 /*
@@ -186,28 +226,31 @@ static int dispatch(int argc, char **argv)
 			printf("spate %s\n", SPATE_VERSION);
 			return SPATE_EXIT_OK;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
+			print_usage(stdout);
 			return SPATE_EXIT_OK;
 		} else {
-			const char *const globals[] = {
-			    "--version", "--help", "--log-level",
-			    "--log-format", NULL};
+			const char *globals[sizeof(cli_globals) /
+					    sizeof(cli_globals[0])];
+			size_t n = 0;
+			for (const struct cli_global *g = cli_globals; g->name;
+			     g++)
+				globals[n++] = g->name;
+			globals[n] = NULL;
 			const char *hint = cli_suggest(argv[i], globals);
 			fprintf(stderr, "spate: unknown option '%s'", argv[i]);
 			if (hint)
 				fprintf(stderr, " (did you mean '%s'?)", hint);
-			fprintf(stderr, "\n%s", usage);
+			fputc('\n', stderr);
+			print_usage(stderr);
 			return SPATE_EXIT_USAGE;
 		}
 	}
 	if (i >= argc) {
-		fputs(usage, stderr);
+		print_usage(stderr);
 		return SPATE_EXIT_USAGE;
 	}
 	const char *cmd = argv[i];
-	if (!strcmp(cmd, "help"))
-		return help(argc - i, argv + i);
-	const struct command *c = find_command(cmd);
+	const struct cli_command *c = find_command(cmd);
 	if (!c)
 		return unknown_command(cmd);
 	return c->fn(argc - i, argv + i);

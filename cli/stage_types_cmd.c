@@ -54,35 +54,38 @@ int cli_stages(int argc, char **argv)
 {
 	const struct sp_stage_desc *all[256];
 	uint32_t n = sp_registry_list(all, 256);
+	const char *pos[1];
+	bool json = false;
+	const struct cli_opt opts[] = {{"--json", NULL, &json, NULL},
+				       {NULL, NULL, NULL, NULL}};
+	int npos;
 
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		fputs(stages_usage, stdout);
-		return SPATE_EXIT_OK;
-	}
 	/* not in the usage: the reference of README.md and doc/spate.1,
 	 * for scripts/gen-docs */
 	if (argc == 2 && !strcmp(argv[1], "--markdown"))
 		return cli_stages_reference(stdout, false);
 	if (argc == 2 && !strcmp(argv[1], "--man"))
 		return cli_stages_reference(stdout, true);
-	if (argc == 2 && !strcmp(argv[1], "--json"))
-		return cli_stages_json(stdout);
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "spate: stages takes one stage type at most\n"
-				"\n%s",
+	int rc = cli_parse_args(argc, argv, opts, pos, 1, &npos, stages_usage);
+	if (rc >= 0)
+		return rc;
+	if (json && npos) {
+		fprintf(stderr, "spate: stages: TYPE or --json, not both\n\n%s",
 			stages_usage);
 		return SPATE_EXIT_USAGE;
 	}
-	if (argc < 2) {
+	if (json)
+		return cli_stages_json(stdout);
+	if (!npos) {
 		for (uint32_t i = 0; i < n; i++)
 			printf("%-22s %-12s %s\n", all[i]->name,
 			       sp_stage_kind_name(all[i]->kind), all[i]->help);
 		return SPATE_EXIT_OK;
 	}
-	const struct sp_stage_desc *d = sp_registry_find(argv[1]);
+	const struct sp_stage_desc *d = sp_registry_find(pos[0]);
 	if (!d) {
-		const char *hint = sp_registry_suggest(argv[1]);
-		fprintf(stderr, "spate: unknown stage type '%s'", argv[1]);
+		const char *hint = sp_registry_suggest(pos[0]);
+		fprintf(stderr, "spate: unknown stage type '%s'", pos[0]);
 		if (hint)
 			fprintf(stderr, " (did you mean '%s'?)", hint);
 		fprintf(stderr, "; `spate stages` lists them\n");
