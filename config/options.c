@@ -354,11 +354,7 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 
 		for (int i = 0; o->choices && o->choices[i]; i++) {
 			if (strcmp(o->choices[i], t) == 0) {
-				char *c = strdup(t);
-
-				if (!c)
-					goto nomem;
-				*(char **)dst = c;
+				*(int *)dst = i;
 				return true;
 			}
 		}
@@ -694,6 +690,9 @@ int sp_options_bind(const struct sp_option *table, const struct sp_node *map,
 		case SP_OPT_BOOL:
 			end += sizeof(bool);
 			break;
+		case SP_OPT_ENUM:
+			end += sizeof(int);
+			break;
 		case SP_OPT_CHAR:
 			end += 1;
 			break;
@@ -732,7 +731,6 @@ static void free_value(const struct sp_option *o, void *dst)
 {
 	switch (o->type) {
 	case SP_OPT_STRING:
-	case SP_OPT_ENUM:
 	case SP_OPT_EXPR:
 		free(*(char **)dst);
 		*(char **)dst = NULL;

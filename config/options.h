@@ -78,7 +78,7 @@ enum sp_opt_type {
 	SP_OPT_INT,	   /* int64_t */
 	SP_OPT_DOUBLE,	   /* double */
 	SP_OPT_BOOL,	   /* bool: true/false/yes/no/on/off */
-	SP_OPT_ENUM,	   /* char *, one of choices */
+	SP_OPT_ENUM,	   /* int: the index of the value in choices */
 	SP_OPT_CHAR,	   /* char: one character; "\t" and "tab" allowed */
 	SP_OPT_SIZE,	   /* uint64_t bytes: 1048576, 64K, 256M, 1G */
 	SP_OPT_STRING_LIST, /* struct sp_strlist: a scalar or list of scalars */
@@ -117,7 +117,10 @@ struct sp_option {
 	bool required;
 	bool bounded; /* min/max apply (INT, DOUBLE, SIZE, list lengths) */
 	double min, max;
-	const char *const *choices;	 /* ENUM: NULL-terminated */
+	/* ENUM: NULL-terminated; the bound int is the index of the value
+	 * written, so a stage declares its choices in the order of its own
+	 * enum (designated initializers) and never compares the text */
+	const char *const *choices;
 	const struct sp_option *items; /* OBJECT_LIST: each item's table */
 	size_t item_size;		 /* OBJECT_LIST: size of one item */
 	enum sp_opt_exprs exprs;	 /* MAP: which values are expressions */

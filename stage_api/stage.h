@@ -26,8 +26,9 @@
 #include "record/symtab.h"
 
 /* Callbacks are only ever appended; a plugin built for ABI n loads in any
- * engine with ABI >= n. */
-#define SP_STAGE_ABI 1
+ * engine with ABI >= n, except that an ABI 1 plugin with an enum option
+ * is refused (ABI 2 binds enums to an index instead of a string). */
+#define SP_STAGE_ABI 2
 
 enum sp_stage_kind {
 	SP_ORIGIN = 0,

@@ -171,9 +171,10 @@ static size_t opt_type_size(enum sp_opt_type t)
 {
 	switch (t) {
 	case SP_OPT_STRING:
-	case SP_OPT_ENUM:
 	case SP_OPT_EXPR:
 		return sizeof(char *);
+	case SP_OPT_ENUM:
+		return sizeof(int);
 	case SP_OPT_INT:
 		return sizeof(int64_t);
 	case SP_OPT_DOUBLE:
@@ -195,8 +196,8 @@ static size_t opt_type_size(enum sp_opt_type t)
 }
 
 static int check_options(const struct sp_option *t, size_t size,
-			 const char *what, unsigned depth, char *err,
-			 size_t errlen)
+			 uint32_t abi, const char *what, unsigned depth,
+			 char *err, size_t errlen)
 {
 	for (uint32_t i = 0; t[i].name; i++) {
 		size_t sz = opt_type_size(t[i].type);
@@ -218,6 +219,14 @@ static int check_options(const struct sp_option *t, size_t size,
 				 "choices", what, t[i].name);
 			return -EINVAL;
 		}
+		if (t[i].type == SP_OPT_ENUM && abi < 2) {
+			snprintf(err, errlen, "%s: enum option '%s' was built "
+				 "for stage ABI %u, where enums bound to a "
+				 "string (an index since ABI 2): rebuild the "
+				 "plugin against this spate", what, t[i].name,
+				 abi);
+			return -EPROTO;
+		}
 		if (t[i].type == SP_OPT_OBJECT_LIST) {
 			if (!t[i].items || t[i].item_size == 0 || depth > 4) {
 				snprintf(err, errlen, "%s: option '%s' is an "
@@ -226,7 +235,8 @@ static int check_options(const struct sp_option *t, size_t size,
 				return -EINVAL;
 			}
 			int rc = check_options(t[i].items, t[i].item_size,
-					       what, depth + 1, err, errlen);
+					       abi, what, depth + 1, err,
+					       errlen);
 			if (rc)
 				return rc;
 		}
@@ -327,7 +337,7 @@ static int check_desc(const struct sp_stage_desc *d, uint32_t i,
 	}
 	snprintf(what, sizeof(what), "plugin '%s': stage '%s'", origin,
 		 d->name);
-	return check_options(d->options, d->config_size, what, 0, err,
+	return check_options(d->options, d->config_size, d->abi, what, 0, err,
 			     errlen);
 }
 

@@ -30,9 +30,13 @@
 #include "spate/catalog.h"
 #include "stages/destinations/file_writer.h"
 
-static const char *const formats[] = {"jsonl", "csv", NULL};
-static const char *const compressions[] = {"zstd", "none", NULL};
-static const char *const commits[] = {"run", "file", NULL};
+enum fw_compression { FW_ZSTD = 0, FW_NONE };
+enum fw_commit { FW_COMMIT_RUN = 0, FW_COMMIT_FILE };
+
+static const char *const compressions[] = {[FW_ZSTD] = "zstd",
+					   [FW_NONE] = "none", NULL};
+static const char *const commits[] = {[FW_COMMIT_RUN] = "run",
+				      [FW_COMMIT_FILE] = "file", NULL};
 
 static const struct sp_option fw_options[] = {
 	{.name = "dir", .type = SP_OPT_STRING, .required = true,
@@ -40,7 +44,8 @@ static const struct sp_option fw_options[] = {
 	 .help = "target directory (relative to the flow file's folder); "
 		 "created when missing"},
 	{.name = "format", .type = SP_OPT_ENUM, .def = "jsonl",
-	 .choices = formats, .offset = offsetof(struct fw_config, format),
+	 .choices = sp_format_names,
+	 .offset = offsetof(struct fw_config, format),
 	 .help = "record format of the files"},
 	{.name = "compression", .type = SP_OPT_ENUM, .def = "zstd",
 	 .choices = compressions,
@@ -166,7 +171,7 @@ static void fw_check(const void *config, struct sp_check *chk)
 
 	if ((why = name_problem(cfg->name, chk->streaming, msg, sizeof(msg))))
 		sp_check_problem(chk, "name", "%s", why);
-	if (!strcmp(cfg->format, "csv") &&
+	if (cfg->format == SP_FORMAT_CSV &&
 	    (why = sp_csv_chars_problem(cfg->delimiter, cfg->quote)))
 		sp_check_problem(chk, "delimiter", "%s", why);
 	if (!cfg->dir[0]) {
@@ -213,9 +218,9 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	fw->cfg = cfg;
 	fw->ctx = ctx;
-	fw->zstd = !strcmp(cfg->compression, "zstd");
-	fw->csv = !strcmp(cfg->format, "csv");
-	fw->publish_each = !strcmp(cfg->commit, "file");
+	fw->zstd = cfg->compression == FW_ZSTD;
+	fw->csv = cfg->format == SP_FORMAT_CSV;
+	fw->publish_each = cfg->commit == FW_COMMIT_FILE;
 	if (cfg->stage) {
 		int rc = stage_dir(cfg, ctx, &fw->dir, err, errlen);
 		if (rc) {

@@ -16,6 +16,7 @@
 #include "codec/csv.h"
 #include "io/fileio.h"
 #include "io/zstd_codec.h"
+#include "stages/format.h"
 
 #define BLOCKS_PER_WORKER 4
 #define FW_DEFAULT_NAME "{flow}-{stage}-{seq}.{ext}"
@@ -23,14 +24,14 @@
 
 struct fw_config {
 	char *dir;
-	char *format;
-	char *compression;
+	int format;	 /* enum sp_format_kind */
+	int compression; /* enum fw_compression */
 	int64_t level;
 	uint64_t max_file_bytes;
 	int64_t max_file_records;
 	char *name;
 	bool ordered;
-	char *commit;
+	int commit; /* enum fw_commit */
 	char delimiter;
 	char quote;
 	bool header;

@@ -37,7 +37,7 @@ struct myd_config {
 	char *database;
 	char *table;
 	struct sp_strmap columns;
-	char *method;
+	int method; /* enum myd_method */
 };
 
 struct myd {
@@ -53,7 +53,11 @@ struct myd {
 	uint64_t rows_loaded;
 };
 
-static const char *const methods[] = {"auto", "load_data", "insert", NULL};
+enum myd_method { MYD_AUTO = 0, MYD_LOAD_DATA, MYD_INSERT };
+
+static const char *const methods[] = {
+    [MYD_AUTO] = "auto", [MYD_LOAD_DATA] = "load_data",
+    [MYD_INSERT] = "insert", NULL};
 
 static const struct sp_option myd_options[] = {
 	{.name = "host", .type = SP_OPT_STRING, .def = "localhost",
@@ -157,8 +161,8 @@ static int choose_method(struct myd *s, char *err, size_t errlen)
 	char *v = NULL;
 	int rc;
 
-	s->load_data = strcmp(s->cfg->method, "insert") != 0;
-	if (!strcmp(s->cfg->method, "auto")) {
+	s->load_data = s->cfg->method != MYD_INSERT;
+	if (s->cfg->method == MYD_AUTO) {
 		rc = sp_my_value(s->my, "SELECT @@local_infile", &v, err,
 				 errlen);
 		if (rc)

@@ -17,9 +17,10 @@
 #include "stage_api/stage.h"
 #include "codec/csv.h"
 #include "codec/jsonl.h"
+#include "stages/format.h"
 
 struct stdout_config {
-	char *format;
+	int format; /* enum sp_format_kind */
 	char delimiter;
 	char quote;
 	bool header;
@@ -43,13 +44,11 @@ struct stdout_worker {
 	bool enc_ready;
 };
 
-static const char *const formats[] = {"jsonl", "csv", NULL};
-
 static const struct sp_option stdout_options[] = {
 	{.name = "format",
 	 .type = SP_OPT_ENUM,
 	 .def = "jsonl",
-	 .choices = formats,
+	 .choices = sp_format_names,
 	 .offset = offsetof(struct stdout_config, format),
 	 .help = "jsonl: one JSON object per line; csv: comma-separated "
 		 "values with the columns of the first record"},
@@ -92,7 +91,7 @@ static int stdout_create(const void *config, const struct sp_stage_ctx *ctx,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	s->csv = cfg->format && strcmp(cfg->format, "csv") == 0;
+	s->csv = cfg->format == SP_FORMAT_CSV;
 	s->delimiter = cfg->delimiter ? cfg->delimiter : ',';
 	s->quote = cfg->quote ? cfg->quote : '"';
 	s->header = cfg->header;

@@ -30,13 +30,18 @@ enum gen_type {
 	GEN_TAGS, /* default field set only: a JSON array of 1..4 tags */
 };
 
-static const char *const gen_types[] = {"sequence", "int",  "double",
-					"bool",	    "string", "enum",
-					"timestamp", "text", NULL};
+/* the `type` choices, in the order of enum gen_type (tags is internal) */
+static const char *const gen_types[] = {
+    [GEN_SEQUENCE] = "sequence", [GEN_INT] = "int",
+    [GEN_DOUBLE] = "double",	 [GEN_BOOL] = "bool",
+    [GEN_STRING] = "string",	 [GEN_ENUM] = "enum",
+    [GEN_TIMESTAMP] = "timestamp", [GEN_TEXT] = "text",
+    [GEN_TAGS] = NULL,
+};
 
 struct gen_field_config {
 	char *name;
-	char *type;
+	int type; /* enum gen_type */
 	double min, max;
 	struct sp_strlist values;
 	int64_t length;
@@ -273,12 +278,8 @@ static int field_init(struct gen_field *f, const struct gen_field_config *c,
 		      struct sp_symtab *st, char *err, size_t errlen)
 {
 	bool dflt = c->min == 0 && c->max == 0;
-	unsigned t;
 
-	for (t = 0; gen_types[t]; t++)
-		if (strcmp(c->type, gen_types[t]) == 0)
-			break;
-	f->type = (enum gen_type)t;
+	f->type = (enum gen_type)c->type;
 	if (!c->name[0]) {
 		snprintf(err, errlen, "fields: a field has an empty name");
 		return -EINVAL;

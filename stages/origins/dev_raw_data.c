@@ -13,10 +13,11 @@
 #include "stage_api/stage.h"
 #include "codec/csv.h"
 #include "codec/jsonl.h"
+#include "stages/format.h"
 
 struct raw_config {
 	char *data;
-	char *format;
+	int format; /* enum sp_format_kind */
 	char delimiter;
 	char quote;
 	bool header;
@@ -33,8 +34,6 @@ struct raw {
 	struct sp_symtab *symtab;
 };
 
-static const char *const formats[] = {"jsonl", "csv", NULL};
-
 static const struct sp_option raw_options[] = {
 	{.name = "data",
 	 .type = SP_OPT_STRING,
@@ -44,7 +43,7 @@ static const struct sp_option raw_options[] = {
 	{.name = "format",
 	 .type = SP_OPT_ENUM,
 	 .def = "jsonl",
-	 .choices = formats,
+	 .choices = sp_format_names,
 	 .offset = offsetof(struct raw_config, format),
 	 .help = "jsonl: one JSON object per line; csv: comma-separated "
 		 "values"},
@@ -99,7 +98,7 @@ static int raw_create(const void *config, const struct sp_stage_ctx *ctx,
 	r->len = n;
 	r->first_line = 1;
 	r->symtab = ctx->symtab;
-	r->csv = cfg->format && strcmp(cfg->format, "csv") == 0;
+	r->csv = cfg->format == SP_FORMAT_CSV;
 	if (r->csv) {
 		struct sp_csv_options opt = {
 			.delimiter = cfg->delimiter,

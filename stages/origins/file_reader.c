@@ -17,13 +17,17 @@
 #define _GNU_SOURCE
 #include "stages/origins/file_reader.h"
 
-static const char *const formats[] = {"jsonl", "csv", NULL};
-static const char *const compressions[] = {"auto", "none", "zstd", "gzip",
-					   "lz4", NULL};
-static const char *const column_types[] = {"string", "int", "double", "bool",
-					   "timestamp", NULL};
-static const char *const on_errors[] = {"continue", "skip_file", "abort",
-					NULL};
+static const char *const compressions[] = {
+    [FR_COMP_AUTO] = "auto", [FR_COMP_NONE] = "none",
+    [FR_COMP_ZSTD] = "zstd", [FR_COMP_GZIP] = "gzip",
+    [FR_COMP_LZ4] = "lz4",   NULL};
+static const char *const column_types[] = {
+    [SP_CSV_STRING] = "string", [SP_CSV_INT] = "int",
+    [SP_CSV_DOUBLE] = "double", [SP_CSV_BOOL] = "bool",
+    [SP_CSV_TIMESTAMP] = "timestamp", NULL};
+static const char *const on_errors[] = {[FR_CONTINUE] = "continue",
+					[FR_SKIP_FILE] = "skip_file",
+					[FR_ABORT] = "abort", NULL};
 
 static const struct sp_option column_options[] = {
 	{.name = "name", .type = SP_OPT_STRING, .required = true,
@@ -42,7 +46,8 @@ static const struct sp_option fr_options[] = {
 		 "order.  s3://BUCKET/KEY (globs over keys) reads S3 with the "
 		 "AWS_* variables or ~/.aws/credentials"},
 	{.name = "format", .type = SP_OPT_ENUM, .def = "jsonl",
-	 .choices = formats, .offset = offsetof(struct fr_config, format),
+	 .choices = sp_format_names,
+	 .offset = offsetof(struct fr_config, format),
 	 .help = "record format of the files"},
 	{.name = "compression", .type = SP_OPT_ENUM, .def = "auto",
 	 .choices = compressions,
@@ -402,7 +407,7 @@ static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	fr->cfg = cfg;
 	fr->ctx = ctx;
-	fr->csv = !strcmp(cfg->format, "csv");
+	fr->csv = cfg->format == SP_FORMAT_CSV;
 	if (cfg->schema.n) {
 		const struct fr_column *cols = cfg->schema.items;
 		fr->schema = calloc(cfg->schema.n, sizeof(*fr->schema));
@@ -412,12 +417,10 @@ static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 		}
 		for (uint32_t i = 0; i < cfg->schema.n; i++) {
 			fr->schema[i].name = cols[i].name;
-			sp_csv_type_parse(cols[i].type, &fr->schema[i].type);
+			fr->schema[i].type = (enum sp_csv_type)cols[i].type;
 		}
 	}
-	fr->on_error = !strcmp(cfg->on_error, "skip_file") ? FR_SKIP_FILE
-		       : !strcmp(cfg->on_error, "abort")   ? FR_ABORT
-							   : FR_CONTINUE;
+	fr->on_error = (enum fr_on_error)cfg->on_error;
 	/* a validating run reports every bad record of every file */
 	if (ctx->validate_only)
 		fr->on_error = FR_CONTINUE;
@@ -453,7 +456,7 @@ static void fr_check(const void *config, struct sp_check *chk)
 	char err[1024] = "";
 	struct stat st;
 
-	if (!strcmp(cfg->format, "csv") &&
+	if (cfg->format == SP_FORMAT_CSV &&
 	    (why = sp_csv_chars_problem(cfg->delimiter, cfg->quote)))
 		sp_check_problem(chk, "delimiter", "%s", why);
 	if (chk->stage_set && !chk->stage_root)

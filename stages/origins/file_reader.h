@@ -25,16 +25,38 @@
 #include "codec/jsonl.h"
 #include "io/decomp.h"
 #include "spate/catalog.h"
+#include "stages/format.h"
 
 struct fr_column {
 	char *name;
-	char *type;
+	int type; /* enum sp_csv_type */
 };
+
+/* the `compression` choices */
+enum fr_compression {
+	FR_COMP_AUTO = 0,
+	FR_COMP_NONE,
+	FR_COMP_ZSTD,
+	FR_COMP_GZIP,
+	FR_COMP_LZ4,
+};
+
+/* The decoder a `compression` choice names (NONE for auto and none). */
+static inline enum sp_decomp_kind fr_decomp_of(int compression)
+{
+	static const enum sp_decomp_kind kinds[] = {
+	    [FR_COMP_AUTO] = SP_DECOMP_NONE, [FR_COMP_NONE] = SP_DECOMP_NONE,
+	    [FR_COMP_ZSTD] = SP_DECOMP_ZSTD, [FR_COMP_GZIP] = SP_DECOMP_GZIP,
+	    [FR_COMP_LZ4] = SP_DECOMP_LZ4,
+	};
+
+	return kinds[compression];
+}
 
 struct fr_config {
 	struct sp_strlist path;
-	char *format;
-	char *compression;
+	int format;	 /* enum sp_format_kind */
+	int compression; /* enum fr_compression */
 	char delimiter;
 	char quote;
 	bool header;
@@ -42,7 +64,7 @@ struct fr_config {
 	struct sp_objlist schema;
 	uint64_t chunk_size;
 	char *stage;
-	char *on_error;
+	int on_error; /* enum fr_on_error */
 };
 
 enum fr_on_error {

@@ -14,7 +14,7 @@ static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 
 	if (rc < 0)
 		return rc;
-	fr->zst = sp_decomp_from_name(fr->cfg->compression) != SP_DECOMP_NONE;
+	fr->zst = fr_decomp_of(fr->cfg->compression) != SP_DECOMP_NONE;
 	fr->text_checked = false;
 	fr->file_started = false;
 	fr->first_block = true;
@@ -50,9 +50,9 @@ static int carry_reserve(struct fr_state *fr, size_t need)
 static int start_decoder(struct fr_state *fr)
 {
 	enum sp_decomp_kind kind =
-	    !strcmp(fr->cfg->compression, "auto")
+	    fr->cfg->compression == FR_COMP_AUTO
 		? sp_decomp_detect(fr->blk, fr->blk_len)
-		: sp_decomp_from_name(fr->cfg->compression);
+		: fr_decomp_of(fr->cfg->compression);
 
 	fr->zst = kind != SP_DECOMP_NONE;
 	if (!fr->zst)

@@ -18,9 +18,10 @@
 #include "stage_api/stage.h"
 #include "codec/csv.h"
 #include "codec/jsonl.h"
+#include "stages/format.h"
 
 struct stdin_config {
-	char *format;
+	int format; /* enum sp_format_kind */
 	char delimiter;
 	char quote;
 	bool header;
@@ -46,13 +47,11 @@ struct stdin_state {
 	uint64_t offset; /* byte offset of the next chunk */
 };
 
-static const char *const formats[] = {"jsonl", "csv", NULL};
-
 static const struct sp_option stdin_options[] = {
 	{.name = "format",
 	 .type = SP_OPT_ENUM,
 	 .def = "jsonl",
-	 .choices = formats,
+	 .choices = sp_format_names,
 	 .offset = offsetof(struct stdin_config, format),
 	 .help = "jsonl: one JSON object per line; csv: comma-separated "
 		 "values"},
@@ -111,7 +110,7 @@ static int stdin_create(const void *config, const struct sp_stage_ctx *ctx,
 	s->stop_fd = ctx->stop_fd;
 	s->block = cfg->block_size ? (size_t)cfg->block_size : 1 << 20;
 	s->line = 1;
-	s->csv = cfg->format && strcmp(cfg->format, "csv") == 0;
+	s->csv = cfg->format == SP_FORMAT_CSV;
 	s->preamble_done = !s->csv;
 	if (s->csv) {
 		struct sp_csv_options opt = {

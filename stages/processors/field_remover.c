@@ -15,7 +15,7 @@
 
 struct remover_config {
 	struct sp_strlist fields;
-	char *action;
+	int action; /* enum remover_action */
 };
 
 struct remover {
@@ -24,7 +24,10 @@ struct remover {
 	uint64_t *set;
 };
 
-static const char *const actions[] = {"remove", "keep", NULL};
+enum remover_action { REMOVER_REMOVE = 0, REMOVER_KEEP };
+
+static const char *const actions[] = {
+    [REMOVER_REMOVE] = "remove", [REMOVER_KEEP] = "keep", NULL};
 
 static const struct sp_option remover_options[] = {
 	{.name = "fields",
@@ -73,7 +76,7 @@ static int remover_create(const void *config, const struct sp_stage_ctx *ctx,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	r->keep = cfg->action && strcmp(cfg->action, "keep") == 0;
+	r->keep = cfg->action == REMOVER_KEEP;
 	for (uint32_t i = 0; i < cfg->fields.n; i++) {
 		const char *why;
 		const char *text = cfg->fields.v[i];

@@ -18,7 +18,7 @@
 
 struct selector_config {
 	struct sp_strmap lanes;
-	char *mode;
+	int mode; /* enum selector_mode */
 };
 
 struct selector {
@@ -38,7 +38,10 @@ struct selector_worker {
 	uint32_t cap_mark, cap_sel;
 };
 
-static const char *const modes[] = {"all", "first_match", NULL};
+enum selector_mode { SELECTOR_ALL = 0, SELECTOR_FIRST_MATCH };
+
+static const char *const modes[] = {
+    [SELECTOR_ALL] = "all", [SELECTOR_FIRST_MATCH] = "first_match", NULL};
 
 static const struct sp_option selector_options[] = {
 	{.name = "lanes",
@@ -130,7 +133,7 @@ static int selector_create(const void *config,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		goto nomem;
-	s->first_match = cfg->mode && strcmp(cfg->mode, "first_match") == 0;
+	s->first_match = cfg->mode == SELECTOR_FIRST_MATCH;
 	s->pred = calloc(cfg->lanes.n, sizeof(*s->pred));
 	if (!s->pred)
 		goto nomem;

@@ -13,7 +13,7 @@
 
 struct sel_cfg {
 	struct sp_strmap lanes;
-	char *mode;
+	int mode;
 };
 
 static const char *const modes[] = { "all", "first_match", NULL };

@@ -21,7 +21,7 @@
 
 struct reader_cfg {
 	char *path;
-	char *format;
+	int format; /* index in formats */
 };
 static const char *const formats[] = { "jsonl", "csv", NULL };
 static const struct sp_option reader_opts[] = {
@@ -55,7 +55,7 @@ static const struct sp_option renamer_opts[] = {
 
 struct selector_cfg {
 	struct sp_strmap lanes;
-	char *mode;
+	int mode; /* index in modes */
 };
 static const char *const modes[] = { "all", "first_match", NULL };
 static const struct sp_option selector_opts[] = {
@@ -298,8 +298,8 @@ Test(flow, design_example_loads_exactly)
 		const struct finisher_cfg *fc = f->stages[8]->bound;
 
 		cr_assert_str_eq(rc->path, "data/*.jsonl");
-		cr_assert_str_eq(rc->format, "jsonl");
-		cr_assert_str_eq(sc->mode, "all");
+		cr_assert_eq(rc->format, 0); /* jsonl */
+		cr_assert_eq(sc->mode, 0);   /* all */
 		cr_assert_eq(sc->lanes.n, 2);
 		cr_assert_eq(fc->on.n, 1);
 		cr_assert_str_eq(fc->on.v[0], "no-more-data");

@@ -19,7 +19,7 @@
 
 struct field_cfg {
 	char *name;
-	char *type;
+	int type; /* index in field_types */
 	int64_t min;
 };
 
@@ -40,7 +40,7 @@ struct cfg {
 	int64_t level;
 	double ratio;
 	bool header;
-	char *format;
+	int format; /* index in fmts */
 	char delimiter;
 	uint64_t max_bytes;
 	struct sp_strlist fields;
@@ -127,7 +127,7 @@ Test(options, every_type_with_defaults)
 	cr_assert_eq(c.level, 3);
 	cr_assert_float_eq(c.ratio, 0.5, 1e-12);
 	cr_assert(c.header);
-	cr_assert_str_eq(c.format, "jsonl");
+	cr_assert_eq(c.format, 0); /* jsonl */
 	cr_assert_eq(c.delimiter, ',');
 	cr_assert_eq(c.max_bytes, 64u << 20);
 	cr_assert_eq(c.fields.n, 0);
@@ -170,6 +170,7 @@ Test(options, every_type_given)
 			  "level: 22\n"
 			  "ratio: 1\n"
 			  "header: TRUE\n"
+			  "format: csv\n"
 			  "delimiter: \"\\t\"\n"
 			  "max_bytes: 3 G\n"
 			  "fields: [/a, /b]\n"
@@ -184,6 +185,7 @@ Test(options, every_type_given)
 	cr_assert_eq(c.level, 22);
 	cr_assert_float_eq(c.ratio, 1.0, 1e-12);
 	cr_assert(c.header);
+	cr_assert_eq(c.format, 1); /* csv */
 	cr_assert_eq(c.delimiter, '\t');
 	cr_assert_eq(c.max_bytes, 3ull << 30);
 	cr_assert_eq(c.fields.n, 2);
@@ -194,10 +196,10 @@ Test(options, every_type_given)
 	cr_assert_eq(c.schema.n, 2);
 	f = c.schema.items;
 	cr_assert_str_eq(f[0].name, "a");
-	cr_assert_str_eq(f[0].type, "int");
+	cr_assert_eq(f[0].type, 0); /* int */
 	cr_assert_eq(f[0].min, 5);
 	cr_assert_str_eq(f[1].name, "b");
-	cr_assert_str_eq(f[1].type, "string");
+	cr_assert_eq(f[1].type, 1); /* string, the default */
 	cr_assert_eq(f[1].min, 0);
 	cr_assert_str_eq(c.condition, "${record:value(\"/a\") > 1}");
 	cr_assert_eq(c.on.n, 1);
@@ -261,7 +263,7 @@ Test(options, choices_unknown_required)
 	cr_assert_eq(bind("path:\nformat: ~\n", &c,
 			  "f.yaml:1: stage 's': option 'path': required "
 			  "option is missing\n"), 1);
-	cr_assert_str_eq(c.format, "jsonl");
+	cr_assert_eq(c.format, 0);
 	sp_options_free(opts, &c);
 	/* a quoted empty string is a value */
 	cr_assert_eq(bind("path: ''\nformat: xml\n", &c,

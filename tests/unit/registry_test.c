@@ -181,6 +181,12 @@ static const struct sp_option bad_opts[] = {
 	{0},
 };
 
+static const char *const modes[] = {"a", "b", NULL};
+static const struct sp_option enum_opts[] = {
+	{.name = "mode", .type = SP_OPT_ENUM, .choices = modes},
+	{0},
+};
+
 static int t_create(const void *config, const struct sp_stage_ctx *ctx,
 		    void **state, char *err, size_t errlen)
 {
@@ -240,8 +246,28 @@ Test(registry, rejects_bad_descriptors, .init = init_ok)
 	d.abi = 9;
 	expect_rejected(&d, -EPROTO,
 			"plugin 't.so': stage 't_abi9' needs stage ABI 9 but "
-			"this spate has ABI 1 (rebuild the plugin against this "
+			"this spate has ABI 2 (rebuild the plugin against this "
 			"spate or upgrade spate)");
+	/* ABI 1 bound enums to a string: such a plugin would misread one */
+	d = proc("t_abi1");
+	d.abi = 1;
+	d.options = enum_opts;
+	expect_rejected(&d, -EPROTO,
+			"plugin 't.so': stage 't_abi1': enum option 'mode' was "
+			"built for stage ABI 1, where enums bound to a string "
+			"(an index since ABI 2): rebuild the plugin against "
+			"this spate");
+	d = proc("t_abi1_noenum");
+	d.abi = 1;
+	{
+		const struct sp_stage_desc *v[] = {&d, NULL};
+		char err[512] = "";
+
+		cr_assert_eq(sp_registry_add(v, "t1.so", err, sizeof(err)), 0,
+			     "%s", err);
+		cr_assert_not_null(sp_registry_find("t_abi1_noenum"));
+		sp_registry_reset_plugins();
+	}
 	d = proc("filter");
 	expect_rejected(&d, -EEXIST, "plugin 't.so': stage 'filter' is "
 				     "already defined (a built-in stage)");

@@ -24,7 +24,7 @@ struct one_str {
 };
 struct two {
 	struct sp_strmap map;
-	char *mode;
+	int mode;
 };
 
 static const char *const fmts[] = { "jsonl", "csv", NULL };
