@@ -86,7 +86,13 @@ struct sp_runtime;
 int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 		      struct sp_runtime **out, char *err, size_t errlen);
 
-/* Starts the stages and threads.  0 or -errno with err. */
+/* Starts the stages and threads.  0 or -errno with err.  -EALREADY is
+ * the exactly-once skip, not a failure: the output of this run (same run
+ * id) is committed already, because every destination's holds_run said
+ * so or a destination's start returned -EALREADY (stage.h); err says
+ * why, no data moves, and the caller reports the run as skipped
+ * (`spate run` prints "skipped", the SDK ends the run
+ * SPATE_RUN_SKIPPED) and destroys the runtime without sp_runtime_wait. */
 int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen);
 
 /* Runs events to executors until the run ends, commits or rolls back

@@ -219,7 +219,15 @@ struct sp_stage_desc {
 	 * "default" lane included: names into *lanes (valid while config
 	 * lives), count returned.  NULL means one unnamed lane. */
 	uint32_t (*lanes)(const void *config, const char **lanes, uint32_t max);
-	/* Before data moves (threads, files).  0 or -errno + err. */
+	/* Before data moves (threads, files).  0 or -errno + err.
+	 * -EALREADY is not a failure but the exactly-once skip: a
+	 * destination whose target records every load of this run id in
+	 * the target's own transaction (a database ledger) and finds this
+	 * run there (and ctx->force is false) returns -EALREADY with err
+	 * saying where it found it; the run then ends "skipped" (nothing
+	 * written, no later stage started), as when every
+	 * holds_run() says true.  A destination without such a ledger
+	 * uses holds_run instead. */
 	int (*start)(void *state, char *err, size_t errlen);
 
 	/* per-worker state: optional.  worker_create returns NULL only when
