@@ -261,57 +261,70 @@ static int mp_skip(struct mparse *mp)
 	return 0;
 }
 
-static int mp_file(struct mparse *mp, struct sp_commit_file *f)
+/* One member of an object: its value read (or skipped) for key.  0 or
+ * what mp_fail returned. */
+typedef int (*mp_member_fn)(struct mparse *mp, const char *key, void *arg);
+
+/* An object {"key": value, ...}: member() for each key in turn; what
+ * names the object in the message when there is none. */
+static int mp_object(struct mparse *mp, const char *what, mp_member_fn member,
+		     void *arg)
 {
-	char *key = NULL, *hex = NULL;
+	char *key = NULL;
 	int rc = 0;
 
 	if (!mp_lit(mp, '{'))
-		return mp_fail(mp, "expected a file object");
+		return mp_fail(mp, what);
 	if (mp_lit(mp, '}'))
-		goto check;
+		return 0;
 	do {
 		rc = mp_string(mp, &key);
-		if (rc)
-			goto out;
-		if (!mp_lit(mp, ':')) {
+		if (!rc && !mp_lit(mp, ':'))
 			rc = mp_fail(mp, "expected ':'");
-			goto out;
-		}
-		if (!strcmp(key, "name")) {
-			rc = mp_string(mp, &f->name);
-		} else if (!strcmp(key, "records")) {
-			rc = mp_uint(mp, &f->records);
-		} else if (!strcmp(key, "bytes")) {
-			rc = mp_uint(mp, &f->bytes);
-		} else if (!strcmp(key, "xxh64")) {
-			char *end;
-
-			rc = mp_string(mp, &hex);
-			if (rc)
-				goto out;
-			f->xxh64 = strtoull(hex, &end, 16);
-			if (strlen(hex) != 16 || *end) {
-				rc = mp_fail(mp, "xxh64 is not 16 hex digits");
-				goto out;
-			}
-			f->has_xxh64 = true;
-		} else {
-			rc = mp_skip(mp);
-		}
+		if (!rc)
+			rc = member(mp, key, arg);
+		free(key);
+		key = NULL;
 		if (rc)
-			goto out;
+			return rc;
 	} while (mp_lit(mp, ','));
-	if (!mp_lit(mp, '}')) {
-		rc = mp_fail(mp, "expected ',' or '}'");
-		goto out;
-	}
-check:
-	if (!f->name)
-		rc = mp_fail(mp, "file without a name");
-out:
-	free(key);
+	if (!mp_lit(mp, '}'))
+		return mp_fail(mp, "expected ',' or '}'");
+	return 0;
+}
+
+static int mp_file_member(struct mparse *mp, const char *key, void *arg)
+{
+	struct sp_commit_file *f = arg;
+	char *hex = NULL, *end;
+	int rc;
+
+	if (!strcmp(key, "name"))
+		return mp_string(mp, &f->name);
+	if (!strcmp(key, "records"))
+		return mp_uint(mp, &f->records);
+	if (!strcmp(key, "bytes"))
+		return mp_uint(mp, &f->bytes);
+	if (strcmp(key, "xxh64"))
+		return mp_skip(mp);
+	rc = mp_string(mp, &hex);
+	if (rc)
+		return rc;
+	f->xxh64 = strtoull(hex, &end, 16);
+	if (strlen(hex) != 16 || *end)
+		rc = mp_fail(mp, "xxh64 is not 16 hex digits");
+	else
+		f->has_xxh64 = true;
 	free(hex);
+	return rc;
+}
+
+static int mp_file(struct mparse *mp, struct sp_commit_file *f)
+{
+	int rc = mp_object(mp, "expected a file object", mp_file_member, f);
+
+	if (!rc && !f->name)
+		rc = mp_fail(mp, "file without a name");
 	return rc;
 }
 
@@ -346,56 +359,42 @@ static int mp_files(struct mparse *mp, struct sp_commit_manifest *m)
 	return 0;
 }
 
+struct mp_top {
+	struct sp_commit_manifest *m;
+	bool have_files;
+};
+
+static int mp_manifest_member(struct mparse *mp, const char *key, void *arg)
+{
+	struct mp_top *t = arg;
+
+	if (!strcmp(key, "flow"))
+		return mp_string(mp, &t->m->flow);
+	if (!strcmp(key, "stage"))
+		return mp_string(mp, &t->m->stage);
+	if (!strcmp(key, "run_id"))
+		return mp_string(mp, &t->m->run_id);
+	if (strcmp(key, "files"))
+		return mp_skip(mp);
+	if (t->have_files)
+		return mp_fail(mp, "two files arrays");
+	t->have_files = true;
+	return mp_files(mp, t->m);
+}
+
 static int mp_manifest(struct mparse *mp, struct sp_commit_manifest *m)
 {
-	bool have_files = false;
-	char *key = NULL;
-	int rc = 0;
+	struct mp_top t = {.m = m};
+	int rc = mp_object(mp, "expected '{'", mp_manifest_member, &t);
 
-	if (!mp_lit(mp, '{'))
-		return mp_fail(mp, "expected '{'");
-	if (mp_lit(mp, '}'))
-		goto check;
-	do {
-		rc = mp_string(mp, &key);
-		if (rc)
-			goto out;
-		if (!mp_lit(mp, ':')) {
-			rc = mp_fail(mp, "expected ':'");
-			goto out;
-		}
-		if (!strcmp(key, "flow")) {
-			rc = mp_string(mp, &m->flow);
-		} else if (!strcmp(key, "stage")) {
-			rc = mp_string(mp, &m->stage);
-		} else if (!strcmp(key, "run_id")) {
-			rc = mp_string(mp, &m->run_id);
-		} else if (!strcmp(key, "files")) {
-			if (have_files) {
-				rc = mp_fail(mp, "two files arrays");
-				goto out;
-			}
-			have_files = true;
-			rc = mp_files(mp, m);
-		} else {
-			rc = mp_skip(mp);
-		}
-		if (rc)
-			goto out;
-	} while (mp_lit(mp, ','));
-	if (!mp_lit(mp, '}')) {
-		rc = mp_fail(mp, "expected ',' or '}'");
-		goto out;
-	}
-check:
+	if (rc)
+		return rc;
 	mp_ws(mp);
 	if (mp->p != mp->end)
-		rc = mp_fail(mp, "text after the manifest");
-	else if (!have_files)
-		rc = mp_fail(mp, "no files array");
-out:
-	free(key);
-	return rc;
+		return mp_fail(mp, "text after the manifest");
+	if (!t.have_files)
+		return mp_fail(mp, "no files array");
+	return 0;
 }
 
 int cm_manifest_read_at(int dir_fd, const char *dir,
