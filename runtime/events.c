@@ -169,12 +169,18 @@ static const char *const *targets(void *engine)
 	return rt->targets ? (const char *const *)rt->targets : none;
 }
 
+static void fail_run(void *engine, const char *why)
+{
+	rt_run_fail(engine, "%s", why);
+}
+
 const struct sp_stage_services rt_runtime_services = {
     .emit_event = emit_event,
     .request_stop = request_stop,
     .count_warning = count_warning,
     .add_target = add_target,
     .targets = targets,
+    .fail = fail_run,
 };
 
 void rt_emit_simple(struct sp_runtime *rt, const char *type, const char *stage)

@@ -120,6 +120,9 @@ struct sp_stage_services {
 	 * list valid until the run is destroyed. */
 	void (*add_target)(void *engine, const char *target);
 	const char *const *(*targets)(void *engine);
+	/* Fails the run with message why (copied): it rolls back; any
+	 * thread.  An executor whose action failed calls it. */
+	void (*fail)(void *engine, const char *why);
 };
 
 static inline void sp_stage_emit_event(const struct sp_stage_ctx *ctx,
@@ -156,6 +159,13 @@ static inline void sp_stage_request_stop(const struct sp_stage_ctx *ctx,
 {
 	if (ctx->services)
 		ctx->services->request_stop(ctx->engine, why);
+}
+
+static inline void sp_stage_fail(const struct sp_stage_ctx *ctx,
+				 const char *why)
+{
+	if (ctx->services && ctx->services->fail)
+		ctx->services->fail(ctx->engine, why);
 }
 
 static inline void sp_stage_add_target(const struct sp_stage_ctx *ctx,

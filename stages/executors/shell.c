@@ -4,7 +4,8 @@
  * and SPATE_<KEY> for each field (SPATE_PATH, SPATE_RECORDS, ...).  The
  * command runs under /bin/sh -c, is waited for (up to `timeout` seconds,
  * then killed), and a failure - non-zero exit, signal, timeout - is
- * logged with the stage id and returned as an error.
+ * logged with the stage id, counted as an error of the stage and fails
+ * the run (it rolls back), unless on_error is continue.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,13 +27,18 @@ extern char **environ;
 struct shell_config {
 	char *command;
 	int64_t timeout;
+	char *on_error;
 };
 
 struct shell {
 	const char *command; /* in the config, valid until close */
 	int64_t timeout;
+	bool keep_going; /* on_error: continue */
 	char *id;
+	const struct sp_stage_ctx *ctx;
 };
+
+static const char *const on_errors[] = {"fail", "continue", NULL};
 
 static const struct sp_option shell_options[] = {
 	{.name = "command",
@@ -49,6 +55,14 @@ static const struct sp_option shell_options[] = {
 	 .max = 86400,
 	 .offset = offsetof(struct shell_config, timeout),
 	 .help = "seconds to wait for the command before killing it"},
+	{.name = "on_error",
+	 .type = SP_OPT_ENUM,
+	 .def = "fail",
+	 .choices = on_errors,
+	 .offset = offsetof(struct shell_config, on_error),
+	 .help = "fail: a command that fails or times out fails the run "
+		 "(rolled back); continue: it is logged and counted as an "
+		 "error of the stage, the run goes on"},
 	{0},
 };
 
@@ -70,6 +84,8 @@ static int shell_create(const void *config, const struct sp_stage_ctx *ctx,
 	}
 	s->command = cfg->command;
 	s->timeout = cfg->timeout > 0 ? cfg->timeout : 60;
+	s->keep_going = cfg->on_error && !strcmp(cfg->on_error, "continue");
+	s->ctx = ctx;
 	*state = s;
 	return 0;
 }
@@ -204,28 +220,32 @@ static int shell_on_event(void *state, const struct sp_event *ev)
 		return -rc;
 	}
 	rc = wait_child(s, pid, &status);
-	if (rc == -ETIMEDOUT) {
-		sp_log_error("shell '%s': command still running after %lld s, "
-			     "killed (event %s): %s", s->id,
-			     (long long)s->timeout, ev->type, s->command);
-		return rc;
-	}
-	if (rc) {
-		sp_log_error("shell '%s': waiting for the command failed: %s",
-			     s->id, strerror(-rc));
-		return rc;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	char why[512];
+	if (rc == -ETIMEDOUT)
+		snprintf(why, sizeof(why),
+			 "shell '%s': command still running after %lld s, "
+			 "killed (event %s): %s",
+			 s->id, (long long)s->timeout, ev->type, s->command);
+	else if (rc)
+		snprintf(why, sizeof(why),
+			 "shell '%s': waiting for the command failed: %s",
+			 s->id, strerror(-rc));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	if (WIFEXITED(status))
-		sp_log_error("shell '%s': command exited with status %d (event "
-			     "%s): %s", s->id, WEXITSTATUS(status), ev->type,
-			     s->command);
+	else if (WIFEXITED(status))
+		snprintf(why, sizeof(why),
+			 "shell '%s': command exited with status %d (event "
+			 "%s): %s",
+			 s->id, WEXITSTATUS(status), ev->type, s->command);
 	else
-		sp_log_error("shell '%s': command killed by signal %d (event "
-			     "%s): %s", s->id, WTERMSIG(status), ev->type,
-			     s->command);
-	return -EIO;
+		snprintf(why, sizeof(why),
+			 "shell '%s': command killed by signal %d (event %s): "
+			 "%s",
+			 s->id, WTERMSIG(status), ev->type, s->command);
+	sp_log_error("%s", why);
+	if (!s->keep_going)
+		sp_stage_fail(s->ctx, why);
+	return rc ? rc : -EIO;
 }
 
 const struct sp_stage_desc sp_stage_shell = {

@@ -19,8 +19,9 @@
 #define _GNU_SOURCE
 #include <fnmatch.h>
 
-#include "core/url.h"
 #include "stages/origins/file_reader.h"
+
+#include "core/url.h"
 
 bool fr_is_s3_url(const char *p)
 {

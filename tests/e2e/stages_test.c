@@ -761,12 +761,42 @@ Test(stages, shell_failure_is_reported)
 	    "command: 'exit 3'}\n";
 
 	run_flow(&x, yaml);
-	/* a failed command is an error of the executor, not of the run */
+	/* a failed command fails the run */
+	cr_assert_eq(x.r.exit_code, 1, "exit %d: %s", x.r.exit_code, x.r.err);
+	cr_assert_str_eq(x.st.status, "failed");
+	cr_assert_str_eq(x.st.error, "shell 'sh': command exited with status 3 "
+				     "(event no-more-data): exit 3");
+	e2e_flow_assert_counts(&x, "sh", 1, 0, 1, 0);
+	e2e_flow_done(&x);
+}
+
+/* on_error: continue: the failure is logged and counted, the run goes
+ * on; a timed-out command fails the run like a failed one. */
+Test(stages, shell_on_error_continue_and_timeout)
+{
+	struct e2e_flow x = {0};
+
+	run_flow(&x, "name: shc\n"
+		     "stages:\n"
+		     "  - {id: src, type: dev_raw_data, data: '{\"a\":1}'}\n"
+		     "  - {id: t, type: trash, inputs: [src]}\n"
+		     "  - {id: sh, type: shell, event_inputs: [src], "
+		     "command: 'exit 3', on_error: continue}\n");
 	e2e_flow_assert_finished(&x);
 	cr_assert(strstr(x.r.err, "shell 'sh': command exited with status 3 "
 				  "(event no-more-data)") != NULL,
 		  "%s", x.r.err);
 	e2e_flow_assert_counts(&x, "sh", 1, 0, 1, 0);
 	e2e_flow_assert_counts(&x, "t", 1, 1, 0, 0);
+	run_flow(&x, "name: sht\n"
+		     "stages:\n"
+		     "  - {id: src, type: dev_raw_data, data: '{\"a\":1}'}\n"
+		     "  - {id: t, type: trash, inputs: [src]}\n"
+		     "  - {id: sh, type: shell, event_inputs: [src], "
+		     "command: 'sleep 5', timeout: 1}\n");
+	cr_assert_eq(x.r.exit_code, 1, "exit %d: %s", x.r.exit_code, x.r.err);
+	cr_assert_str_eq(x.st.error, "shell 'sh': command still running after "
+				     "1 s, killed (event no-more-data): "
+				     "sleep 5");
 	e2e_flow_done(&x);
 }
