@@ -27,7 +27,7 @@ extern char **environ;
 struct shell_config {
 	char *command;
 	int64_t timeout;
-	char *on_error;
+	int on_error; /* SHELL_FAIL or SHELL_CONTINUE */
 };
 
 struct shell {
@@ -38,6 +38,8 @@ struct shell {
 	const struct sp_stage_ctx *ctx;
 };
 
+/* in the order of the on_error choices */
+enum { SHELL_FAIL, SHELL_CONTINUE };
 static const char *const on_errors[] = {"fail", "continue", NULL};
 
 static const struct sp_option shell_options[] = {
@@ -84,7 +86,7 @@ static int shell_create(const void *config, const struct sp_stage_ctx *ctx,
 	}
 	s->command = cfg->command;
 	s->timeout = cfg->timeout > 0 ? cfg->timeout : 60;
-	s->keep_going = cfg->on_error && !strcmp(cfg->on_error, "continue");
+	s->keep_going = cfg->on_error == SHELL_CONTINUE;
 	s->ctx = ctx;
 	*state = s;
 	return 0;
