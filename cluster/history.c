@@ -25,52 +25,44 @@ static void history_key(const char *flow, const char *path, char *out,
 		 sp_commit_xxh64(path, strlen(path)));
 }
 
-struct record_ctx {
-	struct sp_jsq *q;
-	const struct sp_cjob *job;
-	int rc;
-};
-
-static int record_one(void *arg, const char *key, const char *val)
+static int record_one(struct sp_jsq *q, const struct sp_cjob *job,
+		      const struct sp_cshard *s)
 {
-	struct record_ctx *c = arg;
-	const char *dot = strrchr(key, '.');
-	struct sp_cshard s;
 	struct sp_buf b;
 	char hkey[300], num[128];
 
-	if (!dot || dot[1] != 's' || sp_cshard_parse(val, &s) < 0)
-		return 0;
-	if (strcmp(s.state, "done") != 0) {
-		sp_cshard_fini(&s);
-		return 0;
-	}
 	sp_buf_init(&b);
 	int rc = sp_buf_append(&b, "{\"path\":", 8);
-	rc = rc ? rc : sp_json_append_string(&b, s.path, strlen(s.path));
+	rc = rc ? rc : sp_json_append_string(&b, s->path, strlen(s->path));
 	int n = snprintf(num, sizeof(num),
 			 ",\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64
 			 ",\"job\":\"%s\"}",
-			 s.size, s.mtime_ns, c->job->id);
+			 s->size, s->mtime_ns, job->id);
 	rc = rc ? rc : sp_buf_append(&b, num, (size_t)n + 1);
-	history_key(c->job->flow, s.path, hkey, sizeof(hkey));
+	history_key(job->flow, s->path, hkey, sizeof(hkey));
 	if (rc == 0)
-		rc = sp_jsq_kv_put(c->q, SP_JSQ_HISTORY, hkey, b.data);
-	if (rc < 0)
-		c->rc = rc;
+		rc = sp_jsq_kv_put(q, SP_JSQ_HISTORY, hkey, b.data);
 	sp_buf_fini(&b);
-	sp_cshard_fini(&s);
-	return 0;
+	return rc;
 }
 
+/* Each shard's record is read by its key (a direct get from the bucket's
+ * leader), not through a watcher: a watcher's consumer can be placed on
+ * a cluster node that is down, and then it delivers nothing. */
 int sp_chistory_record(struct sp_jsq *q, const struct sp_cjob *job)
 {
-	struct record_ctx c = {.q = q, .job = job};
-	char pattern[64];
-
-	snprintf(pattern, sizeof(pattern), "%s.*", job->id);
-	int rc = sp_jsq_kv_each(q, SP_JSQ_JOBS, pattern, record_one, &c);
-	return rc ? rc : c.rc;
+	for (unsigned i = 0; i < job->shards; i++) {
+		struct sp_cshard s;
+		int rc = sp_cshard_get(q, job->id, i, &s);
+		if (rc < 0)
+			return rc;
+		if (!strcmp(s.state, "done"))
+			rc = record_one(q, job, &s);
+		sp_cshard_fini(&s);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 bool sp_chistory_loaded(struct sp_jsq *q, const char *flow, const char *path,

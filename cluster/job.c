@@ -382,37 +382,43 @@ void sp_cshard_fini(struct sp_cshard *s)
 	s->worker = s->path = s->error = NULL;
 }
 
-static int add_shard(void *arg, const char *key, const char *val)
+static void add_shard(struct sp_cjob_progress *p, const struct sp_cshard *s)
 {
-	struct sp_cjob_progress *p = arg;
-	const char *dot = strrchr(key, '.');
-	struct sp_cshard s;
-
-	if (!dot || dot[1] != 's' || sp_cshard_parse(val, &s) < 0)
-		return 0;
-	if (!strcmp(s.state, "done")) {
+	if (!strcmp(s->state, "done")) {
 		p->done++;
-		p->records_in += s.records_in;
-		p->records_out += s.records_out;
-		p->errors += s.errors;
-		p->error_records += s.error_records;
-		p->bytes_in += s.bytes_in;
-		p->bytes_out += s.bytes_out;
-	} else if (!strcmp(s.state, "failed")) {
+		p->records_in += s->records_in;
+		p->records_out += s->records_out;
+		p->errors += s->errors;
+		p->error_records += s->error_records;
+		p->bytes_in += s->bytes_in;
+		p->bytes_out += s->bytes_out;
+	} else if (!strcmp(s->state, "failed")) {
 		p->failed++;
-	} else if (!strcmp(s.state, "running")) {
+	} else if (!strcmp(s->state, "running")) {
 		p->running++;
 	}
-	sp_cshard_fini(&s);
-	return 0;
 }
 
+/* Each shard's record is read by its key (a direct get from the bucket's
+ * leader), not through a watcher, whose consumer can be placed on a
+ * cluster node that is down and then delivers nothing.  A shard not
+ * recorded yet is queued. */
 int sp_cjob_progress(struct sp_jsq *q, const char *job,
 		     struct sp_cjob_progress *p)
 {
-	char pattern[64];
+	struct sp_cjob spec;
 
 	memset(p, 0, sizeof(*p));
-	snprintf(pattern, sizeof(pattern), "%s.*", job);
-	return sp_jsq_kv_each(q, SP_JSQ_JOBS, pattern, add_shard, p);
+	int rc = sp_cjob_get(q, job, &spec);
+	for (unsigned i = 0; rc == 0 && i < spec.shards; i++) {
+		struct sp_cshard s;
+		int r = sp_cshard_get(q, job, i, &s);
+		if (r == 0)
+			add_shard(p, &s);
+		sp_cshard_fini(&s);
+		if (r < 0 && r != -ENOENT)
+			rc = r;
+	}
+	sp_cjob_fini(&spec);
+	return rc;
 }

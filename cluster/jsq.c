@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nats/nats.h>
 
@@ -20,6 +21,8 @@
 #define NS_PER_MS 1000000LL
 #define DUPLICATE_WINDOW_NS (3600LL * 1000 * NS_PER_MS)
 #define MAX_SERVERS 32
+#define PUBLISH_TRIES 40 /* 10 s: a cluster elects a stream leader */
+#define PUBLISH_RETRY_MS 250
 
 struct sp_jsq {
 	natsConnection *nc;
@@ -268,6 +271,15 @@ int sp_jsq_publish(struct sp_jsq *q, const char *subject, const char *msg_id,
 	jsPubOptions_Init(&po);
 	po.MsgId = msg_id;
 	natsStatus s = js_Publish(&pa, q->js, subj, data, (int)len, &po, &code);
+	/* A stream just created on a cluster, or one whose leader was lost,
+	 * has no leader for a few seconds: no responders, or no answer.
+	 * Publishing again is safe: the message id de-duplicates. */
+	for (int i = 0; i < PUBLISH_TRIES &&
+			(s == NATS_NO_RESPONDERS || s == NATS_TIMEOUT);
+	     i++) {
+		usleep(PUBLISH_RETRY_MS * 1000);
+		s = js_Publish(&pa, q->js, subj, data, (int)len, &po, &code);
+	}
 	if (s != NATS_OK) {
 		sp_log_warn("cluster: cannot publish %s: %s", msg_id,
 			    last_error(s));

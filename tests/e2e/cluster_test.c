@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,13 +50,12 @@ static bool have_nats_server(void)
 	return found || access("/usr/sbin/nats-server", X_OK) == 0;
 }
 
-static void nats_start(struct nats *n)
+/* nats-server in its own session, logging to n->dir/log; with a config
+ * file (a cluster node) or as a single JetStream server. */
+static void nats_spawn(struct nats *n, const char *conf)
 {
-	if (!have_nats_server())
-		cr_skip_test("nats-server is not installed (Debian package "
-			     "nats-server; scripts/deps installs it)");
-	n->dir = e2e_tmpdir();
 	char *log = e2e_join(n->dir, "log");
+
 	n->pid = fork();
 	cr_assert(n->pid >= 0);
 	if (n->pid == 0) {
@@ -63,11 +64,25 @@ static void nats_start(struct nats *n)
 		dup2(fd, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p",
-		       "-1", "-js", "-sd", n->dir, "--ports_file_dir", n->dir,
-		       "-l", log, (char *)NULL);
+		if (conf)
+			execlp("nats-server", "nats-server", "-c", conf,
+			       "--ports_file_dir", n->dir, "-l", log,
+			       (char *)NULL);
+		else
+			execlp("nats-server", "nats-server", "-a", "127.0.0.1",
+			       "-p", "-1", "-js", "-sd", n->dir,
+			       "--ports_file_dir", n->dir, "-l", log,
+			       (char *)NULL);
 		_exit(127);
 	}
+	free(log);
+}
+
+/* Waits for the server's "ready" line and takes its client URL from the
+ * ports file. */
+static void nats_ready(struct nats *n)
+{
+	char *log = e2e_join(n->dir, "log");
 	char *text = NULL;
 	for (int i = 0; i < 500; i++) {
 		free(text);
@@ -97,6 +112,16 @@ static void nats_start(struct nats *n)
 	size_t l = strcspn(u, "\"");
 	snprintf(n->url, sizeof(n->url), "%.*s", (int)l, u);
 	free(ports);
+}
+
+static void nats_start(struct nats *n)
+{
+	if (!have_nats_server())
+		cr_skip_test("nats-server is not installed (Debian package "
+			     "nats-server; scripts/deps installs it)");
+	n->dir = e2e_tmpdir();
+	nats_spawn(n, NULL);
+	nats_ready(n);
 }
 
 static void nats_stop(struct nats *n)
@@ -419,6 +444,134 @@ Test(cluster, failing_shard_fails_the_job)
 	stop_worker(w);
 	free(out);
 	nats_stop(&n);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* A loopback TCP port free right now (for the cluster routes, which
+ * must be known before the nodes start). */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Three JetStream nodes on loopback, routed to each other, each with its
+ * own store; returns once a metadata leader is elected. */
+static void nats_cluster_start(struct nats n[3], char *urls, size_t size)
+{
+	int port[3];
+
+	if (!have_nats_server())
+		cr_skip_test("nats-server is not installed (Debian package "
+			     "nats-server; scripts/deps installs it)");
+	for (int i = 0; i < 3; i++)
+		port[i] = free_port();
+	for (int i = 0; i < 3; i++) {
+		struct e2e_text c = {0};
+		n[i].dir = e2e_tmpdir();
+		e2e_text_printf(&c,
+				"server_name: n%d\nlisten: 127.0.0.1:-1\n"
+				"jetstream { store_dir: \"%s/js\" }\n"
+				"cluster {\n  name: spate-test\n"
+				"  listen: 127.0.0.1:%d\n  routes: [\n",
+				i, n[i].dir, port[i]);
+		for (int j = 0; j < 3; j++)
+			if (j != i)
+				e2e_text_printf(&c,
+						"    nats-route://127.0.0.1:%d\n",
+						port[j]);
+		e2e_text_printf(&c, "  ]\n}\n");
+		e2e_put_str(n[i].dir, "node.conf", c.p);
+		free(c.p);
+		char *conf = e2e_join(n[i].dir, "node.conf");
+		nats_spawn(&n[i], conf);
+		free(conf);
+	}
+	urls[0] = 0;
+	for (int i = 0; i < 3; i++) {
+		nats_ready(&n[i]);
+		snprintf(urls + strlen(urls), size - strlen(urls), "%s%s",
+			 i ? "," : "", n[i].url);
+	}
+	bool leader = false;
+	for (int t = 0; t < 1000 && !leader; t++) {
+		for (int i = 0; i < 3 && !leader; i++) {
+			char *log = e2e_join(n[i].dir, "log");
+			char *text = e2e_read(log, NULL);
+			leader = text && strstr(text, "metadata leader");
+			free(text);
+			free(log);
+		}
+		if (!leader)
+			e2e_sleep_ms(20);
+	}
+	cr_assert(leader, "the 3-node cluster elected no JetStream leader");
+}
+
+/* R3: the stream and buckets on three nodes, workers and the submitter
+ * given all three URLs; one node is killed with -9 mid-job and the job
+ * still publishes every record exactly once. */
+Test(cluster, r3_cluster_survives_node_loss)
+{
+	struct nats n[3] = {0};
+	struct expect x;
+	char urls[400];
+	char *dir = e2e_tmpdir();
+	pid_t w[3];
+
+	nats_cluster_start(n, urls, sizeof(urls));
+	make_input(dir, &x);
+	for (int i = 0; i < 3; i++) {
+		char out[64], err[64];
+		const char *argv[] = {"worker",	    "--nats",	 urls,
+				      "--workers",  "1",	 "--ack-wait",
+				      "2",	    "--replicas", "3",
+				      NULL};
+		snprintf(out, sizeof(out), "%s/worker%d.out", dir, i);
+		snprintf(err, sizeof(err), "%s/worker%d.err", dir, i);
+		w[i] = e2e_bg_start(dir, NULL, argv, out, err, NULL);
+	}
+	const char *argv[] = {"submit", "flow.yaml", "--nats",	 urls,
+			      "--wait", "--json",    "--replicas", "3",
+			      NULL};
+	char *sout = e2e_join(dir, "submit.out"),
+	     *serr = e2e_join(dir, "submit.err");
+	pid_t sub = e2e_bg_start(dir, NULL, argv, sout, serr, NULL);
+	int done = -1;
+	for (int i = 0; i < 600 && done < 3; i++) {
+		e2e_sleep_ms(50);
+		done = shards_done(dir, urls);
+	}
+	cr_assert(done >= 3 && done < FILES,
+		  "the kill came too late: %d shards committed: %s", done,
+		  e2e_read(serr, NULL));
+	kill(n[1].pid, SIGKILL);
+	cr_assert_eq(waitpid(n[1].pid, NULL, 0), n[1].pid);
+	n[1].pid = 0;
+	cr_assert_eq(e2e_bg_wait(sub, LIMIT_S), 0, "submit --wait failed: %s",
+		     e2e_read(serr, NULL));
+	char *status = e2e_read(sout, NULL);
+	cr_assert(strstr(status, "\"state\": \"published\"") &&
+		      strstr(status, "\"done\": 24,"),
+		  "%s", status);
+	check_output(dir, &x);
+	for (int i = 0; i < 3; i++)
+		stop_worker(w[i]);
+	free(status);
+	free(sout);
+	free(serr);
+	expect_fini(&x);
+	for (int i = 0; i < 3; i++)
+		nats_stop(&n[i]);
 	e2e_rmrf(dir);
 	free(dir);
 }
