@@ -263,6 +263,36 @@ int sp_cjob_state_create(struct sp_jsq *q, const char *id,
 	return rc;
 }
 
+/* Whether the edit a compare-and-set wrote is still in the state.  Up to
+ * nats-server 2.9.20 a replicated stream checks the expected revision of
+ * a write before the write is agreed on, not when it is applied, so two
+ * writers that read the same revision may both succeed and the later one
+ * drops the other's edit (nats-server issue 4320).  A write made after
+ * ours (the fence) is ordered after every write checked before ours was
+ * applied; once it is acknowledged, the state read from the leader shows
+ * whether our edit survived. */
+static int edit_kept(struct sp_jsq *q, const char *id,
+		     int (*edit)(struct sp_cjob_state *st, void *arg),
+		     void *arg, struct sp_cjob_state *st)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "%s.fence", id);
+	int rc = sp_jsq_kv_put(q, SP_JSQ_JOBS, key, "");
+	struct sp_cjob_state now;
+	rc = rc ? rc : sp_cjob_state_get(q, id, &now, NULL);
+	if (rc < 0)
+		return rc;
+	rc = edit(&now, arg);
+	if (rc != 0) { /* lost: the caller edits again */
+		sp_cjob_state_fini(&now);
+		return rc < 0 ? rc : -EAGAIN;
+	}
+	sp_cjob_state_fini(st);
+	*st = now;
+	return 0;
+}
+
 int sp_cjob_state_change(struct sp_jsq *q, const char *id,
 			 int (*edit)(struct sp_cjob_state *st, void *arg),
 			 void *arg, struct sp_cjob_state *st)
@@ -284,6 +314,10 @@ int sp_cjob_state_change(struct sp_jsq *q, const char *id,
 		rc = text ? sp_jsq_kv_update(q, SP_JSQ_JOBS, key, text, rev)
 			  : -ENOMEM;
 		sp_buf_fini(&b);
+		if (rc == 0)
+			rc = edit_kept(q, id, edit, arg, st);
+		if (rc < 0 && rc != -EAGAIN)
+			sp_cjob_state_fini(st);
 		if (rc != -EAGAIN)
 			return rc;
 		sp_cjob_state_fini(st);

@@ -66,9 +66,11 @@ int sp_cjob_state_create(struct sp_jsq *q, const char *id,
 			 const struct sp_cjob_state *st);
 /* Reads the state, lets edit(st, arg) change it (edit returns 1 to
  * write, 0 to leave it, or -errno) and writes it back by compare-and-set,
- * again from the read while another process got there first.  The state
- * as written (or left) stays in *st (sp_cjob_state_fini it).  0 or
- * -errno. */
+ * again from the read while another process got there first.  edit
+ * returns 0 for a state that has its change already: after writing, the
+ * state is read back and edited again when another writer dropped the
+ * change.  The state as written (or left) stays in *st
+ * (sp_cjob_state_fini it).  0 or -errno. */
 int sp_cjob_state_change(struct sp_jsq *q, const char *id,
 			 int (*edit)(struct sp_cjob_state *st, void *arg),
 			 void *arg, struct sp_cjob_state *st);

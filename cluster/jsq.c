@@ -397,26 +397,43 @@ void sp_jsq_msg_free(struct sp_jsq_msg *m)
 
 /* ---- key-value ---------------------------------------------------------- */
 
+static const char *const bucket_name[] = {SP_JSQ_BUCKET_JOBS,
+					   SP_JSQ_BUCKET_HISTORY};
+
+/* A key's last value read from the bucket's stream leader, not by a
+ * direct get: with replicas a direct get may be answered by a follower
+ * that has not applied the latest writes yet, and a job's state must be
+ * read as it is. */
 int sp_jsq_kv_get(struct sp_jsq *q, enum sp_jsq_bucket b, const char *key,
 		  char **val, uint64_t *rev)
 {
-	kvEntry *e = NULL;
-	natsStatus s = kvStore_Get(&e, q->kv[b], key);
+	char stream[64], subj[320];
+	natsMsg *m = NULL;
+	jsErrCode code = 0;
+	const char *op = NULL;
 
 	*val = NULL;
+	snprintf(stream, sizeof(stream), "KV_%s", bucket_name[b]);
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", bucket_name[b], key);
+	natsStatus s = js_GetLastMsg(&m, q->js, stream, subj, NULL, &code);
 	if (s != NATS_OK)
-		return status_errno(s);
-	int len = kvEntry_ValueLen(e);
+		return code == JSNoMessageFoundErr ? -ENOENT : status_errno(s);
+	if (natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op &&
+	    (!strcmp(op, "DEL") || !strcmp(op, "PURGE"))) {
+		natsMsg_Destroy(m);
+		return -ENOENT;
+	}
+	int len = natsMsg_GetDataLength(m);
 	char *v = malloc((size_t)len + 1);
 	if (!v) {
-		kvEntry_Destroy(e);
+		natsMsg_Destroy(m);
 		return -ENOMEM;
 	}
-	memcpy(v, kvEntry_Value(e), (size_t)len);
+	memcpy(v, natsMsg_GetData(m), (size_t)len);
 	v[len] = '\0';
 	if (rev)
-		*rev = kvEntry_Revision(e);
-	kvEntry_Destroy(e);
+		*rev = natsMsg_GetSequence(m);
+	natsMsg_Destroy(m);
 	*val = v;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,6 +61,8 @@ static void nats_spawn(struct nats *n, const char *conf)
 	cr_assert(n->pid >= 0);
 	if (n->pid == 0) {
 		setsid();
+		/* a failed test stops its servers too */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int fd = open("/dev/null", O_RDWR);
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -517,6 +520,27 @@ static void nats_cluster_start(struct nats n[3], char *urls, size_t size)
 	cr_assert(leader, "the 3-node cluster elected no JetStream leader");
 }
 
+static const char *const info_env[] = {"SPATE_LOG=info", NULL};
+
+/* shards committed, as the three workers logged them */
+static int commits_logged(const char *dir)
+{
+	int n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "worker%d.err", i);
+		char *p = e2e_join(dir, name);
+		char *t = e2e_read(p, NULL);
+		for (const char *c = t; c && (c = strstr(c, " committed: "));
+		     c++)
+			n += c > t && c[-1] >= '0' && c[-1] <= '9';
+		free(t);
+		free(p);
+	}
+	return n;
+}
+
 /* R3: the stream and buckets on three nodes, workers and the submitter
  * given all three URLs; one node is killed with -9 mid-job and the job
  * still publishes every record exactly once. */
@@ -538,7 +562,7 @@ Test(cluster, r3_cluster_survives_node_loss)
 				      NULL};
 		snprintf(out, sizeof(out), "%s/worker%d.out", dir, i);
 		snprintf(err, sizeof(err), "%s/worker%d.err", dir, i);
-		w[i] = e2e_bg_start(dir, NULL, argv, out, err, NULL);
+		w[i] = e2e_bg_start(dir, info_env, argv, out, err, NULL);
 	}
 	const char *argv[] = {"submit", "flow.yaml", "--nats",	 urls,
 			      "--wait", "--json",    "--replicas", "3",
@@ -546,15 +570,17 @@ Test(cluster, r3_cluster_survives_node_loss)
 	char *sout = e2e_join(dir, "submit.out"),
 	     *serr = e2e_join(dir, "submit.err");
 	pid_t sub = e2e_bg_start(dir, NULL, argv, sout, serr, NULL);
-	int done = -1;
-	for (int i = 0; i < 600 && done < 3; i++) {
-		e2e_sleep_ms(50);
-		done = shards_done(dir, urls);
+	/* the workers' logs tell at once when shards are committed (a
+	 * slow machine may take long to elect the stream's leaders) */
+	int done = 0;
+	for (int i = 0; i < LIMIT_S * 200 && done < 3; i++) {
+		e2e_sleep_ms(5);
+		done = commits_logged(dir);
 	}
+	kill(n[1].pid, SIGKILL);
 	cr_assert(done >= 3 && done < FILES,
 		  "the kill came too late: %d shards committed: %s", done,
 		  e2e_read(serr, NULL));
-	kill(n[1].pid, SIGKILL);
 	cr_assert_eq(waitpid(n[1].pid, NULL, 0), n[1].pid);
 	n[1].pid = 0;
 	cr_assert_eq(e2e_bg_wait(sub, LIMIT_S), 0, "submit --wait failed: %s",
