@@ -643,3 +643,85 @@ Test(db, numeric_not_rounded, .timeout = 300)
 	e2e_rmrf(dir);
 	free(dir);
 }
+
+/* ---- the README's example -------------------------------------------------
+ */
+
+/* the YAML between the db-example markers of README.md */
+static char *readme_example(void)
+{
+	char *path = e2e_join(e2e_source_dir(), "README.md");
+	char *readme = e2e_read(path, NULL), *a, *b, *flow;
+
+	a = strstr(readme, "<!-- db-example:begin -->\n```yaml\n");
+	cr_assert(a, "README.md has no db-example block");
+	a += strlen("<!-- db-example:begin -->\n```yaml\n");
+	b = strstr(a, "```\n<!-- db-example:end -->");
+	cr_assert(b, "README.md's db-example block does not end");
+	flow = strndup(a, (size_t)(b - a));
+	free(readme);
+	free(path);
+	return flow;
+}
+
+Test(db, readme_example_loads_a_catalog_csv, .timeout = 300)
+{
+	struct servers sv;
+	struct e2e_result r;
+	char *dir = e2e_tmpdir(), *flow = readme_example(), *got, *raw;
+	char home[600], conn[600];
+	const char *env[] = {home, conn, NULL};
+	size_t len;
+
+	servers_start(&sv);
+	snprintf(home, sizeof(home), "SPATE_HOME=%s/home", dir);
+	snprintf(conn, sizeof(conn), "PG_CONNINFO=%s", sv.conninfo);
+	free(psql(&sv, "CREATE TABLE orders (id int8 PRIMARY KEY, customer "
+		       "text NOT NULL, amount numeric(10,2), placed date, "
+		       "extra jsonb)"));
+	raw = e2e_join(dir, "raw");
+	free(sh(NULL, "mkdir -p %s/orders", raw));
+	e2e_put_str(raw, "orders/a.csv",
+		    "id,customer,amount,placed\n"
+		    "1,\"Ann, \"\"A\"\" \xc3\xa9\",12.50,2024-03-01\n"
+		    "2,Bob,1.005,2024-03-02\n"
+		    "3,Cy,-7,2024-02-29\n");
+	e2e_put_str(dir, "orders.yaml", flow);
+	{
+		const char *argv[] = {"stage", "create-local", "raw", raw,
+				      NULL};
+		e2e_run(&r, dir, env, NULL, argv);
+		cr_assert_eq(r.exit_code, 0, "%s", r.err);
+		e2e_result_free(&r);
+	}
+
+	e2e_run_flow(&r, dir, env, "orders.yaml", NULL);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	e2e_result_free(&r);
+	got = psql(&sv, "SELECT id, customer, amount, placed, extra FROM "
+			"orders ORDER BY id");
+	cr_expect_str_eq(got, "1|Ann, \"A\" \xc3\xa9|12.50|2024-03-01|\n"
+			      "3|Cy|-7.00|2024-02-29|\n");
+	free(got);
+	got = e2e_read_out(raw, "rejects", &len);
+	cr_expect_eq(e2e_count_lines(got, len), 1, "%s", got);
+	cr_expect(strstr(got, "\"id\":\"2\"") &&
+		      strstr(got, "column 'amount' (numeric(10,2)): 1.005 "
+				  "has 3 decimal places"),
+		  "%s", got);
+	free(got);
+
+	/* the rerun adds nothing */
+	e2e_run_flow(&r, dir, env, "orders.yaml", NULL);
+	cr_expect_eq(r.exit_code, 0, "%s", r.err);
+	e2e_result_free(&r);
+	got = psql(&sv, "SELECT count(*), sum(amount) FROM orders");
+	cr_expect_str_eq(got, "2|5.50\n");
+	free(got);
+
+	servers_stop(&sv);
+	free(raw);
+	free(flow);
+	e2e_rmrf(dir);
+	free(dir);
+}
