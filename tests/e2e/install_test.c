@@ -4,7 +4,9 @@
  * against the installed SDK with nothing but
  * `pkg-config --cflags --libs --static spate`, runs it, and runs the flow
  * it saved with the installed spate.  Skipped when cmake, pkg-config or a C
- * compiler is missing.  Everything is written under a temporary folder;
+ * compiler is missing.  The Debian package (cpack -G DEB) is unpacked into
+ * a scratch root with dpkg -x and its spate, man page and completion are
+ * checked.  Everything is written under a temporary folder;
  * cmake --install also rewrites install_manifest.txt in the build folder,
  * which the test puts back as it was.
  */
@@ -226,6 +228,88 @@ Test(install, sdk_program_builds_with_pkg_config_and_runs)
 	cr_assert_str_eq(out, "{\"a\":\"X\u00e9Y\",\"b\":\"q\"}\n");
 	free(out);
 
+	e2e_rmrf(tmp);
+	free(tmp);
+}
+
+/* The file at root/rel, which must exist, equals the text want. */
+static void assert_same_file(const char *root, const char *rel,
+			     const char *want)
+{
+	char path[4096];
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	char *got = e2e_read(path, &len);
+	cr_assert_not_null(got, "not in the package: %s", rel);
+	cr_assert(!strcmp(got, want), "%s differs", rel);
+	free(got);
+}
+
+Test(install, deb_package_installs_spate_man_page_and_completion)
+{
+	const char *cmake = env_or("SPATE_CMAKE", "cmake");
+	const char *build = getenv("SPATE_BUILD_DIR");
+	char cpack[512];
+
+	snprintf(cpack, sizeof(cpack), "%.*scpack",
+		 (int)(strrchr(cmake, '/') ? strrchr(cmake, '/') - cmake + 1 : 0),
+		 cmake);
+	if (!build || !have(cpack) || !have("dpkg-deb"))
+		cr_skip_test("needs SPATE_BUILD_DIR, cpack and dpkg-deb");
+
+	char *tmp = e2e_tmpdir(), log[4096], *cmd;
+	snprintf(log, sizeof(log), "%s/log.txt", tmp);
+	cr_assert(asprintf(&cmd,
+			   "'%s' -G DEB -B '%s/pkg' --config "
+			   "'%s/CPackConfig.cmake' && dpkg -x '%s'/pkg/spate_*.deb "
+			   "'%s/root' && dpkg-deb -f '%s'/pkg/spate_*.deb "
+			   "Package Depends",
+			   cpack, tmp, build, tmp, tmp, tmp) > 0);
+	int rc = sh(cmd, log);
+	free(cmd);
+	char *out = slurp(log);
+	cr_assert_eq(rc, 0, "cpack or dpkg failed:\n%s", out);
+	CONTAINS(out, "Package: spate\n");
+	CONTAINS(out, "libzstd1");
+	free(out);
+
+	/* the packaged spate runs */
+	cr_assert(asprintf(&cmd, "'%s/root/usr/bin/spate' --version", tmp) > 0);
+	rc = sh(cmd, log);
+	free(cmd);
+	out = slurp(log);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_str_eq(out, "spate " SPATE_TEST_VERSION "\n");
+	free(out);
+
+	char root[4096], path[4096];
+	size_t len;
+	snprintf(root, sizeof(root), "%s/root", tmp);
+	snprintf(path, sizeof(path), "%s/doc/spate.1", e2e_source_dir());
+	char *man = e2e_read(path, &len);
+	cr_assert_not_null(man);
+	assert_same_file(root, "usr/share/man/man1/spate.1", man);
+	free(man);
+
+	/* the completion scripts are the ones spate makes */
+	static const char *const shells[][2] = {
+		{"bash", "usr/share/bash-completion/completions/spate"},
+		{"zsh", "usr/share/zsh/vendor-completions/_spate"},
+		{"fish", "usr/share/fish/vendor_completions.d/spate.fish"}};
+	for (int i = 0; i < 3; i++) {
+		struct e2e_result r;
+		const char *argv[] = {"completion", shells[i][0], NULL};
+		e2e_run(&r, NULL, NULL, NULL, argv);
+		cr_assert_eq(r.exit_code, 0);
+		assert_same_file(root, shells[i][1], r.out);
+		e2e_result_free(&r);
+	}
+	assert_file(root, "usr/include/spate/spate.h", false);
+	assert_file(root, "usr/include/spate/plugin/stage_api/stage.h", false);
+	assert_file(root, "usr/lib/libspate.a", false);
+	assert_file(root, "usr/lib/pkgconfig/spate.pc", false);
+	assert_file(root, "usr/lib/pkgconfig/spate-plugin.pc", false);
 	e2e_rmrf(tmp);
 	free(tmp);
 }
