@@ -107,7 +107,15 @@ static void nats_ready(struct nats *n)
 			e2e_sleep_ms(10);
 	}
 	cr_assert_eq(gr, 0, "no ports file in %s", n->dir);
-	char *ports = e2e_read(g.gl_pathv[0], NULL);
+	/* the file may be there before the server has written it */
+	char *ports = NULL;
+	for (int i = 0; i < 500; i++) {
+		free(ports);
+		ports = e2e_read(g.gl_pathv[0], NULL);
+		if (ports && strstr(ports, "nats://"))
+			break;
+		e2e_sleep_ms(10);
+	}
 	globfree(&g);
 	free(pattern);
 	const char *u = ports ? strstr(ports, "nats://") : NULL;
