@@ -95,11 +95,10 @@ static int collect(struct node *nodes)
 		add_word(nodes[0].subs, c->name);
 		snprintf(nodes[k].name, sizeof(nodes[k].name), "spate %s",
 			 c->name);
-		describe(&nodes[k], c);
-		int parent = k++;
+		describe(&nodes[k++], c);
 		for (const struct cli_command *s = c->subs; s && s->name; s++) {
-			snprintf(nodes[k].name, sizeof(nodes[k].name), "%.23s %.23s",
-				 nodes[parent].name, s->name);
+			snprintf(nodes[k].name, sizeof(nodes[k].name),
+				 "spate %.16s %.20s", c->name, s->name);
 			describe(&nodes[k++], s);
 		}
 	}
