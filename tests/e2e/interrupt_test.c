@@ -612,6 +612,96 @@ Test(interrupt, read_only_catalog_is_refused_before_reading)
 	free(dir);
 }
 
+/* Exit 4: the output is committed but the load history cannot be written
+ * (another process takes the catalog while the run reads, and holds it
+ * past spate's busy timeout of 10 s).  The message says what to do, and
+ * doing it - the same flow again, once the catalog is free - writes
+ * nothing and records the file, so that the run after it loads only a
+ * new file. */
+Test(interrupt, unrecorded_load_exits_4_and_the_rerun_records_it,
+     .timeout = 180)
+{
+	char *dir = e2e_tmpdir();
+	char home[512];
+	struct e2e_text t = {0};
+
+	make_catalog(dir, home, sizeof(home));
+	const char *env[] = {home, NULL};
+	for (int i = 0; i < 100000; i++)
+		e2e_text_printf(&t, "{\"k\":%d}\n", i);
+	char *in = e2e_write(dir, "raw/a.jsonl", t.p, t.len);
+	write_catalog_flow(dir, "flow.yaml", 0);
+	/* the holder takes the catalog once told to, says so, and keeps
+	 * it for 13 s */
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/bin/python3 -c 'import sqlite3,sys,time\n"
+		 "c=sqlite3.connect(sys.argv[1],isolation_level=None)\n"
+		 "sys.stdin.readline()\n"
+		 "c.execute(\"BEGIN EXCLUSIVE\")\n"
+		 "open(sys.argv[2],\"w\").close()\n"
+		 "time.sleep(13)\n"
+		 "c.execute(\"ROLLBACK\")' '%s/home/catalog.db' '%s/locked'",
+		 dir, dir);
+	FILE *holder = popen(cmd, "w");
+	cr_assert_not_null(holder);
+	const char *argv[] = {"run", "flow.yaml", "--quiet", NULL};
+	char *out = e2e_join(dir, ".out"), *err = e2e_join(dir, ".err");
+	char *locked = e2e_join(dir, "locked");
+	pid_t pid = e2e_bg_start(dir, env, argv, out, err, NULL);
+	/* the writer's staging appears once every stage has started (the
+	 * load history read, the catalog checked) */
+	char *staging = e2e_join(dir, "wh/.ev0.spate-staging-out");
+	bool held = false;
+	for (int i = 0; i < 200000 && !held; i++) {
+		if (access(staging, F_OK))
+			continue;
+		/* stopped: the run cannot commit before the lock is taken */
+		kill(pid, SIGSTOP);
+		fputs("go\n", holder);
+		fflush(holder);
+		for (int w = 0; w < 1000 && access(locked, F_OK); w++)
+			e2e_sleep_ms(10);
+		kill(pid, SIGCONT);
+		held = true;
+	}
+	int code = e2e_bg_wait(pid, LIMIT_S);
+	cr_assert_eq(pclose(holder), 0);
+	char *msg = e2e_read(err, NULL);
+	cr_assert(held, "the run never had its staging\n%s", msg);
+	cr_assert_eq(code, 4, "exit %d\n%s", code, msg);
+	cr_assert(strstr(msg, "the output is committed, but its 1 loaded "
+			      "file could not be recorded") != NULL,
+		  "%s", msg);
+	cr_assert(strstr(msg, "run the same flow again") != NULL, "%s", msg);
+	free(msg);
+	e2e_sort_lines(t.p, t.len);
+	const char *const outs[] = {"wh/ev0", NULL};
+	assert_exactly_once(dir, outs, t.p, "exit 4");
+	/* the catalog is free: the rerun writes nothing and records */
+	struct e2e_result r;
+	run_in(&r, dir, env, NULL, NULL);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert(strstr(r.err, "skipped") != NULL, "%s", r.err);
+	e2e_result_free(&r);
+	/* a new file: only it is loaded */
+	e2e_put_str(dir, "raw/b.jsonl", "{\"k\":-1}\n");
+	run_in(&r, dir, env, NULL, NULL);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	e2e_result_free(&r);
+	e2e_text_add(&t, "{\"k\":-1}\n", 9);
+	e2e_sort_lines(t.p, t.len);
+	assert_exactly_once(dir, outs, t.p, "after the new file");
+	free(staging);
+	free(locked);
+	free(out);
+	free(err);
+	free(in);
+	free(t.p);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
 /* Whether pid has path open. */
 static bool has_open(pid_t pid, const char *path)
 {
