@@ -133,6 +133,11 @@ struct sp_commit_manifest {
 	char *run_id; /* NULL when absent */
 	size_t nfiles;
 	struct sp_commit_file *files;
+	/* "replaced": only in an S3 writer's publication record, the files
+	 * of the version a --force run replaces (deleted once the new
+	 * manifest is in place); none in a manifest */
+	size_t nreplaced;
+	struct sp_commit_file *replaced;
 };
 
 /* Reads dir/_manifest.json.  Returns 0 and *out, -ENOENT when there is no
@@ -145,6 +150,15 @@ int sp_commit_manifest_read(const char *dir, struct sp_commit_manifest **out);
 int sp_commit_manifest_read_at(int dir_fd, const char *dir,
 			       struct sp_commit_manifest **out);
 void sp_commit_manifest_free(struct sp_commit_manifest *m);
+/* A manifest from text[0..len) (where names it in messages): 0, -EINVAL
+ * (logged with where and the byte offset), -ENOMEM. */
+int sp_commit_manifest_parse(const char *text, size_t len, const char *where,
+			     struct sp_commit_manifest **out);
+struct sp_buf;
+/* m as manifest text appended to b (the format above): 0 or -ENOMEM.
+ * Writers that publish elsewhere than a directory (S3) use it. */
+int sp_commit_manifest_format(const struct sp_commit_manifest *m,
+			      struct sp_buf *b);
 
 /*
  * A run with several destinations (commit: run): after every destination

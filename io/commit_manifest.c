@@ -88,6 +88,44 @@ int cm_build_manifest(struct sp_commit *c, const struct sp_commit_manifest *old,
 	return rc;
 }
 
+/* ", \"KEY\": [files...]" */
+static int append_files(struct sp_buf *b, const char *head,
+			const struct sp_commit_file *files, size_t n)
+{
+	int rc = sp_buf_append(b, head, strlen(head));
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct sp_commit_file *f = &files[i];
+
+		if (i)
+			rc = sp_buf_append(b, ", ", 2);
+		rc = rc ? rc
+			: append_manifest_file(b, f->name, f->records, f->bytes,
+					       f->has_xxh64, f->xxh64);
+	}
+	return rc ? rc : sp_buf_append(b, "]", 1);
+}
+
+int sp_commit_manifest_format(const struct sp_commit_manifest *m,
+			      struct sp_buf *b)
+{
+	const char *k[] = {"{\"flow\": ", ", \"stage\": ", ", \"run_id\": "};
+	const char *v[] = {m->flow, m->stage, m->run_id};
+	int rc = 0;
+
+	for (int i = 0; i < 3 && !rc; i++) {
+		rc = sp_buf_append(b, k[i], strlen(k[i]));
+		rc = rc ? rc
+			: sp_json_append_string(b, v[i] ? v[i] : "",
+						v[i] ? strlen(v[i]) : 0);
+	}
+	rc = rc ? rc : append_files(b, ", \"files\": [", m->files, m->nfiles);
+	if (!rc && m->nreplaced)
+		rc = append_files(b, ", \"replaced\": [", m->replaced,
+				  m->nreplaced);
+	return rc ? rc : sp_buf_append(b, "}\n", 2);
+}
+
 /* Writes the manifest through a temp file in the staging directory,
  * renamed into the directory dst_fd, which is then fsynced. */
 int cm_write_manifest(struct sp_commit *c, const struct sp_buf *b, int dst_fd)
@@ -328,7 +366,8 @@ static int mp_file(struct mparse *mp, struct sp_commit_file *f)
 	return rc;
 }
 
-static int mp_files(struct mparse *mp, struct sp_commit_manifest *m)
+static int mp_files(struct mparse *mp, struct sp_commit_file **files,
+		    size_t *nfiles)
 {
 	size_t cap = 0;
 	int rc;
@@ -338,19 +377,19 @@ static int mp_files(struct mparse *mp, struct sp_commit_manifest *m)
 	if (mp_lit(mp, ']'))
 		return 0;
 	do {
-		if (m->nfiles == cap) {
+		if (*nfiles == cap) {
 			size_t ncap = cap ? 2 * cap : 16;
 			struct sp_commit_file *nf =
-			    realloc(m->files, ncap * sizeof(*nf));
+			    realloc(*files, ncap * sizeof(*nf));
 
 			if (!nf)
 				return -ENOMEM;
-			m->files = nf;
+			*files = nf;
 			cap = ncap;
 		}
-		memset(&m->files[m->nfiles], 0, sizeof(m->files[0]));
-		m->nfiles++;
-		rc = mp_file(mp, &m->files[m->nfiles - 1]);
+		memset(&(*files)[*nfiles], 0, sizeof(**files));
+		(*nfiles)++;
+		rc = mp_file(mp, &(*files)[*nfiles - 1]);
 		if (rc)
 			return rc;
 	} while (mp_lit(mp, ','));
@@ -362,6 +401,7 @@ static int mp_files(struct mparse *mp, struct sp_commit_manifest *m)
 struct mp_top {
 	struct sp_commit_manifest *m;
 	bool have_files;
+	bool have_replaced;
 };
 
 static int mp_manifest_member(struct mparse *mp, const char *key, void *arg)
@@ -374,12 +414,18 @@ static int mp_manifest_member(struct mparse *mp, const char *key, void *arg)
 		return mp_string(mp, &t->m->stage);
 	if (!strcmp(key, "run_id"))
 		return mp_string(mp, &t->m->run_id);
+	if (!strcmp(key, "replaced")) {
+		if (t->have_replaced)
+			return mp_fail(mp, "two replaced arrays");
+		t->have_replaced = true;
+		return mp_files(mp, &t->m->replaced, &t->m->nreplaced);
+	}
 	if (strcmp(key, "files"))
 		return mp_skip(mp);
 	if (t->have_files)
 		return mp_fail(mp, "two files arrays");
 	t->have_files = true;
-	return mp_files(mp, t->m);
+	return mp_files(mp, &t->m->files, &t->m->nfiles);
 }
 
 static int mp_manifest(struct mparse *mp, struct sp_commit_manifest *m)
@@ -397,11 +443,34 @@ static int mp_manifest(struct mparse *mp, struct sp_commit_manifest *m)
 	return 0;
 }
 
+int sp_commit_manifest_parse(const char *text, size_t len, const char *where,
+			     struct sp_commit_manifest **out)
+{
+	struct mparse mp = {0};
+	struct sp_commit_manifest *m = calloc(1, sizeof(*m));
+	int rc;
+
+	*out = NULL;
+	if (!m)
+		return -ENOMEM;
+	mp.p = mp.start = text;
+	mp.end = text + len;
+	rc = mp_manifest(&mp, m);
+	if (rc) {
+		if (rc == -EINVAL)
+			sp_log_error("%s: not a valid manifest at byte %zu: %s",
+				     where, (size_t)(mp.p - mp.start),
+				     mp.why ? mp.why : "bad syntax");
+		sp_commit_manifest_free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
 int cm_manifest_read_at(int dir_fd, const char *dir,
 			struct sp_commit_manifest **out)
 {
-	struct sp_commit_manifest *m;
-	struct mparse mp = {0};
 	char *path, *text = NULL;
 	size_t len = 0;
 	struct stat st;
@@ -443,23 +512,7 @@ int cm_manifest_read_at(int dir_fd, const char *dir,
 			break;
 		len += (size_t)k;
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		rc = -ENOMEM;
-		goto free_text;
-	}
-	mp.p = mp.start = text;
-	mp.end = text + len;
-	rc = mp_manifest(&mp, m);
-	if (rc) {
-		if (rc == -EINVAL)
-			sp_log_error("%s: not a valid manifest at byte %zu: %s",
-				     path, (size_t)(mp.p - mp.start),
-				     mp.why ? mp.why : "bad syntax");
-		sp_commit_manifest_free(m);
-		goto free_text;
-	}
-	*out = m;
+	rc = sp_commit_manifest_parse(text, len, path, out);
 free_text:
 	free(text);
 close_fd:
@@ -487,6 +540,9 @@ void sp_commit_manifest_free(struct sp_commit_manifest *m)
 	for (size_t i = 0; i < m->nfiles; i++)
 		free(m->files[i].name);
 	free(m->files);
+	for (size_t i = 0; i < m->nreplaced; i++)
+		free(m->replaced[i].name);
+	free(m->replaced);
 	free(m->flow);
 	free(m->stage);
 	free(m->run_id);

@@ -42,7 +42,7 @@ static const struct sp_option fw_options[] = {
 	{.name = "dir", .type = SP_OPT_STRING, .required = true,
 	 .offset = offsetof(struct fw_config, dir),
 	 .help = "target directory (relative to the flow file's folder); "
-		 "created when missing"},
+		 "created when missing; or s3://BUCKET/PREFIX (README: S3)"},
 	{.name = "format", .type = SP_OPT_ENUM, .def = "jsonl",
 	 .choices = sp_format_names,
 	 .offset = offsetof(struct fw_config, format),
@@ -99,8 +99,9 @@ static const struct sp_option fw_options[] = {
 		 "still atomic for readers, but a crash can lose the output)"},
 	{.name = "stage", .type = SP_OPT_STRING,
 	 .offset = offsetof(struct fw_config, stage),
-	 .help = "catalog stage (`spate stage create-local`): `dir` is then "
-		 "relative to its root and may not leave it"},
+	 .help = "catalog stage: a local one (`dir` relative to its root, "
+		 "never leaving it) or an S3 one (`dir` a key prefix under "
+		 "its prefix)"},
 	{0},
 };
 
@@ -221,16 +222,19 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 	fw->zstd = cfg->compression == FW_ZSTD;
 	fw->csv = cfg->format == SP_FORMAT_CSV;
 	fw->publish_each = cfg->commit == FW_COMMIT_FILE;
-	if (cfg->stage) {
-		int rc = stage_dir(cfg, ctx, &fw->dir, err, errlen);
-		if (rc) {
-			free(fw);
-			return rc;
-		}
-	} else if (cfg->dir[0] == '/') {
+	/* S3 (an S3 stage, or s3://), a local stage, or a path */
+	int rc = cfg->stage || fw_s3_wanted(cfg) ? fw_s3_create(fw, err, errlen)
+						 : 1;
+	if (rc == 1 && cfg->stage)
+		rc = stage_dir(cfg, ctx, &fw->dir, err, errlen);
+	else if (rc == 1 && cfg->dir[0] == '/')
 		fw->dir = strdup(cfg->dir);
-	} else if (asprintf(&fw->dir, "%s/%s", ctx->flow_dir, cfg->dir) < 0) {
+	else if (rc == 1 &&
+		 asprintf(&fw->dir, "%s/%s", ctx->flow_dir, cfg->dir) < 0)
 		fw->dir = NULL;
+	if (rc < 0) {
+		free(fw);
+		return rc;
 	}
 	if (!fw->dir) {
 		free(fw);
@@ -243,6 +247,7 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 			      ? FW_STREAM_NAME
 			      : cfg->name);
 	if (!fw->name) {
+		fw_s3_free(fw);
 		free(fw->dir);
 		free(fw);
 		return -ENOMEM;
@@ -266,8 +271,8 @@ static void clean_leftovers(struct fw_state *fw)
  * with {run} in the name template (files of several runs side by side),
  * a file named with this run's id - the same input as an earlier run
  * whose files are still there, after another run has added its own. */
-static bool manifest_holds_run(const struct sp_commit_manifest *m,
-			       const char *run_id, bool adds)
+bool fw_manifest_holds_run(const struct sp_commit_manifest *m,
+			   const char *run_id, bool adds)
 {
 	if (m->run_id && !strcmp(m->run_id, run_id))
 		return true;
@@ -277,9 +282,9 @@ static bool manifest_holds_run(const struct sp_commit_manifest *m,
 	return false;
 }
 
-static int fw_start(void *state, char *err, size_t errlen)
+/* A local target: recovery, the manifest check and the commit's begin. */
+static int start_local(struct fw_state *fw, char *err, size_t errlen)
 {
-	struct fw_state *fw = state;
 	const struct sp_stage_ctx *ctx = fw->ctx;
 	struct sp_commit_manifest *m = NULL;
 
@@ -296,7 +301,7 @@ static int fw_start(void *state, char *err, size_t errlen)
 	rc = sp_commit_manifest_read(fw->dir, &m);
 	if (rc == 0) {
 		bool adds = strstr(fw->name, "{run}") != NULL;
-		bool same = manifest_holds_run(m, ctx->run_id, adds);
+		bool same = fw_manifest_holds_run(m, ctx->run_id, adds);
 		sp_commit_manifest_free(m);
 		if (!ctx->force && (same || !adds))
 			clean_leftovers(fw);
@@ -334,6 +339,19 @@ static int fw_start(void *state, char *err, size_t errlen)
 	sp_commit_set_durable(fw->commit, fw->cfg->fsync);
 	if (!fw->publish_each)
 		sp_stage_add_target(ctx, sp_commit_target(fw->commit));
+	return 0;
+}
+
+static int fw_start(void *state, char *err, size_t errlen)
+{
+	struct fw_state *fw = state;
+	const struct sp_stage_ctx *ctx = fw->ctx;
+	int rc = fw->s3 ? fw_s3_start(fw, err, errlen)
+			: start_local(fw, err, errlen);
+
+	if (rc || fw->holds)
+		return rc;
+	fw->writing = true;
 	uint64_t in_flight = (uint64_t)ctx->workers * (BLOCKS_PER_WORKER + 1);
 	fw->pending_cap = sp_ring_size_for(in_flight * 4 + 64);
 	fw->pending_head = calloc(fw->pending_cap, sizeof(*fw->pending_head));
@@ -367,9 +385,9 @@ static void stop_writer(struct fw_state *fw)
 static int writer_outcome(struct fw_state *fw, char *err, size_t errlen)
 {
 	stop_writer(fw);
-	if (fw->commit && fw->error)
+	if (fw->writing && fw->error)
 		snprintf(err, errlen, "%s", fw->errmsg);
-	return fw->commit ? fw->error : 0;
+	return fw->writing ? fw->error : 0;
 }
 
 static int fw_prepare(void *state, char *err, size_t errlen)
@@ -377,8 +395,10 @@ static int fw_prepare(void *state, char *err, size_t errlen)
 	struct fw_state *fw = state;
 	int rc = writer_outcome(fw, err, errlen);
 
-	if (rc || !fw->commit)
+	if (rc || !fw->writing)
 		return rc;
+	if (fw->s3)
+		return fw_s3_prepare(fw, err, errlen);
 	rc = sp_commit_prepare(fw->commit, fw->ctx->force);
 	/* the run-level commit record, before any destination publishes */
 	if (!rc && !fw->publish_each)
@@ -397,13 +417,18 @@ static int fw_finish(void *state, bool ok, char *err, size_t errlen)
 	struct fw_state *fw = state;
 	int rc = writer_outcome(fw, err, errlen);
 
-	if (!fw->commit)
+	if (!fw->writing)
 		return 0;
-	if (rc || !ok) {
+	if (fw->s3) {
+		int frc = fw_s3_finish(fw, ok && !rc, err, errlen);
+		if (rc || !ok || frc)
+			return rc ? rc : frc;
+	} else if (rc || !ok) {
 		sp_commit_abort(fw->commit);
 		return rc;
+	} else {
+		rc = sp_commit_finish(fw->commit, fw->ctx->force);
 	}
-	rc = sp_commit_finish(fw->commit, fw->ctx->force);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot publish files in %s: %s", fw->dir,
 			 strerror(-rc));
@@ -463,6 +488,7 @@ static void fw_close(void *state)
 		pthread_join(fw->writer, NULL);
 	}
 	sp_commit_destroy(fw->commit);
+	fw_s3_free(fw);
 	if (fw->queue.ring)
 		sp_ring_fini(&fw->queue);
 	for (uint32_t i = 0; i < fw->nfiles; i++)

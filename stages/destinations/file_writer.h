@@ -76,6 +76,8 @@ struct fw_state {
 	bool zstd, csv, publish_each;
 	bool holds; /* the target holds this run's output: write nothing */
 	struct sp_commit *commit;
+	struct fw_s3 *s3; /* dir is on S3 (file_writer_s3.c) */
+	bool writing;	  /* started, not holding: the commit phases run */
 	struct sp_ring queue;
 	pthread_t writer;
 	bool writer_running;
@@ -85,6 +87,8 @@ struct fw_state {
 	/* writer thread */
 	struct sp_io *io;
 	struct sp_io_writer *cur;
+	bool file_open;	   /* a file is being written (cur, or on S3) */
+	char s3msg[384]; /* the S3 error of the last failed call */
 	char cur_name[512];
 	uint64_t cur_records, cur_bytes;
 	uint64_t file_seq;
@@ -99,6 +103,28 @@ struct fw_state {
 	_Atomic uint64_t bytes_written, files_published, records_written;
 	_Atomic uint64_t bytes_encoded; /* before compression */
 };
+
+/* file_writer.c: whether manifest m lists this run's output (its run id,
+ * or with {run} in the name (adds) a file named with it) */
+struct sp_commit_manifest;
+bool fw_manifest_holds_run(const struct sp_commit_manifest *m,
+			   const char *run_id, bool adds);
+
+/* file_writer_s3.c: dir on S3 (`stage:` an S3 stage, or s3://) */
+struct fw_s3;
+bool fw_s3_wanted(const struct fw_config *cfg);
+int fw_s3_create(struct fw_state *fw, char *err, size_t errlen);
+void fw_s3_free(struct fw_state *fw);
+int fw_s3_start(struct fw_state *fw, char *err, size_t errlen);
+bool fw_s3_taken(const struct fw_state *fw, const char *name);
+int fw_s3_open(struct fw_state *fw, const char *name, char *msg, size_t len);
+int fw_s3_append(struct fw_state *fw, const void *data, size_t len,
+		 char *msg, size_t msglen);
+int fw_s3_close_file(struct fw_state *fw, const char *name, uint64_t records,
+		     uint64_t bytes, char *msg, size_t msglen);
+int fw_s3_prepare(struct fw_state *fw, char *err, size_t errlen);
+int fw_s3_finish(struct fw_state *fw, bool ok, char *err, size_t errlen);
+size_t fw_s3_files(const struct fw_state *fw);
 
 /* file_writer_thread.c */
 void *fw_writer_main(void *arg);

@@ -78,7 +78,7 @@ static void writer_fail(struct fw_state *fw, int err, const char *what,
 		return;
 	fw->error = err;
 	snprintf(fw->errmsg, sizeof(fw->errmsg), "%s %s/%s: %s", what,
-		 fw->dir, name, strerror(-err));
+		 fw->dir, name, fw->s3msg[0] ? fw->s3msg : strerror(-err));
 	sp_stage_log(fw->ctx, SP_LOG_ERROR, "%s", fw->errmsg);
 }
 
@@ -121,23 +121,65 @@ void fw_emit_closed(struct fw_state *fw, const char *name,
 	sp_stage_emit_event(fw->ctx, &ev);
 }
 
-static void close_file(struct fw_state *fw)
+/* The file being written: on S3 a multipart upload, else a staged file
+ * through io/fileio. */
+static int file_open(struct fw_state *fw)
 {
-	if (!fw->cur)
-		return;
+	int rc;
+
+	if (fw->s3) {
+		rc = fw_s3_open(fw, fw->cur_name, fw->s3msg,
+				sizeof(fw->s3msg));
+	} else {
+		const char *path = sp_commit_staging_path(fw->commit,
+							  fw->cur_name);
+		rc = path ? sp_io_writer_open(fw->io, path, &fw->cur) : -EINVAL;
+		if (rc < 0)
+			fw->cur = NULL;
+	}
+	fw->file_open = rc == 0;
+	return rc;
+}
+
+static int file_append(struct fw_state *fw, const void *data, size_t len,
+		       void (*done)(void *, int), void *tag)
+{
+	if (!fw->s3)
+		return sp_io_writer_append(fw->cur, data, len, done, tag);
+	int rc = fw_s3_append(fw, data, len, fw->s3msg, sizeof(fw->s3msg));
+	if (rc == 0)
+		done(tag, 0);
+	return rc;
+}
+
+static int file_end(struct fw_state *fw, const char **what)
+{
+	*what = "cannot write";
+	fw->file_open = false;
+	if (fw->s3)
+		return fw_s3_close_file(fw, fw->cur_name, fw->cur_records,
+					fw->cur_bytes, fw->s3msg,
+					sizeof(fw->s3msg));
 	int rc = sp_io_writer_flush(fw->cur, false);
 	int rc2 = sp_io_writer_close(fw->cur);
 	fw->cur = NULL;
-	if (rc == 0)
-		rc = rc2;
-	if (rc < 0) {
-		writer_fail(fw, rc, "cannot write", fw->cur_name);
+	if (rc < 0)
+		return rc;
+	if (rc2 < 0)
+		return rc2;
+	*what = "cannot commit";
+	return sp_commit_add(fw->commit, fw->cur_name, fw->cur_records,
+			     fw->cur_bytes, fw->publish_each);
+}
+
+static void close_file(struct fw_state *fw)
+{
+	if (!fw->file_open)
 		return;
-	}
-	rc = sp_commit_add(fw->commit, fw->cur_name, fw->cur_records,
-			   fw->cur_bytes, fw->publish_each);
+	const char *what;
+	int rc = file_end(fw, &what);
 	if (rc < 0) {
-		writer_fail(fw, rc, "cannot commit", fw->cur_name);
+		writer_fail(fw, rc, what, fw->cur_name);
 		return;
 	}
 	if (fw->nfiles == fw->cap_files) {
@@ -181,8 +223,8 @@ static void write_header(struct fw_state *fw, const struct sp_buf *header)
 		data = fw->header_frame.data;
 		len = fw->header_frame.len;
 	}
-	int rc = sp_io_writer_append(fw->cur, data, len, header_done, fw);
-	if (rc == 0)
+	int rc = file_append(fw, data, len, header_done, fw);
+	if (rc == 0 && !fw->s3)
 		rc = sp_io_writer_flush(fw->cur, false);
 	if (rc < 0) {
 		writer_fail(fw, rc, "cannot write", fw->cur_name);
@@ -200,26 +242,23 @@ static void write_block(struct fw_state *fw, struct block *b)
 		block_done(b, 0);
 		return;
 	}
-	if (fw->cur &&
+	if (fw->file_open &&
 	    ((cfg->max_file_records &&
 	      fw->cur_records + b->records > (uint64_t)cfg->max_file_records) ||
 	     (cfg->max_file_bytes &&
 	      fw->cur_bytes + b->data.len > cfg->max_file_bytes)))
 		close_file(fw);
-	if (!fw->cur && !fw->error) {
-		expand_name(fw, fw->file_seq++, fw->cur_name,
-			    sizeof(fw->cur_name));
-		const char *path = sp_commit_staging_path(fw->commit,
-							  fw->cur_name);
-		int rc = path ? sp_io_writer_open(fw->io, path, &fw->cur)
-			      : -EINVAL;
-		if (rc < 0) {
-			fw->cur = NULL;
+	if (!fw->file_open && !fw->error) {
+		do
+			expand_name(fw, fw->file_seq++, fw->cur_name,
+				    sizeof(fw->cur_name));
+		while (fw->s3 && fw_s3_taken(fw, fw->cur_name));
+		int rc = file_open(fw);
+		if (rc < 0)
 			writer_fail(fw, rc, "cannot create", fw->cur_name);
-		}
 		fw->cur_records = 0;
 		fw->cur_bytes = 0;
-		if (fw->cur && b->header)
+		if (fw->file_open && b->header)
 			write_header(fw, b->header);
 	}
 	if (fw->error) {
@@ -228,7 +267,7 @@ static void write_block(struct fw_state *fw, struct block *b)
 	}
 	size_t len = b->data.len;
 	uint64_t records = b->records;
-	int rc = sp_io_writer_append(fw->cur, b->data.data, len, block_done, b);
+	int rc = file_append(fw, b->data.data, len, block_done, b);
 	if (rc < 0) {
 		writer_fail(fw, rc, "cannot write", fw->cur_name);
 		block_done(b, 0);

@@ -19,6 +19,12 @@ Faults for retry tests: --fail N answers the first N requests matching
 (SlowDown), 500 (InternalError) or reset (the connection is closed
 without an answer).
 
+Kills at a chosen request: with --hold-file PATH, a request matching the
+regex that file holds (over "METHOD /path?query") is held: the file is
+renamed to PATH.taken (so one request only is held), "HOLD" is logged,
+and once PATH.taken is removed the connection is closed without an
+answer and without forwarding, as if the client had died before sending.
+
 Prints "listening on 127.0.0.1:PORT" once ready; one line per request
 goes to --log: "OK", "BADSIG", "BADKEY", "NOAUTH" or "FAULT", then the
 method and the path with its query.
@@ -28,10 +34,12 @@ import hashlib
 import hmac
 import http.client
 import http.server
+import os
 import re
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from xml.sax.saxutils import escape
 
@@ -142,6 +150,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                       "request rate."))
         return True
 
+    def hold(self):
+        if not ARGS.hold_file:
+            return False
+        line = "%s %s" % (self.command, self.path)
+        taken = ARGS.hold_file + ".taken"
+        with LOCK:
+            try:
+                with open(ARGS.hold_file) as f:
+                    pattern = f.read().strip()
+            except OSError:
+                return False
+            if not re.search(pattern, line):
+                return False
+            os.rename(ARGS.hold_file, taken)
+        self.note("HOLD")
+        while os.path.exists(taken):
+            time.sleep(0.02)
+        self.close_connection = True
+        self.connection.close()
+        return True
+
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
@@ -159,7 +188,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                              "we calculated does not match "
                                              "the signature you provided. "
                                              "(" + detail + ")"))
-        if self.fault():
+        if self.fault() or self.hold():
             return None
         self.note("OK")
         q = urllib.parse.parse_qs(raw_query, keep_blank_values=True)
@@ -234,6 +263,7 @@ def main():
     p.add_argument("--fail-kind", default="503",
                    choices=["503", "500", "reset"])
     p.add_argument("--fail-match", default=".")
+    p.add_argument("--hold-file", default=None)
     ARGS = p.parse_args()
     FAULTS["left"] = ARGS.fail
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -240,18 +240,21 @@ char *s3srv_get(const struct s3srv *s, const char *bucket, const char *key,
 	return data;
 }
 
-char *s3srv_keys(const struct s3srv *s, const char *bucket, const char *prefix)
+/* The <Key> values of the XML document at u, one a line ("" when it
+ * cannot be read, or NULL when strict). */
+static char *keys_at(const struct s3srv *s, const char *u, bool strict)
 {
-	char *u, *out = e2e_join(s->dir, "list.out");
+	char *out = e2e_join(s->dir, "list.out");
 	struct e2e_text t = {0};
-
-	e2e_text_add(&t, "", 0);
-	if (asprintf(&u, "%s/%s/?list-type=2&max-keys=1000&prefix=%s",
-		     s->endpoint, bucket, prefix) < 0)
-		u = NULL;
 	const char *args[] = {u, NULL};
 	size_t len;
-	char *doc = curl_cmd(args, out) == 0 ? e2e_read(out, &len) : NULL;
+
+	e2e_text_add(&t, "", 0);
+	char *doc = u && curl_cmd(args, out) == 0 ? e2e_read(out, &len) : NULL;
+	if (!doc && strict) {
+		free(t.p);
+		t.p = NULL;
+	}
 	for (char *p = doc; p && (p = strstr(p, "<Key>"));) {
 		char *e = strstr(p, "</Key>");
 		if (!e)
@@ -261,7 +264,38 @@ char *s3srv_keys(const struct s3srv *s, const char *bucket, const char *prefix)
 		p = e;
 	}
 	free(doc);
-	free(u);
 	free(out);
 	return t.p;
+}
+
+char *s3srv_keys(const struct s3srv *s, const char *bucket, const char *prefix)
+{
+	char *u, *keys;
+
+	if (asprintf(&u, "%s/%s/?list-type=2&max-keys=1000&prefix=%s",
+		     s->endpoint, bucket, prefix) < 0)
+		u = NULL;
+	keys = keys_at(s, u, false);
+	free(u);
+	return keys;
+}
+
+char *s3srv_uploads(const struct s3srv *s, const char *bucket,
+		    const char *prefix)
+{
+	char *u, *keys;
+
+	struct e2e_text p = {0};
+
+	e2e_text_add(&p, "", 0);
+	for (const char *c = prefix; *c; c++)
+		e2e_text_printf(&p, *c == '/' ? "%%2F" : "%c", *c);
+	/* curl signs the query as written: its parameters sorted */
+	if (asprintf(&u, "%s/%s?prefix=%s&uploads=", s->proxy_endpoint,
+		     bucket, p.p) < 0)
+		u = NULL;
+	keys = keys_at(s, u, true);
+	free(p.p);
+	free(u);
+	return keys;
 }

@@ -45,6 +45,11 @@ char *s3srv_get(const struct s3srv *s, const char *bucket, const char *key,
 		size_t *len);
 char *s3srv_keys(const struct s3srv *s, const char *bucket,
 		 const char *prefix);
+/* Through the proxy: the keys of the multipart uploads under prefix that
+ * are neither completed nor aborted, one a line; NULL when the listing
+ * fails. */
+char *s3srv_uploads(const struct s3srv *s, const char *bucket,
+		    const char *prefix);
 
 /* Skips the calling Criterion test when s3rver is missing, else starts
  * it into *s. */
