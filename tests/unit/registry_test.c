@@ -422,14 +422,13 @@ struct inst {
 	const struct sp_stage_desc *d;
 	void *config;
 	void *state;
+	struct sp_stage_ctx ctx; /* stages keep a pointer to it */
 	char err[512];
 };
 
 static int inst_open(struct inst *s, const char *type, const char *yaml,
 		     struct sp_symtab *st)
 {
-	struct sp_stage_ctx ctx = {.flow = "f", .id = "x", .symtab = st,
-				   .workers = 2};
 	struct sp_diags diags;
 	struct sp_node *map = sp_node_parse_yaml(yaml, s->err, sizeof(s->err));
 
@@ -443,7 +442,9 @@ static int inst_open(struct inst *s, const char *type, const char *yaml,
 		     0);
 	sp_diags_fini(&diags);
 	sp_node_free(map);
-	return s->d->create(s->config, &ctx, &s->state, s->err,
+	s->ctx = (struct sp_stage_ctx){.flow = "f", .id = "x", .symtab = st,
+				       .workers = 2};
+	return s->d->create(s->config, &s->ctx, &s->state, s->err,
 			    sizeof(s->err));
 }
 
