@@ -160,10 +160,10 @@ int sp_cjob_publish(const struct sp_cjob *job, char *err, size_t errlen)
 {
 	struct sp_cwriter *w = NULL;
 	size_t n = 0;
+	err[0] = '\0';
 	int rc = load_writers(job, &w, &n, err, errlen);
 	struct target *t = calloc(n ? n : 1, sizeof(*t));
 
-	err[0] = '\0';
 	if (!t)
 		rc = rc ? rc : -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < n; i++) {

@@ -39,6 +39,9 @@
 #include "core/log.h"
 
 #define MAX_ATTEMPTS 3
+/* how many deliveries a task may spend waiting for the queue itself (a
+ * node lost, leaders being elected): about a minute at RETRY_DELAY_MS */
+#define MAX_QUEUE_ATTEMPTS 60
 #define RETRY_DELAY_MS 1000
 #define FETCH_WAIT_MS 1000
 
@@ -206,6 +209,30 @@ static void attempt_failed(struct worker *w, struct sp_jsq_msg *m,
 	sp_jsq_msg_term(m);
 }
 
+/* The queue (KV or stream) did not answer: try again later, for up to
+ * MAX_QUEUE_ATTEMPTS deliveries, then fail the job with the reason. */
+static void queue_unavailable(struct worker *w, struct sp_jsq_msg *m,
+			      const struct sp_cjob *job, const char *what,
+			      int rc)
+{
+	uint64_t n = sp_jsq_msg_delivered(m);
+	char why[200];
+
+	snprintf(why, sizeof(why), "the queue did not answer: %s",
+		 strerror(-rc));
+	if (n < MAX_QUEUE_ATTEMPTS) {
+		sp_log_warn("cluster: job %s %s: %s; delivery %" PRIu64
+			    " of %d, trying again",
+			    job->id, what, why, n, MAX_QUEUE_ATTEMPTS);
+		sp_jsq_msg_nak(m, RETRY_DELAY_MS);
+		return;
+	}
+	char msg[400];
+	snprintf(msg, sizeof(msg), "%s: %s", what, why);
+	fail_job(w, job, msg);
+	sp_jsq_msg_term(m);
+}
+
 static void shard_record(struct worker *w, const struct sp_cjob *job,
 			 const struct task *t, const char *state,
 			 const struct spate_run_status *rs, const char *why)
@@ -299,8 +326,7 @@ static void do_publish(struct slot *s, struct sp_jsq_msg *m,
 	}
 	lease(s, m);
 	int rc = sp_cjob_publish(job, err, sizeof(err));
-	if (rc == 0)
-		rc = sp_chistory_record(w->q, job);
+	int hrc = rc == 0 ? sp_chistory_record(w->q, job) : 0;
 	lease(s, NULL);
 	if (rc == -EBUSY) {
 		sp_jsq_msg_nak(m, RETRY_DELAY_MS);
@@ -309,6 +335,14 @@ static void do_publish(struct slot *s, struct sp_jsq_msg *m,
 	if (rc < 0) {
 		attempt_failed(w, m, job, "publication",
 			       err[0] ? err : strerror(-rc));
+		return;
+	}
+	if (hrc < 0) {
+		/* the output is published; only the queue's KV did not
+		 * answer (a node lost, a leader being elected).  Publishing
+		 * again finds every target done, so the task waits for the
+		 * queue instead of failing a job whose output is complete. */
+		queue_unavailable(w, m, job, "load history", hrc);
 		return;
 	}
 	struct sp_cjob_state now;
