@@ -115,6 +115,29 @@ static void clear_leftovers(struct sp_commit *c)
 			    n, c->staging);
 }
 
+/* Closes the descriptors (the directory's drops the locks) and frees what
+ * a commit owns besides its entries: the end of create's failure path and
+ * of destroy. */
+static void commit_free(struct sp_commit *c)
+{
+	if (c->staging_fd >= 0)
+		close(c->staging_fd);
+	if (c->dir_fd >= 0)
+		close(c->dir_fd);
+	if (c->parent_fd >= 0)
+		close(c->parent_fd);
+	free(c->staging);
+	free(c->staging_base);
+	free(c->journal);
+	free(c->record);
+	free(c->target);
+	free(c->base);
+	free(c->dir);
+	free(c->flow);
+	free(c->stage);
+	free(c->run_id);
+	free(c);
+}
 int sp_commit_begin(const char *dir, const char *flow, const char *stage,
 		    const char *run_id, struct sp_commit **out)
 {
@@ -250,23 +273,7 @@ free_real:
 	free(base_copy);
 	free(real);
 free_commit:
-	if (c->staging_fd >= 0)
-		close(c->staging_fd);
-	if (c->parent_fd >= 0)
-		close(c->parent_fd);
-	if (c->dir_fd >= 0)
-		close(c->dir_fd);
-	free(c->staging);
-	free(c->staging_base);
-	free(c->journal);
-	free(c->record);
-	free(c->target);
-	free(c->base);
-	free(c->dir);
-	free(c->flow);
-	free(c->stage);
-	free(c->run_id);
-	free(c);
+	commit_free(c);
 	return rc;
 }
 
@@ -391,18 +398,5 @@ void sp_commit_destroy(struct sp_commit *c)
 	}
 	free(c->e);
 	sp_commit_manifest_free(c->old);
-	close(c->staging_fd);
-	close(c->dir_fd); /* drops the locks */
-	close(c->parent_fd);
-	free(c->staging);
-	free(c->staging_base);
-	free(c->journal);
-	free(c->record);
-	free(c->target);
-	free(c->base);
-	free(c->dir);
-	free(c->flow);
-	free(c->stage);
-	free(c->run_id);
-	free(c);
+	commit_free(c);
 }

@@ -140,8 +140,6 @@ int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
 	struct fw_worker *w = wstate;
 	const struct fw_config *cfg = fw->cfg;
 
-	if (!w)
-		return -ENOMEM;
 	if (fw->holds)
 		return 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -197,8 +195,6 @@ int64_t fw_batch_end(void *state, void *wstate, uint64_t seq)
 	struct fw_state *fw = state;
 	struct fw_worker *w = wstate;
 
-	if (!w)
-		return -ENOMEM;
 	if (fw->holds)
 		return 0;
 	/* ordered: one closing block per seq keeps the order moving;
@@ -213,8 +209,6 @@ int64_t fw_worker_flush(void *state, void *wstate)
 	struct fw_state *fw = state;
 	struct fw_worker *w = wstate;
 
-	if (!w)
-		return -ENOMEM;
 	if (fw->holds)
 		return 0;
 	if (!fw->cfg->ordered && w->enc.len)
