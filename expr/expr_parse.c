@@ -1,7 +1,7 @@
 /*
  * The expression compiler: turns the text of a StreamSets-style expression
  * (${record:value("/a") >= 10 && str:contains(record:value("/b"), "x")})
- * into a stack program once per flow.  A hand-written lexer feeds a
+ * into a stack program once per flow.  The lexer (expr_lex.c) feeds a
  * recursive-descent parser with the Java EL precedence levels; the parser
  * emits instructions as it goes, resolves field paths and literal regular
  * expressions at compile time, folds negative number literals and spots the
@@ -9,77 +9,15 @@
  * path.  Every error names a 1-based column of the full text.
  */
 #include "expr/expr_parse.h"
+#include "expr/expr_lex.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-
-enum tok {
-	T_END, /* end of text */
-	T_BAD, /* a character that starts no token */
-	T_INT,
-	T_DBL,
-	T_STR,
-	T_TRUE,
-	T_FALSE,
-	T_NULL,
-	T_FUNC,	 /* prefix:name */
-	T_IDENT, /* a bare word */
-	T_OR,
-	T_AND,
-	T_EQ,
-	T_NE,
-	T_LT,
-	T_GT,
-	T_LE,
-	T_GE,
-	T_PLUS,
-	T_MINUS,
-	T_STAR,
-	T_SLASH,
-	T_MOD,
-	T_NOT,
-	T_EMPTY,
-	T_LPAREN,
-	T_RPAREN,
-	T_COMMA,
-	T_QUEST,
-	T_COLON,
-	T_RBRACE,
-};
-
-struct parser {
-	struct sp_expr *e;
-	struct sp_symtab *st;
-	struct sp_expr_error *err;
-	const char *text;
-	size_t pos; /* lexer position */
-	/* current token */
-	enum tok tok;
-	size_t tpos, tlen; /* where it is in text */
-	int64_t ival;
-	double dval;
-	char *sval; /* unescaped string literal (owned until used) */
-	size_t slen;
-	uint32_t depth;
-	uint32_t sp; /* stack depth of the code emitted so far */
-	bool failed;
-};
-
-static const struct {
-	const char *name;
-	enum tok tok;
-} words[] = {
-    {"and", T_AND},   {"or", T_OR},	  {"not", T_NOT},   {"eq", T_EQ},
-    {"ne", T_NE},     {"lt", T_LT},	  {"gt", T_GT},	    {"le", T_LE},
-    {"ge", T_GE},     {"div", T_SLASH},	  {"mod", T_MOD},   {"empty", T_EMPTY},
-    {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL},
-};
 
 static const struct {
 	const char *name;
@@ -123,280 +61,6 @@ const char *sp_expr_function_name(size_t i)
 	return i < ARRAY_LEN(functions) ? functions[i].name : NULL;
 }
 
-static int fail(struct parser *p, size_t pos, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct parser *p, size_t pos, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (p->failed)
-		return -EINVAL;
-	p->failed = true;
-	p->err->column = (uint32_t)pos + 1;
-	va_start(ap, fmt);
-	vsnprintf(p->err->message, sizeof(p->err->message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int fail_nomem(struct parser *p)
-{
-	if (!p->failed) {
-		p->failed = true;
-		p->err->column = 0;
-		snprintf(p->err->message, sizeof(p->err->message),
-			 "out of memory");
-	}
-	return -ENOMEM;
-}
-
-static bool is_word_start(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static bool is_word_char(char c)
-{
-	return is_word_start(c) || (c >= '0' && c <= '9');
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* the current token as text, for messages */
-static const char *tok_text(struct parser *p, char *buf, size_t size)
-{
-	if (p->tok == T_END)
-		return "the end of the text";
-	size_t n = p->tlen < 40 ? p->tlen : 40;
-	snprintf(buf, size, "'%.*s%s'", (int)n, p->text + p->tpos,
-		 n < p->tlen ? "..." : "");
-	return buf;
-}
-
-static int lex_string(struct parser *p)
-{
-	const char *s = p->text;
-	char q = s[p->pos];
-	size_t i = p->pos + 1, n = 0;
-
-	/* worst case every byte is kept */
-	size_t end = i;
-	while (s[end] && s[end] != q) {
-		if (s[end] == '\\' && s[end + 1])
-			end++;
-		end++;
-	}
-	if (!s[end])
-		return fail(p, p->pos, "unterminated string literal");
-	char *out = malloc(end - i + 1);
-	if (!out)
-		return fail_nomem(p);
-	while (i < end) {
-		if (s[i] == '\\' &&
-		    (s[i + 1] == '\\' || s[i + 1] == '"' || s[i + 1] == '\'')) {
-			out[n++] = s[i + 1];
-			i += 2;
-		} else {
-			/* other backslashes stay as written ("\d" in regexes)
-			 */
-			out[n++] = s[i++];
-		}
-	}
-	out[n] = '\0';
-	free(p->sval);
-	p->sval = out;
-	p->slen = n;
-	p->tok = T_STR;
-	p->pos = end + 1;
-	return 0;
-}
-
-static int lex_number(struct parser *p)
-{
-	const char *s = p->text;
-	size_t i = p->pos;
-	bool dbl = false;
-	char tmp[128];
-
-	while (is_digit(s[i]))
-		i++;
-	if (s[i] == '.' && (i > p->pos || is_digit(s[i + 1]))) {
-		dbl = true;
-		i++;
-		while (is_digit(s[i]))
-			i++;
-	}
-	if ((s[i] == 'e' || s[i] == 'E') &&
-	    (is_digit(s[i + 1]) ||
-	     ((s[i + 1] == '+' || s[i + 1] == '-') && is_digit(s[i + 2])))) {
-		dbl = true;
-		i += 2;
-		while (is_digit(s[i]))
-			i++;
-	}
-	if (is_word_char(s[i]) || s[i] == '.') {
-		while (is_word_char(s[i]) || s[i] == '.')
-			i++;
-		return fail(p, p->pos, "malformed number '%.*s'",
-			    (int)(i - p->pos), s + p->pos);
-	}
-	size_t len = i - p->pos;
-	if (!dbl) {
-		uint64_t acc = 0;
-		size_t k;
-		for (k = p->pos; k < i; k++) {
-			unsigned d = (unsigned)(s[k] - '0');
-			if (acc > ((uint64_t)INT64_MAX - d) / 10)
-				break;
-			acc = acc * 10 + d;
-		}
-		if (k == i) {
-			p->tok = T_INT;
-			p->ival = (int64_t)acc;
-			p->pos = i;
-			return 0;
-		}
-		/* too big for a long: keep it as a double */
-	}
-	if (len >= sizeof(tmp))
-		return fail(p, p->pos, "number literal too long");
-	memcpy(tmp, s + p->pos, len);
-	tmp[len] = '\0';
-	p->dval = strtod(tmp, NULL);
-	p->tok = T_DBL;
-	p->pos = i;
-	return 0;
-}
-
-static int lex_word(struct parser *p)
-{
-	const char *s = p->text;
-	size_t i = p->pos;
-
-	while (is_word_char(s[i]))
-		i++;
-	for (size_t k = 0; k < ARRAY_LEN(words); k++) {
-		if (strlen(words[k].name) == i - p->pos &&
-		    memcmp(words[k].name, s + p->pos, i - p->pos) == 0) {
-			p->tok = words[k].tok;
-			p->pos = i;
-			return 0;
-		}
-	}
-	p->tok = T_IDENT;
-	if (s[i] == ':' && is_word_start(s[i + 1])) {
-		i++;
-		while (is_word_char(s[i]))
-			i++;
-		p->tok = T_FUNC;
-	}
-	p->pos = i;
-	return 0;
-}
-
-/* Reads the next token into p->tok. */
-static int next(struct parser *p)
-{
-	const char *s = p->text;
-	int rc = 0;
-
-	while (s[p->pos] == ' ' || s[p->pos] == '\t' || s[p->pos] == '\n' ||
-	       s[p->pos] == '\r')
-		p->pos++;
-	p->tpos = p->pos;
-	char c = s[p->pos], d = c ? s[p->pos + 1] : '\0';
-	enum tok two = T_BAD, one = T_BAD;
-
-	switch (c) {
-	case '\0':
-		p->tok = T_END;
-		p->tlen = 0;
-		return 0;
-	case '"':
-	case '\'':
-		rc = lex_string(p);
-		goto done;
-	case '|':
-		two = d == '|' ? T_OR : T_BAD;
-		break;
-	case '&':
-		two = d == '&' ? T_AND : T_BAD;
-		break;
-	case '=':
-		two = d == '=' ? T_EQ : T_BAD;
-		break;
-	case '!':
-		two = d == '=' ? T_NE : T_BAD;
-		one = T_NOT;
-		break;
-	case '<':
-		two = d == '=' ? T_LE : T_BAD;
-		one = T_LT;
-		break;
-	case '>':
-		two = d == '=' ? T_GE : T_BAD;
-		one = T_GT;
-		break;
-	case '+':
-		one = T_PLUS;
-		break;
-	case '-':
-		one = T_MINUS;
-		break;
-	case '*':
-		one = T_STAR;
-		break;
-	case '/':
-		one = T_SLASH;
-		break;
-	case '%':
-		one = T_MOD;
-		break;
-	case '(':
-		one = T_LPAREN;
-		break;
-	case ')':
-		one = T_RPAREN;
-		break;
-	case ',':
-		one = T_COMMA;
-		break;
-	case '?':
-		one = T_QUEST;
-		break;
-	case ':':
-		one = T_COLON;
-		break;
-	case '}':
-		one = T_RBRACE;
-		break;
-	default:
-		if (is_digit(c) || (c == '.' && is_digit(d)))
-			rc = lex_number(p);
-		else if (is_word_start(c))
-			rc = lex_word(p);
-		else
-			p->tok = T_BAD;
-		goto done;
-	}
-	if (two != T_BAD) {
-		p->tok = two;
-		p->pos += 2;
-	} else {
-		p->tok = one;
-		p->pos += 1;
-	}
-done:
-	if (p->tok == T_BAD && rc == 0)
-		p->pos = p->tpos + 1;
-	p->tlen = p->pos - p->tpos;
-	return rc;
-}
-
 /* ---- code emission ---- */
 
 static int grow(struct parser *p, void **arr, uint32_t *cap, size_t elem,
@@ -407,7 +71,7 @@ static int grow(struct parser *p, void **arr, uint32_t *cap, size_t elem,
 	uint32_t c = *cap ? *cap * 2 : 16;
 	void *a = realloc(*arr, (size_t)c * elem);
 	if (!a)
-		return fail_nomem(p);
+		return sp_expr_fail_nomem(p);
 	*arr = a;
 	*cap = c;
 	return 0;
@@ -476,8 +140,9 @@ static int parse_ternary(struct parser *p);
 static int enter(struct parser *p)
 {
 	if (++p->depth > SP_EXPR_MAX_DEPTH)
-		return fail(p, p->tpos, "expression nested more than %d deep",
-			    SP_EXPR_MAX_DEPTH);
+		return sp_expr_fail(p, p->tpos,
+				    "expression nested more than %d deep",
+				    SP_EXPR_MAX_DEPTH);
 	return 0;
 }
 
@@ -489,19 +154,20 @@ static int path_arg(struct parser *p, const char *fname, uint32_t start,
 	const char *why = NULL;
 
 	if (!v || v->type != SP_STRING)
-		return fail(p, col,
-			    "%s takes a field path as a string literal, "
-			    "e.g. \"/a\"",
-			    fname);
+		return sp_expr_fail(
+		    p, col,
+		    "%s takes a field path as a string literal, "
+		    "e.g. \"/a\"",
+		    fname);
 	if (grow(p, (void **)&e->paths, &e->cap_paths, sizeof(*e->paths),
 		 e->npaths))
 		return -ENOMEM;
 	int rc = sp_path_parse(v->str, p->st, &e->paths[e->npaths], &why);
 	if (rc == -ENOMEM)
-		return fail_nomem(p);
+		return sp_expr_fail_nomem(p);
 	if (rc)
-		return fail(p, col, "invalid field path \"%.64s\": %s", v->str,
-			    why);
+		return sp_expr_fail(p, col, "invalid field path \"%.64s\": %s",
+				    v->str, why);
 	*idx = e->npaths++;
 	/* the literal is consumed at compile time */
 	e->ncode--;
@@ -527,9 +193,9 @@ static int regex_arg(struct parser *p, uint32_t start, size_t col,
 				       &errcode, &off, NULL);
 	if (!re) {
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
-		return fail(p, col,
-			    "invalid regular expression: %s at offset %zu",
-			    (const char *)msg, (size_t)off);
+		return sp_expr_fail(
+		    p, col, "invalid regular expression: %s at offset %zu",
+		    (const char *)msg, (size_t)off);
 	}
 	/* without JIT support the interpreter still matches */
 	pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
@@ -556,13 +222,14 @@ static int parse_call(struct parser *p)
 		    memcmp(functions[k].name, p->text + col, len) == 0)
 			break;
 	if (k == ARRAY_LEN(functions))
-		return fail(p, col, "unknown function '%s'", name);
-	if (next(p))
+		return sp_expr_fail(p, col, "unknown function '%s'", name);
+	if (sp_expr_next(p))
 		return -EINVAL;
 	if (p->tok != T_LPAREN)
-		return fail(p, p->tpos, "expected '(' after '%s'", name);
+		return sp_expr_fail(p, p->tpos, "expected '(' after '%s'",
+				    name);
 	size_t open = p->tpos;
-	if (next(p))
+	if (sp_expr_next(p))
 		return -EINVAL;
 	if (p->tok != T_RPAREN) {
 		for (;;) {
@@ -574,7 +241,7 @@ static int parse_call(struct parser *p)
 			if (parse_ternary(p))
 				return -EINVAL;
 			if (p->tok == T_COMMA) {
-				if (next(p))
+				if (sp_expr_next(p))
 					return -EINVAL;
 				continue;
 			}
@@ -582,13 +249,13 @@ static int parse_call(struct parser *p)
 		}
 	}
 	if (p->tok != T_RPAREN)
-		return fail(p, p->tpos,
-			    "expected ')' to close '(' opened at column %zu",
-			    open + 1);
+		return sp_expr_fail(
+		    p, p->tpos,
+		    "expected ')' to close '(' opened at column %zu", open + 1);
 	if (argc != functions[k].argc)
-		return fail(p, col, "%s takes %u argument%s, got %u", name,
-			    functions[k].argc,
-			    functions[k].argc == 1 ? "" : "s", argc);
+		return sp_expr_fail(p, col, "%s takes %u argument%s, got %u",
+				    name, functions[k].argc,
+				    functions[k].argc == 1 ? "" : "s", argc);
 
 	uint32_t idx = 0;
 	int op = functions[k].op;
@@ -603,10 +270,11 @@ static int parse_call(struct parser *p)
 			    p->e->code[argstart[0]].op == SP_OP_CONST)
 				v = &p->e->consts[p->e->code[argstart[0]].arg];
 			if (!v || v->type != SP_STRING)
-				return fail(p, argcol[0],
-					    "%s takes a field path as a "
-					    "string literal, e.g. \"/a\"",
-					    name);
+				return sp_expr_fail(
+				    p, argcol[0],
+				    "%s takes a field path as a "
+				    "string literal, e.g. \"/a\"",
+				    name);
 			struct sp_expr_insn lit = p->e->code[argstart[0]];
 			memmove(
 			    &p->e->code[argstart[0]], &p->e->code[argstart[1]],
@@ -639,7 +307,7 @@ static int parse_call(struct parser *p)
 			 (uint8_t)argc, 1 - (int)argc))
 			return -ENOMEM;
 	}
-	return next(p);
+	return sp_expr_next(p);
 }
 
 static int parse_primary(struct parser *p)
@@ -666,15 +334,16 @@ static int parse_primary(struct parser *p)
 		break;
 	case T_LPAREN: {
 		size_t open = p->tpos;
-		if (enter(p) || next(p) || parse_ternary(p))
+		if (enter(p) || sp_expr_next(p) || parse_ternary(p))
 			return -EINVAL;
 		if (p->tok != T_RPAREN)
-			return fail(p, p->tpos,
-				    "expected ')' to close '(' opened at "
-				    "column %zu",
-				    open + 1);
+			return sp_expr_fail(
+			    p, p->tpos,
+			    "expected ')' to close '(' opened at "
+			    "column %zu",
+			    open + 1);
 		p->depth--;
-		return next(p);
+		return sp_expr_next(p);
 	}
 	case T_FUNC:
 		if (enter(p) || parse_call(p))
@@ -682,20 +351,20 @@ static int parse_primary(struct parser *p)
 		p->depth--;
 		return 0;
 	case T_IDENT:
-		return fail(p, p->tpos, "unknown identifier %s",
-			    tok_text(p, buf, sizeof(buf)));
+		return sp_expr_fail(p, p->tpos, "unknown identifier %s",
+				    sp_expr_tok_text(p, buf, sizeof(buf)));
 	case T_RBRACE:
 	case T_END:
-		return fail(p, p->tpos,
-			    "expected a value before the end of the "
-			    "expression");
+		return sp_expr_fail(p, p->tpos,
+				    "expected a value before the end of the "
+				    "expression");
 	default:
-		return fail(p, p->tpos, "expected a value but found %s",
-			    tok_text(p, buf, sizeof(buf)));
+		return sp_expr_fail(p, p->tpos, "expected a value but found %s",
+				    sp_expr_tok_text(p, buf, sizeof(buf)));
 	}
 	if (rc)
 		return rc;
-	return next(p);
+	return sp_expr_next(p);
 }
 
 static int parse_unary(struct parser *p)
@@ -716,7 +385,7 @@ static int parse_unary(struct parser *p)
 	default:
 		return parse_primary(p);
 	}
-	if (enter(p) || next(p))
+	if (enter(p) || sp_expr_next(p))
 		return -EINVAL;
 	uint32_t start = p->e->ncode;
 	if (parse_unary(p))
@@ -784,7 +453,7 @@ static int parse_binary(struct parser *p, int level)
 		return -EINVAL;
 	while (binop(p->tok, level, &op)) {
 		uint32_t lend = p->e->ncode;
-		if (next(p))
+		if (sp_expr_next(p))
 			return -EINVAL;
 		if (op == SP_OP_AND || op == SP_OP_OR) {
 			uint32_t j = p->e->ncode;
@@ -816,16 +485,17 @@ static int parse_ternary(struct parser *p)
 	if (p->tok != T_QUEST)
 		return 0;
 	size_t q = p->tpos;
-	if (enter(p) || next(p))
+	if (enter(p) || sp_expr_next(p))
 		return -EINVAL;
 	uint32_t jf = p->e->ncode;
 	if (emit(p, SP_OP_JUMP_FALSE, 0, 0, -1) || parse_ternary(p))
 		return -EINVAL;
 	if (p->tok != T_COLON)
-		return fail(p, p->tpos,
-			    "expected ':' for the '?' at column %zu", q + 1);
+		return sp_expr_fail(p, p->tpos,
+				    "expected ':' for the '?' at column %zu",
+				    q + 1);
 	uint32_t j = p->e->ncode;
-	if (emit(p, SP_OP_JUMP, 0, 0, -1) || next(p))
+	if (emit(p, SP_OP_JUMP, 0, 0, -1) || sp_expr_next(p))
 		return -EINVAL;
 	patch(p, jf);
 	if (parse_ternary(p))
@@ -883,26 +553,29 @@ int sp_expr_parse(struct sp_expr *e, struct sp_symtab *st,
 	err->column = 0;
 	err->message[0] = '\0';
 	if (e->text[0] != '$' || e->text[1] != '{') {
-		fail(&p, 0, "expected '${' at the start of an expression");
+		sp_expr_fail(&p, 0,
+			     "expected '${' at the start of an expression");
 		goto out;
 	}
 	p.pos = 2;
-	if (next(&p) || parse_ternary(&p))
+	if (sp_expr_next(&p) || parse_ternary(&p))
 		goto out;
 	if (p.tok == T_END) {
-		fail(&p, p.tpos, "expected '}' at the end of the expression");
+		sp_expr_fail(&p, p.tpos,
+			     "expected '}' at the end of the expression");
 		goto out;
 	}
 	if (p.tok != T_RBRACE) {
-		fail(&p, p.tpos, "unexpected %s; expected an operator or '}'",
-		     tok_text(&p, buf, sizeof(buf)));
+		sp_expr_fail(&p, p.tpos,
+			     "unexpected %s; expected an operator or '}'",
+			     sp_expr_tok_text(&p, buf, sizeof(buf)));
 		goto out;
 	}
-	if (next(&p))
+	if (sp_expr_next(&p))
 		goto out;
 	if (p.tok != T_END) {
-		fail(&p, p.tpos, "unexpected %s after the closing '}'",
-		     tok_text(&p, buf, sizeof(buf)));
+		sp_expr_fail(&p, p.tpos, "unexpected %s after the closing '}'",
+			     sp_expr_tok_text(&p, buf, sizeof(buf)));
 		goto out;
 	}
 	find_fast_path(e);

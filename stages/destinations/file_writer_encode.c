@@ -24,8 +24,7 @@ void *fw_worker_create(void *state, unsigned worker)
 	w->fw = fw;
 	sp_buf_init(&w->enc);
 	/* the writer thread puts the header at the top of each file */
-	sp_csv_encoder_init(&w->csv, fw->cfg->delimiter, fw->cfg->quote,
-			    false);
+	sp_csv_encoder_init(&w->csv, fw->cfg->delimiter, fw->cfg->quote, false);
 	sp_buf_init(&w->header);
 	if (fw->zstd) {
 		w->z = sp_zstd_enc_create((int)fw->cfg->level);
@@ -134,7 +133,7 @@ static int build_header(struct fw_worker *w, const struct sp_symtab *st)
 }
 
 int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
-			  const uint32_t *sel, uint32_t n)
+		   const uint32_t *sel, uint32_t n)
 {
 	struct fw_state *fw = state;
 	struct fw_worker *w = wstate;
