@@ -1,6 +1,6 @@
 /*
- * What the files of config/ share (node.c, diags.c, options.c).  Nothing
- * outside config/ includes this.
+ * What the files of config/ share (node.c, diags.c, options.c, opt_text.c).
+ * Nothing outside config/ includes this.
  */
 #ifndef SPATE_CONFIG_CONFIG_INTERNAL_H
 #define SPATE_CONFIG_CONFIG_INTERNAL_H
@@ -21,5 +21,11 @@
 
 /* shared between the files of this module */
 void cfg_buf_printf(struct sp_buf *out, const char *fmt, ...);
+
+/* opt_text.c: the whole text as a value, 0 or -EINVAL (-ERANGE where the
+ * value does not fit) */
+int cfg_parse_double(const char *s, double *out);
+int cfg_parse_bool(const char *s, bool *out);
+int cfg_parse_size(const char *s, uint64_t *out);
 
 #endif

@@ -82,103 +82,6 @@ static bool node_is_null(const struct sp_node *n)
 	       strcmp(n->text, "NULL") == 0;
 }
 
-int sp_parse_int(const char *s, int64_t *out)
-{
-	const char *p = s;
-	int64_t v = 0;
-	bool neg = false;
-
-	if (*p == '-' || *p == '+')
-		neg = *p++ == '-';
-	if (!*p)
-		return -EINVAL;
-	for (; *p; p++) {
-		int dgt;
-
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		dgt = *p - '0';
-		if (neg) {
-			if (v < (INT64_MIN + dgt) / 10)
-				return -ERANGE;
-			v = v * 10 - dgt;
-		} else {
-			if (v > (INT64_MAX - dgt) / 10)
-				return -ERANGE;
-			v = v * 10 + dgt;
-		}
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	if (!*s || strchr(" \t\n", *s))
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (*end || !isfinite(v))
-		return -EINVAL;
-	if (errno == ERANGE && fabs(v) > 1)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-	static const char *const yes[] = {"true", "yes", "on", NULL};
-	static const char *const no[] = {"false", "no", "off", NULL};
-
-	for (int i = 0; yes[i]; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const struct {
-		const char *suffix;
-		unsigned shift;
-	} units[] = {
-	    {"", 0},	 {"B", 0},  {"K", 10},	 {"KiB", 10}, {"M", 20},
-	    {"MiB", 20}, {"G", 30}, {"GiB", 30}, {"T", 40},   {"TiB", 40},
-	};
-	const char *p = s;
-	uint64_t v = 0;
-
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (*p == ' ')
-		p++;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcasecmp(p, units[i].suffix) != 0)
-			continue;
-		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
-			return -ERANGE;
-		*out = v << units[i].shift;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* State shared by one sp_options_bind call. */
 struct bind {
 	const char *stage;
@@ -188,12 +91,12 @@ struct bind {
 };
 
 static void problem(struct bind *b, const struct sp_node *n,
-		 uint32_t fallback_line, const char *option, const char *fmt,
-		 ...) __attribute__((format(printf, 5, 6)));
+		    uint32_t fallback_line, const char *option, const char *fmt,
+		    ...) __attribute__((format(printf, 5, 6)));
 
 static void problem(struct bind *b, const struct sp_node *n,
-		 uint32_t fallback_line, const char *option, const char *fmt,
-		 ...)
+		    uint32_t fallback_line, const char *option, const char *fmt,
+		    ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -235,8 +138,7 @@ static bool check_bounds(struct bind *b, const struct sp_option *o,
 		return true;
 	fmt_num(lo, sizeof(lo), o->min);
 	fmt_num(hi, sizeof(hi), o->max);
-	problem(b, n, line, name, "%s is out of range (%s..%s)", shown, lo,
-		    hi);
+	problem(b, n, line, name, "%s is out of range (%s..%s)", shown, lo, hi);
 	return false;
 }
 
@@ -251,7 +153,7 @@ static bool check_count(struct bind *b, const struct sp_option *o,
 	fmt_num(lo, sizeof(lo), o->min);
 	fmt_num(hi, sizeof(hi), o->max);
 	problem(b, n, line, name, "%u item%s, expected %s..%s", count,
-		    count == 1 ? "" : "s", lo, hi);
+		count == 1 ? "" : "s", lo, hi);
 	return false;
 }
 
@@ -284,9 +186,8 @@ static bool expr_compiles(struct bind *b, const struct sp_node *n,
 	if (err.column == 0 && !err.message[0])
 		problem(b, n, line, name, "out of memory");
 	else
-		problem(b, n, line, name,
-			    "expression error at column %u: %s", err.column,
-			    err.message);
+		problem(b, n, line, name, "expression error at column %u: %s",
+			err.column, err.message);
 	return false;
 }
 
@@ -319,7 +220,7 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 		}
 		if (r) {
 			problem(b, n, line, name, "%s is not an integer",
-				    shown);
+				shown);
 			return false;
 		}
 		if (!check_bounds(b, o, n, line, name, (double)v, t))
@@ -330,9 +231,8 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 	case SP_OPT_DOUBLE: {
 		double v;
 
-		if (parse_double(t, &v)) {
-			problem(b, n, line, name, "%s is not a number",
-				    shown);
+		if (cfg_parse_double(t, &v)) {
+			problem(b, n, line, name, "%s is not a number", shown);
 			return false;
 		}
 		if (!check_bounds(b, o, n, line, name, v, t))
@@ -341,10 +241,9 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 		return true;
 	}
 	case SP_OPT_BOOL:
-		if (parse_bool(t, (bool *)dst)) {
+		if (cfg_parse_bool(t, (bool *)dst)) {
 			problem(b, n, line, name,
-				    "%s is not a boolean (true or false)",
-				    shown);
+				"%s is not a boolean (true or false)", shown);
 			return false;
 		}
 		return true;
@@ -362,11 +261,11 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 		s = enum_suggest(o->choices, t);
 		if (s)
 			problem(b, n, line, name,
-				    "%s is not one of %s (did you mean %s?)",
-				    shown, list, s);
+				"%s is not one of %s (did you mean %s?)", shown,
+				list, s);
 		else
-			problem(b, n, line, name, "%s is not one of %s",
-				    shown, list);
+			problem(b, n, line, name, "%s is not one of %s", shown,
+				list);
 		return false;
 	}
 	case SP_OPT_CHAR:
@@ -379,22 +278,20 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 			return true;
 		}
 		problem(b, n, line, name,
-			    "%s is not a single character (or \\t, tab)",
-			    shown);
+			"%s is not a single character (or \\t, tab)", shown);
 		return false;
 	case SP_OPT_SIZE: {
 		uint64_t v;
 
-		r = parse_size(t, &v);
+		r = cfg_parse_size(t, &v);
 		if (r == -ERANGE) {
 			problem(b, n, line, name, "%s is too large", shown);
 			return false;
 		}
 		if (r) {
-			problem(
-			    b, n, line, name,
-			    "%s is not a size (bytes, or with K, M, G, T)",
-			    shown);
+			problem(b, n, line, name,
+				"%s is not a size (bytes, or with K, M, G, T)",
+				shown);
 			return false;
 		}
 		if (!check_bounds(b, o, n, line, name, (double)v, t))
@@ -416,8 +313,8 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 	default:
 		break;
 	}
-	problem(b, n, line, name,
-		    "internal: option type %d is not a scalar", (int)o->type);
+	problem(b, n, line, name, "internal: option type %d is not a scalar",
+		(int)o->type);
 	return false;
 nomem:
 	problem(b, n, line, name, "out of memory");
@@ -437,8 +334,7 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 		bool ok = true;
 
 		if (n->kind == SP_NODE_MAP) {
-			problem(b, n, line, name,
-				    "expected a list, got a map");
+			problem(b, n, line, name, "expected a list, got a map");
 			return false;
 		}
 		if (n->kind == SP_NODE_SCALAR) {
@@ -460,8 +356,8 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 
 				snprintf(sub, sizeof(sub), "%s[%u]", name, i);
 				problem(b, it, line, sub,
-					    "expected a scalar, got %s",
-					    kind_name(it->kind));
+					"expected a scalar, got %s",
+					kind_name(it->kind));
 				ok = false;
 				continue;
 			}
@@ -478,7 +374,7 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 
 		if (n->kind != SP_NODE_MAP) {
 			problem(b, n, line, name, "expected a map, got %s",
-				    kind_name(n->kind));
+				kind_name(n->kind));
 			return false;
 		}
 		m->keys = calloc(n->n ? n->n : 1, sizeof(*m->keys));
@@ -494,8 +390,8 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 				snprintf(sub, sizeof(sub), "%s.%s", name,
 					 n->keys[i]);
 				problem(b, it, line, sub,
-					    "expected a scalar, got %s",
-					    kind_name(it->kind));
+					"expected a scalar, got %s",
+					kind_name(it->kind));
 				ok = false;
 				continue;
 			}
@@ -527,7 +423,7 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 
 		if (n->kind != SP_NODE_LIST) {
 			problem(b, n, line, name, "expected a list, got %s",
-				    kind_name(n->kind));
+				kind_name(n->kind));
 			return false;
 		}
 		l->items = calloc(n->n ? n->n : 1, sz);
@@ -541,8 +437,8 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 			snprintf(sub, sizeof(sub), "%s[%u]", name, i);
 			if (it->kind != SP_NODE_MAP) {
 				problem(b, it, line, sub,
-					    "expected a map, got %s",
-					    kind_name(it->kind));
+					"expected a map, got %s",
+					kind_name(it->kind));
 				ok = false;
 				continue;
 			}
@@ -556,15 +452,14 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 	default:
 		if (n->kind != SP_NODE_SCALAR) {
 			problem(b, n, line, name, "expected %s, got %s",
-				    o->type == SP_OPT_INT ||
-					    o->type == SP_OPT_SIZE
-					? "an integer"
-				    : o->type == SP_OPT_DOUBLE ? "a number"
-				    : o->type == SP_OPT_BOOL   ? "a boolean"
-				    : o->type == SP_OPT_EXPR   ? "an expression"
-				    : o->type == SP_OPT_CHAR   ? "a character"
-							       : "a scalar",
-				    kind_name(n->kind));
+				o->type == SP_OPT_INT || o->type == SP_OPT_SIZE
+				    ? "an integer"
+				: o->type == SP_OPT_DOUBLE ? "a number"
+				: o->type == SP_OPT_BOOL   ? "a boolean"
+				: o->type == SP_OPT_EXPR   ? "an expression"
+				: o->type == SP_OPT_CHAR   ? "a character"
+							   : "a scalar",
+				kind_name(n->kind));
 			return false;
 		}
 		return bind_scalar(b, o, n, line, name, dst);
@@ -614,11 +509,11 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 			 prefix ? "." : "", key);
 		if (s)
 			problem(b, map->items[i], line, NULL,
-				    "unknown option '%s' (did you mean '%s'?)",
-				    name, s);
+				"unknown option '%s' (did you mean '%s'?)",
+				name, s);
 		else
 			problem(b, map->items[i], line, NULL,
-				    "unknown option '%s'", name);
+				"unknown option '%s'", name);
 	}
 
 	for (const struct sp_option *o = table; o && o->name; o++) {
@@ -633,8 +528,7 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 			continue;
 		}
 		if (o->required) {
-			problem(b, n, line, name,
-				    "required option is missing");
+			problem(b, n, line, name, "required option is missing");
 			continue;
 		}
 		if (!o->def)
@@ -652,7 +546,7 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 				dn = sp_node_scalar(o->def);
 			if (!dn) {
 				problem(b, NULL, line, name,
-					    "invalid default \"%s\"", o->def);
+					"invalid default \"%s\"", o->def);
 				continue;
 			}
 			dn->line = 0;
@@ -719,7 +613,7 @@ int sp_options_bind(const struct sp_option *table, const struct sp_node *map,
 		memset(config, 0, size);
 	if (map && map->kind != SP_NODE_MAP) {
 		problem(&b, map, 0, NULL, "options must be a map, got %s",
-			    kind_name(map->kind));
+			kind_name(map->kind));
 		return b.problems;
 	}
 	bind_table(table, map, skip, config, NULL, map ? map->line : 0, &b);
