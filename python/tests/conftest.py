@@ -37,3 +37,13 @@ EXPENSES = [
 
 def expenses_text():
     return "".join(json.dumps(r) + "\n" for r in EXPENSES)
+
+
+@pytest.fixture
+def s3():
+    """A fresh s3rver with the buckets 'lake' and 'other' (skipped when
+    s3rver is not installed; scripts/deps installs it)."""
+    from s3server import S3rver
+    srv = S3rver(["lake", "other"])
+    yield srv
+    srv.stop()
