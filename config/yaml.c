@@ -119,6 +119,18 @@ static struct sp_node *yp_placed(struct yp *y, struct sp_node *n)
 	return n;
 }
 
+/* A list or map given up on: "out of memory" (which ends the parse) when
+ * nomem, the problem already said otherwise; NULL for the caller. */
+static struct sp_node *yp_abandon(struct yp *y, struct sp_node *n, bool nomem)
+{
+	if (nomem) {
+		yp_problem(y, 0, "out of memory");
+		y->fatal = true;
+	}
+	sp_node_free(n);
+	return NULL;
+}
+
 static struct sp_node *yp_list(struct yp *y, int depth)
 {
 	struct sp_node *n = yp_placed(y, sp_node_list());
@@ -141,11 +153,9 @@ static struct sp_node *yp_list(struct yp *y, int depth)
 		}
 	}
 nomem:
-	yp_problem(y, 0, "out of memory");
-	y->fatal = true;
+	return yp_abandon(y, n, true);
 fail:
-	sp_node_free(n);
-	return NULL;
+	return yp_abandon(y, n, false);
 }
 
 static struct sp_node *yp_map(struct yp *y, int depth)
@@ -204,11 +214,9 @@ static struct sp_node *yp_map(struct yp *y, int depth)
 		free(key);
 	}
 nomem:
-	yp_problem(y, 0, "out of memory");
-	y->fatal = true;
+	return yp_abandon(y, n, true);
 fail:
-	sp_node_free(n);
-	return NULL;
+	return yp_abandon(y, n, false);
 }
 
 /* Builds the node whose start event is current. */
