@@ -132,18 +132,8 @@ int spate_catalog_create_s3(struct spate_catalog *c, const char *name,
 	if (spec->endpoint &&
 	    (rc = cat_check_endpoint(spec->endpoint, err, errlen)))
 		return rc;
-	if (spec->region) {
-		bool ok = *spec->region != '\0';
-		for (const char *p = spec->region; ok && *p; p++)
-			ok = (*p >= 'a' && *p <= 'z') ||
-			     (*p >= '0' && *p <= '9') || *p == '-';
-		if (!ok) {
-			cat_set_err(err, errlen,
-				    "bad region '%s' (e.g. us-east-1)",
-				    spec->region);
-			return -EINVAL;
-		}
-	}
+	if (spec->region && (rc = cat_check_region(spec->region, err, errlen)))
+		return rc;
 	if ((rc = cat_check_credentials(spec->key_id_env, spec->secret_env,
 					spec->credentials_file, err, errlen)))
 		return rc;
@@ -379,17 +369,34 @@ int spate_catalog_alter(struct spate_catalog *c, const char *name,
 	if ((rc = cat_check_credentials(ch->key_id_env, ch->secret_env,
 					ch->credentials_file, err, errlen)))
 		return rc;
+	if (ch->default_credentials && (ch->key_id_env || ch->credentials_file)) {
+		cat_set_err(err, errlen,
+			    "default credentials or a credential source, not "
+			    "both");
+		return -EINVAL;
+	}
+	/* "" removes an endpoint (AWS again) or a region (not set) */
+	if (ch->endpoint && *ch->endpoint &&
+	    (rc = cat_check_endpoint(ch->endpoint, err, errlen)))
+		return rc;
+	if (ch->region && *ch->region &&
+	    (rc = cat_check_region(ch->region, err, errlen)))
+		return rc;
 	if ((rc = cat_begin(c, err, errlen)))
 		return rc;
 	/* read inside the transaction: nobody changes it under us */
 	if ((rc = spate_catalog_get(c, name, &s, err, errlen)))
 		goto out;
-	bool creds = ch->key_id_env || ch->credentials_file;
-	if (s->kind == SPATE_STAGE_LOCAL && creds) {
+	bool creds = ch->key_id_env || ch->credentials_file ||
+		     ch->default_credentials;
+	if (s->kind == SPATE_STAGE_LOCAL &&
+	    (creds || ch->endpoint || ch->region)) {
 		cat_set_err(err, errlen,
-			    "stage '%s' is a local folder: it takes no "
-			    "credentials",
-			    name);
+			    "stage '%s' is a local folder: it takes no %s",
+			    name,
+			    creds ? "credentials"
+			    : ch->endpoint ? "endpoint"
+					   : "region");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -429,6 +436,22 @@ int spate_catalog_alter(struct spate_catalog *c, const char *name,
 				       "bucket = coalesce(?, bucket) "
 				       "WHERE name = ?",
 				       v, 3, name, err, errlen)))
+			goto out;
+	}
+	if (ch->endpoint || ch->region) {
+		const char *v[] = {ch->endpoint, ch->endpoint && *ch->endpoint
+						     ? ch->endpoint
+						     : NULL,
+				   ch->region, ch->region && *ch->region
+						   ? ch->region
+						   : NULL};
+
+		if ((rc = update_stage(c,
+				       "UPDATE stages SET endpoint = "
+				       "iif(?1 IS NULL, endpoint, ?2), "
+				       "region = iif(?3 IS NULL, region, ?4) "
+				       "WHERE name = ?5",
+				       v, 4, name, err, errlen)))
 			goto out;
 	}
 	if (creds) {

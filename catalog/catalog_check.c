@@ -109,13 +109,27 @@ int cat_check_endpoint(const char *endpoint, char *err, size_t errlen)
 	}
 	if (strncmp(endpoint, "http://", 7) &&
 	    strncmp(endpoint, "https://", 8)) {
+		/* not shown: what is typed here by mistake may be a secret */
 		cat_set_err(err, errlen,
-			    "bad endpoint '%s': give http://HOST[:PORT] or "
-			    "https://HOST[:PORT]",
-			    endpoint);
+			    "bad endpoint (not shown): give http://HOST[:PORT] "
+			    "or https://HOST[:PORT]");
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int cat_check_region(const char *region, char *err, size_t errlen)
+{
+	bool ok = *region != '\0' && strlen(region) < 64;
+
+	for (const char *p = region; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		     *p == '-';
+	if (!ok) /* not shown, as an endpoint */
+		cat_set_err(err, errlen,
+			    "bad region (not shown): lowercase letters, digits "
+			    "and '-', e.g. us-east-1");
+	return ok ? 0 : -EINVAL;
 }
 
 char *cat_s3_url(const char *bucket, const char *prefix)

@@ -52,6 +52,7 @@ bool cat_is_bucket(const char *s, size_t n);
 int cat_check_credentials(const char *key_env, const char *secret_env,
 			  const char *file, char *err, size_t errlen);
 int cat_check_endpoint(const char *endpoint, char *err, size_t errlen);
+int cat_check_region(const char *region, char *err, size_t errlen);
 char *cat_s3_url(const char *bucket, const char *prefix);
 int cat_parse_s3_url(const char *url, char **bucket, char **prefix, char *err,
 		     size_t errlen);

@@ -46,10 +46,14 @@ static const char stage_usage[] =
 	"            [--comment C]\n"
 	"  list [--json]          name, url, enabled, created, comment\n"
 	"  get NAME [--json]      every setting of one stage\n"
-	"  alter NAME [--url URL] [--key-id-env VAR --secret-env VAR |\n"
-	"            --credentials-file F] [--comment C] [--enable | "
-	"--disable]\n"
+	"  alter NAME [--url URL] [--endpoint URL] [--region R]\n"
+	"            [--key-id-env VAR --secret-env VAR | --credentials-file F\n"
+	"            | --default-credentials] [--comment C]\n"
+	"            [--enable | --disable]\n"
 	"  drop NAME              remove it (its load history stays)\n"
+	"  check NAME [--write] [--json]\n"
+	"                         use it: list one key (S3) or the folder;\n"
+	"                         --write also writes and deletes a marker\n"
 	"\n"
 	"options:\n"
 	CATALOG_HELP
@@ -63,9 +67,11 @@ static const char stage_usage[] =
 	"  spate stage create-local raw /data/raw --comment 'daily drops'\n"
 	"  spate stage list --json\n"
 	"  spate stage alter raw --disable\n"
+	"  spate stage check lake --write\n"
 	"\n"
 	"exit codes: 0 done, 1 failed (unknown or duplicate name, catalog "
-	"error),\n"
+	"error,\n"
+	"a failed check),\n"
 	"2 bad usage\n";
 
 static const char create_local_usage[] =
@@ -113,15 +119,27 @@ static const char get_usage[] =
 	"(env:VAR / env:VAR, or file:PATH), never their values.\n";
 
 static const char alter_usage[] =
-	"usage: spate stage alter NAME [--url URL] [--key-id-env VAR "
-	"--secret-env VAR |\n"
-	"         --credentials-file F] [--comment C] [--enable | --disable]\n"
+	"usage: spate stage alter NAME [--url URL] [--endpoint URL] "
+	"[--region R]\n"
+	"         [--key-id-env VAR --secret-env VAR | --credentials-file F |\n"
+	"         --default-credentials] [--comment C] [--enable | "
+	"--disable]\n"
 	"         [--catalog PATH]\n"
 	"\n"
-	"Changes stage NAME in one transaction.  --url: a folder (or\n"
-	"file:///folder) for a local stage, s3://BUCKET[/PREFIX] for an S3\n"
-	"one.  --comment '' removes the comment.  A disabled stage refuses to\n"
-	"be used by flows.\n";
+	"Changes stage NAME in one transaction, checking each value as\n"
+	"create-s3 does (a refused value that may hold a secret is not\n"
+	"shown).  --url: a folder (or file:///folder) for a local stage,\n"
+	"s3://BUCKET[/PREFIX] for an S3 one.  S3 stages only: --endpoint\n"
+	"http(s)://HOST[:PORT] ('' for AWS itself), --region ('' unsets it),\n"
+	"the credential source (the names of two variables, a credentials\n"
+	"file, or --default-credentials: the standard AWS variables and\n"
+	"~/.aws/credentials).  --comment '' removes the comment.  A disabled\n"
+	"stage refuses to be used by flows.  `spate stage check NAME` then\n"
+	"tells whether the stage works.\n"
+	"\n"
+	"example:\n"
+	"  spate stage alter lake --endpoint http://minio:9000 --region "
+	"eu-west-1\n";
 
 static const char drop_usage[] =
 	"usage: spate stage drop NAME [--catalog PATH]\n"
@@ -245,8 +263,7 @@ static void utc(int64_t t, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* "env:A / env:B", "file:/p" or NULL: the source, never a value. */
-static char *credential_source(const struct spate_catalog_stage *s)
+char *cli_stage_credential_source(const struct spate_catalog_stage *s)
 {
 	char *out = NULL;
 
@@ -283,7 +300,7 @@ static void json_str_or_null(struct sp_buf *b, const char *key, const char *v)
 static void json_stage(struct sp_buf *b, const struct spate_catalog_stage *s)
 {
 	char when[32];
-	char *cred = credential_source(s);
+	char *cred = cli_stage_credential_source(s);
 
 	utc(s->created, when, sizeof(when));
 	sp_buf_putc(b, '{');
@@ -462,7 +479,7 @@ static int cmd_get(int argc, char **argv, const char *catalog)
 		print_buf(&b);
 	} else {
 		char when[32];
-		char *cred = credential_source(s);
+		char *cred = cli_stage_credential_source(s);
 		utc(s->created, when, sizeof(when));
 		printf("name:        %s\n", s->name);
 		printf("kind:        %s\n", spate_stage_kind_name(s->kind));
@@ -496,9 +513,12 @@ static int cmd_alter(int argc, char **argv, const char *catalog)
 	int npos;
 	const struct cli_opt opts[] = {
 		{"--url", &ch.url, NULL, NULL},
+		{"--endpoint", &ch.endpoint, NULL, NULL},
+		{"--region", &ch.region, NULL, NULL},
 		{"--key-id-env", &ch.key_id_env, NULL, NULL},
 		{"--secret-env", &ch.secret_env, NULL, NULL},
 		{"--credentials-file", &ch.credentials_file, NULL, NULL},
+		{"--default-credentials", NULL, &ch.default_credentials, NULL},
 		{"--comment", &ch.comment, NULL, NULL},
 		{"--enable", NULL, &enable, NULL},
 		{"--disable", NULL, &disable, NULL},
@@ -516,8 +536,15 @@ static int cmd_alter(int argc, char **argv, const char *catalog)
 	}
 	if (enable || disable)
 		ch.enabled = enable ? 1 : 0;
-	if (!ch.url && !ch.key_id_env && !ch.secret_env &&
-	    !ch.credentials_file && !ch.comment && ch.enabled < 0)
+	if (ch.default_credentials &&
+	    (ch.key_id_env || ch.secret_env || ch.credentials_file)) {
+		fprintf(stderr, "spate: --default-credentials or a credential "
+				"source, not both\n");
+		return SPATE_EXIT_USAGE;
+	}
+	if (!ch.url && !ch.endpoint && !ch.region && !ch.key_id_env &&
+	    !ch.secret_env && !ch.credentials_file &&
+	    !ch.default_credentials && !ch.comment && ch.enabled < 0)
 		return usage_error(alter_usage, "alter: nothing to change");
 	char *url = NULL, *file = NULL;
 	if ((ch.url && !(url = absolute(ch.url))) ||
@@ -573,6 +600,8 @@ const struct cli_command cli_stage_commands[] = {
 	{"alter", "NAME", "change a stage", CLI_ARG_NONE, NULL, cmd_alter,
 	 NULL},
 	{"drop", "NAME", "remove a stage", CLI_ARG_NONE, NULL, cmd_drop, NULL},
+	{"check", "NAME", "test that a stage can be used", CLI_ARG_NONE, NULL,
+	 cli_stage_check, NULL},
 	{NULL, NULL, NULL, CLI_ARG_NONE, NULL, NULL, NULL},
 };
 
@@ -607,7 +636,7 @@ int cli_stage(int argc, char **argv)
 		fputs(stage_usage, stderr);
 		return SPATE_EXIT_USAGE;
 	}
-	const char *cmd = argv[i], *names[8];
+	const char *cmd = argv[i], *names[16];
 	size_t n = 0;
 	for (const struct cli_command *c = cli_stage_commands; c->name; c++) {
 		if (!strcmp(c->name, cmd))

@@ -213,6 +213,13 @@ struct cli_command {
 
 /* {NULL}-terminated */
 extern const struct cli_command cli_commands[];
+
+struct spate_catalog_stage;
+/* An S3 stage's credential source, "env:A / env:B" or "file:/p", or NULL
+ * when it names none (malloc'd): never a value (catalog_cmd.c). */
+char *cli_stage_credential_source(const struct spate_catalog_stage *s);
+/* `spate stage check` (stage_check.c). */
+int cli_stage_check(int argc, char **argv, const char *catalog);
 extern const struct cli_command cli_stage_commands[];
 /* The global options (main.c): value takes a value. */
 struct cli_global {

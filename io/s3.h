@@ -68,6 +68,10 @@ struct sp_s3_source {
 	const char *credentials_file; /* an AWS credentials file */
 };
 
+struct spate_catalog_stage;
+/* The source an S3 catalog stage names (its strings, not copied). */
+struct sp_s3_source sp_s3_source_of_stage(const struct spate_catalog_stage *st);
+
 /* Fills *cfg (zeroed first; free with sp_s3_config_fini) from src.
  * Returns 0, -ENOMEM, or -EINVAL / -ENOENT with the reason in err (a
  * variable named by the stage that is not set, a credentials file that
@@ -91,6 +95,10 @@ int sp_s3_create(const struct sp_s3_config *cfg, struct sp_s3 **out);
 void sp_s3_destroy(struct sp_s3 *s3);
 /* The message of the last failed call ("" when none). */
 const char *sp_s3_error(const struct sp_s3 *s3);
+/* S3's error code of the last failed request ("NoSuchBucket" ...; ""
+ * when the server sent none, e.g. no connection), and its HTTP status
+ * into *status (0 when no answer came; status may be NULL). */
+const char *sp_s3_error_code(const struct sp_s3 *s3, long *status);
 /* Retries made by this client so far. */
 uint64_t sp_s3_retries(const struct sp_s3 *s3);
 

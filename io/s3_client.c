@@ -68,6 +68,13 @@ const char *sp_s3_error(const struct sp_s3 *s3)
 	return s3->error;
 }
 
+const char *sp_s3_error_code(const struct sp_s3 *s3, long *status)
+{
+	if (status)
+		*status = s3->error_status;
+	return s3->error_code;
+}
+
 uint64_t sp_s3_retries(const struct sp_s3 *s3)
 {
 	return s3->retries;
@@ -176,6 +183,8 @@ int sp_s3_req_setup(struct sp_s3 *s3, CURL *h, struct s3_req *r)
 	int rc;
 
 	r->h = h;
+	s3->error_code[0] = '\0'; /* a code belongs to one request */
+	s3->error_status = 0;
 	if ((rc = build_url(s3, r)) || (rc = set_headers(s3, r)))
 		return rc;
 	curl_easy_setopt(h, CURLOPT_URL, r->url);
@@ -262,7 +271,7 @@ static bool curl_retryable(CURLcode cc)
 }
 
 static void final_error(struct sp_s3 *s3, const struct s3_req *r,
-			const char *what)
+			const char *code, const char *what)
 {
 	unsigned retries = r->tries ? r->tries - 1 : 0;
 	char tail[64] = "";
@@ -272,6 +281,8 @@ static void final_error(struct sp_s3 *s3, const struct s3_req *r,
 			 retries == 1 ? "retry" : "retries");
 	snprintf(s3->error, sizeof(s3->error), "S3 %s s3://%s/%s: %s%s",
 		 r->method, r->bucket, r->key ? r->key : "", what, tail);
+	snprintf(s3->error_code, sizeof(s3->error_code), "%s", code);
+	s3->error_status = r->status;
 }
 
 int sp_s3_req_outcome(struct sp_s3 *s3, struct s3_req *r, CURLcode cc,
@@ -292,7 +303,7 @@ int sp_s3_req_outcome(struct sp_s3 *s3, struct s3_req *r, CURLcode cc,
 				 "HTTP %ld: more bytes than the %zu asked for",
 				 r->status, r->cap);
 		if (!*retry)
-			final_error(s3, r, what);
+			final_error(s3, r, "", what);
 		return cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 	}
 	/* CompleteMultipartUpload may fail inside a 200 */
@@ -307,7 +318,7 @@ int sp_s3_req_outcome(struct sp_s3 *s3, struct s3_req *r, CURLcode cc,
 			 (r->status == 200); /* error inside a 200 */
 	*retry = transient && sp_s3_req_may_retry(s3, r);
 	if (!*retry)
-		final_error(s3, r, what);
+		final_error(s3, r, code, what);
 	return r->status == 200 ? -EIO : status_errno(r->status);
 }
 

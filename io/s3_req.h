@@ -15,6 +15,8 @@ struct sp_s3 {
 	CURL *easy;
 	char sigv4[128]; /* "aws:amz:REGION:s3" */
 	char error[1024];
+	char error_code[64]; /* S3's <Code> of the last failure, or "" */
+	long error_status;   /* its HTTP status, 0 when none came */
 	uint64_t retries;
 };
 

@@ -124,12 +124,18 @@ struct spate_stage_change {
 	const char *key_id_env;	      /* both: replaces the credential source */
 	const char *secret_env;
 	const char *credentials_file; /* replaces the credential source */
+	bool default_credentials;     /* the source becomes none: the
+				       * standard AWS variables and file */
+	const char *endpoint;	      /* s3: http(s)://host[:port]; "" AWS */
+	const char *region;	      /* s3: "" removes it */
 	const char *comment;	      /* "" removes it */
 	int enabled;		      /* 1 enable, 0 disable, -1 unchanged */
 };
 
 /* Changes a stage in one transaction.  -ENOENT (unknown name, with a
- * suggestion), -EINVAL (bad value; a URL of the other kind). */
+ * suggestion), -EINVAL (bad value, checked as create does and never
+ * shown when it may hold a secret; a URL of the other kind; an endpoint,
+ * region or credentials for a local stage). */
 int spate_catalog_alter(struct spate_catalog *c, const char *name,
 			const struct spate_stage_change *ch, char *err,
 			size_t errlen);

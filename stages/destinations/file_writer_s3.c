@@ -127,13 +127,7 @@ static int from_stage(struct fw_state *fw, struct fw_s3 *s, char *err,
 	if (asprintf(&s->prefix, "%s%s%s%s", p, pl && p[pl - 1] != '/' ? "/" : "",
 		     cfg->dir, dl && cfg->dir[dl - 1] != '/' ? "/" : "") < 0)
 		s->prefix = NULL;
-	struct sp_s3_source src = {
-	    .endpoint = st->endpoint,
-	    .region = st->region,
-	    .key_id_env = st->key_id_env,
-	    .secret_env = st->secret_env,
-	    .credentials_file = st->credentials_file,
-	};
+	struct sp_s3_source src = sp_s3_source_of_stage(st);
 	rc = s->bucket && s->prefix ? make_client(s, &src, "stage", err, errlen)
 				    : -ENOMEM;
 	spate_catalog_stage_free(st);

@@ -190,13 +190,7 @@ static int make_client(struct fr_state *fr, const struct sp_s3_source *src,
 int fr_s3_open_stage(struct fr_state *fr, const struct spate_catalog_stage *s,
 		     char *err, size_t errlen)
 {
-	struct sp_s3_source src = {
-	    .endpoint = s->endpoint,
-	    .region = s->region,
-	    .key_id_env = s->key_id_env,
-	    .secret_env = s->secret_env,
-	    .credentials_file = s->credentials_file,
-	};
+	struct sp_s3_source src = sp_s3_source_of_stage(s);
 	size_t pl = strlen(s->path ? s->path : "");
 
 	fr->s3_bucket = strdup(s->bucket);

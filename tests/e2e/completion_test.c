@@ -103,7 +103,7 @@ static const struct want cases[] = {
 	{"run --w", "--workers"},
 	{"run --log-level d", "debug"},
 	{"stages str", "stream_selector"},
-	{"stage c", "create-local create-s3"},
+	{"stage c", "create-local create-s3 check"},
 	{"stage create-s3 --b", "--bucket"},
 	{"stage --catalog x l", "list"},
 	{"help st", "stages stage"},

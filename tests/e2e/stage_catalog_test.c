@@ -315,7 +315,8 @@ Test(catalog_cli, usage_errors_and_help)
 	struct t t;
 	struct e2e_result r;
 	static const char *const subs[] = {"create-local", "create-s3", "list",
-					   "get", "alter", "drop", NULL};
+					   "get", "alter", "drop", "check",
+					   NULL};
 
 	t_init(&t);
 	sp(&r, &t, "stage", NULL);

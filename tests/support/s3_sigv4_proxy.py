@@ -19,6 +19,10 @@ Faults for retry tests: --fail N answers the first N requests matching
 (SlowDown), 500 (InternalError) or reset (the connection is closed
 without an answer).
 
+Policies: --deny-match REGEX answers a well-signed request matching it
+(over "METHOD /path?query") with 403 AccessDenied, as S3 does for
+credentials whose policy does not allow the call.
+
 Kills at a chosen request: with --hold-file PATH, a request matching the
 regex that file holds (over "METHOD /path?query") is held: the file is
 renamed to PATH.taken (so one request only is held), "HOLD" is logged,
@@ -27,7 +31,7 @@ answer and without forwarding, as if the client had died before sending.
 
 Prints "listening on 127.0.0.1:PORT" once ready; one line per request
 goes to --log: "OK", "BADSIG", "BADKEY", "NOAUTH" or "FAULT", then the
-method and the path with its query.
+method and the path with its query ("DENY" for --deny-match).
 """
 import argparse
 import hashlib
@@ -188,6 +192,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                              "we calculated does not match "
                                              "the signature you provided. "
                                              "(" + detail + ")"))
+        if ARGS.deny_match and \
+                re.search(ARGS.deny_match, "%s %s" % (self.command,
+                                                     self.path)):
+            self.note("DENY")
+            return self.reply(403, error_xml("AccessDenied",
+                                             "Access Denied"))
         if self.fault() or self.hold():
             return None
         self.note("OK")
@@ -264,6 +274,7 @@ def main():
                    choices=["503", "500", "reset"])
     p.add_argument("--fail-match", default=".")
     p.add_argument("--hold-file", default=None)
+    p.add_argument("--deny-match", default=None)
     ARGS = p.parse_args()
     FAULTS["left"] = ARGS.fail
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
