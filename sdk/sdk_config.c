@@ -61,6 +61,18 @@ static bool is_yaml(const char *value)
 	       (n >= 2 && value[0] == '"' && value[n - 1] == '"');
 }
 
+/* A value set through the SDK was not read from the flow file: the
+ * positions its parse gave (line 1 of the value's own text) would send
+ * the user to a line that is not there, so the value carries none and
+ * its errors name the stage and option only. */
+static void forget_positions(struct sp_node *n)
+{
+	n->line = 0;
+	n->column = 0;
+	for (uint32_t i = 0; n->kind != SP_NODE_SCALAR && i < n->n; i++)
+		forget_positions(n->items[i]);
+}
+
 int spate_stage_set_config(struct spate_stage *stage, const char *option,
 			   const char *value)
 {
@@ -88,7 +100,7 @@ int spate_stage_set_config(struct spate_stage *stage, const char *option,
 		v = sp_node_scalar(value);
 	if (!v)
 		return is_yaml(value) ? -EINVAL : -ENOMEM;
-	v->line = 0;
+	forget_positions(v);
 	r = sp_node_map_set(stage->s->config, option, v);
 	if (r)
 		sp_node_free(v);
