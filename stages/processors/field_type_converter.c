@@ -255,14 +255,40 @@ static int double_to_int(double d, int64_t *out, const char **why)
 	return 0;
 }
 
+/* Every converter below: 0 with *out set, -ENOMEM, or -EINVAL/-ERANGE
+ * with *why.  Each handles its own type first, then the others. */
+static int not_scalar(const char **why)
+{
+	*why = "not a scalar";
+	return -EINVAL;
+}
+
+static int string_to_int(const struct sp_value *v, struct sp_arena *a,
+			 struct sp_value *out, const char **why)
+{
+	const char *s;
+	size_t len;
+	bool is_int;
+	int64_t i;
+	double d;
+	int rc = sp_value_string_bytes(v, a, &s, &len);
+
+	if (rc == -ENOMEM)
+		return rc;
+	rc = text_number(rc, s, len, &is_int, &i, &d, "out of range for int",
+			 why);
+	if (!rc && !is_int)
+		rc = double_to_int(d, &i, why);
+	if (!rc)
+		*out = sp_value_int(i);
+	return rc;
+}
+
 static int to_int(const struct sp_value *v, struct sp_arena *a,
 		  struct sp_value *out, const char **why)
 {
 	double d;
 	int64_t i;
-	const char *s;
-	size_t len;
-	bool is_int;
 	int rc;
 
 	switch (v->type) {
@@ -287,55 +313,76 @@ static int to_int(const struct sp_value *v, struct sp_arena *a,
 		*out = sp_value_int(v->b);
 		return 0;
 	case SP_STRING:
-		rc = sp_value_string_bytes(v, a, &s, &len);
-		if (rc == -ENOMEM)
-			return rc;
-		rc = text_number(rc, s, len, &is_int, &i, &d,
-				 "out of range for int", why);
-		if (rc)
-			return rc;
-		if (!is_int) {
-			rc = double_to_int(d, &i, why);
-			if (rc)
-				return rc;
-		}
-		*out = sp_value_int(i);
-		return 0;
+		return string_to_int(v, a, out, why);
 	default:
-		*why = "not a scalar";
-		return -EINVAL;
+		return not_scalar(why);
 	}
+}
+
+/* An int as an exact double, or -ERANGE. */
+static int int_to_double(const struct sp_value *v, struct sp_value *out,
+			 const char **why)
+{
+	int64_t i;
+	double d;
+
+	if (sp_value_to_int(v, &i)) {
+		/* digits beyond int64: as a double if finite */
+		if (sp_value_to_double(v, &d) || !isfinite(d)) {
+			*why = "not a number";
+			return -EINVAL;
+		}
+		*why = "too large to be exact as a double";
+		return -ERANGE;
+	}
+	d = (double)i;
+	if (d >= TWO63 || (int64_t)d != i) {
+		*why = "too large to be exact as a double";
+		return -ERANGE;
+	}
+	*out = sp_value_double(d);
+	return 0;
+}
+
+static int string_to_double(const struct sp_value *v, struct sp_arena *a,
+			    struct sp_value *out, const char **why)
+{
+	const char *s;
+	size_t len;
+	bool is_int;
+	int64_t i;
+	double d;
+	int rc = sp_value_string_bytes(v, a, &s, &len);
+
+	if (rc == -ENOMEM)
+		return rc;
+	if (!rc && json_decimal(s, len)) {
+		/* already a JSON number as written: keep the text, so 12.50
+		 * stays 12.50 (and no strtod/printf) */
+		*out = (struct sp_value){.type = SP_DOUBLE,
+					 .flags = SP_VALUE_TEXT,
+					 .len = (uint32_t)len,
+					 .str = s};
+		return 0;
+	}
+	rc = text_number(rc, s, len, &is_int, &i, &d,
+			 "too large to be exact as a double", why);
+	if (rc)
+		return rc;
+	if (is_int) {
+		struct sp_value iv = sp_value_int(i);
+		return int_to_double(&iv, out, why);
+	}
+	*out = sp_value_double(d);
+	return 0;
 }
 
 static int to_double(const struct sp_value *v, struct sp_arena *a,
 		     struct sp_value *out, const char **why)
 {
 	double d;
-	int64_t i;
-	const char *s;
-	size_t len;
-	bool is_int;
-	int rc;
 
 	switch (v->type) {
-	case SP_INT:
-		rc = sp_value_to_int(v, &i);
-		if (rc) {
-			/* digits beyond int64: as a double if finite */
-			if (sp_value_to_double(v, &d) || !isfinite(d)) {
-				*why = "not a number";
-				return -EINVAL;
-			}
-			*why = "too large to be exact as a double";
-			return -ERANGE;
-		}
-		d = (double)i;
-		if (d >= TWO63 || (int64_t)d != i) {
-			*why = "too large to be exact as a double";
-			return -ERANGE;
-		}
-		*out = sp_value_double(d);
-		return 0;
 	case SP_DOUBLE:
 		if (sp_value_to_double(v, &d) || !isfinite(d)) {
 			*why = "not a finite number";
@@ -343,35 +390,15 @@ static int to_double(const struct sp_value *v, struct sp_arena *a,
 		}
 		*out = sp_value_double(d);
 		return 0;
+	case SP_INT:
+		return int_to_double(v, out, why);
 	case SP_BOOL:
 		*out = sp_value_double(v->b ? 1.0 : 0.0);
 		return 0;
 	case SP_STRING:
-		rc = sp_value_string_bytes(v, a, &s, &len);
-		if (rc == -ENOMEM)
-			return rc;
-		if (!rc && json_decimal(s, len)) {
-			/* already a JSON number as written: keep the text,
-			 * so 12.50 stays 12.50 (and no strtod/printf) */
-			*out = (struct sp_value){.type = SP_DOUBLE,
-						 .flags = SP_VALUE_TEXT,
-						 .len = (uint32_t)len,
-						 .str = s};
-			return 0;
-		}
-		rc = text_number(rc, s, len, &is_int, &i, &d,
-				 "too large to be exact as a double", why);
-		if (rc)
-			return rc;
-		if (is_int) {
-			struct sp_value iv = sp_value_int(i);
-			return to_double(&iv, a, out, why);
-		}
-		*out = sp_value_double(d);
-		return 0;
+		return string_to_double(v, a, out, why);
 	default:
-		*why = "not a scalar";
-		return -EINVAL;
+		return not_scalar(why);
 	}
 }
 
@@ -416,8 +443,7 @@ static int to_bool(const struct sp_value *v, struct sp_arena *a,
 		}
 		break;
 	default:
-		*why = "not a scalar";
-		return -EINVAL;
+		return not_scalar(why);
 	}
 	*why = "only true/false/1/0 convert to bool";
 	return -EINVAL;
