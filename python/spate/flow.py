@@ -287,10 +287,54 @@ class Run:
         return st
 
     async def wait_async(self, check=True):
-        loop = asyncio.get_running_loop()
+        """wait() for asyncio: the event loop runs other tasks while
+        spate's threads do the work.  Cancelling the awaiting task aborts
+        the run (its outputs roll back) and the cancellation goes on."""
         if self._final is None:
-            await loop.run_in_executor(None, self._native.wait)
+            loop = asyncio.get_running_loop()
+            ended = loop.run_in_executor(None, self._native.wait)
+            try:
+                # shielded: a cancel must not orphan the waiting thread
+                await asyncio.shield(ended)
+            except asyncio.CancelledError:
+                self.stop(abort=True)
+                await ended
+                self._finish()
+                raise
         return self.wait(check)
+
+
+class AsyncRun(Run):
+    """What flow.run_async() returns: a started Run that is also a
+    coroutine, so `await flow.run_async()`, asyncio.run(...),
+    create_task(...) and gather(...) take it; awaiting it gives the final
+    RunStatus (once: wait_async() for more waits).  status() and stop()
+    work meanwhile, from the loop or any thread."""
+
+    def __init__(self, flow, native, instances, check):
+        super().__init__(flow, native, instances)
+        self._check = check
+        self._coro = None
+
+    def _waiter(self):
+        # made on first use, so that a handle never awaited (stopped and
+        # waited for synchronously) leaves no unawaited coroutine behind
+        if self._coro is None:
+            self._coro = self.wait_async(self._check)
+        return self._coro
+
+    def __await__(self):
+        return self._waiter().__await__()
+
+    def send(self, value):
+        return self._waiter().send(value)
+
+    def throw(self, *exc):
+        return self._waiter().throw(*exc)
+
+    def close(self):
+        if self._coro is not None:
+            self._coro.close()
 
 
 class Flow:
@@ -401,6 +445,12 @@ class Flow:
     def start(self, workers=0, force=False):
         """Starts a run in the background; returns the Run (also kept as
         the flow's current run for wait / stop / status)."""
+        self._run = Run(self, *self._launch(workers, force))
+        return self._run
+
+    def _launch(self, workers, force):
+        """Validates and starts; the native run and the Python stages'
+        instances by stage id."""
         self.validate()
         sinks, instances, names = {}, {}, {}
         try:
@@ -422,19 +472,19 @@ class Flow:
         finally:
             for sid, name in names.items():
                 self._nf.set_config(sid, "name", name)
-        self._run = Run(self, native, instances)
-        return self._run
+        return native, instances
 
     def run(self, workers=0, force=False, check=True):
         """Runs the flow to the end; returns its final RunStatus (a failed
         run raises RunError unless check is false)."""
         return self.start(workers=workers, force=force).wait(check)
 
-    async def run_async(self, workers=0, force=False, check=True):
-        """`await flow.run_async()`: the run goes on in spate's threads
-        while the event loop runs other tasks."""
-        run = self.start(workers=workers, force=force)
-        return await run.wait_async(check)
+    def run_async(self, workers=0, force=False, check=True):
+        """Starts the run now and returns its AsyncRun: `status = await
+        flow.run_async()`, or keep the handle to watch (status()) and stop
+        (stop()) it while the event loop runs other tasks."""
+        self._run = AsyncRun(self, *self._launch(workers, force), check)
+        return self._run
 
     def _current(self):
         if self._run is None:
