@@ -3,10 +3,13 @@
  * command (with a value, a flag without one, or a repeatable value), the
  * rest positional.  `--name=value` and `--name value` are the same (main
  * splits the first form before a command sees it; both are accepted here
- * too).  Unknown options get a "did you mean" from the table.  While
+ * too).  Unknown options get a "did you mean" from the table.  A usage
+ * error is printed on stderr and, for commands whose --json status must
+ * say what went wrong (run, validate), also kept as a problem.  While
  * cli_describing is set (`spate completion`), a command's table is handed
  * to it instead of being parsed.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +25,23 @@ static const struct cli_opt *find_opt(const struct cli_opt *opts, const char *a,
 	return NULL;
 }
 
+int cli_usage_error(struct sp_diags *d, const char *option, const char *fmt,
+		    ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "spate: %s\n", msg);
+	if (d)
+		sp_diags_add(d, 0, NULL, option, "%s", msg);
+	return SPATE_EXIT_USAGE;
+}
+
 static int unknown_opt(const struct cli_opt *opts, const char *a,
-		       const char *usage)
+		       const char *usage, struct sp_diags *d)
 {
 	const char *names[40];
 	int k = 0;
@@ -33,10 +51,12 @@ static int unknown_opt(const struct cli_opt *opts, const char *a,
 	names[k++] = "--help";
 	names[k] = NULL;
 	const char *hint = cli_suggest(a, names);
-	fprintf(stderr, "spate: unknown option '%s'", a);
 	if (hint)
-		fprintf(stderr, " (did you mean '%s'?)", hint);
-	fprintf(stderr, "\n\n");
+		cli_usage_error(d, a, "unknown option '%s' (did you mean '%s'?)", a,
+			    hint);
+	else
+		cli_usage_error(d, a, "unknown option '%s'", a);
+	fputc('\n', stderr);
 	fputs(usage, stderr);
 	return SPATE_EXIT_USAGE;
 }
@@ -61,8 +81,9 @@ static int take_value(const struct cli_opt *o, const char *v)
 
 struct cli_describe *cli_describing;
 
-int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
-		   const char **pos, int maxpos, int *npos, const char *usage)
+int cli_parse_args_diags(int argc, char **argv, const struct cli_opt *opts,
+			 const char **pos, int maxpos, int *npos,
+			 const char *usage, struct sp_diags *d)
 {
 	*npos = 0;
 	if (cli_describing) {
@@ -77,10 +98,9 @@ int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
 		}
 		if (a[0] != '-' || !a[1]) {
 			if (*npos >= maxpos) {
-				fprintf(stderr,
-					"spate: unexpected argument "
-					"'%s'\n\n",
-					a);
+				cli_usage_error(d, NULL,
+					    "unexpected argument '%s'", a);
+				fputc('\n', stderr);
 				fputs(usage, stderr);
 				return SPATE_EXIT_USAGE;
 			}
@@ -91,25 +111,31 @@ int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
 		const struct cli_opt *o =
 		    find_opt(opts, a, eq ? (size_t)(eq - a) : strlen(a));
 		if (!o)
-			return unknown_opt(opts, a, usage);
+			return unknown_opt(opts, a, usage, d);
 		int rc = 0;
 		if (o->flag) {
-			if (eq) {
-				fprintf(stderr, "spate: %s takes no value\n",
-					o->name);
-				return SPATE_EXIT_USAGE;
-			}
+			if (eq)
+				return cli_usage_error(d, o->name,
+						   "%s takes no value",
+						   o->name);
 			*o->flag = true;
 		} else if (eq) {
 			rc = take_value(o, eq + 1);
 		} else if (i + 1 < argc) {
 			rc = take_value(o, argv[++i]);
 		} else {
-			fprintf(stderr, "spate: %s needs a value\n", o->name);
-			return SPATE_EXIT_USAGE;
+			return cli_usage_error(d, o->name, "%s needs a value",
+					   o->name);
 		}
 		if (rc)
 			return rc;
 	}
 	return -1;
+}
+
+int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
+		   const char **pos, int maxpos, int *npos, const char *usage)
+{
+	return cli_parse_args_diags(argc, argv, opts, pos, maxpos, npos,
+				    usage, NULL);
 }

@@ -179,6 +179,16 @@ struct cli_opt {
  * usage error (printed). */
 int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
 		   const char **pos, int maxpos, int *npos, const char *usage);
+/* A usage error: "spate: MESSAGE" on stderr and, when d is not NULL,
+ * the problem in d (option: the argument it is about, or NULL).  Returns
+ * exit code 2. */
+int cli_usage_error(struct sp_diags *d, const char *option, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+/* The same, adding a usage error to d as well (option: the argument it
+ * is about), for a --json status that reports it. */
+int cli_parse_args_diags(int argc, char **argv, const struct cli_opt *opts,
+			 const char **pos, int maxpos, int *npos,
+			 const char *usage, struct sp_diags *d);
 
 /* While set, cli_parse_args passes its table to add(d, opts) and returns
  * 0 without parsing, so a command called with it returns at once: how

@@ -33,7 +33,8 @@ static const char run_usage[] =
 	"                          environment)\n"
 	"  --json                  print the final status as JSON on stdout\n"
 	"                          (also when the flow is invalid: status\n"
-	"                          \"invalid\" with its problems)\n"
+	"                          \"invalid\" with its problems; a bad\n"
+	"                          command line: \"usage\")\n"
 	"  --metrics-file PATH     keep PATH up to date (every second and at\n"
 	"                          the end) in Prometheus text format\n"
 	"  --progress-interval S   without a terminal, log the progress line\n"
@@ -180,24 +181,33 @@ struct run_args {
 
 /* a number from lo to hi in text v of option name: 0, or exit code 2 */
 static int number(const char *name, const char *v, double lo, double hi,
-		  double *out)
+		  double *out, struct sp_diags *d)
 {
 	char *end;
 	double x = strtod(v, &end);
 
-	if (end == v || *end || !(x >= lo && x <= hi)) {
-		fprintf(stderr, "spate: %s %s: give a number from %g to %g\n",
-			name, v, lo, hi);
-		return SPATE_EXIT_USAGE;
-	}
+	if (end == v || *end || !(x >= lo && x <= hi))
+		return cli_usage_error(d, name, "%s %s: give a number from "
+						"%g to %g",
+				       name, v, lo, hi);
 	*out = x;
 	return 0;
 }
 
-/* -1: go on; else the exit code.  run: the options of `spate run`, else
- * those of `spate validate`. */
+/* --json anywhere on the command line, even after an argument that
+ * ends the parsing (the usage error is then reported as JSON too) */
+static bool wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json"))
+			return true;
+	return false;
+}
+
+/* -1: go on; else the exit code, with a usage error in d.  run: the
+ * options of `spate run`, else those of `spate validate`. */
 static int parse_args(int argc, char **argv, struct run_args *a, bool run,
-		      const char *usage)
+		      const char *usage, struct sp_diags *d)
 {
 	const char *workers = NULL, *interval = NULL, *pos[2];
 	bool force = false, no_pin = false, validate_only = false;
@@ -223,39 +233,39 @@ static int parse_args(int argc, char **argv, struct run_args *a, bool run,
 
 	memset(a, 0, sizeof(*a));
 	a->progress_s = 10;
-	int rc = cli_parse_args(argc, argv, run ? run_opts : validate_opts,
-				pos, 2, &npos, usage);
+	a->json = wants_json(argc, argv);
+	int rc = cli_parse_args_diags(argc, argv,
+				      run ? run_opts : validate_opts, pos, 2,
+				      &npos, usage, d);
+	if (npos > 0)
+		a->flow = pos[0];
 	if (rc >= 0)
 		return rc;
-	if (npos == 2) {
-		fprintf(stderr, "spate: one flow file at a time ('%s' "
-				"and '%s')\n",
-			pos[0], pos[1]);
-		return SPATE_EXIT_USAGE;
-	}
+	if (npos == 2)
+		return cli_usage_error(d, NULL, "one flow file at a time "
+						"('%s' and '%s')",
+				       pos[0], pos[1]);
 	if (npos == 0) {
-		fprintf(stderr, "spate: which flow? give a flow file\n\n%s",
-			usage);
+		cli_usage_error(d, NULL, "which flow? give a flow file");
+		fprintf(stderr, "\n%s", usage);
 		return SPATE_EXIT_USAGE;
 	}
-	a->flow = pos[0];
 	a->opt.force = force;
 	a->opt.no_pin = no_pin;
 	a->opt.validate_only = validate_only;
 	if (workers) {
 		char *end;
 		long n = strtol(workers, &end, 10);
-		if (*end || end == workers || n < 1 || n > 1024) {
-			fprintf(stderr, "spate: --workers %s: give a number "
-					"from 1 to 1024\n",
-				workers);
-			return SPATE_EXIT_USAGE;
-		}
+		if (*end || end == workers || n < 1 || n > 1024)
+			return cli_usage_error(d, "--workers",
+					       "--workers %s: give a number "
+					       "from 1 to 1024",
+					       workers);
 		a->opt.workers = (unsigned)n;
 	}
 	if (interval) {
-		double v;
-		if (number("--progress-interval", interval, 0, 86400, &v))
+		double v = 0;
+		if (number("--progress-interval", interval, 0, 86400, &v, d))
 			return SPATE_EXIT_USAGE;
 		a->progress_s = v;
 	}
@@ -288,9 +298,16 @@ static struct sp_flow *args_and_flow(int argc, char **argv,
 				     struct run_args *a, bool run,
 				     int *exit_code)
 {
-	int rc = parse_args(argc, argv, a, run,
-			    run ? run_usage : validate_usage);
+	struct sp_diags d;
 
+	sp_diags_init(&d, NULL);
+	int rc = parse_args(argc, argv, a, run,
+			    run ? run_usage : validate_usage, &d);
+	/* --json answers every outcome: a bad command line is the status
+	 * "usage" with what was wrong (--help prints the usage instead) */
+	if (rc == SPATE_EXIT_USAGE && a->json)
+		cli_status_json(stdout, NULL, a->flow, "usage", &d);
+	sp_diags_fini(&d);
 	if (rc >= 0) {
 		free(a->sets.v);
 		free(a->params.v);

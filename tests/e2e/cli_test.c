@@ -146,6 +146,75 @@ Test(cli, bad_workers_value)
 			   "1024\n");
 }
 
+/* With --json, a bad command line still answers on stdout: one status
+ * object "usage" with what was wrong (even when --json comes after the
+ * argument that stopped the parsing), exit 2, the message on stderr. */
+Test(cli, usage_error_with_json_prints_a_status)
+{
+	static const struct {
+		const char *argv[7];
+		const char *out, *err;
+	} cases[] = {
+	    {{"run", "x.yaml", "--bogus", "--json", NULL},
+	     "{\"flow\":null,\"file\":\"x.yaml\",\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--bogus\",\"message\":\"unknown option "
+	     "'--bogus'\"}]}\n",
+	     "spate: unknown option '--bogus'\n\nusage: spate run FLOW"},
+	    {{"run", "x.yaml", "--json", "--wrkers", "2", NULL},
+	     "{\"flow\":null,\"file\":\"x.yaml\",\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--wrkers\",\"message\":\"unknown option "
+	     "'--wrkers' (did you mean '--workers'?)\"}]}\n",
+	     "spate: unknown option '--wrkers' (did you mean '--workers'?)\n"},
+	    {{"run", "--json", NULL},
+	     "{\"flow\":null,\"file\":null,\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":null,\"message\":\"which flow? give a flow "
+	     "file\"}]}\n",
+	     "spate: which flow? give a flow file\n"},
+	    {{"run", "x.yaml", "--workers", "0", "--json", NULL},
+	     "{\"flow\":null,\"file\":\"x.yaml\",\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--workers\",\"message\":\"--workers 0: give a "
+	     "number from 1 to 1024\"}]}\n",
+	     "spate: --workers 0: give a number from 1 to 1024\n"},
+	    {{"run", "x.yaml", "y.yaml", "--json", NULL},
+	     "{\"flow\":null,\"file\":\"x.yaml\",\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":null,\"message\":\"one flow file at a time "
+	     "('x.yaml' and 'y.yaml')\"}]}\n",
+	     "spate: one flow file at a time ('x.yaml' and 'y.yaml')\n"},
+	    {{"validate", "x.yaml", "--json", "--progress-interval", "1",
+	      NULL},
+	     "{\"flow\":null,\"file\":\"x.yaml\",\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--progress-interval\",\"message\":\"unknown "
+	     "option '--progress-interval'\"}]}\n",
+	     "spate: unknown option '--progress-interval'\n\nusage: spate "
+	     "validate FLOW"},
+	    {{"run", "x.yaml", "--json", "--progress-interval", NULL},
+	     "{\"flow\":null,\"file\":\"x.yaml\",\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--progress-interval\",\"message\":\""
+	     "--progress-interval needs a value\"}]}\n",
+	     "spate: --progress-interval needs a value\n"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct e2e_result r;
+
+		spate(&r, NULL, cases[i].argv);
+		cr_assert_eq(r.exit_code, 2, "%s: exit %d\n%s",
+			     cases[i].argv[2], r.exit_code, r.err);
+		cr_assert_str_eq(r.out, cases[i].out, "--- got\n%s--- want\n%s",
+				 r.out, cases[i].out);
+		cr_assert(strncmp(r.err, cases[i].err,
+				  strlen(cases[i].err)) == 0,
+			  "--- got\n%s--- want\n%s", r.err, cases[i].err);
+		e2e_result_free(&r);
+	}
+}
+
 Test(cli, missing_flow_file)
 {
 	char *dir = e2e_tmpdir();
