@@ -263,8 +263,36 @@ static int not_scalar(const char **why)
 	return -EINVAL;
 }
 
-static int string_to_int(const struct sp_value *v, struct sp_arena *a,
-			 struct sp_value *out, const char **why)
+/* An int as an exact double, or -ERANGE. */
+static int int_to_double(const struct sp_value *v, struct sp_value *out,
+			 const char **why)
+{
+	int64_t i;
+	double d;
+
+	if (sp_value_to_int(v, &i)) {
+		/* digits beyond int64: as a double if finite */
+		if (sp_value_to_double(v, &d) || !isfinite(d)) {
+			*why = "not a number";
+			return -EINVAL;
+		}
+		*why = "too large to be exact as a double";
+		return -ERANGE;
+	}
+	d = (double)i;
+	if (d >= TWO63 || (int64_t)d != i) {
+		*why = "too large to be exact as a double";
+		return -ERANGE;
+	}
+	*out = sp_value_double(d);
+	return 0;
+}
+
+/* A string as an int, or as a double when to_double: the text must read
+ * as a number that fits the target exactly. */
+static int string_to_number(const struct sp_value *v, struct sp_arena *a,
+			    bool to_double, struct sp_value *out,
+			    const char **why)
 {
 	const char *s;
 	size_t len;
@@ -275,13 +303,33 @@ static int string_to_int(const struct sp_value *v, struct sp_arena *a,
 
 	if (rc == -ENOMEM)
 		return rc;
-	rc = text_number(rc, s, len, &is_int, &i, &d, "out of range for int",
+	if (to_double && !rc && json_decimal(s, len)) {
+		/* already a JSON number as written: keep the text, so 12.50
+		 * stays 12.50 (and no strtod/printf) */
+		*out = (struct sp_value){.type = SP_DOUBLE,
+					 .flags = SP_VALUE_TEXT,
+					 .len = (uint32_t)len,
+					 .str = s};
+		return 0;
+	}
+	rc = text_number(rc, s, len, &is_int, &i, &d,
+			 to_double ? "too large to be exact as a double"
+				   : "out of range for int",
 			 why);
-	if (!rc && !is_int)
-		rc = double_to_int(d, &i, why);
-	if (!rc)
-		*out = sp_value_int(i);
-	return rc;
+	if (rc)
+		return rc;
+	if (to_double && is_int) {
+		struct sp_value iv = sp_value_int(i);
+		return int_to_double(&iv, out, why);
+	}
+	if (to_double) {
+		*out = sp_value_double(d);
+		return 0;
+	}
+	if (!is_int && (rc = double_to_int(d, &i, why)))
+		return rc;
+	*out = sp_value_int(i);
+	return 0;
 }
 
 static int to_int(const struct sp_value *v, struct sp_arena *a,
@@ -313,68 +361,10 @@ static int to_int(const struct sp_value *v, struct sp_arena *a,
 		*out = sp_value_int(v->b);
 		return 0;
 	case SP_STRING:
-		return string_to_int(v, a, out, why);
+		return string_to_number(v, a, false, out, why);
 	default:
 		return not_scalar(why);
 	}
-}
-
-/* An int as an exact double, or -ERANGE. */
-static int int_to_double(const struct sp_value *v, struct sp_value *out,
-			 const char **why)
-{
-	int64_t i;
-	double d;
-
-	if (sp_value_to_int(v, &i)) {
-		/* digits beyond int64: as a double if finite */
-		if (sp_value_to_double(v, &d) || !isfinite(d)) {
-			*why = "not a number";
-			return -EINVAL;
-		}
-		*why = "too large to be exact as a double";
-		return -ERANGE;
-	}
-	d = (double)i;
-	if (d >= TWO63 || (int64_t)d != i) {
-		*why = "too large to be exact as a double";
-		return -ERANGE;
-	}
-	*out = sp_value_double(d);
-	return 0;
-}
-
-static int string_to_double(const struct sp_value *v, struct sp_arena *a,
-			    struct sp_value *out, const char **why)
-{
-	const char *s;
-	size_t len;
-	bool is_int;
-	int64_t i;
-	double d;
-	int rc = sp_value_string_bytes(v, a, &s, &len);
-
-	if (rc == -ENOMEM)
-		return rc;
-	if (!rc && json_decimal(s, len)) {
-		/* already a JSON number as written: keep the text, so 12.50
-		 * stays 12.50 (and no strtod/printf) */
-		*out = (struct sp_value){.type = SP_DOUBLE,
-					 .flags = SP_VALUE_TEXT,
-					 .len = (uint32_t)len,
-					 .str = s};
-		return 0;
-	}
-	rc = text_number(rc, s, len, &is_int, &i, &d,
-			 "too large to be exact as a double", why);
-	if (rc)
-		return rc;
-	if (is_int) {
-		struct sp_value iv = sp_value_int(i);
-		return int_to_double(&iv, out, why);
-	}
-	*out = sp_value_double(d);
-	return 0;
 }
 
 static int to_double(const struct sp_value *v, struct sp_arena *a,
@@ -396,7 +386,7 @@ static int to_double(const struct sp_value *v, struct sp_arena *a,
 		*out = sp_value_double(v->b ? 1.0 : 0.0);
 		return 0;
 	case SP_STRING:
-		return string_to_double(v, a, out, why);
+		return string_to_number(v, a, true, out, why);
 	default:
 		return not_scalar(why);
 	}
