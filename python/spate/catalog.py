@@ -4,12 +4,19 @@ client.load_data.read_csv_stage(stage, file, table=DIR), and
 `with client.session() as s:` grouping loads into one run that commits
 all or nothing.
 
+A session's stages are made at once (later calls in the block use
+them); each is noted in a journal beside the catalog
+(sessions/PID-N.json), so that when the process dies inside the block the
+next Client of that catalog drops them, as a failed block would have.
+
 Secrets given as arguments (aws_key_id, aws_secret_key) never enter the
 catalog database: they go to a credentials file of mode 0600 in a 0700
 folder beside the database, and the catalog keeps only that file's path.
 No repr, log or error message of this module contains a secret.
 """
 import datetime
+import itertools
+import json
 import os
 import pathlib
 import re
@@ -83,9 +90,9 @@ def _key_pair(credentials):
 class StageManager:
     """client.stage: the catalog's stages."""
 
-    def __init__(self, client, created=None):
+    def __init__(self, client, session=None):
         self._client = client
-        self._created = created  # session: names to drop on failure
+        self._session = session  # notes the stages it makes
 
     @property
     def _cat(self):
@@ -95,8 +102,8 @@ class StageManager:
         return pathlib.Path(self._cat.path).resolve().parent / "credentials"
 
     def _note(self, name):
-        if self._created is not None:
-            self._created.append(name)
+        if self._session is not None:
+            self._session._created_stage(self.get(name))
 
     def create_s3(self, name, bucket, path="", aws_key_id=None,
                   aws_secret_key=None, region=None, endpoint=None,
@@ -187,18 +194,22 @@ class LoadData:
 
     def read_csv_stage(self, stage, file, table=None, ignore_lines=0,
                        delimiter=",", header=True, schema=None,
-                       format="jsonl", compression="none", force=False):
+                       format="jsonl", compression="none", force=False,
+                       on_error="abort"):
         """Loads CSV file(s) (a path or glob under the stage's root) into
         table, a directory (written atomically as JSON lines by default).
-        Returns the run's RunStatus; inside a session the load runs with
-        the session's others when it ends."""
+        A row that does not fit the schema fails the load (on_error
+        'abort', as a database's load does); 'skip_file' leaves out the
+        files with bad rows, 'continue' only those rows (counted in the
+        status's errors).  Returns the run's RunStatus; inside a session
+        the load runs with the session's others when it ends."""
         if table is None:
             raise SpateError("read_csv_stage: give table, the directory "
                              "to load into", 22)
         load = dict(stage=stage, file=file, table=os.path.abspath(
             os.fspath(table)), ignore_lines=ignore_lines,
             delimiter=delimiter, header=header, schema=schema,
-            format=format, compression=compression)
+            format=format, compression=compression, on_error=on_error)
         if self._pending is not None:
             self._pending.append(load)
             return None
@@ -216,6 +227,7 @@ def _load_flow(loads, name):
         c["delimiter"] = ld["delimiter"]
         c["header"] = ld["header"]
         c["ignore_lines"] = ld["ignore_lines"]
+        c["on_error"] = ld["on_error"]
         if ld["schema"]:
             c["schema"] = ld["schema"]
         out = flow.add_stage(name="file_writer", stage_id=f"load_{i}")
@@ -226,28 +238,59 @@ def _load_flow(loads, name):
     return flow
 
 
+def _process_start(pid):
+    """The start time of process pid (clock ticks after boot), or None
+    when there is no such process: with the pid it names one process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+_journal_names = itertools.count(1)
+
+
 class Session:
     """`with client.session() as s:` stages created and loads queued in
     the block; at its end the loads run as one run, so that every table
-    is published or none.  On failure, stages created in it are dropped."""
+    is published or none.  On failure (an exception in the block, a load
+    that fails) the stages created in it are dropped; when the process
+    dies in the block, by the next Client of the catalog (the journal)."""
 
     def __init__(self, client):
         self._client = client
-        self._created = []
+        self._created = []      # (name, created) of the stages made here
         self._loads = []
-        self.stage = StageManager(client, self._created)
+        self._journal = None
+        self.stage = StageManager(client, self)
         self.load_data = LoadData(client, self._loads)
         self.status = None
 
     def __enter__(self):
         return self
 
+    def _created_stage(self, st):
+        self._created.append((st.name, st.created_time.timestamp()))
+        if self._journal is None:
+            folder = self._client._sessions_dir()
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._journal = folder / \
+                f"{os.getpid()}-{next(_journal_names)}.json"
+        tmp = self._journal.with_suffix(".tmp")
+        tmp.write_text(json.dumps({
+            "pid": os.getpid(), "start": _process_start(os.getpid()),
+            "stages": self._created}))
+        os.replace(tmp, self._journal)
+
+    def _forget(self):
+        if self._journal is not None:
+            self._journal.unlink(missing_ok=True)
+            self._journal = None
+
     def _undo(self):
-        for name in reversed(self._created):
-            try:
-                self._client.stage.drop(name)
-            except SpateError:
-                pass
+        _drop_made(self._client, self._created)
+        self._forget()
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
@@ -259,7 +302,34 @@ class Session:
         except BaseException:
             self._undo()
             raise
+        self._forget()
         return False
+
+
+def _drop_made(client, made):
+    """Drops the stages (name, created time) made by a session, unless
+    the name now belongs to a stage made since."""
+    for name, created in reversed(made):
+        try:
+            if client.stage.get(name).created_time.timestamp() == created:
+                client.stage.drop(name)
+        except SpateError:
+            pass
+
+
+def _recover_sessions(client):
+    """Undoes the sessions whose process died inside the block."""
+    folder = client._sessions_dir()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            j = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if j.get("start") is not None and \
+                _process_start(j["pid"]) == j["start"]:
+            continue    # its process still runs the block
+        _drop_made(client, [tuple(m) for m in j.get("stages", [])])
+        path.unlink(missing_ok=True)
 
 
 class Client:
@@ -283,7 +353,12 @@ class Client:
     def _catalog(self):
         if self._cat is None:
             self._cat = _native.Catalog(self._path)
+            _recover_sessions(self)
         return self._cat
+
+    def _sessions_dir(self):
+        return pathlib.Path(self._catalog().path).resolve().parent / \
+            "sessions"
 
     @property
     def catalog_path(self):
