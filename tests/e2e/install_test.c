@@ -60,6 +60,23 @@ static char *slurp(const char *path)
 	return s ? s : strdup("");
 }
 
+/* The text of prefix/rel, a gzip file, as gzip -dc gives it. */
+static char *gunzipped(const char *prefix, const char *rel)
+{
+	char *cmd, log[4096];
+	char *tmp = e2e_tmpdir();
+
+	snprintf(log, sizeof(log), "%s/out", tmp);
+	cr_assert(asprintf(&cmd, "gzip -dc '%s/%s'", prefix, rel) > 0);
+	int rc = sh(cmd, log);
+	free(cmd);
+	char *out = slurp(log);
+	cr_assert_eq(rc, 0, "%s/%s is not gzip: %s", prefix, rel, out);
+	e2e_rmrf(tmp);
+	free(tmp);
+	return out;
+}
+
 static void assert_file(const char *prefix, const char *rel, bool exec)
 {
 	char path[4096];
@@ -110,19 +127,18 @@ Test(install, sdk_program_builds_with_pkg_config_and_runs)
 	assert_file(prefix, "bin/spate", true);
 	assert_file(prefix, "lib/libspate.a", false);
 	assert_file(prefix, "include/spate/spate.h", false);
-	assert_file(prefix, "share/man/man1/spate.1", false);
+	assert_file(prefix, "share/man/man1/spate.1.gz", false);
 	assert_file(prefix, "lib/pkgconfig/spate.pc", false);
 	assert_file(prefix, "lib/pkgconfig/spate-plugin.pc", false);
 	assert_file(prefix, "include/spate/plugin/stage_api/stage.h", false);
 
-	/* the man page is the one in the tree */
+	/* the man page is the one in the tree, compressed */
 	char path[4096];
 	size_t len;
-	snprintf(path, sizeof(path), "%s/share/man/man1/spate.1", prefix);
-	char *man = e2e_read(path, &len);
+	char *man = gunzipped(prefix, "share/man/man1/spate.1.gz");
 	snprintf(path, sizeof(path), "%s/doc/spate.1", e2e_source_dir());
 	char *src = e2e_read(path, &len);
-	cr_assert(man && src && !strcmp(man, src));
+	cr_assert(src && !strcmp(man, src), "the installed man page differs");
 	free(man);
 	free(src);
 
@@ -236,11 +252,12 @@ Test(install, sdk_program_builds_with_pkg_config_and_runs)
 static void assert_same_file(const char *root, const char *rel,
 			     const char *want)
 {
-	char path[4096];
+	char *path;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	cr_assert(asprintf(&path, "%s/%s", root, rel) > 0);
 	char *got = e2e_read(path, &len);
+	free(path);
 	cr_assert_not_null(got, "not in the package: %s", rel);
 	cr_assert(!strcmp(got, want), "%s differs", rel);
 	free(got);
@@ -289,7 +306,9 @@ Test(install, deb_package_installs_spate_man_page_and_completion)
 	snprintf(path, sizeof(path), "%s/doc/spate.1", e2e_source_dir());
 	char *man = e2e_read(path, &len);
 	cr_assert_not_null(man);
-	assert_same_file(root, "usr/share/man/man1/spate.1", man);
+	char *packed = gunzipped(root, "usr/share/man/man1/spate.1.gz");
+	cr_assert_str_eq(packed, man, "the packaged man page differs");
+	free(packed);
 	free(man);
 
 	/* the completion scripts are the ones spate makes */
