@@ -57,23 +57,24 @@ class CatalogStage:
 
 
 def _write_credentials(folder, name, key_id, secret):
-    """Writes an AWS-style credentials file readable by its owner only;
-    returns its path.  Replaced atomically when it exists."""
+    """Writes an AWS-style credentials file readable by its owner only,
+    under a name of its own (NAME-XXXXXXXX.ini): a call that fails later
+    removes it and leaves the stage's current file as it was.  Returns
+    its path."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    path = folder / f"{name}.ini"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+    fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".ini",
+                                dir=folder)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write("[default]\n")
             f.write(f"aws_access_key_id = {key_id}\n")
             f.write(f"aws_secret_access_key = {secret}\n")
-        os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        os.unlink(path)
         raise
-    return str(path)
+    return path
 
 
 def _key_pair(credentials):
@@ -122,17 +123,19 @@ class StageManager:
                                 secret_env=secret_env,
                                 credentials_file=cred, comment=comment)
         except SpateError:
-            if cred and not self._exists_with(name, cred):
-                os.unlink(cred)
+            self._remove_credentials(cred)
             raise
         self._note(name)
         return self.get(name)
 
-    def _exists_with(self, name, cred):
-        try:
-            return self.get(name).credentials_file == cred
-        except SpateError:
-            return False
+    def _remove_credentials(self, path):
+        """Removes a credentials file this client made (one named by
+        the user stays)."""
+        if path and pathlib.Path(path).parent == self._credentials_dir():
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def create_local(self, name, path, comment=None):
         """A local folder stage (path made absolute)."""
@@ -159,30 +162,32 @@ class StageManager:
         """Changes url, credentials ({'AWS_KEY_ID', 'AWS_SECRET_KEY'} or
         {'KEY_ID_ENV', 'SECRET_ENV'}), enabled, comment."""
         kw = {}
+        old = new = None
         if credentials is not None:
             upper = {k.upper(): v for k, v in credentials.items()}
+            old = self.get(name).credentials_file  # unknown: no file made
             if "KEY_ID_ENV" in upper:
                 kw["key_id_env"] = upper["KEY_ID_ENV"]
                 kw["secret_env"] = upper.get("SECRET_ENV")
             else:
-                self.get(name)  # unknown names fail before any file
                 key_id, secret = _key_pair(credentials)
-                kw["credentials_file"] = _write_credentials(
+                new = kw["credentials_file"] = _write_credentials(
                     self._credentials_dir(), name, key_id, secret)
         if enable is not None:
             kw["enabled"] = 1 if enable else 0
-        self._cat.alter(name, url=url, comment=comment, **kw)
+        try:
+            self._cat.alter(name, url=url, comment=comment, **kw)
+        except SpateError:
+            self._remove_credentials(new)
+            raise
+        if credentials is not None and old != new:
+            self._remove_credentials(old)
 
     def drop(self, name):
         """Removes the stage and the credentials file made for it."""
         st = self.get(name)
         self._cat.drop(name)
-        cred = st.credentials_file
-        if cred and pathlib.Path(cred).parent == self._credentials_dir():
-            try:
-                os.unlink(cred)
-            except FileNotFoundError:
-                pass
+        self._remove_credentials(st.credentials_file)
 
 
 class LoadData:

@@ -43,11 +43,19 @@ def test_s3_secrets_stay_out_of_catalog_and_output(tmp_path, capfd):
     assert SECRET in open(cred).read()
     client.stage.alter("production_s3", credentials={
         "AWS_KEY_ID": "new_key_id", "AWS_SECRET_KEY": "new_secret_key"})
+    # a new file; the old one, and with it the old secret, is gone
+    new_cred = client.stage.get("production_s3").credentials_file
+    assert new_cred != cred and not os.path.exists(cred)
+    cred = new_cred
     assert "new_secret_key" in open(cred).read()
-    assert SECRET not in open(cred).read()
+    assert stat.S_IMODE(os.stat(cred).st_mode) == 0o600
+    # a create that fails leaves the stage's credentials as they were
     with pytest.raises(spate.SpateError) as e:
         client.stage.create_s3("production_s3", "other", aws_key_id=KEY_ID,
                                aws_secret_key=SECRET)
+    assert client.stage.get("production_s3").credentials_file == cred
+    assert "new_secret_key" in open(cred).read()
+    assert len(os.listdir(os.path.dirname(cred))) == 2  # and minio's
     # nothing of the secrets in the database or anything printed
     raw = db.read_bytes().decode("latin-1")
     for path in db.parent.glob("catalog.db*"):
