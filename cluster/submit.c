@@ -73,9 +73,12 @@ static int apply_sets(struct spate_flow *flow, char **sets, int n, char *err,
 		    st ? spate_stage_set_config(st, dot + 1, eq + 1) : -EINVAL;
 		free(s);
 		if (rc < 0) {
+			/* the SDK says why (unknown option, bad YAML) */
+			const char *why = *spate_flow_error(flow)
+					      ? spate_flow_error(flow)
+					      : "no such stage, or a bad value";
 			snprintf(err, errlen, "--set %s: %s", sets[i],
-				 eq ? "no such stage, or a bad value"
-				    : "write STAGE.OPTION=VALUE");
+				 eq ? why : "write STAGE.OPTION=VALUE");
 			return -EINVAL;
 		}
 	}

@@ -5,6 +5,8 @@
  */
 #include "sdk/sdk_internal.h"
 
+#include <stdarg.h>
+
 /* ---- configuration ------------------------------------------------------ */
 
 static bool graph_key(const char *option)
@@ -73,14 +75,74 @@ static void forget_positions(struct sp_node *n)
 		forget_positions(n->items[i]);
 }
 
+/* Why a configuration call on stage failed, for spate_flow_error();
+ * returns err. */
+static int config_error(struct spate_stage *stage, int err, const char *fmt,
+			...) __attribute__((format(printf, 3, 4)));
+
+static int config_error(struct spate_stage *stage, int err, const char *fmt,
+			...)
+{
+	char *e = stage->flow->error;
+	size_t len = sizeof(stage->flow->error);
+	int n = snprintf(e, len, "stage '%s' (%s): ", stage->s->id,
+			 stage->s->type);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < len)
+		vsnprintf(e + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static bool has_option(const struct sp_stage_desc *desc, const char *option)
+{
+	for (const struct sp_option *o = desc ? desc->options : NULL;
+	     o && o->name; o++)
+		if (strcmp(o->name, option) == 0)
+			return true;
+	return false;
+}
+
+/* Setting an option the stage's type does not have is refused at once
+ * (a misspelt name would otherwise only surface at validation); a type
+ * that is not known (yet: a plugin not loaded) is left to validation.
+ * A name that is an origin and a destination (postgres) takes the
+ * options of both: the stage may not be connected yet. */
+static int check_option(struct spate_stage *stage, const char *option)
+{
+	sp_stage_lookup_fn lookup = sdk_lookup ? sdk_lookup : sp_registry_lookup;
+	bool origin = stage->s->inputs.n == 0;
+	const struct sp_stage_desc *desc = lookup(stage->s->type, origin);
+	const struct sp_stage_desc *other = lookup(stage->s->type, !origin);
+
+	if (!desc || has_option(desc, option) || has_option(other, option))
+		return 0;
+	const char *hint = sp_options_suggest(desc->options, option);
+	if (hint)
+		return config_error(stage, -EINVAL,
+				    "unknown option '%s' (did you mean '%s'?)",
+				    option, hint);
+	return config_error(stage, -EINVAL, "unknown option '%s'", option);
+}
+
 int spate_stage_set_config(struct spate_stage *stage, const char *option,
 			   const char *value)
 {
 	struct sp_node *v;
 	int r;
 
-	if (!stage || !option || !*option || graph_key(option))
+	if (!stage)
 		return -EINVAL;
+	stage->flow->error[0] = '\0';
+	if (!option || !*option)
+		return config_error(stage, -EINVAL, "no option name");
+	if (graph_key(option))
+		return config_error(stage, -EINVAL,
+				    "'%s' is not an option: it belongs to "
+				    "the graph (connect stages instead)",
+				    option);
 	if (strcmp(option, "on_record_error") == 0) {
 		char *e = NULL;
 
@@ -90,16 +152,26 @@ int spate_stage_set_config(struct spate_stage *stage, const char *option,
 		stage->s->on_record_error = e;
 		return 0;
 	}
+	/* removing is always allowed: a loaded flow may hold a misspelt
+	 * option that the caller wants gone */
 	if (!value) {
 		sp_node_map_remove(stage->s->config, option);
 		return 0;
 	}
+	r = check_option(stage, option);
+	if (r)
+		return r;
 	if (is_yaml(value))
 		v = sp_node_parse_yaml(value, NULL, 0);
 	else
 		v = sp_node_scalar(value);
+	if (!v && is_yaml(value))
+		return config_error(stage, -EINVAL,
+				    "option '%s': %s is not valid flow-style "
+				    "YAML",
+				    option, value);
 	if (!v)
-		return is_yaml(value) ? -EINVAL : -ENOMEM;
+		return -ENOMEM;
 	forget_positions(v);
 	r = sp_node_map_set(stage->s->config, option, v);
 	if (r)
@@ -165,6 +237,11 @@ int spate_stage_remove_predicate(struct spate_stage *selector, const char *lane)
 		sdk_strlist_drop(&flow->f->stages[i]->inputs, selector->s->id,
 				 lane, false);
 	return 0;
+}
+
+const char *spate_flow_error(const struct spate_flow *flow)
+{
+	return flow ? flow->error : "";
 }
 
 /* ---- validation and saving ---------------------------------------------- */

@@ -34,6 +34,7 @@ struct spate_flow {
 	struct sp_flow *f;
 	struct spate_stage **h; /* h[i]->s == f->stages[i] */
 	uint32_t cap;
+	char error[512]; /* why the last configuration call failed */
 };
 
 /* shared between the files of this module */

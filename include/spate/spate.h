@@ -31,7 +31,8 @@
  *   (there is no locking inside); different flows may be used from
  *   different threads at once.  A run (spate_flow_start()) may be
  *   watched and stopped from any thread: each call says.
- * - Editing never validates: a flow may be incomplete or inconsistent
+ * - Editing never validates (beyond refusing an option name the stage's
+ *   type does not have): a flow may be incomplete or inconsistent
  *   while it is being built.  spate_flow_validate() checks everything and
  *   reports every problem, as `spate validate` does.
  */
@@ -190,10 +191,20 @@ int spate_stage_get_config(const struct spate_stage *stage,
  * value is taken as it is, as one scalar (so "${record:value('/a') > 1}"
  * needs no quoting; to set a string that starts with '[' or '{' write it
  * as a double-quoted YAML scalar, "\"[x]\"", which is read as YAML too).
- * value NULL removes the option.  0, -EINVAL (graph key, bad YAML),
- * -ENOMEM. */
+ * value NULL removes the option (any name: also one the type does not
+ * have).  0, -EINVAL (an option the stage's type does not have, a graph
+ * key, bad YAML: spate_flow_error() says which, naming the option and,
+ * for a misspelt one, the nearest option), -ENOMEM.  A stage of a type
+ * that is not known yet (a plugin not loaded) takes any option name;
+ * validation checks it. */
 int spate_stage_set_config(struct spate_stage *stage, const char *option,
 			   const char *value);
+
+/* Why the last spate_stage_set_config() on one of flow's stages failed
+ * with -EINVAL ("stage 'src' (file_reader): unknown option 'pth' (did
+ * you mean 'path'?)"), or "" after one that succeeded.  The string
+ * belongs to flow and changes with the next such call. */
+const char *spate_flow_error(const struct spate_flow *flow);
 
 /* Stream selectors: adds (or replaces) the predicate of lane, e.g.
  * spate_stage_add_predicate(split, "high",

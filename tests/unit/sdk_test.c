@@ -425,14 +425,58 @@ Test(sdk, config_get_and_set)
 	cr_assert_eq(spate_stage_get_config(src, "format", buf, sizeof(buf)),
 		     -ENOENT);
 
+	/* an option the type does not have is refused at once, with
+	 * the reason (and the nearest name) in spate_flow_error() */
+	cr_assert_eq(spate_stage_set_config(src, "pth", "x"), -EINVAL);
+	cr_assert_str_eq(spate_flow_error(flow),
+			 "stage 'src' (file_reader): unknown option 'pth' "
+			 "(did you mean 'path'?)");
+	expect_config(src, "path", "data/*.jsonl");
+	cr_assert_eq(spate_stage_set_config(src, "color", "x"), -EINVAL);
+	cr_assert_str_eq(spate_flow_error(flow),
+			 "stage 'src' (file_reader): unknown option 'color'");
+	cr_assert_eq(spate_stage_get_config(src, "color", buf, sizeof(buf)),
+		     -ENOENT);
+	cr_assert_eq(spate_stage_set_config(src, "inputs", "[x]"), -EINVAL);
+	cr_assert_str_eq(spate_flow_error(flow),
+			 "stage 'src' (file_reader): 'inputs' is not an "
+			 "option: it belongs to the graph (connect stages "
+			 "instead)");
+	cr_assert_eq(spate_stage_set_config(drop, "fields", "[/a, "), -EINVAL);
+	cr_assert_str_eq(spate_flow_error(flow),
+			 "stage 'drop' (field_remover): option 'fields': "
+			 "[/a,  is not valid flow-style YAML");
+	/* a call that succeeds clears the message; removing any name is
+	 * allowed (a loaded flow may hold a misspelt option) */
+	cr_assert_eq(spate_stage_set_config(src, "color", NULL), 0);
+	cr_assert_str_eq(spate_flow_error(flow), "");
+
 	/* a bad value is found by validation */
 	cr_assert_eq(spate_stage_set_config(src, "format", "jsn"), 0);
-	cr_assert_eq(spate_stage_set_config(src, "dri", "x"), 0);
-	cr_assert_eq(spate_flow_validate(flow, buf, sizeof(buf)), 2);
+	cr_assert_eq(spate_flow_validate(flow, buf, sizeof(buf)), 1);
 	cr_assert_str_eq(buf,
-			 "stage 'src': unknown option 'dri'\n"
 			 "stage 'src': option 'format': \"jsn\" is not one of "
 			 "jsonl, csv (did you mean jsonl?)");
+	spate_flow_destroy(flow);
+}
+
+/* A stage of a type not known yet (a plugin to be loaded) takes any
+ * option; validation reports the type.  A name that is an origin and a
+ * destination (postgres) takes either's options before it is
+ * connected. */
+Test(sdk, unknown_option_checks_follow_the_type)
+{
+	sp_sdk_set_lookup(NULL); /* the real stages: postgres is both */
+	struct spate_flow *flow = spate_flow_create("f");
+	struct spate_stage *p = spate_flow_add_stage(flow, "my_plugin", "p");
+	struct spate_stage *pg = spate_flow_add_stage(flow, "postgres", "pg");
+
+	cr_assert_eq(spate_stage_set_config(p, "anything", "1"), 0);
+	cr_assert_eq(spate_stage_set_config(pg, "table", "t"), 0);
+	cr_assert_eq(spate_stage_set_config(pg, "query", "select 1"), 0);
+	cr_assert_eq(spate_stage_set_config(pg, "tabel", "t"), -EINVAL);
+	cr_assert(strstr(spate_flow_error(flow), "unknown option 'tabel'"),
+		  "%s", spate_flow_error(flow));
 	spate_flow_destroy(flow);
 }
 

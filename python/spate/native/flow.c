@@ -244,6 +244,8 @@ static PyObject *flow_set_config(struct py_flow *self, PyObject *args)
 	    !(s = stage_of(self, id)))
 		return NULL;
 	r = spate_stage_set_config(s, opt, value);
+	if (r && *spate_flow_error(self->flow))
+		return sp_py_raise(r, spate_flow_error(self->flow));
 	if (r) {
 		snprintf(msg, sizeof(msg),
 			 "stage '%s': cannot set option '%s' to %s", id, opt,
