@@ -230,14 +230,13 @@ struct sp_stage_desc {
 	 * lives), count returned.  NULL means one unnamed lane. */
 	uint32_t (*lanes)(const void *config, const char **lanes, uint32_t max);
 	/* Before data moves (threads, files).  0 or -errno + err.
-	 * -EALREADY is not a failure but the exactly-once skip: a
-	 * destination whose target records every load of this run id in
-	 * the target's own transaction (a database ledger) and finds this
-	 * run there (and ctx->force is false) returns -EALREADY with err
-	 * saying where it found it; the run then ends "skipped" (nothing
-	 * written, no later stage started), as when every
-	 * holds_run() says true.  A destination without such a ledger
-	 * uses holds_run instead. */
+	 * -EALREADY is not a failure but the exactly-once skip of the
+	 * whole run: a destination that finds this run in its target (and
+	 * ctx->force is false) returns -EALREADY with err saying where it
+	 * found it; the run then ends "skipped" (nothing written, no later
+	 * stage started, no after_commit).  Prefer holds_run, which lets
+	 * the other destinations rebuild what they lack (the built-in
+	 * file and database destinations answer it). */
 	int (*start)(void *state, char *err, size_t errlen);
 
 	/* per-worker state: optional.  worker_create returns NULL only when

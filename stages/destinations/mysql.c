@@ -10,7 +10,8 @@
  * silently changes).  prepare() ends the load, fails on any warning the
  * server left, and records the load in spate_loads in the same
  * transaction; finish() commits or rolls back.  A failed, stopped or
- * killed run leaves the table as it was (InnoDB rolls back).
+ * killed run leaves the table as it was (InnoDB rolls back).  A table
+ * whose ledger holds this run already is kept as it is (dbdest.h).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -20,10 +21,9 @@
 #include <strings.h>
 
 #include "core/log.h"
-#include "db/dbcol.h"
-#include "db/dbload.h"
 #include "db/mysql.h"
 #include "stage_api/stage.h"
+#include "stages/destinations/dbdest.h"
 
 #define MYD_LOAD_BYTES (256u << 10)
 #define MYD_INSERT_BYTES (1u << 20)
@@ -41,16 +41,11 @@ struct myd_config {
 };
 
 struct myd {
+	struct sp_dbdest d; /* first: the shared callbacks take the state */
 	const struct myd_config *cfg;
-	const struct sp_stage_ctx *ctx;
 	struct sp_my *my;
-	struct sp_dbcols cols;
-	char *qualified;
 	struct sp_buf prefix;
-	struct sp_dbload load;
-	char who[160];
-	bool load_data, loading, in_tx, skipped, committed;
-	uint64_t rows_loaded;
+	bool load_data, loading, in_tx;
 };
 
 enum myd_method { MYD_AUTO = 0, MYD_LOAD_DATA, MYD_INSERT };
@@ -101,7 +96,7 @@ static int send_rows(void *arg, const char *p, size_t n, char *err,
 
 	if (s->load_data)
 		return sp_my_load_write(s->my, p, n) ? -EIO : 0;
-	return sp_my_insert(s->my, p, n, &s->rows_loaded, err, errlen);
+	return sp_my_insert(s->my, p, n, &s->d.rows_loaded, err, errlen);
 }
 
 static int myd_create(const void *config, const struct sp_stage_ctx *ctx,
@@ -114,45 +109,26 @@ static int myd_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	}
 	s->cfg = config;
-	s->ctx = ctx;
 	sp_buf_init(&s->prefix);
-	snprintf(s->who, sizeof(s->who), "[destination:mysql:%s]", ctx->id);
-	s->load.cols = &s->cols;
-	s->load.send = send_rows;
-	s->load.arg = s;
-	s->load.who = s->who;
-	sp_dbload_init(&s->load);
+	sp_dbdest_init(&s->d, "mysql", ctx, s->cfg->table, send_rows, s);
 	*state = s;
 	return 0;
 }
 
+/* exactly once: whether spate_loads holds this run (dbdest.h) */
 static int check_ledger(struct myd *s, char *err, size_t errlen)
 {
+	const struct sp_stage_ctx *ctx = s->d.ctx;
 	bool found;
 	uint64_t rows;
 	int rc = sp_my_ledger_init(s->my, err, errlen);
 
 	if (!rc)
-		rc = sp_my_ledger_find(s->my, s->ctx->flow, s->ctx->id,
-				       s->ctx->run_id, &found, &rows, err,
-				       errlen);
-	if (rc)
-		return rc;
-	if (found && !s->ctx->force) {
-		s->skipped = true;
-		snprintf(err, errlen, "table %s already holds this load (run "
-			 "%s, %llu rows, see spate_loads); nothing to do "
-			 "(--force loads the rows again beside them)",
-			 s->cfg->table, s->ctx->run_id,
-			 (unsigned long long)rows);
-		return -EALREADY;
-	}
-	if (found)
-		sp_log_warn("%s --force: loading run %s again; the %llu rows "
-			    "of its earlier load stay in %s", s->who,
-			    s->ctx->run_id, (unsigned long long)rows,
-			    s->cfg->table);
-	return 0;
+		rc = sp_my_ledger_find(s->my, ctx->flow, ctx->id, ctx->run_id,
+				       &found, &rows, err, errlen);
+	if (!rc)
+		sp_dbdest_found(&s->d, found, rows);
+	return rc;
 }
 
 /* LOAD DATA, or INSERT where LOCAL INFILE is off; the row format follows */
@@ -171,19 +147,19 @@ static int choose_method(struct myd *s, char *err, size_t errlen)
 		free(v);
 		if (!s->load_data)
 			sp_log_info("%s the server has local_infile off: "
-				    "loading with INSERTs", s->who);
+				    "loading with INSERTs", s->d.who);
 	}
-	s->load.fmt = SP_DB_TAB;
-	s->load.send_bytes = MYD_LOAD_BYTES;
+	s->d.load.fmt = SP_DB_TAB;
+	s->d.load.send_bytes = MYD_LOAD_BYTES;
 	if (s->load_data)
 		return 0;
 	rc = sp_my_value(s->my, "SELECT @@sql_mode", &v, err, errlen);
 	if (rc)
 		return rc;
-	s->load.fmt = v && strstr(v, "NO_BACKSLASH_ESCAPES")
+	s->d.load.fmt = v && strstr(v, "NO_BACKSLASH_ESCAPES")
 			      ? SP_DB_SQL_NO_BACKSLASH
 			      : SP_DB_SQL;
-	s->load.send_bytes = MYD_INSERT_BYTES;
+	s->d.load.send_bytes = MYD_INSERT_BYTES;
 	free(v);
 	return 0;
 }
@@ -200,12 +176,12 @@ static int statement(struct myd *s, struct sp_buf *b)
 				    "TABLE ", 42)
 		    : sp_buf_append(b, "INSERT INTO ", 12))
 		return -ENOMEM;
-	if (sp_buf_append(b, s->qualified, strlen(s->qualified)))
+	if (sp_buf_append(b, s->d.qualified, strlen(s->d.qualified)))
 		return -ENOMEM;
 	if (s->load_data ? sp_buf_append(b, tail, strlen(tail))
 			 : sp_buf_append(b, " (", 2))
 		return -ENOMEM;
-	if (sp_dbcols_list(&s->cols, b) ||
+	if (sp_dbcols_list(&s->d.cols, b) ||
 	    sp_buf_append(b, s->load_data ? ")" : ") VALUES ",
 			  s->load_data ? 1 : 9) ||
 	    sp_buf_putc(b, '\0'))
@@ -225,7 +201,7 @@ static int begin_load(struct myd *s, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	if (!s->load_data) {
-		s->load.prefix = s->prefix.data;
+		s->d.load.prefix = s->prefix.data;
 		return 0;
 	}
 	rc = sp_my_load_begin(s->my, s->prefix.data, err, errlen);
@@ -250,57 +226,30 @@ static int myd_start(void *state, char *err, size_t errlen)
 	if (!rc)
 		rc = check_ledger(s, err, errlen);
 	if (!rc)
-		rc = sp_my_columns(s->my, cfg->table, &s->qualified, &s->cols,
-				   err, errlen);
+		rc = sp_my_columns(s->my, cfg->table, &s->d.qualified,
+				   &s->d.cols, err, errlen);
 	if (!rc)
-		rc = sp_dbcols_map(&s->cols, cfg->table, &cfg->columns,
-				   s->ctx->symtab, err, errlen);
+		rc = sp_dbcols_map(&s->d.cols, cfg->table, &cfg->columns,
+				   s->d.ctx->symtab, err, errlen);
 	if (!rc)
 		rc = choose_method(s, err, errlen);
-	if (!rc)
+	if (!rc && !s->d.holds)
 		rc = begin_load(s, err, errlen);
 	return rc;
-}
-
-static void *myd_worker_create(void *state, unsigned worker)
-{
-	struct myd *s = state;
-
-	return sp_dbload_worker_create(&s->load);
-}
-
-static void myd_worker_destroy(void *state, void *wstate)
-{
-	sp_dbload_worker_destroy(wstate);
-}
-
-static int myd_stage_batch(void *state, void *wstate, struct sp_batch *b,
-			   const uint32_t *sel, uint32_t n)
-{
-	return wstate ? sp_dbload_stage(wstate, b, sel, n) : -ENOMEM;
-}
-
-static int64_t myd_flush(void *state, void *wstate)
-{
-	return wstate ? sp_dbload_flush(wstate) : 0;
-}
-
-static int64_t myd_batch_end(void *state, void *wstate, uint64_t seq)
-{
-	return myd_flush(state, wstate);
 }
 
 static int myd_prepare(void *state, char *err, size_t errlen)
 {
 	struct myd *s = state;
+	const struct sp_stage_ctx *ctx = s->d.ctx;
 	int rc;
 
-	if (!s->my)
+	if (!s->in_tx)
 		return 0;
-	rc = sp_dbload_error(&s->load, err, errlen);
+	rc = sp_dbload_error(&s->d.load, err, errlen);
 	if (s->loading) {
 		char why[512];
-		int lrc = sp_my_load_end(s->my, false, &s->rows_loaded, why,
+		int lrc = sp_my_load_end(s->my, false, &s->d.rows_loaded, why,
 					 sizeof(why));
 
 		s->loading = false;
@@ -309,15 +258,10 @@ static int myd_prepare(void *state, char *err, size_t errlen)
 		rc = lrc ? lrc : rc;
 	}
 	if (!rc)
-		rc = sp_my_ledger_record(s->my, s->ctx->flow, s->ctx->id,
-					 s->ctx->run_id, s->qualified,
-					 s->rows_loaded, s->ctx->force, err,
-					 errlen);
-	if (rc == -EEXIST)
-		snprintf(err, errlen, "another run loaded the same input into "
-			 "%s meanwhile (spate_loads); this run rolls back",
-			 s->cfg->table);
-	return rc;
+		rc = sp_my_ledger_record(s->my, ctx->flow, ctx->id, ctx->run_id,
+					 s->d.qualified, s->d.rows_loaded,
+					 ctx->force, err, errlen);
+	return sp_dbdest_recorded(&s->d, rc, err, errlen);
 }
 
 static int myd_finish(void *state, bool ok, char *err, size_t errlen)
@@ -334,22 +278,8 @@ static int myd_finish(void *state, bool ok, char *err, size_t errlen)
 	if (!ok)
 		return sp_my_exec(s->my, "ROLLBACK", err, errlen);
 	rc = sp_my_exec(s->my, "COMMIT", err, errlen);
-	s->committed = rc == 0;
+	s->d.committed = rc == 0;
 	return rc;
-}
-
-static void myd_status(void *state, struct sp_stage_status *st)
-{
-	struct myd *s = state;
-
-	st->bytes_out = atomic_load(&s->load.bytes_sent);
-	if (s->skipped)
-		st->skipped = 1;
-	snprintf(st->note, sizeof(st->note), "%llu rows %s %s",
-		 (unsigned long long)(s->committed
-					      ? s->rows_loaded
-					      : atomic_load(&s->load.rows_sent)),
-		 s->committed ? "loaded into" : "sent to", s->cfg->table);
 }
 
 static void myd_close(void *state)
@@ -359,10 +289,8 @@ static void myd_close(void *state)
 	if (!s)
 		return;
 	sp_my_close(s->my);
-	sp_dbcols_fini(&s->cols);
-	free(s->qualified);
 	sp_buf_fini(&s->prefix);
-	sp_dbload_fini(&s->load);
+	sp_dbdest_fini(&s->d);
 	free(s);
 }
 
@@ -377,13 +305,14 @@ const struct sp_stage_desc sp_stage_mysql = {
 	.config_size = sizeof(struct myd_config),
 	.create = myd_create,
 	.start = myd_start,
-	.worker_create = myd_worker_create,
-	.worker_destroy = myd_worker_destroy,
-	.stage_batch = myd_stage_batch,
-	.batch_end = myd_batch_end,
-	.worker_flush = myd_flush,
+	.worker_create = sp_dbdest_worker_create,
+	.worker_destroy = sp_dbdest_worker_destroy,
+	.stage_batch = sp_dbdest_stage_batch,
+	.batch_end = sp_dbdest_batch_end,
+	.worker_flush = sp_dbdest_flush,
 	.prepare = myd_prepare,
 	.finish = myd_finish,
-	.status = myd_status,
+	.status = sp_dbdest_status,
 	.close = myd_close,
+	.holds_run = sp_dbdest_holds_run,
 };

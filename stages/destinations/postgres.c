@@ -8,7 +8,8 @@
  * prepare() ends the COPY, checks it and records the load in spate_loads
  * in the same transaction; finish() commits or rolls back.  A run that
  * fails, is stopped or killed leaves the table as it was: the server
- * rolls back the open transaction when the connection ends.
+ * rolls back the open transaction when the connection ends.  A table
+ * whose ledger holds this run already is kept as it is (dbdest.h).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -16,11 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
-#include "db/dbcol.h"
-#include "db/dbload.h"
 #include "db/pg.h"
 #include "stage_api/stage.h"
+#include "stages/destinations/dbdest.h"
 
 /* a worker sends its rows once it holds this much */
 #define PGD_SEND_BYTES (256u << 10)
@@ -33,15 +32,10 @@ struct pgd_config {
 };
 
 struct pgd {
+	struct sp_dbdest d; /* first: the shared callbacks take the state */
 	const struct pgd_config *cfg;
-	const struct sp_stage_ctx *ctx;
 	struct sp_pg *pg;
-	struct sp_dbcols cols;
-	char *qualified;
-	struct sp_dbload load;
-	char who[160];
-	bool copying, in_tx, skipped, committed;
-	uint64_t rows_loaded;
+	bool copying, in_tx;
 };
 
 static const struct sp_option pgd_options[] = {
@@ -87,47 +81,27 @@ static int pgd_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	}
 	s->cfg = config;
-	s->ctx = ctx;
-	snprintf(s->who, sizeof(s->who), "[destination:postgres:%s]", ctx->id);
-	s->load.cols = &s->cols;
-	s->load.fmt = SP_DB_TAB;
-	s->load.send_bytes = PGD_SEND_BYTES;
-	s->load.send = send_rows;
-	s->load.arg = s;
-	s->load.who = s->who;
-	sp_dbload_init(&s->load);
+	sp_dbdest_init(&s->d, "postgres", ctx, s->cfg->table, send_rows, s);
+	s->d.load.fmt = SP_DB_TAB;
+	s->d.load.send_bytes = PGD_SEND_BYTES;
 	*state = s;
 	return 0;
 }
 
-/* exactly once: -EALREADY when this run's load is in spate_loads */
+/* exactly once: whether spate_loads holds this run (dbdest.h) */
 static int check_ledger(struct pgd *s, char *err, size_t errlen)
 {
+	const struct sp_stage_ctx *ctx = s->d.ctx;
 	bool found;
 	uint64_t rows;
 	int rc = sp_pg_ledger_init(s->pg, err, errlen);
 
 	if (!rc)
-		rc = sp_pg_ledger_find(s->pg, s->ctx->flow, s->ctx->id,
-				       s->ctx->run_id, &found, &rows, err,
-				       errlen);
-	if (rc)
-		return rc;
-	if (found && !s->ctx->force) {
-		s->skipped = true;
-		snprintf(err, errlen, "table %s already holds this load (run "
-			 "%s, %llu rows, see spate_loads); nothing to do "
-			 "(--force loads the rows again beside them)",
-			 s->cfg->table, s->ctx->run_id,
-			 (unsigned long long)rows);
-		return -EALREADY;
-	}
-	if (found)
-		sp_log_warn("[destination:postgres:%s] --force: loading run %s "
-			    "again; the %llu rows of its earlier load stay in "
-			    "%s", s->ctx->id, s->ctx->run_id,
-			    (unsigned long long)rows, s->cfg->table);
-	return 0;
+		rc = sp_pg_ledger_find(s->pg, ctx->flow, ctx->id, ctx->run_id,
+				       &found, &rows, err, errlen);
+	if (!rc)
+		sp_dbdest_found(&s->d, found, rows);
+	return rc;
 }
 
 static int begin_copy(struct pgd *s, char *err, size_t errlen)
@@ -142,8 +116,9 @@ static int begin_copy(struct pgd *s, char *err, size_t errlen)
 	sp_buf_init(&sql);
 	rc = -ENOMEM;
 	if (!sp_buf_append(&sql, "COPY ", 5) &&
-	    !sp_buf_append(&sql, s->qualified, strlen(s->qualified)) &&
-	    !sp_buf_append(&sql, " (", 2) && !sp_dbcols_list(&s->cols, &sql) &&
+	    !sp_buf_append(&sql, s->d.qualified, strlen(s->d.qualified)) &&
+	    !sp_buf_append(&sql, " (", 2) &&
+	    !sp_dbcols_list(&s->d.cols, &sql) &&
 	    !sp_buf_append(&sql, ") FROM STDIN", 13))
 		rc = sp_pg_copy_in_begin(s->pg, sql.data, err, errlen);
 	else
@@ -163,66 +138,34 @@ static int pgd_start(void *state, char *err, size_t errlen)
 	if (!rc)
 		rc = check_ledger(s, err, errlen);
 	if (!rc)
-		rc = sp_pg_columns(s->pg, s->cfg->table, &s->qualified,
-				   &s->cols, err, errlen);
+		rc = sp_pg_columns(s->pg, s->cfg->table, &s->d.qualified,
+				   &s->d.cols, err, errlen);
 	if (!rc)
-		rc = sp_dbcols_map(&s->cols, s->cfg->table, &s->cfg->columns,
-				   s->ctx->symtab, err, errlen);
-	if (!rc)
+		rc = sp_dbcols_map(&s->d.cols, s->cfg->table, &s->cfg->columns,
+				   s->d.ctx->symtab, err, errlen);
+	if (!rc && !s->d.holds)
 		rc = begin_copy(s, err, errlen);
 	return rc;
-}
-
-static void *pgd_worker_create(void *state, unsigned worker)
-{
-	struct pgd *s = state;
-
-	return sp_dbload_worker_create(&s->load);
-}
-
-static void pgd_worker_destroy(void *state, void *wstate)
-{
-	sp_dbload_worker_destroy(wstate);
-}
-
-static int pgd_stage_batch(void *state, void *wstate, struct sp_batch *b,
-			   const uint32_t *sel, uint32_t n)
-{
-	return wstate ? sp_dbload_stage(wstate, b, sel, n) : -ENOMEM;
-}
-
-static int64_t pgd_flush(void *state, void *wstate)
-{
-	return wstate ? sp_dbload_flush(wstate) : 0;
-}
-
-static int64_t pgd_batch_end(void *state, void *wstate, uint64_t seq)
-{
-	return pgd_flush(state, wstate);
 }
 
 static int pgd_prepare(void *state, char *err, size_t errlen)
 {
 	struct pgd *s = state;
+	const struct sp_stage_ctx *ctx = s->d.ctx;
 	int rc;
 
-	if (!s->pg)
+	if (!s->in_tx)
 		return 0;
-	rc = sp_dbload_error(&s->load, err, errlen);
+	rc = sp_dbload_error(&s->d.load, err, errlen);
 	if (rc)
 		return rc;
 	s->copying = false;
-	rc = sp_pg_copy_in_end(s->pg, NULL, &s->rows_loaded, err, errlen);
+	rc = sp_pg_copy_in_end(s->pg, NULL, &s->d.rows_loaded, err, errlen);
 	if (!rc)
-		rc = sp_pg_ledger_record(s->pg, s->ctx->flow, s->ctx->id,
-					 s->ctx->run_id, s->qualified,
-					 s->rows_loaded, s->ctx->force, err,
-					 errlen);
-	if (rc == -EEXIST)
-		snprintf(err, errlen, "another run loaded the same input into "
-			 "%s meanwhile (spate_loads); this run rolls back",
-			 s->cfg->table);
-	return rc;
+		rc = sp_pg_ledger_record(s->pg, ctx->flow, ctx->id, ctx->run_id,
+					 s->d.qualified, s->d.rows_loaded,
+					 ctx->force, err, errlen);
+	return sp_dbdest_recorded(&s->d, rc, err, errlen);
 }
 
 static int pgd_finish(void *state, bool ok, char *err, size_t errlen)
@@ -240,22 +183,8 @@ static int pgd_finish(void *state, bool ok, char *err, size_t errlen)
 	if (!ok)
 		return sp_pg_exec(s->pg, "ROLLBACK", err, errlen);
 	rc = sp_pg_exec(s->pg, "COMMIT", err, errlen);
-	s->committed = rc == 0;
+	s->d.committed = rc == 0;
 	return rc;
-}
-
-static void pgd_status(void *state, struct sp_stage_status *st)
-{
-	struct pgd *s = state;
-
-	st->bytes_out = atomic_load(&s->load.bytes_sent);
-	if (s->skipped)
-		st->skipped = 1;
-	snprintf(st->note, sizeof(st->note), "%llu rows %s %s",
-		 (unsigned long long)(s->committed
-					      ? s->rows_loaded
-					      : atomic_load(&s->load.rows_sent)),
-		 s->committed ? "loaded into" : "sent to", s->cfg->table);
 }
 
 static void pgd_close(void *state)
@@ -265,9 +194,7 @@ static void pgd_close(void *state)
 	if (!s)
 		return;
 	sp_pg_close(s->pg);
-	sp_dbcols_fini(&s->cols);
-	free(s->qualified);
-	sp_dbload_fini(&s->load);
+	sp_dbdest_fini(&s->d);
 	free(s);
 }
 
@@ -281,13 +208,14 @@ const struct sp_stage_desc sp_stage_postgres = {
 	.config_size = sizeof(struct pgd_config),
 	.create = pgd_create,
 	.start = pgd_start,
-	.worker_create = pgd_worker_create,
-	.worker_destroy = pgd_worker_destroy,
-	.stage_batch = pgd_stage_batch,
-	.batch_end = pgd_batch_end,
-	.worker_flush = pgd_flush,
+	.worker_create = sp_dbdest_worker_create,
+	.worker_destroy = sp_dbdest_worker_destroy,
+	.stage_batch = sp_dbdest_stage_batch,
+	.batch_end = sp_dbdest_batch_end,
+	.worker_flush = sp_dbdest_flush,
 	.prepare = pgd_prepare,
 	.finish = pgd_finish,
-	.status = pgd_status,
+	.status = sp_dbdest_status,
 	.close = pgd_close,
+	.holds_run = sp_dbdest_holds_run,
 };

@@ -6,8 +6,9 @@
  * into files; every row is read back and compared (counts, sums, the
  * bytes of every text value, values inside a nested JSON object).  A run
  * killed with SIGKILL in the middle of both loads leaves both tables
- * empty; the next run is exact, a rerun adds nothing, a failing run leaves
- * the tables as they were, and a row that does not fit its table becomes
+ * empty; the next run is exact, a rerun adds nothing, a rerun after the
+ * file outputs were deleted writes them again and keeps both tables as
+ * they are, a failing run leaves the tables as they were, and a row that does not fit its table becomes
  * an error record while the others load.
  */
 #define _GNU_SOURCE
@@ -332,6 +333,42 @@ static void write_flow(const char *dir, const char *name,
 	free(t.p);
 }
 
+static int cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the lines of a file_writer's output, sorted (workers interleave) */
+static char *sorted_out(const char *dir, const char *sub)
+{
+	struct e2e_text t = {0};
+	size_t len, n = 0;
+	char *all = e2e_read_out(dir, sub, &len), **lines, *save = NULL;
+
+	lines = calloc(e2e_count_lines(all, len) + 1, sizeof(*lines));
+	cr_assert(lines);
+	for (char *l = strtok_r(all, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
+		lines[n++] = l;
+	qsort(lines, n, sizeof(*lines), cmp_lines);
+	for (size_t i = 0; i < n; i++)
+		e2e_text_printf(&t, "%s\n", lines[i]);
+	if (!t.p)
+		e2e_text_add(&t, "", 0);
+	free(lines);
+	free(all);
+	return t.p;
+}
+
+/* removes dir/sub */
+static void rm_sub(const char *dir, const char *sub)
+{
+	char *p = e2e_join(dir, sub);
+
+	e2e_rmrf(p);
+	free(p);
+}
+
 /* Runs the flow with the input on a pipe that stays open, so that spate
  * can never finish the load (a file input let it commit first on a busy
  * machine); waits until both servers are inside the load, then SIGKILLs
@@ -375,7 +412,7 @@ Test(db, load_kill_rerun_fail, .timeout = 600)
 	struct servers sv;
 	struct e2e_text in = {0};
 	struct e2e_result r;
-	char *dir = e2e_tmpdir(), *got;
+	char *dir = e2e_tmpdir(), *got, *files, *errors;
 	size_t len;
 
 	servers_start(&sv);
@@ -409,11 +446,40 @@ Test(db, load_kill_rerun_fail, .timeout = 600)
 	free(got);
 
 	/* a rerun over the same input adds nothing */
+	files = sorted_out(dir, "out/files");
+	errors = sorted_out(dir, "out/errors");
 	e2e_run_flow(&r, dir, NULL, "flow.yaml", NULL);
 	cr_expect_eq(r.exit_code, 0, "%s", r.err);
 	cr_expect(strstr(r.err, "skipped"), "%s", r.err);
 	e2e_result_free(&r);
 	check_tables(&sv);
+
+	/* the file outputs deleted: the rerun writes them again, the same
+	 * records (the two errors come from the tables' conversions, which
+	 * run again) while both tables are kept as they are */
+	rm_sub(dir, "out/files");
+	rm_sub(dir, "out/errors");
+	e2e_run_flow(&r, dir, NULL, "flow.yaml", NULL);
+	cr_expect_eq(r.exit_code, 0, "%s", r.err);
+	cr_expect(!strstr(r.err, "skipped"), "%s", r.err);
+	e2e_result_free(&r);
+	check_tables(&sv);
+	got = sorted_out(dir, "out/files");
+	e2e_assert_same(got, strlen(got), files, strlen(files),
+			"rebuilt files", "db");
+	free(got);
+	got = sorted_out(dir, "out/errors");
+	e2e_assert_same(got, strlen(got), errors, strlen(errors),
+			"rebuilt errors", "db");
+	free(got);
+	free(files);
+	free(errors);
+	got = psql(&sv, "SELECT count(*), sum(loads) FROM spate_loads");
+	cr_expect_str_eq(got, "1|1\n");
+	free(got);
+	got = mysql_q(&sv, "SELECT COUNT(*), SUM(loads) FROM d.spate_loads");
+	cr_expect_str_eq(got, "1\t1\n");
+	free(got);
 
 	/* --force loads again; the primary keys refuse the rows, so the run
 	 * fails and both tables stay as they were */
