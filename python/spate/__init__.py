@@ -5,7 +5,7 @@ from .errors import RunError, SpateError, ValidationError
 
 _native.set_error_class(SpateError)
 
-from .catalog import CatalogStage, Client, Session  # noqa: E402
+from .catalog import CatalogStage, Client, Session, Table  # noqa: E402
 from .flow import AsyncRun, Configuration, Flow, Run  # noqa: E402
 from .flow import Stage as FlowStage  # noqa: E402
 from .labels import LABELS, stage_types  # noqa: E402
@@ -15,4 +15,4 @@ from .status import RunStatus, StageRunStatus  # noqa: E402
 __all__ = ["AsyncRun", "CatalogStage", "Client", "Configuration", "Flow", "FlowStage",
            "LABELS", "Run", "RunError", "RunStatus", "Session",
            "SpateError", "Stage", "StageContext", "StageRunStatus",
-           "StageStatus", "ValidationError", "stage_types"]
+           "StageStatus", "Table", "ValidationError", "stage_types"]

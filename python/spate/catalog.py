@@ -15,6 +15,7 @@ folder beside the database, and the catalog keeps only that file's path.
 No repr, log or error message of this module contains a secret.
 """
 import datetime
+import hashlib
 import itertools
 import json
 import os
@@ -54,6 +55,29 @@ class CatalogStage:
     def __repr__(self):
         return (f"CatalogStage(name={self.name!r}, url={self.url!r}, "
                 f"enabled={self.enabled}, comment={self.comment!r})")
+
+
+class Table:
+    """A database table that read_csv_stage loads into, through spate's
+    database destinations: spate.Table('orders', conninfo='host=...
+    dbname=shop') for PostgreSQL (COPY), or kind='mysql' with host,
+    socket, user, database (LOAD DATA LOCAL INFILE; MariaDB, MatrixOne).
+    columns maps column -> record path; other keywords are the
+    destination's options (password_env, method, ...).  Values are typed
+    by the table's columns; the load is one transaction."""
+
+    def __init__(self, name, kind="postgres", columns=None, **options):
+        self.name = name
+        self.kind = kind
+        self.columns = columns
+        self.options = options
+
+    def _identity(self):
+        return repr((self.kind, self.name, sorted(self.options.items())))
+
+    def __repr__(self):
+        # options stay out: a conninfo may hold a password
+        return f"Table({self.name!r}, kind={self.kind!r})"
 
 
 def _write_credentials(folder, name, key_id, secret):
@@ -211,14 +235,45 @@ class LoadData:
         if table is None:
             raise SpateError("read_csv_stage: give table, the directory "
                              "to load into", 22)
-        load = dict(stage=stage, file=file, table=os.path.abspath(
-            os.fspath(table)), ignore_lines=ignore_lines,
+        if not isinstance(table, Table):
+            table = os.path.abspath(os.fspath(table))
+        load = dict(stage=stage, file=file, table=table,
+                    ignore_lines=ignore_lines,
             delimiter=delimiter, header=header, schema=schema,
             format=format, compression=compression, on_error=on_error)
         if self._pending is not None:
             self._pending.append(load)
             return None
         return self._client._run_loads([load], force=force)
+
+
+def _load_target(flow, stage_id, ld):
+    table = ld["table"]
+    if isinstance(table, Table):
+        out = flow.add_stage(name=table.kind, stage_id=stage_id)
+        out.configuration.update(table=table.name, **table.options)
+        if table.columns:
+            out.configuration["columns"] = table.columns
+        return out
+    out = flow.add_stage(name="file_writer", stage_id=stage_id)
+    out.configuration.update(dir=table, format=ld["format"],
+                             compression=ld["compression"],
+                             name="{flow}-{run}-{seq}.{ext}")
+    return out
+
+
+def _load_name(loads):
+    """The load flow's name, which keys the load history: the same files
+    into the same targets are skipped as loaded before, into other
+    targets (a table of the same name elsewhere, another session's set)
+    they load."""
+    ids = [t._identity() if isinstance(t, Table) else t
+           for t in (ld["table"] for ld in loads)]
+    digest = hashlib.sha256("\0".join(ids).encode()).hexdigest()[:12]
+    t = loads[0]["table"]
+    base = (t.name if isinstance(t, Table) else os.path.basename(t)) \
+        if len(loads) == 1 else "session"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"load_{base}_{digest}")
 
 
 def _load_flow(loads, name):
@@ -235,10 +290,11 @@ def _load_flow(loads, name):
         c["on_error"] = ld["on_error"]
         if ld["schema"]:
             c["schema"] = ld["schema"]
-        out = flow.add_stage(name="file_writer", stage_id=f"load_{i}")
-        out.configuration.update(dir=ld["table"], format=ld["format"],
-                                 compression=ld["compression"],
-                                 name="{flow}-{run}-{seq}.{ext}")
+        out = _load_target(flow, f"load_{i}", ld)
+        if ld["on_error"] == "abort":
+            # all or nothing: a row the target refuses fails it too
+            src.configuration["on_record_error"] = "stop"
+            out.configuration["on_record_error"] = "stop"
         src.connect_output_to(out)
     return flow
 
@@ -373,11 +429,7 @@ class Client:
         return Session(self)
 
     def _run_loads(self, loads, force=False):
-        if len(loads) == 1:
-            name = "load_" + os.path.basename(loads[0]["table"])
-        else:
-            name = "load_session"
-        flow = _load_flow(loads, re.sub(r"[^A-Za-z0-9_-]", "_", name))
+        flow = _load_flow(loads, _load_name(loads))
         flow.catalog = self.catalog_path
         return flow.run(force=force)
 

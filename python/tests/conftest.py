@@ -47,3 +47,12 @@ def s3():
     srv = S3rver(["lake", "other"])
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def pg():
+    """A throwaway PostgreSQL server (skipped when not installed)."""
+    from dbserver import Postgres
+    srv = Postgres()
+    yield srv
+    srv.stop()

@@ -155,3 +155,26 @@ def test_session_commits_all_or_nothing(tmp_path):
                                              table=tmp_path / "o2")
     assert not (tmp_path / "u2").exists() and not (tmp_path / "o2").exists()
     assert [s.name for s in client.stage.list()] == ["import_stage"]
+
+
+def test_same_file_into_other_targets_loads_again(tmp_path):
+    """The load history skips a file loaded before into the same target
+    only: a table of the same name elsewhere, or another session's set of
+    tables, gets it."""
+    write_csv(tmp_path / "d" / "users.csv", [("id", "name"), (1, "ann")])
+    client = spate.Client(catalog=tmp_path / "catalog.db")
+    client.stage.create_local("d", tmp_path / "d")
+    for target, records in (("t1/users", 1), ("t2/users", 1),
+                            ("t1/users", 0)):
+        st = client.load_data.read_csv_stage("d", "users.csv",
+                                             table=tmp_path / target)
+        assert st.records_in == records, target
+    for pair, records in ((("s1/a", "s1/b"), 2), (("s2/a", "s2/b"), 2),
+                          (("s1/a", "s1/b"), 0)):
+        with client.session() as s:
+            for t in pair:
+                s.load_data.read_csv_stage("d", "users.csv",
+                                           table=tmp_path / t)
+        assert s.status.records_in == records, pair
+    for t in ("t1/users", "t2/users", "s1/a", "s1/b", "s2/a", "s2/b"):
+        assert read_jsonl_dir(tmp_path / t) == [{"id": "1", "name": "ann"}]
