@@ -20,10 +20,12 @@ static int send_or_drop(void *arg, const char *p, size_t n, char *err,
 }
 
 void sp_dbdest_init(struct sp_dbdest *d, const char *type,
+		    const struct sp_dbdest_ops *ops,
 		    const struct sp_stage_ctx *ctx, const char *table,
 		    int (*send)(void *, const char *, size_t, char *, size_t),
 		    void *arg)
 {
+	d->ops = ops;
 	d->ctx = ctx;
 	d->table = table;
 	d->send = send;
@@ -70,6 +72,33 @@ int sp_dbdest_recorded(struct sp_dbdest *d, int rc, char *err, size_t errlen)
 			 "another run loaded the same input into %s meanwhile "
 			 "(spate_loads); this run rolls back",
 			 d->table);
+	return rc;
+}
+
+int sp_dbdest_begin(struct sp_dbdest *d, const char *sql, char *err,
+		    size_t errlen)
+{
+	int rc = d->ops->exec(d, sql, err, errlen);
+
+	d->in_tx = rc == 0;
+	return rc;
+}
+
+int sp_dbdest_finish(void *state, bool ok, char *err, size_t errlen)
+{
+	struct sp_dbdest *d = state;
+	int rc;
+
+	if (!d->in_tx)
+		return 0;
+	if (d->loading)
+		d->ops->abort_load(d);
+	d->loading = false;
+	d->in_tx = false;
+	if (!ok)
+		return d->ops->exec(d, "ROLLBACK", err, errlen);
+	rc = d->ops->exec(d, "COMMIT", err, errlen);
+	d->committed = rc == 0;
 	return rc;
 }
 

@@ -26,7 +26,21 @@
 #include "db/dbload.h"
 #include "stage_api/stage.h"
 
+struct sp_dbdest;
+
+/* What the shared transaction handling needs of the database. */
+struct sp_dbdest_ops {
+	/* runs a statement without rows (COMMIT, ROLLBACK): 0 or -errno
+	 * with err */
+	int (*exec)(struct sp_dbdest *d, const char *sql, char *err,
+		    size_t errlen);
+	/* ends the bulk load (COPY, LOAD DATA) that is still open when the
+	 * run rolls back; the server's answer does not matter */
+	void (*abort_load)(struct sp_dbdest *d);
+};
+
 struct sp_dbdest {
+	const struct sp_dbdest_ops *ops;
 	const struct sp_stage_ctx *ctx;
 	const char *table; /* as configured, for messages */
 	struct sp_dbcols cols;
@@ -39,12 +53,15 @@ struct sp_dbdest {
 	void *arg;
 	char who[160]; /* "[destination:TYPE:ID]" */
 	bool holds, committed;
+	bool in_tx;   /* the run's transaction is open */
+	bool loading; /* the bulk load is open (COPY, LOAD DATA) */
 	uint64_t rows_loaded, rows_held;
 };
 
 /* type is the stage type ("postgres"); table and ctx must outlive d.
  * The caller then sets load.fmt, load.send_bytes (and load.prefix). */
 void sp_dbdest_init(struct sp_dbdest *d, const char *type,
+		    const struct sp_dbdest_ops *ops,
 		    const struct sp_stage_ctx *ctx, const char *table,
 		    int (*send)(void *, const char *, size_t, char *, size_t),
 		    void *arg);
@@ -59,12 +76,18 @@ void sp_dbdest_found(struct sp_dbdest *d, bool found, uint64_t rows);
 int sp_dbdest_recorded(struct sp_dbdest *d, int rc, char *err,
 		       size_t errlen);
 
+/* Opens the run's transaction with the statement sql. */
+int sp_dbdest_begin(struct sp_dbdest *d, const char *sql, char *err,
+		    size_t errlen);
+
 void *sp_dbdest_worker_create(void *state, unsigned worker);
 void sp_dbdest_worker_destroy(void *state, void *wstate);
 int sp_dbdest_stage_batch(void *state, void *wstate, struct sp_batch *b,
 			  const uint32_t *sel, uint32_t n);
 int64_t sp_dbdest_flush(void *state, void *wstate);
 int64_t sp_dbdest_batch_end(void *state, void *wstate, uint64_t seq);
+/* commits (ok) or rolls back the open transaction, ending an open load */
+int sp_dbdest_finish(void *state, bool ok, char *err, size_t errlen);
 void sp_dbdest_status(void *state, struct sp_stage_status *st);
 bool sp_dbdest_holds_run(void *state);
 

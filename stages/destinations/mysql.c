@@ -45,7 +45,7 @@ struct myd {
 	const struct myd_config *cfg;
 	struct sp_my *my;
 	struct sp_buf prefix;
-	bool load_data, loading, in_tx;
+	bool load_data;
 };
 
 enum myd_method { MYD_AUTO = 0, MYD_LOAD_DATA, MYD_INSERT };
@@ -99,6 +99,25 @@ static int send_rows(void *arg, const char *p, size_t n, char *err,
 	return sp_my_insert(s->my, p, n, &s->d.rows_loaded, err, errlen);
 }
 
+static int myd_exec(struct sp_dbdest *d, const char *sql, char *err,
+		    size_t errlen)
+{
+	return sp_my_exec(((struct myd *)d)->my, sql, err, errlen);
+}
+
+static void myd_abort_load(struct sp_dbdest *d)
+{
+	char ignored[256];
+
+	sp_my_load_end(((struct myd *)d)->my, true, NULL, ignored,
+		       sizeof(ignored));
+}
+
+static const struct sp_dbdest_ops myd_ops = {
+	.exec = myd_exec,
+	.abort_load = myd_abort_load,
+};
+
 static int myd_create(const void *config, const struct sp_stage_ctx *ctx,
 		      void **state, char *err, size_t errlen)
 {
@@ -110,7 +129,7 @@ static int myd_create(const void *config, const struct sp_stage_ctx *ctx,
 	}
 	s->cfg = config;
 	sp_buf_init(&s->prefix);
-	sp_dbdest_init(&s->d, "mysql", ctx, s->cfg->table, send_rows, s);
+	sp_dbdest_init(&s->d, "mysql", &myd_ops, ctx, s->cfg->table, send_rows, s);
 	*state = s;
 	return 0;
 }
@@ -191,11 +210,10 @@ static int statement(struct myd *s, struct sp_buf *b)
 
 static int begin_load(struct myd *s, char *err, size_t errlen)
 {
-	int rc = sp_my_exec(s->my, "START TRANSACTION", err, errlen);
+	int rc = sp_dbdest_begin(&s->d, "START TRANSACTION", err, errlen);
 
 	if (rc)
 		return rc;
-	s->in_tx = true;
 	if (statement(s, &s->prefix)) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -205,7 +223,7 @@ static int begin_load(struct myd *s, char *err, size_t errlen)
 		return 0;
 	}
 	rc = sp_my_load_begin(s->my, s->prefix.data, err, errlen);
-	s->loading = rc == 0;
+	s->d.loading = rc == 0;
 	return rc;
 }
 
@@ -244,15 +262,15 @@ static int myd_prepare(void *state, char *err, size_t errlen)
 	const struct sp_stage_ctx *ctx = s->d.ctx;
 	int rc;
 
-	if (!s->in_tx)
+	if (!s->d.in_tx)
 		return 0;
 	rc = sp_dbload_error(&s->d.load, err, errlen);
-	if (s->loading) {
+	if (s->d.loading) {
 		char why[512];
 		int lrc = sp_my_load_end(s->my, false, &s->d.rows_loaded, why,
 					 sizeof(why));
 
-		s->loading = false;
+		s->d.loading = false;
 		if (lrc) /* the server's reason beats "write failed" */
 			snprintf(err, errlen, "%s", why);
 		rc = lrc ? lrc : rc;
@@ -262,24 +280,6 @@ static int myd_prepare(void *state, char *err, size_t errlen)
 					 s->d.qualified, s->d.rows_loaded,
 					 ctx->force, err, errlen);
 	return sp_dbdest_recorded(&s->d, rc, err, errlen);
-}
-
-static int myd_finish(void *state, bool ok, char *err, size_t errlen)
-{
-	struct myd *s = state;
-	int rc;
-
-	if (!s->my || !s->in_tx)
-		return 0;
-	if (s->loading)
-		sp_my_load_end(s->my, true, NULL, err, errlen);
-	s->loading = false;
-	s->in_tx = false;
-	if (!ok)
-		return sp_my_exec(s->my, "ROLLBACK", err, errlen);
-	rc = sp_my_exec(s->my, "COMMIT", err, errlen);
-	s->d.committed = rc == 0;
-	return rc;
 }
 
 static void myd_close(void *state)
@@ -311,7 +311,7 @@ const struct sp_stage_desc sp_stage_mysql = {
 	.batch_end = sp_dbdest_batch_end,
 	.worker_flush = sp_dbdest_flush,
 	.prepare = myd_prepare,
-	.finish = myd_finish,
+	.finish = sp_dbdest_finish,
 	.status = sp_dbdest_status,
 	.close = myd_close,
 	.holds_run = sp_dbdest_holds_run,

@@ -35,7 +35,6 @@ struct pgd {
 	struct sp_dbdest d; /* first: the shared callbacks take the state */
 	const struct pgd_config *cfg;
 	struct sp_pg *pg;
-	bool copying, in_tx;
 };
 
 static const struct sp_option pgd_options[] = {
@@ -65,11 +64,30 @@ static int send_rows(void *arg, const char *p, size_t n, char *err,
 
 	if (!sp_pg_copy_put(s->pg, p, n))
 		return 0;
-	s->copying = false;
+	s->d.loading = false;
 	if (!sp_pg_copy_in_end(s->pg, NULL, NULL, err, errlen))
 		snprintf(err, errlen, "COPY into %s failed", s->cfg->table);
 	return -EIO;
 }
+
+static int pgd_exec(struct sp_dbdest *d, const char *sql, char *err,
+		    size_t errlen)
+{
+	return sp_pg_exec(((struct pgd *)d)->pg, sql, err, errlen);
+}
+
+static void pgd_abort_copy(struct sp_dbdest *d)
+{
+	char ignored[256];
+
+	sp_pg_copy_in_end(((struct pgd *)d)->pg, "spate: run rolled back",
+			  NULL, ignored, sizeof(ignored));
+}
+
+static const struct sp_dbdest_ops pgd_ops = {
+	.exec = pgd_exec,
+	.abort_load = pgd_abort_copy,
+};
 
 static int pgd_create(const void *config, const struct sp_stage_ctx *ctx,
 		      void **state, char *err, size_t errlen)
@@ -81,7 +99,7 @@ static int pgd_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	}
 	s->cfg = config;
-	sp_dbdest_init(&s->d, "postgres", ctx, s->cfg->table, send_rows, s);
+	sp_dbdest_init(&s->d, "postgres", &pgd_ops, ctx, s->cfg->table, send_rows, s);
 	s->d.load.fmt = SP_DB_TAB;
 	s->d.load.send_bytes = PGD_SEND_BYTES;
 	*state = s;
@@ -109,10 +127,9 @@ static int begin_copy(struct pgd *s, char *err, size_t errlen)
 	struct sp_buf sql;
 	int rc;
 
-	rc = sp_pg_exec(s->pg, "BEGIN", err, errlen);
+	rc = sp_dbdest_begin(&s->d, "BEGIN", err, errlen);
 	if (rc)
 		return rc;
-	s->in_tx = true;
 	sp_buf_init(&sql);
 	rc = -ENOMEM;
 	if (!sp_buf_append(&sql, "COPY ", 5) &&
@@ -124,7 +141,7 @@ static int begin_copy(struct pgd *s, char *err, size_t errlen)
 	else
 		snprintf(err, errlen, "out of memory");
 	sp_buf_fini(&sql);
-	s->copying = rc == 0;
+	s->d.loading = rc == 0;
 	return rc;
 }
 
@@ -154,37 +171,18 @@ static int pgd_prepare(void *state, char *err, size_t errlen)
 	const struct sp_stage_ctx *ctx = s->d.ctx;
 	int rc;
 
-	if (!s->in_tx)
+	if (!s->d.in_tx)
 		return 0;
 	rc = sp_dbload_error(&s->d.load, err, errlen);
 	if (rc)
 		return rc;
-	s->copying = false;
+	s->d.loading = false;
 	rc = sp_pg_copy_in_end(s->pg, NULL, &s->d.rows_loaded, err, errlen);
 	if (!rc)
 		rc = sp_pg_ledger_record(s->pg, ctx->flow, ctx->id, ctx->run_id,
 					 s->d.qualified, s->d.rows_loaded,
 					 ctx->force, err, errlen);
 	return sp_dbdest_recorded(&s->d, rc, err, errlen);
-}
-
-static int pgd_finish(void *state, bool ok, char *err, size_t errlen)
-{
-	struct pgd *s = state;
-	int rc;
-
-	if (!s->pg || !s->in_tx)
-		return 0;
-	if (s->copying)
-		sp_pg_copy_in_end(s->pg, "spate: run rolled back", NULL, err,
-				  errlen);
-	s->copying = false;
-	s->in_tx = false;
-	if (!ok)
-		return sp_pg_exec(s->pg, "ROLLBACK", err, errlen);
-	rc = sp_pg_exec(s->pg, "COMMIT", err, errlen);
-	s->d.committed = rc == 0;
-	return rc;
 }
 
 static void pgd_close(void *state)
@@ -214,7 +212,7 @@ const struct sp_stage_desc sp_stage_postgres = {
 	.batch_end = sp_dbdest_batch_end,
 	.worker_flush = sp_dbdest_flush,
 	.prepare = pgd_prepare,
-	.finish = pgd_finish,
+	.finish = sp_dbdest_finish,
 	.status = sp_dbdest_status,
 	.close = pgd_close,
 	.holds_run = sp_dbdest_holds_run,
