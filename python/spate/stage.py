@@ -3,14 +3,27 @@ OpenMetadata's workflow Stage (create / stage_record / get_status / close).
 
 A subclass is added to a flow with flow.add_stage(MyStage, config={...});
 each run creates one instance with MyStage.create(config, metadata_config,
-ctx), hands it every record that reaches the stage as a dict, in batches
-(the GIL is taken once per batch, on the stage's own thread), then calls
-get_status() (shown in the run's status) and close().  An exception raised
+ctx), hands it every record that reaches the stage as a dict (a Record,
+whose json() gives its JSON text), in batches (the GIL is taken once per
+batch, on the stage's own thread), then calls get_status() (shown in the
+run's status) and close().  An exception raised
 by stage_record makes that record a record error of the stage, handled by
 its on_record_error like any other.
 """
 import abc
 import dataclasses
+import json
+
+
+class Record(dict):
+    """A record as a Python stage receives it: a dict (field name ->
+    value: int, float, str, bool, None, list, dict), with json() as
+    OpenMetadata's records have it."""
+    __slots__ = ()
+
+    def json(self):
+        """The record as a JSON object's text."""
+        return json.dumps(self, ensure_ascii=False)
 
 
 @dataclasses.dataclass

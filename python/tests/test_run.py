@@ -234,3 +234,43 @@ def test_record_values_arrive_typed(tmp_path):
     assert rec == {"i": -7, "big": float(2 ** 63), "d": 1.5,
                    "s": "a\"b\\c\n\u00e9\u4e2d", "t": True, "n": None,
                    "o": {"a": [1, {"b": None}]}, "a": []}
+
+
+class FileStage(spate.Stage):
+    """OpenMetadata's example stage, as its guide writes it (a dict for
+    its pydantic config)."""
+
+    def __init__(self, ctx, config, metadata_config):
+        super().__init__(ctx)
+        self.config = config
+        self.status = spate.StageStatus()
+        self.file = open(self.config["filename"], "w")
+
+    @classmethod
+    def create(cls, config_dict, metadata_config_dict, ctx):
+        return cls(ctx, config_dict, metadata_config_dict)
+
+    def stage_record(self, record):
+        json_record = json.loads(record.json())
+        self.file.write(json.dumps(json_record))
+        self.file.write("\n")
+        self.status.records_status(record)
+
+    def get_status(self):
+        return self.status
+
+    def close(self):
+        self.file.close()
+
+
+def test_file_stage_example(tmp_path):
+    flow = spate.Flow("file_stage")
+    src = flow.add_stage("Dev Raw Data Source")
+    src.configuration["data"] = expenses_text()
+    out = flow.add_stage(FileStage,
+                         config={"filename": str(tmp_path / "out.jsonl")})
+    src.connect_output_to(out)
+    st = flow.run()
+    assert st[out].stage_status.records == len(EXPENSES)
+    with open(tmp_path / "out.jsonl") as f:
+        assert [json.loads(line) for line in f] == EXPENSES

@@ -14,6 +14,8 @@
 struct py_sink {
 	PyObject *stage; /* the Python stage object */
 	PyObject *loads; /* json.loads, for objects and arrays */
+	PyTypeObject *record; /* spate.Record, the dict handed over */
+	PyObject *noargs;     /* (), for its tp_new */
 	PyObject **keys; /* field names by name_id, made once */
 	uint32_t nkeys;
 };
@@ -70,7 +72,9 @@ static PyObject *field_value(struct py_sink *s, const struct spate_field *f)
 static PyObject *record_dict(struct py_sink *s, struct spate_records *recs,
 			     uint32_t i)
 {
-	PyObject *d = PyDict_New(), *k, *v;
+	/* tp_new alone: a dict of the subclass, without the cost of a type
+	 * call and an __init__ for every record */
+	PyObject *d = s->record->tp_new(s->record, s->noargs, NULL), *k, *v;
 	struct spate_field f;
 	uint32_t pos = 0;
 	int r;
@@ -166,12 +170,15 @@ static void sink_release(void *user)
 		Py_XDECREF(s->keys[i]);
 	PyMem_Free(s->keys);
 	Py_XDECREF(s->loads);
+	Py_XDECREF((PyObject *)s->record);
+	Py_XDECREF(s->noargs);
 	Py_XDECREF(s->stage);
 	PyMem_Free(s);
 	PyGILState_Release(g);
 }
 
-static int sink_add(PyObject *name, PyObject *stage, PyObject *loads)
+static int sink_add(PyObject *name, PyObject *stage, PyObject *loads,
+		    PyObject *record)
 {
 	struct spate_sink sk = {.write = sink_write, .release = sink_release};
 	struct py_sink *s = PyMem_Calloc(1, sizeof(*s));
@@ -183,9 +190,15 @@ static int sink_add(PyObject *name, PyObject *stage, PyObject *loads)
 	}
 	Py_INCREF(stage);
 	Py_INCREF(loads);
+	Py_INCREF(record);
 	s->stage = stage;
 	s->loads = loads;
+	s->record = (PyTypeObject *)record;
 	sk.user = s;
+	if (!(s->noargs = PyTuple_New(0))) {
+		sink_release(s);
+		return -1;
+	}
 	r = spate_sink_register(PyUnicode_AsUTF8(name), &sk);
 	if (r) {
 		sink_release(s);
@@ -222,7 +235,7 @@ static void run_close(struct py_run *self)
 
 static int register_sinks(struct py_run *run, PyObject *sinks)
 {
-	PyObject *json, *loads, *name, *stage;
+	PyObject *json, *loads, *mod, *record = NULL, *name, *stage;
 	Py_ssize_t pos = 0;
 	int r = 0;
 
@@ -231,15 +244,28 @@ static int register_sinks(struct py_run *run, PyObject *sinks)
 	json = PyImport_ImportModule("json");
 	loads = json ? PyObject_GetAttrString(json, "loads") : NULL;
 	Py_XDECREF(json);
-	if (!loads)
+	mod = loads ? PyImport_ImportModule("spate.stage") : NULL;
+	record = mod ? PyObject_GetAttrString(mod, "Record") : NULL;
+	Py_XDECREF(mod);
+	if (record && !(PyType_Check(record) &&
+			PyType_IsSubtype((PyTypeObject *)record,
+					 &PyDict_Type))) {
+		PyErr_SetString(PyExc_TypeError, "spate.stage.Record: a dict");
+		Py_CLEAR(record);
+	}
+	if (!record) {
+		Py_XDECREF(loads);
 		return -1;
+	}
 	while (PyDict_Next(sinks, &pos, &name, &stage)) {
-		if (!PyUnicode_Check(name) || sink_add(name, stage, loads) ||
+		if (!PyUnicode_Check(name) ||
+		    sink_add(name, stage, loads, record) ||
 		    PyList_Append(run->names, name)) {
 			r = -1;
 			break;
 		}
 	}
+	Py_DECREF(record);
 	Py_DECREF(loads);
 	return r;
 }
