@@ -26,6 +26,7 @@
 
 #include "cli/cli.h"
 #include "io/s3.h"
+#include "stages/s3_source.h"
 #include "record/json.h"
 #include "spate/catalog.h"
 

@@ -68,10 +68,6 @@ struct sp_s3_source {
 	const char *credentials_file; /* an AWS credentials file */
 };
 
-struct spate_catalog_stage;
-/* The source an S3 catalog stage names (its strings, not copied). */
-struct sp_s3_source sp_s3_source_of_stage(const struct spate_catalog_stage *st);
-
 /* Fills *cfg (zeroed first; free with sp_s3_config_fini) from src.
  * Returns 0, -ENOMEM, or -EINVAL / -ENOENT with the reason in err (a
  * variable named by the stage that is not set, a credentials file that

@@ -18,7 +18,6 @@
 #include "core/redact.h"
 #include "core/url.h"
 #include "io/s3.h"
-#include "spate/catalog.h"
 
 static int dup_to(char **dst, const char *s)
 {
@@ -161,17 +160,6 @@ static int from_standard(struct sp_s3_config *cfg, char *err, size_t errlen)
 			fclose(f);
 	}
 	return file ? from_file(file, cfg, err, errlen) : 0;
-}
-
-struct sp_s3_source sp_s3_source_of_stage(const struct spate_catalog_stage *st)
-{
-	return (struct sp_s3_source){
-	    .endpoint = st->endpoint,
-	    .region = st->region,
-	    .key_id_env = st->key_id_env,
-	    .secret_env = st->secret_env,
-	    .credentials_file = st->credentials_file,
-	};
 }
 
 int sp_s3_config_resolve(const struct sp_s3_source *src,

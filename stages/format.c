@@ -1,13 +1,76 @@
 /*
- * The record formats of text input and output: the names a `format`
- * option accepts, in the order of enum sp_format_kind.
+ * The text formats' shared block (see format.h): the names a `format`
+ * option accepts, and the reader side that stdin and dev_raw_data share.
  */
 #include "stages/format.h"
 
-#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "codec/jsonl.h"
 
 const char *const sp_format_names[] = {
     [SP_FORMAT_JSONL] = "jsonl",
     [SP_FORMAT_CSV] = "csv",
     NULL,
 };
+
+int sp_format_reader_init(struct sp_format_reader *r,
+			  const struct sp_format_opts *o,
+			  struct sp_symtab *symtab, char *err, size_t errlen)
+{
+	r->symtab = symtab;
+	r->csv = o->format == SP_FORMAT_CSV;
+	if (!r->csv)
+		return 0;
+	struct sp_csv_options opt = {
+	    .delimiter = o->delimiter,
+	    .quote = o->quote,
+	    .header = o->header,
+	};
+	int rc = sp_csv_parser_init(&r->parser, &opt, symtab);
+	if (rc) {
+		snprintf(err, errlen,
+			 rc == -ENOMEM ? "out of memory"
+				       : "delimiter and quote must differ and "
+					 "not be a line break");
+		r->csv = false;
+	}
+	return rc;
+}
+
+void sp_format_reader_fini(struct sp_format_reader *r)
+{
+	if (r->csv)
+		sp_csv_parser_fini(&r->parser);
+	r->csv = false;
+}
+
+void *sp_format_worker_create(const struct sp_format_reader *r)
+{
+	struct sp_jsonl_parser *p = malloc(sizeof(*p));
+
+	if (p)
+		sp_jsonl_parser_init(p, r->symtab);
+	return p;
+}
+
+void sp_format_worker_destroy(void *wstate)
+{
+	free(wstate);
+}
+
+int sp_format_parse(struct sp_format_reader *r, void *wstate,
+		    const struct sp_chunk *c, struct sp_batch *b)
+{
+	int n;
+
+	if (r->csv)
+		n = sp_csv_parse(&r->parser, c->data, c->len, c->first,
+				 c->offset, b);
+	else
+		n = sp_jsonl_parse(wstate, c->data, c->len, c->first, c->offset,
+				   b);
+	return n < 0 ? n : 0;
+}

@@ -1,11 +1,26 @@
 /*
- * The record formats that stages read and write as text (JSON lines and
- * CSV): one enum and one list of names for every stage that has a
- * `format` option, so that the option binds to SP_FORMAT_* and no stage
- * compares the name.
+ * The text formats that stages read and write (JSON lines and CSV), in one
+ * block every such stage shares instead of repeating it:
+ *   - sp_format_opts, the options (format, delimiter, quote, header) a
+ *     stage embeds in its config, and SP_FORMAT_OPTION_ROWS, their rows
+ *     in the stage's option table, so that the names, defaults and help
+ *     are the same everywhere;
+ *   - sp_format_reader, the parsing side of a reading stage whose input
+ *     is one stream (stdin, dev_raw_data): the CSV parser once the
+ *     preamble is read, a JSON-lines parser per worker, and the parse
+ *     callback that picks between them.
+ * file_reader shares the options; its parsers are per file (a header and
+ * schema per file), so it keeps its own parse.
  */
 #ifndef SPATE_STAGES_FORMAT_H
 #define SPATE_STAGES_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "codec/csv.h"
+#include "config/options.h"
+#include "stage_api/stage.h"
 
 enum sp_format_kind {
 	SP_FORMAT_JSONL = 0,
@@ -14,5 +29,53 @@ enum sp_format_kind {
 
 /* The choices of a `format` option, indexed by enum sp_format_kind. */
 extern const char *const sp_format_names[];
+
+/* The format options, as a stage's config holds them. */
+struct sp_format_opts {
+	int format; /* enum sp_format_kind */
+	char delimiter;
+	char quote;
+	bool header;
+};
+
+/* The option rows of the struct sp_format_opts member M of config type T
+ * (offsetof takes the nested member). */
+#define SP_FORMAT_OPTION_ROWS(T, M)                                          \
+	{.name = "format", .type = SP_OPT_ENUM, .def = "jsonl",              \
+	 .choices = sp_format_names, .offset = offsetof(T, M.format),        \
+	 .help = "jsonl: one JSON object per line; csv: comma-separated "    \
+		 "values"},                                                  \
+	{.name = "delimiter", .type = SP_OPT_CHAR, .def = ",",               \
+	 .offset = offsetof(T, M.delimiter),                                 \
+	 .help = "csv: field delimiter (\\t or tab for a tab)"},             \
+	{.name = "quote", .type = SP_OPT_CHAR, .def = "\"",                  \
+	 .offset = offsetof(T, M.quote), .help = "csv: quote character"},    \
+	{.name = "header", .type = SP_OPT_BOOL, .def = "true",               \
+	 .offset = offsetof(T, M.header),                                    \
+	 .help = "csv: the first line read names the columns"}
+
+/* The parsing side of a stage that reads one stream of text. */
+struct sp_format_reader {
+	bool csv;
+	struct sp_csv_parser parser; /* csv: shared by the workers */
+	struct sp_symtab *symtab;
+};
+
+/* Sets r up for o; 0, or -EINVAL / -ENOMEM with the reason in err (a
+ * CSV delimiter and quote that cannot work together). */
+int sp_format_reader_init(struct sp_format_reader *r,
+			  const struct sp_format_opts *o,
+			  struct sp_symtab *symtab, char *err, size_t errlen);
+void sp_format_reader_fini(struct sp_format_reader *r);
+
+/* A worker's parser state (a JSON-lines parser), NULL when out of memory;
+ * freed by sp_format_worker_destroy. */
+void *sp_format_worker_create(const struct sp_format_reader *r);
+void sp_format_worker_destroy(void *wstate);
+
+/* Parses chunk c into b with the reader's format: 0, or -errno when the
+ * batch could not be built (bad records are record errors in b). */
+int sp_format_parse(struct sp_format_reader *r, void *wstate,
+		    const struct sp_chunk *c, struct sp_batch *b);
 
 #endif

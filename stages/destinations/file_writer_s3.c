@@ -45,6 +45,7 @@
 #include "io/s3.h"
 #include "spate/catalog.h"
 #include "stages/destinations/file_writer.h"
+#include "stages/s3_source.h"
 
 #define FW_S3_PART ((size_t)8 << 20)
 

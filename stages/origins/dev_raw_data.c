@@ -17,10 +17,7 @@
 
 struct raw_config {
 	char *data;
-	int format; /* enum sp_format_kind */
-	char delimiter;
-	char quote;
-	bool header;
+	struct sp_format_opts fmt;
 };
 
 struct raw {
@@ -28,10 +25,8 @@ struct raw {
 	size_t len;
 	size_t start; /* after the CSV preamble */
 	uint64_t first_line;
-	bool csv;
 	bool done; /* reader thread only */
-	struct sp_csv_parser parser;
-	struct sp_symtab *symtab;
+	struct sp_format_reader fmt;
 };
 
 static const struct sp_option raw_options[] = {
@@ -40,28 +35,7 @@ static const struct sp_option raw_options[] = {
 	 .required = true,
 	 .offset = offsetof(struct raw_config, data),
 	 .help = "the input text, e.g. a YAML block scalar (|) of JSON lines"},
-	{.name = "format",
-	 .type = SP_OPT_ENUM,
-	 .def = "jsonl",
-	 .choices = sp_format_names,
-	 .offset = offsetof(struct raw_config, format),
-	 .help = "jsonl: one JSON object per line; csv: comma-separated "
-		 "values"},
-	{.name = "delimiter",
-	 .type = SP_OPT_CHAR,
-	 .def = ",",
-	 .offset = offsetof(struct raw_config, delimiter),
-	 .help = "csv: field delimiter (\\t or tab for a tab)"},
-	{.name = "quote",
-	 .type = SP_OPT_CHAR,
-	 .def = "\"",
-	 .offset = offsetof(struct raw_config, quote),
-	 .help = "csv: quote character"},
-	{.name = "header",
-	 .type = SP_OPT_BOOL,
-	 .def = "true",
-	 .offset = offsetof(struct raw_config, header),
-	 .help = "csv: the first line names the columns"},
+	SP_FORMAT_OPTION_ROWS(struct raw_config, fmt),
 	{0},
 };
 
@@ -71,8 +45,7 @@ static void raw_close(void *state)
 
 	if (!r)
 		return;
-	if (r->csv)
-		sp_csv_parser_fini(&r->parser);
+	sp_format_reader_fini(&r->fmt);
 	free(r->data);
 	free(r);
 }
@@ -97,31 +70,21 @@ static int raw_create(const void *config, const struct sp_stage_ctx *ctx,
 	r->data[n] = '\0';
 	r->len = n;
 	r->first_line = 1;
-	r->symtab = ctx->symtab;
-	r->csv = cfg->format == SP_FORMAT_CSV;
-	if (r->csv) {
-		struct sp_csv_options opt = {
-			.delimiter = cfg->delimiter,
-			.quote = cfg->quote,
-			.header = cfg->header,
-		};
+	rc = sp_format_reader_init(&r->fmt, &cfg->fmt, ctx->symtab, err,
+				   errlen);
+	if (rc) {
+		raw_close(r);
+		return rc;
+	}
+	if (r->fmt.csv) {
 		uint64_t lines = 0;
 		ssize_t used;
 
-		rc = sp_csv_parser_init(&r->parser, &opt, ctx->symtab);
-		if (rc) {
-			snprintf(err, errlen, rc == -ENOMEM ? "out of memory" :
-				 "delimiter and quote must differ and not be "
-				 "a line break");
-			r->csv = false;
-			raw_close(r);
-			return rc;
-		}
-		if (sp_csv_detect_cr(&r->parser.opt, r->data, r->len, true) ==
-		    1)
+		if (sp_csv_detect_cr(&r->fmt.parser.opt, r->data, r->len,
+				     true) == 1)
 			sp_csv_cr_to_lf(r->data, r->len);
-		used = sp_csv_read_preamble(&r->parser, ctx->symtab, r->data,
-					    r->len, true, &lines, err, errlen);
+		used = sp_csv_read_preamble(&r->fmt.parser, ctx->symtab,
+					    r->data, r->len, true, &lines, err, errlen);
 		if (used == -EAGAIN) {
 			used = (ssize_t)r->len; /* empty: no header, no data */
 		} else if (used < 0) {
@@ -132,7 +95,7 @@ static int raw_create(const void *config, const struct sp_stage_ctx *ctx,
 			raw_close(r);
 			return (int)used;
 		}
-		if (r->parser.renamed)
+		if (r->fmt.parser.renamed)
 			sp_stage_warn(ctx, "data: %s", err);
 		r->start = (size_t)used;
 		r->first_line += lines;
@@ -161,32 +124,23 @@ static int raw_next(void *state, struct sp_chunk *out, char *err,
 static void *raw_worker_create(void *state, unsigned worker)
 {
 	struct raw *r = state;
-	struct sp_jsonl_parser *p = malloc(sizeof(*p));
 
-	if (p)
-		sp_jsonl_parser_init(p, r->symtab);
-	return p;
+	(void)worker;
+	return sp_format_worker_create(&r->fmt);
 }
 
 static void raw_worker_destroy(void *state, void *wstate)
 {
-	free(wstate);
+	(void)state;
+	sp_format_worker_destroy(wstate);
 }
 
 static int raw_parse(void *state, void *wstate, const struct sp_chunk *c,
 		     struct sp_batch *b)
 {
 	struct raw *r = state;
-	int n;
 
-	if (r->csv) {
-		n = sp_csv_parse(&r->parser, c->data, c->len, c->first,
-				 c->offset, b);
-	} else {
-		n = sp_jsonl_parse(wstate, c->data, c->len, c->first,
-				   c->offset, b);
-	}
-	return n < 0 ? n : 0;
+	return sp_format_parse(&r->fmt, wstate, c, b);
 }
 
 const struct sp_stage_desc sp_stage_dev_raw_data = {

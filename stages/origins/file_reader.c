@@ -45,31 +45,20 @@ static const struct sp_option fr_options[] = {
 		 "folder (to the stage's root with `stage`); read in sorted "
 		 "order.  s3://BUCKET/KEY (globs over keys) reads S3 with the "
 		 "AWS_* variables or ~/.aws/credentials"},
-	{.name = "format", .type = SP_OPT_ENUM, .def = "jsonl",
-	 .choices = sp_format_names,
-	 .offset = offsetof(struct fr_config, format),
-	 .help = "record format of the files"},
+	SP_FORMAT_OPTION_ROWS(struct fr_config, fmt),
 	{.name = "compression", .type = SP_OPT_ENUM, .def = "auto",
 	 .choices = compressions,
 	 .offset = offsetof(struct fr_config, compression),
 	 .help = "auto: zstd, gzip (multi-member too) or lz4 frames when "
 		 "the file starts with their magic number, whatever its name"},
-	{.name = "delimiter", .type = SP_OPT_CHAR, .def = ",",
-	 .offset = offsetof(struct fr_config, delimiter),
-	 .help = "CSV field delimiter"},
-	{.name = "quote", .type = SP_OPT_CHAR, .def = "\"",
-	 .offset = offsetof(struct fr_config, quote),
-	 .help = "CSV quote character"},
-	{.name = "header", .type = SP_OPT_BOOL, .def = "true",
-	 .offset = offsetof(struct fr_config, header),
-	 .help = "CSV: the first line (after ignore_lines) names the columns"},
 	{.name = "ignore_lines", .type = SP_OPT_INT, .def = "0", .bounded = true,
 	 .min = 0, .max = 1e9, .offset = offsetof(struct fr_config, ignore_lines),
-	 .help = "CSV: lines skipped at the start of each file"},
+	 .help = "csv: lines skipped at the start of each file, before the "
+		 "header"},
 	{.name = "schema", .type = SP_OPT_OBJECT_LIST, .items = column_options,
 	 .item_size = sizeof(struct fr_column),
 	 .offset = offsetof(struct fr_config, schema),
-	 .help = "CSV: typed columns, e.g. [{name: expense, type: double}]; "
+	 .help = "csv: typed columns, e.g. [{name: expense, type: double}]; "
 		 "a value that does not convert is a record error"},
 	{.name = "chunk_size", .type = SP_OPT_SIZE, .def = "1M", .bounded = true,
 	 .min = 4096, .max = 1 << 30,
@@ -407,7 +396,7 @@ static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 		return -ENOMEM;
 	fr->cfg = cfg;
 	fr->ctx = ctx;
-	fr->csv = cfg->format == SP_FORMAT_CSV;
+	fr->csv = cfg->fmt.format == SP_FORMAT_CSV;
 	if (cfg->schema.n) {
 		const struct fr_column *cols = cfg->schema.items;
 		fr->schema = calloc(cfg->schema.n, sizeof(*fr->schema));
@@ -456,8 +445,8 @@ static void fr_check(const void *config, struct sp_check *chk)
 	char err[1024] = "";
 	struct stat st;
 
-	if (cfg->format == SP_FORMAT_CSV &&
-	    (why = sp_csv_chars_problem(cfg->delimiter, cfg->quote)))
+	if (cfg->fmt.format == SP_FORMAT_CSV &&
+	    (why = sp_csv_chars_problem(cfg->fmt.delimiter, cfg->fmt.quote)))
 		sp_check_problem(chk, "delimiter", "%s", why);
 	if (chk->stage_set && !chk->stage_root)
 		return;

@@ -55,11 +55,8 @@ static inline enum sp_decomp_kind fr_decomp_of(int compression)
 
 struct fr_config {
 	struct sp_strlist path;
-	int format;	 /* enum sp_format_kind */
+	struct sp_format_opts fmt;
 	int compression; /* enum fr_compression */
-	char delimiter;
-	char quote;
-	bool header;
 	int64_t ignore_lines;
 	struct sp_objlist schema;
 	uint64_t chunk_size;

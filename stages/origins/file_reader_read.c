@@ -278,9 +278,9 @@ static int read_preamble(struct fr_state *fr, struct fr_file *f,
 			 size_t errlen)
 {
 	struct sp_csv_options o = {
-		.delimiter = fr->cfg->delimiter,
-		.quote = fr->cfg->quote,
-		.header = fr->cfg->header,
+		.delimiter = fr->cfg->fmt.delimiter,
+		.quote = fr->cfg->fmt.quote,
+		.header = fr->cfg->fmt.header,
 		.ignore_lines = (uint32_t)fr->cfg->ignore_lines,
 		.schema = fr->schema,
 		.nschema = fr->cfg->schema.n,

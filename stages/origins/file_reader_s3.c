@@ -22,6 +22,7 @@
 #include "stages/origins/file_reader.h"
 
 #include "core/url.h"
+#include "stages/s3_source.h"
 
 bool fr_is_s3_url(const char *p)
 {

@@ -21,17 +21,12 @@
 #include "stages/format.h"
 
 struct stdin_config {
-	int format; /* enum sp_format_kind */
-	char delimiter;
-	char quote;
-	bool header;
+	struct sp_format_opts fmt;
 	uint64_t block_size;
 };
 
 struct stdin_state {
-	bool csv;
-	struct sp_csv_parser parser;
-	struct sp_symtab *symtab;
+	struct sp_format_reader fmt;
 	size_t block;
 	int stop_fd;
 	/* reader thread only: */
@@ -48,28 +43,7 @@ struct stdin_state {
 };
 
 static const struct sp_option stdin_options[] = {
-	{.name = "format",
-	 .type = SP_OPT_ENUM,
-	 .def = "jsonl",
-	 .choices = sp_format_names,
-	 .offset = offsetof(struct stdin_config, format),
-	 .help = "jsonl: one JSON object per line; csv: comma-separated "
-		 "values"},
-	{.name = "delimiter",
-	 .type = SP_OPT_CHAR,
-	 .def = ",",
-	 .offset = offsetof(struct stdin_config, delimiter),
-	 .help = "csv: field delimiter (\\t or tab for a tab)"},
-	{.name = "quote",
-	 .type = SP_OPT_CHAR,
-	 .def = "\"",
-	 .offset = offsetof(struct stdin_config, quote),
-	 .help = "csv: quote character"},
-	{.name = "header",
-	 .type = SP_OPT_BOOL,
-	 .def = "true",
-	 .offset = offsetof(struct stdin_config, header),
-	 .help = "csv: the first line names the columns"},
+	SP_FORMAT_OPTION_ROWS(struct stdin_config, fmt),
 	{.name = "block_size",
 	 .type = SP_OPT_SIZE,
 	 .def = "1M",
@@ -88,8 +62,7 @@ static void stdin_close(void *state)
 
 	if (!s)
 		return;
-	if (s->csv)
-		sp_csv_parser_fini(&s->parser);
+	sp_format_reader_fini(&s->fmt);
 	free(s->carry);
 	free(s);
 }
@@ -105,30 +78,17 @@ static int stdin_create(const void *config, const struct sp_stage_ctx *ctx,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	s->symtab = ctx->symtab;
 	s->ctx = ctx;
 	s->stop_fd = ctx->stop_fd;
 	s->block = cfg->block_size ? (size_t)cfg->block_size : 1 << 20;
 	s->line = 1;
-	s->csv = cfg->format == SP_FORMAT_CSV;
-	s->preamble_done = !s->csv;
-	if (s->csv) {
-		struct sp_csv_options opt = {
-			.delimiter = cfg->delimiter,
-			.quote = cfg->quote,
-			.header = cfg->header,
-		};
-
-		rc = sp_csv_parser_init(&s->parser, &opt, ctx->symtab);
-		if (rc) {
-			snprintf(err, errlen, rc == -ENOMEM ? "out of memory" :
-				 "delimiter and quote must differ and not be "
-				 "a line break");
-			s->csv = false;
-			stdin_close(s);
-			return rc;
-		}
+	rc = sp_format_reader_init(&s->fmt, &cfg->fmt, ctx->symtab, err,
+				   errlen);
+	if (rc) {
+		stdin_close(s);
+		return rc;
 	}
+	s->preamble_done = !s->fmt.csv;
 	*state = s;
 	return 0;
 }
@@ -247,7 +207,7 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 			return rc;
 		}
 		if (!s->preamble_done && !s->eol_known) {
-			rc = sp_csv_detect_cr(&s->parser.opt, buf, len, s->eof);
+			rc = sp_csv_detect_cr(&s->fmt.parser.opt, buf, len, s->eof);
 			if (rc == -EAGAIN) {
 				rc = keep_tail(s, buf, len);
 				free(buf);
@@ -263,7 +223,7 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 		if (!s->preamble_done) {
 			uint64_t lines = 0;
 			ssize_t used = sp_csv_read_preamble(
-				&s->parser, s->symtab, buf, len, s->eof, &lines,
+				&s->fmt.parser, s->fmt.symtab, buf, len, s->eof, &lines,
 				err, errlen);
 
 			if (used == -EAGAIN) {
@@ -285,7 +245,7 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 				free(buf);
 				return (int)used;
 			}
-			if (s->parser.renamed)
+			if (s->fmt.parser.renamed)
 				sp_stage_warn(s->ctx, "stdin: %s", err);
 			s->preamble_done = true;
 			start = (size_t)used;
@@ -294,8 +254,8 @@ static int stdin_next(void *state, struct sp_chunk *out, char *err,
 		}
 		if (s->eof && !s->stopped)
 			cut = len - start; /* a last line without newline */
-		else if (s->csv)
-			cut = sp_csv_split(&s->parser.opt, buf + start,
+		else if (s->fmt.csv)
+			cut = sp_csv_split(&s->fmt.parser.opt, buf + start,
 					   len - start);
 		else
 			cut = sp_jsonl_split(buf + start, len - start);
@@ -351,32 +311,23 @@ static void stdin_release(void *state, struct sp_chunk *c)
 static void *stdin_worker_create(void *state, unsigned worker)
 {
 	struct stdin_state *s = state;
-	struct sp_jsonl_parser *p = malloc(sizeof(*p));
 
-	if (p)
-		sp_jsonl_parser_init(p, s->symtab);
-	return p;
+	(void)worker;
+	return sp_format_worker_create(&s->fmt);
 }
 
 static void stdin_worker_destroy(void *state, void *wstate)
 {
-	free(wstate);
+	(void)state;
+	sp_format_worker_destroy(wstate);
 }
 
 static int stdin_parse(void *state, void *wstate, const struct sp_chunk *c,
 		       struct sp_batch *b)
 {
 	struct stdin_state *s = state;
-	int n;
 
-	if (s->csv) {
-		n = sp_csv_parse(&s->parser, c->data, c->len, c->first,
-				 c->offset, b);
-	} else {
-		n = sp_jsonl_parse(wstate, c->data, c->len, c->first,
-				   c->offset, b);
-	}
-	return n < 0 ? n : 0;
+	return sp_format_parse(&s->fmt, wstate, c, b);
 }
 
 const struct sp_stage_desc sp_stage_stdin = {
