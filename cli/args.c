@@ -34,10 +34,20 @@ int cli_usage_error(struct sp_diags *d, const char *option, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "spate: %s\n", msg);
+	cli_notice(SP_LOG_ERROR, "%s", msg);
 	if (d)
 		sp_diags_add(d, 0, NULL, option, "%s", msg);
 	return SPATE_EXIT_USAGE;
+}
+
+/* The usage after an error; not among JSON log lines, whose reader
+ * has the error line */
+static void usage_text(const char *usage)
+{
+	if (sp_log_is_json())
+		return;
+	fputc('\n', stderr);
+	fputs(usage, stderr);
 }
 
 static int unknown_opt(const struct cli_opt *opts, const char *a,
@@ -56,8 +66,7 @@ static int unknown_opt(const struct cli_opt *opts, const char *a,
 			    hint);
 	else
 		cli_usage_error(d, a, "unknown option '%s'", a);
-	fputc('\n', stderr);
-	fputs(usage, stderr);
+	usage_text(usage);
 	return SPATE_EXIT_USAGE;
 }
 
@@ -100,8 +109,7 @@ int cli_parse_args_diags(int argc, char **argv, const struct cli_opt *opts,
 			if (*npos >= maxpos) {
 				cli_usage_error(d, NULL,
 					    "unexpected argument '%s'", a);
-				fputc('\n', stderr);
-				fputs(usage, stderr);
+				usage_text(usage);
 				return SPATE_EXIT_USAGE;
 			}
 			pos[(*npos)++] = a;

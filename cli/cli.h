@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "core/log.h"
 #include "flow/flow.h"
 #include "runtime/runtime.h"
 
@@ -20,6 +21,14 @@
  * failed: the message says what to do */
 #define SPATE_EXIT_RECORDING 4
 /* interrupted by signal N: 128 + N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) */
+
+/* A line for people on stderr (notice.c): "spate: MESSAGE" as text, a
+ * JSON log line at level under --log-format json; always written. */
+void cli_notice(enum sp_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* text[0..len) as it is, or under --log-format json each of its lines
+ * as a JSON log line at level (a summary table, a problem list). */
+void cli_notice_lines(enum sp_log_level level, const char *text, size_t len);
 
 int cli_run(int argc, char **argv);
 int cli_validate(int argc, char **argv);

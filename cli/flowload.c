@@ -143,12 +143,13 @@ void cli_problems_print(const struct sp_diags *d, const char *flow, bool json)
 	for (uint32_t i = 0; i < d->n; i++) {
 		line.len = 0;
 		sp_diag_format(d, i, &line);
-		fprintf(stderr, "%.*s\n", (int)line.len, line.data);
+		sp_buf_putc(&line, '\n');
+		cli_notice_lines(SP_LOG_ERROR, line.data, line.len);
 	}
 	sp_buf_fini(&line);
 	if (d->n)
-		fprintf(stderr, "spate: %s: %u problem%s; nothing was run\n",
-			d->file, d->n, d->n == 1 ? "" : "s");
+		cli_notice(SP_LOG_ERROR, "%s: %u problem%s; nothing was run",
+			   d->file, d->n, d->n == 1 ? "" : "s");
 	if (json)
 		cli_status_json(stdout, flow, d->file, "invalid", d);
 }

@@ -131,26 +131,30 @@ static void *signal_main(void *arg)
 		}
 		if (sig == SIGUSR1) /* the run ended: leave */
 			break;
+		/* a line of its own after a progress line on a terminal */
+		if (!sp_log_is_json())
+			fputc('\n', stderr);
 		if (n >= 2) {
-			fprintf(stderr, "\nspate: the run did not end %s; "
-					"exiting (the next run cleans up)\n",
-				sig < 0 ? "in time after the abort"
-					: "after the abort");
+			cli_notice(SP_LOG_ERROR, "the run did not end %s; "
+						 "exiting (the next run cleans "
+						 "up)",
+				   sig < 0 ? "in time after the abort"
+					   : "after the abort");
 			_exit(128 + (sig > 0 ? sig : sc->first));
 		}
 		if (++n == 1)
 			sc->first = sig;
 		if (n == 1 && sc->streaming) {
-			fprintf(stderr, "\nspate: %s: draining (the input "
-					"read so far is committed); again to "
-					"abort and roll back\n",
-				strsignal(sig));
+			cli_notice(SP_LOG_WARN, "%s: draining (the input "
+						"read so far is committed); "
+						"again to abort and roll back",
+				   strsignal(sig));
 			sp_runtime_stop(sc->rt, false);
 		} else {
-			fprintf(stderr, "\nspate: %s: %s\n", strsignal(sig),
-				n == 1 ? "interrupted, rolling back (nothing "
-					 "is published)"
-				       : "aborting, rolling back");
+			cli_notice(SP_LOG_WARN, "%s: %s", strsignal(sig),
+				   n == 1 ? "interrupted, rolling back "
+					    "(nothing is published)"
+					  : "aborting, rolling back");
 			sp_runtime_stop(sc->rt, true);
 		}
 	}
@@ -247,7 +251,8 @@ static int parse_args(int argc, char **argv, struct run_args *a, bool run,
 				       pos[0], pos[1]);
 	if (npos == 0) {
 		cli_usage_error(d, NULL, "which flow? give a flow file");
-		fprintf(stderr, "\n%s", usage);
+		if (!sp_log_is_json())
+			fprintf(stderr, "\n%s", usage);
 		return SPATE_EXIT_USAGE;
 	}
 	a->opt.force = force;
@@ -354,11 +359,11 @@ static int validate_only_verdict(const char *flow,
 		if (rep->stages[i].kind == SP_ORIGIN)
 			records += rep->stages[i].in;
 	}
-	fprintf(stderr,
-		"spate: %s: validate-only: %llu record error%s in %llu "
-		"record%s read; nothing was written\n",
-		flow, (unsigned long long)errors, errors == 1 ? "" : "s",
-		(unsigned long long)records, records == 1 ? "" : "s");
+	cli_notice(errors ? SP_LOG_ERROR : SP_LOG_INFO,
+		   "%s: validate-only: %llu record error%s in %llu record%s "
+		   "read; nothing was written",
+		   flow, (unsigned long long)errors, errors == 1 ? "" : "s",
+		   (unsigned long long)records, records == 1 ? "" : "s");
 	return errors ? SPATE_EXIT_FAILED : SPATE_EXIT_OK;
 }
 
@@ -370,8 +375,8 @@ static void early_failure(const struct run_args *a, const struct sp_flow *f,
 			  const char *option, const char *value,
 			  const char *msg)
 {
-	fprintf(stderr, "spate: %s%s%s: %s\n", option ? option : a->flow,
-		option ? " " : "", option ? value : "", msg);
+	cli_notice(SP_LOG_ERROR, "%s%s%s: %s", option ? option : a->flow,
+		   option ? " " : "", option ? value : "", msg);
 	if (!a->json)
 		return;
 	if (option) {
@@ -399,7 +404,7 @@ static int run_skipped(const struct run_args *a, const struct sp_flow *f,
 		       struct sp_runtime *rt, struct cli_watch *watch,
 		       const char *err)
 {
-	fprintf(stderr, "spate: %s: skipped: %s\n", a->flow, err);
+	cli_notice(SP_LOG_INFO, "%s: skipped: %s", a->flow, err);
 	if (a->json) {
 		struct sp_buf b;
 		sp_buf_init(&b);
@@ -414,7 +419,7 @@ static int run_skipped(const struct run_args *a, const struct sp_flow *f,
 	if (sp_runtime_report(rt, &srep) == 0) {
 		/* recording what the committed run loaded failed */
 		if (srep.error[0]) {
-			fprintf(stderr, "spate: %s\n", srep.error);
+			cli_notice(SP_LOG_ERROR, "%s", srep.error);
 			code = SPATE_EXIT_RECORDING;
 		}
 		srep.state = SP_RUN_FINISHED;
@@ -445,12 +450,12 @@ static void discarded_note(const char *flow, const struct sp_run_report *rep)
 {
 	if (!rep->discarded)
 		return;
-	fprintf(stderr,
-		"spate: %s: %llu record error%s discarded: the flow has no "
-		"error_stage to keep them (or set on_record_error: discard "
-		"on the stage to drop them on purpose); exit 3\n",
-		flow, (unsigned long long)rep->discarded,
-		rep->discarded == 1 ? " was" : "s were");
+	cli_notice(SP_LOG_WARN,
+		   "%s: %llu record error%s discarded: the flow has no "
+		   "error_stage to keep them (or set on_record_error: discard "
+		   "on the stage to drop them on purpose); exit 3",
+		   flow, (unsigned long long)rep->discarded,
+		   rep->discarded == 1 ? " was" : "s were");
 }
 
 /* After a signal: what was published, and what to do. */
@@ -460,18 +465,39 @@ static void interrupt_note(const char *flow, const struct signal_ctx *sc,
 	if (!sc->first)
 		return;
 	if (rep->committed && sc->streaming)
-		fprintf(stderr, "spate: %s: interrupted by %s: drained, the "
-				"records read before it are committed\n",
-			flow, strsignal(sc->first));
+		cli_notice(SP_LOG_WARN, "%s: interrupted by %s: drained, the "
+					"records read before it are committed",
+			   flow, strsignal(sc->first));
 	else if (rep->committed)
-		fprintf(stderr, "spate: %s: %s came while the output was "
-				"being committed: the run is complete\n",
-			flow, strsignal(sc->first));
+		cli_notice(SP_LOG_WARN, "%s: %s came while the output was "
+					"being committed: the run is complete",
+			   flow, strsignal(sc->first));
 	else
-		fprintf(stderr, "spate: %s: interrupted by %s: rolled back, "
-				"nothing was published; run it again to do "
-				"the whole job\n",
-			flow, strsignal(sc->first));
+		cli_notice(SP_LOG_WARN, "%s: interrupted by %s: rolled back, "
+					"nothing was published; run it again "
+					"to do the whole job",
+			   flow, strsignal(sc->first));
+}
+
+/* The summary table for people, under --log-format json one log line
+ * per row */
+static void summary(const struct sp_flow *f, const struct sp_run_report *rep)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (!sp_log_is_json()) {
+		cli_print_summary(stderr, f, rep);
+		return;
+	}
+	m = open_memstream(&text, &len);
+	if (!m)
+		return;
+	cli_print_summary(m, f, rep);
+	if (fclose(m) == 0)
+		cli_notice_lines(SP_LOG_INFO, text, len);
+	free(text);
 }
 
 /* The end of a run: final progress line and metrics, the summary or the
@@ -496,18 +522,18 @@ static int run_report(const struct run_args *a, const struct sp_flow *f,
 		/* the last progress line and metrics show the final counts */
 		cli_watch_finish(watch, &rep);
 		if (rep.accounting[0]) {
-			fprintf(stderr, "spate: accounting check failed: %s\n",
-				rep.accounting);
+			cli_notice(SP_LOG_ERROR, "accounting check failed: %s",
+				   rep.accounting);
 			exit_code = SPATE_EXIT_FAILED;
 		}
 		if (a->json)
 			cli_print_json(stdout, f, &rep);
 		else if (!a->quiet)
-			cli_print_summary(stderr, f, &rep);
+			summary(f, &rep);
 		if (rep.error[0] && !rep.committed)
-			fprintf(stderr, "spate: run failed: %s\n", rep.error);
+			cli_notice(SP_LOG_ERROR, "run failed: %s", rep.error);
 		else if (rep.error[0])
-			fprintf(stderr, "spate: %s\n", rep.error);
+			cli_notice(SP_LOG_ERROR, "%s", rep.error);
 		interrupt_note(a->flow, sc, &rep);
 		if (exit_code == SPATE_EXIT_DISCARDED && !a->opt.validate_only)
 			discarded_note(a->flow, &rep);
@@ -544,9 +570,9 @@ static int run_flow(const struct run_args *a, const struct sp_flow *f,
 			return SPATE_EXIT_USAGE;
 		}
 		if (!a->quiet)
-			fprintf(stderr, "spate: serving %s (/health, "
-					"/metrics, /status)\n",
-				cli_serve_url(srv));
+			cli_notice(SP_LOG_INFO, "serving %s (/health, "
+						"/metrics, /status)",
+				   cli_serve_url(srv));
 	}
 	/* without a terminal, progress goes to the log at info level */
 	if (!tty && !a->quiet)
@@ -558,14 +584,14 @@ static int run_flow(const struct run_args *a, const struct sp_flow *f,
 		return run_skipped(a, f, rt, &watch, err);
 	}
 	if (rc) {
-		fprintf(stderr, "spate: %s: %s\n", a->flow, err);
+		cli_notice(SP_LOG_ERROR, "%s: %s", a->flow, err);
 		sp_runtime_wait(rt);
 		state = SP_RUN_FAILED;
 	} else {
 		cli_watch_start(&watch);
 		if (srv && cli_serve_start(srv))
-			fprintf(stderr, "spate: --http: cannot start its "
-					"thread (the run goes on)\n");
+			cli_notice(SP_LOG_WARN, "--http: cannot start its "
+						"thread (the run goes on)");
 		state = sp_runtime_wait(rt);
 	}
 	cli_serve_destroy(srv);
@@ -604,9 +630,9 @@ int cli_run(int argc, char **argv)
 	pthread_t sig_thread;
 	rc = pthread_create(&sig_thread, NULL, signal_main, &sc);
 	if (rc) {
-		fprintf(stderr, "spate: %s: cannot start the signal thread: "
-				"%s\n",
-			a.flow, strerror(rc));
+		cli_notice(SP_LOG_ERROR, "%s: cannot start the signal thread: "
+					 "%s",
+			   a.flow, strerror(rc));
 		sp_runtime_destroy(rt);
 		sp_flow_destroy(f);
 		return SPATE_EXIT_FAILED;

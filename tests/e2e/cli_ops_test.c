@@ -339,6 +339,81 @@ Test(cli_ops, json_log_lines)
 	free(dir);
 }
 
+/* Every line of err is a JSON log line ({"ts", "level", ... "msg"}); the
+ * one whose msg starts with msg has that level. */
+static void all_json_lines(const char *err, const char *level,
+			   const char *msg)
+{
+	char want[512];
+	bool found = false;
+
+	cr_assert_neq(*err, '\0');
+	snprintf(want, sizeof(want), "\"level\":\"%s\",\"msg\":\"%s", level,
+		 msg);
+	for (const char *l = err; *l;) {
+		size_t n = strcspn(l, "\n");
+		char *line = strndup(l, n);
+		cr_assert(matches("^\\{\"ts\":\"[^\"]+\",\"level\":\"(error|warn|"
+				  "info)\",.*\"msg\":\".*\"\\}$",
+				  line),
+			  "not a JSON log line: %s\n%s", line, err);
+		found = found || strstr(line, want);
+		free(line);
+		l += n + (l[n] == '\n');
+	}
+	cr_assert(found, "no %s in\n%s", want, err);
+}
+
+/* Under --log-format json, what spate says at the end of a run (the
+ * summary, the discarded-records note, the validate-only verdict) and a
+ * flow's problems or a usage error are JSON log lines too: stderr holds
+ * nothing else. */
+Test(cli_ops, json_log_format_has_no_plain_lines)
+{
+	static const char *const run[] = {"run", "flow.yaml", "--log-format",
+					  "json", NULL};
+	static const char *const only[] = {"run", "flow.yaml",
+					   "--validate-only",
+					   "--log-format=json", NULL};
+	static const char *const bogus[] = {"run", "flow.yaml", "--bogus",
+					    "--log-format", "json", NULL};
+	static const char *const validate[] = {"validate", "flow.yaml",
+					       "--log-format", "json", NULL};
+	struct e2e_result r;
+
+	spate_in(&r, warn_yaml, warn_input, run);
+	cr_assert_eq(r.exit_code, 3, "%s", r.err);
+	all_json_lines(r.err, "warn",
+		       "flow.yaml: 1 record error was discarded: the flow "
+		       "has no error_stage to keep them (or set "
+		       "on_record_error: discard on the stage to drop them on "
+		       "purpose); exit 3\"}");
+	all_json_lines(r.err, "info", "flow 'warns' finished in ");
+	all_json_lines(r.err, "info",
+		       "discarded: 1 record error (no error stage)\"}");
+	e2e_result_free(&r);
+
+	spate_in(&r, warn_yaml, warn_input, only);
+	cr_assert_eq(r.exit_code, 1, "%s", r.err);
+	all_json_lines(r.err, "error",
+		       "flow.yaml: validate-only: 1 record error in 3 "
+		       "records read; nothing was written\"}");
+	e2e_result_free(&r);
+
+	spate_in(&r, warn_yaml, warn_input, bogus);
+	cr_assert_eq(r.exit_code, 2, "%s", r.err);
+	all_json_lines(r.err, "error", "unknown option '--bogus'\"}");
+	e2e_result_free(&r);
+
+	spate_in(&r, bad_yaml, NULL, validate);
+	cr_assert_eq(r.exit_code, 2, "%s", r.err);
+	all_json_lines(r.err, "error",
+		       "flow.yaml:7: stage 't': unknown option 'colour'\"}");
+	all_json_lines(r.err, "error",
+		       "flow.yaml: 2 problems; nothing was run\"}");
+	e2e_result_free(&r);
+}
+
 /* A run of about 1.2 s (a shell executor waits after the input) logs its
  * progress every 0.3 s at info level when stderr is a pipe, ending with
  * the final counts; at the default level (warn) nothing. */

@@ -1,8 +1,9 @@
 """Checks what the end-to-end tests saw spate write (collected by
 e2e_note_output into one file): every error record line must parse with
 json.loads as an object holding spate_error, and every line on stderr
-must be valid UTF-8 (and parse with json.loads when it is a JSON log line,
---log-format json).  Runs after all end-to-end tests (a ctest fixture cleanup)."""
+must be valid UTF-8 (and parse with json.loads when it is a JSON log line);
+every stderr line of a run under --log-format json must be a JSON log
+line: an object with ts, level and msg.  Runs after all end-to-end tests (a ctest fixture cleanup)."""
 import json
 import sys
 
@@ -26,6 +27,12 @@ def main(path):
                 if not isinstance(obj, dict) or not any(
                         "spate_error" in str(k) for k in obj):
                     bad.append((text, "not an object with spate_error"))
+            elif kind == b"J ":
+                logs += 1
+                obj = json.loads(text.decode("utf-8"))
+                if not isinstance(obj, dict) or not all(
+                        k in obj for k in ("ts", "level", "msg")):
+                    bad.append((text, "not a JSON log line"))
             else:
                 logs += 1
                 text.decode("utf-8")

@@ -116,8 +116,11 @@ char *e2e_read(const char *path, size_t *len)
 	return buf;
 }
 
-void e2e_note_output(const char *s, size_t len, bool log_lines)
+/* kind: 'R' error records, 'L' log lines, 'J' log lines of a run under
+ * --log-format json (each must be a JSON object) */
+static void note_lines(const char *s, size_t len, char kind)
 {
+	bool log_lines = kind != 'R';
 	const char *path = getenv("SPATE_ERROR_LINES");
 	if (!path || !s)
 		return;
@@ -135,7 +138,7 @@ void e2e_note_output(const char *s, size_t len, bool log_lines)
 			/* one write per line: tests run in parallel */
 			size_t n = (size_t)(e - s) + 2;
 			char *line = malloc(n + 1);
-			line[0] = log_lines ? 'L' : 'R';
+			line[0] = kind;
 			line[1] = ' ';
 			memcpy(line + 2, s, (size_t)(e - s));
 			if (line[n - 1] != '\n')
@@ -147,6 +150,30 @@ void e2e_note_output(const char *s, size_t len, bool log_lines)
 		s = e;
 	}
 	close(fd);
+}
+
+void e2e_note_output(const char *s, size_t len, bool log_lines)
+{
+	note_lines(s, len, log_lines ? 'L' : 'R');
+}
+
+/* Whether spate runs with --log-format json (argument or environment):
+ * then every line it writes on stderr must be a JSON log line. */
+static bool json_logs(const char *const *env, const char *const *argv)
+{
+	const char *e = getenv("SPATE_LOG_FORMAT");
+	bool json = e && !strcmp(e, "json");
+
+	for (size_t i = 0; env && env[i]; i++)
+		if (!strncmp(env[i], "SPATE_LOG_FORMAT=", 17))
+			json = !strcmp(env[i] + 17, "json");
+	for (size_t i = 0; argv[i]; i++) {
+		if (!strcmp(argv[i], "--log-format") && argv[i + 1])
+			json = !strcmp(argv[i + 1], "json");
+		else if (!strncmp(argv[i], "--log-format=", 13))
+			json = !strcmp(argv[i] + 13, "json");
+	}
+	return json;
 }
 
 static char *read_text(const char *path, size_t *len);
@@ -468,7 +495,7 @@ void e2e_run_timed(struct e2e_result *r, const char *cwd,
 		r->exit_code = 128 + SIGKILL;
 	}
 	e2e_note_output(r->out, r->out_len, false);
-	e2e_note_output(r->err, r->err_len, true);
+	note_lines(r->err, r->err_len, json_logs(env, argv) ? 'J' : 'L');
 }
 
 pid_t e2e_bg_start(const char *cwd, const char *const *env,

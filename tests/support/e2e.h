@@ -48,7 +48,9 @@ char *e2e_read_text(const char *path, size_t *len);
 /* Records for the suite's output check (tests/support/check_output.py,
  * run after all end-to-end tests): the lines of s that hold an error
  * record ("spate_error"), or with log_lines every line (of stderr),
- * are appended to $SPATE_ERROR_LINES when it is set.  e2e_read_text and
+ * are appended to $SPATE_ERROR_LINES when it is set.  The e2e_run family
+ * marks the stderr of a run under --log-format json (argument or
+ * SPATE_LOG_FORMAT), whose every line must be a JSON log line.  e2e_read_text and
  * the e2e_run family call it on everything they read. */
 void e2e_note_output(const char *s, size_t len, bool log_lines);
 
