@@ -89,6 +89,15 @@ static struct commit_entry *get_entry(struct sp_commit *c, const char *name)
 		free(e->name);
 		return NULL;
 	}
+	/* a subfolder's file: its folders in staging, for the writer */
+	if (strchr(name, '/')) {
+		if (cm_make_parents(c->staging_fd, name) < 0) {
+			free(e->name);
+			free(e->staged);
+			return NULL;
+		}
+		c->nested = true;
+	}
 	c->n++;
 	return e;
 }

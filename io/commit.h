@@ -65,9 +65,11 @@ int sp_commit_begin(const char *dir, const char *flow, const char *stage,
 		    const char *run_id, struct sp_commit **out);
 
 /* Path at which the file `name` is written before publication (inside the
- * staging directory), valid until finish/abort/destroy.  NULL when the name
- * is not a plain file name (empty, "." or "..", contains '/', starts with
- * '.', or is _manifest.json), or when out of memory. */
+ * staging directory), valid until finish/abort/destroy.  name is a plain
+ * file name, or several '/'-separated ones (partitioned output: its
+ * folders are made in staging here and in the target at publication);
+ * NULL when a component is empty or starts with '.' ("." and ".."
+ * included), or name is the manifest's, or out of memory. */
 const char *sp_commit_staging_path(struct sp_commit *c, const char *name);
 
 /* Publishing over files that already exist: set by sp_commit_finish, and

@@ -28,10 +28,38 @@ uint64_t sp_commit_xxh64(const void *data, size_t len)
 	return XXH64(data, len, 0);
 }
 
+/* A file name under the target: one component, or several separated by
+ * '/' (partitioned output: a=1/b=2/f.jsonl), none of them empty or
+ * starting with '.' (so no "..", and nothing hidden), not the manifest. */
 bool cm_name_is_plain(const char *name)
 {
-	return *name && name[0] != '.' && !strchr(name, '/') &&
-	       strcmp(name, SP_COMMIT_MANIFEST) != 0;
+	if (!strcmp(name, SP_COMMIT_MANIFEST))
+		return false;
+	for (const char *p = name;; p++) {
+		if (!*p || *p == '.' || *p == '/')
+			return false; /* an empty or dot-first component */
+		p = strchrnul(p, '/');
+		if (!*p)
+			return true;
+	}
+}
+
+/* The folders above name (a/b/f: a and a/b) made under dir_fd; 0 or
+ * -errno. */
+int cm_make_parents(int dir_fd, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (strlen(name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	strcpy(path, name);
+	for (char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdirat(dir_fd, path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
 }
 
 /* fsync, unless the commit was told not to (then 0) */

@@ -53,6 +53,7 @@ struct sp_commit {
 	bool prepared; /* prepare passed, with prepared_replace */
 	bool prepared_replace;
 	bool assembled; /* staging holds the complete new version */
+	bool nested;	/* a name of this run lies in a subfolder */
 	char *record;	/* name of the run-level commit record in parent */
 	char *target;	/* "<real dir>\t<stage>": names it in records */
 	struct sp_commit_manifest *old; /* the target's manifest at prepare */
@@ -62,6 +63,7 @@ struct sp_commit {
 };
 
 bool cm_name_is_plain(const char *name);
+int cm_make_parents(int dir_fd, const char *name);
 int cm_sync(const struct sp_commit *c, int fd);
 int cm_make_dirs(const char *path);
 DIR *cm_dir_stream(int fd);

@@ -147,6 +147,12 @@ int cm_publish_file(struct sp_commit *c, struct commit_entry *e)
 		return rc;
 	}
 
+	/* a subfolder's file (partitioned output): its folders first */
+	if (strchr(e->name, '/') && (rc = cm_make_parents(c->dir_fd, e->name))) {
+		sp_log_error("cannot make the folders of %s/%s: %s", c->dir,
+			     e->name, strerrordesc_np(-rc));
+		return rc;
+	}
 	if (c->replace) {
 		rc = renameat(c->staging_fd, e->name, c->dir_fd, e->name);
 	} else {

@@ -85,26 +85,165 @@ free_old:
 	return rc;
 }
 
-/* Leaves in the staging directory this run's files only: removes files
- * staged but never added, links and the manifest of a failed exchange. */
-static int discard_others(struct sp_commit *c)
+/* Whether this run has a file under folder `dir/` (full: "a=1/"). */
+static bool ours_under(struct sp_commit *c, const char *dir, size_t len)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (cm_is_ours(c, c->e[i].name) &&
+		    !strncmp(c->e[i].name, dir, len))
+			return true;
+	return false;
+}
+
+/* discard_others in the folder fd, whose names start with prefix. */
+static int discard_in(struct sp_commit *c, int fd, const char *prefix)
 {
 	struct dirent *de;
+	char full[PATH_MAX];
 	int rc = 0;
-	DIR *d = cm_dir_stream(c->staging_fd);
+	DIR *d = cm_dir_stream(fd);
 
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		if (cm_is_dot(de->d_name) || cm_is_ours(c, de->d_name))
+		if (cm_is_dot(de->d_name))
 			continue;
-		rc = cm_remove_entry(c->staging_fd, de->d_name);
+		int n = snprintf(full, sizeof(full), "%s%s/", prefix,
+				 de->d_name);
+		if (n < 0 || (size_t)n >= sizeof(full))
+			continue;
+		full[n - 1] = '\0';
+		if (cm_is_ours(c, full))
+			continue;
+		full[n - 1] = '/';
+		/* a subfolder with this run's files: keep those only */
+		if (c->nested && cm_entry_is_dir(fd, de) &&
+		    ours_under(c, full, (size_t)n)) {
+			int sub = openat(fd, de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+			rc = sub < 0 ? -errno : discard_in(c, sub, full);
+			if (sub >= 0)
+				close(sub);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		rc = cm_remove_entry(fd, de->d_name);
 		if (rc < 0 && rc != -ENOENT) {
-			sp_log_error("cannot remove %s/%s: %s", c->staging,
-				     de->d_name, strerrordesc_np(-rc));
+			sp_log_error("cannot remove %s/%s%s: %s", c->staging,
+				     prefix, de->d_name, strerrordesc_np(-rc));
 			break;
 		}
 		rc = 0;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Leaves in the staging directory this run's files only: removes files
+ * staged but never added, links and the manifest of a failed exchange. */
+static int discard_others(struct sp_commit *c)
+{
+	return discard_in(c, c->staging_fd, "");
+}
+
+/* Whether the old manifest lists a file in a subfolder. */
+static bool old_nested(const struct sp_commit *c)
+{
+	for (size_t i = 0; c->old && i < c->old->nfiles; i++)
+		if (strchr(c->old->files[i].name, '/'))
+			return true;
+	return false;
+}
+
+/* link_kept from folder src of the target into dst of the staging
+ * directory, names starting with prefix.  Subfolders are linked file by
+ * file when the output is partitioned (nested), else they make the
+ * exchange unusable (1), as before partitions. */
+static int link_in(struct sp_commit *c, int src, int dst, const char *prefix,
+		   bool replace, bool nested)
+{
+	struct dirent *de;
+	char full[PATH_MAX];
+	int rc = 0;
+	DIR *d = cm_dir_stream(src);
+
+	if (!d) {
+		rc = -errno;
+		sp_log_error("cannot read directory %s/%s: %s", c->dir, prefix,
+			     strerrordesc_np(-rc));
+		return rc;
+	}
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+
+		if (cm_is_dot(name) ||
+		    (!*prefix && (!strcmp(name, SP_COMMIT_MANIFEST) ||
+				  !strcmp(name, MANIFEST_TMP))))
+			continue;
+		int n = snprintf(full, sizeof(full), "%s%s", prefix, name);
+		if (n < 0 || (size_t)n + 1 >= sizeof(full)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		if (cm_entry_is_dir(src, de)) {
+			if (!nested) {
+				sp_log_debug("%s holds the directory %s: "
+					     "publishing file by file",
+					     c->dir, name);
+				rc = 1;
+				break;
+			}
+			strcat(full, "/");
+			int s = openat(src, name, O_RDONLY | O_DIRECTORY |
+							  O_NOFOLLOW | O_CLOEXEC);
+			if (s < 0 ||
+			    (mkdirat(dst, name, 0755) < 0 && errno != EEXIST)) {
+				rc = -errno;
+				if (s >= 0)
+					close(s);
+				sp_log_error("cannot copy folder %s/%s into "
+					     "%s: %s",
+					     c->dir, full, c->staging,
+					     strerrordesc_np(-rc));
+				break;
+			}
+			int t = openat(dst, name, O_RDONLY | O_DIRECTORY |
+							  O_NOFOLLOW | O_CLOEXEC);
+			rc = t < 0 ? -errno
+				   : link_in(c, s, t, full, replace, nested);
+			close(s);
+			if (t >= 0)
+				close(t);
+			if (rc != 0)
+				break;
+			continue;
+		}
+		if (cm_is_ours(c, full)) {
+			if (replace)
+				continue;
+			cm_log_exists(c, full);
+			rc = -EEXIST;
+			break;
+		}
+		if (replace && cm_listed(c->old, full) && !cm_new_has(c, full))
+			continue; /* stale */
+		if (linkat(src, name, dst, name, 0) == 0)
+			continue;
+		rc = -errno;
+		if (rc == -EPERM || rc == -EXDEV || rc == -EMLINK ||
+		    rc == -EOPNOTSUPP) {
+			sp_log_debug("cannot link %s/%s into %s (%s): "
+				     "publishing file by file",
+				     c->dir, full, c->staging,
+				     strerrordesc_np(-rc));
+			rc = 1;
+		} else {
+			sp_log_error("cannot link %s/%s into %s: %s", c->dir,
+				     full, c->staging, strerrordesc_np(-rc));
+		}
+		break;
 	}
 	closedir(d);
 	return rc;
@@ -116,56 +255,8 @@ static int discard_others(struct sp_commit *c)
  * 0, 1 when the exchange cannot be used, or -errno (logged). */
 static int link_kept(struct sp_commit *c, bool replace)
 {
-	struct dirent *de;
-	int rc = 0;
-	DIR *d = cm_dir_stream(c->dir_fd);
-
-	if (!d) {
-		rc = -errno;
-		sp_log_error("cannot read directory %s: %s", c->dir,
-			     strerrordesc_np(-rc));
-		return rc;
-	}
-	while ((de = readdir(d))) {
-		const char *name = de->d_name;
-
-		if (cm_is_dot(name) || !strcmp(name, SP_COMMIT_MANIFEST) ||
-		    !strcmp(name, MANIFEST_TMP))
-			continue;
-		if (cm_entry_is_dir(c->dir_fd, de)) {
-			sp_log_debug("%s holds the directory %s: publishing "
-				     "file by file",
-				     c->dir, name);
-			rc = 1;
-			break;
-		}
-		if (cm_is_ours(c, name)) {
-			if (replace)
-				continue;
-			cm_log_exists(c, name);
-			rc = -EEXIST;
-			break;
-		}
-		if (replace && cm_listed(c->old, name) && !cm_new_has(c, name))
-			continue; /* stale */
-		if (linkat(c->dir_fd, name, c->staging_fd, name, 0) == 0)
-			continue;
-		rc = -errno;
-		if (rc == -EPERM || rc == -EXDEV || rc == -EMLINK ||
-		    rc == -EOPNOTSUPP) {
-			sp_log_debug("cannot link %s/%s into %s (%s): "
-				     "publishing file by file",
-				     c->dir, name, c->staging,
-				     strerrordesc_np(-rc));
-			rc = 1;
-		} else {
-			sp_log_error("cannot link %s/%s into %s: %s", c->dir,
-				     name, c->staging, strerrordesc_np(-rc));
-		}
-		break;
-	}
-	closedir(d);
-	return rc;
+	return link_in(c, c->dir_fd, c->staging_fd, "", replace,
+		       c->nested || old_nested(c));
 }
 
 /* Swaps staging and target in the parent, and back when it cannot be made

@@ -102,6 +102,20 @@ static const struct sp_option fw_options[] = {
 	 .help = "catalog stage: a local one (`dir` relative to its root, "
 		 "never leaving it) or an S3 one (`dir` a key prefix under "
 		 "its prefix)"},
+	{.name = "partition_by", .type = SP_OPT_STRING_LIST,
+	 .offset = offsetof(struct fw_config, partition_by),
+	 .help = "field paths whose values name each record's folder under "
+		 "dir, e.g. [/country, /day] writes country=DE/day=2026-01-01/"
+		 "; values are %-escaped (no '/', no leading '.'), null or "
+		 "absent is __null__, empty __empty__ (README: Partitioned "
+		 "output)"},
+	{.name = "max_open_partitions", .type = SP_OPT_INT, .def = "32",
+	 .bounded = true, .min = 1, .max = 4096,
+	 .offset = offsetof(struct fw_config, max_open_partitions),
+	 .help = "partition folders with an open file at once; past it the "
+		 "least recently written one's file is closed (its next "
+		 "records start a new file); on S3 each buffers up to an 8 MiB "
+		 "part"},
 	{0},
 };
 
@@ -175,6 +189,22 @@ static void fw_check(const void *config, struct sp_check *chk)
 	if (cfg->format == SP_FORMAT_CSV &&
 	    (why = sp_csv_chars_problem(cfg->delimiter, cfg->quote)))
 		sp_check_problem(chk, "delimiter", "%s", why);
+	if (cfg->partition_by.n > FW_PART_PATHS_MAX)
+		sp_check_problem(chk, "partition_by",
+				 "%u paths: at most %d folder levels",
+				 cfg->partition_by.n, FW_PART_PATHS_MAX);
+	for (uint32_t i = 0; i < cfg->partition_by.n; i++) {
+		const char *p = cfg->partition_by.v[i];
+		if (p[0] != '/' || !p[1] || strstr(p, "//"))
+			sp_check_problem(chk, "partition_by",
+					 "'%s' is not a field path (/field, "
+					 "/a/b)",
+					 p);
+	}
+	if (cfg->partition_by.n && cfg->commit == FW_COMMIT_FILE)
+		sp_check_problem(chk, "partition_by",
+				 "partitioned output is published at the end "
+				 "of the run: it takes commit: run");
 	if (!cfg->dir[0]) {
 		sp_check_problem(chk, "dir",
 				 "empty: name a folder (\".\" is the flow "
@@ -246,11 +276,15 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 	fw->name = strdup(ctx->streaming && !strstr(cfg->name, "{run}")
 			      ? FW_STREAM_NAME
 			      : cfg->name);
-	if (!fw->name) {
+	fw->active = -1;
+	rc = fw->name ? fw_part_setup(fw, err, errlen) : -ENOMEM;
+	if (rc) {
+		fw_part_fini(fw);
 		fw_s3_free(fw);
+		free(fw->name);
 		free(fw->dir);
 		free(fw);
-		return -ENOMEM;
+		return rc;
 	}
 	*state = fw;
 	return 0;
@@ -489,6 +523,10 @@ static void fw_close(void *state)
 	}
 	sp_commit_destroy(fw->commit);
 	fw_s3_free(fw);
+	fw_part_fini(fw);
+	for (uint32_t i = 0; i < fw->nparts; i++)
+		free(fw->parts[i].key);
+	free(fw->parts);
 	if (fw->queue.ring)
 		sp_ring_fini(&fw->queue);
 	for (uint32_t i = 0; i < fw->nfiles; i++)

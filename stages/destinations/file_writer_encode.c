@@ -38,9 +38,12 @@ void *fw_worker_create(void *state, unsigned worker)
 		free(w);
 		return NULL;
 	}
+	sp_buf_init(&w->part);
+	sp_buf_init(&w->part_keys);
 	for (int i = 0; i < BLOCKS_PER_WORKER; i++) {
 		w->blocks[i].owner = w;
 		sp_buf_init(&w->blocks[i].data);
+		sp_buf_init(&w->blocks[i].part);
 		sp_ring_try_push_mpmc(&w->free, &w->blocks[i]);
 	}
 	return w;
@@ -52,8 +55,14 @@ void fw_worker_destroy(void *state, void *wstate)
 
 	if (!w)
 		return;
-	for (int i = 0; i < BLOCKS_PER_WORKER; i++)
+	for (int i = 0; i < BLOCKS_PER_WORKER; i++) {
 		sp_buf_fini(&w->blocks[i].data);
+		sp_buf_fini(&w->blocks[i].part);
+	}
+	sp_buf_fini(&w->part);
+	sp_buf_fini(&w->part_keys);
+	free(w->part_refs);
+	free(w->part_sel);
 	sp_ring_fini(&w->free);
 	sp_buf_fini(&w->enc);
 	sp_buf_fini(&w->header);
@@ -77,6 +86,12 @@ static int64_t seal(struct fw_worker *w, uint64_t seq, bool last)
 	b->records = w->enc_records;
 	b->header = w->header.len ? &w->header : NULL;
 	b->data.len = 0;
+	b->part.len = 0; /* the folder of a partitioned writer, NUL-ended */
+	if (fw->npart && (sp_buf_append(&b->part, w->part.data, w->part.len) ||
+			  sp_buf_putc(&b->part, '\0'))) {
+		sp_ring_try_push_mpmc(&w->free, b);
+		return -ENOMEM;
+	}
 	if (w->enc.len) {
 		if (fw->zstd) {
 			int rc = sp_zstd_enc_frame(w->z, w->enc.data,
@@ -132,15 +147,25 @@ static int build_header(struct fw_worker *w, const struct sp_symtab *st)
 	return sp_buf_putc(&w->header, '\n');
 }
 
-int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
-		   const uint32_t *sel, uint32_t n)
+int fw_worker_use_part(struct fw_worker *w, uint64_t seq, const char *key,
+		       size_t len)
 {
-	struct fw_state *fw = state;
-	struct fw_worker *w = wstate;
+	if (w->part.len == len && !memcmp(w->part.data, key, len))
+		return 0;
+	if (w->enc.len || w->enc_records) {
+		int64_t s = seal(w, seq, false);
+		if (s < 0)
+			return (int)s;
+	}
+	w->part.len = 0;
+	return sp_buf_append(&w->part, key, len);
+}
+
+int fw_encode(struct fw_state *fw, struct fw_worker *w, struct sp_batch *b,
+	      const uint32_t *sel, uint32_t n)
+{
 	const struct fw_config *cfg = fw->cfg;
 
-	if (fw->holds)
-		return 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t r = sel[i];
 		int rc;
@@ -187,6 +212,18 @@ int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
 		}
 	}
 	return 0;
+}
+
+int fw_stage_batch(void *state, void *wstate, struct sp_batch *b,
+		   const uint32_t *sel, uint32_t n)
+{
+	struct fw_state *fw = state;
+	struct fw_worker *w = wstate;
+
+	if (fw->holds)
+		return 0;
+	return fw->npart ? fw_part_batch(fw, w, b, sel, n)
+			 : fw_encode(fw, w, b, sel, n);
 }
 
 int64_t fw_batch_end(void *state, void *wstate, uint64_t seq)

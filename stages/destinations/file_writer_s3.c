@@ -57,6 +57,13 @@ struct s3_file {
 	uint64_t records, bytes, xxh64;
 };
 
+struct s3_slot {
+	struct s3_file cur;
+	unsigned cap_parts;
+	struct sp_buf part;
+	XXH64_state_t *xxh;
+};
+
 struct fw_s3 {
 	struct sp_s3 *cli;
 	char *bucket;
@@ -68,6 +75,10 @@ struct fw_s3 {
 	unsigned cap_parts;
 	struct sp_buf part;
 	XXH64_state_t *xxh;
+	/* partitioned output: the uploads of the partitions not being
+	 * written to right now, swapped with the four fields above */
+	struct s3_slot *slots;
+	size_t nslots;
 	struct s3_file *files;
 	size_t nfiles;
 };
@@ -209,6 +220,13 @@ void fw_s3_free(struct fw_state *fw)
 	if (!s)
 		return;
 	free_file(&s->cur);
+	for (size_t i = 0; i < s->nslots; i++) {
+		free_file(&s->slots[i].cur);
+		sp_buf_fini(&s->slots[i].part);
+		if (s->slots[i].xxh)
+			XXH64_freeState(s->slots[i].xxh);
+	}
+	free(s->slots);
 	for (size_t i = 0; i < s->nfiles; i++)
 		free_file(&s->files[i]);
 	free(s->files);
@@ -454,7 +472,7 @@ int fw_s3_open(struct fw_state *fw, const char *name, char *msg, size_t len)
 	s->cap_parts = 0;
 	s->part.len = 0;
 	s->cur.name = key_of(s, name); /* the key until the file closes */
-	if (!s->cur.name)
+	if (!s->cur.name || (!s->xxh && !(s->xxh = XXH64_createState())))
 		return -ENOMEM;
 	XXH64_reset(s->xxh, 0);
 	rc = sp_s3_mpu_create(s->cli, s->bucket, s->cur.name,
@@ -462,6 +480,25 @@ int fw_s3_open(struct fw_state *fw, const char *name, char *msg, size_t len)
 	if (rc)
 		snprintf(msg, len, "%s", sp_s3_error(s->cli));
 	return rc;
+}
+
+int fw_s3_swap(struct fw_state *fw, size_t slot, size_t nslots)
+{
+	struct fw_s3 *s = fw->s3;
+
+	if (!s->slots) {
+		s->slots = calloc(nslots, sizeof(*s->slots));
+		if (!s->slots)
+			return -ENOMEM;
+		s->nslots = nslots;
+	}
+	struct s3_slot *o = &s->slots[slot], t = *o;
+	*o = (struct s3_slot){s->cur, s->cap_parts, s->part, s->xxh};
+	s->cur = t.cur;
+	s->cap_parts = t.cap_parts;
+	s->part = t.part;
+	s->xxh = t.xxh;
+	return 0;
 }
 
 int fw_s3_append(struct fw_state *fw, const void *data, size_t len,
@@ -644,6 +681,11 @@ static void abort_all(struct fw_state *fw)
 	if (s->cur.upload_id)
 		(void)sp_s3_mpu_abort(s->cli, s->bucket, s->cur.name,
 				      s->cur.upload_id);
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].cur.upload_id)
+			(void)sp_s3_mpu_abort(s->cli, s->bucket,
+					      s->slots[i].cur.name,
+					      s->slots[i].cur.upload_id);
 	for (size_t i = 0; i < s->nfiles; i++) {
 		char *k = key_of(s, s->files[i].name);
 		if (k && s->files[i].upload_id)

@@ -202,6 +202,93 @@ static void close_file(struct fw_state *fw)
 	}
 }
 
+/* ---- partitioned output: one open file per folder ---------------------- */
+
+/* Exchanges the file being written with the one parts[i] keeps.  The
+ * writer's writes are waited for first: its blocks go back to their
+ * workers now, not when it is written to again. */
+static int part_swap(struct fw_state *fw, uint32_t i)
+{
+	struct fw_part *p = &fw->parts[i];
+	struct sp_io_writer *cur = fw->cur;
+	char name[FW_NAME_MAX];
+	uint64_t records = fw->cur_records, bytes = fw->cur_bytes;
+	bool open = fw->file_open;
+
+	if (cur)
+		(void)sp_io_writer_flush(cur, false); /* errors stick */
+	memcpy(name, fw->cur_name, sizeof(name));
+	fw->cur = p->cur;
+	memcpy(fw->cur_name, p->cur_name, sizeof(name));
+	fw->cur_records = p->cur_records;
+	fw->cur_bytes = p->cur_bytes;
+	fw->file_open = p->file_open;
+	p->cur = cur;
+	memcpy(p->cur_name, name, sizeof(name));
+	p->cur_records = records;
+	p->cur_bytes = bytes;
+	p->file_open = open;
+	return fw->s3 ? fw_s3_swap(fw, i, fw->cfg->max_open_partitions) : 0;
+}
+
+/* Makes folder key the one written to: its open file, or none yet; past
+ * max_open_partitions the least recently used folder's file is closed
+ * (a later block of it opens a new file). */
+static int part_use(struct fw_state *fw, const char *key)
+{
+	uint32_t max = (uint32_t)fw->cfg->max_open_partitions, i, lru = 0;
+	int rc;
+
+	if (fw->active >= 0 && !strcmp(fw->parts[fw->active].key, key)) {
+		fw->parts[fw->active].used = ++fw->clock;
+		return 0;
+	}
+	if (!fw->parts && !(fw->parts = calloc(max, sizeof(*fw->parts))))
+		return -ENOMEM;
+	/* the invariant: parts[active] holds no file, fw_state has it */
+	if (fw->active >= 0 && (rc = part_swap(fw, (uint32_t)fw->active)))
+		return rc;
+	fw->active = -1;
+	for (i = 0; i < fw->nparts && strcmp(fw->parts[i].key, key); i++)
+		if (fw->parts[i].used < fw->parts[lru].used)
+			lru = i;
+	if (i == fw->nparts && fw->nparts == max) {
+		i = lru;
+		if ((rc = part_swap(fw, i)))
+			return rc;
+		close_file(fw);
+		free(fw->parts[i].key);
+		fw->parts[i].key = NULL;
+		sp_stage_log(fw->ctx, SP_LOG_DEBUG,
+			     "%u partitions open: closed the least recently "
+			     "used one's file",
+			     max);
+	} else if (i == fw->nparts) {
+		fw->nparts++;
+	} else if ((rc = part_swap(fw, i))) {
+		return rc;
+	}
+	if (!fw->parts[i].key && !(fw->parts[i].key = strdup(key)))
+		return -ENOMEM;
+	fw->parts[i].used = ++fw->clock;
+	fw->active = i;
+	return 0;
+}
+
+/* The end: every folder's file closed. */
+static void part_close_all(struct fw_state *fw)
+{
+	if (fw->active >= 0)
+		(void)part_swap(fw, (uint32_t)fw->active);
+	fw->active = -1;
+	for (uint32_t i = 0; i < fw->nparts; i++) {
+		if (part_swap(fw, i))
+			continue;
+		close_file(fw);
+		(void)part_swap(fw, i);
+	}
+}
+
 /* The header is its own frame (or text), written before the first block;
  * the writer waits for it so that its buffer can be reused. */
 static void write_header(struct fw_state *fw, const struct sp_buf *header)
@@ -242,6 +329,12 @@ static void write_block(struct fw_state *fw, struct block *b)
 		block_done(b, 0);
 		return;
 	}
+	int rc = fw->npart ? part_use(fw, b->part.data) : 0;
+	if (rc < 0) {
+		writer_fail(fw, rc, "cannot open a partition of", b->part.data);
+		block_done(b, 0);
+		return;
+	}
 	if (fw->file_open &&
 	    ((cfg->max_file_records &&
 	      fw->cur_records + b->records > (uint64_t)cfg->max_file_records) ||
@@ -249,11 +342,20 @@ static void write_block(struct fw_state *fw, struct block *b)
 	      fw->cur_bytes + b->data.len > cfg->max_file_bytes)))
 		close_file(fw);
 	if (!fw->file_open && !fw->error) {
-		do
-			expand_name(fw, fw->file_seq++, fw->cur_name,
-				    sizeof(fw->cur_name));
-		while (fw->s3 && fw_s3_taken(fw, fw->cur_name));
-		int rc = file_open(fw);
+		const char *key = fw->npart ? b->part.data : "";
+		size_t kl = strlen(key);
+		if (kl + 256 > sizeof(fw->cur_name)) {
+			writer_fail(fw, -ENAMETOOLONG, "cannot create a file in",
+				    key);
+			block_done(b, 0);
+			return;
+		}
+		do {
+			memcpy(fw->cur_name, key, kl);
+			expand_name(fw, fw->file_seq++, fw->cur_name + kl,
+				    sizeof(fw->cur_name) - kl);
+		} while (fw->s3 && fw_s3_taken(fw, fw->cur_name));
+		rc = file_open(fw);
 		if (rc < 0)
 			writer_fail(fw, rc, "cannot create", fw->cur_name);
 		fw->cur_records = 0;
@@ -267,7 +369,7 @@ static void write_block(struct fw_state *fw, struct block *b)
 	}
 	size_t len = b->data.len;
 	uint64_t records = b->records;
-	int rc = file_append(fw, b->data.data, len, block_done, b);
+	rc = file_append(fw, b->data.data, len, block_done, b);
 	if (rc < 0) {
 		writer_fail(fw, rc, "cannot write", fw->cur_name);
 		block_done(b, 0);
@@ -366,7 +468,10 @@ void *fw_writer_main(void *arg)
 		}
 		fw->pending_head[i] = fw->pending_tail[i] = NULL;
 	}
-	close_file(fw);
+	if (fw->npart)
+		part_close_all(fw);
+	else
+		close_file(fw);
 	sp_io_destroy(fw->io);
 	fw->io = NULL;
 	return NULL;

@@ -570,6 +570,46 @@ Test(commit, stale_names_never_escape_dir)
 	cr_assert_str_eq(read_text(pathf("victim")), "keep me");
 }
 
+/* Partitioned output: files in folders, an exchange of the whole tree; a
+ * second run adds beside them (kept files linked folder by folder), a
+ * --force run replaces them (stale ones gone, their folders kept). */
+Test(commit, nested_names)
+{
+	char dir[512];
+	struct sp_commit *c;
+
+	strcpy(dir, pathf("n"));
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r1", &c), 0);
+	write_text(sp_commit_staging_path(c, "p=1/q=a/x"), "x\n");
+	write_text(sp_commit_staging_path(c, "p=2/y"), "y\n");
+	cr_assert_eq(sp_commit_add(c, "p=1/q=a/x", 1, 2, false), 0);
+	cr_assert_eq(sp_commit_add(c, "p=2/y", 1, 2, false), 0);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,p=1,p=2");
+	cr_assert_str_eq(read_text(pathf("n/p=1/q=a/x")), "x\n");
+	cr_assert(strstr(read_text(pathf("n/_manifest.json")),
+			 "\"name\": \"p=1/q=a/x\""));
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r2", &c), 0);
+	write_text(sp_commit_staging_path(c, "p=1/q=a/z"), "z\n");
+	cr_assert_eq(sp_commit_add(c, "p=1/q=a/z", 1, 2, false), 0);
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(pathf("n/p=1/q=a")), "x,z");
+	cr_assert_str_eq(read_text(pathf("n/p=2/y")), "y\n");
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r3", &c), 0);
+	write_text(sp_commit_staging_path(c, "p=3/w"), "w\n");
+	cr_assert_eq(sp_commit_add(c, "p=3/w", 1, 2, false), 0);
+	cr_assert_eq(sp_commit_finish(c, true), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(pathf("n/p=3")), "w");
+	cr_assert_str_eq(list_dir(pathf("n/p=1/q=a")), "");
+	cr_assert_str_eq(list_dir(pathf("n/p=2")), "");
+	cr_assert_null(strstr(read_text(pathf("n/_manifest.json")), "p=1"));
+}
+
 Test(commit, bad_adds)
 {
 	char dir[512];
@@ -581,7 +621,11 @@ Test(commit, bad_adds)
 	cr_assert_null(sp_commit_staging_path(c, "."));
 	cr_assert_null(sp_commit_staging_path(c, ".."));
 	cr_assert_null(sp_commit_staging_path(c, ".hidden"));
-	cr_assert_null(sp_commit_staging_path(c, "a/b"));
+	cr_assert_null(sp_commit_staging_path(c, "a/../b"));
+	cr_assert_null(sp_commit_staging_path(c, "a//b"));
+	cr_assert_null(sp_commit_staging_path(c, "a/.b"));
+	cr_assert_null(sp_commit_staging_path(c, "/a"));
+	cr_assert_null(sp_commit_staging_path(c, "a/"));
 	cr_assert_null(sp_commit_staging_path(c, "_manifest.json"));
 	cr_assert_eq(sp_commit_add(c, "../x", 0, 0, false), -EINVAL);
 	cr_assert_eq(sp_commit_add(c, "missing", 0, 0, false), -ENOENT);
