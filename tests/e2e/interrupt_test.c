@@ -5,7 +5,9 @@
  * published, or 0 when it had committed already, and the plain rerun
  * then yields every input record exactly once - for a file flow with
  * several inputs and two destinations behind a selector, and for a
- * catalog flow with {run} in the name.  Also: stdin is new input every
+ * catalog flow with {run} in the name; the records are field-dense
+ * (unicode raw and escaped, nulls, nesting) and compared byte for byte.
+ * Also: stdin is new input every
  * run, a file whose content changed (size and mtime kept) is read again,
  * a deleted destination is rebuilt, a crash between two destinations'
  * exchanges converges on the rerun, a read-only catalog is refused before
@@ -43,6 +45,30 @@ static int loops(void)
 	return v && atoi(v) > 0 ? atoi(v) : n;
 }
 
+/* One field-dense record shaped like a real export: short fields of every
+ * type, nulls, decimals written with trailing zeros, a key with a space,
+ * non-ASCII text raw and as \\u escapes (a surrogate pair too), quotes,
+ * backslashes and tabs escaped, nested objects and arrays.  Records pass
+ * the flows unchanged, so each output line must equal its input line. */
+static void dense_record(struct e2e_text *t, int k, int f, int i)
+{
+	static const char *const names[] = {
+	    "Zo\u00eb", "Ren\u00e9e \\\"R\\\"", "\u5f20\u4f1f",
+	    "\\ud83d\\ude00 smile", "tab\\there", "plain"};
+	const char *name = names[(unsigned)i % 6];
+
+	e2e_text_printf(
+	    t,
+	    "{\"k\":%d,\"f\":%d,\"v\":\"r%d\",\"name\":\"%s\","
+	    "\"amount\":%d.%02d0,\"ratio\":%de-3,\"flag\":%s,\"none\":null,"
+	    "\"first seen\":\"2026-0%d-1%dT0%d:30:00Z\",\"city\":\"K\u00f6ln\","
+	    "\"tags\":[\"a\",\"\u00df\",%d,null,true],"
+	    "\"geo\":{\"lat\":50.9%03d,\"lon\":-6.9%03d,\"alt\":null,"
+	    "\"path\":[{\"x\":%d},{\"y\":[]}]},\"note\":\"\"}\n",
+	    k, f, i, name, i % 10000, i % 100, i, i % 3 ? "true" : "false",
+	    1 + i % 9, i % 10, i % 10, i % 7, i % 1000, i % 1000, i);
+}
+
 /* NFILES inputs under dir/sub of PER_FILE distinct records each; returns
  * all their lines, sorted. */
 static char *make_inputs(const char *dir, const char *sub)
@@ -53,8 +79,7 @@ static char *make_inputs(const char *dir, const char *sub)
 	for (int f = 0; f < NFILES; f++) {
 		struct e2e_text t = {0};
 		for (int i = 0; i < PER_FILE; i++)
-			e2e_text_printf(&t, "{\"k\":%d,\"f\":%d,\"v\":\"r%d\"}\n",
-					f * PER_FILE + i, f, i);
+			dense_record(&t, f * PER_FILE + i, f, i);
 		char name[32];
 		snprintf(name, sizeof(name), "in%d.jsonl", f);
 		e2e_put(in, name, t.p, t.len);
