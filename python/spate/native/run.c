@@ -12,11 +12,11 @@
 #include <string.h>
 
 struct py_sink {
-	PyObject *stage; /* the Python stage object */
-	PyObject *loads; /* json.loads, for objects and arrays */
+	PyObject *stage;      /* the Python stage object */
+	PyObject *loads;      /* json.loads, for objects and arrays */
 	PyTypeObject *record; /* spate.Record, the dict handed over */
 	PyObject *noargs;     /* (), for its tp_new */
-	PyObject **keys; /* field names by name_id, made once */
+	PyObject **keys;      /* field names by name_id, made once */
 	uint32_t nkeys;
 };
 
@@ -247,9 +247,9 @@ static int register_sinks(struct py_run *run, PyObject *sinks)
 	mod = loads ? PyImport_ImportModule("spate.stage") : NULL;
 	record = mod ? PyObject_GetAttrString(mod, "Record") : NULL;
 	Py_XDECREF(mod);
-	if (record && !(PyType_Check(record) &&
-			PyType_IsSubtype((PyTypeObject *)record,
-					 &PyDict_Type))) {
+	if (record &&
+	    !(PyType_Check(record) &&
+	      PyType_IsSubtype((PyTypeObject *)record, &PyDict_Type))) {
 		PyErr_SetString(PyExc_TypeError, "spate.stage.Record: a dict");
 		Py_CLEAR(record);
 	}
