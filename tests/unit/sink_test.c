@@ -187,7 +187,9 @@ Test(sink, unknown_name_fails_the_start)
 	struct spate_flow *f = sink_flow("nobody");
 	char err[1024];
 
-	cr_assert_lt(spate_flow_run(f, NULL, NULL, err, sizeof(err)), 0);
+	int rc = spate_flow_run(f, NULL, NULL, err, sizeof(err));
+
+	cr_assert_eq(rc, -ENOENT, "%d: %s", rc, err);
 	cr_assert(strstr(err, "no sink 'nobody' is registered"), "%s", err);
 	spate_flow_destroy(f);
 }
