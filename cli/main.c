@@ -114,12 +114,13 @@ static int unknown_command(const char *cmd)
 	names[n] = NULL;
 	const char *hint = cli_suggest(cmd, names);
 	if (hint) {
-		fprintf(stderr, "spate: unknown command '%s' (did you mean "
-				"'%s'?)\n",
-			cmd, hint);
+		cli_notice(SP_LOG_ERROR, "unknown command '%s' (did you mean "
+					 "'%s'?)",
+			   cmd, hint);
 	} else {
-		fprintf(stderr, "spate: unknown command '%s'\n", cmd);
-		print_usage(stderr);
+		cli_notice(SP_LOG_ERROR, "unknown command '%s'", cmd);
+		if (!sp_log_is_json())
+			print_usage(stderr);
 	}
 	return SPATE_EXIT_USAGE;
 }
@@ -237,11 +238,15 @@ static int dispatch(int argc, char **argv)
 				globals[n++] = g->name;
 			globals[n] = NULL;
 			const char *hint = cli_suggest(argv[i], globals);
-			fprintf(stderr, "spate: unknown option '%s'", argv[i]);
 			if (hint)
-				fprintf(stderr, " (did you mean '%s'?)", hint);
-			fputc('\n', stderr);
-			print_usage(stderr);
+				cli_notice(SP_LOG_ERROR, "unknown option '%s' "
+							 "(did you mean '%s'?)",
+					   argv[i], hint);
+			else
+				cli_notice(SP_LOG_ERROR,
+					   "unknown option '%s'", argv[i]);
+			if (!sp_log_is_json())
+				print_usage(stderr);
 			return SPATE_EXIT_USAGE;
 		}
 	}

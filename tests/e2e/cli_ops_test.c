@@ -405,6 +405,13 @@ Test(cli_ops, json_log_format_has_no_plain_lines)
 	all_json_lines(r.err, "error", "unknown option '--bogus'\"}");
 	e2e_result_free(&r);
 
+	static const char *const command[] = {"--log-format", "json",
+					      "nosuch", NULL};
+	spate_in(&r, ok_yaml, NULL, command);
+	cr_assert_eq(r.exit_code, 2, "%s", r.err);
+	all_json_lines(r.err, "error", "unknown command 'nosuch'\"}");
+	e2e_result_free(&r);
+
 	spate_in(&r, bad_yaml, NULL, validate);
 	cr_assert_eq(r.exit_code, 2, "%s", r.err);
 	all_json_lines(r.err, "error",
