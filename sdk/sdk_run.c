@@ -319,6 +319,7 @@ static void fill_status(const struct spate_run *run, const struct snap *s,
 	st->nstages = run->f->nstages;
 	st->elapsed_s = rep->elapsed_s;
 	st->input_bytes = rep->input_bytes;
+	st->discarded = rep->discarded;
 	for (uint32_t i = 0; i < rep->nstages; i++) {
 		const struct sp_stage_report *r = &rep->stages[i];
 

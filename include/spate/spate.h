@@ -313,7 +313,11 @@ struct spate_run_status {
 	uint64_t bytes_in;    /* read by the origins */
 	uint64_t bytes_out;   /* written by the destinations */
 	uint64_t input_bytes; /* total size of the input when known, else 0 */
-	uint64_t reserved[8];
+	/* record errors lost without the flow choosing it (no error stage,
+	 * no explicit on_record_error: discard): `spate run` exits 3 and
+	 * its --json status says "discarded" */
+	uint64_t discarded;
+	uint64_t reserved[7];
 };
 
 /* One stage of a run.  Strings belong to the run and stay valid until
@@ -379,7 +383,8 @@ int spate_flow_start(struct spate_flow *flow,
 
 /* Waits for the end of the run (running events to executors on the
  * calling thread meanwhile), commits or rolls back the outputs and
- * returns the final state: succeeded, failed, skipped or stopped.  Any
+ * returns the final state: SPATE_RUN_FINISHED, _FAILED, _SKIPPED or
+ * _STOPPED ("finished", ... as `spate run --json` names them).  Any
  * thread; callers after the first wait for the first and get the same
  * state. */
 enum spate_run_state spate_run_wait(struct spate_run *run);

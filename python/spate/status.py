@@ -38,6 +38,9 @@ class RunStatus:
         self.errors = d["errors"]
         self.error_records = d["error_records"]
         self.dropped = d["dropped"]
+        # record errors lost without the flow choosing it (no error
+        # stage, no on_record_error: discard): `spate run` exits 3
+        self.discarded = d["discarded"]
         self.bytes_in = d["bytes_in"]
         self.bytes_out = d["bytes_out"]
         self.error = d["error"]

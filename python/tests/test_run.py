@@ -122,6 +122,19 @@ def test_exception_in_stage_record_is_a_record_error(tmp_path):
     assert bad[0]["spate_error"]["stage"] == out.stage_id
     assert bad[0]["spate_error"]["reason"] == \
         "ValueError: record 2 is not wanted"
+    assert st.discarded == 0
+
+
+def test_errors_without_an_error_stage_are_discarded(tmp_path):
+    # as `spate run` (exit 3, "discarded" in --json): lost by default
+    flow = spate.Flow("loses")
+    src = flow.add_stage("Dev Raw Data Source")
+    src.configuration["data"] = expenses_text()
+    out = flow.add_stage(Collect, config={"reject": [2, 5]})
+    src.connect_output_to(out)
+    st = flow.run()
+    assert st.state == "finished"
+    assert st.errors == 2 and st.discarded == 2
 
 
 def test_validate_raises_with_every_problem():

@@ -776,6 +776,7 @@ Test(sdk_run, run_to_the_end)
 	cr_assert_eq(st.records_out, NRAW);
 	cr_assert_eq(st.errors, 1);
 	cr_assert_eq(st.error_records, 1);
+	cr_assert_eq(st.discarded, 0);
 	cr_assert_eq(st.dropped, 0);
 	cr_assert_gt(st.bytes_in, 0);
 	cr_assert_gt(st.bytes_out, 0);
@@ -788,6 +789,38 @@ Test(sdk_run, run_to_the_end)
 	cr_assert_eq(n, 1);
 	cr_assert(strstr(errs, "oops"), "%s", errs);
 	free(errs);
+	spate_flow_destroy(flow);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* Without an error stage the bad record is lost by default: the status
+ * counts it as discarded, as `spate run` does (exit 3); choosing
+ * on_record_error: discard makes it no loss. */
+Test(sdk_run, discarded_without_an_error_stage)
+{
+	char *dir = e2e_tmpdir(), err[1024];
+	struct spate_flow *flow = raw_flow(dir, "{\"id\": oops}\n");
+	struct spate_run_options opts = {.force = true};
+	struct spate_run_status st;
+
+	cr_assert_eq(spate_flow_remove_stage(
+			 flow, spate_flow_find_stage(flow, "errors")),
+		     0);
+	cr_assert_eq(spate_flow_run(flow, &opts, &st, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_str_eq(spate_run_state_name(st.state), "finished");
+	cr_assert_eq(st.errors, 1);
+	cr_assert_eq(st.discarded, 1);
+	cr_assert_eq(st.records_out, NRAW);
+
+	cr_assert_eq(spate_stage_set_config(spate_flow_find_stage(flow, "src"),
+					    "on_record_error", "discard"),
+		     0);
+	cr_assert_eq(spate_flow_run(flow, &opts, &st, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(st.errors, 1);
+	cr_assert_eq(st.discarded, 0);
 	spate_flow_destroy(flow);
 	e2e_rmrf(dir);
 	free(dir);

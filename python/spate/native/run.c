@@ -407,13 +407,14 @@ static PyObject *run_status(struct py_run *self, PyObject *unused)
 	if (!stages)
 		return NULL;
 	return Py_BuildValue(
-	    "{s:s,s:I,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:s,s:N}", "state",
+	    "{s:s,s:I,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:s,s:N}", "state",
 	    spate_run_state_name(st.state), "workers", st.workers, "elapsed_s",
 	    st.elapsed_s, "records_in", (unsigned long long)st.records_in,
 	    "records_out", (unsigned long long)st.records_out, "errors",
 	    (unsigned long long)st.errors, "error_records",
 	    (unsigned long long)st.error_records, "dropped",
-	    (unsigned long long)st.dropped, "bytes_in",
+	    (unsigned long long)st.dropped, "discarded",
+	    (unsigned long long)st.discarded, "bytes_in",
 	    (unsigned long long)st.bytes_in, "bytes_out",
 	    (unsigned long long)st.bytes_out, "error", spate_run_error(run),
 	    "stages", stages);
