@@ -25,28 +25,48 @@ static uint32_t unique_names(const struct sp_stage_desc **v, uint32_t n)
 	return k;
 }
 
+/* The registry's descriptors, sorted (caller frees *out); count */
+static uint32_t all_descs(const struct sp_stage_desc ***out)
+{
+	uint32_t n = sp_registry_list(NULL, 0);
+
+	*out = calloc(n ? n : 1, sizeof(**out));
+	return *out ? sp_registry_list(*out, n) : 0;
+}
+
 size_t spate_stage_types(const char **out, size_t max)
 {
 	const struct sp_stage_desc **v;
-	uint32_t n = sp_registry_list(NULL, 0);
+	uint32_t n = all_descs(&v);
 
-	v = calloc(n ? n : 1, sizeof(*v));
 	if (!v)
-		return n;
-	n = unique_names(v, sp_registry_list(v, n));
+		return sp_registry_list(NULL, 0);
+	n = unique_names(v, n);
 	for (uint32_t i = 0; out && i < n && i < max; i++)
 		out[i] = v[i]->name;
 	free(v);
 	return n;
 }
 
-int spate_stage_type_info(const char *type, struct spate_stage_type_info *info)
+/* type's descriptor of kind (NULL: the one the name finds first) */
+static const struct sp_stage_desc *find_kind(const char *type,
+					     const char *kind)
 {
-	const struct sp_stage_desc *d = type ? sp_registry_find(type) : NULL;
+	const struct sp_stage_desc *d;
+
+	if (!type)
+		return NULL;
+	if (!kind)
+		return sp_registry_find(type);
+	d = sp_registry_lookup(type, !strcmp(kind, "origin"));
+	return d && !strcmp(sp_stage_kind_name(d->kind), kind) ? d : NULL;
+}
+
+static void fill_info(const struct sp_stage_desc *d,
+		      struct spate_stage_type_info *info)
+{
 	uint32_t n = 0;
 
-	if (!d || !info)
-		return -ENOENT;
 	while (d->options && d->options[n].name)
 		n++;
 	memset(info, 0, sizeof(*info));
@@ -54,18 +74,50 @@ int spate_stage_type_info(const char *type, struct spate_stage_type_info *info)
 	info->kind = sp_stage_kind_name(d->kind);
 	info->help = d->help;
 	info->noptions = n;
+}
+
+size_t spate_stage_kinds(struct spate_stage_type_info *out, size_t max)
+{
+	const struct sp_stage_desc **v;
+	uint32_t n = all_descs(&v);
+
+	if (!v)
+		return sp_registry_list(NULL, 0);
+	for (uint32_t i = 0; out && i < n && i < max; i++)
+		fill_info(v[i], &out[i]);
+	free(v);
+	return n;
+}
+
+int spate_stage_kind_info(const char *type, const char *kind,
+			  struct spate_stage_type_info *info)
+{
+	const struct sp_stage_desc *d = find_kind(type, kind);
+
+	if (!d || !info)
+		return -ENOENT;
+	fill_info(d, info);
 	return 0;
 }
 
-int spate_stage_type_option(const char *type, uint32_t i,
+int spate_stage_type_info(const char *type, struct spate_stage_type_info *info)
+{
+	return spate_stage_kind_info(type, NULL, info);
+}
+
+int spate_stage_kind_option(const char *type, const char *kind, uint32_t i,
 			    struct spate_option_info *opt)
 {
+	const struct sp_stage_desc *d = find_kind(type, kind);
 	struct spate_stage_type_info info;
 	const struct sp_option *o;
 
-	if (!opt || spate_stage_type_info(type, &info) || i >= info.noptions)
+	if (!d || !opt)
 		return -ENOENT;
-	o = &sp_registry_find(type)->options[i];
+	fill_info(d, &info);
+	if (i >= info.noptions)
+		return -ENOENT;
+	o = &d->options[i];
 	memset(opt, 0, sizeof(*opt));
 	opt->name = o->name;
 	opt->type = sp_opt_type_name(o->type);
@@ -73,4 +125,10 @@ int spate_stage_type_option(const char *type, uint32_t i,
 	opt->required = o->required;
 	opt->help = o->help;
 	return 0;
+}
+
+int spate_stage_type_option(const char *type, uint32_t i,
+			    struct spate_option_info *opt)
+{
+	return spate_stage_kind_option(type, NULL, i, opt);
 }

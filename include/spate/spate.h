@@ -468,7 +468,8 @@ struct spate_option_info {
 /* Stores up to max type names (sorted by kind, then name) into out and
  * returns how many types there are.  A name that is both an origin and a
  * destination (postgres: a flow stage without inputs is the origin) is
- * listed once and described below as the destination. */
+ * listed once and described below as the destination;
+ * spate_stage_kinds lists each kind. */
 size_t spate_stage_types(const char **out, size_t max);
 
 /* Fills *info for type.  0 or -ENOENT (unknown type). */
@@ -477,6 +478,21 @@ int spate_stage_type_info(const char *type,
 
 /* Fills *opt with option i (< info.noptions) of type.  0, -ENOENT. */
 int spate_stage_type_option(const char *type, uint32_t i,
+			    struct spate_option_info *opt);
+
+/* Every stage type of every kind, as `spate stages` lists them (sorted by
+ * kind, then name): a name of two kinds (postgres) comes twice, as the
+ * origin and as the destination.  Stores up to max into out and returns
+ * how many there are. */
+size_t spate_stage_kinds(struct spate_stage_type_info *out, size_t max);
+
+/* spate_stage_type_info and spate_stage_type_option for one kind of type
+ * ("origin", "processor", "destination", "executor"; NULL: the kind
+ * spate_stage_type_info describes).  0, or -ENOENT when type has no such
+ * kind. */
+int spate_stage_kind_info(const char *type, const char *kind,
+			  struct spate_stage_type_info *info);
+int spate_stage_kind_option(const char *type, const char *kind, uint32_t i,
 			    struct spate_option_info *opt);
 
 /* ---- sinks: destinations supplied by the program --------------------------

@@ -54,10 +54,20 @@ _types = None
 
 
 def stage_types():
-    """{type name: {'name', 'kind', 'help', 'options': [...]}}"""
+    """{type name: {'name', 'kind', 'help', 'options': [...],
+    'kinds': {kind: {'name', 'kind', 'help', 'options'}}}}: a name of two
+    kinds (postgres: the origin of a stage without inputs, else the
+    destination) is described as the destination, both under 'kinds'."""
     global _types
     if _types is None:
-        _types = {t["name"]: t for t in _native.stage_types()}
+        kinds = {}
+        for t in _native.stage_types():
+            kinds.setdefault(t["name"], {})[t["kind"]] = t
+        _types = {}
+        for name, by_kind in kinds.items():
+            main = next((t for k, t in by_kind.items() if k != "origin"),
+                        by_kind.get("origin"))
+            _types[name] = dict(main, kinds=by_kind)
     return _types
 
 
@@ -88,7 +98,7 @@ def resolve(label=None, name=None, type=None):
             candidates = [folded[key.lower()]]
     if type is not None:
         candidates = [t for t in candidates
-                      if t in types and types[t]["kind"] == type]
+                      if t in types and type in types[t]["kinds"]]
     if candidates:
         return candidates[0]
     known = list(LABELS) + list(types)

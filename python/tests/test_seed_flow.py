@@ -32,6 +32,23 @@ def test_listing_adding_and_removing_stages():
     assert src.label == "Dev Raw Data Source" and trash.kind == "destination"
 
 
+def test_stage_types_show_both_kinds_of_postgres():
+    types = spate.stage_types()
+    pg = types["postgres"]
+    assert pg["kind"] == "destination" and sorted(pg["kinds"]) == [
+        "destination", "origin"]
+    origin = pg["kinds"]["origin"]
+    assert origin["name"] == "postgres" and "COPY TO STDOUT" in origin["help"]
+    assert "query" in [o["name"] for o in origin["options"]]
+    assert "table" not in [o["name"] for o in origin["options"]]
+    assert "table" in [o["name"] for o in pg["options"]]
+    assert list(types["trash"]["kinds"]) == ["destination"]
+    flow = spate.Flow("kinds")
+    assert flow.add_stage(name="postgres", type="origin").type == "postgres"
+    with pytest.raises(spate.SpateError, match="no stage of type origin"):
+        flow.add_stage(name="mysql", type="origin")
+
+
 def test_connecting_listing_and_disconnecting():
     flow = spate.Flow("seed")
     flow.add_stage("Dev Raw Data Source")

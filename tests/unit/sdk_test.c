@@ -283,6 +283,57 @@ Test(sdk, add_stage_ids_and_listing)
 	spate_flow_destroy(flow);
 }
 
+/* the option of type's kind called name: index, or -1 */
+static int kind_option(const char *type, const char *kind, const char *name)
+{
+	struct spate_stage_type_info ti;
+	struct spate_option_info oi;
+
+	cr_assert_eq(spate_stage_kind_info(type, kind, &ti), 0, "%s %s", type,
+		     kind);
+	for (uint32_t i = 0; i < ti.noptions; i++) {
+		cr_assert_eq(spate_stage_kind_option(type, kind, i, &oi), 0);
+		if (!strcmp(oi.name, name))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* what `spate stages` lists (the registry): every kind, postgres twice */
+Test(sdk, stage_kinds_list_every_kind)
+{
+	const struct sp_stage_desc *reg[128];
+	struct spate_stage_type_info v[128], ti;
+	struct spate_option_info oi;
+	uint32_t nreg = sp_registry_list(reg, 128);
+	size_t n = spate_stage_kinds(v, 128), pg = 0;
+
+	cr_assert_eq(n, nreg);
+	cr_assert_eq(spate_stage_kinds(NULL, 0), n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(v[i].name, reg[i]->name);
+		cr_assert_str_eq(v[i].kind, sp_stage_kind_name(reg[i]->kind));
+		cr_assert_str_eq(v[i].help, reg[i]->help);
+		pg += !strcmp(v[i].name, "postgres");
+	}
+	cr_assert_eq(pg, 2);
+	cr_assert_lt(spate_stage_types(NULL, 0), n);
+
+	cr_assert_geq(kind_option("postgres", "origin", "query"), 0);
+	cr_assert_eq(kind_option("postgres", "origin", "table"), -1);
+	cr_assert_geq(kind_option("postgres", "destination", "table"), 0);
+	cr_assert_eq(kind_option("postgres", "destination", "query"), -1);
+	/* no kind: as spate_stage_type_info, the destination */
+	cr_assert_eq(spate_stage_kind_info("postgres", NULL, &ti), 0);
+	cr_assert_str_eq(ti.kind, "destination");
+	cr_assert_eq(spate_stage_kind_info("mysql", "origin", &ti), -ENOENT);
+	cr_assert_eq(spate_stage_kind_info("file_reader", "destination", &ti),
+		     -ENOENT);
+	cr_assert_eq(spate_stage_kind_info("nope", "origin", &ti), -ENOENT);
+	cr_assert_eq(spate_stage_kind_option("postgres", "origin", 99, &oi),
+		     -ENOENT);
+}
+
 Test(sdk, connect_several_and_list)
 {
 	struct spate_flow *flow = spate_flow_create("f");

@@ -410,19 +410,17 @@ static PyObject *option_dict(const struct spate_option_info *o)
 			     o->required ? Py_True : Py_False, "help", o->help);
 }
 
-static PyObject *type_dict(const char *type)
+/* one kind of a stage type with its options */
+static PyObject *type_dict(const struct spate_stage_type_info *ti)
 {
-	struct spate_stage_type_info ti;
 	struct spate_option_info oi;
-	PyObject *opts, *d;
+	PyObject *opts;
 
-	if (spate_stage_type_info(type, &ti))
-		return sp_py_raise(-ENOENT, type);
 	opts = PyList_New(0);
-	for (uint32_t i = 0; opts && i < ti.noptions; i++) {
+	for (uint32_t i = 0; opts && i < ti->noptions; i++) {
 		PyObject *o;
 
-		spate_stage_type_option(type, i, &oi);
+		spate_stage_kind_option(ti->name, ti->kind, i, &oi);
 		o = option_dict(&oi);
 		if (!o || PyList_Append(opts, o))
 			Py_CLEAR(opts);
@@ -430,23 +428,23 @@ static PyObject *type_dict(const char *type)
 	}
 	if (!opts)
 		return NULL;
-	d = Py_BuildValue("{s:s,s:s,s:s,s:N}", "name", ti.name, "kind", ti.kind,
-			  "help", ti.help, "options", opts);
-	return d;
+	return Py_BuildValue("{s:s,s:s,s:s,s:N}", "name", ti->name, "kind",
+			     ti->kind, "help", ti->help, "options", opts);
 }
 
+/* every kind of every stage type (postgres as origin and destination) */
 static PyObject *stage_types(PyObject *mod, PyObject *unused)
 {
-	size_t n = spate_stage_types(NULL, 0);
-	const char **v = PyMem_Calloc(n ? n : 1, sizeof(*v));
+	size_t n = spate_stage_kinds(NULL, 0);
+	struct spate_stage_type_info *v = PyMem_Calloc(n ? n : 1, sizeof(*v));
 	PyObject *l;
 
 	if (!v)
 		return PyErr_NoMemory();
-	n = spate_stage_types(v, n);
+	n = spate_stage_kinds(v, n);
 	l = PyList_New(0);
 	for (size_t i = 0; l && i < n; i++) {
-		PyObject *d = type_dict(v[i]);
+		PyObject *d = type_dict(&v[i]);
 
 		if (!d || PyList_Append(l, d))
 			Py_CLEAR(l);
