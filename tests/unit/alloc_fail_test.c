@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/yaml.h"
 #include "flow/flow.h"
 #include "runtime/runtime.h"
 #include "stages/registry.h"
+#include "support/stage_harness.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t k, size_t n);
@@ -97,51 +97,32 @@ Test(alloc_fail, stage_create_and_worker_state)
 {
 	for (size_t k = 0; k < sizeof(stages) / sizeof(stages[0]); k++) {
 		const struct sp_stage_desc *d = sp_registry_find(stages[k].type);
-		char err[512];
-		struct sp_diags diags;
-		struct sp_node *map =
-		    sp_node_parse_yaml(stages[k].yaml, err, sizeof(err));
+		long tries = 0;
 
 		cr_assert_not_null(d, "%s", stages[k].type);
-		cr_assert_not_null(map, "%s: %s", stages[k].type, err);
-		long tries = 0;
 		for (;; tries++) {
-			struct sp_symtab *st = sp_symtab_create();
-			void *config = calloc(1, d->config_size), *state = NULL;
-			struct sp_stage_ctx ctx = {.flow = "f", .id = "x",
-						   .symtab = st, .workers = 1};
-			cr_assert(st && config);
-			sp_diags_init(&diags, NULL);
-			cr_assert_eq(sp_options_bind(d->options, map, NULL,
-						     config, "x", &diags),
-				     0, "%s", stages[k].type);
-			sp_diags_fini(&diags);
+			struct stage_harness h;
+
+			cr_assert_eq(stage_harness_bind(&h, d, NULL,
+							stages[k].yaml),
+				     0, "%s: %s", stages[k].type, h.err);
 			fail_at(tries);
-			int rc = d->create(config, &ctx, &state, err,
-					   sizeof(err));
-			void *ws = NULL;
-			if (rc == 0 && d->worker_create)
-				ws = d->worker_create(state, 0);
+			/* a worker state that failed counts as a failed
+			 * create (-ENOMEM) */
+			int rc = stage_harness_create(&h, 1);
 			bool used = failure_used();
-			if (rc == 0 && ws && d->worker_destroy)
-				d->worker_destroy(state, ws);
-			if (rc == 0 && d->close)
-				d->close(state);
-			sp_options_free(d->options, config);
-			free(config);
-			sp_symtab_destroy(st);
-			if (!used) {
-				cr_assert_eq(rc, 0, "%s: %s", stages[k].type,
-					     err);
-				break;
-			}
-			cr_assert(rc < 0 || (d->worker_create && !ws),
+
+			cr_assert(used || rc == 0, "%s: %s", stages[k].type,
+				  h.err);
+			cr_assert(!used || rc < 0,
 				  "%s: allocation %ld failed but create "
 				  "reported success",
 				  stages[k].type, tries + 1);
+			stage_harness_close(&h);
+			if (!used)
+				break;
 		}
 		cr_assert_gt(tries, 0, "%s allocates nothing?", stages[k].type);
-		sp_node_free(map);
 	}
 }
 

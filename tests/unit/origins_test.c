@@ -13,104 +13,46 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "flow/flow.h"
-#include "config/options.h"
 #include "stage_api/stage.h"
 #include "codec/jsonl.h"
-#include "config/yaml.h"
+#include "support/stage_harness.h"
 
 extern const struct sp_stage_desc sp_stage_dev_data_generator;
 extern const struct sp_stage_desc sp_stage_dev_raw_data;
 extern const struct sp_stage_desc sp_stage_stdin;
 
-struct origin {
-	const struct sp_stage_desc *d;
-	struct sp_symtab *st;
-	void *config;
-	void *state;
-	void *ws;
-	char err[512];
-};
-
-/* Binds yaml and creates the origin; returns create's rc (err set). */
-static int origin_open(struct origin *o, const struct sp_stage_desc *d,
-		       struct sp_symtab *st, const char *yaml)
-{
-	struct sp_stage_ctx ctx = {.flow = "f", .id = "src", .workers = 1};
-	struct sp_diags diags;
-	char perr[256] = "";
-	struct sp_node *map = sp_node_parse_yaml(yaml, perr, sizeof(perr));
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	cr_assert_not_null(map, "bad test yaml: %s", perr);
-	o->d = d;
-	o->st = st;
-	o->config = calloc(1, d->config_size);
-	sp_diags_init(&diags, NULL);
-	rc = sp_options_bind(d->options, map, NULL, o->config, "src", &diags);
-	if (diags.n) {
-		struct sp_buf msg;
-		sp_buf_init(&msg);
-		sp_diag_format(&diags, 0, &msg);
-		cr_assert_eq(rc, 0, "bind: %.*s", (int)msg.len, msg.data);
-		sp_buf_fini(&msg);
-	}
-	sp_diags_fini(&diags);
-	sp_node_free(map);
-	ctx.symtab = st;
-	rc = d->create(o->config, &ctx, &o->state, o->err, sizeof(o->err));
-	if (rc)
-		return rc;
-	if (d->worker_create) {
-		o->ws = d->worker_create(o->state, 0);
-		cr_assert_not_null(o->ws);
-	}
-	return 0;
-}
-
-static void origin_close(struct origin *o)
-{
-	if (o->ws && o->d->worker_destroy)
-		o->d->worker_destroy(o->state, o->ws);
-	if (o->state && o->d->close)
-		o->d->close(o->state);
-	sp_options_free(o->d->options, o->config);
-	free(o->config);
-}
-
 /* Creating origin d with yaml fails with -EINVAL and the message err. */
 static void expect_refused(const struct sp_stage_desc *d, const char *yaml,
 			   const char *err)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct origin o;
+	struct stage_harness o;
 
-	cr_assert_eq(origin_open(&o, d, st, yaml), -EINVAL, "%s", yaml);
+	cr_assert_eq(stage_harness_open(&o, d, NULL, yaml), -EINVAL, "%s",
+		     yaml);
 	cr_assert_str_eq(o.err, err, "%s", yaml);
-	origin_close(&o);
-	sp_symtab_destroy(st);
+	stage_harness_close(&o);
 }
 
 /* Runs the origin to the end: every chunk parsed into a batch and its
  * records appended to text as JSON lines; errors formatted into errs
  * ("source:line: reason\n").  Returns the number of chunks. */
-static unsigned drain(struct origin *o, struct sp_buf *text,
+static unsigned drain(struct stage_harness *o, struct sp_buf *text,
 		      struct sp_buf *errs, uint64_t *records)
 {
-	struct sp_batch *b = sp_batch_create(o->st);
+	struct sp_batch *b = sp_batch_create(o->symtab);
 	struct sp_chunk c;
 	unsigned chunks = 0;
 	int rc;
 
 	*records = 0;
-	while ((rc = o->d->next(o->state, &c, o->err, sizeof(o->err))) == 1) {
+	while ((rc = o->desc->next(o->state, &c, o->err, sizeof(o->err))) ==
+	       1) {
 		uint32_t sel[8192];
 
 		sp_batch_reset(b);
 		b->source = c.source;
 		b->bytes_in = c.len;
-		cr_assert_eq(o->d->parse(o->state, o->ws, &c, b), 0);
+		cr_assert_eq(o->desc->parse(o->state, o->ws, &c, b), 0);
 		cr_assert_leq(b->nrecs, 8192);
 		for (uint32_t i = 0; i < b->nrecs; i++)
 			sel[i] = i;
@@ -124,8 +66,8 @@ static unsigned drain(struct origin *o, struct sp_buf *text,
 			sp_buf_append(errs, line, (size_t)n);
 		}
 		*records += b->nrecs;
-		if (o->d->release)
-			o->d->release(o->state, &c);
+		if (o->desc->release)
+			o->desc->release(o->state, &c);
 		chunks++;
 	}
 	cr_assert_eq(rc, 0, "next: %s", o->err);
@@ -140,18 +82,17 @@ static unsigned drain(struct origin *o, struct sp_buf *text,
 
 static char *generate(const char *yaml, unsigned *chunks, uint64_t *nrec)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct origin o;
+	struct stage_harness o;
 	struct sp_buf text;
 	unsigned n;
 	uint64_t records;
 
 	sp_buf_init(&text);
-	cr_assert_eq(origin_open(&o, &sp_stage_dev_data_generator, st, yaml),
+	cr_assert_eq(stage_harness_open(&o, &sp_stage_dev_data_generator,
+					NULL, yaml),
 		     0, "%s", o.err);
 	n = drain(&o, &text, NULL, &records);
-	origin_close(&o);
-	sp_symtab_destroy(st);
+	stage_harness_close(&o);
 	if (chunks)
 		*chunks = n;
 	if (nrec)
@@ -378,17 +319,16 @@ Test(origins, generator_zero_records)
 static uint64_t raw_data(const char *yaml, struct sp_buf *text,
 			 struct sp_buf *errs)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct origin o;
+	struct stage_harness o;
 	uint64_t n;
 
 	sp_buf_init(text);
 	sp_buf_init(errs);
-	cr_assert_eq(origin_open(&o, &sp_stage_dev_raw_data, st, yaml), 0,
-		     "%s", o.err);
+	cr_assert_eq(stage_harness_open(&o, &sp_stage_dev_raw_data, NULL,
+					yaml),
+		     0, "%s", o.err);
 	cr_assert_eq(drain(&o, text, errs, &n), 1);
-	origin_close(&o);
-	sp_symtab_destroy(st);
+	stage_harness_close(&o);
 	return n;
 }
 
@@ -480,9 +420,8 @@ static void run_stdin(const char *yaml, const char *input, struct sp_buf *text,
 	char path[] = "/tmp/spate_stdin_XXXXXX";
 	int fd = mkstemp(path);
 	int saved = dup(0);
-	struct sp_symtab *st = sp_symtab_create();
-	struct origin o;
-	struct sp_batch *b = sp_batch_create(st);
+	struct stage_harness o;
+	struct sp_batch *b;
 	struct sp_chunk c;
 	int rc;
 
@@ -492,10 +431,11 @@ static void run_stdin(const char *yaml, const char *input, struct sp_buf *text,
 	cr_assert_eq(dup2(fd, 0), 0);
 	close(fd);
 	unlink(path);
-	cr_assert_eq(origin_open(&o, &sp_stage_stdin, st, yaml), 0, "%s",
-		     o.err);
+	cr_assert_eq(stage_harness_open(&o, &sp_stage_stdin, NULL, yaml), 0,
+		     "%s", o.err);
+	b = sp_batch_create(o.symtab);
 	*records = 0;
-	while ((rc = o.d->next(o.state, &c, o.err, sizeof(o.err))) == 1) {
+	while ((rc = o.desc->next(o.state, &c, o.err, sizeof(o.err))) == 1) {
 		uint32_t sel[1024];
 		char line[700];
 		int n;
@@ -507,7 +447,7 @@ static void run_stdin(const char *yaml, const char *input, struct sp_buf *text,
 		cr_assert_str_eq(c.source, "stdin");
 		sp_batch_reset(b);
 		b->source = c.source;
-		cr_assert_eq(o.d->parse(o.state, o.ws, &c, b), 0);
+		cr_assert_eq(o.desc->parse(o.state, o.ws, &c, b), 0);
 		for (uint32_t i = 0; i < b->nrecs; i++)
 			sel[i] = i;
 		cr_assert_eq(sp_jsonl_encode(b, sel, b->nrecs, text), 0);
@@ -522,7 +462,7 @@ static void run_stdin(const char *yaml, const char *input, struct sp_buf *text,
 			sp_buf_append(errs, line, (size_t)n);
 		}
 		*records += b->nrecs;
-		o.d->release(o.state, &c);
+		o.desc->release(o.state, &c);
 	}
 	cr_assert_eq(rc, 0, "next: %s", o.err);
 	sp_buf_putc(text, '\0');
@@ -531,8 +471,7 @@ static void run_stdin(const char *yaml, const char *input, struct sp_buf *text,
 	if (run_values)
 		sp_buf_putc(run_values, '\0');
 	sp_batch_destroy(b);
-	origin_close(&o);
-	sp_symtab_destroy(st);
+	stage_harness_close(&o);
 	dup2(saved, 0);
 	close(saved);
 }

@@ -10,12 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr/expr.h"
-#include "flow/flow.h"
-#include "config/options.h"
 #include "stage_api/stage.h"
 #include "codec/jsonl.h"
-#include "config/yaml.h"
+#include "support/stage_harness.h"
 
 extern const struct sp_stage_desc sp_stage_field_remover;
 extern const struct sp_stage_desc sp_stage_field_renamer;
@@ -26,72 +23,25 @@ extern const struct sp_stage_desc sp_stage_stream_selector;
 
 #define MAXREC 64
 
-struct harness {
-	const struct sp_stage_desc *d;
-	struct sp_symtab *st;
-	void *config;
-	void *state;
-	void *ws;
+static struct stage_harness h;
+
+/* What run() parsed and what process put in each lane. */
+static struct {
 	struct sp_batch *b;
 	char *input;
-	uint32_t nlanes;
-	const char *lanes[SP_MAX_LANES];
 	uint32_t in[MAXREC];
 	uint32_t idx[SP_MAX_LANES][MAXREC];
 	struct sp_selection out[SP_MAX_LANES];
-	char err[512];
-};
+} r;
 
-static struct harness h;
-
-/* Binds yaml to the stage's options; returns the number of problems and
- * the first one formatted in h.err. */
 static int bind(const struct sp_stage_desc *d, const char *yaml)
 {
-	struct sp_diags diags;
-	struct sp_node *map;
-	char perr[256] = "";
-	int problems;
-
-	memset(&h, 0, sizeof(h));
-	h.d = d;
-	h.st = sp_symtab_create();
-	cr_assert_not_null(h.st);
-	map = sp_node_parse_yaml(yaml, perr, sizeof(perr));
-	cr_assert_not_null(map, "bad test yaml: %s", perr);
-	h.config = calloc(1, d->config_size);
-	sp_diags_init(&diags, NULL);
-	problems = sp_options_bind(d->options, map, NULL, h.config, "t",
-				   &diags);
-	if (diags.n) {
-		struct sp_buf msg;
-		sp_buf_init(&msg);
-		sp_diag_format(&diags, 0, &msg);
-		snprintf(h.err, sizeof(h.err), "%.*s", (int)msg.len, msg.data);
-		sp_buf_fini(&msg);
-	}
-	sp_diags_fini(&diags);
-	sp_node_free(map);
-	return problems;
+	return stage_harness_bind(&h, d, NULL, yaml);
 }
 
-/* Binds and creates; returns create's result with its message in h.err. */
 static int open_stage(const struct sp_stage_desc *d, const char *yaml)
 {
-	struct sp_stage_ctx ctx = {.flow = "f", .id = "t", .workers = 1};
-	int rc;
-
-	cr_assert_eq(bind(d, yaml), 0, "bind: %s", h.err);
-	ctx.symtab = h.st;
-	rc = d->create(h.config, &ctx, &h.state, h.err, sizeof(h.err));
-	if (rc)
-		return rc;
-	if (d->worker_create) {
-		h.ws = d->worker_create(h.state, 0);
-		cr_assert_not_null(h.ws);
-	}
-	h.nlanes = d->lanes ? d->lanes(h.config, h.lanes, SP_MAX_LANES) : 1;
-	return 0;
+	return stage_harness_open(&h, d, NULL, yaml);
 }
 
 static void open_ok(const struct sp_stage_desc *d, const char *yaml)
@@ -103,17 +53,10 @@ static void open_ok(const struct sp_stage_desc *d, const char *yaml)
 
 static void close_stage(void)
 {
-	if (h.ws && h.d->worker_destroy)
-		h.d->worker_destroy(h.state, h.ws);
-	if (h.state && h.d->close)
-		h.d->close(h.state);
-	if (h.config)
-		sp_options_free(h.d->options, h.config);
-	free(h.config);
-	sp_batch_destroy(h.b);
-	free(h.input);
-	sp_symtab_destroy(h.st);
-	memset(&h, 0, sizeof(h));
+	sp_batch_destroy(r.b);
+	free(r.input);
+	memset(&r, 0, sizeof(r));
+	stage_harness_close(&h);
 }
 
 /* Parses lines, runs process over all records; returns process's rc. */
@@ -122,21 +65,21 @@ static int run(const char *lines)
 	struct sp_jsonl_parser p;
 	int n;
 
-	h.b = sp_batch_create(h.st);
-	h.b->source = "test";
-	h.input = strdup(lines);
-	sp_jsonl_parser_init(&p, h.st);
-	n = sp_jsonl_parse(&p, h.input, strlen(h.input), 1, 0, h.b);
+	r.b = sp_batch_create(h.symtab);
+	r.b->source = "test";
+	r.input = strdup(lines);
+	sp_jsonl_parser_init(&p, h.symtab);
+	n = sp_jsonl_parse(&p, r.input, strlen(r.input), 1, 0, r.b);
 	cr_assert_geq(n, 0);
-	cr_assert_eq(h.b->nerrors, 0, "test input does not parse");
-	cr_assert_leq(h.b->nrecs, MAXREC);
-	for (uint32_t i = 0; i < h.b->nrecs; i++)
-		h.in[i] = i;
+	cr_assert_eq(r.b->nerrors, 0, "test input does not parse");
+	cr_assert_leq(r.b->nrecs, MAXREC);
+	for (uint32_t i = 0; i < r.b->nrecs; i++)
+		r.in[i] = i;
 	for (uint32_t l = 0; l < SP_MAX_LANES; l++) {
-		h.out[l].idx = h.idx[l];
-		h.out[l].n = 0;
+		r.out[l].idx = r.idx[l];
+		r.out[l].n = 0;
 	}
-	return h.d->process(h.state, h.ws, h.b, h.in, h.b->nrecs, h.out);
+	return h.desc->process(h.state, h.ws, r.b, r.in, r.b->nrecs, r.out);
 }
 
 /* The records of lane l as JSON lines. */
@@ -146,7 +89,7 @@ static char *lane_text(uint32_t l)
 	struct sp_buf buf;
 
 	sp_buf_init(&buf);
-	cr_assert_eq(sp_jsonl_encode(h.b, h.out[l].idx, h.out[l].n, &buf), 0);
+	cr_assert_eq(sp_jsonl_encode(r.b, r.out[l].idx, r.out[l].n, &buf), 0);
 	cr_assert_lt(buf.len, sizeof(text));
 	memcpy(text, buf.data ? buf.data : "", buf.len);
 	text[buf.len] = '\0';
@@ -161,11 +104,11 @@ static void expect_lane(uint32_t l, const char *want)
 
 static void expect_error(uint32_t i, uint32_t rec, const char *reason)
 {
-	cr_assert_gt(h.b->nerrors, i);
-	cr_assert_eq(h.b->errors[i].record, rec);
-	cr_assert_eq(h.b->errors[i].line, rec + 1);
-	cr_assert_str_eq(h.b->errors[i].reason, reason);
-	cr_assert_eq(h.b->errors[i].raw, h.b->recs[rec].raw);
+	cr_assert_gt(r.b->nerrors, i);
+	cr_assert_eq(r.b->errors[i].record, rec);
+	cr_assert_eq(r.b->errors[i].line, rec + 1);
+	cr_assert_str_eq(r.b->errors[i].reason, reason);
+	cr_assert_eq(r.b->errors[i].raw, r.b->recs[rec].raw);
 }
 
 /* ---- field_remover ---------------------------------------------------- */
@@ -180,11 +123,11 @@ Test(processors, remover_removes_listed_fields)
 	expect_lane(0, "{\"a\":1,\"c\":true}\n"
 		       "{\"a\":2}\n"
 		       "{\"d\":null}\n");
-	cr_assert_eq(h.b->recs[0].flags & SP_RECORD_CHANGED,
+	cr_assert_eq(r.b->recs[0].flags & SP_RECORD_CHANGED,
 		     SP_RECORD_CHANGED);
-	cr_assert_eq(h.b->recs[1].flags & SP_RECORD_CHANGED, 0,
+	cr_assert_eq(r.b->recs[1].flags & SP_RECORD_CHANGED, 0,
 		     "nothing removed: record stays unchanged");
-	cr_assert_eq(h.b->nerrors, 0);
+	cr_assert_eq(r.b->nerrors, 0);
 	close_stage();
 }
 
@@ -231,7 +174,7 @@ Test(processors, renamer_renames_in_order)
 		     0);
 	/* applied in order: /user -> /user_name -> /login */
 	expect_lane(0, "{\"login\":\"bob\",\"n\":1}\n{\"n\":2}\n");
-	cr_assert_eq(h.b->recs[1].flags & SP_RECORD_CHANGED, 0);
+	cr_assert_eq(r.b->recs[1].flags & SP_RECORD_CHANGED, 0);
 	close_stage();
 }
 
@@ -243,15 +186,15 @@ Test(processors, renamer_existing_target_is_a_record_error)
 		     0);
 	/* record 0 is rejected as it came in: /a -> /b is undone */
 	expect_lane(0, "{\"b\":1,\"d\":2}\n");
-	cr_assert_eq(h.b->nerrors, 1);
+	cr_assert_eq(r.b->nerrors, 1);
 	expect_error(0, 0, "field /d already exists (set overwrite: true to "
 			   "replace it)");
 	struct sp_buf buf;
 	sp_buf_init(&buf);
-	cr_assert_eq(sp_jsonl_encode_record(h.b, 0, &buf), 0);
+	cr_assert_eq(sp_jsonl_encode_record(r.b, 0, &buf), 0);
 	cr_assert_eq(buf.len, strlen("{\"a\":1,\"c\":2,\"d\":3}"));
 	cr_assert_eq(memcmp(buf.data, "{\"a\":1,\"c\":2,\"d\":3}", buf.len), 0);
-	cr_assert_eq(h.b->recs[0].flags & SP_RECORD_CHANGED, 0);
+	cr_assert_eq(r.b->recs[0].flags & SP_RECORD_CHANGED, 0);
 	sp_buf_fini(&buf);
 	close_stage();
 }
@@ -262,7 +205,7 @@ Test(processors, renamer_overwrite_replaces_the_target)
 		"fields: {/a: /x}\noverwrite: true");
 	cr_assert_eq(run("{\"a\":1,\"x\":2,\"z\":0}\n{\"x\":7}\n"), 0);
 	expect_lane(0, "{\"x\":1,\"z\":0}\n{\"x\":7}\n");
-	cr_assert_eq(h.b->nerrors, 0);
+	cr_assert_eq(r.b->nerrors, 0);
 	close_stage();
 }
 
@@ -295,7 +238,7 @@ Test(processors, setter_sets_expressions_and_literals)
 	/* every expression sees the record as it came in: /b uses /a = 2 */
 	expect_lane(0, "{\"a\":\"X\",\"src\":\"web\",\"b\":4}\n"
 		       "{\"a\":\"X\",\"b\":20,\"src\":\"web\"}\n");
-	cr_assert_eq(h.b->nerrors, 0);
+	cr_assert_eq(r.b->nerrors, 0);
 	close_stage();
 }
 
@@ -315,13 +258,13 @@ Test(processors, setter_evaluation_error_is_a_record_error)
 	cr_assert_eq(run("{\"s\":3}\n{\"s\":\"abc\"}\n{\"s\":4}\n"), 0);
 	expect_lane(0, "{\"s\":3,\"n\":6,\"t\":\"lit\"}\n"
 		       "{\"s\":4,\"n\":8,\"t\":\"lit\"}\n");
-	cr_assert_eq(h.b->nerrors, 1);
-	cr_assert_eq(h.b->errors[0].record, 1);
-	cr_assert_eq(h.b->errors[0].line, 2);
-	cr_assert(strncmp(h.b->errors[0].reason, "cannot set /n: ", 15) == 0,
-		  "%s", h.b->errors[0].reason);
+	cr_assert_eq(r.b->nerrors, 1);
+	cr_assert_eq(r.b->errors[0].record, 1);
+	cr_assert_eq(r.b->errors[0].line, 2);
+	cr_assert(strncmp(r.b->errors[0].reason, "cannot set /n: ", 15) == 0,
+		  "%s", r.b->errors[0].reason);
 	/* rejected unchanged */
-	cr_assert_eq(h.b->recs[1].nfields, 1);
+	cr_assert_eq(r.b->recs[1].nfields, 1);
 	close_stage();
 }
 
@@ -355,9 +298,9 @@ Test(processors, filter_keeps_matching_records)
 		     0);
 	expect_lane(0, "{\"n\":2}\n{\"n\":3.5}\n");
 	/* "abc" > 1 cannot be evaluated: a record error, not a drop */
-	cr_assert_eq(h.b->nerrors, 1);
-	cr_assert_eq(h.b->errors[0].record, 4);
-	cr_assert_eq(h.b->errors[0].line, 5);
+	cr_assert_eq(r.b->nerrors, 1);
+	cr_assert_eq(r.b->errors[0].record, 4);
+	cr_assert_eq(r.b->errors[0].line, 5);
 	close_stage();
 }
 
@@ -391,8 +334,8 @@ Test(processors, converter_converts_values)
 		    "{\"i\":null,\"d\":null,\"s\":\"{\\\"k\\\":[1]}\"}\n"
 		    "{\"i\":-9223372036854775808,\"s\":\"keep\\n\"}\n"
 		    "{\"other\":1}\n");
-	cr_assert_eq(h.b->nerrors, 0);
-	cr_assert_eq(h.b->recs[4].flags & SP_RECORD_CHANGED, 0);
+	cr_assert_eq(r.b->nerrors, 0);
+	cr_assert_eq(r.b->recs[4].flags & SP_RECORD_CHANGED, 0);
 	close_stage();
 }
 
@@ -406,7 +349,7 @@ Test(processors, converter_keeps_decimal_text)
 		     0);
 	expect_lane(0, "{\"d\":12.50}\n{\"d\":-0.10}\n{\"d\":7.5}\n"
 		       "{\"d\":5.0}\n");
-	cr_assert_eq(h.b->nerrors, 1);
+	cr_assert_eq(r.b->nerrors, 1);
 	close_stage();
 }
 
@@ -424,7 +367,7 @@ Test(processors, converter_never_converts_silently)
 			 "{\"v\":\"8\"}\n"),
 		     0);
 	expect_lane(0, "{\"v\":8}\n");
-	cr_assert_eq(h.b->nerrors, 7);
+	cr_assert_eq(r.b->nerrors, 7);
 	expect_error(0, 0, "field /v: cannot convert \"abc\" (string) to int: "
 			   "not a number");
 	expect_error(1, 1, "field /v: cannot convert 1.5 (double) to int: "
@@ -442,7 +385,7 @@ Test(processors, converter_never_converts_silently)
 	/* rejected records are unchanged: /v of record 4 is still "7" */
 	struct sp_buf buf;
 	sp_buf_init(&buf);
-	cr_assert_eq(sp_jsonl_encode_record(h.b, 4, &buf), 0);
+	cr_assert_eq(sp_jsonl_encode_record(r.b, 4, &buf), 0);
 	cr_assert_eq(buf.len, strlen("{\"v\":\"7\",\"w\":7}"));
 	cr_assert_eq(memcmp(buf.data, "{\"v\":\"7\",\"w\":7}", buf.len), 0);
 	sp_buf_fini(&buf);
@@ -485,7 +428,7 @@ Test(processors, selector_mode_all_routes_to_every_match)
 	expect_lane(0, "{\"e\":200}\n{\"e\":101}\n");
 	expect_lane(1, "{\"e\":200}\n{\"e\":4}\n");
 	expect_lane(2, "{\"e\":3}\n{\"x\":1}\n");
-	cr_assert_eq(h.b->nerrors, 0);
+	cr_assert_eq(r.b->nerrors, 0);
 	close_stage();
 }
 
@@ -511,8 +454,8 @@ Test(processors, selector_error_in_any_predicate_is_one_record_error)
 	expect_lane(1, "{\"e\":200}\n");
 	expect_lane(2, "{\"e\":5}\n");
 	/* "abc" fails in both predicates but is one error */
-	cr_assert_eq(h.b->nerrors, 1);
-	cr_assert_eq(h.b->errors[0].record, 1);
+	cr_assert_eq(r.b->nerrors, 1);
+	cr_assert_eq(r.b->errors[0].record, 1);
 	close_stage();
 
 	open_ok(&sp_stage_stream_selector,
@@ -525,8 +468,8 @@ Test(processors, selector_error_in_any_predicate_is_one_record_error)
 	expect_lane(0, "{\"e\":1}\n");
 	expect_lane(1, "{\"e\":1}\n");
 	expect_lane(2, "");
-	cr_assert_eq(h.b->nerrors, 1);
-	cr_assert_eq(h.b->errors[0].record, 1);
+	cr_assert_eq(r.b->nerrors, 1);
+	cr_assert_eq(r.b->errors[0].record, 1);
 	close_stage();
 }
 

@@ -20,7 +20,7 @@
 #include "codec/jsonl.h"
 #include "spate/spate.h"
 #include "stages/registry.h"
-#include "config/yaml.h"
+#include "support/stage_harness.h"
 
 /* ---- find, list, suggest ---------------------------------------------- */
 
@@ -352,7 +352,7 @@ Test(registry, loads_and_runs_the_uppercase_plugin)
 {
 	const char *dir = getenv("SPATE_BUILD_DIR");
 	char path[1024], err[512] = "";
-	struct sp_symtab *st;
+	struct stage_harness s;
 
 	if (!dir)
 		cr_skip("SPATE_BUILD_DIR is not set: the plugin's location is "
@@ -374,29 +374,18 @@ Test(registry, loads_and_runs_the_uppercase_plugin)
 	cr_assert_str_eq(err, want);
 
 	/* bind, create and run it */
-	st = sp_symtab_create();
-	struct sp_node *map = sp_node_parse_yaml("fields: [/c, /n]", err,
-						 sizeof(err));
-	struct sp_diags diags;
-	void *config = calloc(1, d->config_size);
-	void *state = NULL;
-	struct sp_stage_ctx ctx = {.id = "up", .symtab = st, .workers = 1};
-	sp_diags_init(&diags, NULL);
-	cr_assert_eq(sp_options_bind(d->options, map, NULL, config, "up",
-				     &diags),
-		     0);
-	cr_assert_eq(d->create(config, &ctx, &state, err, sizeof(err)), 0,
-		     "%s", err);
+	cr_assert_eq(stage_harness_open(&s, d, NULL, "fields: [/c, /n]"), 0,
+		     "%s", s.err);
 
 	static char input[] = "{\"c\":\"fr\\n\\u00e9x\",\"n\":1,\"o\":\"ab\"}\n"
 			      "{\"o\":\"cd\"}\n";
-	struct sp_batch *b = sp_batch_create(st);
+	struct sp_batch *b = sp_batch_create(s.symtab);
 	struct sp_jsonl_parser p;
-	sp_jsonl_parser_init(&p, st);
+	sp_jsonl_parser_init(&p, s.symtab);
 	cr_assert_eq(sp_jsonl_parse(&p, input, strlen(input), 1, 0, b), 2);
 	uint32_t in[2] = {0, 1}, idx[2];
 	struct sp_selection out = {.idx = idx};
-	cr_assert_eq(d->process(state, NULL, b, in, 2, &out), 0);
+	cr_assert_eq(d->process(s.state, s.ws, b, in, 2, &out), 0);
 	cr_assert_eq(out.n, 2);
 	struct sp_buf buf;
 	sp_buf_init(&buf);
@@ -406,54 +395,18 @@ Test(registry, loads_and_runs_the_uppercase_plugin)
 				   "\"o\":\"ab\"}\n{\"o\":\"cd\"}\n");
 	sp_buf_fini(&buf);
 	sp_batch_destroy(b);
-	d->close(state);
-	sp_options_free(d->options, config);
-	free(config);
-	sp_diags_fini(&diags);
-	sp_node_free(map);
-	sp_symtab_destroy(st);
+	stage_harness_close(&s);
 	sp_registry_reset_plugins();
 	cr_assert_null(sp_registry_find("uppercase"));
 }
 
 /* ---- destinations and executors --------------------------------------- */
 
-struct inst {
-	const struct sp_stage_desc *d;
-	void *config;
-	void *state;
-	struct sp_stage_ctx ctx; /* stages keep a pointer to it */
-	char err[512];
-};
-
-static int inst_open(struct inst *s, const char *type, const char *yaml,
-		     struct sp_symtab *st)
+/* Opens the stage registered as type (one worker, its state made). */
+static int open_type(struct stage_harness *s, const char *type,
+		     const char *yaml)
 {
-	struct sp_diags diags;
-	struct sp_node *map = sp_node_parse_yaml(yaml, s->err, sizeof(s->err));
-
-	cr_assert_not_null(map);
-	s->d = sp_registry_find(type);
-	cr_assert_not_null(s->d);
-	s->config = calloc(1, s->d->config_size);
-	sp_diags_init(&diags, NULL);
-	cr_assert_eq(sp_options_bind(s->d->options, map, NULL, s->config, "x",
-				     &diags),
-		     0);
-	sp_diags_fini(&diags);
-	sp_node_free(map);
-	s->ctx = (struct sp_stage_ctx){.flow = "f", .id = "x", .symtab = st,
-				       .workers = 2};
-	return s->d->create(s->config, &s->ctx, &s->state, s->err,
-			    sizeof(s->err));
-}
-
-static void inst_close(struct inst *s)
-{
-	if (s->d->close)
-		s->d->close(s->state);
-	sp_options_free(s->d->options, s->config);
-	free(s->config);
+	return stage_harness_open(s, sp_registry_find(type), NULL, yaml);
 }
 
 static struct sp_batch *parse_lines(struct sp_symtab *st, const char *lines)
@@ -468,18 +421,17 @@ static struct sp_batch *parse_lines(struct sp_symtab *st, const char *lines)
 
 Test(registry, trash_takes_everything)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct inst s;
-	struct sp_batch *b = parse_lines(st, "{\"a\":1}\n{\"a\":2}\n");
+	struct stage_harness s;
+	struct sp_batch *b;
 	uint32_t sel[2] = {0, 1};
 
-	cr_assert_eq(inst_open(&s, "trash", "{}", st), 0);
-	cr_assert_eq(s.d->stage_batch(s.state, NULL, b, sel, 2), 0);
-	cr_assert_eq(s.d->batch_end(s.state, NULL, 0), 0);
+	cr_assert_eq(open_type(&s, "trash", "{}"), 0);
+	b = parse_lines(s.symtab, "{\"a\":1}\n{\"a\":2}\n");
+	cr_assert_eq(s.desc->stage_batch(s.state, s.ws, b, sel, 2), 0);
+	cr_assert_eq(s.desc->batch_end(s.state, s.ws, 0), 0);
 	cr_assert_eq(b->nerrors, 0);
-	inst_close(&s);
 	sp_batch_destroy(b);
-	sp_symtab_destroy(st);
+	stage_harness_close(&s);
 }
 
 /* Runs fn with fd 1 on a temporary file; returns what was written. */
@@ -506,7 +458,7 @@ static char *capture_stdout(void (*fn)(void *), void *arg)
 }
 
 struct stdout_case {
-	struct inst *s;
+	struct stage_harness *s;
 	struct sp_batch *b;
 	int64_t bytes[3];
 };
@@ -514,8 +466,8 @@ struct stdout_case {
 static void stdout_two_workers(void *arg)
 {
 	struct stdout_case *c = arg;
-	const struct sp_stage_desc *d = c->s->d;
-	void *w1 = d->worker_create(c->s->state, 0);
+	const struct sp_stage_desc *d = c->s->desc;
+	void *w1 = c->s->ws; /* worker 0's, made by the harness */
 	void *w2 = d->worker_create(c->s->state, 1);
 	uint32_t a[] = {0, 1}, b2[] = {2};
 
@@ -524,7 +476,6 @@ static void stdout_two_workers(void *arg)
 	c->bytes[0] = d->batch_end(c->s->state, w2, 1);
 	c->bytes[1] = d->batch_end(c->s->state, w1, 0);
 	c->bytes[2] = d->batch_end(c->s->state, w1, 2);
-	d->worker_destroy(c->s->state, w1);
 	d->worker_destroy(c->s->state, w2);
 }
 
@@ -533,18 +484,19 @@ static void stdout_two_workers(void *arg)
  * the three batch_end calls returned.  The text is capture_stdout's. */
 static char *stdout_of(const char *lines, const char *yaml, int64_t *bytes)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct inst s;
+	struct stage_harness s;
 	struct stdout_case c = {.s = &s};
 	char *out;
 
-	c.b = parse_lines(st, lines);
-	cr_assert_eq(inst_open(&s, "stdout", yaml, st), 0);
+	cr_assert_eq(stage_harness_bind(&s, sp_registry_find("stdout"), NULL,
+					yaml),
+		     0, "%s", s.err);
+	cr_assert_eq(stage_harness_create(&s, 2), 0, "%s", s.err);
+	c.b = parse_lines(s.symtab, lines);
 	out = capture_stdout(stdout_two_workers, &c);
 	memcpy(bytes, c.bytes, sizeof(c.bytes));
-	inst_close(&s);
 	sp_batch_destroy(c.b);
-	sp_symtab_destroy(st);
+	stage_harness_close(&s);
 	return out;
 }
 
@@ -574,8 +526,7 @@ Test(registry, stdout_writes_csv_with_one_header)
 
 Test(registry, shell_runs_the_command_with_the_event)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct inst s;
+	struct stage_harness s;
 	char out[] = "/tmp/spate_shell_XXXXXX";
 	char yaml[512], text[512];
 	int fd = mkstemp(out);
@@ -595,44 +546,39 @@ Test(registry, shell_runs_the_command_with_the_event)
 		 "\"$SPATE_STAGE\" \"$SPATE_PATH\" \"$SPATE_RECORDS\" "
 		 "\"$SPATE_ODD_KEY\" > %s'",
 		 out);
-	cr_assert_eq(inst_open(&s, "shell", yaml, st), 0, "%s", s.err);
-	cr_assert_eq(s.d->on_event(s.state, &ev), 0);
+	cr_assert_eq(open_type(&s, "shell", yaml), 0, "%s", s.err);
+	cr_assert_eq(s.desc->on_event(s.state, &ev), 0);
 	n = pread(fd, text, sizeof(text) - 1, 0);
 	cr_assert_geq(n, 0);
 	text[n] = '\0';
 	cr_assert_str_eq(text, "file-closed|w1|/out/a b.jsonl|42|v");
-	inst_close(&s);
+	stage_harness_close(&s);
 	close(fd);
 	unlink(out);
 	unsetenv("SPATE_RECORDS");
 
-	cr_assert_eq(inst_open(&s, "shell", "command: exit 3", st), 0);
-	cr_assert_eq(s.d->on_event(s.state, &ev), -EIO);
-	inst_close(&s);
-	cr_assert_eq(inst_open(&s, "shell", "command: sleep 30\ntimeout: 1",
-			       st),
+	cr_assert_eq(open_type(&s, "shell", "command: exit 3"), 0);
+	cr_assert_eq(s.desc->on_event(s.state, &ev), -EIO);
+	stage_harness_close(&s);
+	cr_assert_eq(open_type(&s, "shell", "command: sleep 30\ntimeout: 1"),
 		     0);
-	cr_assert_eq(s.d->on_event(s.state, &ev), -ETIMEDOUT);
-	inst_close(&s);
-	sp_symtab_destroy(st);
+	cr_assert_eq(s.desc->on_event(s.state, &ev), -ETIMEDOUT);
+	stage_harness_close(&s);
 }
 
 Test(registry, pipeline_finisher_ignores_other_events)
 {
-	struct sp_symtab *st = sp_symtab_create();
-	struct inst s;
+	struct stage_harness s;
 	struct sp_event ev = {.type = "file-closed", .stage = "w"};
 
 	/* a matching event would stop the engine, which a unit test does
 	 * not have; the stop itself is covered by the flow tests */
-	cr_assert_eq(inst_open(&s, "pipeline_finisher", "{}", st), 0);
-	cr_assert_eq(s.d->on_event(s.state, &ev), 0);
-	inst_close(&s);
-	cr_assert_eq(inst_open(&s, "pipeline_finisher",
-			       "on: [file-closed]", st),
+	cr_assert_eq(open_type(&s, "pipeline_finisher", "{}"), 0);
+	cr_assert_eq(s.desc->on_event(s.state, &ev), 0);
+	stage_harness_close(&s);
+	cr_assert_eq(open_type(&s, "pipeline_finisher", "on: [file-closed]"),
 		     0);
 	ev.type = "no-more-data";
-	cr_assert_eq(s.d->on_event(s.state, &ev), 0);
-	inst_close(&s);
-	sp_symtab_destroy(st);
+	cr_assert_eq(s.desc->on_event(s.state, &ev), 0);
+	stage_harness_close(&s);
 }
