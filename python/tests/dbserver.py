@@ -6,6 +6,8 @@ import tempfile
 
 import pytest
 
+from plain_env import plain_env
+
 SOURCE = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -16,7 +18,7 @@ class Postgres:
         self.dir = tempfile.mkdtemp(prefix="spate-e2e-pg-")
         p = subprocess.run([str(SOURCE / "scripts" / "dbserver"), "start",
                             "postgres", self.dir], capture_output=True,
-                           text=True)
+                           text=True, env=plain_env())
         if p.returncode == 77:
             pytest.skip(p.stderr.strip())
         if p.returncode:
@@ -28,10 +30,10 @@ class Postgres:
         """psql -At: the rows, '|' between columns."""
         p = subprocess.run(["psql", self.conninfo, "-v", "ON_ERROR_STOP=1",
                             "-Atq", "-c", text], capture_output=True,
-                           text=True, check=True)
+                           text=True, check=True, env=plain_env())
         return p.stdout.splitlines()
 
     def stop(self):
         subprocess.run([str(SOURCE / "scripts" / "dbserver"), "stop",
-                        self.dir], capture_output=True)
+                        self.dir], capture_output=True, env=plain_env())
         subprocess.run(["rm", "-rf", self.dir])

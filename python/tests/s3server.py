@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from plain_env import plain_env
+
 SOURCE = pathlib.Path(__file__).resolve().parents[2]
 KEY_ID = "S3RVER"
 
@@ -40,7 +42,8 @@ class S3rver:
             # its own session: a kill of the group ends node and children
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log,
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         env=plain_env())
         port = None
         for _ in range(1500):
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)",
@@ -62,7 +65,8 @@ class S3rver:
                         "aws:amz:us-east-1:s3", "--user",
                         f"{KEY_ID}:{KEY_ID}", "-H",
                         "x-amz-content-sha256: UNSIGNED-PAYLOAD", *args],
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL,
+                       env=plain_env())
 
     def put(self, bucket, key, data):
         src = os.path.join(self.dir, "put.body")
