@@ -455,12 +455,32 @@ void sp_yaml_put_scalar(struct sp_buf *out, const char *t, bool quoted)
 	sp_buf_putc(out, '"');
 }
 
+void sp_yaml_put_value(struct sp_buf *out, const char *t, bool quoted)
+{
+	if (!strstr(t, "${env:") && !strstr(t, "${param:")) {
+		sp_yaml_put_scalar(out, t, quoted);
+		return;
+	}
+	/* loading expands ${env:...} and ${param:...} in values, and reads
+	 * $${ as a literal ${: write a literal one back that way */
+	struct sp_buf esc;
+	sp_buf_init(&esc);
+	for (const char *s = t; *s; s++) {
+		if (!strncmp(s, "${env:", 6) || !strncmp(s, "${param:", 8))
+			sp_buf_putc(&esc, '$');
+		sp_buf_putc(&esc, *s);
+	}
+	if (sp_buf_putc(&esc, '\0') == 0)
+		sp_yaml_put_scalar(out, esc.data, quoted);
+	sp_buf_fini(&esc);
+}
+
 static void put_value_scalar(struct sp_buf *out, const struct sp_node *n)
 {
 	if (!n->quoted && !n->text[0])
 		sp_yaml_put(out, "~");
 	else
-		sp_yaml_put_scalar(out, n->text, n->quoted);
+		sp_yaml_put_value(out, n->text, n->quoted);
 }
 
 static void indent(struct sp_buf *out, int n)

@@ -33,6 +33,10 @@ int sp_node_to_flow_yaml(const struct sp_node *n, struct sp_buf *out);
  * failures show as a short buffer (sp_buf_reserve reports them). */
 void sp_yaml_put(struct sp_buf *out, const char *s);
 void sp_yaml_put_scalar(struct sp_buf *out, const char *t, bool quoted);
+/* A value's scalar: as sp_yaml_put_scalar, with a literal ${env: or
+ * ${param: written as $${... so that loading it again (which expands
+ * parameters in values) gives the same text. */
+void sp_yaml_put_value(struct sp_buf *out, const char *t, bool quoted);
 void sp_yaml_put_map(struct sp_buf *out, const struct sp_node *m, int ind,
 		     bool first_inline);
 

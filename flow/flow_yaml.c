@@ -373,7 +373,7 @@ static void put_strlist(struct sp_buf *out, const struct sp_strlist *l)
 	for (uint32_t i = 0; i < l->n; i++) {
 		if (i)
 			sp_yaml_put(out, ", ");
-		sp_yaml_put_scalar(out, l->v[i], false);
+		sp_yaml_put_value(out, l->v[i], false);
 	}
 	sp_buf_putc(out, ']');
 }
@@ -385,7 +385,7 @@ int sp_flow_save_yaml(const struct sp_flow *f, struct sp_buf *out)
 	if (!f || !out)
 		return -EINVAL;
 	sp_yaml_put(out, "name: ");
-	sp_yaml_put_scalar(out, f->name ? f->name : "", false);
+	sp_yaml_put_value(out, f->name ? f->name : "", false);
 	sp_buf_putc(out, '\n');
 	if (f->workers) {
 		snprintf(num, sizeof(num), "%lld", (long long)f->workers);
@@ -395,7 +395,7 @@ int sp_flow_save_yaml(const struct sp_flow *f, struct sp_buf *out)
 	}
 	if (f->error_stage) {
 		sp_yaml_put(out, "error_stage: ");
-		sp_yaml_put_scalar(out, f->error_stage, false);
+		sp_yaml_put_value(out, f->error_stage, false);
 		sp_buf_putc(out, '\n');
 	}
 	if (f->plugins.n) {
@@ -412,9 +412,9 @@ int sp_flow_save_yaml(const struct sp_flow *f, struct sp_buf *out)
 		const struct sp_flow_stage *s = f->stages[i];
 
 		sp_yaml_put(out, "  - id: ");
-		sp_yaml_put_scalar(out, s->id, false);
+		sp_yaml_put_value(out, s->id, false);
 		sp_yaml_put(out, "\n    type: ");
-		sp_yaml_put_scalar(out, s->type, false);
+		sp_yaml_put_value(out, s->type, false);
 		sp_buf_putc(out, '\n');
 		if (s->inputs.n) {
 			sp_yaml_put(out, "    inputs: ");
@@ -428,7 +428,7 @@ int sp_flow_save_yaml(const struct sp_flow *f, struct sp_buf *out)
 		}
 		if (s->on_record_error) {
 			sp_yaml_put(out, "    on_record_error: ");
-			sp_yaml_put_scalar(out, s->on_record_error, false);
+			sp_yaml_put_value(out, s->on_record_error, false);
 			sp_buf_putc(out, '\n');
 		}
 		if (s->config && s->config->kind == SP_NODE_MAP)

@@ -704,6 +704,38 @@ Test(flow, save_quotes_what_needs_it)
 	sp_flow_destroy(g);
 }
 
+/* A literal ${param: or ${env: (written $${ in the file) is saved as $${
+ * again, in option values and in the flow's own fields, so that the saved
+ * file loads without a parameter problem and gives the same text (a case
+ * flow_fuzz found). */
+Test(flow, save_keeps_literal_parameter_text_literal)
+{
+	static const char in[] =
+		"name: $${param:n}\n"
+		"stages:\n"
+		"  - id: s\n"
+		"    type: t\n"
+		"    a: 'x $${env:HOME} $${param:p:-d} ${record:value(\"/a\")}'\n"
+		"    list: ['$${param:q}']\n";
+	struct sp_flow *f = load_ok(in), *g;
+	char *a, *b;
+
+	cr_assert_str_eq(f->name, "${param:n}");
+	cr_assert_str_eq(sp_node_map_get(f->stages[0]->config, "a")->text,
+			 "x ${env:HOME} ${param:p:-d} ${record:value(\"/a\")}");
+	a = save(f);
+	g = load_ok(a);
+	cr_assert_str_eq(g->name, "${param:n}");
+	cr_assert_str_eq(sp_node_map_get(g->stages[0]->config, "a")->text,
+			 "x ${env:HOME} ${param:p:-d} ${record:value(\"/a\")}");
+	b = save(g);
+	cr_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	sp_flow_destroy(f);
+	sp_flow_destroy(g);
+}
+
 /* ---- editing ------------------------------------------------------------ */
 
 Test(flow, set_option_overrides)
