@@ -188,18 +188,18 @@ static void run_started(void *arg, struct spate_run *run)
 	pthread_mutex_unlock(&s->w->lock);
 }
 
-/* A failed attempt: tried again (Nak) unless it failed MAX_ATTEMPTS
- * times, then the job fails. */
-static void attempt_failed(struct worker *w, struct sp_jsq_msg *m,
-			   const struct sp_cjob *job, const char *what,
-			   const char *why)
+/* A failed attempt: tried again (Nak) until the task has been delivered
+ * max times, then the job fails with the reason. */
+static void retry_or_fail(struct worker *w, struct sp_jsq_msg *m,
+			  const struct sp_cjob *job, const char *what,
+			  const char *why, int max)
 {
 	uint64_t n = sp_jsq_msg_delivered(m);
 
-	if (n < MAX_ATTEMPTS) {
+	if (n < (uint64_t)max) {
 		sp_log_warn("cluster: job %s %s: attempt %" PRIu64 " of %d "
 			    "failed: %s",
-			    job->id, what, n, MAX_ATTEMPTS, why);
+			    job->id, what, n, max, why);
 		sp_jsq_msg_nak(m, RETRY_DELAY_MS);
 		return;
 	}
@@ -209,28 +209,24 @@ static void attempt_failed(struct worker *w, struct sp_jsq_msg *m,
 	sp_jsq_msg_term(m);
 }
 
-/* The queue (KV or stream) did not answer: try again later, for up to
- * MAX_QUEUE_ATTEMPTS deliveries, then fail the job with the reason. */
+static void attempt_failed(struct worker *w, struct sp_jsq_msg *m,
+			   const struct sp_cjob *job, const char *what,
+			   const char *why)
+{
+	retry_or_fail(w, m, job, what, why, MAX_ATTEMPTS);
+}
+
+/* The queue (KV or stream) did not answer: it gets MAX_QUEUE_ATTEMPTS
+ * deliveries (a node lost, a leader being elected) before the job fails. */
 static void queue_unavailable(struct worker *w, struct sp_jsq_msg *m,
 			      const struct sp_cjob *job, const char *what,
 			      int rc)
 {
-	uint64_t n = sp_jsq_msg_delivered(m);
 	char why[200];
 
 	snprintf(why, sizeof(why), "the queue did not answer: %s",
 		 strerror(-rc));
-	if (n < MAX_QUEUE_ATTEMPTS) {
-		sp_log_warn("cluster: job %s %s: %s; delivery %" PRIu64
-			    " of %d, trying again",
-			    job->id, what, why, n, MAX_QUEUE_ATTEMPTS);
-		sp_jsq_msg_nak(m, RETRY_DELAY_MS);
-		return;
-	}
-	char msg[400];
-	snprintf(msg, sizeof(msg), "%s: %s", what, why);
-	fail_job(w, job, msg);
-	sp_jsq_msg_term(m);
+	retry_or_fail(w, m, job, what, why, MAX_QUEUE_ATTEMPTS);
 }
 
 static void shard_record(struct worker *w, const struct sp_cjob *job,
