@@ -17,6 +17,7 @@
 #include "cluster/jsq.h"
 #include "cluster/submit.h"
 #include "cluster/worker.h"
+#include "config/options.h"
 #include "record/json.h"
 
 #define WAIT_POLL_MS 300
@@ -48,11 +49,13 @@ static const char worker_usage[] =
 static const char submit_usage[] =
     "usage: spate submit FLOW --nats URL[,URL...] [options]\n"
     "\n"
-    "Turns FLOW into a cluster job: one shard per input file of its\n"
-    "file_reader, one task each on the work queue (paths must be\n"
-    "shared by every worker host).  The same flow over the same input\n"
-    "is the same job: submitting it again queues nothing twice, and\n"
-    "files the flow loaded before are left out.\n"
+    "Turns FLOW into a cluster job: its file_reader's files cut into\n"
+    "shards of about --shard-size bytes (a larger JSON-lines or CSV file\n"
+    "split on record boundaries, smaller files grouped), one task each\n"
+    "on the work queue (paths must be shared by every worker host).\n"
+    "The same flow over the same input is the same job: submitting it\n"
+    "again queues nothing twice, and files the flow loaded before are\n"
+    "left out.\n"
     "\n"
     "options:\n"
     "  --nats URLS          NATS servers, comma-separated\n"
@@ -60,6 +63,7 @@ static const char submit_usage[] =
     "                       fails; exit 0 only when published\n"
     "  --json               with --wait: the job's final status as JSON\n"
     "  --force              load files loaded before; replace outputs\n"
+    "  --shard-size SIZE    input bytes per shard (default 256M; K, M, G)\n"
     "  --set STAGE.OPT=V    override an option (repeatable)\n"
     "  --replicas N         replicas of the stream and buckets it creates\n"
     "\n"
@@ -70,7 +74,7 @@ const char cli_jobs_usage[] =
     "usage: spate jobs --nats URL[,URL...] [JOB] [--json]\n"
     "\n"
     "Lists the cluster jobs (state, shards committed), or the shards of\n"
-    "JOB (state, worker, records, input file).\n";
+    "JOB (state, worker, records, inputs).\n";
 
 static int parse_uint(const char *opt, const char *v, unsigned *out)
 {
@@ -207,7 +211,7 @@ static int submit_args(int argc, char **argv, struct sp_csubmit_opts *o,
 		       const char **urls, bool *wait, bool *json,
 		       unsigned *replicas)
 {
-	const char *repl = NULL, *pos[1];
+	const char *repl = NULL, *size = NULL, *pos[1];
 	struct cli_multi sets = {0};
 	const struct cli_opt opts[] = {{"--nats", urls, NULL, NULL},
 				       {"--set", NULL, NULL, &sets},
@@ -215,6 +219,7 @@ static int submit_args(int argc, char **argv, struct sp_csubmit_opts *o,
 				       {"--wait", NULL, wait, NULL},
 				       {"--json", NULL, json, NULL},
 				       {"--force", NULL, &o->force, NULL},
+				       {"--shard-size", &size, NULL, NULL},
 				       {NULL, NULL, NULL, NULL}};
 	int npos;
 	int rc = cli_parse_args(argc, argv, opts, pos, 1, &npos, submit_usage);
@@ -230,6 +235,14 @@ static int submit_args(int argc, char **argv, struct sp_csubmit_opts *o,
 		return rc;
 	if (repl && parse_uint("--replicas", repl, replicas) < 0)
 		return SPATE_EXIT_USAGE;
+	if (size && (sp_size_parse(size, &o->shard_size) < 0 ||
+		     o->shard_size < 4096)) {
+		fprintf(stderr,
+			"spate submit: --shard-size needs a size of 4K or "
+			"more (e.g. 256M), not '%s'\n",
+			size);
+		return SPATE_EXIT_USAGE;
+	}
 	o->flow_path = npos ? pos[0] : NULL;
 	if (!o->flow_path || !*urls) {
 		fprintf(stderr,

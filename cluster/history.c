@@ -25,8 +25,10 @@ static void history_key(const char *flow, const char *path, char *out,
 		 sp_commit_xxh64(path, strlen(path)));
 }
 
+/* The input file of in (a whole file, or the file a range is part of:
+ * every range of it is committed once the job publishes). */
 static int record_one(struct sp_jsq *q, const struct sp_cjob *job,
-		      const struct sp_cshard *s)
+		      const struct sp_cinput *s)
 {
 	struct sp_buf b;
 	char hkey[300], num[128];
@@ -56,8 +58,11 @@ int sp_chistory_record(struct sp_jsq *q, const struct sp_cjob *job)
 		int rc = sp_cshard_get(q, job->id, i, &s);
 		if (rc < 0)
 			return rc;
-		if (!strcmp(s.state, "done"))
-			rc = record_one(q, job, &s);
+		for (size_t k = 0; !strcmp(s.state, "done") && rc == 0 &&
+				   k < s.nin;
+		     k++)
+			if (s.in[k].from == 0) /* a file once */
+				rc = record_one(q, job, &s.in[k]);
 		sp_cshard_fini(&s);
 		if (rc < 0)
 			return rc;

@@ -293,6 +293,14 @@ static int edit_kept(struct sp_jsq *q, const char *id,
 	return 0;
 }
 
+void sp_cjob_fence_drop(struct sp_jsq *q, const char *id)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "%s.fence", id);
+	sp_jsq_kv_purge(q, SP_JSQ_JOBS, key); /* a leftover is harmless */
+}
+
 int sp_cjob_state_change(struct sp_jsq *q, const char *id,
 			 int (*edit)(struct sp_cjob_state *st, void *arg),
 			 void *arg, struct sp_cjob_state *st)
@@ -347,9 +355,11 @@ int sp_cshard_put(struct sp_jsq *q, const char *job, unsigned shard,
 	sp_buf_init(&b);
 	rc = put_str(&b, "state", s->state, true);
 	rc = rc ? rc : put_str(&b, "worker", s->worker, false);
-	rc = rc ? rc : put_str(&b, "path", s->path, false);
-	rc = rc ? rc : put_num(&b, "size", "%" PRIu64, s->size);
-	rc = rc ? rc : put_num(&b, "mtime_ns", "%" PRId64, s->mtime_ns);
+	char shown[400];
+	sp_cinputs_describe(s->in, s->nin, shown, sizeof(shown));
+	rc = rc ? rc : put_str(&b, "path", shown, false);
+	rc = rc ? rc : sp_buf_append(&b, ",\"inputs\":", 10);
+	rc = rc ? rc : sp_cinputs_json(&b, s->in, s->nin);
 	rc = rc ? rc : put_num(&b, "records_in", "%" PRIu64, s->records_in);
 	rc = rc ? rc : put_num(&b, "records_out", "%" PRIu64, s->records_out);
 	rc = rc ? rc : put_num(&b, "errors", "%" PRIu64, s->errors);
@@ -368,15 +378,13 @@ int sp_cshard_put(struct sp_jsq *q, const char *job, unsigned shard,
 int sp_cshard_parse(const char *v, struct sp_cshard *s)
 {
 	char *state = NULL;
-	uint64_t mtime = 0;
 	int rc = sp_cjson_str(v, "state", &state);
 
 	memset(s, 0, sizeof(*s));
 	rc = rc ? rc : sp_cjson_str(v, "worker", &s->worker);
 	rc = rc ? rc : sp_cjson_str(v, "path", &s->path);
 	rc = rc ? rc : sp_cjson_str(v, "error", &s->error);
-	rc = rc ? rc : sp_cjson_u64(v, "size", &s->size);
-	rc = rc ? rc : sp_cjson_u64(v, "mtime_ns", &mtime);
+	rc = rc ? rc : sp_cinputs_parse(v, "inputs", &s->in, &s->nin);
 	rc = rc ? rc : sp_cjson_u64(v, "records_in", &s->records_in);
 	rc = rc ? rc : sp_cjson_u64(v, "records_out", &s->records_out);
 	rc = rc ? rc : sp_cjson_u64(v, "errors", &s->errors);
@@ -387,7 +395,6 @@ int sp_cshard_parse(const char *v, struct sp_cshard *s)
 	if (rc == 0)
 		snprintf(s->state, sizeof(s->state), "%s", state);
 	free(state);
-	s->mtime_ns = (int64_t)mtime;
 	if (rc < 0)
 		sp_cshard_fini(s);
 	return rc == -ENOMEM ? rc : rc < 0 ? -EINVAL : 0;
@@ -413,7 +420,10 @@ void sp_cshard_fini(struct sp_cshard *s)
 	free(s->worker);
 	free(s->path);
 	free(s->error);
+	sp_cinputs_free(s->in, s->nin);
 	s->worker = s->path = s->error = NULL;
+	s->in = NULL;
+	s->nin = 0;
 }
 
 static void add_shard(struct sp_cjob_progress *p, const struct sp_cshard *s)

@@ -8,7 +8,8 @@
  *                  generation, one '0'/'1' per shard (committed), and
  *                  why it failed; changed by compare-and-set only
  *   <job>.sNNNNN   one shard: running | done | failed, the worker, its
- *                  input file (path, size, mtime) and its counts
+ *                  inputs (files or a byte range: input.h) and its
+ *                  counts
  *
  * A job id is 16 hex digits: a hash of the spec and of every input
  * file's identity, so submitting the same flow over the same input gives
@@ -20,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cluster/input.h"
 #include "cluster/jsq.h"
 
 struct sp_cjob {
@@ -41,10 +43,10 @@ struct sp_cjob_state {
 struct sp_cshard {
 	char state[16]; /* running, done, failed */
 	char *worker;
-	char *path;
+	char *path; /* its inputs described (parsed records only) */
 	char *error;
-	uint64_t size;
-	int64_t mtime_ns;
+	struct sp_cinput *in;
+	size_t nin;
 	uint64_t records_in, records_out, errors, error_records;
 	uint64_t bytes_in, bytes_out;
 	double elapsed_s;
@@ -74,6 +76,9 @@ int sp_cjob_state_create(struct sp_jsq *q, const char *id,
 int sp_cjob_state_change(struct sp_jsq *q, const char *id,
 			 int (*edit)(struct sp_cjob_state *st, void *arg),
 			 void *arg, struct sp_cjob_state *st);
+/* Drops the job's fence key (see sp_cjob_state_change) once its state
+ * changes no more: the job is published. */
+void sp_cjob_fence_drop(struct sp_jsq *q, const char *id);
 /* How many shards are done ('1'). */
 unsigned sp_cjob_state_done(const struct sp_cjob_state *st);
 

@@ -444,6 +444,11 @@ int sp_jsq_kv_put(struct sp_jsq *q, enum sp_jsq_bucket b, const char *key,
 	return status_errno(kvStore_PutString(NULL, q->kv[b], key, val));
 }
 
+int sp_jsq_kv_purge(struct sp_jsq *q, enum sp_jsq_bucket b, const char *key)
+{
+	return status_errno(kvStore_Purge(q->kv[b], key, NULL));
+}
+
 int sp_jsq_kv_create(struct sp_jsq *q, enum sp_jsq_bucket b, const char *key,
 		     const char *val)
 {

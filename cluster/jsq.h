@@ -74,6 +74,8 @@ int sp_jsq_kv_get(struct sp_jsq *q, enum sp_jsq_bucket b, const char *key,
 		  char **val, uint64_t *rev);
 int sp_jsq_kv_put(struct sp_jsq *q, enum sp_jsq_bucket b, const char *key,
 		  const char *val);
+/* Removes the key and its history (a purge marker stays). */
+int sp_jsq_kv_purge(struct sp_jsq *q, enum sp_jsq_bucket b, const char *key);
 /* Only when the key does not exist: -EEXIST otherwise. */
 int sp_jsq_kv_create(struct sp_jsq *q, enum sp_jsq_bucket b, const char *key,
 		     const char *val);

@@ -12,12 +12,15 @@
 #include "cluster/shard.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <spate/spate.h>
+
+#include "core/buf.h"
 
 #define DEFAULT_NAME "{flow}-{stage}-{seq}.{ext}"
 #define MAX_STAGES 1024
@@ -181,8 +184,55 @@ static int aim_writers(struct spate_flow *flow, const struct sp_cjob *job,
 	return rc;
 }
 
-int sp_cshard_run(const struct sp_cjob *job, unsigned shard, const char *path,
-		  unsigned workers,
+/* YAML text for `path`: the one file, or a flow-style list of them in
+ * double-quoted scalars. */
+static char *path_value(const struct sp_cinput *in, size_t nin)
+{
+	struct sp_buf b;
+	int rc = 0;
+
+	sp_buf_init(&b);
+	if (nin == 1)
+		return strdup(in[0].path);
+	rc = sp_buf_putc(&b, '[');
+	for (size_t i = 0; rc == 0 && i < nin; i++) {
+		rc = sp_buf_append(&b, i ? ", \"" : "\"", i ? 3 : 1);
+		for (const char *p = in[i].path; rc == 0 && *p; p++) {
+			if (*p == '"' || *p == '\\')
+				rc = sp_buf_putc(&b, '\\');
+			rc = rc ? rc : sp_buf_putc(&b, *p);
+		}
+		rc = rc ? rc : sp_buf_putc(&b, '"');
+	}
+	rc = rc ? rc : sp_buf_append(&b, "]", 2);
+	if (rc < 0) {
+		sp_buf_fini(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+/* Points the origin at the shard's inputs: its files, or its range. */
+static int aim_origin(struct spate_stage *origin, const struct sp_cinput *in,
+		      size_t nin)
+{
+	char *path = path_value(in, nin);
+	char num[32];
+	int rc = path ? spate_stage_set_config(origin, "path", path) : -ENOMEM;
+
+	free(path);
+	if (rc < 0 || nin != 1 || in[0].to == 0)
+		return rc;
+	snprintf(num, sizeof(num), "%" PRIu64, in[0].from);
+	rc = spate_stage_set_config(origin, "range_start", num);
+	snprintf(num, sizeof(num), "%" PRIu64, in[0].to);
+	rc = rc ? rc : spate_stage_set_config(origin, "range_end", num);
+	snprintf(num, sizeof(num), "%" PRIu64, in[0].line);
+	return rc ? rc : spate_stage_set_config(origin, "range_line", num);
+}
+
+int sp_cshard_run(const struct sp_cjob *job, unsigned shard,
+		  const struct sp_cinput *in, size_t nin, unsigned workers,
 		  void (*started)(void *arg, struct spate_run *run), void *arg,
 		  struct spate_run_status *st, char *err, size_t errlen)
 {
@@ -196,15 +246,15 @@ int sp_cshard_run(const struct sp_cjob *job, unsigned shard, const char *path,
 	if (rc < 0)
 		return rc;
 	struct spate_stage *origin = spate_flow_find_stage(flow, job->origin);
-	if (!origin || path[0] != '/') {
+	if (!origin || nin == 0 || in[0].path[0] != '/') {
 		snprintf(err, errlen,
 			 "job %s: no origin '%s' or a relative "
 			 "input path '%s'",
-			 job->id, job->origin, path);
+			 job->id, job->origin, nin ? in[0].path : "");
 		rc = -EINVAL;
 		goto out;
 	}
-	rc = spate_stage_set_config(origin, "path", path);
+	rc = aim_origin(origin, in, nin);
 	if (rc == 0)
 		rc = aim_writers(flow, job, shard, err, errlen);
 	if (rc < 0)

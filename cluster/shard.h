@@ -1,6 +1,7 @@
 /*
- * One shard of a cluster job: the job's flow with its origin reading one
- * input file and each file_writer writing into the job's staging area,
+ * One shard of a cluster job: the job's flow with its origin reading the
+ * shard's inputs (files, or a byte range of one: input.h) and each
+ * file_writer writing into the job's staging area,
  * run by the engine through the SDK; and where that staging area is.
  *
  * For a file_writer whose dir is /data/out, the job's staging area is
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cluster/input.h"
 #include "cluster/job.h"
 
 struct spate_flow;
@@ -45,14 +47,14 @@ int sp_cshard_template(const char *tmpl, const char *flow, const char *stage,
 		       const char *job, unsigned shard, char *out, size_t len,
 		       char *err, size_t errlen);
 
-/* Runs shard `shard` of job over the input file path with `workers`
+/* Runs shard `shard` of job over its inputs in[0..nin) with `workers`
  * threads (0: the CPUs).  started(arg, run) is called once the run is
  * going and started(arg, NULL) before it is freed, so that another thread
  * may stop it meanwhile.  0 (committed into the staging area, *st filled)
  * or -errno with the reason in err: -ECANCELED when stopped, -EBUSY when
  * another run of the shard holds its folder. */
-int sp_cshard_run(const struct sp_cjob *job, unsigned shard, const char *path,
-		  unsigned workers,
+int sp_cshard_run(const struct sp_cjob *job, unsigned shard,
+		  const struct sp_cinput *in, size_t nin, unsigned workers,
 		  void (*started)(void *arg, struct spate_run *run), void *arg,
 		  struct spate_run_status *st, char *err, size_t errlen);
 

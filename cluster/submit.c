@@ -4,8 +4,10 @@
  * (no other origin), and its paths are made absolute (the workers run it
  * elsewhere).  The file_reader's path (a glob or a list of globs,
  * relative to the flow file's folder) expands to a sorted list of files,
- * one shard each.  The job id hashes the flow's YAML with every file's
- * path, size and mtime, so the same submission is the same job; the job's
+ * cut into shards of about --shard-size bytes (plan.c: large files split
+ * on record boundaries, small ones grouped).  The job id hashes the
+ * flow's YAML with every file's path, size and mtime and the shard size,
+ * so the same submission is the same job; the job's
  * records in the spate_jobs bucket are created once, and a job that
  * failed is restarted with a new submission generation, which gives its
  * unfinished shards' tasks new message ids.
@@ -26,34 +28,31 @@
 #include <spate/spate.h>
 
 #include "cluster/history.h"
+#include "cluster/input.h"
 #include "cluster/job.h"
+#include "cluster/plan.h"
 #include "cluster/publish.h"
 #include "core/buf.h"
 #include "core/xxh64.h"
-#include "record/json.h"
 
 #define MAX_STAGES 1024
 #define ORIGIN_TYPES_OTHER "dev_data_generator dev_raw_data stdin"
-
-struct input {
-	char *path;
-	uint64_t size;
-	int64_t mtime_ns;
-};
 
 struct plan {
 	struct spate_flow *flow;
 	char dir[PATH_MAX]; /* the flow file's folder */
 	const char *origin;
-	struct input *in;
+	struct sp_cinput *in; /* whole files, sorted */
 	size_t nin, cap;
+	struct sp_cplan_opts cut;
+	struct sp_cplan_shard *shards;
+	size_t nshards;
 };
 
 static void plan_fini(struct plan *p)
 {
-	for (size_t i = 0; i < p->nin; i++)
-		free(p->in[i].path);
-	free(p->in);
+	sp_cinputs_free(p->in, p->nin);
+	sp_cplan_free(p->shards, p->nshards);
 	spate_flow_destroy(p->flow);
 }
 
@@ -108,13 +107,15 @@ static int add_input(struct plan *p, const char *path)
 			return 0;
 	if (p->nin == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
-		struct input *in = realloc(p->in, cap * sizeof(*in));
+		struct sp_cinput *in = realloc(p->in, cap * sizeof(*in));
 		if (!in)
 			return -ENOMEM;
 		p->in = in;
 		p->cap = cap;
 	}
-	struct input *in = &p->in[p->nin];
+	struct sp_cinput *in = &p->in[p->nin];
+	memset(in, 0, sizeof(*in));
+	in->line = 1;
 	in->path = strdup(path);
 	in->size = (uint64_t)st.st_size;
 	in->mtime_ns =
@@ -144,8 +145,8 @@ static int expand_one(struct plan *p, const char *pattern)
 
 static int cmp_input(const void *a, const void *b)
 {
-	return strcmp(((const struct input *)a)->path,
-		      ((const struct input *)b)->path);
+	return strcmp(((const struct sp_cinput *)a)->path,
+		      ((const struct sp_cinput *)b)->path);
 }
 
 /* The file_reader's path: one glob, or a flow-style list of them. */
@@ -234,6 +235,16 @@ static int shape(struct plan *p, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	p->origin = spate_stage_id(reader);
+	char v[16] = "";
+	spate_stage_get_config(reader, "format", v, sizeof(v));
+	p->cut.csv = !strcmp(v, "csv");
+	v[0] = '\0';
+	p->cut.quote = spate_stage_get_config(reader, "quote", v, sizeof(v)) > 0
+			   ? v[0]
+			   : '"';
+	v[0] = '\0';
+	spate_stage_get_config(reader, "compression", v, sizeof(v));
+	p->cut.compressed = v[0] && strcmp(v, "auto") && strcmp(v, "none");
 	int rc = expand_inputs(p, reader);
 	if (rc == 0 && p->nin == 0) {
 		snprintf(err, errlen,
@@ -275,7 +286,7 @@ static char *flow_yaml(struct spate_flow *flow)
 }
 
 static void job_id(const char *yaml, const struct plan *p, bool force,
-		   char *out)
+		   uint64_t shard_size, char *out)
 {
 	XXH64_state_t *h = XXH64_createState();
 	char num[64];
@@ -289,6 +300,7 @@ static void job_id(const char *yaml, const struct plan *p, bool force,
 		XXH64_update(h, num, (size_t)n);
 	}
 	XXH64_update(h, force ? "F" : "-", 1);
+	XXH64_update(h, &shard_size, sizeof(shard_size));
 	snprintf(out, 17, "%016llx", (unsigned long long)XXH64_digest(h));
 	XXH64_freeState(h);
 }
@@ -344,15 +356,12 @@ static int queue_tasks(struct sp_jsq *q, const struct sp_cjob *job,
 		if (st->done[s] == '1')
 			continue;
 		b.len = 0;
-		int n =
-		    snprintf(num, sizeof(num),
-			     "{\"job\":\"%s\",\"shard\":%u,\"size\":%" PRIu64
-			     ",\"mtime_ns\":%" PRId64 ",\"path\":",
-			     job->id, s, p->in[s].size, p->in[s].mtime_ns);
+		int n = snprintf(num, sizeof(num),
+				 "{\"job\":\"%s\",\"shard\":%u,\"inputs\":",
+				 job->id, s);
 		rc = sp_buf_append(&b, num, (size_t)n);
 		rc = rc ? rc
-			: sp_json_append_string(&b, p->in[s].path,
-						strlen(p->in[s].path));
+			: sp_cinputs_json(&b, p->shards[s].in, p->shards[s].n);
 		rc = rc ? rc : sp_buf_putc(&b, '}');
 		snprintf(id, sizeof(id), "%s.%05u.%u", job->id, s, st->gen);
 		bool dup = false;
@@ -413,9 +422,14 @@ int sp_csubmit(struct sp_jsq *q, const struct sp_csubmit_opts *o,
 		rc = -ENOMEM;
 		goto out;
 	}
-	job_id(job.yaml, &p, o->force, job.id);
+	p.cut.shard_size =
+	    o->shard_size ? o->shard_size : SP_CPLAN_DEFAULT_SHARD_SIZE;
+	job_id(job.yaml, &p, o->force, p.cut.shard_size, job.id);
+	rc = sp_cplan(p.in, p.nin, &p.cut, &p.shards, &p.nshards, err, errlen);
+	if (rc < 0)
+		goto out;
 	job.origin = (char *)p.origin;
-	job.shards = (unsigned)p.nin;
+	job.shards = (unsigned)p.nshards;
 	job.force = o->force;
 	snprintf(r->job, sizeof(r->job), "%s", job.id);
 	r->shards = job.shards;

@@ -1,7 +1,7 @@
 /*
- * `spate submit`: turns a flow into a cluster job, one shard per input
- * file of its file_reader, and queues one task per shard that is not
- * committed yet.  Submitting the same flow over the same input again is
+ * `spate submit`: turns a flow into a cluster job, its file_reader's
+ * input files cut into shards (plan.h), and queues one task per shard
+ * that is not committed yet.  Submitting the same flow over the same input again is
  * the same job: its tasks carry the same Nats-Msg-Id (job, shard and
  * submission), so the queue holds each once; files that an earlier job
  * of the flow loaded (load history) are left out unless force.
@@ -19,6 +19,7 @@ struct sp_csubmit_opts {
 	bool force;  /* load files loaded before; replace targets */
 	char **sets; /* STAGE.OPTION=VALUE overrides */
 	int nsets;
+	uint64_t shard_size; /* bytes; 0: SP_CPLAN_DEFAULT_SHARD_SIZE */
 };
 
 struct sp_csubmit_result {

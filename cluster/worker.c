@@ -32,6 +32,7 @@
 #include <spate/spate.h>
 
 #include "cluster/history.h"
+#include "cluster/input.h"
 #include "cluster/job.h"
 #include "cluster/jsq.h"
 #include "cluster/publish.h"
@@ -69,15 +70,15 @@ struct task {
 	char *job;
 	bool publish;
 	unsigned shard;
-	char *path;
-	uint64_t size;
-	uint64_t mtime_ns;
+	struct sp_cinput *in;
+	size_t nin;
+	char what[400]; /* "shard N (its inputs)" for messages */
 };
 
 static void task_fini(struct task *t)
 {
 	free(t->job);
-	free(t->path);
+	sp_cinputs_free(t->in, t->nin);
 }
 
 static int task_parse(const char *data, size_t len, struct task *t)
@@ -95,9 +96,14 @@ static int task_parse(const char *data, size_t len, struct task *t)
 	} else if (rc == 0) {
 		rc = sp_cjson_u64(text, "shard", &v);
 		t->shard = (unsigned)v;
-		rc = rc ? rc : sp_cjson_str(text, "path", &t->path);
-		rc = rc ? rc : sp_cjson_u64(text, "size", &t->size);
-		rc = rc ? rc : sp_cjson_u64(text, "mtime_ns", &t->mtime_ns);
+		rc = rc ? rc : sp_cinputs_parse(text, "inputs", &t->in, &t->nin);
+		rc = rc == 0 && t->nin == 0 ? -EINVAL : rc;
+		if (rc == 0) {
+			char in[360];
+			sp_cinputs_describe(t->in, t->nin, in, sizeof(in));
+			snprintf(t->what, sizeof(t->what), "shard %u (%s)",
+				 t->shard, in);
+		}
 	}
 	free(text);
 	if (rc < 0)
@@ -234,10 +240,9 @@ static void shard_record(struct worker *w, const struct sp_cjob *job,
 			 const struct spate_run_status *rs, const char *why)
 {
 	struct sp_cshard s = {.worker = w->id,
-			      .path = t->path,
-			      .error = (char *)why,
-			      .size = t->size,
-			      .mtime_ns = (int64_t)t->mtime_ns};
+			      .in = t->in,
+			      .nin = t->nin,
+			      .error = (char *)why};
 
 	snprintf(s.state, sizeof(s.state), "%s", state);
 	if (rs) {
@@ -260,7 +265,7 @@ static void do_shard(struct slot *s, struct sp_jsq_msg *m,
 {
 	struct worker *w = s->w;
 	struct spate_run_status rs;
-	char err[1024], what[64];
+	char err[1024];
 
 	if (st->done && t->shard < strlen(st->done) &&
 	    st->done[t->shard] == '1') {
@@ -270,10 +275,9 @@ static void do_shard(struct slot *s, struct sp_jsq_msg *m,
 		sp_jsq_msg_ack(m);
 		return;
 	}
-	snprintf(what, sizeof(what), "shard %u (%s)", t->shard, t->path);
 	shard_record(w, job, t, "running", NULL, "");
 	lease(s, m);
-	int rc = sp_cshard_run(job, t->shard, t->path, w->o->workers,
+	int rc = sp_cshard_run(job, t->shard, t->in, t->nin, w->o->workers,
 			       run_started, s, &rs, err, sizeof(err));
 	lease(s, NULL);
 	if (rc == -ECANCELED || (rc < 0 && atomic_load(&w->stop))) {
@@ -287,7 +291,7 @@ static void do_shard(struct slot *s, struct sp_jsq_msg *m,
 	}
 	if (rc < 0) {
 		shard_record(w, job, t, "failed", &rs, err);
-		attempt_failed(w, m, job, what, err);
+		attempt_failed(w, m, job, t->what, err);
 		return;
 	}
 	shard_record(w, job, t, "done", &rs, "");
@@ -349,6 +353,7 @@ static void do_publish(struct slot *s, struct sp_jsq_msg *m,
 	}
 	sp_cjob_state_fini(&now);
 	sp_cjob_cleanup(job);
+	sp_cjob_fence_drop(w->q, job->id);
 	sp_log_info("cluster: job %s published", job->id);
 	sp_jsq_msg_ack(m);
 }

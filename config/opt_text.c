@@ -102,3 +102,8 @@ int cfg_parse_size(const char *s, uint64_t *out)
 	}
 	return -EINVAL;
 }
+
+int sp_size_parse(const char *s, uint64_t *out)
+{
+	return cfg_parse_size(s, out);
+}

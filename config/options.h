@@ -130,6 +130,10 @@ struct sp_option {
 
 const char *sp_opt_type_name(enum sp_opt_type t);
 
+/* A size as SIZE options take it ("4096", "256M", "1 GiB"): bytes.  0,
+ * -EINVAL, -ERANGE.  For command-line options that take sizes too. */
+int sp_size_parse(const char *s, uint64_t *out);
+
 /* What min..max of a bounded option limit: "items" for lists and maps,
  * "range" for numbers (help text and the generated reference). */
 const char *sp_opt_bound_noun(const struct sp_option *o);

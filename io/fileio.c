@@ -461,6 +461,17 @@ free_reader:
 	return rc;
 }
 
+int sp_io_reader_range(struct sp_io_reader *r, uint64_t from, uint64_t to)
+{
+	if (r->stream || r->submit_seq || from > to)
+		return -EINVAL;
+	r->next_off = from;
+	r->end = to < r->size ? to : r->size;
+	if (r->next_off > r->end)
+		r->next_off = r->end;
+	return 0;
+}
+
 static struct sp_io_block *reader_pending(struct sp_io_reader *r)
 {
 	for (unsigned i = 0; i < r->nblocks; i++) {

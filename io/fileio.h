@@ -94,6 +94,10 @@ int sp_io_reader_open(struct sp_io *io, const char *path, size_t block_size,
 int sp_io_reader_next(struct sp_io_reader *r, const char **data, size_t *len);
 /* Hands a block back for reuse; data is a pointer returned by next. */
 void sp_io_reader_release(struct sp_io_reader *r, const char *data);
+/* Limits a regular file's reads to bytes [from, to) (to past the end:
+ * its end), before the first sp_io_reader_next.  0, or -EINVAL for a
+ * stream, a reader that has started, or from > to. */
+int sp_io_reader_range(struct sp_io_reader *r, uint64_t from, uint64_t to);
 /* Size of a regular file at open time, 0 for other files. */
 uint64_t sp_io_reader_size(const struct sp_io_reader *r);
 /* Waits for reads in flight, closes and frees.  NULL is a no-op. */

@@ -17,6 +17,8 @@
 #define _GNU_SOURCE
 #include "stages/origins/file_reader.h"
 
+#include <fcntl.h>
+
 static const char *const compressions[] = {
     [FR_COMP_AUTO] = "auto", [FR_COMP_NONE] = "none",
     [FR_COMP_ZSTD] = "zstd", [FR_COMP_GZIP] = "gzip",
@@ -77,6 +79,22 @@ static const struct sp_option fr_options[] = {
 		 "skip_file (a file with any bad record is not loaded at all; "
 		 "files are parsed twice) or abort (the first bad record fails "
 		 "the run, nothing is committed)"},
+	{.name = "range_start", .type = SP_OPT_INT, .def = "0", .bounded = true,
+	 .min = 0, .max = 1e18,
+	 .offset = offsetof(struct fr_config, range_start),
+	 .help = "with range_end: read only bytes [range_start, range_end) of "
+		 "one uncompressed local file (how `spate submit` splits a "
+		 "large file into shards); range_start must be the first byte "
+		 "of a record, range_end the byte after one.  A CSV header "
+		 "is still read from the file's start"},
+	{.name = "range_end", .type = SP_OPT_INT, .def = "0", .bounded = true,
+	 .min = 0, .max = 1e18, .offset = offsetof(struct fr_config, range_end),
+	 .help = "end of the byte range (0: no range, the whole files)"},
+	{.name = "range_line", .type = SP_OPT_INT, .def = "1", .bounded = true,
+	 .min = 1, .max = 1e18,
+	 .offset = offsetof(struct fr_config, range_line),
+	 .help = "the line number of range_start, for messages and error "
+		 "records"},
 	{0},
 };
 
@@ -325,8 +343,9 @@ static int hash_file(struct fr_file *f, char *err, size_t errlen)
  * it (or the run only validates).  S3 objects stand by their ETag. */
 static int hash_inputs(struct fr_state *fr, char *err, size_t errlen)
 {
-	if (fr->s3 || fr->ctx->trust_mtime || fr->ctx->validate_only)
-		return 0;
+	if (fr->s3 || fr->ctx->trust_mtime || fr->ctx->validate_only ||
+	    fr_has_range(fr->cfg))
+		return 0; /* a range's file: its submitter fingerprinted it */
 	for (uint32_t i = 0; i < fr->nfiles; i++) {
 		struct fr_file *f = &fr->files[i];
 		int rc = f->regular ? hash_file(f, err, errlen) : 0;
@@ -385,6 +404,45 @@ static int skip_loaded(struct fr_state *fr, char *err, size_t errlen)
 	return 0;
 }
 
+/* A byte range reads one uncompressed regular local file, from a record
+ * boundary up to one: what `spate submit` hands a shard of a large file.
+ * Its records are part of the file, so the load history (`stage`) would
+ * be wrong to record the file as loaded. */
+static int check_range(struct fr_state *fr, char *err, size_t errlen)
+{
+	const struct fr_config *cfg = fr->cfg;
+	const struct fr_file *f = &fr->files[0];
+	char magic[8];
+
+	if (!fr_has_range(cfg))
+		return 0;
+	const char *why =
+	    fr->s3 || cfg->stage ? "a local path, not a catalog stage or S3"
+	    : fr->nfiles != 1   ? "exactly one file"
+	    : !f->regular       ? "a regular file"
+	    : cfg->range_start >= cfg->range_end ? "range_start < range_end"
+	    : (uint64_t)cfg->range_end > f->size
+		? "range_end within the file"
+		: NULL;
+	if (!why) {
+		int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, magic, sizeof(magic)) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (fr_decomp_of(cfg->compression) != SP_DECOMP_NONE ||
+		    (n > 0 && sp_decomp_detect(magic, (size_t)n) !=
+				  SP_DECOMP_NONE))
+			why = "an uncompressed file";
+	}
+	if (!why) {
+		fr->total_size = (uint64_t)(cfg->range_end - cfg->range_start);
+		return 0;
+	}
+	snprintf(err, errlen, "option 'range_end': a byte range needs %s (%s)",
+		 why, fr->nfiles ? fr->files[0].display : "no file");
+	return -EINVAL;
+}
+
 static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 		     void **state, char *err, size_t errlen)
 {
@@ -420,7 +478,8 @@ static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 		goto fail;
 	rc = fr->s3 ? fr_s3_expand(fr, err, errlen)
 		    : expand_paths(fr, err, errlen);
-	if (rc || (rc = hash_inputs(fr, err, errlen)))
+	if (rc || (rc = check_range(fr, err, errlen)) ||
+	    (rc = hash_inputs(fr, err, errlen)))
 		goto fail;
 	if (fr->catalog && !ctx->force && !ctx->validate_only &&
 	    (rc = skip_loaded(fr, err, errlen)))
@@ -492,6 +551,8 @@ static uint64_t fr_identity(void *state)
 		for (const char *p = f->path; *p; p++)
 			h = (h ^ (unsigned char)*p) * 1099511628211ull;
 		h = (h ^ f->size) * 1099511628211ull;
+		h = (h ^ (uint64_t)fr->cfg->range_start) * 1099511628211ull;
+		h = (h ^ (uint64_t)fr->cfg->range_end) * 1099511628211ull;
 		/* content when hashed; else (--trust-mtime, streams, S3)
 		 * mtime and ETag */
 		h = (h ^ (f->hashed ? f->content : (uint64_t)f->mtime)) *

@@ -62,7 +62,15 @@ struct fr_config {
 	uint64_t chunk_size;
 	char *stage;
 	int on_error; /* enum fr_on_error */
+	/* a byte range of one file (a cluster shard); range_end 0: none */
+	int64_t range_start, range_end, range_line;
 };
+
+/* Whether the stage reads a byte range of its one file. */
+static inline bool fr_has_range(const struct fr_config *cfg)
+{
+	return cfg->range_end > 0;
+}
 
 enum fr_on_error {
 	FR_CONTINUE = 0,

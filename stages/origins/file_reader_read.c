@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "stages/origins/file_reader.h"
 
+static int aim_at_range(struct fr_state *fr);
+
 static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 {
 	int rc = fr_src_open(fr, &fr->files[fr->cur_file], err, errlen);
@@ -27,7 +29,44 @@ static int open_next_file(struct fr_state *fr, char *err, size_t errlen)
 	fr->eof = false;
 	fr->eol_known = fr->cr_eol = false;
 	XXH64_reset(&fr->hash, 0);
+	/* a CSV range reads the file's preamble (header, line ends) first
+	 * and jumps to its range after it (enter_range) */
+	if (fr_has_range(fr->cfg) && !(fr->csv && fr->cfg->range_start > 0))
+		return aim_at_range(fr);
 	return 0;
+}
+
+/* The open file reads bytes [range_start, range_end) only, numbered from
+ * range_line.  The range holds no compressed data (checked at create),
+ * so no decoder is looked for. */
+static int aim_at_range(struct fr_state *fr)
+{
+	const struct fr_config *cfg = fr->cfg;
+	int rc = sp_io_reader_range(fr->rd, (uint64_t)cfg->range_start,
+				    (uint64_t)cfg->range_end);
+
+	fr->first_block = false;
+	fr->line = (uint64_t)cfg->range_line;
+	fr->offset = fr->raw_read = (uint64_t)cfg->range_start;
+	return rc;
+}
+
+/* After a CSV range's preamble: the file again, from its range. */
+static int enter_range(struct fr_state *fr, char *err, size_t errlen)
+{
+	if (!fr_has_range(fr->cfg) || !fr->csv || fr->cfg->range_start == 0)
+		return 0;
+	if (fr->blk)
+		fr_src_release(fr, fr->blk);
+	fr->blk = NULL;
+	fr->blk_len = fr->blk_used = 0;
+	fr_src_close(fr);
+	int rc = fr_src_open(fr, &fr->files[fr->cur_file], err, errlen);
+	if (rc < 0)
+		return rc;
+	fr->carry_len = 0;
+	fr->eof = false;
+	return aim_at_range(fr);
 }
 
 static int carry_reserve(struct fr_state *fr, size_t need)
@@ -234,8 +273,10 @@ static int check_unchanged(struct fr_state *fr, const struct fr_file *f,
 		return -EAGAIN;
 	}
 	uint64_t now = (uint64_t)st.st_size;
-	if (fr->raw_read != f->size || now != f->size) {
-		uint64_t to = fr->raw_read != f->size ? fr->raw_read : now;
+	uint64_t end = fr_has_range(fr->cfg) ? (uint64_t)fr->cfg->range_end
+					     : f->size;
+	if (fr->raw_read != end || now != f->size) {
+		uint64_t to = fr->raw_read != end ? fr->raw_read : now;
 		snprintf(err, errlen,
 			 "file %s %s from %llu to %llu bytes while being "
 			 "read; nothing is published (run again once it is "
@@ -391,6 +432,8 @@ static int prescan(struct fr_state *fr, bool *bad, char *err, size_t errlen)
 			snprintf(err, errlen, "%s", why);
 			goto out;
 		}
+		if ((rc = enter_range(fr, err, errlen)))
+			goto out;
 	}
 	for (;;) {
 		size_t cut;
@@ -463,8 +506,9 @@ int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen)
 		if (!fr->file_started) {
 			fr->file_started = true;
 			if (fr->csv &&
-			    (rc = read_preamble(fr, f, &f->csv, &f->csv_ready,
-						err, errlen)))
+			    ((rc = read_preamble(fr, f, &f->csv, &f->csv_ready,
+						 err, errlen)) ||
+			     (rc = enter_range(fr, err, errlen))))
 				return rc;
 		}
 		size_t cut;

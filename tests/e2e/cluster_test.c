@@ -1,9 +1,12 @@
 /*
  * Cluster mode end to end: a real nats-server with JetStream (started
  * here on loopback with a temporary store), `spate worker` processes and
- * `spate submit`.  The flow is the expenses job over 24 input files; every
- * output record is read back and compared with what the input says it
- * must be, lane by lane, exactly once.
+ * `spate submit`.  The flow is the expenses job over 24 input files of
+ * about 1.3 MB, cut into shards by --shard-size: 1M splits each file into
+ * two byte ranges (48 shards), 4M groups about three files per shard.
+ * Every output record is read back and compared with what the input says
+ * it must be, lane by lane, exactly once; error records carry the line
+ * of the file they came from, also from a file's second range.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -27,7 +30,10 @@
 
 #define FILES 24
 #define RECORDS 20000
+#define RANGE_SHARDS (2 * FILES) /* --shard-size 1M */
 #define LIMIT_S 120
+
+static bool jobs_key_exists(const char *url, const char *key);
 
 struct nats {
 	pid_t pid;
@@ -150,7 +156,9 @@ struct expect {
 	unsigned bad;
 };
 
-/* 24 files of RECORDS lines; every sixth file has one broken line. */
+/* 24 files of RECORDS lines; every sixth file has one broken line in
+ * its first half (line 101), every sixth from the fourth one in its
+ * second half (line 15001). */
 static void make_input(const char *dir, struct expect *x)
 {
 	uint64_t seed = 42;
@@ -162,7 +170,8 @@ static void make_input(const char *dir, struct expect *x)
 		struct e2e_text t = {0};
 		char name[64];
 		for (int i = 0; i < RECORDS; i++) {
-			if (f % 6 == 0 && i == 100) {
+			if ((f % 6 == 0 && i == 100) ||
+			    (f % 6 == 3 && i == 15000)) {
 				e2e_text_add(&t, "{\"id\": broken\n", 14);
 				x->bad++;
 				continue;
@@ -206,9 +215,18 @@ static void check_output(const char *dir, struct expect *x)
 	size_t len = 0;
 	char *err = e2e_read_out(dir, "out/errors", &len);
 	cr_assert_eq(e2e_count_lines(err, len), x->bad);
-	for (char *p = err; p && *p; p = strchr(p, '\n') + 1)
+	unsigned first = 0, second = 0;
+	for (char *p = err; p && *p; p = strchr(p, '\n') + 1) {
 		cr_assert(strstr(p, "\"spate_error\"") && strstr(p, "broken"),
 			  "not an error record: %.200s", p);
+		char *nl = strchr(p, '\n');
+		*nl = '\0';
+		first += strstr(p, ".jsonl:101\"") != NULL;
+		second += strstr(p, ".jsonl:15001\"") != NULL;
+		*nl = '\n';
+	}
+	/* the line numbers of the file, wherever its range began */
+	cr_assert_eq(first + second, x->bad, "error lines wrong: %s", err);
 	free(err);
 	char *out = e2e_join(dir, "out");
 	cr_assert_eq(e2e_count_files(out, NULL, true), 4,
@@ -280,8 +298,9 @@ Test(cluster, worker_killed_mid_job_output_exactly_once)
 	make_input(dir, &x);
 	for (int i = 0; i < 3; i++)
 		w[i] = start_worker(dir, n.url, i);
-	const char *argv[] = {"submit", "flow.yaml", "--nats", n.url,
-			      "--wait", "--json",    NULL};
+	const char *argv[] = {"submit",	 "flow.yaml", "--nats",
+			      n.url,	 "--wait",    "--json",
+			      "--shard-size", "1M",	      NULL};
 	char *sout = e2e_join(dir, "submit.out"),
 	     *serr = e2e_join(dir, "submit.err");
 	pid_t sub = e2e_bg_start(dir, NULL, argv, sout, serr, NULL);
@@ -290,7 +309,7 @@ Test(cluster, worker_killed_mid_job_output_exactly_once)
 		e2e_sleep_ms(50);
 		done = shards_done(dir, n.url);
 	}
-	cr_assert(done >= 3 && done < FILES,
+	cr_assert(done >= 3 && done < RANGE_SHARDS,
 		  "the kill came too late: %d shards committed", done);
 	kill(w[0], SIGKILL);
 	cr_assert_eq(e2e_bg_wait(w[0], 10), 128 + SIGKILL);
@@ -298,9 +317,18 @@ Test(cluster, worker_killed_mid_job_output_exactly_once)
 		     e2e_read(serr, NULL));
 	char *status = e2e_read(sout, NULL);
 	cr_assert(strstr(status, "\"state\": \"published\"") &&
-		      strstr(status, "\"done\": 24,"),
+		      strstr(status, "\"shards\": 48,") &&
+		      strstr(status, "\"done\": 48,"),
 		  "%s", status);
 	check_output(dir, &x);
+	/* a published job keeps its records, not its fence key */
+	const char *jid = e2e_after_key(status, "job");
+	cr_assert(jid && *jid == '"', "%s", status);
+	char key[64];
+	snprintf(key, sizeof(key), "%.16s", jid + 1);
+	cr_assert(jobs_key_exists(n.url, key), "no job record %s", key);
+	snprintf(key, sizeof(key), "%.16s.fence", jid + 1);
+	cr_assert(!jobs_key_exists(n.url, key), "%s left behind", key);
 
 	/* the same submission again loads nothing and changes nothing */
 	char *before = manifests(dir);
@@ -325,6 +353,27 @@ Test(cluster, worker_killed_mid_job_output_exactly_once)
 	nats_stop(&n);
 	e2e_rmrf(dir);
 	free(dir);
+}
+
+/* Whether key is in the spate_jobs bucket (a purged key is not). */
+static bool jobs_key_exists(const char *url, const char *key)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	kvStore *kv = NULL;
+	kvEntry *e = NULL;
+
+	cr_assert_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	cr_assert_eq(js_KeyValue(&kv, js, "spate_jobs"), NATS_OK);
+	natsStatus s = kvStore_Get(&e, kv, key);
+	cr_assert(s == NATS_OK || s == NATS_NOT_FOUND, "%s: %s", key,
+		  natsStatus_GetText(s));
+	kvEntry_Destroy(e);
+	kvStore_Destroy(kv);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	return s == NATS_OK;
 }
 
 struct task_copy {
@@ -381,10 +430,12 @@ Test(cluster, task_delivered_twice_does_not_duplicate_output)
 
 	nats_start(&n);
 	make_input(dir, &x);
-	const char *submit[] = {"submit", "flow.yaml", "--nats", n.url, NULL};
+	const char *submit[] = {"submit",	"flow.yaml", "--nats", n.url,
+				"--shard-size", "4M",	     NULL};
 	e2e_run_timed(&r, dir, NULL, NULL, submit, LIMIT_S);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
-	cr_assert(strstr(r.err, "24 task(s) queued"), "%s", r.err);
+	/* 24 files of 1.3 MB, 32 MB: 8 shards of about 4 MB, 3 files each */
+	cr_assert(strstr(r.err, "8 shard(s), 8 task(s) queued"), "%s", r.err);
 	e2e_result_free(&r);
 	/* the same tasks again: de-duplicated by their message ids */
 	e2e_run_timed(&r, dir, NULL, NULL, submit, LIMIT_S);
@@ -398,8 +449,8 @@ Test(cluster, task_delivered_twice_does_not_duplicate_output)
 	pid_t w[2];
 	for (int i = 0; i < 2; i++)
 		w[i] = start_worker(dir, n.url, i);
-	const char *wait[] = {"submit", "flow.yaml", "--nats",
-			      n.url,	"--wait",    NULL};
+	const char *wait[] = {"submit", "flow.yaml",    "--nats", n.url,
+			      "--wait", "--shard-size", "4M",	  NULL};
 	e2e_run_timed(&r, dir, NULL, NULL, wait, LIMIT_S);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
 	cr_assert(strstr(r.out, "published") || strstr(r.out, "nothing to do"),
@@ -447,13 +498,112 @@ Test(cluster, failing_shard_fails_the_job)
 	e2e_run_timed(&r, dir, NULL, NULL, argv, LIMIT_S);
 	cr_assert_eq(r.exit_code, 1, "%s", r.err);
 	cr_assert(strstr(r.out, "\"state\": \"failed\""), "%s", r.out);
-	cr_assert(strstr(r.err, "shard 1 (") && strstr(r.err, "b.jsonl"), "%s",
-		  r.err);
+	/* both small files are one shard; the reason names the file */
+	cr_assert(strstr(r.err, "shard 0 (") &&
+		      strstr(r.err, "a.jsonl and 1 more file") &&
+		      strstr(r.err, "b.jsonl"),
+		  "%s", r.err);
 	char *out = e2e_join(dir, "out");
 	cr_assert_eq(access(out, F_OK), -1, "a failed job published %s", out);
 	e2e_result_free(&r);
 	stop_worker(w);
 	free(out);
+	nats_stop(&n);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* A CSV file with a header, quoted commas, quotes and newlines inside
+ * fields, split into byte ranges (each shard reads the header from the
+ * file's start), next to small CSV files grouped into one shard.  Every
+ * record once, and a bad row's error names its line in the file. */
+Test(cluster, csv_ranges_keep_header_and_quoted_newlines)
+{
+	struct nats n = {0};
+	struct e2e_text big = {0}, want = {0};
+	char *dir = e2e_tmpdir();
+	struct e2e_result r;
+	unsigned line = 2, bad_line = 0;
+
+	nats_start(&n);
+	e2e_put_str(dir, "flow.yaml",
+		    "name: csvjob\n"
+		    "error_stage: errors\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, path: 'in/*.csv',\n"
+		    "     format: csv}\n"
+		    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
+		    "     fsync: false}\n"
+		    "  - {id: errors, type: file_writer, dir: errors,\n"
+		    "     fsync: false}\n");
+	e2e_text_printf(&big, "id,note,n\n");
+	for (unsigned i = 1; i <= 6000; i++) {
+		if (i == 5000) { /* one column too many */
+			bad_line = line;
+			e2e_text_printf(&big, "%u,x,1,extra\n", i);
+			line++;
+			continue;
+		}
+		if (i % 3 == 0) {
+			e2e_text_printf(&big,
+					"%u,\"a, b\nc \"\"q\"\" %u\",%u\n", i,
+					i, i * 7);
+			e2e_text_printf(&want,
+					"{\"id\":\"%u\",\"note\":\"a, b\\nc "
+					"\\\"q\\\" %u\",\"n\":\"%u\"}\n",
+					i, i, i * 7);
+			line += 2;
+		} else {
+			e2e_text_printf(&big, "%u,plain %u,%u\n", i, i, i * 7);
+			e2e_text_printf(&want,
+					"{\"id\":\"%u\",\"note\":\"plain "
+					"%u\",\"n\":\"%u\"}\n",
+					i, i, i * 7);
+			line++;
+		}
+	}
+	e2e_put_str(dir, "in/big.csv", big.p);
+	for (unsigned f = 0; f < 3; f++) {
+		char name[32], body[64];
+		snprintf(name, sizeof(name), "in/small%u.csv", f);
+		snprintf(body, sizeof(body), "id,note,n\n%u,small,0\n",
+			 10000 + f);
+		e2e_put_str(dir, name, body);
+		e2e_text_printf(&want,
+				"{\"id\":\"%u\",\"note\":\"small\","
+				"\"n\":\"0\"}\n",
+				10000 + f);
+	}
+	pid_t w = start_worker(dir, n.url, 0);
+	const char *argv[] = {"submit",	 "flow.yaml", "--nats",
+			      n.url,	 "--wait",    "--shard-size",
+			      "32K",	 NULL};
+	e2e_run_timed(&r, dir, NULL, NULL, argv, LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+	/* about 150 KB in ranges of 32K or less, the small files together */
+	const char *sh = strstr(r.err, " shard(s)");
+	cr_assert(sh, "%s", r.err);
+	while (sh > r.err && sh[-1] >= '0' && sh[-1] <= '9')
+		sh--;
+	cr_assert(atoi(sh) >= 5, "%s", r.err);
+	e2e_result_free(&r);
+	size_t len = 0;
+	char *got = e2e_read_out(dir, "out", &len);
+	cr_assert(got);
+	e2e_sort_lines(got, len);
+	e2e_sort_lines(want.p, strlen(want.p));
+	e2e_assert_same(got, len, want.p, strlen(want.p), "csv ranges",
+			"out");
+	char *err = e2e_read_out(dir, "errors", &len);
+	char at[32];
+	snprintf(at, sizeof(at), "big.csv:%u\"", bad_line);
+	cr_assert(err && e2e_count_lines(err, len) == 1 && strstr(err, at),
+		  "want one error at line %u: %s", bad_line, err);
+	stop_worker(w);
+	free(got);
+	free(err);
+	free(big.p);
+	free(want.p);
 	nats_stop(&n);
 	e2e_rmrf(dir);
 	free(dir);
@@ -572,9 +722,9 @@ Test(cluster, r3_cluster_survives_node_loss)
 		snprintf(err, sizeof(err), "%s/worker%d.err", dir, i);
 		w[i] = e2e_bg_start(dir, info_env, argv, out, err, NULL);
 	}
-	const char *argv[] = {"submit", "flow.yaml", "--nats",	 urls,
-			      "--wait", "--json",    "--replicas", "3",
-			      NULL};
+	const char *argv[] = {"submit",	    "flow.yaml",    "--nats", urls,
+			      "--wait",	    "--json",	    "--replicas", "3",
+			      "--shard-size", "1M",	    NULL};
 	char *sout = e2e_join(dir, "submit.out"),
 	     *serr = e2e_join(dir, "submit.err");
 	pid_t sub = e2e_bg_start(dir, NULL, argv, sout, serr, NULL);
@@ -586,7 +736,7 @@ Test(cluster, r3_cluster_survives_node_loss)
 		done = commits_logged(dir);
 	}
 	kill(n[1].pid, SIGKILL);
-	cr_assert(done >= 3 && done < FILES,
+	cr_assert(done >= 3 && done < RANGE_SHARDS,
 		  "the kill came too late: %d shards committed: %s", done,
 		  e2e_read(serr, NULL));
 	cr_assert_eq(waitpid(n[1].pid, NULL, 0), n[1].pid);
@@ -595,7 +745,8 @@ Test(cluster, r3_cluster_survives_node_loss)
 		     e2e_read(serr, NULL));
 	char *status = e2e_read(sout, NULL);
 	cr_assert(strstr(status, "\"state\": \"published\"") &&
-		      strstr(status, "\"done\": 24,"),
+		      strstr(status, "\"shards\": 48,") &&
+		      strstr(status, "\"done\": 48,"),
 		  "%s", status);
 	check_output(dir, &x);
 	for (int i = 0; i < 3; i++)
