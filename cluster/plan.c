@@ -174,8 +174,8 @@ int sp_cplan(const struct sp_cinput *files, size_t nfiles,
 	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
 		const struct sp_cinput *f = &files[i];
 		whole[i] = true;
-		if (f->size <= o->shard_size)
-			continue;
+		if (f->size <= o->shard_size || !strncmp(f->path, "s3://", 5))
+			continue; /* S3 objects are read whole */
 		int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			rc = -errno;

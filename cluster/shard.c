@@ -246,7 +246,8 @@ int sp_cshard_run(const struct sp_cjob *job, unsigned shard,
 	if (rc < 0)
 		return rc;
 	struct spate_stage *origin = spate_flow_find_stage(flow, job->origin);
-	if (!origin || nin == 0 || in[0].path[0] != '/') {
+	if (!origin || nin == 0 ||
+	    (in[0].path[0] != '/' && strncmp(in[0].path, "s3://", 5))) {
 		snprintf(err, errlen,
 			 "job %s: no origin '%s' or a relative "
 			 "input path '%s'",

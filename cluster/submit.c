@@ -34,6 +34,7 @@
 #include "cluster/publish.h"
 #include "core/buf.h"
 #include "core/xxh64.h"
+#include "io/s3.h"
 
 #define MAX_STAGES 1024
 #define ORIGIN_TYPES_OTHER "dev_data_generator dev_raw_data stdin"
@@ -47,12 +48,14 @@ struct plan {
 	struct sp_cplan_opts cut;
 	struct sp_cplan_shard *shards;
 	size_t nshards;
+	struct sp_s3 *s3; /* for s3:// paths, once one is seen */
 };
 
 static void plan_fini(struct plan *p)
 {
 	sp_cinputs_free(p->in, p->nin);
 	sp_cplan_free(p->shards, p->nshards);
+	sp_s3_destroy(p->s3);
 	spate_flow_destroy(p->flow);
 }
 
@@ -96,12 +99,9 @@ static char *absolute(const struct plan *p, const char *path)
 	return out;
 }
 
-static int add_input(struct plan *p, const char *path)
+static int push_input(struct plan *p, const char *path, uint64_t size,
+		      int64_t mtime_ns)
 {
-	struct stat st;
-
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		return 0;
 	for (size_t i = 0; i < p->nin; i++)
 		if (!strcmp(p->in[i].path, path))
 			return 0;
@@ -117,17 +117,86 @@ static int add_input(struct plan *p, const char *path)
 	memset(in, 0, sizeof(*in));
 	in->line = 1;
 	in->path = strdup(path);
-	in->size = (uint64_t)st.st_size;
-	in->mtime_ns =
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	in->size = size;
+	in->mtime_ns = mtime_ns;
 	if (!in->path)
 		return -ENOMEM;
 	p->nin++;
 	return 0;
 }
 
-static int expand_one(struct plan *p, const char *pattern)
+static int add_input(struct plan *p, const char *path)
 {
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return push_input(p, path, (uint64_t)st.st_size,
+			  (int64_t)st.st_mtim.tv_sec * 1000000000 +
+			      st.st_mtim.tv_nsec);
+}
+
+/* An s3:// path: its objects (a key, or a glob over keys), listed with
+ * the AWS_* variables or ~/.aws/credentials, as the workers' file_reader
+ * will read them.  An object stands by its key, size and Last-Modified. */
+static int expand_s3(struct plan *p, const char *url, char *err,
+		     size_t errlen)
+{
+	char *bucket = NULL, *key = NULL, *obj = NULL;
+	struct sp_s3_object *v = NULL;
+	size_t n = 0;
+	int rc = sp_s3_url_parse(url, &bucket, &key);
+
+	if (rc == 0 && !*key)
+		rc = -EINVAL;
+	if (rc) {
+		snprintf(err, errlen,
+			 "file_reader '%s': path '%s' is not s3://BUCKET/KEY",
+			 p->origin, url);
+		goto out;
+	}
+	if (!p->s3) {
+		struct sp_s3_source src = {0};
+		struct sp_s3_config cfg;
+		rc = sp_s3_config_resolve(&src, &cfg, err, errlen);
+		if (rc == 0) {
+			rc = sp_s3_create(&cfg, &p->s3);
+			sp_s3_config_fini(&cfg);
+		}
+		if (rc)
+			goto out;
+	}
+	rc = sp_s3_glob(p->s3, bucket, key, &v, &n);
+	if (rc == -ENOENT) {
+		rc = 0; /* no object: as a local glob that matches nothing */
+	} else if (rc) {
+		snprintf(err, errlen, "file_reader '%s': cannot list %s: %s",
+			 p->origin, url, sp_s3_error(p->s3));
+		goto out;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		free(obj);
+		obj = NULL;
+		if (asprintf(&obj, "s3://%s/%s", bucket, v[i].key) < 0) {
+			obj = NULL;
+			rc = -ENOMEM;
+			break;
+		}
+		rc = push_input(p, obj, v[i].size, v[i].mtime * 1000000000);
+	}
+out:
+	sp_s3_objects_free(v, n);
+	free(obj);
+	free(bucket);
+	free(key);
+	return rc;
+}
+
+static int expand_one(struct plan *p, const char *pattern, char *err,
+		      size_t errlen)
+{
+	if (!strncmp(pattern, "s3://", 5))
+		return expand_s3(p, pattern, err, errlen);
 	char *abs = absolute(p, pattern);
 	glob_t g;
 	int rc = 0;
@@ -150,7 +219,8 @@ static int cmp_input(const void *a, const void *b)
 }
 
 /* The file_reader's path: one glob, or a flow-style list of them. */
-static int expand_inputs(struct plan *p, struct spate_stage *reader)
+static int expand_inputs(struct plan *p, struct spate_stage *reader,
+			 char *err, size_t errlen)
 {
 	char val[8192];
 	int len = spate_stage_get_config(reader, "path", val, sizeof(val));
@@ -159,7 +229,7 @@ static int expand_inputs(struct plan *p, struct spate_stage *reader)
 	if (len < 0 || (size_t)len >= sizeof(val))
 		return -EINVAL;
 	if (val[0] != '[')
-		return expand_one(p, val);
+		return expand_one(p, val, err, errlen);
 	char *save = NULL;
 	val[len - 1] = '\0';
 	for (char *t = strtok_r(val + 1, ",", &save); rc == 0 && t;
@@ -175,7 +245,7 @@ static int expand_inputs(struct plan *p, struct spate_stage *reader)
 			t++;
 		}
 		if (*t)
-			rc = expand_one(p, t);
+			rc = expand_one(p, t, err, errlen);
 	}
 	return rc;
 }
@@ -186,6 +256,29 @@ static bool is_other_origin(const char *type)
 	size_t l = strlen(type);
 
 	return hit && (hit[l] == ' ' || hit[l] == '\0');
+}
+
+/* The inputs of one file_reader are local files, or objects of one
+ * bucket (as the workers' file_reader reads them). */
+static int one_place(const struct plan *p, char *err, size_t errlen)
+{
+	const char *first = p->in[0].path;
+	size_t blen = strncmp(first, "s3://", 5) ? 0 : strcspn(first + 5, "/");
+
+	for (size_t i = 1; i < p->nin; i++) {
+		const char *x = p->in[i].path;
+		bool same = blen ? !strncmp(x, first, 5 + blen + 1)
+				 : strncmp(x, "s3://", 5) != 0;
+		if (!same) {
+			snprintf(err, errlen,
+				 "file_reader '%s': %s and %s: one file_reader "
+				 "reads local files or the objects of one "
+				 "bucket, not both",
+				 p->origin, first, x);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 /* Checks the stages and makes the writers' dirs absolute. */
@@ -221,6 +314,14 @@ static int shape(struct plan *p, char *err, size_t errlen)
 		if (!fw ||
 		    spate_stage_get_config(st[i], "dir", buf, sizeof(buf)) < 0)
 			continue;
+		if (!strncmp(buf, "s3://", 5)) {
+			snprintf(err, errlen,
+				 "stage '%s': a cluster job writes to a shared "
+				 "filesystem path; S3 targets are not supported "
+				 "yet",
+				 spate_stage_id(st[i]));
+			return -EINVAL;
+		}
 		char *abs = absolute(p, buf);
 		int rc =
 		    abs ? spate_stage_set_config(st[i], "dir", abs) : -ENOMEM;
@@ -245,7 +346,7 @@ static int shape(struct plan *p, char *err, size_t errlen)
 	v[0] = '\0';
 	spate_stage_get_config(reader, "compression", v, sizeof(v));
 	p->cut.compressed = v[0] && strcmp(v, "auto") && strcmp(v, "none");
-	int rc = expand_inputs(p, reader);
+	int rc = expand_inputs(p, reader, err, errlen);
 	if (rc == 0 && p->nin == 0) {
 		snprintf(err, errlen,
 			 "file_reader '%s': its path matches no "
@@ -254,7 +355,7 @@ static int shape(struct plan *p, char *err, size_t errlen)
 		return -ENOENT;
 	}
 	qsort(p->in, p->nin, sizeof(*p->in), cmp_input);
-	return rc;
+	return rc ? rc : one_place(p, err, errlen);
 }
 
 static int load_plan(struct plan *p, const struct sp_csubmit_opts *o, char *err,

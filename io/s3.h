@@ -135,6 +135,15 @@ int sp_s3_delete(struct sp_s3 *s3, const char *bucket, const char *key);
 int sp_s3_list(struct sp_s3 *s3, const char *bucket, const char *prefix,
 	       struct sp_s3_object **out, size_t *n);
 
+/* The objects pattern names in bucket: the key itself (HEAD) when it has
+ * no * ? [, else every key listed under the part before the first
+ * wildcard that matches it like a local glob ('*' does not cross '/'),
+ * in key order.  0 with *out (sp_s3_objects_free it), -ENOENT when a glob
+ * matches nothing or the key does not exist, or -errno of the request
+ * (sp_s3_error says why). */
+int sp_s3_glob(struct sp_s3 *s3, const char *bucket, const char *pattern,
+	       struct sp_s3_object **out, size_t *n);
+
 /* At most one key under prefix (stage check): 1 found, 0 none, -errno. */
 int sp_s3_probe(struct sp_s3 *s3, const char *bucket, const char *prefix);
 

@@ -17,8 +17,6 @@
  * does, so that a rerun knows a loaded object without reading it.
  */
 #define _GNU_SOURCE
-#include <fnmatch.h>
-
 #include "stages/origins/file_reader.h"
 
 #include "core/url.h"
@@ -65,43 +63,28 @@ static int expand_one(struct fr_state *fr, const char *shown, const char *full,
 		      char *err, size_t errlen)
 {
 	size_t lit = strcspn(full, "*?[");
-	int rc;
-
-	if (!full[lit]) {
-		struct sp_s3_object o = {0};
-		if ((rc = sp_s3_head(fr->s3, fr->s3_bucket, full, &o))) {
-			snprintf(err, errlen,
-				 "option 'path': cannot read %s: %s", shown,
-				 sp_s3_error(fr->s3));
-			return rc;
-		}
-		return add_object(fr, full, &o, err, errlen);
-	}
-	char *prefix = strndup(full, lit);
 	struct sp_s3_object *v;
-	size_t n, matched = 0;
-	if (!prefix)
-		return -ENOMEM;
-	rc = sp_s3_list(fr->s3, fr->s3_bucket, prefix, &v, &n);
-	free(prefix);
-	if (rc) {
-		snprintf(err, errlen, "option 'path': cannot list '%s': %s",
-			 shown, sp_s3_error(fr->s3));
-		return rc;
-	}
-	for (size_t i = 0; !rc && i < n; i++)
-		if (!fnmatch(full, v[i].key, FNM_PATHNAME | FNM_PERIOD)) {
-			rc = add_object(fr, v[i].key, &v[i], err, errlen);
-			matched++;
-		}
-	sp_s3_objects_free(v, n);
-	if (!rc && !matched) {
+	size_t n;
+	int rc = sp_s3_glob(fr->s3, fr->s3_bucket, full, &v, &n);
+
+	if (rc == -ENOENT && full[lit]) {
 		snprintf(err, errlen,
 			 "option 'path': '%s' matches no object (listed "
 			 "s3://%s/%.*s)",
 			 shown, fr->s3_bucket, (int)lit, full);
-		rc = -ENOENT;
+		return rc;
 	}
+	if (rc) {
+		snprintf(err, errlen, full[lit] ? "option 'path': cannot list "
+						  "'%s': %s"
+						: "option 'path': cannot read "
+						  "%s: %s",
+			 shown, sp_s3_error(fr->s3));
+		return rc;
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = add_object(fr, v[i].key, &v[i], err, errlen);
+	sp_s3_objects_free(v, n);
 	return rc;
 }
 

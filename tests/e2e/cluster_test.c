@@ -27,6 +27,7 @@
 
 #include "support/e2e.h"
 #include "support/expenses.h"
+#include "support/s3srv.h"
 
 #define FILES 24
 #define RECORDS 20000
@@ -605,6 +606,93 @@ Test(cluster, csv_ranges_keep_header_and_quoted_newlines)
 	free(big.p);
 	free(want.p);
 	nats_stop(&n);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* Input on S3: the submitter lists the objects of an s3:// glob, the
+ * worker reads its shard's objects (a zstd one among them) with its own
+ * AWS_* variables; every record once; the resubmission loads nothing. */
+Test(cluster, s3_objects_as_input)
+{
+	struct nats n = {0};
+	struct s3srv srv;
+	struct e2e_text want = {0};
+	char *dir = e2e_tmpdir();
+	struct e2e_result r;
+	char endpoint[128];
+
+	S3SRV_START_OR_SKIP(&srv, "src");
+	nats_start(&n);
+	snprintf(endpoint, sizeof(endpoint), "AWS_ENDPOINT_URL=%s",
+		 srv.endpoint);
+	const char *const env[] = {"AWS_ACCESS_KEY_ID=S3RVER",
+				   "AWS_SECRET_ACCESS_KEY=S3RVER", endpoint,
+				   NULL};
+	for (unsigned o = 0; o < 6; o++) {
+		struct e2e_text t = {0};
+		for (unsigned i = 0; i < 500; i++) {
+			unsigned id = o * 1000 + i;
+			e2e_text_printf(&t, "{\"id\":%u,\"s\":\"h\u00e9 %u\"}\n",
+					id, id);
+			e2e_text_printf(&want, "{\"id\":%u,\"s\":\"h\u00e9 %u\"}\n",
+					id, id);
+		}
+		char name[64], key[64];
+		snprintf(name, sizeof(name), "o%u.jsonl", o);
+		e2e_put_str(dir, name, t.p);
+		char *path = e2e_join(dir, name);
+		if (o == 5) { /* one object compressed */
+			char cmd[512];
+			snprintf(cmd, sizeof(cmd), "zstd -q -f --rm %s -o %s.zst",
+				 path, path);
+			cr_assert_eq(system(cmd), 0);
+			char *z = NULL;
+			cr_assert(asprintf(&z, "%s.zst", path) > 0);
+			free(path);
+			path = z;
+		}
+		snprintf(key, sizeof(key), "in/o%u.jsonl%s", o, o == 5 ? ".zst" : "");
+		cr_assert_eq(s3srv_put(&srv, "src", key, path), 0);
+		free(path);
+		free(t.p);
+	}
+	e2e_put_str(dir, "flow.yaml",
+		    "name: s3job\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, path: 's3://src/in/*'}\n"
+		    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
+		    "     fsync: false}\n");
+	char *wout = e2e_join(dir, "worker.out"), *werr = e2e_join(dir, "worker.err");
+	const char *wargv[] = {"worker", "--nats", n.url, "--workers", "1", NULL};
+	pid_t w = e2e_bg_start(dir, env, wargv, wout, werr, NULL);
+	const char *argv[] = {"submit", "flow.yaml",	"--nats", n.url,
+			      "--wait", "--shard-size", "32K",	  NULL};
+	e2e_run_timed(&r, dir, env, NULL, argv, LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s%s%s", r.out, r.err,
+		     e2e_read(werr, NULL));
+	/* six objects of about 11 KB (one compressed), two a shard */
+	cr_assert(strstr(r.err, " 3 shard(s)"), "%s", r.err);
+	e2e_result_free(&r);
+	size_t len = 0;
+	char *got = e2e_read_out(dir, "out", &len);
+	cr_assert(got);
+	e2e_sort_lines(got, len);
+	e2e_sort_lines(want.p, strlen(want.p));
+	e2e_assert_same(got, len, want.p, strlen(want.p), "s3 input", "out");
+	free(got);
+	/* loaded: the same submission finds nothing to do */
+	e2e_run_timed(&r, dir, env, NULL, argv, LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "nothing to do: 6 file(s) loaded before"),
+		  "%s%s", r.out, r.err);
+	e2e_result_free(&r);
+	stop_worker(w);
+	free(wout);
+	free(werr);
+	free(want.p);
+	nats_stop(&n);
+	s3srv_stop(&srv);
 	e2e_rmrf(dir);
 	free(dir);
 }
