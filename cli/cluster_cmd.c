@@ -20,7 +20,8 @@
 #include "config/options.h"
 #include "record/json.h"
 
-#define WAIT_POLL_MS 300
+#define WAIT_POLL_MS 20
+#define PROGRESS_POLL_MS 300
 #define MAX_SETS 64
 
 static const char worker_usage[] =
@@ -173,11 +174,21 @@ static int wait_job(struct sp_jsq *q, const char *job, unsigned shards,
 	struct sp_cjob_state st = {0};
 	struct sp_cjob_progress p = {0};
 
-	for (;;) {
+	/* the state (one key) is read often, so that the end is seen soon
+	 * after it happens; the progress (a key per shard) less often */
+	for (unsigned tick = 0;; tick++) {
 		sp_cjob_state_fini(&st);
-		if (sp_cjob_state_get(q, job, &st, NULL) < 0 ||
-		    sp_cjob_progress(q, job, &p) < 0) {
+		if (sp_cjob_state_get(q, job, &st, NULL) < 0) {
+			usleep(PROGRESS_POLL_MS * 1000);
+			continue;
+		}
+		bool end = strcmp(st.state, "running") != 0;
+		if (!end && tick % (PROGRESS_POLL_MS / WAIT_POLL_MS)) {
 			usleep(WAIT_POLL_MS * 1000);
+			continue;
+		}
+		if (sp_cjob_progress(q, job, &p) < 0) {
+			usleep(PROGRESS_POLL_MS * 1000);
 			continue;
 		}
 		if (tty)
@@ -186,7 +197,7 @@ static int wait_job(struct sp_jsq *q, const char *job, unsigned shards,
 				"running, %u failed, %" PRIu64 " records   ",
 				job, sp_cjob_state_done(&st), shards, p.running,
 				p.failed, p.records_in);
-		if (strcmp(st.state, "running") != 0)
+		if (end)
 			break;
 		usleep(WAIT_POLL_MS * 1000);
 	}

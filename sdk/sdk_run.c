@@ -62,6 +62,7 @@ static int check_options(const struct spate_run_options *opts,
 	o->workers = opts->workers;
 	o->force = opts->force;
 	o->no_pin = opts->no_pin;
+	o->trust_mtime = opts->trust_mtime;
 	return 0;
 }
 

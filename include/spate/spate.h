@@ -292,6 +292,9 @@ struct spate_run_options {
 			   * CPUs this process may use */
 	bool force;	  /* replace output an earlier run committed */
 	bool no_pin;	  /* do not pin workers to CPUs */
+	bool trust_mtime; /* take an input file as unchanged when its size
+			   * and mtime are (no hashing read before the run,
+			   * as `spate run --trust-mtime`) */
 	uint32_t reserved[6]; /* must be zero */
 };
 
