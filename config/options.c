@@ -14,7 +14,9 @@
 const char *sp_opt_bound_noun(const struct sp_option *o)
 {
 	return o->type == SP_OPT_STRING_LIST || o->type == SP_OPT_MAP ||
-		       o->type == SP_OPT_OBJECT_LIST
+		       o->type == SP_OPT_OBJECT_LIST ||
+		       o->type == SP_OPT_PATH_LIST ||
+		       o->type == SP_OPT_PATH_MAP
 		   ? "items"
 		   : "range";
 }
@@ -44,6 +46,10 @@ const char *sp_opt_type_name(enum sp_opt_type t)
 		return "object list";
 	case SP_OPT_EXPR:
 		return "expression";
+	case SP_OPT_PATH_LIST:
+		return "path list";
+	case SP_OPT_PATH_MAP:
+		return "path map";
 	}
 	return "?";
 }
@@ -86,7 +92,7 @@ static bool node_is_null(const struct sp_node *n)
 struct bind {
 	const char *stage;
 	struct sp_diags *d;
-	struct sp_symtab *symtab; /* created on the first expression */
+	struct sp_symtab *symtab; /* what expressions and paths use */
 	int problems;
 };
 
@@ -161,36 +167,62 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 		      const char *const *skip, void *config, const char *prefix,
 		      uint32_t line, struct bind *b);
 
-/* Converts one scalar n for option o into dst.  true when bound. */
-/* Compiles t (then throws it away) so that a bad expression is a
- * validation problem with its column, not a failure at run time. */
-static bool expr_compiles(struct bind *b, const struct sp_node *n,
-			  uint32_t line, const char *name, const char *t)
+static bool has_symtab(struct bind *b, const struct sp_node *n,
+		       uint32_t line, const char *name)
+{
+	if (b->symtab)
+		return true;
+	problem(b, n, line, name,
+		"internal: no symbol table to compile this option against");
+	return false;
+}
+
+/* Compiles t against the flow's table: a bad expression is a validation
+ * problem with its column, and the program is what the stage runs.
+ * NULL after a problem. */
+static struct sp_expr *compile_expr(struct bind *b, const struct sp_node *n,
+				    uint32_t line, const char *name,
+				    const char *t)
 {
 	struct sp_expr_error err;
 	struct sp_expr *e;
 
-	if (!b->symtab) {
-		b->symtab = sp_symtab_create();
-		if (!b->symtab) {
-			problem(b, n, line, name, "out of memory");
-			return false;
-		}
-	}
+	if (!has_symtab(b, n, line, name))
+		return NULL;
 	memset(&err, 0, sizeof(err));
 	e = sp_expr_compile(t, b->symtab, &err);
-	if (e) {
-		sp_expr_destroy(e);
-		return true;
-	}
+	if (e)
+		return e;
 	if (err.column == 0 && !err.message[0])
 		problem(b, n, line, name, "out of memory");
 	else
 		problem(b, n, line, name, "expression error at column %u: %s",
 			err.column, err.message);
+	return NULL;
+}
+
+/* Parses t as a field path into *out (fini'd by the caller either way:
+ * a failed parse leaves it empty).  true when parsed. */
+static bool parse_path(struct bind *b, const struct sp_node *n,
+		       uint32_t line, const char *name, const char *t,
+		       struct sp_path *out)
+{
+	const char *why = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!has_symtab(b, n, line, name))
+		return false;
+	if (sp_path_parse(t, b->symtab, out, &why) == 0)
+		return true;
+	if (why && strcmp(why, "out of memory") == 0)
+		problem(b, n, line, name, "out of memory");
+	else
+		problem(b, n, line, name, "'%s' is not a field path: %s", t,
+			why ? why : "invalid");
 	return false;
 }
 
+/* Converts one scalar n for option o into dst.  true when bound. */
 static bool bind_scalar(struct bind *b, const struct sp_option *o,
 			const struct sp_node *n, uint32_t line,
 			const char *name, void *dst)
@@ -299,17 +331,9 @@ static bool bind_scalar(struct bind *b, const struct sp_option *o,
 		*(uint64_t *)dst = v;
 		return true;
 	}
-	case SP_OPT_EXPR: {
-		char *s;
-
-		if (!expr_compiles(b, n, line, name, t))
-			return false;
-		s = strdup(t);
-		if (!s)
-			goto nomem;
-		*(char **)dst = s;
-		return true;
-	}
+	case SP_OPT_EXPR:
+		*(struct sp_expr **)dst = compile_expr(b, n, line, name, t);
+		return *(struct sp_expr **)dst != NULL;
 	default:
 		break;
 	}
@@ -322,6 +346,142 @@ nomem:
 }
 
 static void free_value(const struct sp_option *o, void *dst);
+
+/* Whether option o binds a struct sp_boundmap. */
+static bool binds_boundmap(const struct sp_option *o)
+{
+	return o->type == SP_OPT_PATH_MAP ||
+	       (o->type == SP_OPT_MAP && o->exprs != SP_EXPRS_NONE);
+}
+
+static void boundmap_entry_fini(struct sp_boundmap *m, uint32_t k)
+{
+	free(m->keys[k]);
+	free(m->values[k]);
+	m->keys[k] = m->values[k] = NULL;
+	if (m->key_paths)
+		sp_path_fini(&m->key_paths[k]);
+	if (m->exprs) {
+		sp_expr_destroy(m->exprs[k]);
+		m->exprs[k] = NULL;
+	}
+	if (m->value_paths)
+		sp_path_fini(&m->value_paths[k]);
+}
+
+/* Compiles what o says of the key and the value of entry k of m; after
+ * a problem the entry is left empty.  true when bound. */
+static bool bind_boundmap_entry(struct bind *b, const struct sp_option *o,
+				const struct sp_node *it, uint32_t line,
+				const char *name, const char *key,
+				struct sp_boundmap *m, uint32_t k)
+{
+	const char *v = it->text ? it->text : "";
+
+	if (m->key_paths &&
+	    !parse_path(b, it, line, name, key, &m->key_paths[k]))
+		goto drop;
+	if (m->exprs && (o->exprs == SP_EXPRS_ALL || strncmp(v, "${", 2) == 0))
+		if (!(m->exprs[k] = compile_expr(b, it, line, name, v)))
+			goto drop;
+	if (m->value_paths &&
+	    !parse_path(b, it, line, name, v, &m->value_paths[k]))
+		goto drop;
+	m->keys[k] = strdup(key);
+	m->values[k] = strdup(v);
+	if (m->keys[k] && m->values[k])
+		return true;
+	problem(b, it, line, name, "out of memory");
+drop:
+	boundmap_entry_fini(m, k);
+	return false;
+}
+
+static bool bind_boundmap(struct bind *b, const struct sp_option *o,
+			  const struct sp_node *n, uint32_t line,
+			  const char *name, struct sp_boundmap *m)
+{
+	size_t cap = n->n ? n->n : 1;
+	bool ok = true;
+
+	if (n->kind != SP_NODE_MAP) {
+		problem(b, n, line, name, "expected a map, got %s",
+			kind_name(n->kind));
+		return false;
+	}
+	m->keys = calloc(cap, sizeof(*m->keys));
+	m->values = calloc(cap, sizeof(*m->values));
+	if (o->type == SP_OPT_PATH_MAP)
+		m->key_paths = calloc(cap, sizeof(*m->key_paths));
+	if (o->exprs == SP_EXPRS_ALL || o->exprs == SP_EXPRS_MARKED)
+		m->exprs = calloc(cap, sizeof(*m->exprs));
+	if (o->exprs == SP_EXPRS_PATHS)
+		m->value_paths = calloc(cap, sizeof(*m->value_paths));
+	if (!m->keys || !m->values ||
+	    (o->type == SP_OPT_PATH_MAP && !m->key_paths) ||
+	    ((o->exprs == SP_EXPRS_ALL || o->exprs == SP_EXPRS_MARKED) &&
+	     !m->exprs) ||
+	    (o->exprs == SP_EXPRS_PATHS && !m->value_paths)) {
+		problem(b, n, line, name, "out of memory");
+		return false;
+	}
+	for (uint32_t i = 0; i < n->n; i++) {
+		const struct sp_node *it = n->items[i];
+		char sub[256];
+
+		snprintf(sub, sizeof(sub), "%s.%s", name, n->keys[i]);
+		if (it->kind != SP_NODE_SCALAR) {
+			problem(b, it, line, sub, "expected a scalar, got %s",
+				kind_name(it->kind));
+			ok = false;
+			continue;
+		}
+		if (bind_boundmap_entry(b, o, it, line, sub, n->keys[i], m,
+					m->n))
+			m->n++;
+		else
+			ok = false;
+	}
+	return ok && check_count(b, o, n, line, name, m->n);
+}
+
+/* A scalar (one path) or a list of scalars into a struct sp_pathlist. */
+static bool bind_pathlist(struct bind *b, const struct sp_option *o,
+			  const struct sp_node *n, uint32_t line,
+			  const char *name, struct sp_pathlist *l)
+{
+	bool one = n->kind == SP_NODE_SCALAR;
+	uint32_t count = one ? 1 : n->n;
+	bool ok = true;
+
+	if (n->kind == SP_NODE_MAP) {
+		problem(b, n, line, name, "expected a list, got a map");
+		return false;
+	}
+	l->v = calloc(count ? count : 1, sizeof(*l->v));
+	if (!l->v) {
+		problem(b, n, line, name, "out of memory");
+		return false;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		const struct sp_node *it = one ? n : n->items[i];
+		char sub[256];
+
+		snprintf(sub, sizeof(sub), one ? "%s" : "%s[%u]", name, i);
+		if (it->kind != SP_NODE_SCALAR) {
+			problem(b, it, line, sub, "expected a scalar, got %s",
+				kind_name(it->kind));
+			ok = false;
+			continue;
+		}
+		if (parse_path(b, it, line, sub, it->text ? it->text : "",
+			       &l->v[l->n]))
+			l->n++;
+		else
+			ok = false;
+	}
+	return ok && check_count(b, o, n, line, name, l->n);
+}
 
 /* Binds value n (not null) of option o into dst. */
 static bool bind_value(struct bind *b, const struct sp_option *o,
@@ -368,10 +528,16 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 		}
 		return ok && check_count(b, o, n, line, name, l->n);
 	}
+	case SP_OPT_PATH_LIST:
+		return bind_pathlist(b, o, n, line, name, dst);
+	case SP_OPT_PATH_MAP:
+		return bind_boundmap(b, o, n, line, name, dst);
 	case SP_OPT_MAP: {
 		struct sp_strmap *m = dst;
 		bool ok = true;
 
+		if (o->exprs != SP_EXPRS_NONE)
+			return bind_boundmap(b, o, n, line, name, dst);
 		if (n->kind != SP_NODE_MAP) {
 			problem(b, n, line, name, "expected a map, got %s",
 				kind_name(n->kind));
@@ -394,19 +560,6 @@ static bool bind_value(struct bind *b, const struct sp_option *o,
 					kind_name(it->kind));
 				ok = false;
 				continue;
-			}
-			const char *v = it->text ? it->text : "";
-			if (o->exprs == SP_EXPRS_ALL ||
-			    (o->exprs == SP_EXPRS_MARKED &&
-			     strncmp(v, "${", 2) == 0)) {
-				char sub[256];
-
-				snprintf(sub, sizeof(sub), "%s.%s", name,
-					 n->keys[i]);
-				if (!expr_compiles(b, it, line, sub, v)) {
-					ok = false;
-					continue;
-				}
 			}
 			m->keys[m->n] = strdup(n->keys[i]);
 			m->values[m->n] = strdup(it->text ? it->text : "");
@@ -565,9 +718,9 @@ static int bind_table(const struct sp_option *table, const struct sp_node *map,
 
 int sp_options_bind(const struct sp_option *table, const struct sp_node *map,
 		    const char *const *skip, void *config, const char *stage,
-		    struct sp_diags *d)
+		    struct sp_symtab *symtab, struct sp_diags *d)
 {
-	struct bind b = {.stage = stage, .d = d};
+	struct bind b = {.stage = stage, .d = d, .symtab = symtab};
 	size_t size = 0;
 
 	/* the config struct ends after the option stored last */
@@ -597,7 +750,14 @@ int sp_options_bind(const struct sp_option *table, const struct sp_node *map,
 			end += sizeof(struct sp_strlist);
 			break;
 		case SP_OPT_MAP:
-			end += sizeof(struct sp_strmap);
+			end += binds_boundmap(o) ? sizeof(struct sp_boundmap)
+						 : sizeof(struct sp_strmap);
+			break;
+		case SP_OPT_PATH_MAP:
+			end += sizeof(struct sp_boundmap);
+			break;
+		case SP_OPT_PATH_LIST:
+			end += sizeof(struct sp_pathlist);
 			break;
 		case SP_OPT_OBJECT_LIST:
 			end += sizeof(struct sp_objlist);
@@ -617,18 +777,42 @@ int sp_options_bind(const struct sp_option *table, const struct sp_node *map,
 		return b.problems;
 	}
 	bind_table(table, map, skip, config, NULL, map ? map->line : 0, &b);
-	sp_symtab_destroy(b.symtab);
 	return b.problems;
 }
 
 static void free_value(const struct sp_option *o, void *dst)
 {
+	if (binds_boundmap(o)) {
+		struct sp_boundmap *m = dst;
+
+		for (uint32_t i = 0; i < m->n; i++)
+			boundmap_entry_fini(m, i);
+		free(m->keys);
+		free(m->values);
+		free(m->key_paths);
+		free(m->exprs);
+		free(m->value_paths);
+		memset(m, 0, sizeof(*m));
+		return;
+	}
 	switch (o->type) {
 	case SP_OPT_STRING:
-	case SP_OPT_EXPR:
 		free(*(char **)dst);
 		*(char **)dst = NULL;
 		break;
+	case SP_OPT_EXPR:
+		sp_expr_destroy(*(struct sp_expr **)dst);
+		*(struct sp_expr **)dst = NULL;
+		break;
+	case SP_OPT_PATH_LIST: {
+		struct sp_pathlist *l = dst;
+
+		for (uint32_t i = 0; l->v && i < l->n; i++)
+			sp_path_fini(&l->v[i]);
+		free(l->v);
+		memset(l, 0, sizeof(*l));
+		break;
+	}
 	case SP_OPT_STRING_LIST: {
 		struct sp_strlist *l = dst;
 

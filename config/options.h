@@ -84,7 +84,11 @@ enum sp_opt_type {
 	SP_OPT_STRING_LIST, /* struct sp_strlist: a scalar or list of scalars */
 	SP_OPT_MAP,	   /* struct sp_strmap: map of scalar -> scalar */
 	SP_OPT_OBJECT_LIST, /* struct sp_objlist: list of maps bound by items */
-	SP_OPT_EXPR,	   /* char *, must compile as an expression */
+	SP_OPT_EXPR,	   /* struct sp_expr *: compiled (expr/expr.h) */
+	SP_OPT_PATH_LIST,  /* struct sp_pathlist: a scalar or list of
+			    * field paths, parsed (record/batch.h) */
+	SP_OPT_PATH_MAP,   /* struct sp_boundmap: map keyed by field paths,
+			    * values as exprs says */
 };
 
 struct sp_strlist {
@@ -103,11 +107,41 @@ struct sp_objlist {
 	uint32_t n;
 };
 
-/* MAP values compiled at validation, so a bad one is found before a run */
+/* What the binder makes of the values of a MAP or PATH_MAP, so that a
+ * bad one is found at validation and nothing is compiled twice.  A MAP
+ * with exprs other than NONE binds a struct sp_boundmap. */
 enum sp_opt_exprs {
 	SP_EXPRS_NONE = 0,
 	SP_EXPRS_ALL,	 /* every value is an expression */
 	SP_EXPRS_MARKED, /* values starting with "${" are; others literal */
+	SP_EXPRS_PATHS,	 /* every value is a field path */
+};
+
+/* Compiled options hold objects of the layers below (expr/, record/):
+ * struct sp_expr and struct sp_path.  They are compiled once, when the
+ * options are bound, against the symbol table given to the binder (the
+ * flow's): a run reads them with a table that holds the same symbols
+ * (sp_symtab_clone), and only reads them, from any worker. */
+struct sp_expr;
+struct sp_path;
+struct sp_symtab;
+
+struct sp_pathlist {
+	struct sp_path *v; /* v[i].text is the path as written */
+	uint32_t n;
+};
+
+/* A map the binder compiled: a MAP with exprs, or a PATH_MAP. */
+struct sp_boundmap {
+	char **keys;		     /* as written */
+	char **values;		     /* as written */
+	struct sp_path *key_paths;   /* PATH_MAP: each key parsed; else NULL */
+	struct sp_expr **exprs;	     /* exprs ALL or MARKED: each value
+				      * compiled, NULL where it is literal
+				      * text; else NULL */
+	struct sp_path *value_paths; /* exprs PATHS: each value parsed; else
+				      * NULL */
+	uint32_t n;
 };
 
 struct sp_option {
@@ -123,7 +157,7 @@ struct sp_option {
 	const char *const *choices;
 	const struct sp_option *items; /* OBJECT_LIST: each item's table */
 	size_t item_size;		 /* OBJECT_LIST: size of one item */
-	enum sp_opt_exprs exprs;	 /* MAP: which values are expressions */
+	enum sp_opt_exprs exprs;	 /* MAP, PATH_MAP: what values are */
 	size_t offset;			 /* in the config struct */
 	const char *help;
 };
@@ -141,17 +175,21 @@ const char *sp_opt_bound_noun(const struct sp_option *o);
 /*
  * Binds map (option name -> value; NULL = empty) to config, which has room
  * for the stage's config_size bytes and is zeroed here first.  Keys in
- * skip (NULL-terminated: "id", "type", "inputs" ...) are ignored.  Every
- * problem is added to d with the node's line, the stage id and the option:
- * unknown option (with a "did you mean" suggestion), wrong type, out of
- * bounds, not one of the choices, required option missing, bad expression
- * (with the column).  Returns the number of problems added (0 = bound).
+ * skip (NULL-terminated: "id", "type", "inputs" ...) are ignored.
+ * Expressions and field paths are compiled against symtab (the flow's
+ * table; it may be NULL for a table without them).  Every problem is
+ * added to d with the node's line, the stage id and the option: unknown
+ * option (with a "did you mean" suggestion), wrong type, out of bounds,
+ * not one of the choices, required option missing, bad expression (with
+ * the column), bad field path.  Returns the number of problems added
+ * (0 = bound).
  */
 int sp_options_bind(const struct sp_option *table, const struct sp_node *map,
 		    const char *const *skip, void *config, const char *stage,
-		    struct sp_diags *d);
+		    struct sp_symtab *symtab, struct sp_diags *d);
 
-/* Frees what bind allocated inside config (strings, lists, items). */
+/* Frees what bind allocated inside config (strings, lists, items,
+ * compiled expressions and paths). */
 void sp_options_free(const struct sp_option *table, void *config);
 
 /* Help text for a table: one block per option (name, type, default,

@@ -54,6 +54,9 @@ void flow_unbind(struct sp_flow *f)
 {
 	for (uint32_t i = 0; i < f->nstages; i++)
 		stage_unbind(f->stages[i]);
+	/* after the stages: their compiled options hold its symbols */
+	sp_symtab_destroy(f->symtab);
+	f->symtab = NULL;
 	free(f->edges);
 	free(f->event_edges);
 	f->edges = f->event_edges = NULL;

@@ -68,6 +68,11 @@ struct sp_flow {
 	uint32_t nstages, cap;
 	uint32_t line_workers, line_error_stage, line_name;
 	/* filled by validation: */
+	/* the table the stages' options were compiled against (their
+	 * expressions and field paths hold its symbols); a run's table
+	 * starts as a copy of it (sp_symtab_clone), so the compiled options
+	 * read the run's records alike and the flow can run again */
+	struct sp_symtab *symtab;
 	struct sp_edge *edges;
 	uint32_t nedges;
 	struct sp_edge *event_edges; /* lane unused */

@@ -230,7 +230,8 @@ static bool flow_streams(const struct sp_flow *f)
 int flow_check_stages(struct sp_flow *f, struct sp_diags *d)
 {
 	struct chk c = {.f = f, .d = d};
-	struct sp_symtab *st = sp_symtab_create();
+	/* as a run does: the stages' compiled options hold its symbols */
+	struct sp_symtab *st = sp_symtab_clone(f->symtab);
 
 	if (!st)
 		return -ENOMEM;

@@ -169,7 +169,7 @@ static void bind_stage(struct val *v, struct sp_flow_stage *s)
 		return;
 	}
 	n = sp_options_bind(desc->options, s->config, stage_keys, s->bound,
-			    s->id, v->d);
+			    s->id, v->f->symtab, v->d);
 	if (n) {
 		v->problems += n;
 		both_kinds_hint(v, s, desc);
@@ -627,8 +627,12 @@ int sp_flow_validate(struct sp_flow *f, sp_stage_lookup_fn lookup,
 		prob(&v, 0, NULL, NULL, "the flow has no stages");
 
 	v.bad = calloc(f->nstages ? f->nstages : 1, 1);
-	if (!v.bad)
+	f->symtab = sp_symtab_create();
+	if (!v.bad || !f->symtab) {
+		free(v.bad);
+		flow_unbind(f);
 		return -ENOMEM;
+	}
 
 	for (uint32_t i = 0; i < f->nstages; i++) {
 		struct sp_flow_stage *s = f->stages[i];

@@ -191,6 +191,24 @@ uint32_t sp_symtab_intern(struct sp_symtab *st, const char *name, size_t len)
 	return id;
 }
 
+struct sp_symtab *sp_symtab_clone(const struct sp_symtab *src)
+{
+	struct sp_symtab *st = sp_symtab_create();
+	uint32_t n = sp_symtab_count(src);
+
+	/* an empty table hands out 1, 2, ... in order: the same symbols */
+	for (uint32_t i = 1; st && i < n; i++) {
+		uint32_t len;
+		const char *name = sp_symtab_name(src, i, &len);
+
+		if (sp_symtab_intern(st, name, len) != i) {
+			sp_symtab_destroy(st);
+			st = NULL;
+		}
+	}
+	return st;
+}
+
 uint32_t sp_symtab_find(struct sp_symtab *st, const char *name, size_t len)
 {
 	uint32_t id;

@@ -18,6 +18,12 @@ struct sp_symtab;
 struct sp_symtab *sp_symtab_create(void);
 void sp_symtab_destroy(struct sp_symtab *st);
 
+/* A new table holding src's names under the same symbols, so that what
+ * was compiled against src (expressions, field paths) reads the copy
+ * alike; names added to either afterwards are the table's own.  NULL when
+ * out of memory.  src must not grow meanwhile. */
+struct sp_symtab *sp_symtab_clone(const struct sp_symtab *src);
+
 /* Returns the symbol of name (len bytes, need not be NUL-terminated),
  * adding it when new; SP_SYM_NONE when out of memory or when the table
  * holds SP_SYMTAB_MAX names.  Any thread may call it. */

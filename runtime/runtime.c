@@ -63,7 +63,9 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 	rt->events_tail = &rt->events;
 	rt->error_stage = f->error_stage_index;
 	rt->nstages = f->nstages;
-	rt->symtab = sp_symtab_create();
+	/* the same symbols as the flow's table, which the stages' options
+	 * were compiled against; what the run adds stays the run's */
+	rt->symtab = sp_symtab_clone(f->symtab);
 	rt->st = calloc(f->nstages, sizeof(*rt->st));
 	rt->ctx = calloc(f->nstages, sizeof(*rt->ctx));
 	rt->exec_ctr = aligned_alloc(64, sizeof(struct counters) *

@@ -27,8 +27,10 @@
 
 /* Callbacks are only ever appended; a plugin built for ABI n loads in any
  * engine with ABI >= n, except that an ABI 1 plugin with an enum option
- * is refused (ABI 2 binds enums to an index instead of a string). */
-#define SP_STAGE_ABI 2
+ * is refused (ABI 2 binds enums to an index instead of a string), and an
+ * ABI 1 or 2 plugin with an expression option (SP_OPT_EXPR, a MAP with
+ * exprs) is refused (ABI 3 binds them compiled, not as text). */
+#define SP_STAGE_ABI 3
 
 enum sp_stage_kind {
 	SP_ORIGIN = 0,

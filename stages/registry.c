@@ -167,12 +167,13 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static size_t opt_type_size(enum sp_opt_type t)
+static size_t opt_type_size(const struct sp_option *o)
 {
-	switch (t) {
+	switch (o->type) {
 	case SP_OPT_STRING:
-	case SP_OPT_EXPR:
 		return sizeof(char *);
+	case SP_OPT_EXPR:
+		return sizeof(struct sp_expr *);
 	case SP_OPT_ENUM:
 		return sizeof(int);
 	case SP_OPT_INT:
@@ -188,9 +189,14 @@ static size_t opt_type_size(enum sp_opt_type t)
 	case SP_OPT_STRING_LIST:
 		return sizeof(struct sp_strlist);
 	case SP_OPT_MAP:
-		return sizeof(struct sp_strmap);
+		return o->exprs != SP_EXPRS_NONE ? sizeof(struct sp_boundmap)
+						 : sizeof(struct sp_strmap);
 	case SP_OPT_OBJECT_LIST:
 		return sizeof(struct sp_objlist);
+	case SP_OPT_PATH_LIST:
+		return sizeof(struct sp_pathlist);
+	case SP_OPT_PATH_MAP:
+		return sizeof(struct sp_boundmap);
 	}
 	return 0;
 }
@@ -200,7 +206,7 @@ static int check_options(const struct sp_option *t, size_t size,
 			 char *err, size_t errlen)
 {
 	for (uint32_t i = 0; t[i].name; i++) {
-		size_t sz = opt_type_size(t[i].type);
+		size_t sz = opt_type_size(&t[i]);
 
 		if (sz == 0) {
 			snprintf(err, errlen, "%s: option '%s' has an unknown "
@@ -225,6 +231,17 @@ static int check_options(const struct sp_option *t, size_t size,
 				 "string (an index since ABI 2): rebuild the "
 				 "plugin against this spate", what, t[i].name,
 				 abi);
+			return -EPROTO;
+		}
+		if ((t[i].type == SP_OPT_EXPR ||
+		     (t[i].type == SP_OPT_MAP &&
+		      t[i].exprs != SP_EXPRS_NONE)) &&
+		    abi < 3) {
+			snprintf(err, errlen, "%s: expression option '%s' was "
+				 "built for stage ABI %u, where expressions "
+				 "bound to their text (compiled since ABI 3): "
+				 "rebuild the plugin against this spate", what,
+				 t[i].name, abi);
 			return -EPROTO;
 		}
 		if (t[i].type == SP_OPT_OBJECT_LIST) {

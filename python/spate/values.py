@@ -66,7 +66,8 @@ def from_text(text, otype=None):
     if text[:1] in ("[", "{"):
         value, end = _Parser(text).node(0)
         return value
-    if otype in ("string list", "object list", "map"):
+    if otype in ("string list", "object list", "map", "path list",
+                 "path map"):
         return _Parser(text).node(0)[0]
     return scalar(text, otype)
 

@@ -14,7 +14,7 @@
 #include "stage_api/stage.h"
 
 struct remover_config {
-	struct sp_strlist fields;
+	struct sp_pathlist fields; /* parsed at binding */
 	int action; /* enum remover_action */
 };
 
@@ -31,7 +31,7 @@ static const char *const actions[] = {
 
 static const struct sp_option remover_options[] = {
 	{.name = "fields",
-	 .type = SP_OPT_STRING_LIST,
+	 .type = SP_OPT_PATH_LIST,
 	 .required = true,
 	 .offset = offsetof(struct remover_config, fields),
 	 .help = "top-level field paths, e.g. [/tags, /debug]"},
@@ -64,28 +64,20 @@ static int remover_create(const void *config, const struct sp_stage_ctx *ctx,
 			  void **state, char *err, size_t errlen)
 {
 	const struct remover_config *cfg = config;
-	struct sp_path *paths;
+	const struct sp_path *paths = cfg->fields.v;
 	struct remover *r;
 	uint32_t max = 0;
 	int rc = 0;
 
 	r = calloc(1, sizeof(*r));
-	paths = calloc(cfg->fields.n ? cfg->fields.n : 1, sizeof(*paths));
-	if (!r || !paths) {
+	if (!r) {
 		snprintf(err, errlen, "out of memory");
-		rc = -ENOMEM;
-		goto fail;
+		return -ENOMEM;
 	}
 	r->keep = cfg->action == REMOVER_KEEP;
 	for (uint32_t i = 0; i < cfg->fields.n; i++) {
-		const char *why;
-		const char *text = cfg->fields.v[i];
+		const char *text = paths[i].text;
 
-		rc = sp_path_parse(text, ctx->symtab, &paths[i], &why);
-		if (rc) {
-			snprintf(err, errlen, "fields: '%s': %s", text, why);
-			goto fail;
-		}
 		if (paths[i].sym == SP_SYM_NONE) {
 			snprintf(err, errlen, "fields: '/' is the whole record; "
 				 "use a filter stage to drop records");
@@ -110,16 +102,9 @@ static int remover_create(const void *config, const struct sp_stage_ctx *ctx,
 	}
 	for (uint32_t i = 0; i < cfg->fields.n; i++)
 		r->set[paths[i].sym / 64] |= 1ull << (paths[i].sym % 64);
-	for (uint32_t i = 0; i < cfg->fields.n; i++)
-		sp_path_fini(&paths[i]);
-	free(paths);
 	*state = r;
 	return 0;
 fail:
-	if (paths)
-		for (uint32_t i = 0; i < cfg->fields.n; i++)
-			sp_path_fini(&paths[i]);
-	free(paths);
 	remover_close(r);
 	return rc;
 }

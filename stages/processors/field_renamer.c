@@ -15,13 +15,13 @@
 #include "stage_api/stage.h"
 
 struct renamer_config {
-	struct sp_strmap fields;
+	struct sp_boundmap fields; /* both sides parsed at binding */
 	bool overwrite;
 };
 
 struct rename_pair {
 	uint32_t from, to;
-	char *to_text;
+	const char *to_text; /* the config's */
 };
 
 struct renamer {
@@ -43,8 +43,9 @@ struct renamer_worker {
 
 static const struct sp_option renamer_options[] = {
 	{.name = "fields",
-	 .type = SP_OPT_MAP,
+	 .type = SP_OPT_PATH_MAP,
 	 .required = true,
+	 .exprs = SP_EXPRS_PATHS,
 	 .offset = offsetof(struct renamer_config, fields),
 	 .help = "map of old path to new path, e.g. {/user: /user_name}; "
 		 "applied in order"},
@@ -63,35 +64,25 @@ static void renamer_close(void *state)
 
 	if (!r)
 		return;
-	for (uint32_t i = 0; i < r->n; i++)
-		free(r->pairs[i].to_text);
 	free(r->pairs);
 	free(r);
 }
 
-static int top_level(const char *text, struct sp_symtab *st, uint32_t *sym,
-		     char *err, size_t errlen)
+static int top_level(const struct sp_path *p, uint32_t *sym, char *err,
+		     size_t errlen)
 {
-	struct sp_path p;
-	const char *why;
-	int rc = sp_path_parse(text, st, &p, &why);
-
-	if (rc) {
-		snprintf(err, errlen, "fields: '%s': %s", text, why);
-		return rc;
-	}
-	rc = -EINVAL;
-	if (p.sym == SP_SYM_NONE)
+	*sym = p->sym;
+	if (p->sym == SP_SYM_NONE) {
 		snprintf(err, errlen, "fields: '/' is the whole record and "
 			 "cannot be renamed");
-	else if (p.depth)
+		return -EINVAL;
+	}
+	if (p->depth) {
 		snprintf(err, errlen, "fields: '%s': nested paths are not "
-			 "supported by field_renamer yet", text);
-	else
-		rc = 0;
-	*sym = p.sym;
-	sp_path_fini(&p);
-	return rc;
+			 "supported by field_renamer yet", p->text);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int renamer_create(const void *config, const struct sp_stage_ctx *ctx,
@@ -112,11 +103,11 @@ static int renamer_create(const void *config, const struct sp_stage_ctx *ctx,
 	for (uint32_t i = 0; i < cfg->fields.n; i++) {
 		struct rename_pair *p = &r->pairs[i];
 
-		rc = top_level(cfg->fields.keys[i], ctx->symtab, &p->from, err,
+		rc = top_level(&cfg->fields.key_paths[i], &p->from, err,
 			       errlen);
 		if (!rc)
-			rc = top_level(cfg->fields.values[i], ctx->symtab,
-				       &p->to, err, errlen);
+			rc = top_level(&cfg->fields.value_paths[i], &p->to, err,
+				       errlen);
 		if (rc)
 			goto fail;
 		if (p->from == p->to) {
@@ -125,9 +116,7 @@ static int renamer_create(const void *config, const struct sp_stage_ctx *ctx,
 			rc = -EINVAL;
 			goto fail;
 		}
-		p->to_text = strdup(cfg->fields.values[i]);
-		if (!p->to_text)
-			goto nomem;
+		p->to_text = cfg->fields.values[i];
 		r->n++;
 	}
 	*state = r;

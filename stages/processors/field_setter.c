@@ -17,15 +17,15 @@
 #include "stage_api/stage.h"
 
 struct setter_config {
-	struct sp_strmap fields;
+	struct sp_boundmap fields; /* paths and expressions compiled */
 };
 
+/* Points into the config, which outlives the stage. */
 struct setter_field {
 	uint32_t sym;
-	char *path;
-	struct sp_expr *expr; /* NULL: literal */
+	const char *path;
+	const struct sp_expr *expr; /* NULL: literal */
 	struct sp_value literal;
-	char *literal_text;
 };
 
 struct setter {
@@ -40,7 +40,7 @@ struct setter_worker {
 
 static const struct sp_option setter_options[] = {
 	{.name = "fields",
-	 .type = SP_OPT_MAP,
+	 .type = SP_OPT_PATH_MAP,
 	 .required = true,
 	 .exprs = SP_EXPRS_MARKED,
 	 .offset = offsetof(struct setter_config, fields),
@@ -56,73 +56,42 @@ static void setter_close(void *state)
 
 	if (!s)
 		return;
-	for (uint32_t i = 0; i < s->n; i++) {
-		free(s->f[i].path);
-		free(s->f[i].literal_text);
-		sp_expr_destroy(s->f[i].expr);
-	}
 	free(s->f);
 	free(s);
 }
 
-static int setter_field_init(struct setter_field *sf, const char *path,
-			     const char *text, struct sp_symtab *st, char *err,
-			     size_t errlen)
+/* Field i of the bound map: a top-level field and its expression or
+ * literal text. */
+static int setter_field_init(struct setter_field *sf,
+			     const struct sp_boundmap *m, uint32_t i,
+			     char *err, size_t errlen)
 {
-	struct sp_path p;
-	const char *why;
-	int rc = sp_path_parse(path, st, &p, &why);
+	const struct sp_path *p = &m->key_paths[i];
+	const char *text = m->values[i];
 
-	if (rc) {
-		snprintf(err, errlen, "fields: '%s': %s", path, why);
-		return rc;
-	}
-	sf->sym = p.sym;
-	rc = -EINVAL;
-	if (p.sym == SP_SYM_NONE)
+	sf->sym = p->sym;
+	sf->path = m->keys[i];
+	if (p->sym == SP_SYM_NONE) {
 		snprintf(err, errlen, "fields: '/' is the whole record; name "
 			 "a field to set");
-	else if (p.depth)
-		snprintf(err, errlen, "fields: '%s': nested paths are not "
-			 "supported by field_setter yet", path);
-	else
-		rc = 0;
-	sp_path_fini(&p);
-	if (rc)
-		return rc;
-	sf->path = strdup(path);
-	if (!sf->path)
-		goto nomem;
-	if (strncmp(text, "${", 2) == 0) {
-		struct sp_expr_error e = {0};
-		sf->expr = sp_expr_compile(text, st, &e);
-		if (!sf->expr) {
-			if (e.column)
-				snprintf(err, errlen, "fields: %s: column %u: "
-					 "%s", path, e.column, e.message);
-			else
-				snprintf(err, errlen, "fields: %s: %s", path,
-					 e.message[0] ? e.message :
-						        "out of memory");
-			return -EINVAL;
-		}
-		return 0;
+		return -EINVAL;
 	}
+	if (p->depth) {
+		snprintf(err, errlen, "fields: '%s': nested paths are not "
+			 "supported by field_setter yet", sf->path);
+		return -EINVAL;
+	}
+	sf->expr = m->exprs[i];
+	if (sf->expr)
+		return 0;
 	if (strstr(text, "${")) {
 		snprintf(err, errlen, "fields: %s: '%s' mixes text and ${...}; "
 			 "write either one expression ${...} or plain text",
-			 path, text);
+			 sf->path, text);
 		return -EINVAL;
 	}
-	sf->literal_text = strdup(text);
-	if (!sf->literal_text)
-		goto nomem;
-	sf->literal = sp_value_string(sf->literal_text,
-				      (uint32_t)strlen(text));
+	sf->literal = sp_value_string(text, (uint32_t)strlen(text));
 	return 0;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	return -ENOMEM;
 }
 
 /* Whether field i sets the same symbol as a field before it. */
@@ -148,9 +117,7 @@ static int setter_create(const void *config, const struct sp_stage_ctx *ctx,
 		goto nomem;
 	for (uint32_t i = 0; i < cfg->fields.n; i++) {
 		s->n++;
-		rc = setter_field_init(&s->f[i], cfg->fields.keys[i],
-				       cfg->fields.values[i], ctx->symtab, err,
-				       errlen);
+		rc = setter_field_init(&s->f[i], &cfg->fields, i, err, errlen);
 		if (rc)
 			goto fail;
 		if (set_before(s->f, i)) {

@@ -30,13 +30,13 @@ static const char *const target_names[] = {"int", "double", "bool",
 					   "string"};
 
 struct converter_config {
-	struct sp_strmap fields;
+	struct sp_boundmap fields; /* paths parsed at binding */
 };
 
 struct conv_field {
 	uint32_t sym;
 	enum conv_target to;
-	char *path;
+	const char *path; /* the config's */
 };
 
 struct converter {
@@ -51,7 +51,7 @@ struct conv_worker {
 
 static const struct sp_option converter_options[] = {
 	{.name = "fields",
-	 .type = SP_OPT_MAP,
+	 .type = SP_OPT_PATH_MAP,
 	 .required = true,
 	 .offset = offsetof(struct converter_config, fields),
 	 .help = "map of top-level path to int, double, bool or string, "
@@ -65,8 +65,6 @@ static void converter_close(void *state)
 
 	if (!c)
 		return;
-	for (uint32_t i = 0; i < c->n; i++)
-		free(c->f[i].path);
 	free(c->f);
 	free(c);
 }
@@ -87,31 +85,23 @@ static int converter_create(const void *config,
 	for (uint32_t i = 0; i < cfg->fields.n; i++) {
 		const char *path = cfg->fields.keys[i];
 		const char *type = cfg->fields.values[i];
+		const struct sp_path *p = &cfg->fields.key_paths[i];
 		struct conv_field *f = &c->f[c->n];
-		struct sp_path p;
-		const char *why;
 		unsigned t;
 
-		rc = sp_path_parse(path, ctx->symtab, &p, &why);
-		if (rc) {
-			snprintf(err, errlen, "fields: '%s': %s", path, why);
-			goto fail;
-		}
-		f->sym = p.sym;
+		f->sym = p->sym;
 		rc = -EINVAL;
-		if (p.sym == SP_SYM_NONE) {
+		if (p->sym == SP_SYM_NONE) {
 			snprintf(err, errlen, "fields: '/' is the whole "
 				 "record; name a field to convert");
-		} else if (p.depth) {
+			goto fail;
+		}
+		if (p->depth) {
 			snprintf(err, errlen, "fields: '%s': nested paths are "
 				 "not supported by field_type_converter yet",
 				 path);
-		} else {
-			rc = 0;
-		}
-		sp_path_fini(&p);
-		if (rc)
 			goto fail;
+		}
 		for (t = 0; t < 4; t++)
 			if (strcmp(type, target_names[t]) == 0)
 				break;
@@ -130,9 +120,7 @@ static int converter_create(const void *config,
 			}
 		}
 		f->to = (enum conv_target)t;
-		f->path = strdup(path);
-		if (!f->path)
-			goto nomem;
+		f->path = path;
 		c->n++;
 	}
 	*state = c;

@@ -1,8 +1,8 @@
 /*
  * filter: passes on the records for which a condition holds and drops the
  * others (the engine counts them as dropped).  The condition is compiled
- * once and evaluated over the whole batch; a record where it cannot be
- * evaluated becomes a record error.
+ * once, when the options are bound, and evaluated over the whole batch;
+ * a record where it cannot be evaluated becomes a record error.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -13,11 +13,11 @@
 #include "stage_api/stage.h"
 
 struct filter_config {
-	char *condition;
+	struct sp_expr *condition;
 };
 
 struct filter {
-	struct sp_expr *cond;
+	const struct sp_expr *cond; /* the config's */
 };
 
 static const struct sp_option filter_options[] = {
@@ -34,9 +34,6 @@ static void filter_close(void *state)
 {
 	struct filter *f = state;
 
-	if (!f)
-		return;
-	sp_expr_destroy(f->cond);
 	free(f);
 }
 
@@ -44,25 +41,13 @@ static int filter_create(const void *config, const struct sp_stage_ctx *ctx,
 			 void **state, char *err, size_t errlen)
 {
 	const struct filter_config *cfg = config;
-	struct sp_expr_error e = {0};
 	struct filter *f = calloc(1, sizeof(*f));
 
 	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	f->cond = sp_expr_compile(cfg->condition ? cfg->condition : "",
-				  ctx->symtab, &e);
-	if (!f->cond) {
-		if (e.column)
-			snprintf(err, errlen, "condition: column %u: %s",
-				 e.column, e.message);
-		else
-			snprintf(err, errlen, "condition: %s",
-				 e.message[0] ? e.message : "out of memory");
-		filter_close(f);
-		return -EINVAL;
-	}
+	f->cond = cfg->condition;
 	*state = f;
 	return 0;
 }
@@ -101,7 +86,6 @@ const struct sp_stage_desc sp_stage_filter = {
 	.config_size = sizeof(struct filter_config),
 	.may_drop = true,
 	.create = filter_create,
-	.create_checks = true,
 	.worker_create = filter_worker_create,
 	.worker_destroy = filter_worker_destroy,
 	.process = filter_process,

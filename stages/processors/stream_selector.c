@@ -17,14 +17,14 @@
 #include "stage_api/stage.h"
 
 struct selector_config {
-	struct sp_strmap lanes;
-	int mode; /* enum selector_mode */
+	struct sp_boundmap lanes; /* each predicate compiled at binding */
+	int mode;		  /* enum selector_mode */
 };
 
 struct selector {
 	bool first_match;
 	uint32_t n; /* predicate lanes; "default" is lane n */
-	struct sp_expr **pred;
+	struct sp_expr *const *pred; /* the config's */
 };
 
 #define MATCHED 0x1
@@ -79,11 +79,6 @@ static void selector_close(void *state)
 {
 	struct selector *s = state;
 
-	if (!s)
-		return;
-	for (uint32_t i = 0; i < s->n; i++)
-		sp_expr_destroy(s->pred[i]);
-	free(s->pred);
 	free(s);
 }
 
@@ -93,7 +88,6 @@ static int selector_create(const void *config,
 {
 	const struct selector_config *cfg = config;
 	struct selector *s;
-	int rc = -EINVAL;
 
 	if (cfg->lanes.n == 0) {
 		snprintf(err, errlen, "lanes: give at least one lane with a "
@@ -131,39 +125,15 @@ static int selector_create(const void *config,
 		}
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
-		goto nomem;
-	s->first_match = cfg->mode == SELECTOR_FIRST_MATCH;
-	s->pred = calloc(cfg->lanes.n, sizeof(*s->pred));
-	if (!s->pred)
-		goto nomem;
-	for (uint32_t i = 0; i < cfg->lanes.n; i++) {
-		struct sp_expr_error e = {0};
-
-		s->pred[i] = sp_expr_compile(cfg->lanes.values[i], ctx->symtab,
-					     &e);
-		if (!s->pred[i]) {
-			if (e.column)
-				snprintf(err, errlen, "lanes: %s: column %u: "
-					 "%s", cfg->lanes.keys[i], e.column,
-					 e.message);
-			else
-				snprintf(err, errlen, "lanes: %s: %s",
-					 cfg->lanes.keys[i],
-					 e.message[0] ? e.message :
-						        "out of memory");
-			goto fail;
-		}
-		s->n++;
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
+	s->first_match = cfg->mode == SELECTOR_FIRST_MATCH;
+	s->n = cfg->lanes.n;
+	s->pred = cfg->lanes.exprs;
 	*state = s;
 	return 0;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	rc = -ENOMEM;
-fail:
-	selector_close(s);
-	return rc;
 }
 
 static void *selector_worker_create(void *state, unsigned worker)

@@ -35,7 +35,7 @@ int stage_harness_bind(struct stage_harness *h,
 	cr_assert_not_null(map, "bad test yaml: %s", perr);
 	sp_diags_init(&diags, NULL);
 	problems = sp_options_bind(desc->options, map, NULL, h->config, "t",
-				   &diags);
+				   h->symtab, &diags);
 	if (diags.n) {
 		struct sp_buf msg;
 

@@ -46,7 +46,7 @@ struct cfg {
 	struct sp_strlist fields;
 	struct sp_strmap rename;
 	struct sp_objlist schema;
-	char *condition;
+	struct sp_expr *condition;
 	struct sp_strlist on;
 };
 
@@ -87,6 +87,7 @@ static const char *const skip[] = { "id", "type", "inputs", NULL };
 /* Binds yaml (a map) and checks the messages; returns the problem count. */
 static int bind(const char *yaml, struct cfg *c, const char *want)
 {
+	struct sp_symtab *st;
 	struct sp_node *m;
 	struct sp_diags d;
 	char err[256];
@@ -96,7 +97,11 @@ static int bind(const char *yaml, struct cfg *c, const char *want)
 	m = sp_node_parse_yaml(yaml, err, sizeof(err));
 	cr_assert_not_null(m, "%s", err);
 	sp_diags_init(&d, "f.yaml");
-	n = sp_options_bind(opts, m, skip, c, "s", &d);
+	/* compiled options keep no pointer to the table */
+	st = sp_symtab_create();
+	cr_assert_not_null(st);
+	n = sp_options_bind(opts, m, skip, c, "s", st, &d);
+	sp_symtab_destroy(st);
 	cr_assert_eq((uint32_t)n, d.n);
 	got = diags_text(&d);
 	cr_assert_str_eq(got, want, "%s--- got\n%s--- want\n%s", yaml, got,
@@ -201,7 +206,8 @@ Test(options, every_type_given)
 	cr_assert_str_eq(f[1].name, "b");
 	cr_assert_eq(f[1].type, 1); /* string, the default */
 	cr_assert_eq(f[1].min, 0);
-	cr_assert_str_eq(c.condition, "${record:value(\"/a\") > 1}");
+	cr_assert_str_eq(sp_expr_text(c.condition),
+			 "${record:value(\"/a\") > 1}");
 	cr_assert_eq(c.on.n, 1);
 	sp_options_free(opts, &c);
 }
@@ -358,6 +364,115 @@ Test(options, expressions_compile)
 	sp_symtab_destroy(st);
 }
 
+struct compiled_cfg {
+	struct sp_pathlist drop;
+	struct sp_boundmap set;
+	struct sp_boundmap lanes;
+	struct sp_boundmap rename;
+};
+
+static const struct sp_option compiled_opts[] = {
+	{ .name = "drop", .type = SP_OPT_PATH_LIST,
+	  .offset = offsetof(struct compiled_cfg, drop) },
+	{ .name = "set", .type = SP_OPT_PATH_MAP, .exprs = SP_EXPRS_MARKED,
+	  .offset = offsetof(struct compiled_cfg, set) },
+	{ .name = "lanes", .type = SP_OPT_MAP, .exprs = SP_EXPRS_ALL,
+	  .offset = offsetof(struct compiled_cfg, lanes) },
+	{ .name = "rename", .type = SP_OPT_PATH_MAP, .exprs = SP_EXPRS_PATHS,
+	  .offset = offsetof(struct compiled_cfg, rename) },
+	{ 0 },
+};
+
+/* Paths and expressions are compiled once, against the caller's table:
+ * their symbols are that table's. */
+Test(options, paths_and_expressions_bind_compiled)
+{
+	struct sp_symtab *st = sp_symtab_create();
+	struct compiled_cfg c;
+	struct sp_diags d;
+	struct sp_node *m;
+	char err[256];
+
+	sp_symtab_intern(st, "first", 5); /* symbols do not start at 1 */
+	m = sp_node_parse_yaml(
+	    "drop: [/a, /b/c]\n"
+	    "set: {/t: '${record:value(\"/x\") * 2}', /u: web}\n"
+	    "lanes: {hi: '${record:value(\"/y\") > 1}'}\n"
+	    "rename: {/a: /z}\n",
+	    err, sizeof(err));
+	cr_assert_not_null(m, "%s", err);
+	sp_diags_init(&d, "f.yaml");
+	cr_assert_eq(sp_options_bind(compiled_opts, m, NULL, &c, "s", st, &d),
+		     0);
+	cr_assert_eq(c.drop.n, 2);
+	cr_assert_str_eq(c.drop.v[0].text, "/a");
+	cr_assert_eq(c.drop.v[0].sym, sp_symtab_find(st, "a", 1));
+	cr_assert_eq(c.drop.v[1].sym, sp_symtab_find(st, "b", 1));
+	cr_assert_eq(c.drop.v[1].depth, 1);
+	cr_assert_eq(c.set.n, 2);
+	cr_assert_eq(c.set.key_paths[0].sym, sp_symtab_find(st, "t", 1));
+	cr_assert_not_null(c.set.exprs[0]);
+	cr_assert_null(c.set.exprs[1]); /* literal text */
+	cr_assert_str_eq(c.set.values[1], "web");
+	cr_assert_null(c.set.value_paths);
+	cr_assert_neq(sp_symtab_find(st, "x", 1), SP_SYM_NONE);
+	cr_assert_eq(c.lanes.n, 1);
+	cr_assert_str_eq(c.lanes.keys[0], "hi");
+	cr_assert_null(c.lanes.key_paths);
+	cr_assert_str_eq(sp_expr_text(c.lanes.exprs[0]),
+			 "${record:value(\"/y\") > 1}");
+	cr_assert_eq(c.rename.key_paths[0].sym, c.drop.v[0].sym);
+	cr_assert_eq(c.rename.value_paths[0].sym, sp_symtab_find(st, "z", 1));
+	cr_assert_null(c.rename.exprs);
+	sp_options_free(compiled_opts, &c);
+	cr_assert_eq(c.drop.n, 0);
+	cr_assert_null(c.set.key_paths);
+	sp_node_free(m);
+	sp_diags_fini(&d);
+	sp_symtab_destroy(st);
+}
+
+/* A bad path, key or value, is one problem in the binder's words, and
+ * the good entries around it are freed with the rest. */
+Test(options, bad_paths_are_reported_by_the_binder)
+{
+	struct sp_symtab *st = sp_symtab_create();
+	struct compiled_cfg c;
+	struct sp_diags d;
+	struct sp_node *m;
+	char err[256], *got;
+
+	m = sp_node_parse_yaml("drop: [/a, b]\n"
+			       "set: {x: '${1}', /ok: '${2}'}\n"
+			       "rename: {/a: /b//c}\n"
+			       "lanes: {hi: '${1 +}'}\n",
+			       err, sizeof(err));
+	cr_assert_not_null(m, "%s", err);
+	sp_diags_init(&d, "f.yaml");
+	cr_assert_eq(sp_options_bind(compiled_opts, m, NULL, &c, "s", st, &d),
+		     4);
+	got = diags_text(&d);
+	cr_assert(strstr(got, "f.yaml:1: stage 's': option 'drop[1]': 'b' is "
+			      "not a field path: a field path starts with "
+			      "'/' (e.g. /user or /a/b)\n"),
+		  "%s", got);
+	cr_assert(strstr(got, "f.yaml:2: stage 's': option 'set.x': 'x' is "
+			      "not a field path: "),
+		  "%s", got);
+	cr_assert(strstr(got, "f.yaml:3: stage 's': option 'rename./a': "
+			      "'/b//c' is not a field path: a field path has "
+			      "an empty component"),
+		  "%s", got);
+	cr_assert(strstr(got, "f.yaml:4: stage 's': option 'lanes.hi': "
+			      "expression error at column "),
+		  "%s", got);
+	free(got);
+	sp_options_free(compiled_opts, &c);
+	sp_node_free(m);
+	sp_diags_fini(&d);
+	sp_symtab_destroy(st);
+}
+
 Test(options, bad_default_is_reported)
 {
 	static const struct sp_option t[] = {
@@ -370,7 +485,7 @@ Test(options, bad_default_is_reported)
 	char *got;
 
 	sp_diags_init(&d, NULL);
-	cr_assert_eq(sp_options_bind(t, NULL, NULL, &v, "s", &d), 1);
+	cr_assert_eq(sp_options_bind(t, NULL, NULL, &v, "s", NULL, &d), 1);
 	got = diags_text(&d);
 	cr_assert_str_eq(got,
 			 "stage 's': option 'n': \"ten\" is not an integer\n"

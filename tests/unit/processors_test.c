@@ -148,10 +148,11 @@ Test(processors, remover_rejects_nested_paths_and_bad_options)
 	cr_assert_str_eq(h.err, "fields: '/a/b': nested paths are not "
 				"supported by field_remover yet");
 	close_stage();
-	cr_assert_eq(open_stage(&sp_stage_field_remover, "fields: [a]"),
-		     -EINVAL);
-	cr_assert_str_eq(h.err, "fields: 'a': a field path starts with '/' "
-				"(e.g. /user or /a/b)");
+	/* a bad path is a validation problem, found before create */
+	cr_assert_eq(bind(&sp_stage_field_remover, "fields: [/a, a]"), 1);
+	cr_assert_str_eq(h.err, "line 1: stage 't': option 'fields[1]': 'a' "
+				"is not a field path: a field path starts "
+				"with '/' (e.g. /user or /a/b)");
 	close_stage();
 	cr_assert_eq(bind(&sp_stage_field_remover, "action: keep"), 1);
 	cr_assert(strstr(h.err, "'fields'") && strstr(h.err, "required"),
@@ -220,6 +221,11 @@ Test(processors, renamer_rejects_bad_config)
 		     -EINVAL);
 	cr_assert_str_eq(h.err, "fields: '/a/b': nested paths are not "
 				"supported by field_renamer yet");
+	close_stage();
+	cr_assert_eq(bind(&sp_stage_field_renamer, "fields: {/a: b}"), 1);
+	cr_assert_str_eq(h.err, "line 1: stage 't': option 'fields./a': 'b' "
+				"is not a field path: a field path starts "
+				"with '/' (e.g. /user or /a/b)");
 	close_stage();
 }
 

@@ -187,6 +187,12 @@ static const struct sp_option enum_opts[] = {
 	{0},
 };
 
+/* struct cfg has room for the compiled program */
+static const struct sp_option expr_opts[] = {
+	{.name = "cond", .type = SP_OPT_EXPR},
+	{0},
+};
+
 static int t_create(const void *config, const struct sp_stage_ctx *ctx,
 		    void **state, char *err, size_t errlen)
 {
@@ -246,8 +252,17 @@ Test(registry, rejects_bad_descriptors, .init = init_ok)
 	d.abi = 9;
 	expect_rejected(&d, -EPROTO,
 			"plugin 't.so': stage 't_abi9' needs stage ABI 9 but "
-			"this spate has ABI 2 (rebuild the plugin against this "
+			"this spate has ABI 3 (rebuild the plugin against this "
 			"spate or upgrade spate)");
+	/* ABI 2 bound expressions to their text, ABI 3 compiled */
+	d = proc("t_abi2");
+	d.abi = 2;
+	d.options = expr_opts;
+	expect_rejected(&d, -EPROTO,
+			"plugin 't.so': stage 't_abi2': expression option "
+			"'cond' was built for stage ABI 2, where expressions "
+			"bound to their text (compiled since ABI 3): rebuild "
+			"the plugin against this spate");
 	/* ABI 1 bound enums to a string: such a plugin would misread one */
 	d = proc("t_abi1");
 	d.abi = 1;
