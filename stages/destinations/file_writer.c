@@ -102,7 +102,7 @@ static const struct sp_option fw_options[] = {
 	 .help = "catalog stage: a local one (`dir` relative to its root, "
 		 "never leaving it) or an S3 one (`dir` a key prefix under "
 		 "its prefix)"},
-	{.name = "partition_by", .type = SP_OPT_STRING_LIST,
+	{.name = "partition_by", .type = SP_OPT_PATH_LIST,
 	 .offset = offsetof(struct fw_config, partition_by),
 	 .help = "field paths whose values name each record's folder under "
 		 "dir, e.g. [/country, /day] writes country=DE/day=2026-01-01/"
@@ -193,14 +193,12 @@ static void fw_check(const void *config, struct sp_check *chk)
 		sp_check_problem(chk, "partition_by",
 				 "%u paths: at most %d folder levels",
 				 cfg->partition_by.n, FW_PART_PATHS_MAX);
-	for (uint32_t i = 0; i < cfg->partition_by.n; i++) {
-		const char *p = cfg->partition_by.v[i];
-		if (p[0] != '/' || !p[1] || strstr(p, "//"))
+	for (uint32_t i = 0; i < cfg->partition_by.n; i++)
+		if (cfg->partition_by.v[i].sym == SP_SYM_NONE)
 			sp_check_problem(chk, "partition_by",
-					 "'%s' is not a field path (/field, "
-					 "/a/b)",
-					 p);
-	}
+					 "'/' is the whole record: name the "
+					 "fields whose values name the folders "
+					 "(/field, /a/b)");
 	if (cfg->partition_by.n && cfg->commit == FW_COMMIT_FILE)
 		sp_check_problem(chk, "partition_by",
 				 "partitioned output is published at the end "

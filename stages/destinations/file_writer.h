@@ -43,7 +43,7 @@ struct fw_config {
 	uint64_t frame_size;
 	bool fsync;
 	char *stage;
-	struct sp_strlist partition_by;
+	struct sp_pathlist partition_by; /* parsed at binding */
 	int64_t max_open_partitions;
 };
 
@@ -128,7 +128,7 @@ struct fw_state {
 	/* partitioned output: the paths, their folder names, and the open
 	 * folders (at most cfg->max_open_partitions; the least recently
 	 * used one's file is closed to open another) */
-	struct sp_path *part_paths;
+	const struct sp_path *part_paths; /* the config's */
 	char **part_names;
 	uint32_t npart;
 	struct fw_part *parts;

@@ -34,19 +34,14 @@ int fw_part_setup(struct fw_state *fw, char *err, size_t errlen)
 
 	if (n == 0)
 		return 0;
-	fw->part_paths = calloc(n, sizeof(*fw->part_paths));
 	fw->part_names = calloc(n, sizeof(*fw->part_names));
-	if (!fw->part_paths || !fw->part_names)
+	if (!fw->part_names)
 		return -ENOMEM;
+	/* parsed when the options were bound */
+	fw->part_paths = cfg->partition_by.v;
 	for (uint32_t i = 0; i < n; i++) {
-		const char *text = cfg->partition_by.v[i], *why;
-		if (sp_path_parse(text, fw->ctx->symtab, &fw->part_paths[i],
-				  &why)) {
-			snprintf(err, errlen, "option 'partition_by': '%s': %s",
-				 text, why);
-			fw->npart = i;
-			return -EINVAL;
-		}
+		const char *text = cfg->partition_by.v[i].text;
+
 		fw->npart = i + 1;
 		/* "/geo/country" names its folders geo.country=... */
 		char *name = strdup(text + 1);
@@ -62,11 +57,8 @@ int fw_part_setup(struct fw_state *fw, char *err, size_t errlen)
 
 void fw_part_fini(struct fw_state *fw)
 {
-	for (uint32_t i = 0; i < fw->npart; i++) {
-		sp_path_fini(&fw->part_paths[i]);
+	for (uint32_t i = 0; i < fw->npart; i++)
 		free(fw->part_names ? fw->part_names[i] : NULL);
-	}
-	free(fw->part_paths);
 	free(fw->part_names);
 	fw->part_paths = NULL;
 	fw->part_names = NULL;
