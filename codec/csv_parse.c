@@ -122,7 +122,18 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 		return SP_CSV_CONV_BAD;
 	}
 	/* a number whose text is what an encoder would print keeps it, as a
-	 * JSON number does: encoders copy it instead of formatting it */
+	 * JSON number does: encoders copy it instead of formatting it.  A
+	 * decimal's trailing zeros ("12.50", "3.00") do not change its
+	 * value, so its text without them may be that text ("12.5", "3.0"):
+	 * a prefix of the field, no formatting needed */
+	if (ce == SP_CSV_CONV_OK && type == SP_CSV_DOUBLE &&
+	    !sp_csv_double_canonical(s, n) && memchr(s, '.', n)) {
+		size_t t = n;
+		while (t > 2 && s[t - 1] == '0' && s[t - 2] != '.')
+			t--;
+		if (t < n && sp_csv_double_canonical(s, t))
+			n = t;
+	}
 	if (ce == SP_CSV_CONV_OK &&
 	    (type == SP_CSV_INT ? sp_csv_int_canonical(s, n)
 				: sp_csv_double_canonical(s, n))) {

@@ -1318,7 +1318,7 @@ Test(csv, numbers_keep_text_only_when_it_is_the_printed_form)
 	static const char *const kept[] = {"0,0.0",    "-7,-0.0",
 					   "12,0.5",   "-3,1234.25",
 					   "9,0.0001", "100,100.0"};
-	static const char *const not_kept[] = {"+1,1.50",
+	static const char *const not_kept[] = {"+1,1.5e0",
 					       "007,5.",
 					       "-0,.5",
 					       "1,1e3",
@@ -1351,6 +1351,49 @@ Test(csv, numbers_keep_text_only_when_it_is_the_printed_form)
 			cr_assert_eq(d->str,
 				     b->recs[r].raw +
 					 (strchr(kept[r], ',') - kept[r]) + 1);
+	}
+	sp_buf_fini(&text);
+}
+
+/* Trailing zeros of a decimal do not change its value: the text without
+ * them is kept when it is the printed form ("12.50" -> "12.5", "3.00" ->
+ * "3.0"), and nothing else is cut ("1.0e10", "0.000010"). */
+Test(csv, decimal_trailing_zeros_are_dropped_from_kept_text)
+{
+	static const struct sp_csv_column schema[] = {{"d", SP_CSV_DOUBLE}};
+	static const struct {
+		const char *in, *kept; /* kept NULL: formatted, not kept */
+	} rows[] = {{"12.50", "12.5"},	   {"3.00", "3.0"},
+		    {"-0.50", "-0.5"},	   {"1234.2500", "1234.25"},
+		    {"1.0e10", NULL},	   {"0.000010", NULL},
+		    {"100", NULL},	   {"7.000000000000000000", "7.0"}};
+	const unsigned n = sizeof(rows) / sizeof(rows[0]);
+	struct sp_csv_options o = opts(',', false);
+	struct sp_buf text;
+
+	o.schema = schema;
+	o.nschema = 1;
+	sp_buf_init(&text);
+	for (unsigned k = 0; k < n; k++) {
+		sp_buf_append(&text, rows[k].in, strlen(rows[k].in));
+		sp_buf_putc(&text, '\n');
+	}
+	cr_assert_eq(parse_text(&o, text.data, text.len), (int)n);
+	for (unsigned r = 0; r < n; r++) {
+		const struct sp_value *d = val(r, 0);
+		char printed[32];
+
+		cr_assert_eq(dval(r, 0), strtod(rows[r].in, NULL), "row %u", r);
+		cr_assert_eq(!!(d->flags & SP_VALUE_TEXT), rows[r].kept != NULL,
+			     "row %u", r);
+		if (!rows[r].kept)
+			continue;
+		cr_assert_eq(d->len, strlen(rows[r].kept), "row %u", r);
+		cr_assert_eq(memcmp(d->str, rows[r].kept, d->len), 0, "row %u",
+			     r);
+		int len = sp_format_double(dval(r, 0), printed);
+		cr_assert_eq((size_t)len, d->len, "row %u", r);
+		cr_assert_eq(memcmp(printed, d->str, d->len), 0, "row %u", r);
 	}
 	sp_buf_fini(&text);
 }
