@@ -488,8 +488,9 @@ Test(cli_ops, validate_refuses_what_run_refuses)
 	     "flow.yaml:4: stage 'o': option 'dir': empty: name a folder "
 	     "(\".\" is the flow file's own)\n"},
 	    {"{id: o, type: field_remover, inputs: [src], fields: [a]}",
-	     "flow.yaml:4: stage 'o': option 'fields': 'a': a field path "
-	     "starts with '/' (e.g. /user or /a/b)\n"},
+	     "flow.yaml:4: stage 'o': option 'fields[0]': 'a' is not a "
+	     "field path: a field path starts with '/' (e.g. /user or "
+	     "/a/b)\n"},
 	    {"{id: o, type: field_type_converter, inputs: [src], "
 	     "fields: {/a: bogus}}",
 	     "flow.yaml:4: stage 'o': option 'fields': /a: unknown type "
