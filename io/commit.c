@@ -303,13 +303,47 @@ void sp_commit_set_durable(struct sp_commit *c, bool durable)
 	c->durable = durable;
 }
 
-int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
-		  uint64_t bytes, bool publish_now)
+/* XXH64 of the staged file fd's bytes and their count. */
+static int hash_staged(const struct commit_entry *e, int fd, uint64_t *hash,
+		       uint64_t *size)
+{
+	XXH64_state_t xs;
+	char *buf = malloc(HASH_CHUNK);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	*size = 0;
+	XXH64_reset(&xs, 0);
+	for (;;) {
+		ssize_t k = read(fd, buf, HASH_CHUNK);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = -errno;
+			sp_log_error("cannot read staged file %s: %s",
+				     e->staged, strerrordesc_np(-rc));
+			break;
+		}
+		if (k == 0)
+			break;
+		XXH64_update(&xs, buf, (size_t)k);
+		*size += (uint64_t)k;
+	}
+	*hash = XXH64_digest(&xs);
+	free(buf);
+	return rc;
+}
+
+/* sp_commit_add, with the file's hash read from it (known NULL) or
+ * given by the writer that wrote it (its size is still checked). */
+static int add_staged(struct sp_commit *c, const char *name, uint64_t records,
+		      uint64_t bytes, const uint64_t *known, bool publish_now)
 {
 	struct commit_entry *e;
-	XXH64_state_t xs;
-	uint64_t size = 0;
-	char *buf;
+	uint64_t size = 0, hash = 0;
+	struct stat st;
 	int fd, rc = 0;
 
 	if (c->closed || !cm_name_is_plain(name))
@@ -328,60 +362,58 @@ int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 			     strerrordesc_np(-rc));
 		return rc;
 	}
-	buf = malloc(HASH_CHUNK);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto close_fd;
-	}
-	XXH64_reset(&xs, 0);
-	for (;;) {
-		ssize_t k = read(fd, buf, HASH_CHUNK);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
+	if (known) {
+		hash = *known;
+		if (fstat(fd, &st) < 0)
 			rc = -errno;
-			sp_log_error("cannot read staged file %s: %s",
-				     e->staged, strerrordesc_np(-rc));
-			goto free_buf;
-		}
-		if (k == 0)
-			break;
-		XXH64_update(&xs, buf, (size_t)k);
-		size += (uint64_t)k;
+		size = (uint64_t)st.st_size;
+	} else {
+		rc = hash_staged(e, fd, &hash, &size);
 	}
-	if (size != bytes) {
+	if (rc == 0 && size != bytes) {
 		rc = -EIO;
 		sp_log_error("staged file %s has %" PRIu64 " bytes, expected "
 			     "%" PRIu64,
 			     e->staged, size, bytes);
-		goto free_buf;
 	}
-	if (publish_now) {
+	bool published = false;
+	if (rc == 0 && publish_now) {
 		rc = cm_sync(c, fd);
-		if (rc < 0) {
+		if (rc < 0)
 			sp_log_error("cannot sync %s: %s", e->staged,
 				     strerrordesc_np(-rc));
-			goto free_buf;
+		if (rc == 0)
+			rc = cm_publish_file(c, e);
+		if (rc == 0) {
+			published = true; /* an abort takes it back */
+			rc = cm_sync_dir(c);
 		}
-		rc = cm_publish_file(c, e);
-		if (rc < 0)
-			goto free_buf;
-		rc = cm_sync_dir(c);
 	}
+	close(fd);
+	if (rc < 0 && !published)
+		return rc;
 	e->added = true;
 	e->records = records;
 	e->bytes = bytes;
-	e->xxh64 = XXH64_digest(&xs);
+	e->xxh64 = hash;
 	if (!publish_now) {
 		c->prepared = false;
 		c->assembled = false;
 	}
-free_buf:
-	free(buf);
-close_fd:
-	close(fd);
 	return rc;
+}
+
+int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
+		  uint64_t bytes, bool publish_now)
+{
+	return add_staged(c, name, records, bytes, NULL, publish_now);
+}
+
+int sp_commit_add_hashed(struct sp_commit *c, const char *name,
+			 uint64_t records, uint64_t bytes, uint64_t xxh64,
+			 bool publish_now)
+{
+	return add_staged(c, name, records, bytes, &xxh64, publish_now);
 }
 
 void sp_commit_abort(struct sp_commit *c)

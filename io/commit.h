@@ -90,6 +90,11 @@ void sp_commit_set_durable(struct sp_commit *c, bool durable);
  * or -errno of the I/O; logged with the path. */
 int sp_commit_add(struct sp_commit *c, const char *name, uint64_t records,
 		  uint64_t bytes, bool publish_now);
+/* sp_commit_add for a file whose XXH64 its writer computed while writing
+ * it (sp_io_writer_digest): not read again; its size is checked. */
+int sp_commit_add_hashed(struct sp_commit *c, const char *name,
+			 uint64_t records, uint64_t bytes, uint64_t xxh64,
+			 bool publish_now);
 
 /* First phase of commit: run, for a run with several destinations that
  * must publish all or nothing: fsyncs every added file, reads dir's

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/xxh64.h"
 
 /* One operation moves at most this much (a CQE result is an int). */
 #define SP_IO_MAX_OP ((size_t)1 << 30)
@@ -79,6 +80,7 @@ struct sp_io_writer {
 	unsigned inflight; /* appends not yet done() */
 	uint64_t off;	   /* end of everything queued */
 	uint64_t bytes;	   /* bytes the kernel took */
+	XXH64_state_t hash; /* of everything queued, in file order */
 };
 
 /* appends of the process, counted only while a fault is configured */
@@ -627,6 +629,7 @@ int sp_io_writer_open(struct sp_io *io, const char *path,
 	if (!w)
 		return -ENOMEM;
 	w->io = io;
+	XXH64_reset(&w->hash, 0);
 	w->fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		rc = -errno;
@@ -635,6 +638,11 @@ int sp_io_writer_open(struct sp_io *io, const char *path,
 	}
 	*out = w;
 	return 0;
+}
+
+uint64_t sp_io_writer_digest(const struct sp_io_writer *w)
+{
+	return XXH64_digest(&w->hash);
 }
 
 int sp_io_writer_append(struct sp_io_writer *w, const void *buf, size_t len,
@@ -668,6 +676,7 @@ int sp_io_writer_append(struct sp_io_writer *w, const void *buf, size_t len,
 		op->fault = io->fault_err;
 	w->off += len;
 	w->inflight++;
+	XXH64_update(&w->hash, buf, len);
 	if (len == 0 && !op->fault) {
 		writer_complete(op, 0); /* nothing to write: done now */
 		return 0;

@@ -128,6 +128,9 @@ int sp_io_writer_flush(struct sp_io_writer *w, bool sync);
 /* Flush (without fsync) + close + free; returns the first error.  NULL is
  * a no-op returning 0. */
 int sp_io_writer_close(struct sp_io_writer *w);
+/* XXH64 (seed 0) of every byte queued so far, in file order: the file's
+ * content hash once all of it is written, without reading it back. */
+uint64_t sp_io_writer_digest(const struct sp_io_writer *w);
 /* Bytes written so far (completed writes only). */
 uint64_t sp_io_writer_bytes(const struct sp_io_writer *w);
 

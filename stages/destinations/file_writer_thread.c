@@ -161,6 +161,7 @@ static int file_end(struct fw_state *fw, const char **what)
 					fw->cur_bytes, fw->s3msg,
 					sizeof(fw->s3msg));
 	int rc = sp_io_writer_flush(fw->cur, false);
+	uint64_t hash = sp_io_writer_digest(fw->cur);
 	int rc2 = sp_io_writer_close(fw->cur);
 	fw->cur = NULL;
 	if (rc < 0)
@@ -168,8 +169,9 @@ static int file_end(struct fw_state *fw, const char **what)
 	if (rc2 < 0)
 		return rc2;
 	*what = "cannot commit";
-	return sp_commit_add(fw->commit, fw->cur_name, fw->cur_records,
-			     fw->cur_bytes, fw->publish_each);
+	/* hashed as written: the commit need not read the file back */
+	return sp_commit_add_hashed(fw->commit, fw->cur_name, fw->cur_records,
+				    fw->cur_bytes, hash, fw->publish_each);
 }
 
 static void close_file(struct fw_state *fw)
