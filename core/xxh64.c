@@ -8,20 +8,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-int sp_xxh64_file(const char *path, uint64_t *out)
+int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size)
 {
 	XXH64_state_t s;
 	size_t cap = 1 << 20;
 	char *buf = malloc(cap);
-	int fd, rc = 0;
+	uint64_t total = 0;
+	int rc = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		goto free_buf;
-	}
 	XXH64_reset(&s, 0);
 	for (;;) {
 		ssize_t n = read(fd, buf, cap);
@@ -34,11 +30,24 @@ int sp_xxh64_file(const char *path, uint64_t *out)
 		if (n == 0)
 			break;
 		XXH64_update(&s, buf, (size_t)n);
+		total += (uint64_t)n;
 	}
-	close(fd);
-	if (rc == 0)
-		*out = XXH64_digest(&s);
-free_buf:
 	free(buf);
+	if (rc == 0) {
+		*out = XXH64_digest(&s);
+		if (size)
+			*size = total;
+	}
+	return rc;
+}
+
+int sp_xxh64_file(const char *path, uint64_t *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	int rc = sp_xxh64_fd(fd, out, NULL);
+	close(fd);
 	return rc;
 }

@@ -13,5 +13,8 @@
 
 /* XXH64 of a whole file, read in blocks.  0 or -errno. */
 int sp_xxh64_file(const char *path, uint64_t *out);
+/* The same of what is left to read of fd; *size (may be NULL) the bytes
+ * read.  0 or -errno. */
+int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size);
 
 #endif

@@ -303,39 +303,6 @@ void sp_commit_set_durable(struct sp_commit *c, bool durable)
 	c->durable = durable;
 }
 
-/* XXH64 of the staged file fd's bytes and their count. */
-static int hash_staged(const struct commit_entry *e, int fd, uint64_t *hash,
-		       uint64_t *size)
-{
-	XXH64_state_t xs;
-	char *buf = malloc(HASH_CHUNK);
-	int rc = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	*size = 0;
-	XXH64_reset(&xs, 0);
-	for (;;) {
-		ssize_t k = read(fd, buf, HASH_CHUNK);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			rc = -errno;
-			sp_log_error("cannot read staged file %s: %s",
-				     e->staged, strerrordesc_np(-rc));
-			break;
-		}
-		if (k == 0)
-			break;
-		XXH64_update(&xs, buf, (size_t)k);
-		*size += (uint64_t)k;
-	}
-	*hash = XXH64_digest(&xs);
-	free(buf);
-	return rc;
-}
-
 /* sp_commit_add, with the file's hash read from it (known NULL) or
  * given by the writer that wrote it (its size is still checked). */
 static int add_staged(struct sp_commit *c, const char *name, uint64_t records,
@@ -367,8 +334,9 @@ static int add_staged(struct sp_commit *c, const char *name, uint64_t records,
 		if (fstat(fd, &st) < 0)
 			rc = -errno;
 		size = (uint64_t)st.st_size;
-	} else {
-		rc = hash_staged(e, fd, &hash, &size);
+	} else if ((rc = sp_xxh64_fd(fd, &hash, &size)) < 0) {
+		sp_log_error("cannot read staged file %s: %s", e->staged,
+			     strerrordesc_np(-rc));
 	}
 	if (rc == 0 && size != bytes) {
 		rc = -EIO;

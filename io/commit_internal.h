@@ -19,7 +19,6 @@
 
 #define MANIFEST_TMP ".manifest.tmp"
 #define MANIFEST_MAX_BYTES ((size_t)256 << 20)
-#define HASH_CHUNK ((size_t)1 << 20)
 
 struct commit_entry {
 	char *name;
