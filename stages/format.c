@@ -1,6 +1,7 @@
 /*
  * The text formats' shared block (see format.h): the names a `format`
- * option accepts, and the reader side that stdin and dev_raw_data share.
+ * option accepts, the reader side that stdin and dev_raw_data share, and
+ * the writer side that stdout and file_writer share.
  */
 #include "stages/format.h"
 
@@ -73,4 +74,34 @@ int sp_format_parse(struct sp_format_reader *r, void *wstate,
 		n = sp_jsonl_parse(wstate, c->data, c->len, c->first, c->offset,
 				   b);
 	return n < 0 ? n : 0;
+}
+
+void sp_format_check(const struct sp_format_opts *o, struct sp_check *chk)
+{
+	const char *why;
+
+	if (o->format == SP_FORMAT_CSV &&
+	    (why = sp_csv_chars_problem(o->delimiter, o->quote)))
+		sp_check_problem(chk, "delimiter", "%s", why);
+}
+
+void sp_format_csv_encoder_init(struct sp_csv_encoder *e,
+				const struct sp_format_opts *o)
+{
+	sp_csv_encoder_init(e, o->delimiter, o->quote, false);
+}
+
+int sp_format_put_csv(struct sp_csv_encoder *e, struct sp_batch *b,
+		      uint32_t rec, struct sp_buf *out)
+{
+	const struct sp_record *r = &b->recs[rec];
+	const char *why = NULL;
+	int rc = sp_csv_encode_record(e, b, rec, out, &why);
+
+	if (rc != -EINVAL)
+		return rc;
+	/* the encoder left out as it was */
+	rc = sp_batch_error_add(b, rec, r->line, 0, r->raw, r->raw_len, "%s",
+				why ? why : "cannot write as CSV");
+	return rc ? rc : 1;
 }

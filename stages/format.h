@@ -8,9 +8,16 @@
  *   - sp_format_reader, the parsing side of a reading stage whose input
  *     is one stream (stdin, dev_raw_data): the CSV parser once the
  *     preamble is read, a JSON-lines parser per worker, and the parse
- *     callback that picks between them.
+ *     callback that picks between them;
+ *   - the writing side (stdout, file_writer): the same rows with a
+ *     writer's help (SP_FORMAT_WRITER_OPTION_ROWS), their check, and a
+ *     CSV line per record, a record CSV cannot carry becoming a record
+ *     error.
  * file_reader shares the options; its parsers are per file (a header and
- * schema per file), so it keeps its own parse.
+ * schema per file), so it keeps its own parse.  The writers keep their
+ * header lines (stdout writes one for all workers, file_writer one per
+ * file) and their JSON lines (file_writer copies runs of unchanged
+ * records).
  */
 #ifndef SPATE_STAGES_FORMAT_H
 #define SPATE_STAGES_FORMAT_H
@@ -39,20 +46,35 @@ struct sp_format_opts {
 };
 
 /* The option rows of the struct sp_format_opts member M of config type T
- * (offsetof takes the nested member). */
-#define SP_FORMAT_OPTION_ROWS(T, M)                                          \
+ * (offsetof takes the nested member), with the help of what `format` and
+ * `header` mean to the stage. */
+#define SP_FORMAT_ROWS(T, M, FORMAT_HELP, HEADER_HELP)                       \
 	{.name = "format", .type = SP_OPT_ENUM, .def = "jsonl",              \
 	 .choices = sp_format_names, .offset = offsetof(T, M.format),        \
-	 .help = "jsonl: one JSON object per line; csv: comma-separated "    \
-		 "values"},                                                  \
+	 .help = FORMAT_HELP},                                               \
 	{.name = "delimiter", .type = SP_OPT_CHAR, .def = ",",               \
 	 .offset = offsetof(T, M.delimiter),                                 \
 	 .help = "csv: field delimiter (\\t or tab for a tab)"},             \
 	{.name = "quote", .type = SP_OPT_CHAR, .def = "\"",                  \
 	 .offset = offsetof(T, M.quote), .help = "csv: quote character"},    \
 	{.name = "header", .type = SP_OPT_BOOL, .def = "true",               \
-	 .offset = offsetof(T, M.header),                                    \
-	 .help = "csv: the first line read names the columns"}
+	 .offset = offsetof(T, M.header), .help = HEADER_HELP}
+
+/* A reading stage's rows. */
+#define SP_FORMAT_OPTION_ROWS(T, M)                                          \
+	SP_FORMAT_ROWS(T, M,                                                 \
+		       "jsonl: one JSON object per line; csv: "              \
+		       "comma-separated values",                             \
+		       "csv: the first line read names the columns")
+
+/* A writing stage's rows. */
+#define SP_FORMAT_WRITER_OPTION_ROWS(T, M)                                   \
+	SP_FORMAT_ROWS(T, M,                                                 \
+		       "jsonl: one JSON object per line; csv: "              \
+		       "comma-separated values with the columns of the "     \
+		       "first record",                                       \
+		       "csv: start the output (each file) with a line of "   \
+		       "the column names")
 
 /* The parsing side of a stage that reads one stream of text. */
 struct sp_format_reader {
@@ -77,5 +99,21 @@ void sp_format_worker_destroy(void *wstate);
  * batch could not be built (bad records are record errors in b). */
 int sp_format_parse(struct sp_format_reader *r, void *wstate,
 		    const struct sp_chunk *c, struct sp_batch *b);
+
+/* The writing side.  Validation of a writing stage's format options: a
+ * CSV delimiter and quote that cannot work together is a problem of
+ * option `delimiter`. */
+void sp_format_check(const struct sp_format_opts *o, struct sp_check *chk);
+
+/* A worker's CSV encoder for o (the header line is the stage's). */
+void sp_format_csv_encoder_init(struct sp_csv_encoder *e,
+				const struct sp_format_opts *o);
+
+/* Appends record rec of b to out as a CSV line of e's columns (those of
+ * the first record e encoded, unless the stage set them).  A record CSV
+ * cannot carry (a field that is not a column, a NUL byte) becomes a
+ * record error of b, out unchanged: 1.  0 when written, or -ENOMEM. */
+int sp_format_put_csv(struct sp_csv_encoder *e, struct sp_batch *b,
+		      uint32_t rec, struct sp_buf *out);
 
 #endif

@@ -43,10 +43,7 @@ static const struct sp_option fw_options[] = {
 	 .offset = offsetof(struct fw_config, dir),
 	 .help = "target directory (relative to the flow file's folder); "
 		 "created when missing; or s3://BUCKET/PREFIX (README: S3)"},
-	{.name = "format", .type = SP_OPT_ENUM, .def = "jsonl",
-	 .choices = sp_format_names,
-	 .offset = offsetof(struct fw_config, format),
-	 .help = "record format of the files"},
+	SP_FORMAT_WRITER_OPTION_ROWS(struct fw_config, fmt),
 	{.name = "compression", .type = SP_OPT_ENUM, .def = "zstd",
 	 .choices = compressions,
 	 .offset = offsetof(struct fw_config, compression),
@@ -80,15 +77,6 @@ static const struct sp_option fw_options[] = {
 	 .help = "run: publish all files at once when the run succeeds; "
 		 "file: publish each file when it is closed (a run that fails "
 		 "or is killed takes them back)"},
-	{.name = "delimiter", .type = SP_OPT_CHAR, .def = ",",
-	 .offset = offsetof(struct fw_config, delimiter),
-	 .help = "CSV field delimiter"},
-	{.name = "quote", .type = SP_OPT_CHAR, .def = "\"",
-	 .offset = offsetof(struct fw_config, quote),
-	 .help = "CSV quote character"},
-	{.name = "header", .type = SP_OPT_BOOL, .def = "true",
-	 .offset = offsetof(struct fw_config, header),
-	 .help = "CSV: write a header line at the top of each file"},
 	{.name = "frame_size", .type = SP_OPT_SIZE, .def = "1M", .bounded = true,
 	 .min = 4096, .max = 1 << 30,
 	 .offset = offsetof(struct fw_config, frame_size),
@@ -186,9 +174,7 @@ static void fw_check(const void *config, struct sp_check *chk)
 
 	if ((why = name_problem(cfg->name, chk->streaming, msg, sizeof(msg))))
 		sp_check_problem(chk, "name", "%s", why);
-	if (cfg->format == SP_FORMAT_CSV &&
-	    (why = sp_csv_chars_problem(cfg->delimiter, cfg->quote)))
-		sp_check_problem(chk, "delimiter", "%s", why);
+	sp_format_check(&cfg->fmt, chk);
 	if (cfg->partition_by.n > FW_PART_PATHS_MAX)
 		sp_check_problem(chk, "partition_by",
 				 "%u paths: at most %d folder levels",
@@ -248,7 +234,7 @@ static int fw_create(const void *config, const struct sp_stage_ctx *ctx,
 	fw->cfg = cfg;
 	fw->ctx = ctx;
 	fw->zstd = cfg->compression == FW_ZSTD;
-	fw->csv = cfg->format == SP_FORMAT_CSV;
+	fw->csv = cfg->fmt.format == SP_FORMAT_CSV;
 	fw->publish_each = cfg->commit == FW_COMMIT_FILE;
 	/* S3 (an S3 stage, or s3://), a local stage, or a path */
 	int rc = cfg->stage || fw_s3_wanted(cfg) ? fw_s3_create(fw, err, errlen)

@@ -29,7 +29,7 @@
 
 struct fw_config {
 	char *dir;
-	int format;	 /* enum sp_format_kind */
+	struct sp_format_opts fmt;
 	int compression; /* enum fw_compression */
 	int64_t level;
 	uint64_t max_file_bytes;
@@ -37,9 +37,6 @@ struct fw_config {
 	char *name;
 	bool ordered;
 	int commit; /* enum fw_commit */
-	char delimiter;
-	char quote;
-	bool header;
 	uint64_t frame_size;
 	bool fsync;
 	char *stage;

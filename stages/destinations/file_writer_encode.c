@@ -24,7 +24,7 @@ void *fw_worker_create(void *state, unsigned worker)
 	w->fw = fw;
 	sp_buf_init(&w->enc);
 	/* the writer thread puts the header at the top of each file */
-	sp_csv_encoder_init(&w->csv, fw->cfg->delimiter, fw->cfg->quote, false);
+	sp_format_csv_encoder_init(&w->csv, &fw->cfg->fmt);
 	sp_buf_init(&w->header);
 	if (fw->zstd) {
 		w->z = sp_zstd_enc_create((int)fw->cfg->level);
@@ -128,20 +128,20 @@ static int build_header(struct fw_worker *w, const struct sp_symtab *st)
 		uint32_t len;
 		const char *name = sp_symtab_name(st, w->csv.cols[c], &len);
 		bool quote = strpbrk(name, "\r\n") ||
-			     memchr(name, cfg->delimiter, len) ||
-			     memchr(name, cfg->quote, len);
-		if (c && sp_buf_putc(&w->header, cfg->delimiter))
+			     memchr(name, cfg->fmt.delimiter, len) ||
+			     memchr(name, cfg->fmt.quote, len);
+		if (c && sp_buf_putc(&w->header, cfg->fmt.delimiter))
 			return -ENOMEM;
-		if (quote && sp_buf_putc(&w->header, cfg->quote))
+		if (quote && sp_buf_putc(&w->header, cfg->fmt.quote))
 			return -ENOMEM;
 		for (uint32_t i = 0; i < len; i++) {
-			if (name[i] == cfg->quote &&
-			    sp_buf_putc(&w->header, cfg->quote))
+			if (name[i] == cfg->fmt.quote &&
+			    sp_buf_putc(&w->header, cfg->fmt.quote))
 				return -ENOMEM;
 			if (sp_buf_putc(&w->header, name[i]))
 				return -ENOMEM;
 		}
-		if (quote && sp_buf_putc(&w->header, cfg->quote))
+		if (quote && sp_buf_putc(&w->header, cfg->fmt.quote))
 			return -ENOMEM;
 	}
 	return sp_buf_putc(&w->header, '\n');
@@ -170,20 +170,12 @@ int fw_encode(struct fw_state *fw, struct fw_worker *w, struct sp_batch *b,
 		uint32_t r = sel[i];
 		int rc;
 		if (fw->csv) {
-			const char *why = NULL;
-			size_t before = w->enc.len;
-			rc = sp_csv_encode_record(&w->csv, b, r, &w->enc, &why);
-			if (rc == 0 && w->header.len == 0 && cfg->header &&
+			rc = sp_format_put_csv(&w->csv, b, r, &w->enc);
+			if (rc == 1)
+				continue; /* a record error */
+			if (rc == 0 && w->header.len == 0 && cfg->fmt.header &&
 			    build_header(w, b->symtab))
 				return -ENOMEM;
-			if (rc == -EINVAL) {
-				w->enc.len = before;
-				sp_batch_error_add(b, r, b->recs[r].line, 0,
-						   b->recs[r].raw,
-						   b->recs[r].raw_len, "%s",
-						   why ? why : "cannot encode");
-				continue;
-			}
 		} else {
 			/* unchanged records back to back go in one copy, up
 			 * to the file's record limit */

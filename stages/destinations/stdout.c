@@ -20,16 +20,12 @@
 #include "stages/format.h"
 
 struct stdout_config {
-	int format; /* enum sp_format_kind */
-	char delimiter;
-	char quote;
-	bool header;
+	struct sp_format_opts fmt;
 };
 
 struct stdout_state {
+	struct sp_format_opts fmt;
 	bool csv;
-	char delimiter, quote;
-	bool header;
 	struct sp_symtab *symtab;
 	pthread_mutex_t lock; /* guards what follows and fd 1 */
 	uint32_t *cols;
@@ -45,30 +41,16 @@ struct stdout_worker {
 };
 
 static const struct sp_option stdout_options[] = {
-	{.name = "format",
-	 .type = SP_OPT_ENUM,
-	 .def = "jsonl",
-	 .choices = sp_format_names,
-	 .offset = offsetof(struct stdout_config, format),
-	 .help = "jsonl: one JSON object per line; csv: comma-separated "
-		 "values with the columns of the first record"},
-	{.name = "delimiter",
-	 .type = SP_OPT_CHAR,
-	 .def = ",",
-	 .offset = offsetof(struct stdout_config, delimiter),
-	 .help = "csv: field delimiter (\\t or tab for a tab)"},
-	{.name = "quote",
-	 .type = SP_OPT_CHAR,
-	 .def = "\"",
-	 .offset = offsetof(struct stdout_config, quote),
-	 .help = "csv: quote character"},
-	{.name = "header",
-	 .type = SP_OPT_BOOL,
-	 .def = "true",
-	 .offset = offsetof(struct stdout_config, header),
-	 .help = "csv: write a header line first"},
+	SP_FORMAT_WRITER_OPTION_ROWS(struct stdout_config, fmt),
 	{0},
 };
+
+static void stdout_check(const void *config, struct sp_check *chk)
+{
+	const struct stdout_config *cfg = config;
+
+	sp_format_check(&cfg->fmt, chk);
+}
 
 static void stdout_close(void *state)
 {
@@ -91,19 +73,11 @@ static int stdout_create(const void *config, const struct sp_stage_ctx *ctx,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	s->csv = cfg->format == SP_FORMAT_CSV;
-	s->delimiter = cfg->delimiter ? cfg->delimiter : ',';
-	s->quote = cfg->quote ? cfg->quote : '"';
-	s->header = cfg->header;
+	/* a delimiter and quote that cannot work were refused by
+	 * stdout_check */
+	s->fmt = cfg->fmt;
+	s->csv = cfg->fmt.format == SP_FORMAT_CSV;
 	s->symtab = ctx->symtab;
-	if (s->csv && (s->delimiter == s->quote || s->delimiter == '\n' ||
-		       s->delimiter == '\r' || s->quote == '\n' ||
-		       s->quote == '\r')) {
-		snprintf(err, errlen, "delimiter and quote must differ and not "
-			 "be a line break");
-		free(s);
-		return -EINVAL;
-	}
 	pthread_mutex_init(&s->lock, NULL);
 	*state = s;
 	return 0;
@@ -117,7 +91,7 @@ static void *stdout_worker_create(void *state, unsigned worker)
 	if (!w)
 		return NULL;
 	sp_buf_init(&w->buf);
-	sp_csv_encoder_init(&w->enc, s->delimiter, s->quote, false);
+	sp_format_csv_encoder_init(&w->enc, &s->fmt);
 	return w;
 }
 
@@ -194,17 +168,8 @@ static int stdout_stage_batch(void *state, void *wstate, struct sp_batch *b,
 			return rc;
 	}
 	for (uint32_t k = 0; k < n; k++) {
-		const struct sp_record *r = &b->recs[sel[k]];
-		const char *why = NULL;
-
-		rc = sp_csv_encode_record(&w->enc, b, sel[k], &w->buf, &why);
-		if (rc == -EINVAL) {
-			rc = sp_batch_error_add(b, sel[k], r->line, 0, r->raw,
-						r->raw_len, "%s",
-						why ? why : "cannot write as "
-							    "CSV");
-		}
-		if (rc)
+		rc = sp_format_put_csv(&w->enc, b, sel[k], &w->buf);
+		if (rc < 0)
 			return rc;
 	}
 	return 0;
@@ -219,8 +184,8 @@ static bool header_needs_quote(const struct stdout_state *s, const char *p,
 	    p[n - 1] == '\t')
 		return true;
 	for (uint32_t i = 0; i < n; i++)
-		if (p[i] == s->delimiter || p[i] == s->quote || p[i] == '\n' ||
-		    p[i] == '\r')
+		if (p[i] == s->fmt.delimiter || p[i] == s->fmt.quote ||
+		    p[i] == '\n' || p[i] == '\r')
 			return true;
 	return false;
 }
@@ -231,22 +196,23 @@ static int build_header(const struct stdout_state *s, struct sp_buf *out)
 		uint32_t n;
 		const char *p = sp_symtab_name(s->symtab, s->cols[i], &n);
 
-		if (i && sp_buf_putc(out, s->delimiter))
+		if (i && sp_buf_putc(out, s->fmt.delimiter))
 			return -ENOMEM;
 		if (!header_needs_quote(s, p, n)) {
 			if (sp_buf_append(out, p, n))
 				return -ENOMEM;
 			continue;
 		}
-		if (sp_buf_putc(out, s->quote))
+		if (sp_buf_putc(out, s->fmt.quote))
 			return -ENOMEM;
 		for (uint32_t k = 0; k < n; k++) {
-			if (p[k] == s->quote && sp_buf_putc(out, s->quote))
+			if (p[k] == s->fmt.quote &&
+			    sp_buf_putc(out, s->fmt.quote))
 				return -ENOMEM;
 			if (sp_buf_putc(out, p[k]))
 				return -ENOMEM;
 		}
-		if (sp_buf_putc(out, s->quote))
+		if (sp_buf_putc(out, s->fmt.quote))
 			return -ENOMEM;
 	}
 	return sp_buf_putc(out, '\n');
@@ -278,7 +244,7 @@ static int64_t stdout_batch_end(void *state, void *wstate, uint64_t seq)
 	if (!w || w->buf.len == 0)
 		return 0;
 	pthread_mutex_lock(&s->lock);
-	if (s->csv && s->header && !s->header_written) {
+	if (s->csv && s->fmt.header && !s->header_written) {
 		struct sp_buf h;
 
 		sp_buf_init(&h);
@@ -305,7 +271,7 @@ const struct sp_stage_desc sp_stage_stdout = {
 	.options = stdout_options,
 	.config_size = sizeof(struct stdout_config),
 	.create = stdout_create,
-	.create_checks = true,
+	.check = stdout_check,
 	.worker_create = stdout_worker_create,
 	.worker_destroy = stdout_worker_destroy,
 	.stage_batch = stdout_stage_batch,
