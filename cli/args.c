@@ -141,9 +141,32 @@ int cli_parse_args_diags(int argc, char **argv, const struct cli_opt *opts,
 	return -1;
 }
 
+/* Whether argv asks for JSON (--json, or a mistaken --json=...). */
+static bool wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "--json", 6) &&
+		    (argv[i][6] == '\0' || argv[i][6] == '='))
+			return true;
+	return false;
+}
+
 int cli_parse_args(int argc, char **argv, const struct cli_opt *opts,
 		   const char **pos, int maxpos, int *npos, const char *usage)
 {
-	return cli_parse_args_diags(argc, argv, opts, pos, maxpos, npos,
-				    usage, NULL);
+	/* a command that prints JSON answers a bad command line in JSON
+	 * too (status "usage", as `spate run --json` does), besides the
+	 * message and the usage on stderr */
+	if (!find_opt(opts, "--json", 6) || !wants_json(argc, argv) ||
+	    cli_describing)
+		return cli_parse_args_diags(argc, argv, opts, pos, maxpos,
+					    npos, usage, NULL);
+	struct sp_diags d;
+	sp_diags_init(&d, NULL);
+	int rc = cli_parse_args_diags(argc, argv, opts, pos, maxpos, npos,
+				      usage, &d);
+	if (rc == SPATE_EXIT_USAGE)
+		cli_status_json(stdout, NULL, NULL, "usage", &d);
+	sp_diags_fini(&d);
+	return rc;
 }

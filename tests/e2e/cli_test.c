@@ -199,6 +199,32 @@ Test(cli, usage_error_with_json_prints_a_status)
 	     "\"option\":\"--progress-interval\",\"message\":\""
 	     "--progress-interval needs a value\"}]}\n",
 	     "spate: --progress-interval needs a value\n"},
+	    /* every command that prints JSON does the same */
+	    {{"history", "--json", "--bogus", NULL},
+	     "{\"flow\":null,\"file\":null,\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--bogus\",\"message\":\"unknown option "
+	     "'--bogus'\"}]}\n",
+	     "spate: unknown option '--bogus'\n\nusage: spate history"},
+	    {{"stages", "--json=1", NULL},
+	     "{\"flow\":null,\"file\":null,\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--json\",\"message\":\"--json takes no "
+	     "value\"}]}\n",
+	     "spate: --json takes no value\n"},
+	    {{"stage", "list", "--json", "--bogus", NULL},
+	     "{\"flow\":null,\"file\":null,\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--bogus\",\"message\":\"unknown option "
+	     "'--bogus'\"}]}\n",
+	     "spate: unknown option '--bogus'\n"},
+	    {{"jobs", "--nats", "nats://127.0.0.1:1", "--json", "--bogus",
+	      NULL},
+	     "{\"flow\":null,\"file\":null,\"status\":\"usage\","
+	     "\"problems\":[{\"file\":null,\"line\":null,\"stage\":null,"
+	     "\"option\":\"--bogus\",\"message\":\"unknown option "
+	     "'--bogus'\"}]}\n",
+	     "spate: unknown option '--bogus'\n"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct e2e_result r;
