@@ -100,7 +100,13 @@ class Stage:
 
     @property
     def kind(self):
-        return self._type_info()["kind"]
+        """origin, processor, destination or executor; a type of two
+        kinds (postgres) is the origin when the stage has no inputs."""
+        info = self._type_info()
+        kinds = info.get("kinds", {})
+        if len(kinds) > 1 and "origin" in kinds and not self.inputs:
+            return "origin"
+        return info["kind"]
 
     def _type_info(self):
         info = labels.stage_types().get(self.type)

@@ -44,7 +44,13 @@ def test_stage_types_show_both_kinds_of_postgres():
     assert "table" in [o["name"] for o in pg["options"]]
     assert list(types["trash"]["kinds"]) == ["destination"]
     flow = spate.Flow("kinds")
-    assert flow.add_stage(name="postgres", type="origin").type == "postgres"
+    pg_in = flow.add_stage(name="postgres", type="origin")
+    assert pg_in.type == "postgres" and pg_in.kind == "origin"
+    # the same type with an input is the destination
+    gen = flow.add_stage(name="dev_data_generator")
+    pg_out = flow.add_stage(name="postgres", type="destination")
+    gen.connect_output_to(pg_out)
+    assert pg_out.kind == "destination" and pg_in.kind == "origin"
     with pytest.raises(spate.SpateError, match="no stage of type origin"):
         flow.add_stage(name="mysql", type="origin")
 
