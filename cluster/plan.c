@@ -68,11 +68,54 @@ static bool splittable(int fd, const struct sp_cplan_opts *o)
 	return yes;
 }
 
+/* Where a CSV scan is: as the reader's tokenizer sees it, a quote opens
+ * a quoted field only at the field's start; inside one, a doubled quote
+ * is a quote and a single one closes it.  A quote inside an unquoted
+ * field is a character, and a newline there ends the record. */
+enum cut_state {
+	CUT_FIELD_START = 0,
+	CUT_UNQUOTED,
+	CUT_QUOTED,
+	CUT_QUOTE_SEEN, /* a quote inside a quoted field: closes or doubles */
+};
+
 struct cut_scan {
-	bool csv, in_quote;
-	char quote;
+	bool csv;
+	char quote, delimiter;
+	enum cut_state state;
 	uint64_t line; /* of the byte at pos */
 };
+
+/* Moves the CSV state over ch; true when ch ends a record. */
+static bool csv_step(struct cut_scan *c, char ch)
+{
+	switch (c->state) {
+	case CUT_QUOTED:
+		if (ch == c->quote)
+			c->state = CUT_QUOTE_SEEN;
+		return false;
+	case CUT_QUOTE_SEEN:
+		if (ch == c->quote) {
+			c->state = CUT_QUOTED;
+			return false;
+		}
+		break;
+	case CUT_FIELD_START:
+		if (ch == c->quote) {
+			c->state = CUT_QUOTED;
+			return false;
+		}
+		break;
+	case CUT_UNQUOTED:
+		break;
+	}
+	if (ch == '\n' || ch == c->delimiter) {
+		c->state = CUT_FIELD_START;
+		return ch == '\n';
+	}
+	c->state = CUT_UNQUOTED;
+	return false;
+}
 
 /* The first record boundary at or after want in block b[0..len) that
  * starts at file offset pos; the scan's state moves over the block.
@@ -82,12 +125,10 @@ static size_t scan_block(struct cut_scan *c, const char *b, size_t len,
 {
 	for (size_t i = 0; i < len; i++) {
 		char ch = b[i];
-		if (c->csv && ch == c->quote)
-			c->in_quote = !c->in_quote;
-		if (ch != '\n')
-			continue;
-		c->line++;
-		if (!c->in_quote && pos + i + 1 >= want)
+		bool end = c->csv ? csv_step(c, ch) : ch == '\n';
+		if (ch == '\n')
+			c->line++;
+		if (end && pos + i + 1 >= want)
 			return i + 1;
 	}
 	return 0;
@@ -100,7 +141,10 @@ static int split_file(struct shards *sh, const struct sp_cinput *f, int fd,
 {
 	uint64_t k = (f->size + o->shard_size - 1) / o->shard_size;
 	uint64_t step = f->size / k, from = 0, pos = 0, first_line = 1;
-	struct cut_scan c = {.csv = o->csv, .quote = o->quote, .line = 1};
+	struct cut_scan c = {.csv = o->csv,
+			     .quote = o->quote,
+			     .delimiter = o->delimiter,
+			     .line = 1};
 	char *buf = malloc(SCAN_BLOCK);
 	int rc = buf ? 0 : -ENOMEM;
 

@@ -26,6 +26,7 @@ struct sp_cplan_opts {
 	uint64_t shard_size;
 	bool csv;     /* the reader's format: CSV (else JSON lines) */
 	char quote;   /* CSV quote character */
+	char delimiter; /* CSV field delimiter */
 	bool compressed; /* the reader's compression is not auto/none */
 };
 

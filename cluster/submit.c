@@ -344,6 +344,11 @@ static int shape(struct plan *p, char *err, size_t errlen)
 			   ? v[0]
 			   : '"';
 	v[0] = '\0';
+	p->cut.delimiter =
+	    spate_stage_get_config(reader, "delimiter", v, sizeof(v)) > 0
+		? v[0]
+		: ',';
+	v[0] = '\0';
 	spate_stage_get_config(reader, "compression", v, sizeof(v));
 	p->cut.compressed = v[0] && strcmp(v, "auto") && strcmp(v, "none");
 	int rc = expand_inputs(p, reader, err, errlen);

@@ -521,7 +521,7 @@ Test(cluster, failing_shard_fails_the_job)
 }
 
 /* A CSV file with a header, quoted commas, quotes and newlines inside
- * fields, split into byte ranges (each shard reads the header from the
+ * fields, quotes inside unquoted fields, split into byte ranges (each shard reads the header from the
  * file's start), next to small CSV files grouped into one shard.  Every
  * record once, and a bad row's error names its line in the file. */
 Test(cluster, csv_ranges_keep_header_and_quoted_newlines)
@@ -560,6 +560,15 @@ Test(cluster, csv_ranges_keep_header_and_quoted_newlines)
 					"\\\"q\\\" %u\",\"n\":\"%u\"}\n",
 					i, i, i * 7);
 			line += 2;
+		} else if (i % 7 == 0) { /* a quote inside an unquoted
+					  * field is a character */
+			e2e_text_printf(&big, "%u,5\" pipe %u,%u\n", i, i,
+					i * 7);
+			e2e_text_printf(&want,
+					"{\"id\":\"%u\",\"note\":\"5\\\" pipe "
+					"%u\",\"n\":\"%u\"}\n",
+					i, i, i * 7);
+			line++;
 		} else {
 			e2e_text_printf(&big, "%u,plain %u,%u\n", i, i, i * 7);
 			e2e_text_printf(&want,
