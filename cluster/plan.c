@@ -83,6 +83,7 @@ struct cut_scan {
 	bool csv;
 	char quote, delimiter;
 	enum cut_state state;
+	uint64_t skip; /* CSV ignore_lines not passed yet: raw lines */
 	uint64_t line; /* of the byte at pos */
 };
 
@@ -125,6 +126,11 @@ static size_t scan_block(struct cut_scan *c, const char *b, size_t len,
 {
 	for (size_t i = 0; i < len; i++) {
 		char ch = b[i];
+		if (c->skip) { /* lines the reader skips unparsed */
+			c->line += ch == '\n';
+			c->skip -= ch == '\n';
+			continue;
+		}
 		bool end = c->csv ? csv_step(c, ch) : ch == '\n';
 		if (ch == '\n')
 			c->line++;
@@ -144,6 +150,7 @@ static int split_file(struct shards *sh, const struct sp_cinput *f, int fd,
 	struct cut_scan c = {.csv = o->csv,
 			     .quote = o->quote,
 			     .delimiter = o->delimiter,
+			     .skip = o->csv ? o->ignore_lines : 0,
 			     .line = 1};
 	char *buf = malloc(SCAN_BLOCK);
 	int rc = buf ? 0 : -ENOMEM;

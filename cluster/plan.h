@@ -27,6 +27,7 @@ struct sp_cplan_opts {
 	bool csv;     /* the reader's format: CSV (else JSON lines) */
 	char quote;   /* CSV quote character */
 	char delimiter; /* CSV field delimiter */
+	uint64_t ignore_lines; /* CSV lines the reader skips at the start */
 	bool compressed; /* the reader's compression is not auto/none */
 };
 

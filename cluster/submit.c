@@ -349,6 +349,9 @@ static int shape(struct plan *p, char *err, size_t errlen)
 		? v[0]
 		: ',';
 	v[0] = '\0';
+	if (spate_stage_get_config(reader, "ignore_lines", v, sizeof(v)) > 0)
+		p->cut.ignore_lines = strtoull(v, NULL, 10);
+	v[0] = '\0';
 	spate_stage_get_config(reader, "compression", v, sizeof(v));
 	p->cut.compressed = v[0] && strcmp(v, "auto") && strcmp(v, "none");
 	int rc = expand_inputs(p, reader, err, errlen);
