@@ -58,7 +58,7 @@ static int add_input(struct sp_cplan_shard *s, const struct sp_cinput *in)
  * its first block. */
 static bool splittable(int fd, const struct sp_cplan_opts *o)
 {
-	char *buf = o->compressed ? NULL : malloc(1 << 16);
+	char *buf = o->compressed || o->whole_files ? NULL : malloc(1 << 16);
 	ssize_t n = buf ? pread(fd, buf, 1 << 16, 0) : -1;
 	bool yes = n > 0 &&
 		   sp_decomp_detect(buf, (size_t)n) == SP_DECOMP_NONE &&
@@ -159,7 +159,12 @@ static int split_file(struct shards *sh, const struct sp_cinput *f, int fd,
 		uint64_t want = from + step, to = f->size;
 		/* the last range takes the rest: no sliver at the end */
 		while (want + step / 2 < f->size && pos < f->size) {
-			ssize_t n = pread(fd, buf, SCAN_BLOCK, (off_t)pos);
+			/* no further than the size the job records, should
+			 * the file grow meanwhile */
+			size_t want_n = f->size - pos < SCAN_BLOCK
+					    ? (size_t)(f->size - pos)
+					    : SCAN_BLOCK;
+			ssize_t n = pread(fd, buf, want_n, (off_t)pos);
 			if (n <= 0) {
 				rc = n < 0 ? -errno : -EIO;
 				break;

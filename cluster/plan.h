@@ -29,6 +29,7 @@ struct sp_cplan_opts {
 	char delimiter; /* CSV field delimiter */
 	uint64_t ignore_lines; /* CSV lines the reader skips at the start */
 	bool compressed; /* the reader's compression is not auto/none */
+	bool whole_files; /* never split a file (on_error: skip_file) */
 };
 
 struct sp_cplan_shard {

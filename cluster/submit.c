@@ -258,6 +258,18 @@ static bool is_other_origin(const char *type)
 	return hit && (hit[l] == ' ' || hit[l] == '\0');
 }
 
+/* A character option as the binder reads it ("tab" and "\t" are a tab). */
+static char config_char(struct spate_stage *s, const char *option, char def)
+{
+	char v[16] = "";
+
+	if (spate_stage_get_config(s, option, v, sizeof(v)) <= 0)
+		return def;
+	if (!strcmp(v, "tab") || !strcmp(v, "\\t"))
+		return '\t';
+	return v[0];
+}
+
 /* The inputs of one file_reader are local files, or objects of one
  * bucket (as the workers' file_reader reads them). */
 static int one_place(const struct plan *p, char *err, size_t errlen)
@@ -340,14 +352,12 @@ static int shape(struct plan *p, char *err, size_t errlen)
 	spate_stage_get_config(reader, "format", v, sizeof(v));
 	p->cut.csv = !strcmp(v, "csv");
 	v[0] = '\0';
-	p->cut.quote = spate_stage_get_config(reader, "quote", v, sizeof(v)) > 0
-			   ? v[0]
-			   : '"';
+	p->cut.quote = config_char(reader, "quote", '"');
+	p->cut.delimiter = config_char(reader, "delimiter", ',');
 	v[0] = '\0';
-	p->cut.delimiter =
-	    spate_stage_get_config(reader, "delimiter", v, sizeof(v)) > 0
-		? v[0]
-		: ',';
+	spate_stage_get_config(reader, "on_error", v, sizeof(v));
+	/* skip_file judges a file whole: one shard must read all of it */
+	p->cut.whole_files = !strcmp(v, "skip_file");
 	v[0] = '\0';
 	if (spate_stage_get_config(reader, "ignore_lines", v, sizeof(v)) > 0)
 		p->cut.ignore_lines = strtoull(v, NULL, 10);
@@ -551,6 +561,16 @@ int sp_csubmit(struct sp_jsq *q, const struct sp_csubmit_opts *o,
 	rc = sp_cjob_check_targets(&job, err, errlen);
 	if (rc == 0)
 		rc = job_records(q, &job, &st);
+	if (rc == 0 && (!st.done || strlen(st.done) != job.shards)) {
+		/* same files by name, size and mtime, cut otherwise: the
+		 * content changed behind an unchanged mtime */
+		snprintf(err, errlen,
+			 "job %s exists with %zu shards, but its input now "
+			 "cuts into %u: a file changed while keeping its size "
+			 "and mtime; touch it, or submit with --force",
+			 job.id, st.done ? strlen(st.done) : 0, job.shards);
+		rc = -EINVAL;
+	}
 	if (rc == 0 && !strcmp(st.state, "running"))
 		rc = queue_tasks(q, &job, &p, &st, &r->queued);
 	if (rc < 0 && !err[0])

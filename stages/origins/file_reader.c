@@ -420,6 +420,8 @@ static int check_range(struct fr_state *fr, char *err, size_t errlen)
 	    fr->s3 || cfg->stage ? "a local path, not a catalog stage or S3"
 	    : fr->nfiles != 1   ? "exactly one file"
 	    : !f->regular       ? "a regular file"
+	    : cfg->on_error == FR_SKIP_FILE
+		? "on_error continue or abort (skip_file judges whole files)"
 	    : cfg->range_start >= cfg->range_end ? "range_start < range_end"
 	    : (uint64_t)cfg->range_end > f->size
 		? "range_end within the file"

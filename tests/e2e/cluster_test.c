@@ -701,6 +701,57 @@ Test(cluster, s3_objects_as_input)
 	free(dir);
 }
 
+/* A file rewritten between submit and the worker: its ranges would start
+ * mid-record in the new content, so the shard fails, the job fails with
+ * the reason and nothing is published. */
+Test(cluster, input_changed_after_submit_fails_the_job)
+{
+	struct nats n = {0};
+	struct e2e_text t = {0};
+	char *dir = e2e_tmpdir();
+	struct e2e_result r;
+
+	nats_start(&n);
+	e2e_put_str(dir, "flow.yaml",
+		    "name: changed\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, path: 'in/*.jsonl'}\n"
+		    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
+		    "     fsync: false}\n");
+	for (int i = 0; i < 4000; i++)
+		e2e_text_printf(&t, "{\"id\":%d,\"pad\":\"xxxxxxxxxx\"}\n", i);
+	e2e_put_str(dir, "in/a.jsonl", t.p);
+	const char *submit[] = {"submit",	"flow.yaml", "--nats", n.url,
+				"--shard-size", "16K",	     NULL};
+	e2e_run_timed(&r, dir, NULL, NULL, submit, LIMIT_S);
+	cr_assert_eq(r.exit_code, 0, "%s", r.err);
+	e2e_result_free(&r);
+	e2e_text_printf(&t, "{\"id\":-1}\n");
+	e2e_put_str(dir, "in/a.jsonl", t.p); /* grown and rewritten */
+	pid_t w = start_worker(dir, n.url, 0);
+	const char *jobs[] = {"jobs", "--nats", n.url, "--json", NULL};
+	bool failed = false;
+	for (int i = 0; i < 600 && !failed; i++) {
+		e2e_sleep_ms(50);
+		e2e_run_timed(&r, dir, NULL, NULL, jobs, 30);
+		failed = strstr(r.out, "\"state\": \"failed\"") != NULL;
+		if (failed)
+			cr_assert(strstr(r.out, "changed since the job was "
+						"submitted"),
+				  "%s", r.out);
+		e2e_result_free(&r);
+	}
+	cr_assert(failed, "the job did not fail");
+	char *out = e2e_join(dir, "out");
+	cr_assert_eq(access(out, F_OK), -1, "a failed job published %s", out);
+	stop_worker(w);
+	free(out);
+	free(t.p);
+	nats_stop(&n);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
 /* A loopback TCP port free right now (for the cluster routes, which
  * must be known before the nodes start). */
 static int free_port(void)
