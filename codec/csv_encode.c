@@ -5,6 +5,8 @@
  * byte order mark, and decoding JSON-escaped strings first.  A value
  * holding a NUL byte (JSON's \u0000) is refused as a record error: CSV
  * readers, spate's own among them, stop at it or reject the line.
+ * Fields the CSV parser marked bare (SP_VALUE_CSV_BARE) that lie side by
+ * side in their input are copied from it in one piece.
  */
 #include "codec/csv.h"
 
@@ -148,6 +150,46 @@ static int put_value(const struct sp_csv_encoder *e, struct sp_buf *out,
 	return put_field(e, out, "", 0, force);
 }
 
+/* The record's input text holds s[0..n) */
+static inline bool in_raw(const struct sp_record *r, const char *s, size_t n)
+{
+	uintptr_t a = (uintptr_t)r->raw, p = (uintptr_t)s;
+
+	return r->raw && p >= a && p + n <= a + r->raw_len;
+}
+
+/*
+ * Writes field i, which is SP_VALUE_CSV_BARE, and the bare fields after it
+ * whose text follows its own in the record's input with one comma
+ * between: one copy of the input for all of them (a field-dense row
+ * written back with a column left out is two copies).  Returns the last
+ * field written, or UINT32_MAX when out of memory.
+ */
+static uint32_t put_bare_run(const struct sp_record *r,
+			     const struct sp_field *f, uint32_t nf, uint32_t i,
+			     struct sp_buf *out)
+{
+	const char *s = f[i].v.str, *end = s + f[i].v.len;
+
+	if (in_raw(r, s, f[i].v.len))
+		while (i + 1 < nf && f[i + 1].sym != SP_SYM_NONE &&
+		       (f[i + 1].v.flags & SP_VALUE_CSV_BARE) &&
+		       f[i + 1].v.str == end + 1 &&
+		       in_raw(r, f[i + 1].v.str, f[i + 1].v.len) &&
+		       *end == ',') {
+			i++;
+			end = f[i].v.str + f[i].v.len;
+		}
+	size_t n = (size_t)(end - s);
+	if (n == 0)
+		return i; /* out->data may still be NULL */
+	if (sp_buf_reserve(out, n))
+		return UINT32_MAX;
+	memcpy(out->data + out->len, s, n);
+	out->len += n;
+	return i;
+}
+
 static __thread char why_buf[256];
 
 /* The columns, when not set yet: the record's fields, each name once. */
@@ -266,16 +308,23 @@ int sp_csv_encode_record(struct sp_csv_encoder *e, const struct sp_batch *b,
 	/* a lone empty field is written "" so the line is not blank */
 	lone = e->ncols == 1;
 	if (in_order) {
-		bool first = true;
+		bool first = true,
+		     bare = !lone && e->delimiter == ',' && e->quote == '"';
 
 		for (uint32_t i = 0; i < nf; i++) {
 			if (f[i].sym == SP_SYM_NONE)
 				continue;
 			if (!first && sp_buf_putc(out, e->delimiter))
 				goto nomem;
+			first = false;
+			if (bare && (f[i].v.flags & SP_VALUE_CSV_BARE)) {
+				i = put_bare_run(r, f, nf, i, out);
+				if (i == UINT32_MAX)
+					goto nomem;
+				continue;
+			}
 			if ((err = put_value(e, out, &f[i].v, lone)))
 				goto fail;
-			first = false;
 		}
 	} else {
 		for (uint32_t k = 0; k < e->ncols; k++) {

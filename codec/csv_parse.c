@@ -4,6 +4,9 @@
  * converted to binary values, and a row with the wrong number of fields,
  * text after a closing quote, invalid UTF-8 or a value that does not
  * convert is a record error naming line, offset, column and value.
+ * Values whose text a CSV encoder would write as it is are marked
+ * SP_VALUE_CSV_BARE; a decimal in its printed form is not converted
+ * until a stage reads it.
  */
 #include "codec/csv.h"
 
@@ -75,6 +78,25 @@ static const char *const conv_what[] = {
     [SP_CSV_TIMESTAMP] = "a timestamp",
 };
 
+/* A number whose text is what an encoder would print keeps it, as a JSON
+ * number does: encoders copy it instead of formatting it.  The length of
+ * that text in s[0..n), or 0 when s is not in that form.  A decimal's
+ * trailing zeros ("12.50", "3.00") do not change its value, so its text
+ * without them may be that text ("12.5", "3.0"): a prefix of the field,
+ * no formatting needed. */
+static size_t double_text_len(const char *s, size_t n)
+{
+	size_t t = n;
+
+	if (sp_csv_double_canonical(s, n))
+		return n;
+	if (s[n - 1] != '0' || !memchr(s, '.', n))
+		return 0;
+	while (t > 2 && s[t - 1] == '0' && s[t - 2] != '.')
+		t--;
+	return sp_csv_double_canonical(s, t) ? t : 0;
+}
+
 /* Fills v from the field text s[0..n) for a column of type type;
  * str_flags: SP_VALUE_JSON_SAFE or SP_VALUE_ESCAPED for a string's text. */
 static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
@@ -92,6 +114,8 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 	}
 	if (n == 0) {
 		*v = sp_value_null();
+		v->str = s; /* where the empty cell is: a run may go on */
+		v->flags = SP_VALUE_CSV_BARE;
 		return SP_CSV_CONV_OK;
 	}
 	switch (type) {
@@ -101,6 +125,12 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 		break;
 	case SP_CSV_DOUBLE:
 		*v = sp_value_double(0);
+		/* text in the printed form is a valid, finite double: its
+		 * value is read when a stage asks for it, not here */
+		if ((tl = double_text_len(s, n))) {
+			n = tl;
+			goto as_text;
+		}
 		ce = sp_csv_conv_double(s, n, &b->arena, &v->d);
 		break;
 	case SP_CSV_BOOL:
@@ -116,32 +146,39 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 				return SP_CSV_CONV_BAD;
 		}
 		*v = sp_value_string(s, (uint32_t)tl);
-		v->flags |= SP_VALUE_JSON_SAFE; /* digits, '-', ':', 'T', 'Z' */
+		/* digits, '-', ':', '.', 'T', 'Z' */
+		v->flags |= SP_VALUE_JSON_SAFE | SP_VALUE_CSV_BARE;
 		return SP_CSV_CONV_OK;
 	default:
 		return SP_CSV_CONV_BAD;
 	}
-	/* a number whose text is what an encoder would print keeps it, as a
-	 * JSON number does: encoders copy it instead of formatting it.  A
-	 * decimal's trailing zeros ("12.50", "3.00") do not change its
-	 * value, so its text without them may be that text ("12.5", "3.0"):
-	 * a prefix of the field, no formatting needed */
-	if (ce == SP_CSV_CONV_OK && type == SP_CSV_DOUBLE &&
-	    !sp_csv_double_canonical(s, n) && memchr(s, '.', n)) {
-		size_t t = n;
-		while (t > 2 && s[t - 1] == '0' && s[t - 2] != '.')
-			t--;
-		if (t < n && sp_csv_double_canonical(s, t))
-			n = t;
-	}
-	if (ce == SP_CSV_CONV_OK &&
-	    (type == SP_CSV_INT ? sp_csv_int_canonical(s, n)
-				: sp_csv_double_canonical(s, n))) {
-		v->flags = SP_VALUE_TEXT;
-		v->len = (uint32_t)n;
-		v->str = s;
-	}
+	if (ce == SP_CSV_CONV_OK && type == SP_CSV_INT &&
+	    sp_csv_int_canonical(s, n))
+		goto as_text;
 	return ce;
+as_text: /* digits, '-' and '.' */
+	v->flags = SP_VALUE_TEXT | SP_VALUE_CSV_BARE;
+	v->len = (uint32_t)n;
+	v->str = s;
+	return SP_CSV_CONV_OK;
+}
+
+/* An unquoted string field that a CSV encoder of the ',' '"' dialect
+ * writes as it is: read by a parser of that dialect (so it holds no
+ * comma), without a byte JSON escapes (so no quote or line end), and
+ * without what that encoder quotes besides: edge blanks, a leading byte
+ * order mark. */
+static bool bare_string(const struct tok *t, const struct tok_field *f,
+			const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (t->d != ',' || t->q != '"' || f->quoted || !f->plain)
+		return false;
+	if (n == 0)
+		return true;
+	return u[0] != ' ' && u[n - 1] != ' ' &&
+	       !(n >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf);
 }
 
 static size_t shown_len(const char *s, size_t n)
@@ -291,6 +328,8 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 			fld->reserved = 0;
 			enum sp_csv_conv ce =
 			    field_value(b, type, s, n, str_flags, &fld->v);
+			if (type == SP_CSV_STRING && bare_string(&t, &f, s, n))
+				fld->v.flags |= SP_VALUE_CSV_BARE;
 			if (ce != SP_CSV_CONV_OK && !re.kind) {
 				re.kind = REC_CONV;
 				re.field = nf;

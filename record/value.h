@@ -32,6 +32,10 @@ enum sp_type {
 /* string bytes need no JSON escaping (read from JSON without escapes):
  * an encoder copies them as they are */
 #define SP_VALUE_JSON_SAFE 0x04
+/* a CSV encoder with delimiter ',' and quote '"' writes str/len as they
+ * are (no quoting; empty for a null): set by the CSV parser on text it
+ * checked, so that the encoder copies runs of such fields whole */
+#define SP_VALUE_CSV_BARE 0x08
 
 struct sp_value {
 	uint8_t type;  /* enum sp_type */

@@ -10,7 +10,9 @@
  * kept JSON-escaped decodes; a typed number kept as its text
  * (SP_VALUE_TEXT) is exactly what spate prints for its value; a record
  * encodes to the same line whether its fields follow the columns in
- * order (the encoder's walk) or not (its lookup by name).
+ * order (the encoder's walk) or not (its lookup by name), and with or
+ * without the copies of bare runs (SP_VALUE_CSV_BARE), whole and with
+ * each field in turn removed.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -153,6 +155,76 @@ static void same_line_out_of_order(const struct sp_csv_encoder *e,
 	sp_batch_destroy(b2);
 }
 
+/* Record r of b encoded with columns cols[0..n), its field skip (if any)
+ * removed and its SP_VALUE_CSV_BARE flags cleared or kept: with them the
+ * encoder copies runs of the input, without them it writes each value. */
+static void encode_variant(const struct sp_batch *b, uint32_t r, char d,
+			   char q, const uint32_t *cols, uint32_t n,
+			   uint32_t skip, bool bare, struct sp_buf *out)
+{
+	const struct sp_field *f = sp_record_fields(b, r);
+	uint32_t nf = b->recs[r].nfields;
+	struct sp_csv_encoder e;
+	struct sp_batch *b2 = sp_batch_create(b->symtab);
+
+	if (!b2 || !sp_batch_record_begin(b2))
+		abort();
+	b2->recs[0].raw = b->recs[r].raw;
+	b2->recs[0].raw_len = b->recs[r].raw_len;
+	for (uint32_t i = 0; i < nf; i++) {
+		struct sp_field *g = sp_batch_field_add(b2);
+		if (!g)
+			abort();
+		*g = f[i];
+		if (i == skip)
+			g->sym = SP_SYM_NONE;
+		if (!bare)
+			g->v.flags &= (uint8_t)~SP_VALUE_CSV_BARE;
+	}
+	sp_csv_encoder_init(&e, d, q, false);
+	e.cols = malloc((n ? n : 1) * sizeof(*e.cols));
+	if (!e.cols)
+		abort();
+	memcpy(e.cols, cols, n * sizeof(*e.cols));
+	e.ncols = n;
+	if (sp_csv_encode_record(&e, b2, 0, out, NULL) < 0)
+		out->len = 0;
+	sp_csv_encoder_fini(&e);
+	sp_batch_destroy(b2);
+}
+
+/* The encoder's copies of bare runs write what it writes value by value:
+ * the whole record, and the record with each field in turn removed. */
+static void same_line_without_bare_runs(const struct sp_batch *b, uint32_t r,
+					char d, char q)
+{
+	const struct sp_field *f = sp_record_fields(b, r);
+	uint32_t nf = b->recs[r].nfields, cols[64];
+	struct sp_buf x, y;
+
+	if (nf < 2 || nf > 64)
+		return;
+	for (uint32_t i = 0; i < nf; i++)
+		for (uint32_t k = 0; k < i; k++)
+			if (f[i].sym == f[k].sym)
+				return;
+	sp_buf_init(&x);
+	sp_buf_init(&y);
+	for (uint32_t skip = 0; skip <= nf; skip++) {
+		uint32_t n = 0;
+		for (uint32_t i = 0; i < nf; i++)
+			if (i != skip)
+				cols[n++] = f[i].sym;
+		x.len = y.len = 0;
+		encode_variant(b, r, d, q, cols, n, skip, true, &x);
+		encode_variant(b, r, d, q, cols, n, skip, false, &y);
+		if (x.len != y.len || (x.len && memcmp(x.data, y.data, x.len)))
+			abort();
+	}
+	sp_buf_fini(&x);
+	sp_buf_fini(&y);
+}
+
 static void round_trip(const struct sp_batch *b, char d, char q,
 		       struct sp_symtab *st)
 {
@@ -176,6 +248,9 @@ static void round_trip(const struct sp_batch *b, char d, char q,
 		if (sp_csv_encode_record(&e, b, r, &out, &why))
 			goto done_enc; /* records of differing widths */
 		same_line_out_of_order(&e, b, r, out.data + at, out.len - at);
+		same_line_without_bare_runs(b, r, d, q);
+		if (d != ',' || q != '"')
+			same_line_without_bare_runs(b, r, ',', '"');
 	}
 	if (!e.ncols || sp_csv_parser_init(&p, &o, st))
 		goto done_enc;

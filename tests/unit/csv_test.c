@@ -91,6 +91,17 @@ static double dval(uint32_t rec, uint32_t i)
 	return x;
 }
 
+/* true when a CSV field of the ',' '"' dialect holds s without quotes */
+static bool csv_bare(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n && (s[0] == ' ' || s[n - 1] == ' ' ||
+		  !strncmp(s, "\xef\xbb\xbf", 3)))
+		return false;
+	return !strpbrk(s, ",\"\r\n\t");
+}
+
 /* true when JSON can hold s between quotes as it is */
 static bool json_safe(const char *s)
 {
@@ -113,9 +124,14 @@ static void expect_str(uint32_t rec, uint32_t i, const char *name,
 
 	/* JSON-safe may be claimed only for text that needs no escaping;
 	 * escaped text (doubled quotes kept as \") is compared decoded */
-	cr_assert_eq(v->flags & ~(SP_VALUE_JSON_SAFE | SP_VALUE_ESCAPED), 0);
+	cr_assert_eq(v->flags & ~(SP_VALUE_JSON_SAFE | SP_VALUE_ESCAPED |
+				  SP_VALUE_CSV_BARE),
+		     0);
 	if (v->flags & SP_VALUE_JSON_SAFE)
 		cr_assert(json_safe(want), "rec %u field %u marked JSON-safe",
+			  rec, i);
+	if (v->flags & SP_VALUE_CSV_BARE)
+		cr_assert(csv_bare(want), "rec %u field %u marked CSV-bare",
 			  rec, i);
 	cr_assert_eq(sp_value_string_bytes(v, &b->arena, &s, &len), 0);
 	cr_assert_eq(len, strlen(want), "rec %u field %u: '%.*s'", rec, i,
@@ -235,7 +251,7 @@ Test(csv, fields_are_marked_json_safe_or_kept_escaped)
 		const char *text;
 		uint8_t flags;
 	} want[] = {
-	    {0, 0, "plain", SP_VALUE_JSON_SAFE},
+	    {0, 0, "plain", SP_VALUE_JSON_SAFE | SP_VALUE_CSV_BARE},
 	    {0, 1, "quoted, with comma", SP_VALUE_JSON_SAFE},
 	    {0, 2, "say \\\"hi\\\"", SP_VALUE_ESCAPED},
 	    {0, 3, "back\\slash", 0},
@@ -243,12 +259,13 @@ Test(csv, fields_are_marked_json_safe_or_kept_escaped)
 	    {1, 1, "two\nlines", 0},
 	    {1, 2, "tab\there", 0},
 	    {1, 3, "", SP_VALUE_JSON_SAFE},
-	    {2, 0, "2024-06-05T02:58:49Z", SP_VALUE_JSON_SAFE},
-	    {2, 1, "", SP_VALUE_JSON_SAFE},
+	    {2, 0, "2024-06-05T02:58:49Z",
+	     SP_VALUE_JSON_SAFE | SP_VALUE_CSV_BARE},
+	    {2, 1, "", SP_VALUE_JSON_SAFE | SP_VALUE_CSV_BARE},
 	    {2, 2, "\\\"\\\"", SP_VALUE_ESCAPED},
 	    {2, 3, "a\"\tb", 0},
 	    {3, 0, "\\\"x\\\"", SP_VALUE_ESCAPED},
-	    {3, 3, "last", SP_VALUE_JSON_SAFE},
+	    {3, 3, "last", SP_VALUE_JSON_SAFE | SP_VALUE_CSV_BARE},
 	};
 
 	o.schema = schema;
@@ -443,7 +460,7 @@ Test(csv, schema_without_header)
 	cr_assert_eq(val(0, 0)->type, SP_INT);
 	cr_assert_eq(ival(0, 0), 42);
 	/* the text as it would be printed: kept, pointing into the input */
-	cr_assert_eq(val(0, 0)->flags, SP_VALUE_TEXT);
+	cr_assert_eq(val(0, 0)->flags, SP_VALUE_TEXT | SP_VALUE_CSV_BARE);
 	cr_assert_str_eq(name_of(0, 1), "price");
 	cr_assert_eq(val(0, 1)->type, SP_DOUBLE);
 	cr_assert_eq(dval(0, 1), -1.25);
@@ -1454,4 +1471,64 @@ Test(csv, kept_double_text_is_what_format_double_prints)
 	}
 	cr_assert_gt(kept, n / 8);
 	sp_buf_fini(&text);
+}
+
+/* Rows written back with a column removed: fields the parser marked bare
+ * (SP_VALUE_CSV_BARE) are copied from the input in runs, the rest written
+ * value by value; the lines are what the encoder writes without the runs:
+ * quotes only where needed, trimmed decimals, UTC timestamps, nulls empty. */
+Test(csv, bare_runs_write_what_the_encoder_writes)
+{
+	static const struct sp_csv_column schema[] = {
+	    {"id", SP_CSV_INT},		 {"name", SP_CSV_STRING},
+	    {"cost", SP_CSV_DOUBLE},	 {"ts", SP_CSV_TIMESTAMP},
+	    {"note", SP_CSV_STRING},	 {"site", SP_CSV_STRING},
+	};
+	static const char *const want[] = {
+	    "1,alpha,12.5,2024-01-02T03:04:05Z,\"Depot, North\"\n",
+	    "2,\" lead\",3.0,2024-01-02T03:04:05Z,x\n",
+	    "-7,quoted,,2024-01-02T02:04:05Z,y\n",
+	    "8,,1.25,2024-01-02T03:04:05Z,\"a \"\"b\"\"\"\n",
+	};
+	const char *text =
+	    "id,name,cost,ts,note,site\n"
+	    "1,alpha,12.50,2024-01-02T03:04:05Z,plain text,\"Depot, North\"\n"
+	    "2, lead,3.0,2024-01-02 03:04:05,,x\n"
+	    "-7,\"quoted\",,2024-01-02T03:04:05+01:00,tail ,y\n"
+	    "8,,1.25,2024-01-02T03:04:05Z,n,\"a \"\"b\"\"\"\n";
+	struct sp_csv_options o = opts(',', true);
+	struct sp_csv_encoder e;
+	struct sp_buf out;
+	uint32_t note = sp_symtab_intern(st, "note", 4);
+
+	o.schema = schema;
+	o.nschema = 6;
+	cr_assert_eq(parse_str(&o, text), 4);
+	cr_assert_eq(b->nerrors, 0);
+	/* what the parser may mark: unquoted plain strings, kept number
+	 * text, timestamps, empty cells; never quoted or blank-edged text */
+	cr_assert(val(0, 1)->flags & SP_VALUE_CSV_BARE);
+	cr_assert(val(0, 2)->flags & SP_VALUE_CSV_BARE); /* "12.5" */
+	cr_assert_not(val(0, 5)->flags & SP_VALUE_CSV_BARE);
+	cr_assert_not(val(1, 1)->flags & SP_VALUE_CSV_BARE);
+	cr_assert_not(val(2, 1)->flags & SP_VALUE_CSV_BARE);
+	cr_assert(val(2, 2)->flags & SP_VALUE_CSV_BARE); /* null */
+	cr_assert_not(val(2, 4)->flags & SP_VALUE_CSV_BARE);
+	for (uint32_t r = 0; r < 4; r++)
+		sp_record_fields(b, r)[4].sym = SP_SYM_NONE;
+	sp_buf_init(&out);
+	sp_csv_encoder_init(&e, ',', '"', false);
+	for (uint32_t r = 0; r < 4; r++) {
+		out.len = 0;
+		cr_assert_eq(sp_csv_encode_record(&e, b, r, &out, NULL), 0);
+		cr_assert_eq(out.len, strlen(want[r]), "row %u: %.*s", r,
+			     (int)out.len, out.data);
+		cr_assert_eq(memcmp(out.data, want[r], out.len), 0,
+			     "row %u: %.*s", r, (int)out.len, out.data);
+	}
+	cr_assert_eq(e.ncols, 5);
+	for (uint32_t k = 0; k < e.ncols; k++)
+		cr_assert_neq(e.cols[k], note);
+	sp_csv_encoder_fini(&e);
+	sp_buf_fini(&out);
 }
