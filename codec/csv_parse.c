@@ -168,12 +168,12 @@ as_text: /* digits, '-' and '.' */
  * comma), without a byte JSON escapes (so no quote or line end), and
  * without what that encoder quotes besides: edge blanks, a leading byte
  * order mark. */
-static bool bare_string(const struct tok *t, const struct tok_field *f,
+static bool bare_string(bool bare_dialect, const struct tok_field *f,
 			const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 
-	if (t->d != ',' || t->q != '"' || f->quoted || !f->plain)
+	if (!bare_dialect || f->quoted || !f->plain)
 		return false;
 	if (n == 0)
 		return true;
@@ -248,6 +248,10 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 	const uint32_t ncols = p->ncols;
 	uint64_t line = first_line;
 	int added = 0;
+	/* whether plain fields can be marked SP_VALUE_CSV_BARE: once per
+	 * chunk, not per field */
+	const bool bare_dialect =
+	    p->opt.delimiter == ',' && p->opt.quote == '"';
 
 	tok_init(&t, buf, len, 0, p->opt.delimiter, p->opt.quote);
 	while (t.pos < len) {
@@ -328,7 +332,8 @@ int sp_csv_parse(const struct sp_csv_parser *p, const char *buf, size_t len,
 			fld->reserved = 0;
 			enum sp_csv_conv ce =
 			    field_value(b, type, s, n, str_flags, &fld->v);
-			if (type == SP_CSV_STRING && bare_string(&t, &f, s, n))
+			if (type == SP_CSV_STRING &&
+			    bare_string(bare_dialect, &f, s, n))
 				fld->v.flags |= SP_VALUE_CSV_BARE;
 			if (ce != SP_CSV_CONV_OK && !re.kind) {
 				re.kind = REC_CONV;
