@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
+#include "cluster/nats_api.h"
 
 #include "core/log.h"
 
@@ -75,7 +75,12 @@ static int connect_servers(struct sp_jsq *q, const char *urls, const char *name,
 	char *copy = strdup(urls), *save = NULL;
 	const char *list[MAX_SERVERS];
 	int n = 0;
+	int rc = sp_nats_load(err, errlen);
 
+	if (rc) {
+		free(copy);
+		return rc;
+	}
 	if (!copy)
 		return -ENOMEM;
 	for (char *t = strtok_r(copy, ",", &save); t && n < MAX_SERVERS;
@@ -398,7 +403,7 @@ void sp_jsq_msg_free(struct sp_jsq_msg *m)
 /* ---- key-value ---------------------------------------------------------- */
 
 static const char *const bucket_name[] = {SP_JSQ_BUCKET_JOBS,
-					   SP_JSQ_BUCKET_HISTORY};
+					  SP_JSQ_BUCKET_HISTORY};
 
 /* A key's last value read from the bucket's stream leader, not by a
  * direct get: with replicas a direct get may be answered by a follower

@@ -1,7 +1,7 @@
 /*
  * The NATS JetStream side of cluster mode, in spate's terms: a durable
  * work queue of shard tasks and two key-value buckets (jobs, load
- * history).  Only cluster/jsq.c includes nats.h.
+ * history).  Only cluster/jsq.c uses NATS (through cluster/nats_api.h).
  *
  * A struct sp_jsq is one connection; its calls may be made from several
  * threads at once (the client library locks), except that a struct

@@ -26,3 +26,29 @@ endif()
 if(SPATE_TESTS)
 	pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion>=2.4)
 endif()
+
+# The clients of S3, PostgreSQL, MariaDB and NATS are not linked: spate
+# loads each when a flow first uses it (core/dynlib.h), so a run that
+# needs none of them does not load their forty-odd libraries.  Their
+# headers are used as they are; the build records the name (SONAME)
+# that the loader asks for, read from the library pkg-config found.
+add_library(spate_client_headers INTERFACE)
+foreach(pkg CURL PQ MARIADB NATS)
+	target_include_directories(spate_client_headers INTERFACE ${${pkg}_INCLUDE_DIRS})
+	target_compile_options(spate_client_headers INTERFACE ${${pkg}_CFLAGS_OTHER})
+	set(soname "")
+	foreach(lib ${${pkg}_LINK_LIBRARIES})
+		if(soname STREQUAL "" AND lib MATCHES "\\.so")
+			execute_process(COMMAND ${CMAKE_OBJDUMP} -p ${lib}
+				OUTPUT_VARIABLE dump ERROR_QUIET)
+			if(dump MATCHES "SONAME +([^ \n]+)")
+				set(soname ${CMAKE_MATCH_1})
+			endif()
+		endif()
+	endforeach()
+	if(soname STREQUAL "")
+		message(FATAL_ERROR "cannot read the SONAME of ${pkg} (${${pkg}_LINK_LIBRARIES})")
+	endif()
+	message(STATUS "${pkg} is loaded on first use as ${soname}")
+	target_compile_definitions(spate_client_headers INTERFACE SPATE_SONAME_${pkg}="${soname}")
+endforeach()

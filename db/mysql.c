@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <mysql.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "db/mysql.h"
+#include "db/mysql_api.h"
 
 struct sp_my {
 	MYSQL *conn;
@@ -45,11 +45,15 @@ int sp_my_connect(const struct sp_my_params *p, struct sp_my **out, char *err,
 	const char *password = NULL;
 	unsigned one = 1;
 	struct sp_my *my;
+	int rc = sp_mysql_load(err, errlen);
 
+	if (rc)
+		return rc;
 	if (p->password_env && p->password_env[0]) {
 		password = getenv(p->password_env);
 		if (!password) {
-			snprintf(err, errlen, "option 'password_env': the "
+			snprintf(err, errlen,
+				 "option 'password_env': the "
 				 "environment has no variable %s",
 				 p->password_env);
 			return -EINVAL;
@@ -123,8 +127,7 @@ int sp_my_value(struct sp_my *my, const char *sql, char **out, char *err,
 }
 
 /* 'text' as an SQL string literal */
-static int literal(struct sp_my *my, struct sp_buf *b, const char *s,
-		   size_t n)
+static int literal(struct sp_my *my, struct sp_buf *b, const char *s, size_t n)
 {
 	if (sp_buf_reserve(b, 2 * n + 3))
 		return -ENOMEM;
@@ -140,24 +143,24 @@ static const struct {
 	enum sp_dbcol_kind kind;
 	int64_t min, max;
 } my_types[] = {
-	{"tinyint", SP_DBCOL_INT, -128, 127},
-	{"smallint", SP_DBCOL_INT, -32768, 32767},
-	{"mediumint", SP_DBCOL_INT, -8388608, 8388607},
-	{"int", SP_DBCOL_INT, INT32_MIN, INT32_MAX},
-	{"bigint", SP_DBCOL_INT, INT64_MIN, INT64_MAX},
-	{"float", SP_DBCOL_FLOAT, 0, 0},
-	{"double", SP_DBCOL_FLOAT, 0, 0},
-	{"decimal", SP_DBCOL_NUMERIC, 0, 0},
-	{"char", SP_DBCOL_TEXT, 0, 0},
-	{"varchar", SP_DBCOL_TEXT, 0, 0},
-	{"tinytext", SP_DBCOL_TEXT, 0, 0},
-	{"text", SP_DBCOL_TEXT, 0, 0},
-	{"mediumtext", SP_DBCOL_TEXT, 0, 0},
-	{"longtext", SP_DBCOL_TEXT, 0, 0},
-	{"json", SP_DBCOL_JSON, 0, 0},
-	{"date", SP_DBCOL_DATE, 0, 0},
-	{"datetime", SP_DBCOL_TIMESTAMP, 0, 0},
-	{"timestamp", SP_DBCOL_TIMESTAMP, 0, 0},
+    {"tinyint", SP_DBCOL_INT, -128, 127},
+    {"smallint", SP_DBCOL_INT, -32768, 32767},
+    {"mediumint", SP_DBCOL_INT, -8388608, 8388607},
+    {"int", SP_DBCOL_INT, INT32_MIN, INT32_MAX},
+    {"bigint", SP_DBCOL_INT, INT64_MIN, INT64_MAX},
+    {"float", SP_DBCOL_FLOAT, 0, 0},
+    {"double", SP_DBCOL_FLOAT, 0, 0},
+    {"decimal", SP_DBCOL_NUMERIC, 0, 0},
+    {"char", SP_DBCOL_TEXT, 0, 0},
+    {"varchar", SP_DBCOL_TEXT, 0, 0},
+    {"tinytext", SP_DBCOL_TEXT, 0, 0},
+    {"text", SP_DBCOL_TEXT, 0, 0},
+    {"mediumtext", SP_DBCOL_TEXT, 0, 0},
+    {"longtext", SP_DBCOL_TEXT, 0, 0},
+    {"json", SP_DBCOL_JSON, 0, 0},
+    {"date", SP_DBCOL_DATE, 0, 0},
+    {"datetime", SP_DBCOL_TIMESTAMP, 0, 0},
+    {"timestamp", SP_DBCOL_TIMESTAMP, 0, 0},
 };
 
 /* row: name, column_type, data_type, is_nullable, char max, octet max,
@@ -212,9 +215,9 @@ static void mark_json(struct sp_my *my, struct sp_dbcols *cols,
 	snprintf(sql, sizeof(sql),
 		 "SELECT CONSTRAINT_NAME FROM information_schema."
 		 "CHECK_CONSTRAINTS WHERE %s AND CHECK_CLAUSE LIKE "
-		 "'json_valid(%%'", where);
-	if (mysql_query(my->conn, sql) ||
-	    !(res = mysql_store_result(my->conn)))
+		 "'json_valid(%%'",
+		 where);
+	if (mysql_query(my->conn, sql) || !(res = mysql_store_result(my->conn)))
 		return;
 	while ((row = mysql_fetch_row(res)))
 		for (uint32_t i = 0; row[0] && i < cols->n; i++)
@@ -293,8 +296,10 @@ int sp_my_columns(struct sp_my *my, const char *table, char **qualified,
 		return rc;
 	}
 	if (!cols->n) {
-		snprintf(err, errlen, "table %s does not exist (or has no "
-			 "columns)", table);
+		snprintf(err, errlen,
+			 "table %s does not exist (or has no "
+			 "columns)",
+			 table);
 		return -ENOENT;
 	}
 	mark_json(my, cols, where);
@@ -418,10 +423,11 @@ static void first_warning(struct sp_my *my, char *err, size_t errlen)
 		return;
 	}
 	row = mysql_fetch_row(res);
-	snprintf(err, errlen, "LOAD DATA: the server changed values (%u "
-		 "warning%s), first: %s %s: %s", n, n == 1 ? "" : "s",
-		 row && row[0] ? row[0] : "", row && row[1] ? row[1] : "",
-		 row && row[2] ? row[2] : "");
+	snprintf(err, errlen,
+		 "LOAD DATA: the server changed values (%u "
+		 "warning%s), first: %s %s: %s",
+		 n, n == 1 ? "" : "s", row && row[0] ? row[0] : "",
+		 row && row[1] ? row[1] : "", row && row[2] ? row[2] : "");
 	mysql_free_result(res);
 }
 
@@ -454,8 +460,8 @@ int sp_my_load_end(struct sp_my *my, bool abort, uint64_t *rows, char *err,
 	return 0;
 }
 
-int sp_my_insert(struct sp_my *my, const char *sql, size_t len,
-		 uint64_t *rows, char *err, size_t errlen)
+int sp_my_insert(struct sp_my *my, const char *sql, size_t len, uint64_t *rows,
+		 char *err, size_t errlen)
 {
 	if (mysql_real_query(my->conn, sql, (unsigned long)len)) {
 		set_err(my, err, errlen, "INSERT");
@@ -545,8 +551,8 @@ int sp_my_ledger_record(struct sp_my *my, const char *flow, const char *stage,
 	if (!sp_buf_append(&b, record_sql, strlen(record_sql)) &&
 	    !literal(my, &b, flow, strlen(flow)) && !sp_buf_putc(&b, ',') &&
 	    !literal(my, &b, stage, strlen(stage)) && !sp_buf_putc(&b, ',') &&
-	    !literal(my, &b, run_id, strlen(run_id)) &&
-	    !sp_buf_putc(&b, ',') && !literal(my, &b, target, strlen(target)) &&
+	    !literal(my, &b, run_id, strlen(run_id)) && !sp_buf_putc(&b, ',') &&
+	    !literal(my, &b, target, strlen(target)) &&
 	    !sp_buf_append(&b, tail, strlen(tail) + 1)) {
 		rc = 0;
 		if (mysql_query(my->conn, b.data)) {

@@ -5,20 +5,19 @@
  * spate sees a PGconn.
  */
 #include <errno.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/pg.h"
+#include "db/pq_api.h"
 
 struct sp_pg {
 	PGconn *conn;
 };
 
 /* libpq's message without its trailing newline */
-static void set_err(char *err, size_t errlen, const char *what,
-		    const char *msg)
+static void set_err(char *err, size_t errlen, const char *what, const char *msg)
 {
 	size_t n = strlen(msg);
 
@@ -41,7 +40,8 @@ static int refuse_password(const char *conninfo, char *err, size_t errlen)
 	}
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 		if (!strcmp(o->keyword, "password") && o->val && o->val[0]) {
-			snprintf(err, errlen, "option 'conninfo' holds a "
+			snprintf(err, errlen,
+				 "option 'conninfo' holds a "
 				 "password; give it in PGPASSWORD, ~/.pgpass "
 				 "or the variable named by password_env");
 			rc = -EINVAL;
@@ -62,15 +62,18 @@ int sp_pg_connect(const char *conninfo, const char *password_env,
 			       "fallback_application_name", NULL, NULL};
 	const char *vals[5] = {conninfo, "UTF8", "spate", NULL, NULL};
 	struct sp_pg *pg;
-	int rc = refuse_password(conninfo, err, errlen);
+	int rc = sp_pq_load(err, errlen);
 
+	if (rc == 0)
+		rc = refuse_password(conninfo, err, errlen);
 	if (rc)
 		return rc;
 	if (password_env && password_env[0]) {
 		vals[3] = getenv(password_env);
 		keys[3] = "password";
 		if (!vals[3]) {
-			snprintf(err, errlen, "option 'password_env': the "
+			snprintf(err, errlen,
+				 "option 'password_env': the "
 				 "environment has no variable %s",
 				 password_env);
 			return -EINVAL;
@@ -115,21 +118,21 @@ static PGresult *expect(struct sp_pg *pg, PGresult *res, ExecStatusType want,
 
 int sp_pg_exec(struct sp_pg *pg, const char *sql, char *err, size_t errlen)
 {
-	PGresult *res = expect(pg, PQexec(pg->conn, sql), PGRES_COMMAND_OK,
-			       sql, err, errlen);
+	PGresult *res = expect(pg, PQexec(pg->conn, sql), PGRES_COMMAND_OK, sql,
+			       err, errlen);
 
 	PQclear(res);
 	return res ? 0 : -EIO;
 }
 
 static const char *const column_sql =
-	"SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
-	"t.typname, a.atttypmod, a.attnotnull, "
-	"a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', "
-	"$1::regclass::text "
-	"FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-	"WHERE a.attrelid = $1::regclass AND a.attnum > 0 "
-	"AND NOT a.attisdropped ORDER BY a.attnum";
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+    "t.typname, a.atttypmod, a.attnotnull, "
+    "a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', "
+    "$1::regclass::text "
+    "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+    "WHERE a.attrelid = $1::regclass AND a.attnum > 0 "
+    "AND NOT a.attisdropped ORDER BY a.attnum";
 
 static enum sp_dbcol_kind kind_of(const char *t)
 {
@@ -137,15 +140,22 @@ static enum sp_dbcol_kind kind_of(const char *t)
 		const char *name;
 		enum sp_dbcol_kind kind;
 	} map[] = {
-		{"bool", SP_DBCOL_BOOL},	{"int2", SP_DBCOL_INT},
-		{"int4", SP_DBCOL_INT},		{"int8", SP_DBCOL_INT},
-		{"float4", SP_DBCOL_FLOAT},	{"float8", SP_DBCOL_FLOAT},
-		{"numeric", SP_DBCOL_NUMERIC},	{"text", SP_DBCOL_TEXT},
-		{"varchar", SP_DBCOL_TEXT},	{"bpchar", SP_DBCOL_TEXT},
-		{"json", SP_DBCOL_JSON},	{"jsonb", SP_DBCOL_JSON},
-		{"date", SP_DBCOL_DATE},	{"timestamp", SP_DBCOL_TIMESTAMP},
-		{"timestamptz", SP_DBCOL_TIMESTAMP},
-		{"uuid", SP_DBCOL_UUID},
+	    {"bool", SP_DBCOL_BOOL},
+	    {"int2", SP_DBCOL_INT},
+	    {"int4", SP_DBCOL_INT},
+	    {"int8", SP_DBCOL_INT},
+	    {"float4", SP_DBCOL_FLOAT},
+	    {"float8", SP_DBCOL_FLOAT},
+	    {"numeric", SP_DBCOL_NUMERIC},
+	    {"text", SP_DBCOL_TEXT},
+	    {"varchar", SP_DBCOL_TEXT},
+	    {"bpchar", SP_DBCOL_TEXT},
+	    {"json", SP_DBCOL_JSON},
+	    {"jsonb", SP_DBCOL_JSON},
+	    {"date", SP_DBCOL_DATE},
+	    {"timestamp", SP_DBCOL_TIMESTAMP},
+	    {"timestamptz", SP_DBCOL_TIMESTAMP},
+	    {"uuid", SP_DBCOL_UUID},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -177,8 +187,8 @@ int sp_pg_columns(struct sp_pg *pg, const char *table, char **qualified,
 		  struct sp_dbcols *cols, char *err, size_t errlen)
 {
 	const char *params[1] = {table};
-	PGresult *res = PQexecParams(pg->conn, column_sql, 1, NULL, params,
-				     NULL, NULL, 0);
+	PGresult *res =
+	    PQexecParams(pg->conn, column_sql, 1, NULL, params, NULL, NULL, 0);
 	char what[300];
 
 	snprintf(what, sizeof(what), "table %s", table);
@@ -211,8 +221,8 @@ int sp_pg_columns(struct sp_pg *pg, const char *table, char **qualified,
 int sp_pg_copy_in_begin(struct sp_pg *pg, const char *sql, char *err,
 			size_t errlen)
 {
-	PGresult *res = expect(pg, PQexec(pg->conn, sql), PGRES_COPY_IN, sql,
-			       err, errlen);
+	PGresult *res =
+	    expect(pg, PQexec(pg->conn, sql), PGRES_COPY_IN, sql, err, errlen);
 
 	PQclear(res);
 	return res ? 0 : -EIO;
@@ -308,10 +318,11 @@ int sp_pg_type_categories(struct sp_pg *pg, uint32_t n, const uint32_t *types,
 		PGresult *res;
 
 		snprintf(oid, sizeof(oid), "%u", types[i]);
-		res = PQexecParams(pg->conn,
-				   "SELECT typcategory FROM pg_type WHERE oid = "
-				   "$1::oid",
-				   1, NULL, params, NULL, NULL, 0);
+		res =
+		    PQexecParams(pg->conn,
+				 "SELECT typcategory FROM pg_type WHERE oid = "
+				 "$1::oid",
+				 1, NULL, params, NULL, NULL, 0);
 		res = expect(pg, res, PGRES_TUPLES_OK, "pg_type", err, errlen);
 		if (!res)
 			return -EIO;
@@ -331,8 +342,7 @@ int sp_pg_copy_out_begin(struct sp_pg *pg, const char *sql, char *err,
 	return res ? 0 : -EIO;
 }
 
-int sp_pg_copy_out_row(struct sp_pg *pg, char **row, char *err,
-		       size_t errlen)
+int sp_pg_copy_out_row(struct sp_pg *pg, char **row, char *err, size_t errlen)
 {
 	int n = PQgetCopyData(pg->conn, row, 0);
 	PGresult *res;
@@ -346,7 +356,8 @@ int sp_pg_copy_out_row(struct sp_pg *pg, char **row, char *err,
 	}
 	while ((res = PQgetResult(pg->conn))) {
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && !rc) {
-			set_err(err, errlen, "query", PQresultErrorMessage(res));
+			set_err(err, errlen, "query",
+				PQresultErrorMessage(res));
 			rc = -EIO;
 		}
 		PQclear(res);
@@ -378,10 +389,10 @@ int sp_pg_ledger_find(struct sp_pg *pg, const char *flow, const char *stage,
 {
 	const char *params[3] = {flow, stage, run_id};
 	PGresult *res = PQexecParams(
-		pg->conn,
-		"SELECT records FROM spate_loads WHERE flow = $1 AND stage = $2 "
-		"AND run_id = $3",
-		3, NULL, params, NULL, NULL, 0);
+	    pg->conn,
+	    "SELECT records FROM spate_loads WHERE flow = $1 AND stage = $2 "
+	    "AND run_id = $3",
+	    3, NULL, params, NULL, NULL, 0);
 
 	res = expect(pg, res, PGRES_TUPLES_OK, "spate_loads", err, errlen);
 	if (!res)
@@ -404,15 +415,15 @@ int sp_pg_ledger_record(struct sp_pg *pg, const char *flow, const char *stage,
 
 	snprintf(nrows, sizeof(nrows), "%llu", (unsigned long long)rows);
 	res = PQexecParams(
-		pg->conn,
-		force ? "INSERT INTO spate_loads (flow, stage, run_id, target, "
-			"records) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (flow, "
-			"stage, run_id) DO UPDATE SET records = EXCLUDED.records, "
-			"target = EXCLUDED.target, loads = spate_loads.loads + "
-			"1, loaded_at = now()"
-		      : "INSERT INTO spate_loads (flow, stage, run_id, target, "
-			"records) VALUES ($1, $2, $3, $4, $5)",
-		5, NULL, params, NULL, NULL, 0);
+	    pg->conn,
+	    force ? "INSERT INTO spate_loads (flow, stage, run_id, target, "
+		    "records) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (flow, "
+		    "stage, run_id) DO UPDATE SET records = EXCLUDED.records, "
+		    "target = EXCLUDED.target, loads = spate_loads.loads + "
+		    "1, loaded_at = now()"
+		  : "INSERT INTO spate_loads (flow, stage, run_id, target, "
+		    "records) VALUES ($1, $2, $3, $4, $5)",
+	    5, NULL, params, NULL, NULL, 0);
 	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (state && !strcmp(state, "23505")) /* unique_violation */
 		rc = -EEXIST;

@@ -31,7 +31,12 @@ static void curl_init(void)
 int sp_s3_create(const struct sp_s3_config *cfg, struct sp_s3 **out)
 {
 	struct sp_s3 *s3;
+	char why[256];
 
+	if (sp_curl_load(why, sizeof(why)) < 0) {
+		sp_log_error("%s", why);
+		return -ELIBACC;
+	}
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK)
 		return -EIO;

@@ -1,11 +1,11 @@
 /*
  * One S3 request as io/s3_client.c and io/s3_reader.c build, send and
- * judge it (internal to io/s3*.c: the only header that includes curl.h).
+ * judge it (internal to io/s3*.c: with io/curl_api.h, which includes curl.h).
  */
 #ifndef SPATE_IO_S3_REQ_H
 #define SPATE_IO_S3_REQ_H
 
-#include <curl/curl.h>
+#include "io/curl_api.h"
 
 #include "core/buf.h"
 #include "io/s3.h"

@@ -20,9 +20,10 @@ from setuptools import Extension, setup
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = pathlib.Path(
     os.environ.get("SPATE_SOURCE_DIR", HERE.parent)).resolve()
-# what libspate.a needs (CMakeLists.txt, spate_lib's link libraries)
+# what libspate.a needs (CMakeLists.txt, spate_lib's link libraries);
+# libcurl, libpq and libmariadb it loads itself when a flow uses them
 DEPS = ["liburing", "ck", "libzstd", "yaml-0.1", "libpcre2-8", "sqlite3",
-        "libxxhash", "libisal", "liblz4", "libcurl", "libpq", "libmariadb"]
+        "libxxhash", "libisal", "liblz4"]
 
 
 def build_dir():
