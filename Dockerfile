@@ -21,7 +21,8 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 
 FROM debian:12-slim
 COPY --from=build /pkg/spate_*.deb /tmp/
-# apt resolves the package's Depends (the shared libraries it links)
+# apt resolves the package's Depends (the shared libraries it links, and
+# the network clients it loads when a flow first uses them)
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	/tmp/spate_*.deb && rm -rf /var/lib/apt/lists/* /tmp/spate_*.deb \
 	&& useradd --system --home-dir /var/lib/spate --create-home spate
