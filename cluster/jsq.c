@@ -9,9 +9,11 @@
 #include "cluster/jsq.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster/nats_api.h"
@@ -23,6 +25,9 @@
 #define MAX_SERVERS 32
 #define PUBLISH_TRIES 40 /* 10 s: a cluster elects a stream leader */
 #define PUBLISH_RETRY_MS 250
+/* how long a new cluster may refuse the stream and buckets (open) */
+#define SETUP_RETRY_MS 20000
+#define SETUP_RETRY_STEP_MS 250
 
 struct sp_jsq {
 	natsConnection *nc;
@@ -56,6 +61,8 @@ static int status_errno(natsStatus s)
 	case NATS_NO_SERVER:
 	case NATS_NOT_YET_CONNECTED:
 		return -ENOTCONN;
+	case NATS_NO_RESPONDERS: /* a server without JetStream */
+		return -EPROTONOSUPPORT;
 	default:
 		return -EIO;
 	}
@@ -137,8 +144,11 @@ static int ensure_stream(struct sp_jsq *q, unsigned replicas, char *err,
 			jsStreamInfo_Destroy(si);
 			return 0;
 		}
-		snprintf(err, errlen, "cannot create stream %s: %s",
-			 SP_JSQ_STREAM, last_error(s));
+		snprintf(err, errlen, "cannot create stream %s: %s%s",
+			 SP_JSQ_STREAM, last_error(s),
+			 s == NATS_NO_RESPONDERS
+			     ? " (is JetStream enabled? nats-server -js)"
+			     : "");
 		return status_errno(s);
 	}
 	jsStreamInfo_Destroy(si);
@@ -183,6 +193,8 @@ static int ensure_consumer(struct sp_jsq *q, uint64_t ack_wait_ms, char *err,
 static int ensure_bucket(struct sp_jsq *q, int i, const char *name,
 			 unsigned replicas, char *err, size_t errlen)
 {
+	if (q->kv[i])
+		return 0; /* found on an earlier try (open_queue) */
 	natsStatus s = js_KeyValue(&q->kv[i], q->js, name);
 
 	if (s == NATS_OK)
@@ -202,6 +214,31 @@ static int ensure_bucket(struct sp_jsq *q, int i, const char *name,
 		return status_errno(s);
 	}
 	return 0;
+}
+
+/* The stream, the consumer and the buckets, each made unless it exists. */
+static int open_queue(struct sp_jsq *q, const struct sp_jsq_config *cfg,
+		      char *err, size_t errlen)
+{
+	int rc = ensure_stream(q, cfg->replicas, err, errlen);
+
+	if (rc == 0 && cfg->consumer)
+		rc = ensure_consumer(q, cfg->ack_wait_ms, err, errlen);
+	if (rc == 0)
+		rc = ensure_bucket(q, SP_JSQ_JOBS, SP_JSQ_BUCKET_JOBS,
+				   cfg->replicas, err, errlen);
+	if (rc == 0)
+		rc = ensure_bucket(q, SP_JSQ_HISTORY, SP_JSQ_BUCKET_HISTORY,
+				   cfg->replicas, err, errlen);
+	return rc;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 int sp_jsq_open(const char *urls, const struct sp_jsq_config *cfg,
@@ -226,15 +263,20 @@ int sp_jsq_open(const char *urls, const struct sp_jsq_config *cfg,
 		rc = status_errno(s);
 		goto fail;
 	}
-	rc = ensure_stream(q, cfg->replicas, err, errlen);
-	if (rc == 0 && cfg->consumer)
-		rc = ensure_consumer(q, cfg->ack_wait_ms, err, errlen);
-	if (rc == 0)
-		rc = ensure_bucket(q, SP_JSQ_JOBS, SP_JSQ_BUCKET_JOBS,
-				   cfg->replicas, err, errlen);
-	if (rc == 0)
-		rc = ensure_bucket(q, SP_JSQ_HISTORY, SP_JSQ_BUCKET_HISTORY,
-				   cfg->replicas, err, errlen);
+	/* a cluster that has just formed can refuse a replicated stream or
+	 * bucket for a while (its leader does not know the peers yet); every
+	 * step is idempotent, so the setup is tried again for a while */
+	uint64_t until = now_ms() + SETUP_RETRY_MS;
+	for (bool told = false;; told = true) {
+		rc = open_queue(q, cfg, err, errlen);
+		if (rc == 0 || rc == -ENOMEM || rc == -EPROTONOSUPPORT ||
+		    now_ms() >= until)
+			break;
+		if (!told)
+			sp_log_info("cluster: %s; trying again for up to %d s",
+				    err, SETUP_RETRY_MS / 1000);
+		usleep(SETUP_RETRY_STEP_MS * 1000);
+	}
 	if (rc < 0)
 		goto fail;
 	*out = q;

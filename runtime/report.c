@@ -6,9 +6,79 @@
 
 /* ---- status ------------------------------------------------------------- */
 
+/* acquire, against count()'s release: a count read here comes with every
+ * count its worker made before it */
 static uint64_t ld(_Atomic uint64_t *c)
 {
-	return atomic_load_explicit(c, memory_order_relaxed);
+	return atomic_load_explicit(c, memory_order_acquire);
+}
+
+/* Sums stage i's counters over the workers into rep->stages[i]; a
+ * broken balance goes into rep->accounting at *acc. */
+static void report_stage(struct sp_runtime *rt, struct sp_run_report *rep,
+			 uint32_t i, size_t *accp)
+{
+	size_t acc = *accp;
+	struct stage_rt *s = &rt->st[i];
+	struct sp_stage_report *r = &rep->stages[i];
+	uint64_t lost = 0;
+	r->id = s->fs->id;
+	r->type = s->desc->name;
+	r->kind = s->desc->kind;
+	r->nlanes = s->desc->kind == SP_PROCESSOR || s->desc->kind == SP_ORIGIN
+			? s->nlanes
+			: 0;
+	for (uint32_t l = 0; l < r->nlanes; l++)
+		r->lanes[l] = s->fs->nlanes ? s->fs->lanes[l] : "";
+	struct counters *cs[1 + 1024];
+	unsigned nc = 0;
+	cs[nc++] = &rt->exec_ctr[i];
+	for (unsigned wi = 0; rt->workers && wi < rt->nworkers && nc < 1025;
+	     wi++)
+		if (rt->workers[wi].ctr)
+			cs[nc++] = &rt->workers[wi].ctr[i];
+	r->warnings = ld(&s->warnings);
+	for (unsigned k = 0; k < nc; k++) {
+		struct counters *c = cs[k];
+		r->in += ld(&c->in);
+		r->forwarded += ld(&c->forwarded);
+		r->errors += ld(&c->errors);
+		r->warnings += ld(&c->warnings);
+		r->dropped += ld(&c->dropped);
+		r->bytes_in += ld(&c->bytes_in);
+		r->bytes_out += ld(&c->bytes_out);
+		r->batches += ld(&c->batches);
+		r->busy_ns += ld(&c->busy_ns);
+		lost += ld(&c->lost);
+		for (uint32_t l = 0; l < r->nlanes; l++)
+			r->out[l] += ld(&c->out[l]);
+	}
+	/* an executor's errors are failed events, not records */
+	if (s->desc->kind != SP_EXECUTOR &&
+	    s->fs->on_error == SP_ON_ERROR_DISCARD && !s->fs->on_record_error)
+		rep->discarded += r->errors;
+	if (s->desc->kind == SP_ORIGIN && s->desc->input_size && s->state) {
+		r->input_size = s->desc->input_size(s->state);
+		rep->input_bytes += r->input_size;
+	}
+	if (s->desc->status && s->state) {
+		s->desc->status(s->state, &r->extra);
+		if (r->extra.bytes_in)
+			r->bytes_in = r->extra.bytes_in;
+		if (r->extra.bytes_out)
+			r->bytes_out = r->extra.bytes_out;
+	}
+	if ((lost || r->in != r->forwarded + r->errors + r->dropped) &&
+	    s->desc->kind != SP_EXECUTOR && acc < sizeof(rep->accounting))
+		acc += (size_t)snprintf(
+		    rep->accounting + acc, sizeof(rep->accounting) - acc,
+		    "%sstage '%s': in %llu != out %llu + errors "
+		    "%llu + dropped %llu",
+		    acc ? "; " : "", r->id, (unsigned long long)r->in,
+		    (unsigned long long)r->forwarded,
+		    (unsigned long long)r->errors,
+		    (unsigned long long)r->dropped);
+	*accp = acc;
 }
 
 int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
@@ -31,73 +101,15 @@ int sp_runtime_report(struct sp_runtime *rt, struct sp_run_report *rep)
 	if (!end)
 		end = now_ns();
 	rep->elapsed_s = rt->t_start ? (double)(end - rt->t_start) / 1e9 : 0;
+	/* the stages downstream of the origins first: a record is counted
+	 * by its origin before any stage after it, so a destination's count
+	 * read before its origin's never exceeds it (out <= in while the
+	 * run goes on) */
 	size_t acc = 0;
-	for (uint32_t i = 0; i < rt->nstages; i++) {
-		struct stage_rt *s = &rt->st[i];
-		struct sp_stage_report *r = &rep->stages[i];
-		uint64_t lost = 0;
-		r->id = s->fs->id;
-		r->type = s->desc->name;
-		r->kind = s->desc->kind;
-		r->nlanes =
-		    s->desc->kind == SP_PROCESSOR || s->desc->kind == SP_ORIGIN
-			? s->nlanes
-			: 0;
-		for (uint32_t l = 0; l < r->nlanes; l++)
-			r->lanes[l] = s->fs->nlanes ? s->fs->lanes[l] : "";
-		struct counters *cs[1 + 1024];
-		unsigned nc = 0;
-		cs[nc++] = &rt->exec_ctr[i];
-		for (unsigned wi = 0;
-		     rt->workers && wi < rt->nworkers && nc < 1025; wi++)
-			if (rt->workers[wi].ctr)
-				cs[nc++] = &rt->workers[wi].ctr[i];
-		r->warnings = ld(&s->warnings);
-		for (unsigned k = 0; k < nc; k++) {
-			struct counters *c = cs[k];
-			r->in += ld(&c->in);
-			r->forwarded += ld(&c->forwarded);
-			r->errors += ld(&c->errors);
-			r->warnings += ld(&c->warnings);
-			r->dropped += ld(&c->dropped);
-			r->bytes_in += ld(&c->bytes_in);
-			r->bytes_out += ld(&c->bytes_out);
-			r->batches += ld(&c->batches);
-			r->busy_ns += ld(&c->busy_ns);
-			lost += ld(&c->lost);
-			for (uint32_t l = 0; l < r->nlanes; l++)
-				r->out[l] += ld(&c->out[l]);
-		}
-		/* an executor's errors are failed events, not records */
-		if (s->desc->kind != SP_EXECUTOR &&
-		    s->fs->on_error == SP_ON_ERROR_DISCARD &&
-		    !s->fs->on_record_error)
-			rep->discarded += r->errors;
-		if (s->desc->kind == SP_ORIGIN && s->desc->input_size &&
-		    s->state) {
-			r->input_size = s->desc->input_size(s->state);
-			rep->input_bytes += r->input_size;
-		}
-		if (s->desc->status && s->state) {
-			s->desc->status(s->state, &r->extra);
-			if (r->extra.bytes_in)
-				r->bytes_in = r->extra.bytes_in;
-			if (r->extra.bytes_out)
-				r->bytes_out = r->extra.bytes_out;
-		}
-		if ((lost || r->in != r->forwarded + r->errors + r->dropped) &&
-		    s->desc->kind != SP_EXECUTOR &&
-		    acc < sizeof(rep->accounting))
-			acc += (size_t)snprintf(
-			    rep->accounting + acc,
-			    sizeof(rep->accounting) - acc,
-			    "%sstage '%s': in %llu != out %llu + errors "
-			    "%llu + dropped %llu",
-			    acc ? "; " : "", r->id, (unsigned long long)r->in,
-			    (unsigned long long)r->forwarded,
-			    (unsigned long long)r->errors,
-			    (unsigned long long)r->dropped);
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < rt->nstages; i++)
+			if ((rt->st[i].desc->kind == SP_ORIGIN) == (pass == 1))
+				report_stage(rt, rep, i, &acc);
 	return 0;
 }
 

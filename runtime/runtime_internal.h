@@ -45,10 +45,12 @@ struct counters {
 
 static inline void count(_Atomic uint64_t *c, uint64_t n)
 {
-	/* single writer: a relaxed load + store, no read-modify-write */
+	/* single writer: a load + store, no read-modify-write; the release
+	 * store (a plain store on x86) lets a status reader that sees this
+	 * count see the worker's earlier ones too (runtime/report.c) */
 	atomic_store_explicit(c,
 			      atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
+			      memory_order_release);
 }
 
 static inline uint64_t now_ns(void)
@@ -73,7 +75,7 @@ struct stage_rt {
 	uint32_t nsubs;
 	atomic_uint logged_errors;
 	_Atomic uint64_t warnings; /* sp_stage_warn, any thread: rare */
-	char *log_prefix; /* ctx->log_prefix */
+	char *log_prefix;	   /* ctx->log_prefix */
 	bool started;
 };
 

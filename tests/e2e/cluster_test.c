@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
@@ -305,9 +306,9 @@ Test(cluster, worker_killed_mid_job_output_exactly_once)
 	make_input(dir, &x);
 	for (int i = 0; i < 3; i++)
 		w[i] = start_worker(dir, n.url, i);
-	const char *argv[] = {"submit",	 "flow.yaml", "--nats",
-			      n.url,	 "--wait",    "--json",
-			      "--shard-size", "1M",	      NULL};
+	const char *argv[] = {"submit",	      "flow.yaml", "--nats",
+			      n.url,	      "--wait",	   "--json",
+			      "--shard-size", "1M",	   NULL};
 	char *sout = e2e_join(dir, "submit.out"),
 	     *serr = e2e_join(dir, "submit.err");
 	pid_t sub = e2e_bg_start(dir, NULL, argv, sout, serr, NULL);
@@ -456,7 +457,7 @@ Test(cluster, task_delivered_twice_does_not_duplicate_output)
 	pid_t w[2];
 	for (int i = 0; i < 2; i++)
 		w[i] = start_worker(dir, n.url, i);
-	const char *wait[] = {"submit", "flow.yaml",    "--nats", n.url,
+	const char *wait[] = {"submit", "flow.yaml",	"--nats", n.url,
 			      "--wait", "--shard-size", "4M",	  NULL};
 	e2e_run_timed(&r, dir, NULL, NULL, wait, LIMIT_S);
 	cr_assert_eq(r.exit_code, 0, "%s", r.err);
@@ -521,9 +522,10 @@ Test(cluster, failing_shard_fails_the_job)
 }
 
 /* A CSV file with a header, quoted commas, quotes and newlines inside
- * fields, quotes inside unquoted fields, split into byte ranges (each shard reads the header from the
- * file's start), next to small CSV files grouped into one shard.  Every
- * record once, and a bad row's error names its line in the file. */
+ * fields, quotes inside unquoted fields, split into byte ranges (each shard
+ * reads the header from the file's start), next to small CSV files grouped into
+ * one shard.  Every record once, and a bad row's error names its line in the
+ * file. */
 Test(cluster, csv_ranges_keep_header_and_quoted_newlines)
 {
 	struct nats n = {0};
@@ -533,16 +535,17 @@ Test(cluster, csv_ranges_keep_header_and_quoted_newlines)
 	unsigned line = 4, bad_line = 0;
 
 	nats_start(&n);
-	e2e_put_str(dir, "flow.yaml",
-		    "name: csvjob\n"
-		    "error_stage: errors\n"
-		    "stages:\n"
-		    "  - {id: src, type: file_reader, path: 'in/*.csv',\n"
-		    "     format: csv, ignore_lines: 2}\n"
-		    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
-		    "     fsync: false}\n"
-		    "  - {id: errors, type: file_writer, dir: errors,\n"
-		    "     fsync: false}\n");
+	e2e_put_str(
+	    dir, "flow.yaml",
+	    "name: csvjob\n"
+	    "error_stage: errors\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: 'in/*.csv',\n"
+	    "     format: csv, ignore_lines: 2}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
+	    "     fsync: false}\n"
+	    "  - {id: errors, type: file_writer, dir: errors,\n"
+	    "     fsync: false}\n");
 	/* two lines the reader skips unparsed, one with a lone quote */
 	e2e_text_printf(&big, "\"exported by tool\n# v2\nid,note,n\n");
 	for (unsigned i = 1; i <= 6000; i++) {
@@ -592,9 +595,8 @@ Test(cluster, csv_ranges_keep_header_and_quoted_newlines)
 				10000 + f);
 	}
 	pid_t w = start_worker(dir, n.url, 0);
-	const char *argv[] = {"submit",	 "flow.yaml", "--nats",
-			      n.url,	 "--wait",    "--shard-size",
-			      "32K",	 NULL};
+	const char *argv[] = {"submit", "flow.yaml",	"--nats", n.url,
+			      "--wait", "--shard-size", "32K",	  NULL};
 	e2e_run_timed(&r, dir, NULL, NULL, argv, LIMIT_S);
 	cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
 	/* about 150 KB in ranges of 32K or less, the small files together */
@@ -643,9 +645,10 @@ Test(cluster, s3_objects_as_input)
 		struct e2e_text t = {0};
 		for (unsigned i = 0; i < 500; i++) {
 			unsigned id = o * 1000 + i;
-			e2e_text_printf(&t, "{\"id\":%u,\"s\":\"h\u00e9 %u\"}\n",
-					id, id);
-			e2e_text_printf(&want, "{\"id\":%u,\"s\":\"h\u00e9 %u\"}\n",
+			e2e_text_printf(
+			    &t, "{\"id\":%u,\"s\":\"h\u00e9 %u\"}\n", id, id);
+			e2e_text_printf(&want,
+					"{\"id\":%u,\"s\":\"h\u00e9 %u\"}\n",
 					id, id);
 		}
 		char name[64], key[64];
@@ -654,27 +657,31 @@ Test(cluster, s3_objects_as_input)
 		char *path = e2e_join(dir, name);
 		if (o == 5) { /* one object compressed */
 			char cmd[512];
-			snprintf(cmd, sizeof(cmd), "zstd -q -f --rm %s -o %s.zst",
-				 path, path);
+			snprintf(cmd, sizeof(cmd),
+				 "zstd -q -f --rm %s -o %s.zst", path, path);
 			cr_assert_eq(system(cmd), 0);
 			char *z = NULL;
 			cr_assert(asprintf(&z, "%s.zst", path) > 0);
 			free(path);
 			path = z;
 		}
-		snprintf(key, sizeof(key), "in/o%u.jsonl%s", o, o == 5 ? ".zst" : "");
+		snprintf(key, sizeof(key), "in/o%u.jsonl%s", o,
+			 o == 5 ? ".zst" : "");
 		cr_assert_eq(s3srv_put(&srv, "src", key, path), 0);
 		free(path);
 		free(t.p);
 	}
-	e2e_put_str(dir, "flow.yaml",
-		    "name: s3job\n"
-		    "stages:\n"
-		    "  - {id: src, type: file_reader, path: 's3://src/in/*'}\n"
-		    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
-		    "     fsync: false}\n");
-	char *wout = e2e_join(dir, "worker.out"), *werr = e2e_join(dir, "worker.err");
-	const char *wargv[] = {"worker", "--nats", n.url, "--workers", "1", NULL};
+	e2e_put_str(
+	    dir, "flow.yaml",
+	    "name: s3job\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: 's3://src/in/*'}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
+	    "     fsync: false}\n");
+	char *wout = e2e_join(dir, "worker.out"),
+	     *werr = e2e_join(dir, "worker.err");
+	const char *wargv[] = {"worker",    "--nats", n.url,
+			       "--workers", "1",      NULL};
 	pid_t w = e2e_bg_start(dir, env, wargv, wout, werr, NULL);
 	const char *argv[] = {"submit", "flow.yaml",	"--nats", n.url,
 			      "--wait", "--shard-size", "32K",	  NULL};
@@ -712,12 +719,13 @@ Test(cluster, input_changed_after_submit_fails_the_job)
 	struct e2e_result r;
 
 	nats_start(&n);
-	e2e_put_str(dir, "flow.yaml",
-		    "name: changed\n"
-		    "stages:\n"
-		    "  - {id: src, type: file_reader, path: 'in/*.jsonl'}\n"
-		    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
-		    "     fsync: false}\n");
+	e2e_put_str(
+	    dir, "flow.yaml",
+	    "name: changed\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: 'in/*.jsonl'}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out,\n"
+	    "     fsync: false}\n");
 	for (int i = 0; i < 4000; i++)
 		e2e_text_printf(&t, "{\"id\":%d,\"pad\":\"xxxxxxxxxx\"}\n", i);
 	e2e_put_str(dir, "in/a.jsonl", t.p);
@@ -790,9 +798,9 @@ static void nats_cluster_start(struct nats n[3], char *urls, size_t size)
 				i, n[i].dir, port[i]);
 		for (int j = 0; j < 3; j++)
 			if (j != i)
-				e2e_text_printf(&c,
-						"    nats-route://127.0.0.1:%d\n",
-						port[j]);
+				e2e_text_printf(
+				    &c, "    nats-route://127.0.0.1:%d\n",
+				    port[j]);
 		e2e_text_printf(&c, "  ]\n}\n");
 		e2e_put_str(n[i].dir, "node.conf", c.p);
 		free(c.p);
@@ -857,17 +865,16 @@ Test(cluster, r3_cluster_survives_node_loss)
 	make_input(dir, &x);
 	for (int i = 0; i < 3; i++) {
 		char out[64], err[64];
-		const char *argv[] = {"worker",	    "--nats",	 urls,
-				      "--workers",  "1",	 "--ack-wait",
-				      "2",	    "--replicas", "3",
-				      NULL};
+		const char *argv[] = {
+		    "worker",	  "--nats", urls,	  "--workers", "1",
+		    "--ack-wait", "2",	    "--replicas", "3",	       NULL};
 		snprintf(out, sizeof(out), "%s/worker%d.out", dir, i);
 		snprintf(err, sizeof(err), "%s/worker%d.err", dir, i);
 		w[i] = e2e_bg_start(dir, info_env, argv, out, err, NULL);
 	}
-	const char *argv[] = {"submit",	    "flow.yaml",    "--nats", urls,
-			      "--wait",	    "--json",	    "--replicas", "3",
-			      "--shard-size", "1M",	    NULL};
+	const char *argv[] = {"submit",	      "flow.yaml", "--nats",	 urls,
+			      "--wait",	      "--json",	   "--replicas", "3",
+			      "--shard-size", "1M",	   NULL};
 	char *sout = e2e_join(dir, "submit.out"),
 	     *serr = e2e_join(dir, "submit.err");
 	pid_t sub = e2e_bg_start(dir, NULL, argv, sout, serr, NULL);
@@ -902,6 +909,38 @@ Test(cluster, r3_cluster_survives_node_loss)
 		nats_stop(&n[i]);
 	e2e_rmrf(dir);
 	free(dir);
+}
+
+/* A server without JetStream is an error at once, with what to enable,
+ * not the minutes-long retry a new cluster's setup gets. */
+Test(cluster, a_server_without_jetstream_is_refused_at_once)
+{
+	struct nats n = {0};
+	struct e2e_result r;
+
+	if (!have_nats_server())
+		cr_skip_test("nats-server is not installed (Debian package "
+			     "nats-server; scripts/deps installs it)");
+	n.dir = e2e_tmpdir();
+	e2e_put_str(n.dir, "plain.conf", "listen: 127.0.0.1:-1\n");
+	char *conf = e2e_join(n.dir, "plain.conf");
+	nats_spawn(&n, conf);
+	free(conf);
+	nats_ready(&n);
+	const char *argv[] = {"worker",	   "--nats", n.url,
+			      "--workers", "1",	     NULL};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	e2e_run_timed(&r, NULL, NULL, NULL, argv, 60);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(r.exit_code, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "cannot create stream SPATE_TASKS: ") &&
+		      strstr(r.err, "(is JetStream enabled? nats-server -js)"),
+		  "%s", r.err);
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 10, "took %lld s",
+		     (long long)(t1.tv_sec - t0.tv_sec));
+	e2e_result_free(&r);
+	nats_stop(&n);
 }
 
 Test(cluster, usage_errors)
