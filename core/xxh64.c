@@ -11,7 +11,7 @@
 int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size)
 {
 	XXH64_state_t s;
-	size_t cap = 1 << 20;
+	size_t cap = 256 << 10; /* in cache while it is hashed */
 	char *buf = malloc(cap);
 	uint64_t total = 0;
 	int rc = 0;

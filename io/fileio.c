@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/hugemem.h"
 #include "core/log.h"
 #include "core/xxh64.h"
 
@@ -70,6 +71,7 @@ struct sp_io_reader {
 	size_t block_size;
 	unsigned nblocks;
 	char *mem;
+	size_t huge_len; /* mem's size when in huge pages, else 0 */
 	struct sp_io_block blocks[];
 };
 
@@ -446,8 +448,15 @@ int sp_io_reader_open(struct sp_io *io, const char *path, size_t block_size,
 	} else {
 		r->stream = true;
 	}
-	/* page-aligned: fit for O_DIRECT and registered buffers later */
-	if (posix_memalign((void **)&r->mem, 4096, nblocks * block_size)) {
+	/* page-aligned: fit for O_DIRECT and registered buffers later; in
+	 * huge pages when the file fills them (a small file's blocks stay
+	 * small pages: many small files would each fault a huge one in) */
+	size_t mem = nblocks * block_size;
+	if (!r->stream && r->size >= mem && mem >= SP_HUGE_PAGE)
+		r->mem = sp_huge_malloc(r->huge_len = mem);
+	else if (posix_memalign((void **)&r->mem, 4096, mem))
+		r->mem = NULL;
+	if (!r->mem) {
 		rc = -ENOMEM;
 		goto close_fd;
 	}
@@ -581,7 +590,7 @@ void sp_io_reader_close(struct sp_io_reader *r)
 		}
 	}
 	close(r->fd);
-	free(r->mem);
+	sp_huge_free(r->mem, r->huge_len);
 	free(r);
 }
 

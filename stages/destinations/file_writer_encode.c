@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "codec/jsonl.h"
+#include "core/hugemem.h"
 #include "stages/destinations/file_writer.h"
 
 void *fw_worker_create(void *state, unsigned worker)
@@ -23,6 +24,13 @@ void *fw_worker_create(void *state, unsigned worker)
 		return NULL;
 	w->fw = fw;
 	sp_buf_init(&w->enc);
+	/* unordered, a block is sealed at the end of the batch that took it
+	 * to frame_size: room for two frames is rarely outgrown, and taken
+	 * at once it is not moved while it grows */
+	size_t room = 2 * (size_t)fw->cfg->frame_size + (256 << 10);
+	if (!fw->cfg->ordered && room >= SP_HUGE_PAGE &&
+	    (w->enc.data = sp_huge_malloc(room)))
+		w->enc.cap = room;
 	/* the writer thread puts the header at the top of each file */
 	sp_format_csv_encoder_init(&w->csv, &fw->cfg->fmt);
 	sp_buf_init(&w->header);

@@ -19,6 +19,8 @@
 
 #include <fcntl.h>
 
+#include "core/hugemem.h"
+
 static const char *const compressions[] = {
     [FR_COMP_AUTO] = "auto", [FR_COMP_NONE] = "none",
     [FR_COMP_ZSTD] = "zstd", [FR_COMP_GZIP] = "gzip",
@@ -581,6 +583,22 @@ static int fr_start(void *state, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	fr->nbufs = n;
+	/* the carry and the n buffers it trades places with, one chunk
+	 * each, all filled from end to end by a large input: in one region
+	 * of huge pages when that is large enough for them */
+	size_t slice = (fr->cfg->chunk_size + 4095) & ~(size_t)4095;
+	size_t pool = ((n + 1) * slice + SP_HUGE_PAGE - 1) &
+		      ~(SP_HUGE_PAGE - 1); /* no small-page tail */
+	if ((n + 1) * slice >= SP_HUGE_PAGE &&
+	    (fr->pool = sp_huge_malloc(pool))) {
+		fr->pool_len = pool;
+		for (unsigned i = 0; i < n; i++) {
+			fr->bufs[i].data = fr->pool + (size_t)i * slice;
+			fr->bufs[i].cap = slice;
+		}
+		fr->carry = fr->pool + (size_t)n * slice;
+		fr->carry_cap = slice;
+	}
 	/* the load history is written after the commit: it must be
 	 * writable before anything moves */
 	char msg[512] = "";
@@ -770,11 +788,14 @@ static void fr_close(void *state)
 	}
 	free(fr->files);
 	for (unsigned i = 0; fr->bufs && i < fr->nbufs; i++)
-		free(fr->bufs[i].data);
+		if (!fr_pooled(fr, fr->bufs[i].data))
+			free(fr->bufs[i].data);
 	free(fr->bufs);
 	if (fr->free_bufs.ring)
 		sp_ring_fini(&fr->free_bufs);
-	free(fr->carry);
+	if (!fr_pooled(fr, fr->carry))
+		free(fr->carry);
+	sp_huge_free(fr->pool, fr->pool_len);
 	free(fr->schema);
 	free(fr);
 }

@@ -144,12 +144,22 @@ struct fr_state {
 	bool cr_eol;     /* they are lone CRs, read as newlines */
 	struct fr_buf *bufs;
 	unsigned nbufs;
+	/* the chunk buffers' first memory, one huge-page region in slices
+	 * (fr_pooled); a buffer that must grow leaves it for malloc's */
+	char *pool;
+	size_t pool_len;
 	struct sp_ring free_bufs;
 	XXH64_state_t hash; /* of the current file's bytes */
 	/* on_error: skip_file */
 	struct sp_jsonl_parser scan_jsonl;
 	struct sp_batch *scan;
 };
+
+/* Whether p is a slice of fr's pool region (not a buffer of its own). */
+static inline bool fr_pooled(const struct fr_state *fr, const char *p)
+{
+	return fr->pool && p >= fr->pool && p < fr->pool + fr->pool_len;
+}
 
 /* The reader thread's side (file_reader_read.c): the origin's next() and
  * release() callbacks. */

@@ -76,7 +76,14 @@ static int carry_reserve(struct fr_state *fr, size_t need)
 	size_t cap = fr->carry_cap ? fr->carry_cap : 1 << 20;
 	while (cap < need)
 		cap *= 2;
-	char *p = realloc(fr->carry, cap);
+	char *p;
+	if (fr_pooled(fr, fr->carry)) { /* a slice cannot grow */
+		p = malloc(cap);
+		if (p && fr->carry_len)
+			memcpy(p, fr->carry, fr->carry_len);
+	} else {
+		p = realloc(fr->carry, cap);
+	}
 	if (!p)
 		return -ENOMEM;
 	fr->carry = p;

@@ -3,10 +3,10 @@
  * (escapes, unicode, quoted newlines, CRLF, typed schemas, ignore_lines,
  * missing final newline), globs and lists resolved against the flow file's
  * folder, .zst input, inputs of many chunks and records larger than a
- * chunk, record errors routed to the error stage, and bad paths refused
- * before any output exists.  Every test runs twice: on the plain-syscall
- * path (SPATE_IO=sync) and on the default one, and every output record is
- * compared.
+ * chunk (the default sizes too), record errors routed to the error stage,
+ * and bad paths refused before any output exists.  Every test runs twice:
+ * on the plain-syscall path (SPATE_IO=sync) and on the default one, and
+ * every output record is compared.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -603,4 +603,55 @@ E2E_BOTH_IO(reader, csv_many_chunks_quoted_newlines)
 			   "  - {id: out, type: file_writer, inputs: [src], "
 			   "dir: out, ordered: true, format: csv}\n");
 	free(in.p);
+}
+
+/* The default sizes, where the chunk buffers and the writers' encode
+ * buffers start in huge-page regions: a 3 MB record outgrows its chunk
+ * slice and the encode buffer, a compressed input outgrows the slice at
+ * once, and every record still arrives once, unchanged (the writer is
+ * unordered: lines compared sorted). */
+E2E_BOTH_IO(reader, default_chunks_outgrown_by_records_and_zstd)
+{
+	char *dir = e2e_tmpdir();
+	struct e2e_text plain = {0}, packed = {0}, want = {0};
+	uint64_t seed = 5;
+
+	for (int i = 0; i < 40000; i++) {
+		struct e2e_text *t = i % 2 ? &packed : &plain;
+		e2e_text_printf(t, "{\"i\":%d,\"s\":\"\xc3\xa9\\\"", i);
+		for (size_t k = e2e_lcg(&seed) % 300; k; k--)
+			e2e_text_add(t, &"abcdefgh"[k % 8], 1);
+		e2e_text_add(t, "\"}\n", 3);
+		if (i == 20000 || i == 20001) {
+			e2e_text_printf(t, "{\"huge\":%d,\"s\":\"", i);
+			for (int k = 0; k < 3000000; k++)
+				e2e_text_add(t, &"0123456789"[k % 10], 1);
+			e2e_text_add(t, "\"}\n", 3);
+		}
+	}
+	e2e_put(dir, "plain.jsonl", plain.p, plain.len);
+	const char *parts[] = {packed.p};
+	put_zstd(dir, "packed.jsonl.zst", parts, 1);
+	e2e_put_str(dir, "flow.yaml",
+		    "name: big\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, "
+		    "path: [plain.jsonl, packed.jsonl.zst]}\n"
+		    "  - {id: out, type: file_writer, inputs: [src], "
+		    "dir: out}\n");
+	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--workers", "2", NULL);
+
+	e2e_text_add(&want, plain.p, plain.len);
+	e2e_text_add(&want, packed.p, packed.len);
+	size_t n;
+	char *got = e2e_read_out(dir, "out", &n);
+	e2e_sort_lines(got, n);
+	e2e_sort_lines(want.p, want.len);
+	e2e_assert_same(got, n, want.p, want.len, "sorted lines", io);
+	free(got);
+	free(want.p);
+	free(plain.p);
+	free(packed.p);
+	e2e_rmrf(dir);
+	free(dir);
 }
