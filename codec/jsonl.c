@@ -33,6 +33,7 @@
 #endif
 
 #include "record/json.h"
+#include "record/symtab_internal.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -183,6 +184,36 @@ static void fold_repeats(struct sp_batch *b, struct sp_record *r)
 	r->flags |= SP_RECORD_CHANGED;
 }
 
+static inline bool is_digit(char c)
+{
+	return (unsigned char)(c - '0') <= 9;
+}
+
+/* The numbers of most records, without a call: -?(0|[1-9][0-9]*)
+ * (\.[0-9]+)? right before ',' or '}'.  Returns its end (*dbl: it has a
+ * fraction), or NULL for anything else, which the full scanner takes
+ * (exponents, blanks, and what is no number at all). */
+static inline const char *plain_number(const char *p, const char *end,
+				       bool *dbl)
+{
+	const char *q = p + (p < end && *p == '-');
+
+	if (q == end || !is_digit(*q))
+		return NULL;
+	if (*q++ != '0')
+		while (q < end && is_digit(*q))
+			q++;
+	*dbl = q < end && *q == '.';
+	if (*dbl) {
+		const char *frac = ++q;
+		while (q < end && is_digit(*q))
+			q++;
+		if (q == frac)
+			return NULL;
+	}
+	return q < end && (*q == ',' || *q == '}') ? q : NULL;
+}
+
 static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 		      const char *line, const char *end, uint64_t lineno,
 		      uint64_t offset, struct sp_batch *b)
@@ -254,6 +285,8 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 			goto nomem;
 		f->sym = sym;
 		f->reserved = 0;
+		const char *num_end;
+		bool dbl;
 		if (likely(p < end && *p == '"')) {
 			const char *q = p + 1;
 			uint8_t fl = 0;
@@ -269,6 +302,13 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 			f->v.len = (uint32_t)(q - p - 1);
 			f->v.str = p + 1;
 			p = q + 1;
+		} else if ((num_end = plain_number(p, end, &dbl))) {
+			f->v.type = dbl ? SP_DOUBLE : SP_INT;
+			f->v.flags = SP_VALUE_TEXT;
+			f->v.reserved = 0;
+			f->v.len = (uint32_t)(num_end - p);
+			f->v.str = p;
+			p = num_end;
 		} else if (sp_json_scan_value_at(&p, end, 1, &f->v, &why)) {
 			goto abort;
 		}
@@ -420,8 +460,9 @@ int sp_jsonl_encode_record(const struct sp_batch *b, uint32_t rec,
 
 		if (f[i].sym == SP_SYM_NONE)
 			continue;
-		const char *key =
-		    sp_symtab_json_key(b->symtab, f[i].sym, &klen);
+		const struct sym_entry *e = sp_symtab_entry(b->symtab, f[i].sym);
+		const char *key = e->json_key;
+		klen = e->json_key_len;
 		if (sp_buf_reserve(out, klen + value_room(v) + 2))
 			return -ENOMEM;
 		char *o = out->data + out->len;

@@ -5,30 +5,10 @@
  * release store before any id in it is handed out, so readers need no lock.
  */
 #include "record/symtab.h"
+#include "record/symtab_internal.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PAGE_BITS 10
-#define PAGE_SIZE (1u << PAGE_BITS)
-#define NPAGES (SP_SYMTAB_MAX / PAGE_SIZE)
-
-struct sym_entry {
-	const char *name;
-	const char *json_key;
-	uint32_t len;
-	uint32_t json_key_len;
-};
-
-struct sp_symtab {
-	pthread_mutex_t lock;
-	_Atomic(struct sym_entry *) pages[NPAGES];
-	_Atomic uint32_t count; /* ids 1..count-1 are valid; 0 is NONE */
-	uint32_t *index;	/* open addressing: slot -> id, 0 = empty */
-	uint32_t index_cap;
-};
 
 struct sp_symtab *sp_symtab_create(void)
 {
@@ -49,11 +29,7 @@ struct sp_symtab *sp_symtab_create(void)
 
 static struct sym_entry *entry(const struct sp_symtab *st, uint32_t sym)
 {
-	/* acquire pairs with the release store in add_entry() */
-	struct sym_entry *page = atomic_load_explicit(
-		&((struct sp_symtab *)st)->pages[sym >> PAGE_BITS],
-		memory_order_acquire);
-	return &page[sym & (PAGE_SIZE - 1)];
+	return sp_symtab_entry(st, sym);
 }
 
 void sp_symtab_destroy(struct sp_symtab *st)
@@ -65,7 +41,7 @@ void sp_symtab_destroy(struct sp_symtab *st)
 		free((void *)entry(st, i)->name);
 		free((void *)entry(st, i)->json_key);
 	}
-	for (uint32_t p = 0; p < NPAGES; p++)
+	for (uint32_t p = 0; p < SYMTAB_NPAGES; p++)
 		free(atomic_load(&st->pages[p]));
 	free(st->index);
 	pthread_mutex_destroy(&st->lock);
@@ -147,16 +123,16 @@ static uint32_t add_entry(struct sp_symtab *st, const char *name, size_t len)
 	if ((id + 1) * 2 > st->index_cap && index_grow(st))
 		return SP_SYM_NONE;
 	struct sym_entry *page = atomic_load_explicit(
-		&st->pages[id >> PAGE_BITS], memory_order_relaxed);
+		&st->pages[id >> SYMTAB_PAGE_BITS], memory_order_relaxed);
 	if (!page) {
-		page = calloc(PAGE_SIZE, sizeof(*page));
+		page = calloc(SYMTAB_PAGE_SIZE, sizeof(*page));
 		if (!page)
 			return SP_SYM_NONE;
 		/* release pairs with the acquire load in entry() */
-		atomic_store_explicit(&st->pages[id >> PAGE_BITS], page,
+		atomic_store_explicit(&st->pages[id >> SYMTAB_PAGE_BITS], page,
 				      memory_order_release);
 	}
-	struct sym_entry *e = &page[id & (PAGE_SIZE - 1)];
+	struct sym_entry *e = &page[id & (SYMTAB_PAGE_SIZE - 1)];
 	char *copy = malloc(len + 1);
 	uint32_t klen;
 	char *key = make_json_key(name, len, &klen);
