@@ -15,6 +15,30 @@
 #include "core/hugemem.h"
 #include "stages/destinations/file_writer.h"
 
+/* An empty buffer b with room bytes of huge-page memory (left empty,
+ * to grow as it fills, when that cannot be had). */
+static void take_room(struct sp_buf *b, size_t room)
+{
+	if ((b->data = sp_huge_malloc(room)))
+		b->cap = room;
+}
+
+/* Unordered, a block is sealed at the end of the batch that took it to
+ * frame_size: room for two frames is rarely outgrown, and taken at once
+ * it is not moved while it grows.  Uncompressed, the encode buffer
+ * trades places with the blocks' (no copy), so they get the same. */
+static void give_room(struct fw_worker *w)
+{
+	const struct fw_config *cfg = w->fw->cfg;
+	size_t room = 2 * (size_t)cfg->frame_size + (256 << 10);
+
+	if (cfg->ordered || room < SP_HUGE_PAGE)
+		return;
+	take_room(&w->enc, room);
+	for (int i = 0; !w->fw->zstd && i < BLOCKS_PER_WORKER; i++)
+		take_room(&w->blocks[i].data, room);
+}
+
 void *fw_worker_create(void *state, unsigned worker)
 {
 	struct fw_state *fw = state;
@@ -24,13 +48,6 @@ void *fw_worker_create(void *state, unsigned worker)
 		return NULL;
 	w->fw = fw;
 	sp_buf_init(&w->enc);
-	/* unordered, a block is sealed at the end of the batch that took it
-	 * to frame_size: room for two frames is rarely outgrown, and taken
-	 * at once it is not moved while it grows */
-	size_t room = 2 * (size_t)fw->cfg->frame_size + (256 << 10);
-	if (!fw->cfg->ordered && room >= SP_HUGE_PAGE &&
-	    (w->enc.data = sp_huge_malloc(room)))
-		w->enc.cap = room;
 	/* the writer thread puts the header at the top of each file */
 	sp_format_csv_encoder_init(&w->csv, &fw->cfg->fmt);
 	sp_buf_init(&w->header);
@@ -54,6 +71,7 @@ void *fw_worker_create(void *state, unsigned worker)
 		sp_buf_init(&w->blocks[i].part);
 		sp_ring_try_push_mpmc(&w->free, &w->blocks[i]);
 	}
+	give_room(w);
 	return w;
 }
 
