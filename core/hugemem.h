@@ -1,13 +1,18 @@
 /*
  * Memory for the few large buffers a run fills from end to end (read
- * blocks, chunk buffers, encode buffers): allocated with malloc's family,
- * so free() and realloc() take it as usual, but aligned to 2 MiB and
- * advised for transparent huge pages.  Each huge page is one page fault
- * instead of 512; where a fault is expensive (virtual machines with
- * shadow paging: 3-4 us for each 4 KiB page touched the first time) the
- * first touch of a run's buffers was a tenth of a short run's time.
- * Only the 2 MiB stretches wholly inside the buffer are advised, so a
- * buffer's resident size never exceeds what it spans.
+ * blocks, chunk buffers, encode buffers): from malloc's family, so that
+ * free() and realloc() take it, but aligned to 2 MiB and, where the
+ * kernel gives huge pages on advice only (THP "madvise", Debian's
+ * default), advised for them.  Each huge page is one page fault instead
+ * of 512; where a fault is expensive (virtual machines with shadow
+ * paging: 3-4 us for each 4 KiB page touched the first time) the first
+ * touch of a run's buffers was a tenth of a short run's time.  Only the
+ * 2 MiB stretches wholly inside a buffer are advised; one that is touched
+ * at all is resident as a whole, so these are buffers a large input
+ * fills anyway.  sp_huge_free takes the advice back before freeing, so
+ * that malloc does not hand the range out again in small pieces that
+ * each fault a huge page in; a buffer freed with free() (or moved by
+ * realloc()) keeps it.
  */
 #ifndef SPATE_ENGINE_HUGEMEM_H
 #define SPATE_ENGINE_HUGEMEM_H
@@ -16,13 +21,13 @@
 
 #define SP_HUGE_PAGE ((size_t)2 << 20)
 
-/* size bytes as malloc() gives them; huge-page advised when size is at
- * least SP_HUGE_PAGE (and the kernel allows it).  NULL when out of
+/* size bytes as malloc() gives them; 2 MiB-aligned and huge-page
+ * advised when size is at least SP_HUGE_PAGE.  NULL when out of
  * memory. */
 void *sp_huge_malloc(size_t size);
 
 /* Frees p (from sp_huge_malloc(size), NULL allowed), taking the advice
- * back first: malloc may hand the range out again in small pieces. */
+ * back first. */
 void sp_huge_free(void *p, size_t size);
 
 #endif

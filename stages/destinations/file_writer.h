@@ -66,6 +66,11 @@ struct fw_worker {
 	struct sp_buf header; /* CSV header line, once columns are known */
 	struct sp_ring free;
 	struct block blocks[BLOCKS_PER_WORKER];
+	/* the huge-page buffers enc moved into (file_writer_encode.c),
+	 * which may have traded places with the blocks' since */
+	char *room[BLOCKS_PER_WORKER + 1];
+	unsigned nroom;
+	size_t room_size;
 	/* partitioned output (file_writer_part.c) */
 	struct sp_buf part;	 /* the folder of what enc holds */
 	struct sp_buf part_keys; /* each record's folder, this batch */

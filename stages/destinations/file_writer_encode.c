@@ -15,28 +15,50 @@
 #include "core/hugemem.h"
 #include "stages/destinations/file_writer.h"
 
-/* An empty buffer b with room bytes of huge-page memory (left empty,
- * to grow as it fills, when that cannot be had). */
-static void take_room(struct sp_buf *b, size_t room)
+/* A writer's encode buffer moves into huge-page memory before it would
+ * hold ROOM_AFTER bytes: a writer that takes a little (a small input, a
+ * lane few records reach) keeps small pages, one that fills frames gets
+ * memory it faults in 512 times less often (core/hugemem.h). */
+#define ROOM_AFTER ((size_t)256 << 10)
+
+static bool is_room(const struct fw_worker *w, const char *p)
 {
-	if ((b->data = sp_huge_malloc(room)))
-		b->cap = room;
+	for (unsigned k = 0; p && k < w->nroom; k++)
+		if (p == w->room[k])
+			return true;
+	return false;
 }
 
 /* Unordered, a block is sealed at the end of the batch that took it to
- * frame_size: room for two frames is rarely outgrown, and taken at once
- * it is not moved while it grows.  Uncompressed, the encode buffer
- * trades places with the blocks' (no copy), so they get the same. */
-static void give_room(struct fw_worker *w)
+ * frame_size: a room of two frames is rarely outgrown, and is not moved
+ * while it grows.  Uncompressed, the encode buffer trades places with
+ * the blocks' (no copy), so each buffer that comes to be the encode
+ * buffer and fills gets a room of its own, up to one per block. */
+static void move_to_room(struct fw_worker *w, size_t coming)
 {
-	const struct fw_config *cfg = w->fw->cfg;
-	size_t room = 2 * (size_t)cfg->frame_size + (256 << 10);
+	size_t room = 2 * (size_t)w->fw->cfg->frame_size + ROOM_AFTER;
+	char *p;
 
-	if (cfg->ordered || room < SP_HUGE_PAGE)
+	if (w->fw->cfg->ordered || room < SP_HUGE_PAGE ||
+	    w->enc.len + coming < ROOM_AFTER || w->enc.len > room / 2 ||
+	    w->nroom == BLOCKS_PER_WORKER + 1 || is_room(w, w->enc.data) ||
+	    !(p = sp_huge_malloc(room)))
 		return;
-	take_room(&w->enc, room);
-	for (int i = 0; !w->fw->zstd && i < BLOCKS_PER_WORKER; i++)
-		take_room(&w->blocks[i].data, room);
+	if (w->enc.len)
+		memcpy(p, w->enc.data, w->enc.len);
+	free(w->enc.data);
+	w->enc.data = w->room[w->nroom++] = p;
+	w->enc.cap = w->room_size = room;
+}
+
+/* Frees b, through sp_huge_free when it holds one of w's rooms. */
+static void free_buf(struct fw_worker *w, struct sp_buf *b)
+{
+	if (is_room(w, b->data)) {
+		sp_huge_free(b->data, w->room_size);
+		b->data = NULL;
+	}
+	sp_buf_fini(b);
 }
 
 void *fw_worker_create(void *state, unsigned worker)
@@ -71,7 +93,6 @@ void *fw_worker_create(void *state, unsigned worker)
 		sp_buf_init(&w->blocks[i].part);
 		sp_ring_try_push_mpmc(&w->free, &w->blocks[i]);
 	}
-	give_room(w);
 	return w;
 }
 
@@ -82,7 +103,7 @@ void fw_worker_destroy(void *state, void *wstate)
 	if (!w)
 		return;
 	for (int i = 0; i < BLOCKS_PER_WORKER; i++) {
-		sp_buf_fini(&w->blocks[i].data);
+		free_buf(w, &w->blocks[i].data);
 		sp_buf_fini(&w->blocks[i].part);
 	}
 	sp_buf_fini(&w->part);
@@ -90,7 +111,7 @@ void fw_worker_destroy(void *state, void *wstate)
 	free(w->part_refs);
 	free(w->part_sel);
 	sp_ring_fini(&w->free);
-	sp_buf_fini(&w->enc);
+	free_buf(w, &w->enc);
 	sp_buf_fini(&w->header);
 	sp_csv_encoder_fini(&w->csv);
 	sp_zstd_enc_destroy(w->z);
@@ -192,6 +213,8 @@ int fw_encode(struct fw_state *fw, struct fw_worker *w, struct sp_batch *b,
 {
 	const struct fw_config *cfg = fw->cfg;
 
+	/* about what these records will take: their share of the input */
+	move_to_room(w, b->nrecs ? b->bytes_in * n / b->nrecs : 0);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t r = sel[i];
 		int rc;

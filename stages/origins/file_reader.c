@@ -568,6 +568,31 @@ static uint64_t fr_identity(void *state)
 	return h;
 }
 
+/* The carry and the nbufs buffers it trades places with, one chunk
+ * each, which an input larger than all of them fills from end to end: in
+ * one region of huge pages.  A smaller input, or files smaller than a
+ * chunk on average (each file's last chunk is short), keeps buffers of
+ * its own that grow as needed and touch only what they hold. */
+static void pool_buffers(struct fr_state *fr)
+{
+	unsigned n = fr->nbufs;
+	size_t slice = (fr->cfg->chunk_size + 4095) & ~(size_t)4095;
+	size_t pool = ((n + 1) * slice + SP_HUGE_PAGE - 1) &
+		      ~(SP_HUGE_PAGE - 1); /* no small-page tail */
+
+	if ((n + 1) * slice < SP_HUGE_PAGE || fr->total_size < pool ||
+	    fr->total_size / (fr->nfiles ? fr->nfiles : 1) < slice ||
+	    !(fr->pool = sp_huge_malloc(pool)))
+		return;
+	fr->pool_len = pool;
+	for (unsigned i = 0; i < n; i++) {
+		fr->bufs[i].data = fr->pool + (size_t)i * slice;
+		fr->bufs[i].cap = slice;
+	}
+	fr->carry = fr->pool + (size_t)n * slice;
+	fr->carry_cap = slice;
+}
+
 static int fr_start(void *state, char *err, size_t errlen)
 {
 	struct fr_state *fr = state;
@@ -583,22 +608,7 @@ static int fr_start(void *state, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	fr->nbufs = n;
-	/* the carry and the n buffers it trades places with, one chunk
-	 * each, all filled from end to end by a large input: in one region
-	 * of huge pages when that is large enough for them */
-	size_t slice = (fr->cfg->chunk_size + 4095) & ~(size_t)4095;
-	size_t pool = ((n + 1) * slice + SP_HUGE_PAGE - 1) &
-		      ~(SP_HUGE_PAGE - 1); /* no small-page tail */
-	if ((n + 1) * slice >= SP_HUGE_PAGE &&
-	    (fr->pool = sp_huge_malloc(pool))) {
-		fr->pool_len = pool;
-		for (unsigned i = 0; i < n; i++) {
-			fr->bufs[i].data = fr->pool + (size_t)i * slice;
-			fr->bufs[i].cap = slice;
-		}
-		fr->carry = fr->pool + (size_t)n * slice;
-		fr->carry_cap = slice;
-	}
+	pool_buffers(fr);
 	/* the load history is written after the commit: it must be
 	 * writable before anything moves */
 	char msg[512] = "";

@@ -123,7 +123,9 @@ static int drain(struct fr_state *fr, char *err, size_t errlen)
 	if (!fr->dec)
 		return 0;
 	do {
-		if (carry_reserve(fr, fr->carry_len + (1 << 20)))
+		/* what room the carry has, unless it is nearly full */
+		if (fr->carry_cap - fr->carry_len < (64 << 10) &&
+		    carry_reserve(fr, fr->carry_len + (1 << 20)))
 			return -ENOMEM;
 		int rc = sp_decomp_run(fr->dec, "", 0, &used,
 				       fr->carry + fr->carry_len,
@@ -206,7 +208,9 @@ static int fill_raw(struct fr_state *fr, struct fr_file *f, size_t want,
 			fr->carry_len += n;
 			fr->blk_used += n;
 		} else {
-			if (carry_reserve(fr, fr->carry_len + (1 << 20)))
+			/* room for what is wanted (carry_len < want): the
+			 * carry stays within its chunk buffer */
+			if (carry_reserve(fr, want))
 				return -ENOMEM;
 			size_t used, made;
 			int rc = sp_decomp_run(

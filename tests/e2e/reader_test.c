@@ -606,9 +606,10 @@ E2E_BOTH_IO(reader, csv_many_chunks_quoted_newlines)
 }
 
 /* The default sizes, where the chunk buffers and the writers' encode
- * buffers start in huge-page regions: a 3 MB record outgrows its chunk
- * slice and the encode buffer, a compressed input outgrows the slice at
- * once, and every record still arrives once, unchanged (the writer is
+ * buffers (and, uncompressed, their blocks) start in huge-page regions:
+ * a 3 MB record outgrows its chunk slice and the encode buffer, a
+ * compressed input is decoded into the slices, and every record still
+ * arrives once, unchanged, in a zstd and a plain output (the writers are
  * unordered: lines compared sorted). */
 E2E_BOTH_IO(reader, default_chunks_outgrown_by_records_and_zstd)
 {
@@ -638,17 +639,22 @@ E2E_BOTH_IO(reader, default_chunks_outgrown_by_records_and_zstd)
 		    "  - {id: src, type: file_reader, "
 		    "path: [plain.jsonl, packed.jsonl.zst]}\n"
 		    "  - {id: out, type: file_writer, inputs: [src], "
-		    "dir: out}\n");
+		    "dir: out}\n"
+		    "  - {id: raw, type: file_writer, inputs: [src], "
+		    "dir: raw, compression: none}\n");
 	e2e_run_flow_ok(dir, env, io, "flow.yaml", "--workers", "2", NULL);
 
 	e2e_text_add(&want, plain.p, plain.len);
 	e2e_text_add(&want, packed.p, packed.len);
-	size_t n;
-	char *got = e2e_read_out(dir, "out", &n);
-	e2e_sort_lines(got, n);
 	e2e_sort_lines(want.p, want.len);
-	e2e_assert_same(got, n, want.p, want.len, "sorted lines", io);
-	free(got);
+	const char *outs[] = {"out", "raw"};
+	for (int i = 0; i < 2; i++) {
+		size_t n;
+		char *got = e2e_read_out(dir, outs[i], &n);
+		e2e_sort_lines(got, n);
+		e2e_assert_same(got, n, want.p, want.len, outs[i], io);
+		free(got);
+	}
 	free(want.p);
 	free(plain.p);
 	free(packed.p);
