@@ -161,6 +161,10 @@ static inline bool fr_pooled(const struct fr_state *fr, const char *p)
 	return fr->pool && p >= fr->pool && p < fr->pool + fr->pool_len;
 }
 
+/* The files of the `path` option, in order, each once
+ * (file_reader_list.c).  0 or -errno with err naming the option. */
+int fr_expand_paths(struct fr_state *fr, char *err, size_t errlen);
+
 /* The reader thread's side (file_reader_read.c): the origin's next() and
  * release() callbacks. */
 int fr_next(void *state, struct sp_chunk *out, char *err, size_t errlen);
