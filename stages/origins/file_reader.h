@@ -164,6 +164,9 @@ static inline bool fr_pooled(const struct fr_state *fr, const char *p)
 /* The files of the `path` option, in order, each once
  * (file_reader_list.c).  0 or -errno with err naming the option. */
 int fr_expand_paths(struct fr_state *fr, char *err, size_t errlen);
+/* A zeroed entry added at the end of fr->files; NULL when out of
+ * memory. */
+struct fr_file *fr_new_file(struct fr_state *fr);
 
 /* The reader thread's side (file_reader_read.c): the origin's next() and
  * release() callbacks. */

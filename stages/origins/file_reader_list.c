@@ -6,6 +6,17 @@
 #define _GNU_SOURCE
 #include "stages/origins/file_reader.h"
 
+struct fr_file *fr_new_file(struct fr_state *fr)
+{
+	struct fr_file *p = realloc(fr->files, (fr->nfiles + 1) * sizeof(*p));
+
+	if (!p)
+		return NULL;
+	fr->files = p;
+	memset(&p[fr->nfiles], 0, sizeof(*p));
+	return &p[fr->nfiles++];
+}
+
 static int add_file(struct fr_state *fr, const char *path, const char *shown,
 		    char *err, size_t errlen)
 {
@@ -27,12 +38,9 @@ static int add_file(struct fr_state *fr, const char *path, const char *shown,
 			 shown, strerror(errno));
 		return -errno;
 	}
-	struct fr_file *p = realloc(fr->files, (fr->nfiles + 1) * sizeof(*p));
-	if (!p)
+	struct fr_file *f = fr_new_file(fr);
+	if (!f)
 		return -ENOMEM;
-	fr->files = p;
-	struct fr_file *f = &p[fr->nfiles++];
-	memset(f, 0, sizeof(*f));
 	f->path = strdup(path);
 	f->display = strdup(shown);
 	f->size = (uint64_t)st.st_size;

@@ -35,14 +35,11 @@ static uint64_t etag_hash(const char *etag)
 static int add_object(struct fr_state *fr, const char *key,
 		      const struct sp_s3_object *o, char *err, size_t errlen)
 {
-	struct fr_file *p = realloc(fr->files, (fr->nfiles + 1) * sizeof(*p));
+	struct fr_file *f = fr_new_file(fr);
 	size_t pl = strlen(fr->s3_prefix);
 
-	if (!p)
+	if (!f)
 		return -ENOMEM;
-	fr->files = p;
-	struct fr_file *f = &p[fr->nfiles++];
-	memset(f, 0, sizeof(*f));
 	f->path = strdup(key);
 	/* under a stage: relative to its prefix, as the flow names it */
 	if (fr->cfg->stage)
