@@ -1,0 +1,87 @@
+/*
+ * core/hugemem.h: large buffers come 2 MiB-aligned, behave as malloc's
+ * (written end to end, grown by realloc, freed by free or sp_huge_free),
+ * and in the kernel's THP "madvise" mode their mapping is eligible for
+ * huge pages; small ones are plain malloc.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hugemem.h"
+
+static bool thp_madvise_mode(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char line[128] = "";
+
+	if (!f)
+		return false;
+	bool got = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	return got && strstr(line, "[madvise]");
+}
+
+/* The THPeligible line of the mapping in /proc/self/smaps that holds p:
+ * 1 or 0, -1 when there is none. */
+static int thp_eligible(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+	int v = -1;
+
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && sscanf(line, "THPeligible: %d", &v) == 1)
+			break;
+	}
+	fclose(f);
+	return v;
+}
+
+Test(hugemem, large_buffers_are_aligned_and_act_as_mallocs)
+{
+	size_t size = SP_HUGE_PAGE + SP_HUGE_PAGE / 4;
+	unsigned char *p = sp_huge_malloc(size);
+
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % SP_HUGE_PAGE, 0, "%p", (void *)p);
+	for (size_t i = 0; i < size; i++)
+		p[i] = (unsigned char)(i * 31);
+	if (thp_madvise_mode())
+		cr_expect_eq(thp_eligible(p), 1,
+			     "the advised huge page is not eligible");
+	unsigned char *q = realloc(p, 3 * SP_HUGE_PAGE);
+	cr_assert_not_null(q);
+	for (size_t i = 0; i < size; i++)
+		if (q[i] != (unsigned char)(i * 31))
+			cr_assert_fail("byte %zu changed by realloc", i);
+	free(q); /* free() takes it as well */
+
+	p = sp_huge_malloc(size);
+	cr_assert_not_null(p);
+	memset(p, 1, size);
+	sp_huge_free(p, size);
+	sp_huge_free(NULL, size);
+}
+
+Test(hugemem, small_buffers_are_plain_mallocs)
+{
+	char *p = sp_huge_malloc(100);
+
+	cr_assert_not_null(p);
+	memset(p, 'x', 100);
+	p = realloc(p, 1000);
+	cr_assert_not_null(p);
+	cr_assert_eq(p[99], 'x');
+	sp_huge_free(p, 1000);
+}
