@@ -9,16 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "core/hugemem.h"
 
+/* Huge pages where advised: the kernel's mode, and not switched off for
+ * this process (prctl, as some container runtimes do). */
 static bool thp_madvise_mode(void)
 {
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 	char line[128] = "";
 
-	if (!f)
+	if (!f || prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1) {
+		if (f)
+			fclose(f);
 		return false;
+	}
 	bool got = fgets(line, sizeof(line), f) != NULL;
 	fclose(f);
 	return got && strstr(line, "[madvise]");
