@@ -70,7 +70,6 @@ struct fw_worker {
 	 * which may have traded places with the blocks' since */
 	char *room[BLOCKS_PER_WORKER + 1];
 	unsigned nroom;
-	size_t room_size;
 	/* partitioned output (file_writer_part.c) */
 	struct sp_buf part;	 /* the folder of what enc holds */
 	struct sp_buf part_keys; /* each record's folder, this batch */

@@ -21,6 +21,13 @@
  * memory it faults in 512 times less often (core/hugemem.h). */
 #define ROOM_AFTER ((size_t)256 << 10)
 
+/* A room holds two frames: unordered, a block is sealed at the end of
+ * the batch that took it to frame_size, so it is rarely outgrown. */
+static size_t room_size(const struct fw_state *fw)
+{
+	return 2 * (size_t)fw->cfg->frame_size + ROOM_AFTER;
+}
+
 static bool is_room(const struct fw_worker *w, const char *p)
 {
 	for (unsigned k = 0; p && k < w->nroom; k++)
@@ -29,14 +36,13 @@ static bool is_room(const struct fw_worker *w, const char *p)
 	return false;
 }
 
-/* Unordered, a block is sealed at the end of the batch that took it to
- * frame_size: a room of two frames is rarely outgrown, and is not moved
- * while it grows.  Uncompressed, the encode buffer trades places with
- * the blocks' (no copy), so each buffer that comes to be the encode
- * buffer and fills gets a room of its own, up to one per block. */
+/* Unordered, the encode buffer moves into a room once, before
+ * `coming` bytes would take it past ROOM_AFTER.  Uncompressed, it trades
+ * places with the blocks' (no copy), so each buffer that comes to be the
+ * encode buffer and fills gets a room of its own, up to one per block. */
 static void move_to_room(struct fw_worker *w, size_t coming)
 {
-	size_t room = 2 * (size_t)w->fw->cfg->frame_size + ROOM_AFTER;
+	size_t room = room_size(w->fw);
 	char *p;
 
 	if (w->fw->cfg->ordered || room < SP_HUGE_PAGE ||
@@ -48,14 +54,14 @@ static void move_to_room(struct fw_worker *w, size_t coming)
 		memcpy(p, w->enc.data, w->enc.len);
 	free(w->enc.data);
 	w->enc.data = w->room[w->nroom++] = p;
-	w->enc.cap = w->room_size = room;
+	w->enc.cap = room;
 }
 
 /* Frees b, through sp_huge_free when it holds one of w's rooms. */
 static void free_buf(struct fw_worker *w, struct sp_buf *b)
 {
 	if (is_room(w, b->data)) {
-		sp_huge_free(b->data, w->room_size);
+		sp_huge_free(b->data, room_size(w->fw));
 		b->data = NULL;
 	}
 	sp_buf_fini(b);
