@@ -184,36 +184,6 @@ static void fold_repeats(struct sp_batch *b, struct sp_record *r)
 	r->flags |= SP_RECORD_CHANGED;
 }
 
-static inline bool is_digit(char c)
-{
-	return (unsigned char)(c - '0') <= 9;
-}
-
-/* The numbers of most records, without a call: -?(0|[1-9][0-9]*)
- * (\.[0-9]+)? right before ',' or '}'.  Returns its end (*dbl: it has a
- * fraction), or NULL for anything else, which the full scanner takes
- * (exponents, blanks, and what is no number at all). */
-static inline const char *plain_number(const char *p, const char *end,
-				       bool *dbl)
-{
-	const char *q = p + (p < end && *p == '-');
-
-	if (q == end || !is_digit(*q))
-		return NULL;
-	if (*q++ != '0')
-		while (q < end && is_digit(*q))
-			q++;
-	*dbl = q < end && *q == '.';
-	if (*dbl) {
-		const char *frac = ++q;
-		while (q < end && is_digit(*q))
-			q++;
-		if (q == frac)
-			return NULL;
-	}
-	return q < end && (*q == ',' || *q == '}') ? q : NULL;
-}
-
 static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 		      const char *line, const char *end, uint64_t lineno,
 		      uint64_t offset, struct sp_batch *b)
@@ -302,12 +272,10 @@ static int parse_line(struct sp_jsonl_parser *ps, struct pred_key *pk,
 			f->v.len = (uint32_t)(q - p - 1);
 			f->v.str = p + 1;
 			p = q + 1;
-		} else if ((num_end = plain_number(p, end, &dbl))) {
-			f->v.type = dbl ? SP_DOUBLE : SP_INT;
-			f->v.flags = SP_VALUE_TEXT;
-			f->v.reserved = 0;
-			f->v.len = (uint32_t)(num_end - p);
-			f->v.str = p;
+		} else if (p < end && (*p == '-' || (*p >= '0' && *p <= '9')) &&
+			   (num_end = sp_json_scan_number(p, end, &dbl))) {
+			/* the full scanner's number, without its call */
+			f->v = sp_json_number(p, num_end, dbl);
 			p = num_end;
 		} else if (sp_json_scan_value_at(&p, end, 1, &f->v, &why)) {
 			goto abort;

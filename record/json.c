@@ -301,48 +301,6 @@ fail:
 	return -EINVAL;
 }
 
-/* A number per the JSON grammar at p; returns its end, or NULL. */
-static inline const char *scan_number(const char *p, const char *end,
-				      bool *is_double)
-{
-	*is_double = false;
-	if (p < end && *p == '-')
-		p++;
-	if (p == end)
-		return NULL;
-	if (*p == '0') {
-		p++;
-	} else if (*p >= '1' && *p <= '9') {
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	} else {
-		return NULL;
-	}
-	if (p < end && *p == '.') {
-		p++;
-		if (p == end || *p < '0' || *p > '9')
-			return NULL;
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-		*is_double = true;
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		if (p == end || *p < '0' || *p > '9')
-			return NULL;
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-		*is_double = true;
-	}
-	/* "01", "1.", "12abc": one bad token, not a number and garbage */
-	if (p < end && ((*p >= '0' && *p <= '9') || *p == '.' ||
-			((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
-		return NULL;
-	return p;
-}
-
 static inline bool is_word(char c)
 {
 	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
@@ -421,7 +379,7 @@ value:
 		goto after;
 	default:
 		if (*p == '-' || (*p >= '0' && *p <= '9')) {
-			tok = scan_number(p, end, &dbl);
+			tok = sp_json_scan_number(p, end, &dbl);
 			if (!tok) {
 				*why = "invalid number";
 				goto fail;
@@ -534,16 +492,12 @@ int sp_json_scan_value_at(const char **pp, const char *end, unsigned depth,
 		return 0;
 	default:
 		if (*p == '-' || (*p >= '0' && *p <= '9')) {
-			q = scan_number(p, end, &dbl);
+			q = sp_json_scan_number(p, end, &dbl);
 			if (!q) {
 				*why = "invalid number";
 				goto fail;
 			}
-			out->type = dbl ? SP_DOUBLE : SP_INT;
-			out->flags = SP_VALUE_TEXT;
-			out->reserved = 0;
-			out->len = (uint32_t)(q - p);
-			out->str = p;
+			*out = sp_json_number(p, q, dbl);
 			*pp = q;
 			return 0;
 		}

@@ -6,6 +6,7 @@
 #ifndef SPATE_ENGINE_JSON_H
 #define SPATE_ENGINE_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -47,6 +48,61 @@ int sp_json_scan_value(const char **p, const char *end, struct sp_value *out,
  * set.  Shared by the JSON-lines parser so that both agree on strings. */
 int sp_json_scan_string(const char **p, const char *end, uint8_t *flags,
 			const char **why);
+
+/* A number per the JSON grammar at p; returns its end (*is_double: it
+ * has a fraction or an exponent), or NULL.  Inline: the JSON-lines parser
+ * reads most numbers with it directly. */
+static inline const char *sp_json_scan_number(const char *p, const char *end,
+					       bool *is_double)
+{
+	*is_double = false;
+	if (p < end && *p == '-')
+		p++;
+	if (p == end)
+		return NULL;
+	if (*p == '0') {
+		p++;
+	} else if (*p >= '1' && *p <= '9') {
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	} else {
+		return NULL;
+	}
+	if (p < end && *p == '.') {
+		p++;
+		if (p == end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		*is_double = true;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		*is_double = true;
+	}
+	/* "01", "1.", "12abc": one bad token, not a number and garbage */
+	if (p < end && ((*p >= '0' && *p <= '9') || *p == '.' ||
+			((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+		return NULL;
+	return p;
+}
+
+/* The value of number text p[0..q) as the scanners keep it. */
+static inline struct sp_value sp_json_number(const char *p, const char *q,
+					     bool is_double)
+{
+	struct sp_value v = {.type = is_double ? SP_DOUBLE : SP_INT,
+			     .flags = SP_VALUE_TEXT,
+			     .len = (uint32_t)(q - p),
+			     .str = p};
+	return v;
+}
 
 /* As sp_json_scan_value for a value that sits inside depth levels of
  * enclosing objects or arrays, so that the SP_JSON_MAX_DEPTH limit counts
