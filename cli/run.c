@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,7 @@ struct signal_ctx {
 	struct sp_runtime *rt;
 	sigset_t set;
 	bool streaming;		/* an origin cannot be read again (stdin) */
-	volatile sig_atomic_t first; /* the first signal, 0 until one came */
+	atomic_int first; /* the first signal, 0 until one came */
 };
 
 /* After the abort, the run has this long to roll back and end before
@@ -140,10 +141,10 @@ static void *signal_main(void *arg)
 						 "up)",
 				   sig < 0 ? "in time after the abort"
 					   : "after the abort");
-			_exit(128 + (sig > 0 ? sig : sc->first));
+			_exit(128 + (sig > 0 ? sig : atomic_load(&sc->first)));
 		}
 		if (++n == 1)
-			sc->first = sig;
+			atomic_store(&sc->first, sig);
 		if (n == 1 && sc->streaming) {
 			cli_notice(SP_LOG_WARN, "%s: draining (the input "
 						"read so far is committed); "
@@ -430,9 +431,10 @@ static int run_skipped(const struct run_args *a, const struct sp_flow *f,
 	return code;
 }
 
-/* The exit code of a run that started (README "Exit codes"). */
-static int run_verdict(const struct signal_ctx *sc, enum sp_run_state state,
-		       const struct sp_run_report *rep)
+/* The exit code of a run that started (README "Exit codes"); first:
+ * the first signal, read once for this and the note. */
+static int run_verdict(const struct signal_ctx *sc, int first,
+		       enum sp_run_state state, const struct sp_run_report *rep)
 {
 	if (state == SP_RUN_FAILED && rep->committed)
 		return SPATE_EXIT_RECORDING;
@@ -440,8 +442,8 @@ static int run_verdict(const struct signal_ctx *sc, enum sp_run_state state,
 		return SPATE_EXIT_FAILED;
 	/* a batch run that committed before the signal took effect did
 	 * the whole job */
-	if (sc->first && (!rep->committed || sc->streaming))
-		return 128 + sc->first;
+	if (first && (!rep->committed || sc->streaming))
+		return 128 + first;
 	return rep->discarded ? SPATE_EXIT_DISCARDED : SPATE_EXIT_OK;
 }
 
@@ -460,23 +462,23 @@ static void discarded_note(const char *flow, const struct sp_run_report *rep)
 
 /* After a signal: what was published, and what to do. */
 static void interrupt_note(const char *flow, const struct signal_ctx *sc,
-			   const struct sp_run_report *rep)
+			   int first, const struct sp_run_report *rep)
 {
-	if (!sc->first)
+	if (!first)
 		return;
 	if (rep->committed && sc->streaming)
 		cli_notice(SP_LOG_WARN, "%s: interrupted by %s: drained, the "
 					"records read before it are committed",
-			   flow, strsignal(sc->first));
+			   flow, strsignal(first));
 	else if (rep->committed)
 		cli_notice(SP_LOG_WARN, "%s: %s came while the output was "
 					"being committed: the run is complete",
-			   flow, strsignal(sc->first));
+			   flow, strsignal(first));
 	else
 		cli_notice(SP_LOG_WARN, "%s: interrupted by %s: rolled back, "
 					"nothing was published; run it again "
 					"to do the whole job",
-			   flow, strsignal(sc->first));
+			   flow, strsignal(first));
 }
 
 /* The summary table for people, under --log-format json one log line
@@ -508,12 +510,14 @@ static int run_report(const struct run_args *a, const struct sp_flow *f,
 		      const struct signal_ctx *sc)
 {
 	struct sp_run_report rep;
+	/* the signal thread may still take one: verdict and note agree */
+	int first = atomic_load(&sc->first);
 	int exit_code = state == SP_RUN_FINISHED || state == SP_RUN_STOPPED
 				? SPATE_EXIT_OK
 				: SPATE_EXIT_FAILED;
 
 	if (sp_runtime_report(rt, &rep) == 0) {
-		exit_code = run_verdict(sc, state, &rep);
+		exit_code = run_verdict(sc, first, state, &rep);
 		/* a run that failed to start never left "created" */
 		rep.state = state;
 		if (a->json && !rep.error[0] && state == SP_RUN_FAILED &&
@@ -534,7 +538,7 @@ static int run_report(const struct run_args *a, const struct sp_flow *f,
 			cli_notice(SP_LOG_ERROR, "run failed: %s", rep.error);
 		else if (rep.error[0])
 			cli_notice(SP_LOG_ERROR, "%s", rep.error);
-		interrupt_note(a->flow, sc, &rep);
+		interrupt_note(a->flow, sc, first, &rep);
 		if (exit_code == SPATE_EXIT_DISCARDED && !a->opt.validate_only)
 			discarded_note(a->flow, &rep);
 		if (a->opt.validate_only && (exit_code == SPATE_EXIT_OK ||
@@ -616,7 +620,7 @@ int cli_run(int argc, char **argv)
 	sigaddset(&sc.set, SIGHUP);
 	sigaddset(&sc.set, SIGUSR1);
 	sc.streaming = flow_is_streaming(f);
-	sc.first = 0;
+	atomic_init(&sc.first, 0);
 	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
