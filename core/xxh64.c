@@ -1,38 +1,149 @@
 /*
  * XXH64 of a whole file (see core/xxh64.h).
+ *
+ * A file in the page cache costs two passes of about the same length: the
+ * kernel's copy into our buffer (read) and the hash of it.  For a large
+ * file a second thread does the reads into a ring of blocks while this
+ * one hashes, so that the two passes overlap; the run's own threads have
+ * not started when inputs are hashed, so the other cores are idle.
  */
 #include "core/xxh64.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define BLOCK (1u << 20) /* 4 of them: the copy and the hash overlap best */
+#define SLOTS 4u	   /* blocks read ahead of the hash, at most */
+#define OVERLAP_MIN (8ull << 20) /* smaller files: a thread costs more */
+
+static ssize_t read_block(int fd, char *buf)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, BLOCK);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+static int hash_plain(int fd, XXH64_state_t *s, uint64_t *total)
+{
+	char *buf = malloc(BLOCK);
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	while ((n = read_block(fd, buf)) > 0) {
+		XXH64_update(s, buf, (size_t)n);
+		*total += (uint64_t)n;
+	}
+	free(buf);
+	return n < 0 ? (int)n : 0;
+}
+
+/* The ring between the reading thread and the hashing one: blocks
+ * [tail, head) are read and not yet hashed; len of a block <= 0 ends it
+ * (end of file, or -errno). */
+struct ring {
+	int fd;
+	char *buf;
+	ssize_t len[SLOTS];
+	unsigned head, tail;
+	bool stop; /* the hashing side gave up: the reader ends */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *ring_reader(void *arg)
+{
+	struct ring *r = arg;
+	ssize_t n;
+
+	do {
+		pthread_mutex_lock(&r->mu);
+		while (r->head - r->tail == SLOTS && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		unsigned slot = r->head % SLOTS;
+		bool stop = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (stop)
+			break;
+		/* the slot is neither hashed nor read by anyone else now */
+		n = read_block(r->fd, r->buf + (size_t)slot * BLOCK);
+		pthread_mutex_lock(&r->mu);
+		r->len[slot] = n;
+		r->head++;
+		pthread_cond_signal(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+	} while (n > 0);
+	return NULL;
+}
+
+/* 1 when no thread could be started (the caller hashes plainly). */
+static int hash_overlapped(int fd, XXH64_state_t *s, uint64_t *total)
+{
+	struct ring r = {.fd = fd};
+	pthread_t th;
+	int rc = 0;
+
+	r.buf = malloc((size_t)SLOTS * BLOCK);
+	if (!r.buf)
+		return 1;
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv, NULL);
+	if (pthread_create(&th, NULL, ring_reader, &r) != 0) {
+		rc = 1;
+		goto out;
+	}
+	for (;;) {
+		pthread_mutex_lock(&r.mu);
+		while (r.tail == r.head)
+			pthread_cond_wait(&r.cv, &r.mu);
+		unsigned slot = r.tail % SLOTS;
+		ssize_t n = r.len[slot];
+		pthread_mutex_unlock(&r.mu);
+		if (n <= 0) {
+			rc = (int)n;
+			break;
+		}
+		XXH64_update(s, r.buf + (size_t)slot * BLOCK, (size_t)n);
+		*total += (uint64_t)n;
+		pthread_mutex_lock(&r.mu);
+		r.tail++;
+		pthread_cond_signal(&r.cv);
+		pthread_mutex_unlock(&r.mu);
+	}
+	pthread_mutex_lock(&r.mu);
+	r.stop = true;
+	pthread_cond_signal(&r.cv);
+	pthread_mutex_unlock(&r.mu);
+	pthread_join(th, NULL);
+out:
+	pthread_cond_destroy(&r.cv);
+	pthread_mutex_destroy(&r.mu);
+	free(r.buf);
+	return rc;
+}
 
 int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size)
 {
 	XXH64_state_t s;
-	size_t cap = 256 << 10; /* in cache while it is hashed */
-	char *buf = malloc(cap);
+	struct stat st;
 	uint64_t total = 0;
-	int rc = 0;
+	int rc = 1;
 
-	if (!buf)
-		return -ENOMEM;
 	XXH64_reset(&s, 0);
-	for (;;) {
-		ssize_t n = read(fd, buf, cap);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		XXH64_update(&s, buf, (size_t)n);
-		total += (uint64_t)n;
-	}
-	free(buf);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= OVERLAP_MIN)
+		rc = hash_overlapped(fd, &s, &total);
+	if (rc == 1) /* nothing read yet */
+		rc = hash_plain(fd, &s, &total);
 	if (rc == 0) {
 		*out = XXH64_digest(&s);
 		if (size)
@@ -50,4 +161,41 @@ int sp_xxh64_file(const char *path, uint64_t *out)
 	int rc = sp_xxh64_fd(fd, out, NULL);
 	close(fd);
 	return rc;
+}
+
+/* Files to hash are taken in turn by the threads of sp_xxh64_files. */
+struct many {
+	struct sp_xxh64_job *jobs;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *many_thread(void *arg)
+{
+	struct many *m = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&m->next, 1)) < m->n)
+		m->jobs[i].rc = sp_xxh64_file(m->jobs[i].path,
+					      &m->jobs[i].hash);
+	return NULL;
+}
+
+void sp_xxh64_files(struct sp_xxh64_job *jobs, size_t n, unsigned threads)
+{
+	struct many m = {.jobs = jobs, .n = n};
+	pthread_t th[SP_XXH64_MAX_THREADS];
+	unsigned started = 0;
+
+	if (threads > SP_XXH64_MAX_THREADS)
+		threads = SP_XXH64_MAX_THREADS;
+	if (threads > n)
+		threads = (unsigned)n;
+	/* this thread is one of them */
+	while (started + 1 < threads &&
+	       pthread_create(&th[started], NULL, many_thread, &m) == 0)
+		started++;
+	many_thread(&m);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
 }

@@ -6,6 +6,7 @@
 #ifndef SPATE_ENGINE_XXH64_H
 #define SPATE_ENGINE_XXH64_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
@@ -16,5 +17,18 @@ int sp_xxh64_file(const char *path, uint64_t *out);
 /* The same of what is left to read of fd; *size (may be NULL) the bytes
  * read.  0 or -errno. */
 int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size);
+
+/* One file of sp_xxh64_files: its path in, its hash and result out. */
+struct sp_xxh64_job {
+	const char *path;
+	uint64_t hash;
+	int rc; /* 0 or -errno */
+};
+
+#define SP_XXH64_MAX_THREADS 16
+
+/* Hashes each job's file (sp_xxh64_file), the files shared among up to
+ * threads threads (this one among them; at most SP_XXH64_MAX_THREADS). */
+void sp_xxh64_files(struct sp_xxh64_job *jobs, size_t n, unsigned threads);
 
 #endif

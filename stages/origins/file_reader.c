@@ -173,13 +173,41 @@ static int hash_inputs(struct fr_state *fr, char *err, size_t errlen)
 	if (fr->s3 || fr->ctx->trust_mtime || fr->ctx->validate_only ||
 	    fr_has_range(fr->cfg))
 		return 0; /* a range's file: its submitter fingerprinted it */
-	for (uint32_t i = 0; i < fr->nfiles; i++) {
-		struct fr_file *f = &fr->files[i];
-		int rc = f->regular ? hash_file(f, err, errlen) : 0;
-		if (rc < 0)
-			return rc;
+	struct sp_xxh64_job *jobs = calloc(fr->nfiles ? fr->nfiles : 1,
+					   sizeof(*jobs));
+	uint32_t *of = calloc(fr->nfiles ? fr->nfiles : 1, sizeof(*of));
+	size_t n = 0;
+	int rc = 0;
+
+	if (!jobs || !of) {
+		free(jobs);
+		free(of);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-	return 0;
+	for (uint32_t i = 0; i < fr->nfiles; i++) {
+		if (fr->files[i].regular && !fr->files[i].hashed) {
+			jobs[n].path = fr->files[i].path;
+			of[n++] = i;
+		}
+	}
+	/* the run's workers have not started: their cores hash the files */
+	sp_xxh64_files(jobs, n, fr->ctx->workers ? fr->ctx->workers : 1);
+	for (size_t j = 0; j < n && rc == 0; j++) {
+		struct fr_file *f = &fr->files[of[j]];
+
+		rc = jobs[j].rc;
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", f->display,
+				 strerror(-rc));
+			break;
+		}
+		f->content = jobs[j].hash;
+		f->hashed = true;
+	}
+	free(jobs);
+	free(of);
+	return rc;
 }
 
 /* Leaves out the files this flow loaded from the stage before: same

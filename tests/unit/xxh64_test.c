@@ -1,0 +1,135 @@
+/*
+ * core/xxh64.h: the hash of a file is XXH64 of its bytes whichever way it
+ * is read (plainly, or by a reading thread ahead of the hash for large
+ * files; whole blocks, a short last block, from an offset), and
+ * sp_xxh64_files hashes each file of a list, errors per file.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/xxh64.h"
+
+static char dir[] = "/tmp/spate-xxh64-XXXXXX";
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(xxh64, .init = setup, .fini = teardown);
+
+/* len bytes that no block boundary repeats, written to dir/name; the
+ * caller frees the returned copy. */
+static char *write_file(const char *name, size_t len, char *path, size_t cap)
+{
+	char *data = malloc(len ? len : 1);
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ len;
+
+	cr_assert_not_null(data);
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		data[i] = (char)x;
+	}
+	snprintf(path, cap, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(data, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+	return data;
+}
+
+static void same_hash(size_t len)
+{
+	char path[512];
+	uint64_t h = 0, size = 0;
+	char *data = write_file("f", len, path, sizeof(path));
+	int fd = open(path, O_RDONLY);
+
+	cr_assert_eq(sp_xxh64_file(path, &h), 0);
+	cr_assert_eq(h, XXH64(data, len, 0), "%zu bytes", len);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(sp_xxh64_fd(fd, &h, &size), 0);
+	cr_assert_eq(h, XXH64(data, len, 0), "%zu bytes by fd", len);
+	cr_assert_eq(size, len);
+	close(fd);
+	free(data);
+}
+
+Test(xxh64, small_and_empty_files)
+{
+	same_hash(0);
+	same_hash(1);
+	same_hash(100000);
+}
+
+Test(xxh64, large_files_read_ahead_of_the_hash)
+{
+	same_hash(16u << 20);		   /* whole blocks */
+	same_hash((20u << 20) + 12345);	   /* a short last block */
+	same_hash((8u << 20) + (1u << 20)); /* just over the threshold */
+}
+
+Test(xxh64, large_file_from_an_offset)
+{
+	char path[512];
+	size_t len = (12u << 20) + 7, skip = 3u << 20;
+	uint64_t h = 0, size = 0;
+	char *data = write_file("g", len, path, sizeof(path));
+	int fd = open(path, O_RDONLY);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(lseek(fd, (off_t)skip, SEEK_SET), (off_t)skip);
+	cr_assert_eq(sp_xxh64_fd(fd, &h, &size), 0);
+	cr_assert_eq(size, len - skip);
+	cr_assert_eq(h, XXH64(data + skip, len - skip, 0));
+	close(fd);
+	free(data);
+}
+
+Test(xxh64, many_files_each_hash_or_error)
+{
+	const size_t lens[] = {0, 5, 9u << 20, 300000, (10u << 20) + 1};
+	enum { N = sizeof(lens) / sizeof(lens[0]) };
+	char paths[N + 2][512], *data[N];
+	struct sp_xxh64_job jobs[N + 2];
+
+	for (unsigned threads = 0; threads <= 4; threads++) {
+		for (size_t i = 0; i < N; i++) {
+			char name[16];
+			snprintf(name, sizeof(name), "m%zu", i);
+			data[i] = write_file(name, lens[i], paths[i],
+					     sizeof(paths[i]));
+			jobs[i] = (struct sp_xxh64_job){.path = paths[i],
+							.rc = 1};
+		}
+		snprintf(paths[N], sizeof(paths[N]), "%s/missing", dir);
+		jobs[N] = (struct sp_xxh64_job){.path = paths[N], .rc = 1};
+		/* a folder opens, and its read fails */
+		jobs[N + 1] = (struct sp_xxh64_job){.path = dir, .rc = 1};
+
+		sp_xxh64_files(jobs, N + 2, threads);
+		for (size_t i = 0; i < N; i++) {
+			cr_assert_eq(jobs[i].rc, 0, "file %zu", i);
+			cr_assert_eq(jobs[i].hash,
+				     XXH64(data[i], lens[i], 0),
+				     "file %zu, %u threads", i, threads);
+			free(data[i]);
+		}
+		cr_assert_eq(jobs[N].rc, -ENOENT);
+		cr_assert_eq(jobs[N + 1].rc, -EISDIR);
+	}
+}
