@@ -2,6 +2,7 @@
 #ifndef SPATE_ENGINE_BUF_H
 #define SPATE_ENGINE_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,6 +11,9 @@ struct sp_buf {
 	char *data;
 	size_t len;
 	size_t cap;
+	/* data came from sp_huge_malloc(cap) (core/hugemem.h): grown and
+	 * freed through it, so that its advice goes with it */
+	bool huge;
 };
 
 void sp_buf_init(struct sp_buf *b);

@@ -12,7 +12,8 @@
  * fills anyway.  sp_huge_free takes the advice back before freeing, so
  * that malloc does not hand the range out again in small pieces that
  * each fault a huge page in; a buffer freed with free() (or moved by
- * realloc()) keeps it.
+ * realloc()) keeps it, which is why a growable buffer holding such
+ * memory is marked (struct sp_buf's huge) and grows through here.
  */
 #ifndef SPATE_ENGINE_HUGEMEM_H
 #define SPATE_ENGINE_HUGEMEM_H

@@ -66,9 +66,9 @@ struct fw_worker {
 	struct sp_buf header; /* CSV header line, once columns are known */
 	struct sp_ring free;
 	struct block blocks[BLOCKS_PER_WORKER];
-	/* the huge-page buffers enc moved into (file_writer_encode.c),
-	 * which may have traded places with the blocks' since */
-	char *room[BLOCKS_PER_WORKER + 1];
+	/* how many huge-page rooms enc moved into (file_writer_encode.c);
+	 * they may have traded places with the blocks' since, each an
+	 * sp_buf marked huge */
 	unsigned nroom;
 	/* partitioned output (file_writer_part.c) */
 	struct sp_buf part;	 /* the folder of what enc holds */

@@ -28,14 +28,6 @@ static size_t room_size(const struct fw_state *fw)
 	return 2 * (size_t)fw->cfg->frame_size + ROOM_AFTER;
 }
 
-static bool is_room(const struct fw_worker *w, const char *p)
-{
-	for (unsigned k = 0; p && k < w->nroom; k++)
-		if (p == w->room[k])
-			return true;
-	return false;
-}
-
 /* Unordered, the encode buffer moves into a room once, before
  * `coming` bytes would take it past ROOM_AFTER.  Uncompressed, it trades
  * places with the blocks' (no copy), so each buffer that comes to be the
@@ -47,24 +39,16 @@ static void move_to_room(struct fw_worker *w, size_t coming)
 
 	if (w->fw->cfg->ordered || room < SP_HUGE_PAGE ||
 	    w->enc.len + coming < ROOM_AFTER || w->enc.len > room / 2 ||
-	    w->nroom == BLOCKS_PER_WORKER + 1 || is_room(w, w->enc.data) ||
+	    w->nroom == BLOCKS_PER_WORKER + 1 || w->enc.huge ||
 	    !(p = sp_huge_malloc(room)))
 		return;
 	if (w->enc.len)
 		memcpy(p, w->enc.data, w->enc.len);
 	free(w->enc.data);
-	w->enc.data = w->room[w->nroom++] = p;
+	w->enc.data = p;
 	w->enc.cap = room;
-}
-
-/* Frees b, through sp_huge_free when it holds one of w's rooms. */
-static void free_buf(struct fw_worker *w, struct sp_buf *b)
-{
-	if (is_room(w, b->data)) {
-		sp_huge_free(b->data, room_size(w->fw));
-		b->data = NULL;
-	}
-	sp_buf_fini(b);
+	w->enc.huge = true; /* sp_buf grows and frees it as a room */
+	w->nroom++;
 }
 
 void *fw_worker_create(void *state, unsigned worker)
@@ -109,7 +93,7 @@ void fw_worker_destroy(void *state, void *wstate)
 	if (!w)
 		return;
 	for (int i = 0; i < BLOCKS_PER_WORKER; i++) {
-		free_buf(w, &w->blocks[i].data);
+		sp_buf_fini(&w->blocks[i].data);
 		sp_buf_fini(&w->blocks[i].part);
 	}
 	sp_buf_fini(&w->part);
@@ -117,7 +101,7 @@ void fw_worker_destroy(void *state, void *wstate)
 	free(w->part_refs);
 	free(w->part_sel);
 	sp_ring_fini(&w->free);
-	free_buf(w, &w->enc);
+	sp_buf_fini(&w->enc);
 	sp_buf_fini(&w->header);
 	sp_csv_encoder_fini(&w->csv);
 	sp_zstd_enc_destroy(w->z);

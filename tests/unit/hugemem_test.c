@@ -2,7 +2,8 @@
  * core/hugemem.h: large buffers come 2 MiB-aligned, behave as malloc's
  * (written end to end, grown by realloc, freed by free or sp_huge_free),
  * and in the kernel's THP "madvise" mode their mapping is eligible for
- * huge pages; small ones are plain malloc.
+ * huge pages; small ones are plain malloc.  A growable buffer marked as
+ * holding such memory grows into more of it, its bytes kept.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "core/buf.h"
 #include "core/hugemem.h"
 
 /* Huge pages where advised: the kernel's mode, and not switched off for
@@ -90,4 +92,34 @@ Test(hugemem, small_buffers_are_plain_mallocs)
 	cr_assert_not_null(p);
 	cr_assert_eq(p[99], 'x');
 	sp_huge_free(p, 1000);
+}
+
+Test(hugemem, a_huge_growable_buffer_grows_into_huge_memory)
+{
+	struct sp_buf b;
+	size_t size = SP_HUGE_PAGE + 4096;
+
+	sp_buf_init(&b);
+	b.data = sp_huge_malloc(size);
+	cr_assert_not_null(b.data);
+	b.cap = size;
+	b.huge = true;
+	for (size_t i = 0; i < size; i++)
+		cr_assert_eq(sp_buf_putc(&b, (char)(i * 7)), 0);
+	/* one more byte than it holds: it moves */
+	cr_assert_eq(sp_buf_append(&b, "xyz", 3), 0);
+	cr_assert(b.huge);
+	cr_assert_geq(b.cap, size + 3);
+	cr_assert_eq((uintptr_t)b.data % SP_HUGE_PAGE, 0, "%p",
+		     (void *)b.data);
+	for (size_t i = 0; i < size; i++)
+		if (b.data[i] != (char)(i * 7))
+			cr_assert_fail("byte %zu changed by the move", i);
+	cr_assert_eq(memcmp(b.data + size, "xyz", 3), 0);
+	if (thp_madvise_mode())
+		cr_expect_eq(thp_eligible(b.data), 1,
+			     "the grown buffer is not advised");
+	sp_buf_fini(&b);
+	cr_assert_null(b.data);
+	cr_assert(!b.huge);
 }
