@@ -169,32 +169,6 @@ static bool digits_at(const char *s, size_t n, int *out)
 	return true;
 }
 
-/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 static int days_in_month(int y, int m)
 {
 	static const int dim[] = {31, 28, 31, 30, 31, 30,
@@ -203,6 +177,32 @@ static int days_in_month(int y, int m)
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
 	return dim[m - 1];
+}
+
+static void next_day(int *y, int *mo, int *d)
+{
+	if (*d < days_in_month(*y, *mo)) {
+		++*d;
+		return;
+	}
+	*d = 1;
+	if (++*mo > 12) {
+		*mo = 1;
+		++*y;
+	}
+}
+
+static void prev_day(int *y, int *mo, int *d)
+{
+	if (*d > 1) {
+		--*d;
+		return;
+	}
+	if (--*mo < 1) {
+		*mo = 12;
+		--*y;
+	}
+	*d = days_in_month(*y, *mo);
 }
 
 static void put2(char *p, int v)
@@ -274,15 +274,20 @@ size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out)
 		return len + 1;
 	}
 
-	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-		    sec - (int64_t)sign * (oh * 3600 + om * 60);
-	int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-	int64_t rem = t - days * 86400, year;
-
-	civil_from_days(days, &year, &mo, &d);
-	if (year < 0 || year > 9999)
+	/* an offset is less than a day: the UTC time is at most a day off
+	 * the local one (no calendar arithmetic beyond the next day) */
+	int m = h * 60 + mi - sign * (oh * 60 + om);
+	if (m < 0) {
+		m += 1440;
+		prev_day(&y, &mo, &d);
+	} else if (m >= 1440) {
+		m -= 1440;
+		next_day(&y, &mo, &d);
+	}
+	if (y < 0 || y > 9999)
 		return 0;
-	y = (int)year;
+	h = m / 60;
+	mi = m % 60;
 	put2(out, y / 100);
 	put2(out + 2, y % 100);
 	out[4] = '-';
@@ -290,11 +295,11 @@ size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out)
 	out[7] = '-';
 	put2(out + 8, d);
 	out[10] = 'T';
-	put2(out + 11, (int)(rem / 3600));
+	put2(out + 11, h);
 	out[13] = ':';
-	put2(out + 14, (int)(rem / 60 % 60));
+	put2(out + 14, mi);
 	out[16] = ':';
-	put2(out + 17, (int)(rem % 60));
+	put2(out + 17, sec);
 	i = 19;
 	if (frac) {
 		out[i++] = '.';

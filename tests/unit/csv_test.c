@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "record/batch.h"
 #include "core/buf.h"
 #include "record/symtab.h"
 #include "codec/csv.h"
+#include "codec/csv_conv.h"
 
 static struct sp_symtab *st;
 static struct sp_batch *b;
@@ -614,6 +616,79 @@ Test(csv, bool_conversion)
 	cr_assert_eq(b->nerrors, 1);
 	expect_err(0, 7, 22, "maybe",
 		   "column \"f\" (field 1): \"maybe\" is not a bool");
+}
+
+/* Every offset form on the days where the calendar turns (month and
+ * year ends, leap days, the first and last years a timestamp can name),
+ * against libc's timegm/gmtime_r as the reference. */
+Test(csv, timestamp_offsets_against_libc)
+{
+	static const int years[] = {0, 1, 1899, 1900, 1969, 1970, 2000,
+				    2023, 2024, 2100, 9999};
+	static const int hours[] = {0, 1, 11, 22, 23};
+	static const int mins[] = {0, 29, 59};
+	static const char *const offs[] = {"+00:00", "-00:00", "+01:00",
+					   "-01:00", "+05:30", "-09:45",
+					   "+23:59", "-23:59", "+0130", "-1200"};
+	static const int mdays[] = {31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
+	unsigned checked = 0, out_of_range = 0;
+
+	for (size_t yi = 0; yi < sizeof(years) / sizeof(years[0]); yi++) {
+		int y = years[yi];
+		bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+		for (int mo = 1; mo <= 12; mo++) {
+			int last = mdays[mo - 1] + (mo == 2 && leap);
+			const int days[] = {1, 2, last - 1, last};
+			for (int di = 0; di < 4; di++)
+			for (size_t hi = 0; hi < 5; hi++)
+			for (size_t mi = 0; mi < 3; mi++)
+			for (size_t oi = 0; oi < 10; oi++) {
+				char in[40], want[40], got[32];
+				const char *o = offs[oi];
+				int d = days[di], h = hours[hi], m = mins[mi];
+				int oh = (o[1] - '0') * 10 + (o[2] - '0');
+				int om = strlen(o) == 6
+					     ? (o[4] - '0') * 10 + (o[5] - '0')
+					     : (o[3] - '0') * 10 + (o[4] - '0');
+				int sign = o[0] == '-' ? -1 : 1;
+				struct tm tm = {.tm_year = y - 1900,
+						.tm_mon = mo - 1,
+						.tm_mday = d,
+						.tm_hour = h,
+						.tm_min = m,
+						.tm_sec = 7};
+				time_t t = timegm(&tm) -
+					   sign * (oh * 3600 + om * 60);
+				struct tm u;
+
+				cr_assert_not_null(gmtime_r(&t, &u));
+				snprintf(in, sizeof(in),
+					 "%04d-%02d-%02dT%02d:%02d:07.25%s",
+					 y, mo, d, h, m, o);
+				size_t n = sp_csv_conv_timestamp(
+				    in, strlen(in), got);
+				if (u.tm_year + 1900 < 0 ||
+				    u.tm_year + 1900 > 9999) {
+					cr_assert_eq(n, 0, "%s", in);
+					out_of_range++;
+					continue;
+				}
+				snprintf(want, sizeof(want),
+					 "%04d-%02d-%02dT%02d:%02d:%02d.25Z",
+					 u.tm_year + 1900, u.tm_mon + 1,
+					 u.tm_mday, u.tm_hour, u.tm_min,
+					 u.tm_sec);
+				cr_assert_eq(n, strlen(want), "%s", in);
+				cr_assert_eq(memcmp(got, want, n), 0,
+					     "%s: %.*s, not %s", in, (int)n,
+					     got, want);
+				checked++;
+			}
+		}
+	}
+	cr_assert_gt(checked, 25000);
+	cr_assert_gt(out_of_range, 0); /* year 0 back, 9999 forward */
 }
 
 Test(csv, timestamps_normalized_to_utc)
