@@ -31,6 +31,7 @@
 #include "core/buf.h"
 #include "record/symtab.h"
 #include "codec/jsonl.h"
+#include "perf/bench_time.h"
 #ifdef SPATE_BENCH_CSV
 #include "codec/csv.h"
 #endif
@@ -165,24 +166,9 @@ static void gen_record(struct text *json, struct text *csv, uint64_t id)
 			    status, t1, t2, (int)c, cq);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void report(const char *what, double bytes, double recs, double t[REPS])
 {
-	qsort(t, REPS, sizeof(t[0]), cmp_double);
+	qsort(t, REPS, sizeof(t[0]), bench_cmp_double);
 	printf("%-22s best %8.1f MB/s  median %8.1f MB/s  %6.2f Mrec/s\n", what,
 	       bytes / t[0] / 1e6, bytes / t[REPS / 2] / 1e6,
 	       recs / t[0] / 1e6);
@@ -225,14 +211,14 @@ static void bench_memchr(const struct text *t, uint64_t nrec)
 	double tm[REPS];
 
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		size_t lines = 0;
 		const char *p = t->data, *end = t->data + t->len;
 		while ((p = memchr(p, '\n', (size_t)(end - p)))) {
 			lines++;
 			p++;
 		}
-		tm[r] = now() - t0;
+		tm[r] = bench_now() - t0;
 		if (lines != nrec)
 			fprintf(stderr, "memchr counted %zu lines\n", lines);
 	}
@@ -276,7 +262,7 @@ static int bench_jsonl(const struct text *t, uint64_t nrec,
 
 	sp_jsonl_parser_init(&ps, st);
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		parsed = 0;
 		for (size_t i = 0; i < nch; i++) {
 			sp_batch_reset(b);
@@ -291,7 +277,7 @@ static int bench_jsonl(const struct text *t, uint64_t nrec,
 			}
 			parsed += (uint64_t)n;
 		}
-		tm[r] = now() - t0;
+		tm[r] = bench_now() - t0;
 	}
 	if (parsed != nrec) {
 		fprintf(stderr, "parsed %llu records, expected %llu\n",
@@ -317,7 +303,7 @@ static int bench_jsonl(const struct text *t, uint64_t nrec,
 	size_t out_bytes = 0;
 	sp_buf_init(&out);
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		out_bytes = 0;
 		for (size_t i = 0; i < nch; i++) {
 			out.len = 0;
@@ -327,18 +313,18 @@ static int bench_jsonl(const struct text *t, uint64_t nrec,
 			}
 			out_bytes += out.len;
 		}
-		tm[r] = now() - t0;
+		tm[r] = bench_now() - t0;
 	}
 	report("jsonl encode (changed)", (double)out_bytes, (double)nrec, tm);
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		for (size_t i = 0; i < nch; i++) {
 			out.len = 0;
 			for (uint32_t rec = 0; rec < bs[i]->nrecs; rec++)
 				bs[i]->recs[rec].flags &= ~SP_RECORD_CHANGED;
 			sp_jsonl_encode(bs[i], NULL, bs[i]->nrecs, &out);
 		}
-		tm[r] = now() - t0;
+		tm[r] = bench_now() - t0;
 	}
 	report("jsonl encode (as is)", (double)t->len, (double)nrec, tm);
 	for (size_t i = 0; i < nch; i++)
@@ -375,7 +361,7 @@ static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
 	}
 	struct sp_batch *b = sp_batch_create(st);
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		for (size_t i = 0; i < nch; i++) {
 			sp_batch_reset(b);
 			int n = sp_csv_parse(&p, ch[i].p, ch[i].len,
@@ -386,7 +372,7 @@ static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
 				return 1;
 			}
 		}
-		tm[r] = now() - t0;
+		tm[r] = bench_now() - t0;
 	}
 	report("csv parse", (double)t->len, (double)nrec, tm);
 
@@ -402,7 +388,7 @@ static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
 	size_t out_bytes = 0;
 	sp_buf_init(&out);
 	for (int r = 0; r < REPS; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		out_bytes = 0;
 		sp_csv_encoder_init(&e, ',', '"', false);
 		for (size_t i = 0; i < nch; i++) {
@@ -419,7 +405,7 @@ static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
 			out_bytes += out.len;
 		}
 		sp_csv_encoder_fini(&e);
-		tm[r] = now() - t0;
+		tm[r] = bench_now() - t0;
 	}
 	for (size_t i = 0; i < nch; i++)
 		sp_batch_destroy(bs[i]);
