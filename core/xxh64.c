@@ -20,28 +20,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLOCK (1u << 20) /* 4 of them: the copy and the hash overlap best */
-#define SLOTS 4u	   /* blocks read ahead of the hash, at most */
-#define OVERLAP_MIN (8ull << 20) /* smaller files: a thread costs more */
+#define PLAIN_BLOCK (256u << 10) /* in cache while it is hashed */
+#define RING_BLOCK (1u << 20)	 /* 4 of them: copy and hash overlap best */
+#define SLOTS 4u		 /* blocks read ahead of the hash, at most */
+#define AHEAD_MIN (8ull << 20)	 /* smaller files: a thread costs more */
 
-static ssize_t read_block(int fd, char *buf)
+static ssize_t read_block(int fd, char *buf, size_t len)
 {
 	ssize_t n;
 
 	do
-		n = read(fd, buf, BLOCK);
+		n = read(fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : n;
 }
 
 static int hash_plain(int fd, XXH64_state_t *s, uint64_t *total)
 {
-	char *buf = malloc(BLOCK);
+	char *buf = malloc(PLAIN_BLOCK);
 	ssize_t n;
 
 	if (!buf)
 		return -ENOMEM;
-	while ((n = read_block(fd, buf)) > 0) {
+	while ((n = read_block(fd, buf, PLAIN_BLOCK)) > 0) {
 		XXH64_update(s, buf, (size_t)n);
 		*total += (uint64_t)n;
 	}
@@ -50,16 +51,15 @@ static int hash_plain(int fd, XXH64_state_t *s, uint64_t *total)
 }
 
 /* The ring between the reading thread and the hashing one: blocks
- * [tail, head) are read and not yet hashed; len of a block <= 0 ends it
- * (end of file, or -errno). */
+ * [tail, head) are read and not yet hashed; a block's len <= 0 is the
+ * last (end of file, or -errno), after which the reader has ended. */
 struct ring {
 	int fd;
 	char *buf;
 	ssize_t len[SLOTS];
 	unsigned head, tail;
-	bool stop; /* the hashing side gave up: the reader ends */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv; /* one side waits at a time: full or empty */
 };
 
 static void *ring_reader(void *arg)
@@ -69,15 +69,13 @@ static void *ring_reader(void *arg)
 
 	do {
 		pthread_mutex_lock(&r->mu);
-		while (r->head - r->tail == SLOTS && !r->stop)
+		while (r->head - r->tail == SLOTS)
 			pthread_cond_wait(&r->cv, &r->mu);
 		unsigned slot = r->head % SLOTS;
-		bool stop = r->stop;
 		pthread_mutex_unlock(&r->mu);
-		if (stop)
-			break;
 		/* the slot is neither hashed nor read by anyone else now */
-		n = read_block(r->fd, r->buf + (size_t)slot * BLOCK);
+		n = read_block(r->fd, r->buf + (size_t)slot * RING_BLOCK,
+			       RING_BLOCK);
 		pthread_mutex_lock(&r->mu);
 		r->len[slot] = n;
 		r->head++;
@@ -87,21 +85,20 @@ static void *ring_reader(void *arg)
 	return NULL;
 }
 
-/* 1 when no thread could be started (the caller hashes plainly). */
-static int hash_overlapped(int fd, XXH64_state_t *s, uint64_t *total)
+static int hash_ahead(int fd, XXH64_state_t *s, uint64_t *total)
 {
 	struct ring r = {.fd = fd};
 	pthread_t th;
 	int rc = 0;
 
 	/* two huge pages, not a thousand page faults */
-	r.buf = sp_huge_malloc((size_t)SLOTS * BLOCK);
+	r.buf = sp_huge_malloc((size_t)SLOTS * RING_BLOCK);
 	if (!r.buf)
-		return 1;
+		return -ENOMEM;
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
 	if (pthread_create(&th, NULL, ring_reader, &r) != 0) {
-		rc = 1;
+		rc = -EAGAIN;
 		goto out;
 	}
 	for (;;) {
@@ -111,48 +108,57 @@ static int hash_overlapped(int fd, XXH64_state_t *s, uint64_t *total)
 		unsigned slot = r.tail % SLOTS;
 		ssize_t n = r.len[slot];
 		pthread_mutex_unlock(&r.mu);
-		if (n <= 0) {
+		if (n <= 0) { /* the reader has ended */
 			rc = (int)n;
 			break;
 		}
-		XXH64_update(s, r.buf + (size_t)slot * BLOCK, (size_t)n);
+		XXH64_update(s, r.buf + (size_t)slot * RING_BLOCK, (size_t)n);
 		*total += (uint64_t)n;
 		pthread_mutex_lock(&r.mu);
 		r.tail++;
 		pthread_cond_signal(&r.cv);
 		pthread_mutex_unlock(&r.mu);
 	}
-	pthread_mutex_lock(&r.mu);
-	r.stop = true;
-	pthread_cond_signal(&r.cv);
-	pthread_mutex_unlock(&r.mu);
 	pthread_join(th, NULL);
 out:
 	pthread_cond_destroy(&r.cv);
 	pthread_mutex_destroy(&r.mu);
-	sp_huge_free(r.buf, (size_t)SLOTS * BLOCK);
+	sp_huge_free(r.buf, (size_t)SLOTS * RING_BLOCK);
 	return rc;
 }
 
-int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size)
+static int hash_fd(int fd, uint64_t *out, uint64_t *size, bool ahead)
 {
 	XXH64_state_t s;
-	struct stat st;
 	uint64_t total = 0;
-	int rc = 1;
 
 	XXH64_reset(&s, 0);
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size >= OVERLAP_MIN)
-		rc = hash_overlapped(fd, &s, &total);
-	if (rc == 1) /* nothing read yet */
-		rc = hash_plain(fd, &s, &total);
+	int rc = ahead ? hash_ahead(fd, &s, &total)
+		       : hash_plain(fd, &s, &total);
 	if (rc == 0) {
 		*out = XXH64_digest(&s);
 		if (size)
 			*size = total;
 	}
 	return rc;
+}
+
+int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size)
+{
+	struct stat st;
+	bool ahead = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		     (uint64_t)st.st_size >= AHEAD_MIN;
+	int rc = hash_fd(fd, out, size, ahead);
+
+	/* no thread or no memory for the ring: nothing was read yet */
+	if (ahead && (rc == -EAGAIN || rc == -ENOMEM))
+		rc = hash_fd(fd, out, size, false);
+	return rc;
+}
+
+int sp_xxh64_fd_ahead(int fd, uint64_t *out, uint64_t *size)
+{
+	return hash_fd(fd, out, size, true);
 }
 
 int sp_xxh64_file(const char *path, uint64_t *out)
@@ -190,6 +196,7 @@ void sp_xxh64_files(struct sp_xxh64_job *jobs, size_t n, unsigned threads)
 	pthread_t th[SP_XXH64_MAX_THREADS];
 	unsigned started = 0;
 
+	atomic_init(&m.next, 0);
 	if (threads > SP_XXH64_MAX_THREADS)
 		threads = SP_XXH64_MAX_THREADS;
 	if (threads > n)

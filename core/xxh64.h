@@ -15,8 +15,12 @@
 /* XXH64 of a whole file, read in blocks.  0 or -errno. */
 int sp_xxh64_file(const char *path, uint64_t *out);
 /* The same of what is left to read of fd; *size (may be NULL) the bytes
- * read.  0 or -errno. */
+ * read.  A regular file of 8 MiB or more is read by a second thread
+ * ahead of the hash.  0 or -errno. */
 int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size);
+/* sp_xxh64_fd, read ahead of the hash whatever fd is (tests use it on
+ * small files and folders); -EAGAIN when no thread could be started. */
+int sp_xxh64_fd_ahead(int fd, uint64_t *out, uint64_t *size);
 
 /* One file of sp_xxh64_files: its path in, its hash and result out. */
 struct sp_xxh64_job {
@@ -25,6 +29,8 @@ struct sp_xxh64_job {
 	int rc; /* 0 or -errno */
 };
 
+/* each may start a reader of its own for a large file: twice as many
+ * threads, and 4 MiB of read-ahead each */
 #define SP_XXH64_MAX_THREADS 16
 
 /* Hashes each job's file (sp_xxh64_file), the files shared among up to

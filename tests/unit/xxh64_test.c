@@ -1,8 +1,9 @@
 /*
  * core/xxh64.h: the hash of a file is XXH64 of its bytes whichever way it
  * is read (plainly, or by a reading thread ahead of the hash for large
- * files; whole blocks, a short last block, from an offset), and
- * sp_xxh64_files hashes each file of a list, errors per file.
+ * files; whole blocks, a short last block, from an offset), a read error
+ * on either way is the result, and sp_xxh64_files hashes each file of a
+ * list, errors per file.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -14,10 +15,11 @@
 
 #include "core/xxh64.h"
 
-static char dir[] = "/tmp/spate-xxh64-XXXXXX";
+static char dir[64];
 
 static void setup(void)
 {
+	strcpy(dir, "/tmp/spate-xxh64-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 }
 
@@ -65,6 +67,12 @@ static void same_hash(size_t len)
 	cr_assert_eq(sp_xxh64_fd(fd, &h, &size), 0);
 	cr_assert_eq(h, XXH64(data, len, 0), "%zu bytes by fd", len);
 	cr_assert_eq(size, len);
+	/* and read ahead, whatever the size */
+	h = size = 0;
+	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+	cr_assert_eq(sp_xxh64_fd_ahead(fd, &h, &size), 0);
+	cr_assert_eq(h, XXH64(data, len, 0), "%zu bytes read ahead", len);
+	cr_assert_eq(size, len);
 	close(fd);
 	free(data);
 }
@@ -98,6 +106,18 @@ Test(xxh64, large_file_from_an_offset)
 	cr_assert_eq(h, XXH64(data + skip, len - skip, 0));
 	close(fd);
 	free(data);
+}
+
+Test(xxh64, a_read_error_is_the_result_either_way)
+{
+	uint64_t h = 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	cr_assert_geq(fd, 0);
+	/* a folder opens, and its read fails: in the reading thread too */
+	cr_assert_eq(sp_xxh64_fd_ahead(fd, &h, NULL), -EISDIR);
+	cr_assert_eq(sp_xxh64_fd(fd, &h, NULL), -EISDIR);
+	close(fd);
 }
 
 Test(xxh64, many_files_each_hash_or_error)
