@@ -172,11 +172,13 @@ int sp_xxh64_file(const char *path, uint64_t *out)
 	return rc;
 }
 
-/* Files to hash are taken in turn by the threads of sp_xxh64_files. */
+/* Files to hash are taken in turn by the threads of sp_xxh64_files,
+ * until one cannot be read. */
 struct many {
 	struct sp_xxh64_job *jobs;
 	size_t n;
 	atomic_size_t next;
+	atomic_bool failed;
 };
 
 static void *many_thread(void *arg)
@@ -184,9 +186,14 @@ static void *many_thread(void *arg)
 	struct many *m = arg;
 	size_t i;
 
-	while ((i = atomic_fetch_add(&m->next, 1)) < m->n)
-		m->jobs[i].rc = sp_xxh64_file(m->jobs[i].path,
-					      &m->jobs[i].hash);
+	while (!atomic_load(&m->failed) &&
+	       (i = atomic_fetch_add(&m->next, 1)) < m->n) {
+		struct sp_xxh64_job *j = &m->jobs[i];
+
+		j->rc = sp_xxh64_file(j->path, &j->hash);
+		if (j->rc < 0)
+			atomic_store(&m->failed, true);
+	}
 	return NULL;
 }
 
@@ -197,6 +204,9 @@ void sp_xxh64_files(struct sp_xxh64_job *jobs, size_t n, unsigned threads)
 	unsigned started = 0;
 
 	atomic_init(&m.next, 0);
+	atomic_init(&m.failed, false);
+	for (size_t i = 0; i < n; i++)
+		jobs[i].rc = -ECANCELED; /* until a thread takes it */
 	if (threads > SP_XXH64_MAX_THREADS)
 		threads = SP_XXH64_MAX_THREADS;
 	if (threads > n)

@@ -34,7 +34,10 @@ struct sp_xxh64_job {
 #define SP_XXH64_MAX_THREADS 16
 
 /* Hashes each job's file (sp_xxh64_file), the files shared among up to
- * threads threads (this one among them; at most SP_XXH64_MAX_THREADS). */
+ * threads threads (this one among them; at most SP_XXH64_MAX_THREADS),
+ * taken in order.  Once a file cannot be read, the files no thread has
+ * taken yet are left with rc -ECANCELED: the first error in the jobs'
+ * order that is not -ECANCELED is the one to report. */
 void sp_xxh64_files(struct sp_xxh64_job *jobs, size_t n, unsigned threads);
 
 #endif

@@ -199,6 +199,8 @@ static int hash_inputs(struct fr_state *fr, char *err, size_t errlen)
 	for (size_t j = 0; j < n && rc == 0; j++) {
 		struct fr_file *f = &fr->files[of[j]];
 
+		if (jobs[j].rc == -ECANCELED)
+			continue; /* not hashed: another file failed */
 		rc = jobs[j].rc;
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot read %s: %s", f->display,

@@ -3,7 +3,7 @@
  * is read (plainly, or by a reading thread ahead of the hash for large
  * files; whole blocks, a short last block, from an offset), a read error
  * on either way is the result, and sp_xxh64_files hashes each file of a
- * list, errors per file.
+ * list, errors per file, and leaves the rest after one that fails.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -150,6 +150,31 @@ Test(xxh64, many_files_each_hash_or_error)
 			free(data[i]);
 		}
 		cr_assert_eq(jobs[N].rc, -ENOENT);
-		cr_assert_eq(jobs[N + 1].rc, -EISDIR);
+		/* taken before the missing file failed, or left */
+		cr_assert(jobs[N + 1].rc == -EISDIR ||
+			      jobs[N + 1].rc == -ECANCELED,
+			  "rc %d", jobs[N + 1].rc);
 	}
+}
+
+/* After a file that cannot be read, the rest are not read at all: a run
+ * over many files fails at once, not after hashing them all. */
+Test(xxh64, files_after_a_failure_are_left)
+{
+	char paths[4][512];
+	struct sp_xxh64_job jobs[4];
+
+	snprintf(paths[0], sizeof(paths[0]), "%s/missing", dir);
+	for (int i = 1; i < 4; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "after%d", i);
+		free(write_file(name, 1000, paths[i], sizeof(paths[i])));
+	}
+	for (int i = 0; i < 4; i++)
+		jobs[i] = (struct sp_xxh64_job){.path = paths[i], .rc = 1};
+	sp_xxh64_files(jobs, 4, 1);
+	cr_assert_eq(jobs[0].rc, -ENOENT);
+	for (int i = 1; i < 4; i++)
+		cr_assert_eq(jobs[i].rc, -ECANCELED, "file %d: rc %d", i,
+			     jobs[i].rc);
 }
