@@ -29,9 +29,10 @@ struct sp_xxh64_job {
 	int rc; /* 0 or -errno */
 };
 
-/* each may start a reader of its own for a large file: twice as many
- * threads, and 4 MiB of read-ahead each */
-#define SP_XXH64_MAX_THREADS 16
+/* Each may start a reader of its own for a large file, with 4 MiB of
+ * read-ahead: four bound that memory to 16 MiB, well inside a run's
+ * budget (peak RSS stays flat whatever the input). */
+#define SP_XXH64_MAX_THREADS 4
 
 /* Hashes each job's file (sp_xxh64_file), the files shared among up to
  * threads threads (this one among them; at most SP_XXH64_MAX_THREADS),
