@@ -150,22 +150,35 @@ static int open_stage(struct fr_state *fr, char *err, size_t errlen)
 	return 0;
 }
 
-/* XXH64 of the file's bytes before the run (once): what the run id and
- * the load history compare, and what the read must find again. */
-static int hash_file(struct fr_file *f, char *err, size_t errlen)
+/* Records the XXH64 of f's bytes taken before the run (what the run id
+ * and the load history compare, and what the read must find again), or
+ * the error of taking it. */
+static int took_hash(struct fr_file *f, int rc, uint64_t hash, char *err,
+		     size_t errlen)
 {
-	int rc;
-
-	if (f->hashed)
-		return 0;
-	rc = sp_xxh64_file(f->path, &f->content);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", f->display,
 			 strerror(-rc));
 		return rc;
 	}
+	f->content = hash;
 	f->hashed = true;
 	return 0;
+}
+
+/* f's hash, once. */
+static int hash_file(struct fr_file *f, char *err, size_t errlen)
+{
+	uint64_t h = 0;
+
+	return f->hashed ? 0
+			 : took_hash(f, sp_xxh64_file(f->path, &h), h, err,
+				     errlen);
+}
+
+static bool needs_hash(const struct fr_file *f)
+{
+	return f->regular && !f->hashed;
 }
 
 /* The input's fingerprint is its content: every regular local file is
@@ -178,40 +191,31 @@ static int hash_inputs(struct fr_state *fr, char *err, size_t errlen)
 		return 0; /* a range's file: its submitter fingerprinted it */
 	struct sp_xxh64_job *jobs = calloc(fr->nfiles ? fr->nfiles : 1,
 					   sizeof(*jobs));
-	uint32_t *of = calloc(fr->nfiles ? fr->nfiles : 1, sizeof(*of));
 	size_t n = 0;
 	int rc = 0;
 
-	if (!jobs || !of) {
-		free(jobs);
-		free(of);
+	if (!jobs) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < fr->nfiles; i++) {
-		if (fr->files[i].regular && !fr->files[i].hashed) {
-			jobs[n].path = fr->files[i].path;
-			of[n++] = i;
-		}
-	}
+	for (uint32_t i = 0; i < fr->nfiles; i++)
+		if (needs_hash(&fr->files[i]))
+			jobs[n++].path = fr->files[i].path;
 	/* the run's workers have not started: their cores hash the files */
 	sp_xxh64_files(jobs, n, fr->ctx->workers ? fr->ctx->workers : 1);
-	for (size_t j = 0; j < n && rc == 0; j++) {
-		struct fr_file *f = &fr->files[of[j]];
+	/* the same files in the same order: job j is the j-th of them */
+	const struct sp_xxh64_job *j = jobs;
+	for (uint32_t i = 0; i < fr->nfiles && rc == 0; i++) {
+		struct fr_file *f = &fr->files[i];
 
-		if (jobs[j].rc == -ECANCELED)
-			continue; /* not hashed: another file failed */
-		rc = jobs[j].rc;
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot read %s: %s", f->display,
-				 strerror(-rc));
-			break;
-		}
-		f->content = jobs[j].hash;
-		f->hashed = true;
+		if (!needs_hash(f))
+			continue;
+		/* -ECANCELED: not hashed, because another file failed */
+		if (j->rc != -ECANCELED)
+			rc = took_hash(f, j->rc, j->hash, err, errlen);
+		j++;
 	}
 	free(jobs);
-	free(of);
 	return rc;
 }
 
