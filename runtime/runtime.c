@@ -222,10 +222,15 @@ static int skip_run(struct sp_runtime *rt, char *err, size_t errlen)
 		 "this flow over the same input (run %s); nothing to do "
 		 "(--force does it again)",
 		 rt->run_id);
+	pthread_mutex_lock(&rt->lock); /* what sp_runtime_report reads */
 	rt->committed = true;
+	pthread_mutex_unlock(&rt->lock);
 	after_commit(rt);
-	if (atomic_load(&rt->failed))
+	if (atomic_load(&rt->failed)) {
+		pthread_mutex_lock(&rt->lock);
 		rt->state = SP_RUN_FAILED;
+		pthread_mutex_unlock(&rt->lock);
+	}
 	return -EALREADY;
 }
 
@@ -406,7 +411,11 @@ enum sp_run_state sp_runtime_wait(struct sp_runtime *rt)
 			ok = false;
 		}
 	}
+	/* under lock: sp_runtime_report (a status from another thread)
+	 * may be reading it */
+	pthread_mutex_lock(&rt->lock);
 	rt->committed = ok && !rt->opt.validate_only;
+	pthread_mutex_unlock(&rt->lock);
 	if (rt->committed)
 		after_commit(rt);
 	rt_dispatch_events(rt);
