@@ -37,21 +37,96 @@ static void set_advice(void *p, size_t size, int advice)
 		(void)madvise(p, size, advice);
 }
 
+/* Freed buffers kept for a request of the same size (see
+ * core/hugemem.h), at most CACHE_SLOTS of them and CACHE_BYTES in all. */
+#define CACHE_SLOTS 4
+#define CACHE_BYTES ((size_t)16 << 20)
+
+static struct {
+	void *p;
+	size_t size;
+} cache[CACHE_SLOTS];
+static size_t cached_bytes;
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *cache_take(size_t size)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&cache_mu);
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (cache[i].p && cache[i].size == size) {
+			p = cache[i].p;
+			cache[i].p = NULL;
+			cached_bytes -= size;
+			break;
+		}
+	pthread_mutex_unlock(&cache_mu);
+	return p;
+}
+
+static bool cache_keep(void *p, size_t size)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&cache_mu);
+	for (int i = 0; i < CACHE_SLOTS && !kept; i++)
+		if (!cache[i].p && cached_bytes + size <= CACHE_BYTES) {
+			cache[i].p = p;
+			cache[i].size = size;
+			cached_bytes += size;
+			kept = true;
+		}
+	pthread_mutex_unlock(&cache_mu);
+	return kept;
+}
+
 void *sp_huge_malloc(size_t size)
 {
 	void *p;
 
 	if (size < SP_HUGE_PAGE)
 		return malloc(size);
+	if ((p = cache_take(size)))
+		return p;
 	if (posix_memalign(&p, SP_HUGE_PAGE, size))
 		return NULL;
 	set_advice(p, size, MADV_HUGEPAGE);
 	return p;
 }
 
+static void release(void *p, size_t size)
+{
+	set_advice(p, size, MADV_NOHUGEPAGE);
+	free(p);
+}
+
 void sp_huge_free(void *p, size_t size)
 {
-	if (p && size >= SP_HUGE_PAGE)
-		set_advice(p, size, MADV_NOHUGEPAGE);
-	free(p);
+	if (!p || size < SP_HUGE_PAGE) {
+		free(p);
+		return;
+	}
+	if (!cache_keep(p, size))
+		release(p, size);
+}
+
+void sp_huge_trim(void)
+{
+	pthread_mutex_lock(&cache_mu);
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (cache[i].p) {
+			release(cache[i].p, cache[i].size);
+			cache[i].p = NULL;
+		}
+	cached_bytes = 0;
+	pthread_mutex_unlock(&cache_mu);
+}
+
+size_t sp_huge_kept(void)
+{
+	pthread_mutex_lock(&cache_mu);
+	size_t n = cached_bytes;
+	pthread_mutex_unlock(&cache_mu);
+	return n;
 }

@@ -15,11 +15,13 @@
 /* XXH64 of a whole file, read in blocks.  0 or -errno. */
 int sp_xxh64_file(const char *path, uint64_t *out);
 /* The same of what is left to read of fd; *size (may be NULL) the bytes
- * read.  A regular file of 8 MiB or more is read by a second thread
- * ahead of the hash.  0 or -errno. */
+ * read.  A regular file of 8 MiB or more is read by two more threads
+ * ahead of the hash; either way fd is left after what was read.  0 or
+ * -errno. */
 int sp_xxh64_fd(int fd, uint64_t *out, uint64_t *size);
-/* sp_xxh64_fd, read ahead of the hash whatever fd is (tests use it on
- * small files and folders); -EAGAIN when no thread could be started. */
+/* sp_xxh64_fd, read ahead of the hash whatever the size of fd, which
+ * must take pread (tests use it on small files and folders); -EAGAIN
+ * when the threads could not be started. */
 int sp_xxh64_fd_ahead(int fd, uint64_t *out, uint64_t *size);
 
 /* One file of sp_xxh64_files: its path in, its hash and result out. */
@@ -29,7 +31,7 @@ struct sp_xxh64_job {
 	int rc; /* 0 or -errno */
 };
 
-/* Each may start a reader of its own for a large file, with 4 MiB of
+/* Each may start readers of its own for a large file, with 4 MiB of
  * read-ahead: four bound that memory to 16 MiB, well inside a run's
  * budget (peak RSS stays flat whatever the input). */
 #define SP_XXH64_MAX_THREADS 4

@@ -4,6 +4,8 @@
  */
 #include "runtime/runtime_internal.h"
 
+#include "core/hugemem.h"
+
 /* ---- status ------------------------------------------------------------- */
 
 /* acquire, against count()'s release: a count read here comes with every
@@ -182,4 +184,5 @@ void sp_runtime_destroy(struct sp_runtime *rt)
 	if (rt->stop_fd >= 0)
 		close(rt->stop_fd);
 	free(rt);
+	sp_huge_trim(); /* the buffers its stages left for reuse */
 }

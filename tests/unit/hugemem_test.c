@@ -3,7 +3,9 @@
  * (written end to end, grown by realloc, freed by free or sp_huge_free),
  * and in the kernel's THP "madvise" mode their mapping is eligible for
  * huge pages; small ones are plain malloc.  A growable buffer marked as
- * holding such memory grows into more of it, its bytes kept.
+ * holding such memory grows into more of it, its bytes kept.  A freed
+ * buffer is kept (16 MiB at most) for the next request of its size, until
+ * trimmed.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -122,4 +124,58 @@ Test(hugemem, a_huge_growable_buffer_grows_into_huge_memory)
 	sp_buf_fini(&b);
 	cr_assert_null(b.data);
 	cr_assert(!b.huge);
+}
+
+Test(hugemem, a_freed_buffer_is_kept_for_the_same_size_until_trimmed)
+{
+	size_t size = 2 * SP_HUGE_PAGE, other = 3 * SP_HUGE_PAGE;
+	char *p = sp_huge_malloc(size);
+
+	cr_assert_not_null(p);
+	memset(p, 'a', size);
+	sp_huge_free(p, size);
+	/* another size does not take it; the same size does, as it was */
+	char *q = sp_huge_malloc(other);
+	cr_assert_not_null(q);
+	cr_assert_neq(q, p);
+	char *r = sp_huge_malloc(size);
+	cr_assert_eq(r, p, "the kept buffer was not given again");
+	cr_assert_eq(r[0], 'a');
+	cr_assert_eq(r[size - 1], 'a');
+	if (thp_madvise_mode())
+		cr_expect_eq(thp_eligible(r), 1, "the kept buffer lost advice");
+	sp_huge_free(q, other);
+	sp_huge_free(r, size);
+
+	cr_assert_eq(sp_huge_kept(), size + other);
+
+	/* trimmed, both are freed */
+	sp_huge_trim();
+	cr_assert_eq(sp_huge_kept(), 0);
+	/* a small buffer is never kept */
+	sp_huge_free(malloc(4096), 4096);
+	cr_assert_eq(sp_huge_kept(), 0);
+}
+
+Test(hugemem, at_most_16_mib_are_kept)
+{
+	size_t size = 4 * SP_HUGE_PAGE; /* 8 MiB: two fit */
+	char *p[3];
+
+	for (int i = 0; i < 3; i++) {
+		p[i] = sp_huge_malloc(size);
+		cr_assert_not_null(p[i]);
+		memset(p[i], i, size);
+	}
+	for (int i = 0; i < 3; i++)
+		sp_huge_free(p[i], size);
+	/* the first two are kept, the third went back to malloc */
+	cr_assert_eq(sp_huge_kept(), 2 * size);
+	char *a = sp_huge_malloc(size), *b = sp_huge_malloc(size);
+	cr_assert((a == p[0] && b == p[1]) || (a == p[1] && b == p[0]),
+		  "the first two freed were not the ones kept");
+	cr_assert_eq(sp_huge_kept(), 0);
+	sp_huge_free(a, size);
+	sp_huge_free(b, size);
+	sp_huge_trim();
 }

@@ -73,6 +73,8 @@ static void same_hash(size_t len)
 	cr_assert_eq(sp_xxh64_fd_ahead(fd, &h, &size), 0);
 	cr_assert_eq(h, XXH64(data, len, 0), "%zu bytes read ahead", len);
 	cr_assert_eq(size, len);
+	/* left where read() would leave it: at the end */
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), (off_t)len);
 	close(fd);
 	free(data);
 }
@@ -104,6 +106,7 @@ Test(xxh64, large_file_from_an_offset)
 	cr_assert_eq(sp_xxh64_fd(fd, &h, &size), 0);
 	cr_assert_eq(size, len - skip);
 	cr_assert_eq(h, XXH64(data + skip, len - skip, 0));
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), (off_t)len);
 	close(fd);
 	free(data);
 }
