@@ -8,14 +8,18 @@
  *   memchr line count   (the floor: touching every byte once)
  *   jsonl parse         (batches of 4000 records, reset between)
  *   jsonl encode        (changed records: one field removed, one renamed)
- *   csv parse / encode  (built with -DSPATE_BENCH_CSV)
+ *   csv parse / encode  (the same records as CSV, typed by a schema)
  *
  * Usage: codec_bench [--records N] [--write-jsonl PATH] [--jsonl PATH]
+ *                    [--csv PATH --schema NAME:TYPE,...]
  * --write-jsonl also dumps the generated JSON lines, so that a script can
  * time other tools (wc -l, zstd -1) on the same input.  --jsonl measures
  * the JSON-lines codec on the first N lines of a file instead (e.g. the
  * field-dense inputs perf/run makes for W6 and W7); its changed records
- * lose their second field and have their first renamed.
+ * lose their second field and have their first renamed.  --csv measures
+ * the CSV codec on a file with a header line instead (W8's incidents.csv,
+ * with --schema id:int,opened:timestamp,...: the columns of the flow's
+ * schema and their types); a file's lines must hold no quoted newline.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,9 +36,8 @@
 #include "record/symtab.h"
 #include "codec/jsonl.h"
 #include "perf/bench_time.h"
-#ifdef SPATE_BENCH_CSV
 #include "codec/csv.h"
-#endif
+#include "codec/csv_tok.h"
 
 #define REPS 5
 #define BATCH_RECORDS 4000
@@ -335,30 +338,43 @@ static int bench_jsonl(const struct text *t, uint64_t nrec,
 	return 0;
 }
 
-#ifdef SPATE_BENCH_CSV
-static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
+/* CSV text t parsed with schema cols; header: t's first line names the
+ * columns (it is not timed) */
+static int bench_csv(const struct text *all, uint64_t nrec,
+		     struct sp_symtab *st, const struct sp_csv_column *cols,
+		     uint32_t ncols, bool header)
 {
-	static const struct sp_csv_column schema[] = {
-	    {"id", SP_CSV_INT},		{"timestamp", SP_CSV_STRING},
-	    {"user", SP_CSV_STRING},	{"country", SP_CSV_STRING},
-	    {"expense", SP_CSV_DOUBLE}, {"status", SP_CSV_STRING},
-	    {"tags", SP_CSV_STRING},	{"message", SP_CSV_STRING},
-	};
 	struct sp_csv_options opt = {
 	    .delimiter = ',',
 	    .quote = '"',
-	    .schema = schema,
-	    .nschema = sizeof(schema) / sizeof(schema[0]),
+	    .header = header,
+	    .schema = cols,
+	    .nschema = ncols,
 	};
 	struct sp_csv_parser p;
 	struct chunk *ch;
-	size_t nch = make_chunks(t, &ch);
 	double tm[REPS];
+	struct text body = *all;
+	const struct text *t = &body;
 
 	if (sp_csv_parser_init(&p, &opt, st)) {
 		fprintf(stderr, "csv parser init failed\n");
 		return 1;
 	}
+	if (header) {
+		char msg[256] = "";
+		uint64_t lines = 0;
+		ssize_t used = sp_csv_read_preamble(&p, st, all->data, all->len,
+						    true, &lines, msg,
+						    sizeof(msg));
+		if (used < 0) {
+			fprintf(stderr, "csv header: %s\n", msg);
+			return 1;
+		}
+		body.data += used;
+		body.len -= (size_t)used;
+	}
+	size_t nch = make_chunks(t, &ch);
 	struct sp_batch *b = sp_batch_create(st);
 	for (int r = 0; r < REPS; r++) {
 		double t0 = bench_now();
@@ -375,6 +391,26 @@ static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
 		tm[r] = bench_now() - t0;
 	}
 	report("csv parse", (double)t->len, (double)nrec, tm);
+	/* the tokenizer alone: the same bytes split into fields, nothing
+	 * built from them (what the parse costs beyond it is the fields) */
+	uint64_t nfields = 0;
+	for (int r = 0; r < REPS; r++) {
+		double t0 = bench_now();
+		nfields = 0;
+		for (size_t i = 0; i < nch; i++) {
+			struct tok tk;
+			struct tok_field f;
+			tok_init(&tk, ch[i].p, ch[i].len, 0, ',', '"');
+			while (tk.pos < ch[i].len) {
+				if (tok_field(&tk, &f) == TOK_UNTERMINATED)
+					break;
+				nfields++;
+			}
+		}
+		tm[r] = bench_now() - t0;
+	}
+	report("csv tokenize", (double)t->len, (double)nrec, tm);
+	printf("%-22s %.1f fields/record\n", "", (double)nfields / nrec);
 
 	/* encode: batches parsed up front, only the encoder is timed */
 	struct sp_batch **bs = calloc(nch, sizeof(*bs));
@@ -417,7 +453,33 @@ static int bench_csv(const struct text *t, uint64_t nrec, struct sp_symtab *st)
 	free(ch);
 	return 0;
 }
-#endif
+
+/* "id:int,opened:timestamp,..." into cols (names point into spec,
+ * which is changed); the count, or 0 after a message. */
+static uint32_t parse_schema(char *spec, struct sp_csv_column *cols,
+			     uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (char *save = NULL, *c = strtok_r(spec, ",", &save); c;
+	     c = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(c, ':');
+		if (!colon || n == max) {
+			fprintf(stderr, "codec_bench: bad --schema entry %s\n",
+				c);
+			return 0;
+		}
+		*colon = '\0';
+		cols[n].name = c;
+		if (sp_csv_type_parse(colon + 1, &cols[n].type)) {
+			fprintf(stderr, "codec_bench: unknown type %s\n",
+				colon + 1);
+			return 0;
+		}
+		n++;
+	}
+	return n;
+}
 
 /* The first *nrec lines of path (fewer when it has fewer: *nrec is set to
  * them), each ending in a newline.  0, or 1 after a message. */
@@ -453,7 +515,10 @@ static int read_lines(const char *path, uint64_t *nrec, struct text *t)
 int main(int argc, char **argv)
 {
 	uint64_t nrec = 200000;
-	const char *write_path = NULL, *read_path = NULL;
+	const char *write_path = NULL, *read_path = NULL, *csv_path = NULL;
+	char *schema_spec = NULL;
+	struct sp_csv_column file_cols[64];
+	uint32_t nfile_cols = 0;
 	struct text json = {0}, csv = {0};
 	int rc = 0;
 
@@ -465,14 +530,36 @@ int main(int argc, char **argv)
 			write_path = argv[++i];
 		} else if (strcmp(argv[i], "--jsonl") == 0 && i + 1 < argc) {
 			read_path = argv[++i];
+		} else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) {
+			csv_path = argv[++i];
+		} else if (strcmp(argv[i], "--schema") == 0 && i + 1 < argc) {
+			schema_spec = argv[++i];
 		} else {
 			fprintf(
 			    stderr,
 			    "usage: %s [--records N] [--write-jsonl PATH] "
-			    "[--jsonl PATH]\n",
+			    "[--jsonl PATH] [--csv PATH --schema "
+			    "NAME:TYPE,...]\n",
 			    argv[0]);
 			return 2;
 		}
+	}
+	if (csv_path) {
+		struct sp_symtab *st = sp_symtab_create();
+		uint64_t lines = nrec + 1; /* and the header */
+		if (schema_spec &&
+		    !(nfile_cols = parse_schema(schema_spec, file_cols, 64)))
+			return 2;
+		if (!st || read_lines(csv_path, &lines, &csv))
+			return 1;
+		printf("%llu records, %.1f MB of CSV (%.0f bytes/record)\n",
+		       (unsigned long long)(lines - 1), (double)csv.len / 1e6,
+		       (double)csv.len / (double)(lines - 1));
+		rc = bench_csv(&csv, lines - 1, st, file_cols, nfile_cols,
+			       true);
+		sp_symtab_destroy(st);
+		free(csv.data);
+		return rc;
 	}
 	if (nrec == 0) {
 		fprintf(stderr, "codec_bench: --records must be > 0\n");
@@ -483,11 +570,7 @@ int main(int argc, char **argv)
 			return 1;
 	} else {
 		for (uint64_t i = 0; i < nrec; i++)
-#ifdef SPATE_BENCH_CSV
 			gen_record(&json, &csv, i + 1);
-#else
-			gen_record(&json, NULL, i + 1);
-#endif
 	}
 	if (write_path) {
 		FILE *f = fopen(write_path, "wb");
@@ -509,10 +592,16 @@ int main(int argc, char **argv)
 	}
 	bench_memchr(&json, nrec);
 	rc = bench_jsonl(&json, nrec, st, read_path != NULL);
-#ifdef SPATE_BENCH_CSV
-	if (!rc && !read_path)
-		rc = bench_csv(&csv, nrec, st);
-#endif
+	if (!rc && !read_path) {
+		static const struct sp_csv_column gen_cols[] = {
+		    {"id", SP_CSV_INT},		{"timestamp", SP_CSV_STRING},
+		    {"user", SP_CSV_STRING},	{"country", SP_CSV_STRING},
+		    {"expense", SP_CSV_DOUBLE}, {"status", SP_CSV_STRING},
+		    {"tags", SP_CSV_STRING},	{"message", SP_CSV_STRING},
+		};
+		rc = bench_csv(&csv, nrec, st, gen_cols,
+			       sizeof(gen_cols) / sizeof(gen_cols[0]), false);
+	}
 	sp_symtab_destroy(st);
 	free(json.data);
 	free(csv.data);
