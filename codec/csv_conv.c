@@ -215,7 +215,8 @@ static void put2(char *p, int v)
  * ISO 8601 text to "YYYY-MM-DDTHH:MM:SS[.f]Z" (UTC) in out (32 bytes);
  * returns the length or 0 when s is no timestamp (or leaves 0000..9999).
  */
-size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out)
+size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out,
+			     const char **text)
 {
 	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
 	size_t i, frac = 0, frac_at = 0;
@@ -261,9 +262,14 @@ size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out)
 	if (i != len || mo < 1 || mo > 12 || d < 1 ||
 	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
 		return 0;
+	*text = out;
 	if (!sign && len > 10) {
 		/* already UTC: only the separator and the zone letter can
 		 * differ from the canonical form */
+		if (s[10] == 'T' && s[len - 1] == 'Z') {
+			*text = s; /* it is the canonical form */
+			return len;
+		}
 		memcpy(out, s, len);
 		out[10] = 'T';
 		if (s[len - 1] == 'Z' || s[len - 1] == 'z') {

@@ -32,9 +32,11 @@ bool sp_csv_int_canonical(const char *s, size_t len);
 bool sp_csv_double_canonical(const char *s, size_t len);
 enum sp_csv_conv sp_csv_conv_bool(const char *s, size_t len, bool *out);
 /*
- * ISO 8601 text to "YYYY-MM-DDTHH:MM:SS[.f]Z" (UTC) in out (32 bytes);
- * returns the length or 0 when s is no timestamp (or leaves 0000..9999).
+ * ISO 8601 text to "YYYY-MM-DDTHH:MM:SS[.f]Z" (UTC); returns its length,
+ * or 0 when s is no timestamp (or leaves 0000..9999).  *text is that
+ * text: s itself when s is in that form already, else out (32 bytes).
  */
-size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out);
+size_t sp_csv_conv_timestamp(const char *s, size_t len, char *out,
+			     const char **text);
 
 #endif

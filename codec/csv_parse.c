@@ -105,6 +105,7 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 {
 	enum sp_csv_conv ce;
 	char ts[32];
+	const char *tt;
 	size_t tl;
 
 	if (type == SP_CSV_STRING) {
@@ -121,6 +122,10 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 	switch (type) {
 	case SP_CSV_INT:
 		*v = sp_value_int(0);
+		/* in the printed form with at most 18 digits: in range, so
+		 * valid without converting it */
+		if (n - (s[0] == '-') <= 18 && sp_csv_int_canonical(s, n))
+			goto as_text;
 		ce = sp_csv_conv_int(s, n, &v->i);
 		break;
 	case SP_CSV_DOUBLE:
@@ -137,14 +142,11 @@ static enum sp_csv_conv field_value(struct sp_batch *b, enum sp_csv_type type,
 		*v = sp_value_bool(false);
 		return sp_csv_conv_bool(s, n, &v->b);
 	case SP_CSV_TIMESTAMP:
-		tl = sp_csv_conv_timestamp(s, n, ts);
+		tl = sp_csv_conv_timestamp(s, n, ts, &tt);
 		if (!tl)
 			return SP_CSV_CONV_BAD;
-		if (tl != n || memcmp(ts, s, n) != 0) {
-			s = sp_arena_strndup(&b->arena, ts, tl);
-			if (!s)
-				return SP_CSV_CONV_BAD;
-		}
+		if (tt != s && !(s = sp_arena_strndup(&b->arena, tt, tl)))
+			return SP_CSV_CONV_BAD;
 		*v = sp_value_string(s, (uint32_t)tl);
 		/* digits, '-', ':', '.', 'T', 'Z' */
 		v->flags |= SP_VALUE_JSON_SAFE | SP_VALUE_CSV_BARE;
