@@ -17,6 +17,9 @@ static struct sp_batch *b;
 static struct sp_csv_parser parser;
 static bool parser_live;
 
+/* the text parse_column parsed last: its records point into it */
+static struct sp_buf column_text;
+
 static void setup(void)
 {
 	st = sp_symtab_create();
@@ -32,6 +35,7 @@ static void teardown(void)
 		sp_csv_parser_fini(&parser);
 	sp_batch_destroy(b);
 	sp_symtab_destroy(st);
+	sp_buf_fini(&column_text);
 }
 
 TestSuite(csv, .init = setup, .fini = teardown);
@@ -169,6 +173,23 @@ static void expect_err(uint32_t i, uint64_t line, uint64_t offset,
 static bool in_input(const char *text, size_t len, const struct sp_value *v)
 {
 	return v->str >= text && v->str + v->len <= text + len;
+}
+
+/* Parses lines[0..n), one a line, as the single column col (no
+ * header): the records parsed. */
+static int parse_column(const struct sp_csv_column *col,
+			const char *const *lines, unsigned n)
+{
+	struct sp_csv_options o = opts(',', false);
+
+	o.schema = col;
+	o.nschema = 1;
+	column_text.len = 0;
+	for (unsigned k = 0; k < n; k++) {
+		sp_buf_append(&column_text, lines[k], strlen(lines[k]));
+		sp_buf_putc(&column_text, '\n');
+	}
+	return parse_text(&o, column_text.data, column_text.len);
 }
 
 Test(csv, header_and_zero_copy)
@@ -1423,18 +1444,12 @@ Test(csv, printed_ints_of_every_length_are_kept_as_ints)
 	    {"-1000000000000000000", -1000000000000000000},
 	    {"9223372036854775807", INT64_MAX},
 	};
-	struct sp_csv_options o = opts(',', false);
-	struct sp_buf text;
 	const unsigned n = sizeof(rows) / sizeof(rows[0]);
+	const char *lines[sizeof(rows) / sizeof(rows[0])];
 
-	o.schema = schema;
-	o.nschema = 1;
-	sp_buf_init(&text);
-	for (unsigned k = 0; k < n; k++) {
-		sp_buf_append(&text, rows[k].text, strlen(rows[k].text));
-		sp_buf_putc(&text, '\n');
-	}
-	cr_assert_eq(parse_text(&o, text.data, text.len), (int)n);
+	for (unsigned k = 0; k < n; k++)
+		lines[k] = rows[k].text;
+	cr_assert_eq(parse_column(schema, lines, n), (int)n);
 	cr_assert_eq(b->nerrors, 0);
 	for (uint32_t r = 0; r < n; r++) {
 		const struct sp_value *v = val(r, 0);
@@ -1445,7 +1460,6 @@ Test(csv, printed_ints_of_every_length_are_kept_as_ints)
 		cr_assert_eq(v->len, strlen(rows[r].text), "row %u", r);
 		cr_assert_eq(ival(r, 0), rows[r].value, "row %u", r);
 	}
-	sp_buf_fini(&text);
 }
 
 Test(csv, numbers_keep_text_only_when_it_is_the_printed_form)
@@ -1505,17 +1519,11 @@ Test(csv, decimal_trailing_zeros_are_dropped_from_kept_text)
 		    {"1.0e10", NULL},	   {"0.000010", NULL},
 		    {"100", NULL},	   {"7.000000000000000000", "7.0"}};
 	const unsigned n = sizeof(rows) / sizeof(rows[0]);
-	struct sp_csv_options o = opts(',', false);
-	struct sp_buf text;
+	const char *lines[sizeof(rows) / sizeof(rows[0])];
 
-	o.schema = schema;
-	o.nschema = 1;
-	sp_buf_init(&text);
-	for (unsigned k = 0; k < n; k++) {
-		sp_buf_append(&text, rows[k].in, strlen(rows[k].in));
-		sp_buf_putc(&text, '\n');
-	}
-	cr_assert_eq(parse_text(&o, text.data, text.len), (int)n);
+	for (unsigned k = 0; k < n; k++)
+		lines[k] = rows[k].in;
+	cr_assert_eq(parse_column(schema, lines, n), (int)n);
 	for (unsigned r = 0; r < n; r++) {
 		const struct sp_value *d = val(r, 0);
 		char printed[32];
@@ -1532,7 +1540,6 @@ Test(csv, decimal_trailing_zeros_are_dropped_from_kept_text)
 		cr_assert_eq((size_t)len, d->len, "row %u", r);
 		cr_assert_eq(memcmp(printed, d->str, d->len), 0, "row %u", r);
 	}
-	sp_buf_fini(&text);
 }
 
 /* The kept text against sp_format_double on random decimal texts. */
