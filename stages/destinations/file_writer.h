@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/lifo.h"
 #include "core/ring.h"
 #include "stage_api/stage.h"
 #include "codec/csv.h"
@@ -64,7 +65,9 @@ struct fw_worker {
 	struct sp_zstd_enc *z;
 	struct sp_csv_encoder csv;
 	struct sp_buf header; /* CSV header line, once columns are known */
-	struct sp_ring free;
+	/* blocks the writer thread gave back: the last one back is the
+	 * next sealed, so a worker reuses the few its pace needs */
+	struct sp_lifo free;
 	struct block blocks[BLOCKS_PER_WORKER];
 	/* how many huge-page rooms enc moved into (file_writer_encode.c);
 	 * they may have traded places with the blocks' since, each an

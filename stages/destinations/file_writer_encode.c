@@ -70,7 +70,7 @@ void *fw_worker_create(void *state, unsigned worker)
 			return NULL;
 		}
 	}
-	if (sp_ring_init(&w->free, sp_ring_size_for(BLOCKS_PER_WORKER + 1))) {
+	if (sp_lifo_init(&w->free, BLOCKS_PER_WORKER)) {
 		sp_zstd_enc_destroy(w->z);
 		free(w);
 		return NULL;
@@ -81,7 +81,7 @@ void *fw_worker_create(void *state, unsigned worker)
 		w->blocks[i].owner = w;
 		sp_buf_init(&w->blocks[i].data);
 		sp_buf_init(&w->blocks[i].part);
-		sp_ring_try_push_mpmc(&w->free, &w->blocks[i]);
+		sp_lifo_push(&w->free, &w->blocks[i]);
 	}
 	return w;
 }
@@ -100,7 +100,7 @@ void fw_worker_destroy(void *state, void *wstate)
 	sp_buf_fini(&w->part_keys);
 	free(w->part_refs);
 	free(w->part_sel);
-	sp_ring_fini(&w->free);
+	sp_lifo_fini(&w->free);
 	sp_buf_fini(&w->enc);
 	sp_buf_fini(&w->header);
 	sp_csv_encoder_fini(&w->csv);
@@ -113,11 +113,8 @@ void fw_worker_destroy(void *state, void *wstate)
 static int64_t seal(struct fw_worker *w, uint64_t seq, bool last)
 {
 	struct fw_state *fw = w->fw;
-	void *item;
+	struct block *b = sp_lifo_pop(&w->free);
 
-	if (sp_ring_pop_mpmc(&w->free, &item))
-		return -EPIPE;
-	struct block *b = item;
 	b->seq = seq;
 	b->last = last;
 	b->records = w->enc_records;
@@ -126,7 +123,7 @@ static int64_t seal(struct fw_worker *w, uint64_t seq, bool last)
 	b->part.len = 0; /* the folder of a partitioned writer, NUL-ended */
 	if (fw->npart && (sp_buf_append(&b->part, w->part.data, w->part.len) ||
 			  sp_buf_putc(&b->part, '\0'))) {
-		sp_ring_try_push_mpmc(&w->free, b);
+		sp_lifo_push(&w->free, b);
 		return -ENOMEM;
 	}
 	if (w->enc.len) {
@@ -134,7 +131,7 @@ static int64_t seal(struct fw_worker *w, uint64_t seq, bool last)
 			int rc = sp_zstd_enc_frame(w->z, w->enc.data,
 						   w->enc.len, &b->data);
 			if (rc < 0) {
-				sp_ring_try_push_mpmc(&w->free, b);
+				sp_lifo_push(&w->free, b);
 				return rc;
 			}
 		} else {
@@ -150,7 +147,7 @@ static int64_t seal(struct fw_worker *w, uint64_t seq, bool last)
 	w->enc_records = 0;
 	int64_t size = (int64_t)b->data.len;
 	if (sp_ring_push_mpmc(&fw->queue, b)) {
-		sp_ring_try_push_mpmc(&w->free, b);
+		sp_lifo_push(&w->free, b);
 		return -EPIPE;
 	}
 	return size;

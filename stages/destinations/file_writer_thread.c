@@ -90,8 +90,8 @@ static void block_done(void *tag, int result)
 	if (result < 0)
 		writer_fail(fw, result, "cannot write", fw->cur_name);
 	b->data.len = 0;
-	/* the owner's free ring has room for all its blocks */
-	sp_ring_try_push_mpmc(&b->owner->free, b);
+	/* the owner's free stack has room for all its blocks */
+	sp_lifo_push(&b->owner->free, b);
 }
 
 static void header_done(void *tag, int result)
