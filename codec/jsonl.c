@@ -414,27 +414,42 @@ int sp_jsonl_encode_record(const struct sp_batch *b, uint32_t rec,
 {
 	const struct sp_record *r = &b->recs[rec];
 	const struct sp_field *f = &b->fields[r->first];
-	bool any = false;
 
 	if (!(r->flags & SP_RECORD_CHANGED))
 		return sp_buf_append(out, r->raw, r->raw_len) ? -ENOMEM : 0;
 	/* one growth per record in the common case: about the input size */
 	if (sp_buf_reserve(out, (size_t)r->raw_len + 16 * r->nfields + 2))
 		return -ENOMEM;
-	out->data[out->len++] = '{';
+	/*
+	 * The write position and the end of the room are locals: stores
+	 * through a char pointer may alias anything, so out's fields (and
+	 * the symbol table's) would be loaded again after each field's
+	 * copies.  The first page of the symbol table (the first 1024
+	 * names: a record's, nearly always) is looked up once; it is NULL
+	 * only while the table is empty, when no field can name it.
+	 */
+	char *o = out->data + out->len, *lim = out->data + out->cap;
+	const struct sym_entry *page0 = sp_symtab_page(b->symtab, 0);
+	*o++ = '{';
 	for (uint32_t i = 0; i < r->nfields; i++) {
 		const struct sp_value *v = &f[i].v;
-		uint32_t klen;
+		const uint32_t sym = f[i].sym;
 
-		if (f[i].sym == SP_SYM_NONE)
+		if (sym == SP_SYM_NONE)
 			continue;
-		const struct sym_entry *e = sp_symtab_entry(b->symtab, f[i].sym);
-		const char *key = e->json_key;
-		klen = e->json_key_len;
-		if (sp_buf_reserve(out, klen + value_room(v) + 2))
-			return -ENOMEM;
-		char *o = out->data + out->len;
-		sp_copy_short(o, key, klen);
+		const struct sym_entry *e =
+		    sym < SYMTAB_PAGE_SIZE ? &page0[sym]
+					   : sp_symtab_entry(b->symtab, sym);
+		const uint32_t klen = e->json_key_len;
+		size_t need = klen + value_room(v) + 2;
+		if ((size_t)(lim - o) < need) {
+			out->len = (size_t)(o - out->data);
+			if (sp_buf_reserve(out, need))
+				return -ENOMEM;
+			o = out->data + out->len;
+			lim = out->data + out->cap;
+		}
+		sp_copy_short(o, e->json_key, klen);
 		o += klen;
 		if (v->type == SP_STRING &&
 		    (v->flags & (SP_VALUE_ESCAPED | SP_VALUE_JSON_SAFE))) {
@@ -450,20 +465,20 @@ int sp_jsonl_encode_record(const struct sp_batch *b, uint32_t rec,
 			o += v->len;
 		} else {
 			out->len = (size_t)(o - out->data);
-			if (sp_json_append_value(out, v))
-				return -ENOMEM;
-			if (sp_buf_reserve(out, 2))
+			if (sp_json_append_value(out, v) ||
+			    sp_buf_reserve(out, 2))
 				return -ENOMEM;
 			o = out->data + out->len;
+			lim = out->data + out->cap;
 		}
 		*o++ = ',';
-		out->len = (size_t)(o - out->data);
-		any = true;
 	}
-	if (any)
-		out->data[out->len - 1] = '}';
+	/* the last comma becomes the closing brace; none: after '{' */
+	if (o[-1] == ',')
+		o[-1] = '}';
 	else
-		out->data[out->len++] = '}';
+		*o++ = '}';
+	out->len = (size_t)(o - out->data);
 	return 0;
 }
 

@@ -31,14 +31,20 @@ struct sp_symtab {
 	uint32_t index_cap;
 };
 
+/* Page n of the table: NULL until a name on it is added. */
+static inline struct sym_entry *sp_symtab_page(const struct sp_symtab *st,
+					       uint32_t n)
+{
+	/* acquire pairs with the release store in add_entry() */
+	return atomic_load_explicit(&((struct sp_symtab *)st)->pages[n],
+				    memory_order_acquire);
+}
+
 static inline struct sym_entry *sp_symtab_entry(const struct sp_symtab *st,
 						uint32_t sym)
 {
-	/* acquire pairs with the release store in add_entry() */
-	struct sym_entry *page = atomic_load_explicit(
-	    &((struct sp_symtab *)st)->pages[sym >> SYMTAB_PAGE_BITS],
-	    memory_order_acquire);
-	return &page[sym & (SYMTAB_PAGE_SIZE - 1)];
+	return &sp_symtab_page(st, sym >> SYMTAB_PAGE_BITS)
+		    [sym & (SYMTAB_PAGE_SIZE - 1)];
 }
 
 #endif
