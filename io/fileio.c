@@ -441,7 +441,9 @@ int sp_io_reader_open(struct sp_io *io, const char *path, size_t block_size,
 		rc = -EISDIR;
 		goto close_fd;
 	}
-	if (S_ISREG(st.st_mode)) {
+	/* a regular file that says it is empty is read to its end all the
+	 * same: the files of /proc and /sys report 0 bytes and hold text */
+	if (S_ISREG(st.st_mode) && st.st_size > 0) {
 		r->size = (uint64_t)st.st_size;
 		r->end = r->size;
 		posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -79,9 +79,10 @@ void sp_io_unregister_buffers(struct sp_io *io);
  * Sequential reader of one file with up to nblocks block reads in flight.
  * Memory is bounded: nblocks buffers of block_size bytes, recycled.
  * Regular files are read from offset 0 up to their size at open time.
- * Other files (pipes, terminals, /dev/stdin) are read with one read in
- * flight; their blocks may be shorter than block_size and
- * sp_io_reader_size returns 0.
+ * Other files (pipes, terminals, /dev/stdin), and regular files of 0
+ * bytes (those of /proc and /sys hold text all the same), are read to
+ * their end with one read in flight; their blocks may be shorter than
+ * block_size and sp_io_reader_size returns 0.
  */
 /* Returns 0, -EINVAL (block_size or nblocks 0), -ENOMEM, or the -errno of
  * open/fstat (-ENOENT, -EACCES, -EISDIR ...). */

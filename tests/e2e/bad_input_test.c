@@ -4,7 +4,9 @@
  * never ends (an unterminated quote; no line end within the bound), empty
  * and repeated header names (made unique, with a warning), a UTF-8 BOM
  * on JSON lines, the same file named several times in a path list,
- * duplicate JSON keys (the last one wins), and NUL bytes written to CSV.
+ * duplicate JSON keys (the last one wins), NUL bytes written to CSV,
+ * files that stat calls empty but hold text, and an input that cannot be
+ * read among good ones.
  * Every output record is read back and compared.
  */
 #define _GNU_SOURCE
@@ -241,6 +243,62 @@ Test(bad_input, repeated_input_paths_read_once)
 		  "%s", x.r.err);
 	e2e_flow_done(&x);
 	free(link);
+}
+
+/* A regular file that stat says is empty may hold text (/proc, /sys):
+ * it is read to its end, not taken as empty. */
+Test(bad_input, files_that_say_they_are_empty_are_read_to_their_end)
+{
+	struct e2e_flow x = {0};
+
+	run_ok(&x,
+	       "name: proc\n"
+	       "stages:\n"
+	       "  - {id: src, type: file_reader, path: /proc/sys/kernel/ostype, "
+	       "format: csv, header: false}\n"
+	       "  - {id: out, type: file_writer, inputs: [src], dir: out}\n",
+	       NULL);
+	e2e_flow_assert_counts(&x, "src", 1, 1, 0, 0);
+	e2e_flow_assert_out(&x, "out", "{\"_1\":\"Linux\"}\n");
+	e2e_flow_done(&x);
+}
+
+/* A file whose bytes cannot be read (here one that stat calls an empty
+ * regular file, whose read fails) among good ones fails the run naming
+ * it, and nothing is published: with the content hash before the run
+ * and without it (--trust-mtime). */
+Test(bad_input, an_unreadable_input_among_good_ones_fails_the_run)
+{
+	struct e2e_flow x = {.dir = e2e_tmpdir()};
+	struct e2e_text in = {0};
+	static const char *const trust[] = {"--trust-mtime", NULL};
+
+	for (int i = 0; i < 200000; i++) /* 9 MB: read ahead of its hash */
+		e2e_text_printf(&in, "{\"id\":%d,\"pad\":\"%036d\"}\n", i, i);
+	e2e_put(x.dir, "a.jsonl", in.p, in.len);
+	e2e_put(x.dir, "b.jsonl", in.p, in.len);
+	for (int k = 0; k < 2; k++) {
+		e2e_flow_run(&x,
+			     "name: unreadable\n"
+			     "stages:\n"
+			     "  - {id: src, type: file_reader, path: [a.jsonl, "
+			     "/proc/self/mem, b.jsonl]}\n"
+			     "  - {id: out, type: file_writer, inputs: [src], "
+			     "dir: out}\n",
+			     k ? trust : NULL, NULL, NULL, NULL);
+		cr_assert_eq(x.r.exit_code, 1, "exit %d: %s", x.r.exit_code,
+			     x.r.err);
+		cr_assert_str_eq(x.st.status, "failed");
+		cr_assert(strstr(x.r.err, "cannot read /proc/self/mem: "
+					  "Input/output error"),
+			  "%s", x.r.err);
+		char *manifest = e2e_join(x.dir, "out/_manifest.json");
+		cr_assert_neq(access(manifest, F_OK), 0,
+			      "a failed run published %s", manifest);
+		free(manifest);
+	}
+	e2e_flow_done(&x);
+	free(in.p);
 }
 
 /* ---- CSV output ------------------------------------------------------ */
