@@ -38,9 +38,11 @@ static void set_advice(void *p, size_t size, int advice)
 }
 
 /* Freed buffers kept for a request of the same size (see
- * core/hugemem.h), at most CACHE_SLOTS of them and CACHE_BYTES in all. */
+ * core/hugemem.h), at most CACHE_SLOTS of them and CACHE_BYTES in all:
+ * room for the ring of a hash and a file's read blocks, not for the
+ * rings of all the hashing threads (idle for the rest of the run). */
 #define CACHE_SLOTS 4
-#define CACHE_BYTES ((size_t)16 << 20)
+#define CACHE_BYTES ((size_t)8 << 20)
 
 static struct {
 	void *p;

@@ -15,7 +15,7 @@
  * realloc()) keeps it, which is why a growable buffer holding such
  * memory is marked (struct sp_buf's huge) and grows through here.
  *
- * A freed buffer is kept (up to four, 16 MiB in all) for the next
+ * A freed buffer is kept (up to four, 8 MiB in all) for the next
  * request of the same size, its pages still faulted in: the content
  * hash's 4 MiB ring becomes the first file's read blocks, and each
  * file's read blocks the next file's.  On the VM that measured it a

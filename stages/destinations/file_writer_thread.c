@@ -441,7 +441,7 @@ void *fw_writer_main(void *arg)
 		writer_fail(fw, rc, "cannot set up I/O for", "");
 	for (;;) {
 		/* Completions are reaped only inside sp_io_* calls, and they
-		 * return blocks to the workers' free rings: before sleeping
+		 * return blocks to the workers' free stacks: before sleeping
 		 * on an empty queue, let every write in flight finish, or
 		 * workers waiting for a free block would never wake us.  An
 		 * error sticks to the writer and is reported by the next

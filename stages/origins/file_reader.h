@@ -85,8 +85,7 @@ struct fr_file {
 	int64_t mtime;	  /* whole seconds (load history) */
 	int64_t mtime_ns; /* the rest: checked at the end of the read */
 	uint64_t dev, ino;
-	bool regular;	  /* a regular file, not empty by stat: hashed
-			   * before the run and checked for changes */
+	bool regular;	  /* a regular file: checked for changes */
 	bool hashed;	  /* content holds XXH64 of its bytes before the run */
 	uint64_t content;
 	struct sp_csv_parser csv; /* per file: its header */

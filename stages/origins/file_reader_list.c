@@ -48,9 +48,7 @@ static int add_file(struct fr_state *fr, const char *path, const char *shown,
 	f->mtime_ns = (int64_t)st.st_mtim.tv_nsec;
 	f->dev = (uint64_t)st.st_dev;
 	f->ino = (uint64_t)st.st_ino;
-	/* 0 bytes by stat: read to its end as a stream is (io/fileio.h),
-	 * with nothing to fingerprint or check by size */
-	f->regular = S_ISREG(st.st_mode) && st.st_size > 0;
+	f->regular = S_ISREG(st.st_mode);
 	fr->total_size += f->size;
 	return f->path && f->display ? 0 : -ENOMEM;
 }

@@ -286,6 +286,21 @@ static int check_unchanged(struct fr_state *fr, const struct fr_file *f,
 	uint64_t now = (uint64_t)st.st_size;
 	uint64_t end = fr_has_range(fr->cfg) ? (uint64_t)fr->cfg->range_end
 					     : f->size;
+	/* empty by stat, it was read to its end (io/fileio.h).  Still empty
+	 * by stat, it is empty or a file of /proc or /sys, whose text may
+	 * differ from the hash's read: nothing more to check.  One that has
+	 * grown is a file being written, whose end the run may have read in
+	 * the middle of a record. */
+	if (f->size == 0 && now == 0)
+		return 0;
+	if (f->size == 0) {
+		snprintf(err, errlen,
+			 "file %s grew from 0 to %llu bytes while being read; "
+			 "nothing is published (run again once it is "
+			 "complete)",
+			 f->display, (unsigned long long)now);
+		return -EAGAIN;
+	}
 	if (fr->raw_read != end || now != f->size) {
 		uint64_t to = fr->raw_read != end ? fr->raw_read : now;
 		snprintf(err, errlen,

@@ -817,3 +817,61 @@ Test(interrupt, file_shrinking_while_read_fails_the_run)
 	e2e_rmrf(dir);
 	free(dir);
 }
+
+/* A file that is empty when the run lists it and written before the
+ * reader gets to it (a producer that creates, then writes) fails the run
+ * instead of being read in part: empty by stat, it is read to its end
+ * (for the files of /proc), so what tells is that it is no longer empty
+ * at its end. */
+Test(interrupt, empty_file_written_during_the_run_fails_it)
+{
+	char *dir = e2e_tmpdir();
+	struct e2e_text t = {0};
+
+	for (int i = 0; i < 400000; i++)
+		e2e_text_printf(&t, "{\"k\":%d,\"v\":\"abcdefghijklmnop\"}\n",
+				i);
+	char *big = e2e_write(dir, "in/a.jsonl", t.p, t.len);
+	char *late = e2e_write(dir, "in/b.jsonl", "", 0);
+	char *real = realpath(big, NULL);
+	e2e_put_str(dir, "flow.yaml",
+		    "name: late\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, path: [in/a.jsonl, "
+		    "in/b.jsonl], chunk_size: 16K}\n"
+		    "  - {id: out, type: file_writer, inputs: [src], dir: out}\n");
+	const char *argv[] = {"run", "flow.yaml", "--quiet", "--workers", "1",
+			      NULL};
+	char *out = e2e_join(dir, ".out"), *err = e2e_join(dir, ".err");
+	pid_t pid = e2e_bg_start(dir, NULL, argv, out, err, NULL);
+	bool written = false;
+	for (int i = 0; i < 200000 && !written; i++) {
+		if (has_open(pid, real)) {
+			/* the run has listed b.jsonl (empty) and reads a */
+			kill(pid, SIGSTOP);
+			FILE *f = fopen(late, "a");
+			cr_assert_not_null(f);
+			fputs("{\"k\":1}\n{\"k\":2", f); /* a half record */
+			fclose(f);
+			kill(pid, SIGCONT);
+			written = true;
+		}
+	}
+	int code = e2e_bg_wait(pid, LIMIT_S);
+	char *msg = e2e_read(err, NULL);
+	cr_assert(written, "the reader never had a.jsonl open\n%s", msg);
+	cr_assert_eq(code, 1, "exit %d\n%s", code, msg);
+	cr_assert(strstr(msg, "file in/b.jsonl grew from 0 to 14 bytes while "
+			      "being read") != NULL,
+		  "%s", msg);
+	assert_unpublished(dir, "out", "a file written during the run");
+	free(msg);
+	free(out);
+	free(err);
+	free(real);
+	free(late);
+	free(big);
+	free(t.p);
+	e2e_rmrf(dir);
+	free(dir);
+}

@@ -4,7 +4,7 @@
  * and in the kernel's THP "madvise" mode their mapping is eligible for
  * huge pages; small ones are plain malloc.  A growable buffer marked as
  * holding such memory grows into more of it, its bytes kept.  A freed
- * buffer is kept (16 MiB at most) for the next request of its size, until
+ * buffer is kept (8 MiB at most) for the next request of its size, until
  * trimmed.
  */
 #include <criterion/criterion.h>
@@ -128,7 +128,7 @@ Test(hugemem, a_huge_growable_buffer_grows_into_huge_memory)
 
 Test(hugemem, a_freed_buffer_is_kept_for_the_same_size_until_trimmed)
 {
-	size_t size = 2 * SP_HUGE_PAGE, other = 3 * SP_HUGE_PAGE;
+	size_t size = SP_HUGE_PAGE, other = 2 * SP_HUGE_PAGE;
 	char *p = sp_huge_malloc(size);
 
 	cr_assert_not_null(p);
@@ -157,9 +157,9 @@ Test(hugemem, a_freed_buffer_is_kept_for_the_same_size_until_trimmed)
 	cr_assert_eq(sp_huge_kept(), 0);
 }
 
-Test(hugemem, at_most_16_mib_are_kept)
+Test(hugemem, at_most_8_mib_are_kept)
 {
-	size_t size = 4 * SP_HUGE_PAGE; /* 8 MiB: two fit */
+	size_t size = 2 * SP_HUGE_PAGE; /* 4 MiB: two fit */
 	char *p[3];
 
 	for (int i = 0; i < 3; i++) {
