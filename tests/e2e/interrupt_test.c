@@ -767,6 +767,48 @@ static bool has_open(pid_t pid, const char *path)
 	return found;
 }
 
+/* Runs dir/flow.yaml in the background with one worker and, the first
+ * time the run has the file real open, stops it, calls act(arg) and lets
+ * it go on.  Returns its exit status; *msg: what it wrote to stderr (to
+ * free).  Fails the test when the run never had real open. */
+static int run_acting_while_open(const char *dir, const char *real,
+				 void (*act)(void *), void *arg, char **msg)
+{
+	const char *argv[] = {"run", "flow.yaml", "--quiet", "--workers", "1",
+			      NULL};
+	char *out = e2e_join(dir, ".out"), *err = e2e_join(dir, ".err");
+	pid_t pid = e2e_bg_start(dir, NULL, argv, out, err, NULL);
+	bool acted = false;
+
+	for (int i = 0; i < 200000 && !acted; i++) {
+		if (has_open(pid, real)) {
+			/* stopped: the change lands while the file is open */
+			kill(pid, SIGSTOP);
+			act(arg);
+			kill(pid, SIGCONT);
+			acted = true;
+		}
+	}
+	int code = e2e_bg_wait(pid, LIMIT_S);
+	*msg = e2e_read(err, NULL);
+	cr_assert(acted, "the reader never had %s open\n%s", real, *msg);
+	free(out);
+	free(err);
+	return code;
+}
+
+struct cut {
+	const char *path;
+	size_t len;
+};
+
+static void cut_file(void *arg)
+{
+	const struct cut *c = arg;
+
+	cr_assert_eq(truncate(c->path, (off_t)c->len), 0);
+}
+
 Test(interrupt, file_shrinking_while_read_fails_the_run)
 {
 	char *dir = e2e_tmpdir();
@@ -783,23 +825,9 @@ Test(interrupt, file_shrinking_while_read_fails_the_run)
 		    "  - {id: src, type: file_reader, path: in/big.jsonl, "
 		    "chunk_size: 16K}\n"
 		    "  - {id: out, type: file_writer, inputs: [src], dir: out}\n");
-	const char *argv[] = {"run", "flow.yaml", "--quiet", "--workers", "1",
-			      NULL};
-	char *out = e2e_join(dir, ".out"), *err = e2e_join(dir, ".err");
-	pid_t pid = e2e_bg_start(dir, NULL, argv, out, err, NULL);
-	bool cut = false;
-	for (int i = 0; i < 200000 && !cut; i++) {
-		if (has_open(pid, real)) {
-			/* stopped: the cut lands while the file is open */
-			kill(pid, SIGSTOP);
-			cr_assert_eq(truncate(real, (off_t)(t.len / 2)), 0);
-			kill(pid, SIGCONT);
-			cut = true;
-		}
-	}
-	int code = e2e_bg_wait(pid, LIMIT_S);
-	char *msg = e2e_read(err, NULL);
-	cr_assert(cut, "the reader never had the file open\n%s", msg);
+	struct cut c = {real, t.len / 2};
+	char *msg;
+	int code = run_acting_while_open(dir, real, cut_file, &c, &msg);
 	cr_assert_eq(code, 1, "exit %d\n%s", code, msg);
 	char want[256];
 	snprintf(want, sizeof(want),
@@ -809,13 +837,20 @@ Test(interrupt, file_shrinking_while_read_fails_the_run)
 	cr_assert(strstr(msg, want) != NULL, "%s", msg);
 	assert_unpublished(dir, "out", "shrunk input");
 	free(msg);
-	free(out);
-	free(err);
 	free(real);
 	free(big);
 	free(t.p);
 	e2e_rmrf(dir);
 	free(dir);
+}
+
+static void append_half_records(void *path)
+{
+	FILE *f = fopen(path, "a");
+
+	cr_assert_not_null(f);
+	fputs("{\"k\":1}\n{\"k\":2", f); /* a record and half of one */
+	fclose(f);
 }
 
 /* A file that is empty when the run lists it and written before the
@@ -840,34 +875,16 @@ Test(interrupt, empty_file_written_during_the_run_fails_it)
 		    "  - {id: src, type: file_reader, path: [in/a.jsonl, "
 		    "in/b.jsonl], chunk_size: 16K}\n"
 		    "  - {id: out, type: file_writer, inputs: [src], dir: out}\n");
-	const char *argv[] = {"run", "flow.yaml", "--quiet", "--workers", "1",
-			      NULL};
-	char *out = e2e_join(dir, ".out"), *err = e2e_join(dir, ".err");
-	pid_t pid = e2e_bg_start(dir, NULL, argv, out, err, NULL);
-	bool written = false;
-	for (int i = 0; i < 200000 && !written; i++) {
-		if (has_open(pid, real)) {
-			/* the run has listed b.jsonl (empty) and reads a */
-			kill(pid, SIGSTOP);
-			FILE *f = fopen(late, "a");
-			cr_assert_not_null(f);
-			fputs("{\"k\":1}\n{\"k\":2", f); /* a half record */
-			fclose(f);
-			kill(pid, SIGCONT);
-			written = true;
-		}
-	}
-	int code = e2e_bg_wait(pid, LIMIT_S);
-	char *msg = e2e_read(err, NULL);
-	cr_assert(written, "the reader never had a.jsonl open\n%s", msg);
+	/* while it reads a.jsonl, the run has listed b.jsonl, empty */
+	char *msg;
+	int code = run_acting_while_open(dir, real, append_half_records, late,
+					 &msg);
 	cr_assert_eq(code, 1, "exit %d\n%s", code, msg);
 	cr_assert(strstr(msg, "file in/b.jsonl grew from 0 to 14 bytes while "
 			      "being read") != NULL,
 		  "%s", msg);
 	assert_unpublished(dir, "out", "a file written during the run");
 	free(msg);
-	free(out);
-	free(err);
 	free(real);
 	free(late);
 	free(big);
