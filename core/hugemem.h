@@ -19,8 +19,9 @@
  * request of the same size, its pages still faulted in: the content
  * hash's 4 MiB ring becomes the first file's read blocks, and each
  * file's read blocks the next file's.  On the VM that measured it a
- * fresh huge page took 2-3 ms to fault in, on the path from the start
- * of a run to its first records.  sp_huge_trim() gives them back; the
+ * fresh huge page took 0.2-2.5 ms to fault in (as the host had its
+ * memory ready or not), on the path from the start of a run to its
+ * first records.  sp_huge_trim() gives them back; the
  * runtime calls it when a run is destroyed.
  */
 #ifndef SPATE_ENGINE_HUGEMEM_H

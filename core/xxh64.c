@@ -8,7 +8,7 @@
  * them in order, so that the passes overlap and the copy is shared; the
  * run's own threads have not started when inputs are hashed, so the
  * other cores are idle.  A 139 MB file in the page cache: 34-44 ms with
- * one copying thread, 24-27 ms with two.
+ * one copying thread, 23-27 ms with two.
  */
 #include "core/xxh64.h"
 

@@ -809,23 +809,36 @@ static void cut_file(void *arg)
 	cr_assert_eq(truncate(c->path, (off_t)c->len), 0);
 }
 
-Test(interrupt, file_shrinking_while_read_fails_the_run)
+/* Writes dir/name, 400,000 JSON lines (about 15 MB: long enough to be
+ * read in many chunks); its real path, to free; *len its size. */
+static char *long_input(const char *dir, const char *name, size_t *len)
 {
-	char *dir = e2e_tmpdir();
 	struct e2e_text t = {0};
 
 	for (int i = 0; i < 400000; i++)
 		e2e_text_printf(&t, "{\"k\":%d,\"v\":\"abcdefghijklmnop\"}\n",
 				i);
-	char *big = e2e_write(dir, "in/big.jsonl", t.p, t.len);
-	char *real = realpath(big, NULL);
+	char *path = e2e_write(dir, name, t.p, t.len);
+	char *real = realpath(path, NULL);
+	cr_assert_not_null(real);
+	*len = t.len;
+	free(path);
+	free(t.p);
+	return real;
+}
+
+Test(interrupt, file_shrinking_while_read_fails_the_run)
+{
+	char *dir = e2e_tmpdir();
+	size_t len;
+	char *real = long_input(dir, "in/big.jsonl", &len);
 	e2e_put_str(dir, "flow.yaml",
 		    "name: shrink\n"
 		    "stages:\n"
 		    "  - {id: src, type: file_reader, path: in/big.jsonl, "
 		    "chunk_size: 16K}\n"
 		    "  - {id: out, type: file_writer, inputs: [src], dir: out}\n");
-	struct cut c = {real, t.len / 2};
+	struct cut c = {real, len / 2};
 	char *msg;
 	int code = run_acting_while_open(dir, real, cut_file, &c, &msg);
 	cr_assert_eq(code, 1, "exit %d\n%s", code, msg);
@@ -833,13 +846,11 @@ Test(interrupt, file_shrinking_while_read_fails_the_run)
 	snprintf(want, sizeof(want),
 		 "file in/big.jsonl shrank from %zu to %zu bytes while being "
 		 "read",
-		 t.len, t.len / 2);
+		 len, len / 2);
 	cr_assert(strstr(msg, want) != NULL, "%s", msg);
 	assert_unpublished(dir, "out", "shrunk input");
 	free(msg);
 	free(real);
-	free(big);
-	free(t.p);
 	e2e_rmrf(dir);
 	free(dir);
 }
@@ -861,14 +872,9 @@ static void append_half_records(void *path)
 Test(interrupt, empty_file_written_during_the_run_fails_it)
 {
 	char *dir = e2e_tmpdir();
-	struct e2e_text t = {0};
-
-	for (int i = 0; i < 400000; i++)
-		e2e_text_printf(&t, "{\"k\":%d,\"v\":\"abcdefghijklmnop\"}\n",
-				i);
-	char *big = e2e_write(dir, "in/a.jsonl", t.p, t.len);
+	size_t len;
+	char *real = long_input(dir, "in/a.jsonl", &len);
 	char *late = e2e_write(dir, "in/b.jsonl", "", 0);
-	char *real = realpath(big, NULL);
 	e2e_put_str(dir, "flow.yaml",
 		    "name: late\n"
 		    "stages:\n"
@@ -887,8 +893,6 @@ Test(interrupt, empty_file_written_during_the_run_fails_it)
 	free(msg);
 	free(real);
 	free(late);
-	free(big);
-	free(t.p);
 	e2e_rmrf(dir);
 	free(dir);
 }
