@@ -12,10 +12,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "core/hugemem.h"
@@ -411,6 +413,38 @@ static int reader_refill(struct sp_io_reader *r)
 	return queued ? io->be->submit(io->priv) : 0;
 }
 
+/* The kernel's file systems whose files are made when read: their size
+ * by stat is 0 or a page, whatever they hold. */
+static bool pseudo_fs(const struct statfs *fs)
+{
+	switch ((unsigned long)fs->f_type) {
+	case PROC_SUPER_MAGIC:
+	case SYSFS_MAGIC:
+	case DEBUGFS_MAGIC:
+	case TRACEFS_MAGIC:
+	case SECURITYFS_MAGIC:
+	case CGROUP_SUPER_MAGIC:
+	case CGROUP2_SUPER_MAGIC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool sp_io_fd_is_pseudo(int fd)
+{
+	struct statfs fs;
+
+	return fstatfs(fd, &fs) == 0 && pseudo_fs(&fs);
+}
+
+bool sp_io_path_is_pseudo(const char *path)
+{
+	struct statfs fs;
+
+	return statfs(path, &fs) == 0 && pseudo_fs(&fs);
+}
+
 int sp_io_reader_open(struct sp_io *io, const char *path, size_t block_size,
 		      unsigned nblocks, struct sp_io_reader **out)
 {
@@ -442,8 +476,10 @@ int sp_io_reader_open(struct sp_io *io, const char *path, size_t block_size,
 		goto close_fd;
 	}
 	/* a regular file that says it is empty is read to its end all the
-	 * same: the files of /proc and /sys report 0 bytes and hold text */
-	if (S_ISREG(st.st_mode) && st.st_size > 0) {
+	 * same (the files of /proc report 0 bytes and hold text), and so is
+	 * a file whose size is not its length (those of /sys report 4096) */
+	if (S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    !sp_io_fd_is_pseudo(r->fd)) {
 		r->size = (uint64_t)st.st_size;
 		r->end = r->size;
 		posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -79,13 +79,19 @@ void sp_io_unregister_buffers(struct sp_io *io);
  * Sequential reader of one file with up to nblocks block reads in flight.
  * Memory is bounded: nblocks buffers of block_size bytes, recycled.
  * Regular files are read from offset 0 up to their size at open time.
- * Other files (pipes, terminals, /dev/stdin), and regular files of 0
- * bytes (those of /proc and /sys hold text all the same), are read to
- * their end with one read in flight; their blocks may be shorter than
- * block_size and sp_io_reader_size returns 0.
+ * Other files (pipes, terminals, /dev/stdin), regular files of 0 bytes
+ * (those of /proc hold text all the same) and the files of the kernel's
+ * file systems (sp_io_fd_is_pseudo: /sys says 4096 bytes of a file that
+ * holds 2) are read to their end with one read in flight; their blocks
+ * may be shorter than block_size and sp_io_reader_size returns 0.
  */
 /* Returns 0, -EINVAL (block_size or nblocks 0), -ENOMEM, or the -errno of
  * open/fstat (-ENOENT, -EACCES, -EISDIR ...). */
+/* Whether the file is on one of the kernel's file systems (proc, sysfs,
+ * debugfs, tracefs, securityfs, cgroup), whose files are made
+ * when read: the size stat gives them is not their length. */
+bool sp_io_fd_is_pseudo(int fd);
+bool sp_io_path_is_pseudo(const char *path);
 int sp_io_reader_open(struct sp_io *io, const char *path, size_t block_size,
 		      unsigned nblocks, struct sp_io_reader **out);
 /* Next block in file order: *data and *len stay valid until

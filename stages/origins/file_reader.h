@@ -86,6 +86,7 @@ struct fr_file {
 	int64_t mtime_ns; /* the rest: checked at the end of the read */
 	uint64_t dev, ino;
 	bool regular;	  /* a regular file: checked for changes */
+	bool pseudo;	  /* made when read (/proc, /sys): size 0, not checked */
 	bool hashed;	  /* content holds XXH64 of its bytes before the run */
 	uint64_t content;
 	struct sp_csv_parser csv; /* per file: its header */

@@ -49,6 +49,11 @@ static int add_file(struct fr_state *fr, const char *path, const char *shown,
 	f->dev = (uint64_t)st.st_dev;
 	f->ino = (uint64_t)st.st_ino;
 	f->regular = S_ISREG(st.st_mode);
+	/* what stat says of a file of /proc or /sys is not what it holds:
+	 * it is read to its end, as an empty file is (io/fileio.h) */
+	f->pseudo = f->regular && sp_io_path_is_pseudo(path);
+	if (f->pseudo)
+		f->size = 0;
 	fr->total_size += f->size;
 	return f->path && f->display ? 0 : -ENOMEM;
 }

@@ -267,7 +267,7 @@ static int check_unchanged(struct fr_state *fr, const struct fr_file *f,
 {
 	struct stat st;
 
-	if (fr->s3 || !f->regular)
+	if (fr->s3 || !f->regular || f->pseudo)
 		return 0;
 	if (stat(f->path, &st) < 0) {
 		snprintf(err, errlen,

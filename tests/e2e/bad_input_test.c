@@ -11,9 +11,11 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "support/e2e.h"
@@ -261,6 +263,46 @@ Test(bad_input, files_that_say_they_are_empty_are_read_to_their_end)
 	e2e_flow_assert_counts(&x, "src", 1, 1, 0, 0);
 	e2e_flow_assert_out(&x, "out", "{\"_1\":\"Linux\"}\n");
 	e2e_flow_done(&x);
+}
+
+/* A file of /sys says it holds 4096 bytes whatever it holds: it is read
+ * to its end, not up to that size (which failed the run as a file that
+ * "shrank"), with the content hash before the run and without it. */
+Test(bad_input, files_whose_size_is_not_their_length_are_read_to_their_end)
+{
+	static const char path[] = "/sys/kernel/mm/transparent_hugepage/enabled";
+	static const char *const trust[] = {"--trust-mtime", NULL};
+	struct stat st;
+	char text[256] = "", want[300];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		cr_skip_test("%s: %s", path, strerror(errno));
+	cr_assert(fgets(text, sizeof(text), f));
+	fclose(f);
+	text[strcspn(text, "\n")] = 0;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_gt((size_t)st.st_size, strlen(text) + 1,
+		     "stat says %lld bytes: not the case this tests",
+		     (long long)st.st_size);
+	snprintf(want, sizeof(want), "{\"_1\":\"%s\"}\n", text);
+	for (int k = 0; k < 2; k++) {
+		struct e2e_flow x = {0};
+
+		e2e_flow_run(&x,
+			     "name: sys\n"
+			     "stages:\n"
+			     "  - {id: src, type: file_reader, path: "
+			     "/sys/kernel/mm/transparent_hugepage/enabled, "
+			     "format: csv, header: false}\n"
+			     "  - {id: out, type: file_writer, inputs: [src], "
+			     "dir: out}\n",
+			     k ? trust : NULL, NULL, NULL, NULL);
+		e2e_flow_assert_finished(&x);
+		e2e_flow_assert_counts(&x, "src", 1, 1, 0, 0);
+		e2e_flow_assert_out(&x, "out", want);
+		e2e_flow_done(&x);
+	}
 }
 
 /* A file whose bytes cannot be read (here one that stat calls an empty
