@@ -298,6 +298,17 @@ void sp_commit_set_replace(struct sp_commit *c, bool replace)
 	c->replace = replace;
 }
 
+int sp_commit_set_run_id(struct sp_commit *c, const char *run_id)
+{
+	char *copy = strdup(run_id);
+
+	if (!copy)
+		return -ENOMEM;
+	free(c->run_id);
+	c->run_id = copy;
+	return 0;
+}
+
 void sp_commit_set_durable(struct sp_commit *c, bool durable)
 {
 	c->durable = durable;

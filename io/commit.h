@@ -76,6 +76,10 @@ const char *sp_commit_staging_path(struct sp_commit *c, const char *name);
  * before for publish_now adds.  Default false. */
 void sp_commit_set_replace(struct sp_commit *c, bool replace);
 
+/* The run id for the manifest and the commit record, when it was not
+ * known at begin (taken after the data); before prepare.  0 or -ENOMEM. */
+int sp_commit_set_run_id(struct sp_commit *c, const char *run_id);
+
 /* Whether files and directories are fsynced on the way (default true).
  * Without it publication stays atomic for readers (the exchange), but a
  * crash can lose or truncate what was published. */
@@ -198,6 +202,12 @@ void sp_commit_drop_record(struct sp_commit *c);
  * 0 (nothing to do, or done; logged) or -errno (-EBUSY: another run
  * holds a directory of it). */
 int sp_commit_recover(const char *dir, const char *stage);
+
+/* Whether a run of stage into dir would find what its start compares
+ * with a run id: a manifest in dir, or beside it a commit record or a
+ * publication journal of the stage.  Reads only.  1, 0 (dir does not
+ * exist either), or -errno. */
+int sp_commit_has_history(const char *dir, const char *stage);
 
 /* XXH64 of data[0..len) with seed 0 (one-shot). */
 uint64_t sp_commit_xxh64(const void *data, size_t len);

@@ -405,3 +405,57 @@ out:
 	free(real);
 	return rc;
 }
+
+/* name exists in the directory open as fd: 1, 0 or -errno */
+static int exists_at(int fd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int sp_commit_has_history(const char *dir, const char *stage)
+{
+	char *real = realpath(dir, NULL);
+	char *copy = NULL, *copy2 = NULL, *rec = NULL, *jrn = NULL;
+	int dfd = -1, pfd = -1, rc;
+
+	if (!real)
+		return errno == ENOENT ? 0 : -errno;
+	copy = strdup(real);
+	copy2 = strdup(real);
+	if (!copy || !copy2 ||
+	    asprintf(&rec, ".%s.spate-commit-%s", basename(copy2), stage) < 0)
+		rec = NULL;
+	if (rec &&
+	    asprintf(&jrn, ".%s.spate-published-%s", basename(copy2), stage) < 0)
+		jrn = NULL;
+	if (!jrn) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	dfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || pfd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = exists_at(dfd, SP_COMMIT_MANIFEST);
+	if (rc == 0)
+		rc = exists_at(pfd, rec);
+	if (rc == 0)
+		rc = exists_at(pfd, jrn);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (pfd >= 0)
+		close(pfd);
+	free(real);
+	free(copy);
+	free(copy2);
+	free(rec);
+	free(jrn);
+	return rc;
+}

@@ -82,7 +82,7 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 	struct sp_buf yaml;
 	sp_buf_init(&yaml);
 	if (sp_flow_save_yaml(f, &yaml) == 0)
-		snprintf(rt->run_id, sizeof(rt->run_id), "%016llx",
+		snprintf(rt->flow_key, sizeof(rt->flow_key), "%016llx",
 			 (unsigned long long)fnv64(yaml.data, yaml.len));
 	sp_buf_fini(&yaml);
 
@@ -90,6 +90,9 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 	for (uint32_t i = 0; i < f->nstages; i++)
 		streaming |= f->stages[i]->desc->kind == SP_ORIGIN &&
 			     f->stages[i]->desc->streaming;
+	rt->streaming = streaming;
+	if (streaming)
+		rt->unique = unique_u64();
 
 	for (uint32_t i = 0; i < f->nstages; i++) {
 		struct stage_rt *s = &rt->st[i];
@@ -153,19 +156,10 @@ int sp_runtime_create(struct sp_flow *f, const struct sp_run_options *opt,
 			goto fail;
 		}
 	}
-	/* the run id also covers the origins' input */
-	uint64_t id = fnv64(rt->run_id, strlen(rt->run_id));
-	for (uint32_t i = 0; i < f->nstages; i++) {
-		struct stage_rt *s = &rt->st[i];
-		if (s->desc->kind == SP_ORIGIN && s->desc->identity && s->state)
-			id = (id ^ s->desc->identity(s->state)) *
-			     1099511628211ull;
-	}
-	/* input that cannot be read again is new input every run */
-	if (streaming)
-		id = (id ^ unique_u64()) * 1099511628211ull;
-	snprintf(rt->run_id, sizeof(rt->run_id), "%016llx",
-		 (unsigned long long)id);
+	/* the run id covers the origins' input: known now, unless an
+	 * origin left its content hash to the read (sp_runtime_start) */
+	if (!rt_identity_pending(rt))
+		rt_run_id_set(rt);
 	*out = rt;
 	return 0;
 oom:
@@ -245,6 +239,14 @@ int sp_runtime_start(struct sp_runtime *rt, char *err, size_t errlen)
 			if (CPU_ISSET(c, &cpus))
 				cpu_list[ncpu++] = c;
 
+	/* the run id before any stage starts, when a destination needs it
+	 * then; else after the data (run_id.c) */
+	rt->run_id_late = rt_run_id_can_wait(rt);
+	if (!rt->run_id_late && rt_identity_pending(rt)) {
+		if ((rc = rt_identity_complete(rt, err, errlen)))
+			return rc;
+		rt_run_id_set(rt);
+	}
 	for (uint32_t i = 0; i < rt->nstages; i++) {
 		struct stage_rt *s = &rt->st[i];
 		if (!s->desc->start)
@@ -382,6 +384,15 @@ enum sp_run_state sp_runtime_wait(struct sp_runtime *rt)
 	rt->threads_started = false;
 
 	bool ok = !atomic_load(&rt->failed) && !atomic_load(&rt->aborting);
+	if (ok && rt->run_id_late) {
+		char msg[600] = "";
+		if (rt_identity_complete(rt, msg, sizeof(msg)) < 0) {
+			rt_run_fail(rt, "%s", msg);
+			ok = false;
+		} else {
+			rt_run_id_set(rt);
+		}
+	}
 	for (uint32_t i = 0; ok && i < rt->nstages; i++) {
 		struct stage_rt *s = &rt->st[i];
 		if (!s->desc->prepare || !s->started)

@@ -138,7 +138,11 @@ struct sp_runtime {
 	unsigned nworkers;
 	struct counters *exec_ctr; /* per stage, controller-written */
 	struct sp_ring chunks;
-	char run_id[17];
+	char run_id[17]; /* "" until known (run_id.c); under lock */
+	char flow_key[17]; /* hex of the hash of the flow's text */
+	bool streaming;	   /* an origin's input cannot be read again */
+	uint64_t unique;   /* what makes such a run's id new */
+	bool run_id_late;  /* taken after the data (run_id.c) */
 
 	atomic_uint readers_left;
 	atomic_uint workers_left;
@@ -173,6 +177,14 @@ struct sp_runtime {
 
 /* shared between the files of this module */
 void rt_wake_controller(struct sp_runtime *rt);
+/* run_id.c: whether an origin's identity lacks what its read will take;
+ * whether the run id may wait for that (no destination needs it at
+ * start); the origins taking it now; the id from the identities. */
+bool rt_identity_pending(const struct sp_runtime *rt);
+bool rt_run_id_can_wait(const struct sp_runtime *rt);
+int rt_identity_complete(struct sp_runtime *rt, char *err, size_t errlen);
+void rt_run_id_set(struct sp_runtime *rt);
+
 void rt_run_fail(struct sp_runtime *rt, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 extern const struct sp_stage_services rt_runtime_services;

@@ -29,8 +29,9 @@
  * engine with ABI >= n, except that an ABI 1 plugin with an enum option
  * is refused (ABI 2 binds enums to an index instead of a string), and an
  * ABI 1 or 2 plugin with an expression option (SP_OPT_EXPR, a MAP with
- * exprs) is refused (ABI 3 binds them compiled, not as text). */
-#define SP_STAGE_ABI 3
+ * exprs) is refused (ABI 3 binds them compiled, not as text).  The
+ * callbacks appended in ABI 4 are read only from stages built for it. */
+#define SP_STAGE_ABI 4
 
 enum sp_stage_kind {
 	SP_ORIGIN = 0,
@@ -65,7 +66,8 @@ struct sp_stage_ctx {
 	const char *flow;     /* flow name */
 	const char *flow_dir; /* folder of the flow file ("." for the SDK) */
 	const char *id;	      /* stage id */
-	const char *run_id;   /* this run's id (deterministic per flow + input) */
+	const char *run_id;   /* this run's id (deterministic per flow + input);
+			       * "" until known: see run_id_at_start */
 	struct sp_symtab *symtab;
 	unsigned workers;
 	bool force;	      /* --force: replace earlier committed output */
@@ -258,9 +260,11 @@ struct sp_stage_desc {
 	void (*release)(void *state, struct sp_chunk *c);
 	/* origin: bytes of input in total when known (for progress), else 0 */
 	uint64_t (*input_size)(void *state);
-	/* origin: fingerprint of its input (names, sizes, mtimes), mixed into
-	 * the run id so that a rerun over the same input is recognised; may
-	 * be NULL.  ctx->run_id is final when start() is called. */
+	/* origin: fingerprint of its input (names, sizes, content hashes or
+	 * mtimes), mixed into the run id so that a rerun over the same input
+	 * is recognised; may be NULL.  ctx->run_id is final when start() is
+	 * called, unless every destination says it can wait (ABI 4,
+	 * run_id_at_start): then it is final before prepare(). */
 	uint64_t (*identity)(void *state);
 
 	/* processor, on a worker */
@@ -331,6 +335,25 @@ struct sp_stage_desc {
 	 * templates, option combinations, what must exist), without side
 	 * effects: each problem through sp_check_problem.  Optional. */
 	void (*check)(const void *config, struct sp_check *chk);
+
+	/* Appended in ABI 4: read only from stages whose abi is 4 or more. */
+
+	/* origin: whether its identity still lacks what reading the input
+	 * gives at no extra cost (file_reader: the content hash of its local
+	 * files, which create leaves to the read when it may).  Optional. */
+	bool (*identity_pending)(void *state);
+	/* origin: takes what its identity lacks, now: before start when the
+	 * run id is needed then, else after the data (what the read did not
+	 * take: a file skipped after a bad record).  0 or -errno with err;
+	 * an error fails the run.  Required with identity_pending. */
+	int (*complete_identity)(void *state, char *err, size_t errlen);
+	/* destination, before start (no side effects): whether its start or
+	 * its writes need the run id (it compares the id with what its
+	 * target holds, names files with it).  When no destination with
+	 * holds_run needs it, the engine takes the run id after the data,
+	 * before prepare(), from what the read hashed: a run over new input
+	 * reads it once instead of twice.  NULL: needed at start. */
+	bool (*run_id_at_start)(void *state);
 };
 
 /* What validation hands a stage's check callback. */

@@ -417,7 +417,9 @@ static int fw_prepare(void *state, char *err, size_t errlen)
 		return rc;
 	if (fw->s3)
 		return fw_s3_prepare(fw, err, errlen);
-	rc = sp_commit_prepare(fw->commit, fw->ctx->force);
+	/* the run id may have been taken after the data (fw_run_id_at_start) */
+	rc = sp_commit_set_run_id(fw->commit, fw->ctx->run_id);
+	rc = rc ? rc : sp_commit_prepare(fw->commit, fw->ctx->force);
 	/* the run-level commit record, before any destination publishes */
 	if (!rc && !fw->publish_each)
 		rc = sp_commit_write_record(fw->commit,
@@ -497,6 +499,19 @@ static bool fw_holds_run(void *state)
 	return ((struct fw_state *)state)->holds;
 }
 
+/* The run id is compared at start with what the target holds (unless
+ * --force replaces it), and names files with {run}; S3 targets and files
+ * published one by one are left as they were: the id before the run. */
+static bool fw_run_id_at_start(void *state)
+{
+	const struct fw_state *fw = state;
+
+	if (fw->s3 || fw->publish_each || strstr(fw->name, "{run}"))
+		return true;
+	return !fw->ctx->force &&
+	       sp_commit_has_history(fw->dir, fw->ctx->id) != 0;
+}
+
 static void fw_close(void *state)
 {
 	struct fw_state *fw = state;
@@ -547,4 +562,5 @@ const struct sp_stage_desc sp_stage_file_writer = {
 	.close = fw_close,
 	.holds_run = fw_holds_run,
 	.after_commit = fw_after_commit,
+	.run_id_at_start = fw_run_id_at_start,
 };

@@ -18,6 +18,8 @@
 #include "stages/origins/file_reader.h"
 
 #include <fcntl.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "core/hugemem.h"
 
@@ -182,13 +184,54 @@ static bool needs_hash(const struct fr_file *f)
 }
 
 /* The input's fingerprint is its content: every regular local file is
- * hashed before the run, unless --trust-mtime takes size and mtime for
- * it (or the run only validates).  S3 objects stand by their ETag. */
-static int hash_inputs(struct fr_state *fr, char *err, size_t errlen)
+ * hashed, unless --trust-mtime takes size and mtime for it (or the run
+ * only validates).  S3 objects stand by their ETag; a range's file was
+ * fingerprinted by its submitter. */
+static bool hashes_content(const struct fr_state *fr)
 {
-	if (fr->s3 || fr->ctx->trust_mtime || fr->ctx->validate_only ||
-	    fr_has_range(fr->cfg))
-		return 0; /* a range's file: its submitter fingerprinted it */
+	return !fr->s3 && !fr->ctx->trust_mtime && !fr->ctx->validate_only &&
+	       !fr_has_range(fr->cfg);
+}
+
+void fr_finish_hash(struct fr_state *fr, struct fr_file *f)
+{
+	if (fr->hash_by_read && hashes_content(fr) && needs_hash(f)) {
+		f->content = f->xxh64;
+		f->hashed = true;
+	}
+}
+
+/*
+ * Files modified in the last seconds are hashed before the run all the
+ * same: one still being written could be rewritten in place within the
+ * tick of its mtime, which the end of its read would not see (same size,
+ * same mtime), where a hash before the run differs from what the read
+ * found.  An older file changed while being read gets a later mtime.
+ */
+#define RECENT_S 2
+
+static int64_t recently(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec - RECENT_S;
+}
+
+/* Whether f is to be hashed now: not hashed yet, and modified at or after
+ * `since` (seconds; INT64_MIN for every file). */
+static bool hash_now(const struct fr_file *f, int64_t since)
+{
+	return needs_hash(f) && f->mtime >= since;
+}
+
+/* The files not hashed yet and modified since `since`, on the cores the
+ * run's workers will use (they have not started, or are done). */
+static int hash_inputs(struct fr_state *fr, int64_t since, char *err,
+		       size_t errlen)
+{
+	if (!hashes_content(fr))
+		return 0;
 	struct sp_xxh64_job *jobs = calloc(fr->nfiles ? fr->nfiles : 1,
 					   sizeof(*jobs));
 	size_t n = 0;
@@ -199,16 +242,18 @@ static int hash_inputs(struct fr_state *fr, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < fr->nfiles; i++)
-		if (needs_hash(&fr->files[i]))
+		if (hash_now(&fr->files[i], since))
 			jobs[n++].path = fr->files[i].path;
 	/* the run's workers have not started: their cores hash the files */
-	sp_xxh64_files(jobs, n, fr->ctx->workers ? fr->ctx->workers : 1);
+	if (n)
+		sp_xxh64_files(jobs, n,
+			       fr->ctx->workers ? fr->ctx->workers : 1);
 	/* the same files in the same order: job j is the j-th of them */
 	const struct sp_xxh64_job *j = jobs;
 	for (uint32_t i = 0; i < fr->nfiles && rc == 0; i++) {
 		struct fr_file *f = &fr->files[i];
 
-		if (!needs_hash(f))
+		if (!hash_now(f, since))
 			continue;
 		/* -ECANCELED: not hashed, because another file failed */
 		if (j->rc != -ECANCELED)
@@ -344,8 +389,14 @@ static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 		goto fail;
 	rc = fr->s3 ? fr_s3_expand(fr, err, errlen)
 		    : fr_expand_paths(fr, err, errlen);
-	if (rc || (rc = check_range(fr, err, errlen)) ||
-	    (rc = hash_inputs(fr, err, errlen)))
+	if (rc || (rc = check_range(fr, err, errlen)))
+		goto fail;
+	/* the load history compares content: hashed now, on all cores.
+	 * Otherwise the read takes the hashes, unless a destination needs
+	 * the run id before it (fr_complete_identity) */
+	fr->hash_by_read = !(fr->catalog && !ctx->force);
+	if ((rc = hash_inputs(fr, fr->hash_by_read ? recently() : INT64_MIN,
+			      err, errlen)))
 		goto fail;
 	if (fr->catalog && !ctx->force && !ctx->validate_only &&
 	    (rc = skip_loaded(fr, err, errlen)))
@@ -405,6 +456,25 @@ static uint64_t fr_input_size(void *state)
 	struct fr_state *fr = state;
 
 	return fr->total_size;
+}
+
+static bool fr_identity_pending(void *state)
+{
+	struct fr_state *fr = state;
+
+	if (!hashes_content(fr))
+		return false;
+	for (uint32_t i = 0; i < fr->nfiles; i++)
+		if (needs_hash(&fr->files[i]))
+			return true;
+	return false;
+}
+
+/* Before start: every file, one read before the run's.  After the data:
+ * the files the read did not hash whole (skipped after a bad record). */
+static int fr_complete_identity(void *state, char *err, size_t errlen)
+{
+	return hash_inputs(state, INT64_MIN, err, errlen);
 }
 
 static uint64_t fr_identity(void *state)
@@ -690,6 +760,8 @@ const struct sp_stage_desc sp_stage_file_reader = {
 	.release = fr_release,
 	.input_size = fr_input_size,
 	.identity = fr_identity,
+	.identity_pending = fr_identity_pending,
+	.complete_identity = fr_complete_identity,
 	.status = fr_status,
 	.close = fr_close,
 	.after_commit = fr_after_commit,

@@ -117,6 +117,9 @@ struct fr_state {
 	struct sp_s3 *s3;	       /* input on S3 (file_reader_s3.c) */
 	char *s3_bucket, *s3_prefix;   /* prefix "" or ending in '/' */
 	uint32_t nloaded;	       /* files skipped: loaded before */
+	/* the content hashes are the read's to take (fr_finish_hash) unless
+	 * the run id is needed at start (fr_complete_identity) */
+	bool hash_by_read;
 	atomic_uint nbad, nread;       /* skipped (skip_file), read */
 	bool csv;
 	struct sp_csv_column *schema;
@@ -190,5 +193,8 @@ void fr_src_release(struct fr_state *fr, const char *data);
 void fr_src_close(struct fr_state *fr);
 /* What the load history keeps as the file's hash, once read. */
 uint64_t fr_src_digest(struct fr_state *fr, const struct fr_file *f);
+/* f was read whole (f->xxh64 set): when the read takes the content
+ * hashes, f's is that (file_reader.c). */
+void fr_finish_hash(struct fr_state *fr, struct fr_file *f);
 
 #endif

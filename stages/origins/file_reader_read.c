@@ -333,6 +333,7 @@ static void finish_file(struct fr_state *fr)
 
 	close_file(fr);
 	f->xxh64 = fr_src_digest(fr, f);
+	fr_finish_hash(fr, f);
 	f->done = true;
 	atomic_fetch_add(&fr->nread, 1);
 	fr->cur_file++;

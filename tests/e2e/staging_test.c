@@ -914,8 +914,15 @@ static void snap_expect_same(const char *dir, const struct snap *before,
 	snap_free(&now);
 }
 
+/* The run's log says when the input was hashed before the run. */
+static const char hashed_before[] = "the input is hashed before the run: "
+				    "destination 'out' compares the run id";
+
 /* Same flow over the same input: skipped; --force: replaced with the same
- * content; changed input: refused unless --force. */
+ * content; changed input: refused unless --force.  The input is old: the
+ * first run (a new target) and --force take the run id after the data
+ * from the read's hash, the rerun before the run from a hash of its own,
+ * and all three must be the same id. */
 E2E_BOTH_IO(staging, exactly_once_reruns)
 {
 	struct e2e_text in = {0};
@@ -929,17 +936,25 @@ E2E_BOTH_IO(staging, exactly_once_reruns)
 	    "ordered: true, max_file_records: 1000}\n");
 	char *out = e2e_join(dir, "out");
 	struct e2e_result r;
-	e2e_run_flow_ok(dir, env, io, "flow.yaml", NULL);
+	e2e_age(dir, "in.jsonl");
+	e2e_run_flow(&r, dir, env, "flow.yaml", "--log-level", "info", NULL);
+	e2e_assert_ok(&r, io);
+	cr_expect(!strstr(r.err, hashed_before),
+		  "[%s] a new target: the input was hashed before the run:\n%s",
+		  io, r.err);
+	e2e_result_free(&r);
 	struct manifest m1;
 	cr_assert_eq(check_manifest(out, "once", "out", &m1, io), 3000);
 	struct snap s1;
 	snap_take(out, &s1);
 
 	/* again: nothing to do */
-	e2e_run_flow(&r, dir, env, "flow.yaml", NULL);
+	e2e_run_flow(&r, dir, env, "flow.yaml", "--log-level", "info", NULL);
 	cr_expect_eq(r.exit_code, 0, "[%s] rerun exit %d:\n%s", io, r.exit_code,
 		     r.err);
 	cr_expect(strstr(r.err, "skipped"), "[%s] rerun says:\n%s", io, r.err);
+	cr_expect(strstr(r.err, hashed_before), "[%s] rerun says:\n%s", io,
+		  r.err);
 	e2e_result_free(&r);
 	snap_expect_same(out, &s1, true, "after a skipped rerun", io);
 	assert_no_staging(dir, io);

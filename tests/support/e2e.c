@@ -905,6 +905,19 @@ void e2e_put_str(const char *dir, const char *name, const char *s)
 	e2e_put(dir, name, s, strlen(s));
 }
 
+void e2e_age(const char *dir, const char *name)
+{
+	char *p = e2e_join(dir, name);
+	struct timespec ts[2];
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= 3600;
+	ts[1] = ts[0];
+	cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0, "%s: %s", p,
+		     strerror(errno));
+	free(p);
+}
+
 static void run_flow_va(struct e2e_result *r, const char *cwd,
 			const char *const *env, const char *flow, va_list ap)
 {

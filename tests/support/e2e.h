@@ -200,6 +200,9 @@ char *e2e_join(const char *a, const char *b);
 /* e2e_write without the path: dir/name gets len bytes of data, or s. */
 void e2e_put(const char *dir, const char *name, const char *data, size_t len);
 void e2e_put_str(const char *dir, const char *name, const char *s);
+/* dir/name's mtime (and atime) an hour ago: a file that is not being
+ * written, whose content hash a run may leave to its read. */
+void e2e_age(const char *dir, const char *name);
 
 /* spate run FLOW --quiet [extra..., NULL] in cwd, E2E_RUN_LIMIT_S at
  * most. */

@@ -252,7 +252,7 @@ Test(registry, rejects_bad_descriptors, .init = init_ok)
 	d.abi = 9;
 	expect_rejected(&d, -EPROTO,
 			"plugin 't.so': stage 't_abi9' needs stage ABI 9 but "
-			"this spate has ABI 3 (rebuild the plugin against this "
+			"this spate has ABI 4 (rebuild the plugin against this "
 			"spate or upgrade spate)");
 	/* ABI 2 bound expressions to their text, ABI 3 compiled */
 	d = proc("t_abi2");
