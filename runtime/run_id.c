@@ -39,16 +39,21 @@ bool rt_identity_pending(const struct sp_runtime *rt)
 	return false;
 }
 
-/* The first destination that needs the run id at start, or NULL. */
+/* The first stage that needs the run id at start, or NULL.  A stage
+ * built before ABI 4 may read ctx->run_id in start() (it was final then):
+ * it needs it.  From ABI 4 on, a stage says so through run_id_at_start; a
+ * destination without the callback needs it (it may compare the id with
+ * its target in start), a stage of another kind does not (ABI 4 promises
+ * it the id from prepare() on). */
 static const struct stage_rt *needs_id_at_start(const struct sp_runtime *rt)
 {
-	for (uint32_t i = 0; i < rt->ndests; i++) {
-		const struct stage_rt *d = &rt->st[rt->dests[i]];
-		if (!d->desc->holds_run || !d->state)
-			continue; /* no lasting output: nothing to compare */
-		if (!reads_abi4(d) || !d->desc->run_id_at_start ||
-		    d->desc->run_id_at_start(d->state))
-			return d;
+	for (uint32_t i = 0; i < rt->nstages; i++) {
+		const struct stage_rt *s = &rt->st[i];
+		if (s->desc->abi < 4)
+			return s;
+		if (s->desc->run_id_at_start ? s->desc->run_id_at_start(s->state)
+					     : s->desc->kind == SP_DESTINATION)
+			return s;
 	}
 	return NULL;
 }
@@ -60,10 +65,17 @@ bool rt_run_id_can_wait(const struct sp_runtime *rt)
 	const struct stage_rt *d = needs_id_at_start(rt);
 	if (!d)
 		return true;
-	sp_log_info("the input is hashed before the run: destination '%s' "
-		    "compares the run id with what its target holds (a new "
-		    "target, or --force, reads the input once)",
-		    d->fs->id);
+	if (d->desc->abi < 4)
+		sp_log_info("the input is hashed before the run: stage '%s' "
+			    "(%s) was built for stage ABI %u, whose start may "
+			    "read the run id", d->fs->id, d->desc->name,
+			    (unsigned)d->desc->abi);
+	else
+		sp_log_info("the input is hashed before the run: stage '%s' "
+			    "(%s) needs the run id when it starts (it "
+			    "compares it with what its target holds or names "
+			    "its output with it; a new target, or --force, "
+			    "reads the input once)", d->fs->id, d->desc->name);
 	return false;
 }
 

@@ -129,6 +129,14 @@ struct sp_stage_services {
 	void (*fail)(void *engine, const char *why);
 };
 
+/* run_id_at_start of a stage that never reads the run id (a destination
+ * without lasting output: trash, stdout). */
+static inline bool sp_stage_no_run_id_at_start(void *state)
+{
+	(void)state;
+	return false;
+}
+
 static inline void sp_stage_emit_event(const struct sp_stage_ctx *ctx,
 				       const struct sp_event *ev)
 {
@@ -347,12 +355,16 @@ struct sp_stage_desc {
 	 * take: a file skipped after a bad record).  0 or -errno with err;
 	 * an error fails the run.  Required with identity_pending. */
 	int (*complete_identity)(void *state, char *err, size_t errlen);
-	/* destination, before start (no side effects): whether its start or
-	 * its writes need the run id (it compares the id with what its
-	 * target holds, names files with it).  When no destination with
-	 * holds_run needs it, the engine takes the run id after the data,
-	 * before prepare(), from what the read hashed: a run over new input
-	 * reads it once instead of twice.  NULL: needed at start. */
+	/* any stage, before start (no side effects): whether its start or
+	 * its work on the data needs ctx->run_id (a destination that
+	 * compares the id with what its target holds, or names files with
+	 * it).  When no stage needs it, the engine takes the run id after
+	 * the data, before prepare(), from what the read hashed: a run over
+	 * new input reads it once instead of twice.  NULL: needed at start
+	 * for a destination, not for a stage of another kind (which sees
+	 * the id from prepare() on).  A stage built for an ABI before 4 is
+	 * always given the id at start.  sp_stage_no_run_id_at_start suits
+	 * a destination without lasting output. */
 	bool (*run_id_at_start)(void *state);
 };
 

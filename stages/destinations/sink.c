@@ -368,4 +368,5 @@ const struct sp_stage_desc sp_stage_sink = {
     .prepare = sink_prepare,
     .finish = sink_finish,
     .close = sink_close,
+    .run_id_at_start = sp_stage_no_run_id_at_start,
 };

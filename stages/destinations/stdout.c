@@ -277,4 +277,5 @@ const struct sp_stage_desc sp_stage_stdout = {
 	.stage_batch = stdout_stage_batch,
 	.batch_end = stdout_batch_end,
 	.close = stdout_close,
+	.run_id_at_start = sp_stage_no_run_id_at_start,
 };

@@ -45,4 +45,5 @@ const struct sp_stage_desc sp_stage_trash = {
 	.create_checks = true,
 	.stage_batch = trash_stage_batch,
 	.batch_end = trash_batch_end,
+	.run_id_at_start = sp_stage_no_run_id_at_start,
 };

@@ -193,9 +193,14 @@ static bool hashes_content(const struct fr_state *fr)
 	       !fr_has_range(fr->cfg);
 }
 
+bool fr_hash_left_to_read(const struct fr_state *fr, const struct fr_file *f)
+{
+	return fr->hash_by_read && hashes_content(fr) && needs_hash(f);
+}
+
 void fr_finish_hash(struct fr_state *fr, struct fr_file *f)
 {
-	if (fr->hash_by_read && hashes_content(fr) && needs_hash(f)) {
+	if (fr_hash_left_to_read(fr, f)) {
 		f->content = f->xxh64;
 		f->hashed = true;
 	}

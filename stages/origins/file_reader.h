@@ -84,6 +84,8 @@ struct fr_file {
 	uint64_t size;
 	int64_t mtime;	  /* whole seconds (load history) */
 	int64_t mtime_ns; /* the rest: checked at the end of the read */
+	int64_t ctime, ctime_ns; /* checked at the end of the read of a file
+				  * whose content the read hashes */
 	uint64_t dev, ino;
 	bool regular;	  /* a regular file: checked for changes */
 	bool pseudo;	  /* made when read (/proc, /sys): size 0, not checked */
@@ -196,5 +198,8 @@ uint64_t fr_src_digest(struct fr_state *fr, const struct fr_file *f);
 /* f was read whole (f->xxh64 set): when the read takes the content
  * hashes, f's is that (file_reader.c). */
 void fr_finish_hash(struct fr_state *fr, struct fr_file *f);
+/* Whether f's content hash is the read's to take (not taken before the
+ * run): its end checks its ctime too, which no one can set back. */
+bool fr_hash_left_to_read(const struct fr_state *fr, const struct fr_file *f);
 
 #endif

@@ -323,6 +323,20 @@ static int check_unchanged(struct fr_state *fr, const struct fr_file *f,
 			     : "its mtime changed");
 		return -EAGAIN;
 	}
+	/* Rewritten in place with its mtime set back (cp -p, touch -r,
+	 * rsync -t): no hash taken before the run can tell, but its ctime
+	 * moved.  So does a chmod's or a chown's: a rerun settles that. */
+	if (fr_hash_left_to_read(fr, f) &&
+	    ((int64_t)st.st_ctim.tv_sec != f->ctime ||
+	     (int64_t)st.st_ctim.tv_nsec != f->ctime_ns)) {
+		snprintf(err, errlen,
+			 "file %s was modified while being read (its ctime "
+			 "changed: it was written, or its mtime, mode or "
+			 "owner was set); nothing is published (run again "
+			 "once it is complete)",
+			 f->display);
+		return -EAGAIN;
+	}
 	return 0;
 }
 

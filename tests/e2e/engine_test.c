@@ -445,6 +445,81 @@ Test(engine, plugin_stage_loads_and_runs)
 	e2e_flow_done(&x);
 }
 
+/* A stage that may read the run id when it starts is given it there, also
+ * when the file destination alone would let the engine take it after the
+ * data: a plugin built for stage ABI 3, and an ABI 4 destination without
+ * run_id_at_start.  Each fails the run if the id is empty at start.  The
+ * input is old, so that only these stages keep the id from waiting. */
+static void run_id_at_start_case(const char *lib, const char *probe,
+				 const char *stages)
+{
+	static const char *const extra[] = {"--log-level", "info", NULL};
+	static const char in[] = "{\"a\":1,\"s\":\"x\"}\n{\"a\":2}\n"
+				 "{\"a\":3,\"s\":null}\n";
+	struct e2e_flow x = {0};
+	char *yaml;
+	char want[160];
+
+	x.dir = e2e_tmpdir();
+	e2e_put_str(x.dir, "in.jsonl", in);
+	e2e_age(x.dir, "in.jsonl");
+	cr_assert(asprintf(&yaml,
+			   "name: probe\n"
+			   "plugins: [%s]\n"
+			   "stages:\n"
+			   "  - {id: src, type: file_reader, path: in.jsonl}\n"
+			   "%s",
+			   lib, stages) > 0);
+	e2e_flow_run(&x, yaml, extra, e2e_sync_env, NULL, NULL);
+	cr_assert_eq(x.r.exit_code, 0, "[%s] exit %d:\n%s",
+		     probe ? probe : "trash", x.r.exit_code, x.r.err);
+	if (!probe) {
+		/* trash keeps nothing: the id waits for the data */
+		cr_expect(!strstr(x.r.err, "hashed before the run"),
+			  "[trash] the input was hashed first:\n%s", x.r.err);
+	} else {
+		cr_expect(strstr(x.r.err, "run_id_probe saw run id "),
+			  "[%s] the probe did not log its id:\n%s", probe,
+			  x.r.err);
+		snprintf(want, sizeof(want),
+			 "the input is hashed before the run: stage 'p' (%s)",
+			 probe);
+		cr_expect(strstr(x.r.err, want), "[%s] the log does not say "
+			  "why the input was hashed first:\n%s", probe,
+			  x.r.err);
+	}
+	e2e_flow_assert_out(&x, "out", in);
+	e2e_flow_assert_counts(&x, "out", 3, 3, 0, 0);
+	free(yaml);
+	e2e_flow_done(&x);
+}
+
+Test(engine, stages_that_read_the_run_id_at_start_are_given_it)
+{
+	const char *build = getenv("SPATE_BUILD_DIR");
+	char *so = realpath(build ? build : ".", NULL);
+
+	cr_assert_not_null(so, "SPATE_BUILD_DIR %s", build);
+	char *lib = e2e_join(so, "run_id_probe.so");
+	cr_assert_eq(access(lib, R_OK), 0, "%s missing", lib);
+	run_id_at_start_case(lib, "run_id_probe_v3",
+			     "  - {id: p, type: run_id_probe_v3, "
+			     "inputs: [src]}\n"
+			     "  - {id: out, type: file_writer, inputs: [p], "
+			     "dir: out, compression: none, ordered: true}\n");
+	run_id_at_start_case(lib, "run_id_probe_dest",
+			     "  - {id: p, type: run_id_probe_dest, "
+			     "inputs: [src]}\n"
+			     "  - {id: out, type: file_writer, inputs: [src], "
+			     "dir: out, compression: none, ordered: true}\n");
+	run_id_at_start_case(lib, NULL,
+			     "  - {id: p, type: trash, inputs: [src]}\n"
+			     "  - {id: out, type: file_writer, inputs: [src], "
+			     "dir: out, compression: none, ordered: true}\n");
+	free(lib);
+	free(so);
+}
+
 Test(engine, plugin_missing_is_a_flow_error)
 {
 	struct e2e_flow x = {0};

@@ -797,6 +797,21 @@ static int run_acting_while_open(const char *dir, const char *real,
 	return code;
 }
 
+/* run_acting_while_open, which must fail the run (exit 1) with want in
+ * its message and publish nothing in dir/out (what: the case). */
+static void expect_failed_unpublished(const char *dir, const char *real,
+				      void (*act)(void *), void *arg,
+				      const char *want, const char *what)
+{
+	char *msg;
+	int code = run_acting_while_open(dir, real, act, arg, &msg);
+
+	cr_assert_eq(code, 1, "[%s] exit %d\n%s", what, code, msg);
+	cr_assert(strstr(msg, want) != NULL, "[%s] %s", what, msg);
+	assert_unpublished(dir, "out", what);
+	free(msg);
+}
+
 struct cut {
 	const char *path;
 	size_t len;
@@ -839,17 +854,54 @@ Test(interrupt, file_shrinking_while_read_fails_the_run)
 		    "chunk_size: 16K}\n"
 		    "  - {id: out, type: file_writer, inputs: [src], dir: out}\n");
 	struct cut c = {real, len / 2};
-	char *msg;
-	int code = run_acting_while_open(dir, real, cut_file, &c, &msg);
-	cr_assert_eq(code, 1, "exit %d\n%s", code, msg);
 	char want[256];
 	snprintf(want, sizeof(want),
 		 "file in/big.jsonl shrank from %zu to %zu bytes while being "
 		 "read",
 		 len, len / 2);
-	cr_assert(strstr(msg, want) != NULL, "%s", msg);
-	assert_unpublished(dir, "out", "shrunk input");
-	free(msg);
+	expect_failed_unpublished(dir, real, cut_file, &c, want,
+				  "shrunk input");
+	free(real);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* A byte near the end of the file changes and its mtime is set back, as
+ * `cp -p` or `rsync --inplace -t` of another version would leave it. */
+static void rewrite_keeping_mtime(void *arg)
+{
+	const struct cut *c = arg;
+	struct stat st;
+
+	cr_assert_eq(stat(c->path, &st), 0);
+	int fd = open(c->path, O_WRONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, "X", 1, (off_t)c->len - 5), 1);
+	close(fd);
+	struct timespec ts[2] = {st.st_atim, st.st_mtim};
+	cr_assert_eq(utimensat(AT_FDCWD, c->path, ts, 0), 0);
+}
+
+/* An old file to a new target: the run id waits for the data, and the
+ * read takes the content hash, so no hash before the run can show that
+ * the file changed.  Its ctime does, which no one can set back. */
+Test(interrupt, file_rewritten_in_place_with_its_mtime_set_back_fails_the_run)
+{
+	char *dir = e2e_tmpdir();
+	size_t len;
+	char *real = long_input(dir, "in/big.jsonl", &len);
+	e2e_age(dir, "in/big.jsonl");
+	e2e_put_str(dir, "flow.yaml",
+		    "name: inplace\n"
+		    "stages:\n"
+		    "  - {id: src, type: file_reader, path: in/big.jsonl, "
+		    "chunk_size: 16K}\n"
+		    "  - {id: out, type: file_writer, inputs: [src], dir: out}\n");
+	struct cut c = {real, len};
+	expect_failed_unpublished(dir, real, rewrite_keeping_mtime, &c,
+				  "file in/big.jsonl was modified while being "
+				  "read (its ctime changed",
+				  "a file rewritten in place");
 	free(real);
 	e2e_rmrf(dir);
 	free(dir);
@@ -882,15 +934,10 @@ Test(interrupt, empty_file_written_during_the_run_fails_it)
 		    "in/b.jsonl], chunk_size: 16K}\n"
 		    "  - {id: out, type: file_writer, inputs: [src], dir: out}\n");
 	/* while it reads a.jsonl, the run has listed b.jsonl, empty */
-	char *msg;
-	int code = run_acting_while_open(dir, real, append_half_records, late,
-					 &msg);
-	cr_assert_eq(code, 1, "exit %d\n%s", code, msg);
-	cr_assert(strstr(msg, "file in/b.jsonl grew from 0 to 14 bytes while "
-			      "being read") != NULL,
-		  "%s", msg);
-	assert_unpublished(dir, "out", "a file written during the run");
-	free(msg);
+	expect_failed_unpublished(dir, real, append_half_records, late,
+				  "file in/b.jsonl grew from 0 to 14 bytes "
+				  "while being read",
+				  "a file written during the run");
 	free(real);
 	free(late);
 	e2e_rmrf(dir);

@@ -916,7 +916,8 @@ static void snap_expect_same(const char *dir, const struct snap *before,
 
 /* The run's log says when the input was hashed before the run. */
 static const char hashed_before[] = "the input is hashed before the run: "
-				    "destination 'out' compares the run id";
+				    "stage 'out' (file_writer) needs the run "
+				    "id when it starts";
 
 /* Same flow over the same input: skipped; --force: replaced with the same
  * content; changed input: refused unless --force.  The input is old: the
