@@ -311,8 +311,10 @@ static int roll_forward(struct rec_target *t, const char *run)
 		rc = -errno;
 		goto out;
 	}
+	/* the record says ready: the run had passed its commit point, and
+	 * its other destinations, if any, may show it already */
 	sp_log_warn("%s: published run %s, which an interrupted run had "
-		    "published in its other destinations only",
+		    "committed but not yet published here",
 		    t->dir, run);
 	/* dir_fd now is the old version, at the staging path */
 	cm_drop_old_version(t->parent_fd, dir_fd, sname, t->dir);

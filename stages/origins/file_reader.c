@@ -400,6 +400,11 @@ static int fr_create(const void *config, const struct sp_stage_ctx *ctx,
 	 * Otherwise the read takes the hashes, unless a destination needs
 	 * the run id before it (fr_complete_identity) */
 	fr->hash_by_read = !(fr->catalog && !ctx->force);
+	if (!fr->hash_by_read && hashes_content(fr) && fr->nfiles)
+		sp_stage_log(ctx, SP_LOG_INFO,
+			     "the input is hashed before the run: the load "
+			     "history compares each file's content before it "
+			     "is read (--force reads the input once)");
 	if ((rc = hash_inputs(fr, fr->hash_by_read ? recently() : INT64_MIN,
 			      err, errlen)))
 		goto fail;

@@ -14,15 +14,6 @@
 
 #include "support/e2e.h"
 
-static void sh(const char *dir, const char *cmd)
-{
-	char *line;
-
-	cr_assert(asprintf(&line, "cd '%s' && %s", dir, cmd) > 0);
-	cr_assert_eq(system(line), 0, "%s", line);
-	free(line);
-}
-
 /* in/a.jsonl (2,000 records) and in/b.jsonl (3 records). */
 static void make_inputs(const char *dir, struct e2e_text *want)
 {
@@ -67,10 +58,11 @@ E2E_BOTH_IO(compressed_input, gzip_multi_member_and_lz4_by_magic)
 	make_inputs(dir, &want);
 	/* two gzip members in one file, named .log to show the name does
 	 * not matter; lz4 frames likewise */
-	sh(dir, "gzip -c in/a.jsonl > a.gz && gzip -c in/b.jsonl > b.gz && "
-		"cat a.gz b.gz > both.log && "
-		"lz4 -q -c in/a.jsonl > a.lz4 && lz4 -q -c in/b.jsonl > b.lz4 "
-		"&& cat a.lz4 b.lz4 > both.dat");
+	e2e_sh(dir,
+	       "gzip -c in/a.jsonl > a.gz && gzip -c in/b.jsonl > b.gz && "
+	       "cat a.gz b.gz > both.log && "
+	       "lz4 -q -c in/a.jsonl > a.lz4 && lz4 -q -c in/b.jsonl > b.lz4 "
+	       "&& cat a.lz4 b.lz4 > both.dat");
 	const char *const paths[] = {"both.log", "both.dat"};
 	for (int i = 0; i < 2; i++) {
 		run_one(dir, env, io, paths[i], &r);
@@ -90,12 +82,12 @@ E2E_BOTH_IO(compressed_input, truncated_or_corrupt_is_an_error_with_offset)
 	struct e2e_result r;
 
 	make_inputs(dir, &want);
-	sh(dir, "gzip -c in/a.jsonl > a.gz && "
-		"head -c $(( $(stat -c %s a.gz) - 9 )) a.gz > cut.gz && "
-		"lz4 -q -c in/a.jsonl > a.lz4 && "
-		"head -c $(( $(stat -c %s a.lz4) - 9 )) a.lz4 > cut.lz4 && "
-		"cp a.gz bad.gz && printf '\\377\\377\\377\\377' | "
-		"dd of=bad.gz bs=1 seek=200 conv=notrunc status=none");
+	e2e_sh(dir, "gzip -c in/a.jsonl > a.gz && "
+		    "head -c $(( $(stat -c %s a.gz) - 9 )) a.gz > cut.gz && "
+		    "lz4 -q -c in/a.jsonl > a.lz4 && "
+		    "head -c $(( $(stat -c %s a.lz4) - 9 )) a.lz4 > cut.lz4 && "
+		    "cp a.gz bad.gz && printf '\\377\\377\\377\\377' | "
+		    "dd of=bad.gz bs=1 seek=200 conv=notrunc status=none");
 	size_t gz_len = 0, lz_len = 0;
 	char *p = e2e_join(dir, "cut.gz");
 	free(e2e_read(p, &gz_len));

@@ -41,10 +41,11 @@ static void gen_input(struct e2e_text *t)
 	}
 }
 
-/* Starts spate run FLOW in cwd with env added; stdout and stderr go to
- * cwd/spate.log.  Returns the pid. */
-static pid_t spawn_run(const char *cwd, const char *const *env,
-		       const char *flow)
+/* Starts spate run FLOW in cwd with env added, under the command pre
+ * (its arguments up to a NULL; none: NULL) when there is one; stdout
+ * and stderr go to cwd/spate.log.  Returns the pid. */
+static pid_t spawn_run_under(const char *cwd, const char *const *env,
+			     const char *const *pre, const char *flow)
 {
 	pid_t pid = fork();
 
@@ -61,11 +62,25 @@ static pid_t spawn_run(const char *cwd, const char *const *env,
 		for (size_t i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
 		alarm(E2E_RUN_LIMIT_S); /* kept across exec: a hung run ends */
-		execl(e2e_spate(), e2e_spate(), "run", flow, "--quiet",
-		      (char *)NULL);
+		const char *argv[24];
+		size_t n = 0;
+		for (; pre && pre[n] && n < 19; n++)
+			argv[n] = pre[n];
+		argv[n++] = e2e_spate();
+		argv[n++] = "run";
+		argv[n++] = flow;
+		argv[n++] = "--quiet";
+		argv[n] = NULL;
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t spawn_run(const char *cwd, const char *const *env,
+		       const char *flow)
+{
+	return spawn_run_under(cwd, env, NULL, flow);
 }
 
 /* Kills pid after ms milliseconds (unless it ended); returns its status. */
@@ -335,6 +350,137 @@ E2E_BOTH_IO(crash, kill9_commit_file_rerun)
 		kill_after(spawn_run(dir, env, "flow.yaml"), delays[i]);
 		rerun_completes(dir, target, env, &in,
 				"a killed commit: file run", io);
+		free(target);
+		e2e_rmrf(dir);
+		free(dir);
+	}
+	free(in.p);
+}
+
+/* The run id in the commit record dir/name, or in dir/name's manifest
+ * (a directory), into run; false when there is none. */
+static bool run_of(const char *dir, const char *name, char *run, size_t len)
+{
+	char *p = e2e_join(dir, name), *m = e2e_join(p, "_manifest.json");
+	char *text = e2e_read(m, NULL);
+	const char *v = NULL;
+
+	if (!text)
+		text = e2e_read(p, NULL);
+	if (text && (v = e2e_after_key(text, "run_id")) && *v == '"')
+		v++;
+	else if (text && (v = strstr(text, "\nrun ")))
+		v += 5;
+	else
+		v = NULL;
+	if (v)
+		snprintf(run, len, "%.*s", (int)strcspn(v, "\"\n"), v);
+	free(text);
+	free(m);
+	free(p);
+	return v != NULL;
+}
+
+/* A first run into a new target, over old input (its run id is taken
+ * after the data), killed once it has written its commit record: strace
+ * injects SIGKILL into its first call of syscall on path, the exchange
+ * of its staged version with the target (nothing published yet) or the
+ * removal of the record after the exchange (published, the record
+ * left).  The record is history: the rerun hashes the input before the
+ * run, must come to the run id of the record, complete the publication
+ * (or find it done) and be skipped; then the target holds every record
+ * once and nothing is left beside it. */
+E2E_BOTH_IO(crash, kill9_after_the_commit_record_of_a_new_target)
+{
+	static const struct {
+		const char *syscall, *path;
+		bool published;
+	} points[] = {
+	    {"renameat2", ".out.spate-staging-out", false},
+	    {"unlinkat", ".out.spate-commit-out", true},
+	};
+	struct e2e_text in = {0};
+
+	if (access("/usr/bin/strace", X_OK) != 0)
+		cr_skip("strace is not installed (scripts/deps installs it)");
+	gen_input(&in);
+	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		char *dir = case_dir(&in, flow_run);
+		char *target = e2e_join(dir, "out");
+		char inject[128], what[160], rec[32], run[32];
+		snprintf(inject, sizeof(inject), "inject=%s:signal=KILL:when=1",
+			 points[i].syscall);
+		snprintf(what, sizeof(what), "a kill at the first %s of %s",
+			 points[i].syscall, points[i].path);
+		const char *const pre[] = {"/usr/bin/strace",
+					   "-f",
+					   "-o",
+					   "/dev/null",
+					   "-P",
+					   points[i].path,
+					   "-e",
+					   "trace=renameat2,unlinkat",
+					   "-e",
+					   inject,
+					   NULL};
+		int st, w = e2e_opens_watch(dir);
+		pid_t pid = spawn_run_under(dir, env, pre, "flow.yaml");
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		/* read once: the run id taken after the data */
+		cr_expect_eq(e2e_opens_count(w, "in.jsonl"), 1,
+			     "[%s] the input was hashed before the run", io);
+		char *log = e2e_join(dir, "spate.log");
+		char *said = e2e_read(log, NULL);
+		/* strace ends as its tracee did */
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+			  "[%s] %s did not happen: status %d\n%s", io, what, st,
+			  said);
+		free(said);
+		free(log);
+
+		/* the record is there, of the run that staged or published */
+		cr_assert(
+		    run_of(dir, ".out.spate-commit-out", rec, sizeof(rec)),
+		    "[%s] %s: no commit record", io, what);
+		cr_expect_eq(strlen(rec), 16, "[%s] %s: run \"%s\"", io, what,
+			     rec);
+		cr_assert_eq(run_of(dir,
+				    points[i].published
+					? "out"
+					: ".out.spate-staging-out",
+				    run, sizeof(run)),
+			     true, "[%s] %s: no manifest", io, what);
+		cr_expect_str_eq(run, rec, "[%s] %s", io, what);
+		cr_expect_eq(check_visible(target, what, io) > 0,
+			     points[i].published, "[%s] %s: published %d", io,
+			     what, !points[i].published);
+
+		struct e2e_result r;
+		e2e_run_flow(&r, dir, env, "flow.yaml", "--log-level", "info",
+			     NULL);
+		cr_expect_eq(r.exit_code, 0,
+			     "[%s] rerun after %s: exit %d:\n%s", io, what,
+			     r.exit_code, r.err);
+		cr_expect(strstr(r.err, E2E_HASHED_BEFORE_OUT) &&
+			      strstr(r.err, "skipped"),
+			  "[%s] rerun after %s says:\n%s", io, what, r.err);
+		char published[64];
+		snprintf(published, sizeof(published), "published run %s", rec);
+		cr_expect_eq(strstr(r.err, published) != NULL,
+			     !points[i].published,
+			     "[%s] rerun after %s says:\n%s", io, what, r.err);
+		e2e_result_free(&r);
+		cr_expect_gt(check_visible(target, "after the rerun", io), 0,
+			     "[%s] no output after the rerun", io);
+		cr_assert(run_of(dir, "out", run, sizeof(run)));
+		cr_expect_str_eq(run, rec, "[%s] %s", io, what);
+		assert_complete(dir, target, &in, io);
+
+		/* and once more: nothing to do */
+		e2e_run_flow(&r, dir, env, "flow.yaml", NULL);
+		cr_expect_eq(r.exit_code, 0, "[%s] %s", io, r.err);
+		cr_expect(strstr(r.err, "skipped"), "[%s] %s", io, r.err);
+		e2e_result_free(&r);
 		free(target);
 		e2e_rmrf(dir);
 		free(dir);

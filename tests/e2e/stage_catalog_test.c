@@ -911,6 +911,167 @@ Test(catalog_flow, failed_run_records_nothing)
 	t_fini(&t);
 }
 
+/* One row of `spate history --json`. */
+struct load {
+	char path[64], xxh64[32], run_id[32];
+};
+
+/* The JSON string value of key in p (an object's text), into out. */
+static void json_text(const char *p, const char *key, char *out, size_t len)
+{
+	const char *v = e2e_after_key(p, key);
+	size_t n = 0;
+
+	cr_assert(v && *v == '"', "no string \"%s\" in %s", key, p);
+	for (v++; *v && *v != '"' && n + 1 < len; v++)
+		out[n++] = *v;
+	out[n] = '\0';
+}
+
+/* The loads flow recorded, oldest first; how many (max at most). */
+static size_t loads_of(struct t *t, const char *flow, struct load *v,
+		       size_t max)
+{
+	struct e2e_result r;
+	size_t n = 0;
+
+	sp(&r, t, "history", "--flow", flow, "--json", NULL);
+	expect_ok(&r);
+	for (const char *p = r.out; n < max && (p = strstr(p, "{\"time\":"));
+	     p++) {
+		const char *end = strchr(p, '}');
+		cr_assert_not_null(end, "%s", r.out);
+		char *obj = strndup(p, (size_t)(end - p + 1));
+		json_text(obj, "path", v[n].path, sizeof(v[n].path));
+		json_text(obj, "xxh64", v[n].xxh64, sizeof(v[n].xxh64));
+		json_text(obj, "run_id", v[n].run_id, sizeof(v[n].run_id));
+		free(obj);
+		n++;
+	}
+	e2e_result_free(&r);
+	return n;
+}
+
+/* The run id in folder sub's manifest. */
+static void manifest_run_id(struct t *t, const char *sub, char *out, size_t len)
+{
+	char *dir = path_of(t, sub);
+	char *p = e2e_join(dir, "_manifest.json");
+	char *m = e2e_read(p, NULL);
+
+	cr_assert_not_null(m, "no manifest in %s", dir);
+	json_text(m, "run_id", out, len);
+	free(m);
+	free(p);
+	free(dir);
+}
+
+/* A run of flow.yaml (with --force when force) expected to succeed.
+ * before: whether the input files in/a.jsonl and in/b.jsonl are to be
+ * hashed before the run, i.e. each opened at least twice (the hash, the
+ * read), or taken the hash of as the run reads them: each opened once,
+ * and the log (--log-level info) does not say that the input was hashed
+ * before the run. */
+static void run_hashing(struct t *t, bool force, bool before)
+{
+	static const char *const names[] = {"a.jsonl", "b.jsonl", NULL};
+	struct e2e_result r;
+	char *in = path_of(t, "in");
+	int w = e2e_opens_watch(in), opens[2];
+
+	sp(&r, t, "--log-level", "info", "run", "flow.yaml",
+	   force ? "--force" : NULL, NULL);
+	expect_ok(&r);
+	if (!before)
+		LACKS(r.err, E2E_HASHED_BEFORE_OUT);
+	e2e_result_free(&r);
+	e2e_opens_read(w, names, opens);
+	for (int i = 0; i < 2; i++)
+		cr_assert(before ? opens[i] >= 2 : opens[i] == 1,
+			  "%s: %d opens by a run that %s", names[i], opens[i],
+			  before ? "hashes before" : "takes the id late");
+	free(in);
+}
+
+/* The load history of a run that took its run id after the data (--force
+ * over old input, over its output or into a new target) holds the same
+ * run id and content hashes as that of a run that hashed the input
+ * before it (a catalog run without --force does, to compare with the
+ * history): the run id of the writer's manifest, and the XXH64 of each
+ * file's bytes. */
+Test(catalog_flow, late_run_id_in_the_load_history)
+{
+	struct t t;
+	struct e2e_result r;
+	struct e2e_text a = {0}, b = {0}, all = {0};
+	struct load v[8];
+	char run[32], again[32];
+
+	t_init(&t);
+	make_stages(&t);
+	for (int i = 0; i < 3000; i++)
+		e2e_text_printf(&a, "{\"a\":%d,\"pad\":\"%0*d\"}\n", i, i % 90,
+				0);
+	for (int i = 0; i < 7; i++)
+		e2e_text_printf(&b, "{\"b\":%d}\n", i);
+	put(&t, "in/a.jsonl", a.p);
+	put(&t, "in/b.jsonl", b.p);
+	e2e_text_add(&all, a.p, a.len);
+	e2e_text_add(&all, b.p, b.len);
+	e2e_age(t.dir, "in/a.jsonl");
+	e2e_age(t.dir, "in/b.jsonl");
+	char xa[32], xb[32];
+	snprintf(xa, sizeof(xa), "%016llx",
+		 (unsigned long long)e2e_xxh64(a.p, a.len));
+	snprintf(xb, sizeof(xb), "%016llx",
+		 (unsigned long long)e2e_xxh64(b.p, b.len));
+	put(&t, "flow.yaml",
+	    "name: late\n"
+	    "stages:\n"
+	    "  - {id: in, type: file_reader, stage: raw, path: \"*.jsonl\"}\n"
+	    "  - {id: out, type: file_writer, inputs: [in], stage: dest, "
+	    "dir: loaded, compression: none, ordered: true}\n");
+
+	/* 1: the history compares content: hashed when the reader is made
+	 * (no destination asked for it, so the log does not say so) */
+	run_hashing(&t, false, true);
+	manifest_run_id(&t, "out/loaded", run, sizeof(run));
+	cr_assert_eq(loads_of(&t, "late", v, 8), 2);
+	/* 2: --force over its own output, 3: into a new target */
+	run_hashing(&t, true, false);
+	char *loaded = path_of(&t, "out/loaded");
+	e2e_rmrf(loaded);
+	free(loaded);
+	run_hashing(&t, true, false);
+	manifest_run_id(&t, "out/loaded", again, sizeof(again));
+	cr_assert_str_eq(again, run);
+	cr_assert_eq(loads_of(&t, "late", v, 8), 6);
+	for (int i = 0; i < 6; i++) {
+		cr_assert_str_eq(v[i].path, i % 2 ? "b.jsonl" : "a.jsonl");
+		cr_assert_str_eq(v[i].xxh64, i % 2 ? xb : xa, "load %d of %s",
+				 i, v[i].path);
+		cr_assert_str_eq(v[i].run_id, run, "load %d of %s", i,
+				 v[i].path);
+	}
+	char *got = read_out(&t, "out/loaded");
+	cr_assert_str_eq(got, all.p);
+	free(got);
+
+	/* 4: nothing new: skipped, nothing recorded */
+	sp(&r, &t, "run", "flow.yaml", NULL);
+	expect_ok(&r);
+	CONTAINS(r.err, "skipped");
+	e2e_result_free(&r);
+	cr_assert_eq(loads_of(&t, "late", v, 8), 6);
+	got = read_out(&t, "out/loaded");
+	cr_assert_str_eq(got, all.p);
+	free(got);
+	free(a.p);
+	free(b.p);
+	free(all.p);
+	t_fini(&t);
+}
+
 /* ---- on_error ------------------------------------------------------------ */
 
 static void error_inputs(struct t *t)

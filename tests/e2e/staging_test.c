@@ -212,67 +212,10 @@ static bool manifest_read(const char *dir, struct manifest *m)
 	return true;
 }
 
-/* XXH64, seed 0 (one shot), written from the specification. */
-static const uint64_t X1 = 0x9E3779B185EBCA87ull, X2 = 0xC2B2AE3D27D4EB4Full,
-		      X3 = 0x165667B19E3779F9ull, X4 = 0x85EBCA77C2B2AE63ull,
-		      X5 = 0x27D4EB2F165667C5ull;
-
-static uint64_t rol(uint64_t x, int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-static uint64_t rd64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t xround(uint64_t acc, uint64_t in)
-{
-	return rol(acc + in * X2, 31) * X1;
-}
-
-static uint64_t xxh64(const void *data, size_t len)
-{
-	const unsigned char *p = data, *end = p + len;
-	uint64_t h;
-
-	if (len >= 32) {
-		uint64_t v[4] = {X1 + X2, X2, 0, -X1};
-		for (; end - p >= 32; p += 32)
-			for (int i = 0; i < 4; i++)
-				v[i] = xround(v[i], rd64(p + 8 * i));
-		h = rol(v[0], 1) + rol(v[1], 7) + rol(v[2], 12) + rol(v[3], 18);
-		for (int i = 0; i < 4; i++)
-			h = (h ^ xround(0, v[i])) * X1 + X4;
-	} else {
-		h = X5;
-	}
-	h += len;
-	for (; end - p >= 8; p += 8)
-		h = rol(h ^ xround(0, rd64(p)), 27) * X1 + X4;
-	if (end - p >= 4) {
-		uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 |
-			     (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
-		h = rol(h ^ w * X1, 23) * X2 + X3;
-		p += 4;
-	}
-	for (; p < end; p++)
-		h = rol(h ^ *p * X5, 11) * X1;
-	h ^= h >> 33;
-	h *= X2;
-	h ^= h >> 29;
-	h *= X3;
-	return h ^ (h >> 32);
-}
-
 Test(staging, xxh64_reference_values)
 {
-	cr_assert_eq(xxh64("", 0), 0xEF46DB3751D8E999ull);
-	cr_assert_eq(xxh64("abc", 3), 0x44BC2CF5AD770999ull);
+	cr_assert_eq(e2e_xxh64("", 0), 0xEF46DB3751D8E999ull);
+	cr_assert_eq(e2e_xxh64("abc", 3), 0x44BC2CF5AD770999ull);
 }
 
 /* The manifest of dir lists exactly the data files on disk, with their
@@ -312,7 +255,7 @@ static uint64_t check_manifest(const char *dir, const char *flow,
 			     "bytes, file has %zu",
 			     io, f->name, (unsigned long long)f->bytes,
 			     raw_len);
-		cr_expect_eq(f->xxh64, xxh64(raw, raw_len),
+		cr_expect_eq(f->xxh64, e2e_xxh64(raw, raw_len),
 			     "[%s] %s: xxh64 differs", io, f->name);
 		uint64_t lines = e2e_count_lines(t, len);
 		if (strstr(f->name, ".csv") && lines) /* header line */
@@ -915,9 +858,7 @@ static void snap_expect_same(const char *dir, const struct snap *before,
 }
 
 /* The run's log says when the input was hashed before the run. */
-static const char hashed_before[] = "the input is hashed before the run: "
-				    "stage 'out' (file_writer) needs the run "
-				    "id when it starts";
+static const char hashed_before[] = E2E_HASHED_BEFORE_OUT;
 
 /* Same flow over the same input: skipped; --force: replaced with the same
  * content; changed input: refused unless --force.  The input is old: the
@@ -1026,6 +967,166 @@ E2E_BOTH_IO(staging, exactly_once_reruns)
 	free(out);
 	e2e_rmrf(dir);
 	free(dir);
+}
+
+/* ---- the run id after the data, whatever form the input has ------------- */
+
+/* An input the reader decodes: the file the flow reads, made from the
+ * plain text in.plain by `make` and decoded back by `decode` into
+ * decoded.plain with the command-line tools (NULL: in.plain is read as
+ * it is), and what the reader's options add. */
+struct late_input {
+	const char *name, *make, *decode, *opts;
+};
+
+/* n CSV rows with a header, and the records the reader makes of them
+ * (every value a string, in the header's order) as JSON lines: quoted
+ * fields with the delimiter, doubled quotes and line ends inside. */
+static void gen_csv(struct e2e_text *csv, struct e2e_text *json, int n,
+		    uint64_t seed)
+{
+	static const char *const notes[][2] = {
+	    {"plain", "plain"},
+	    {"\"a, b\"", "a, b"},
+	    {"\"say \"\"hi\"\"\"", "say \\\"hi\\\""},
+	    {"\"two\nlines\"", "two\\nlines"},
+	    {"", ""}};
+
+	e2e_text_printf(csv, "id,user,note,v\n");
+	for (int i = 0; i < n; i++) {
+		unsigned k = (unsigned)(e2e_lcg(&seed) % 5);
+		unsigned long long u = e2e_lcg(&seed) % 1000,
+				   v = e2e_lcg(&seed) % 100000;
+		e2e_text_printf(csv, "%d,u%llu,%s,%llu\n", i, u, notes[k][0],
+				v);
+		e2e_text_printf(json,
+				"{\"id\":\"%d\",\"user\":\"u%llu\",\"note\":"
+				"\"%s\",\"v\":\"%llu\"}\n",
+				i, u, notes[k][1], v);
+	}
+}
+
+/* The input is old: the first run into a new target takes the run id
+ * after the data from the hash its read took (the log does not say that
+ * the input is hashed before the run, and the file is opened once), and
+ * writes every record; the same run again hashes the input before the
+ * run, finds that id in the manifest and is skipped, the output
+ * untouched; --force reads once again and writes a manifest with the
+ * same run id. */
+static void late_id_case(const char *const *env, const char *io,
+			 const struct late_input *li, const char *plain,
+			 size_t plain_len, const char *want, size_t want_len,
+			 uint64_t nrecords)
+{
+	char *dir = e2e_tmpdir();
+	char *out = e2e_join(dir, "out");
+	char flow[512];
+	struct e2e_result r;
+	struct manifest m1, m2;
+	struct snap s1;
+
+	e2e_put(dir, "in.plain", plain, plain_len);
+	if (li->make) {
+		e2e_sh(dir, li->make);
+		e2e_sh(dir, li->decode);
+		size_t len;
+		char *p = e2e_join(dir, "decoded.plain");
+		char *back = e2e_read(p, &len);
+		e2e_assert_same(back, len, plain, plain_len,
+				"decoded by the tool", io);
+		free(back);
+		free(p);
+	}
+	snprintf(
+	    flow, sizeof(flow),
+	    "name: late\n"
+	    "stages:\n"
+	    "  - {id: src, type: file_reader, path: %s, chunk_size: 4096%s}\n"
+	    "  - {id: out, type: file_writer, inputs: [src], dir: out, "
+	    "ordered: true, max_file_records: 7000}\n",
+	    li->name, li->opts);
+	e2e_put_str(dir, "flow.yaml", flow);
+	e2e_age(dir, li->name);
+
+	int w = e2e_opens_watch(dir);
+	e2e_run_flow(&r, dir, env, "flow.yaml", "--log-level", "info", NULL);
+	e2e_assert_ok(&r, io);
+	cr_expect(!strstr(r.err, hashed_before),
+		  "[%s] %s into a new target: hashed before the run:\n%s", io,
+		  li->name, r.err);
+	e2e_result_free(&r);
+	cr_expect_eq(e2e_opens_count(w, li->name), 1,
+		     "[%s] %s: not read once by a run into a new target", io,
+		     li->name);
+	cr_assert_eq(check_manifest(out, "late", "out", &m1, io), nrecords,
+		     "[%s] %s", io, li->name);
+	e2e_assert_out_n(dir, "out", want, want_len, io);
+	assert_no_staging(dir, io);
+	snap_take(out, &s1);
+
+	/* again: hashed before the run, the same id, nothing to do */
+	e2e_run_flow(&r, dir, env, "flow.yaml", "--log-level", "info", NULL);
+	cr_expect_eq(r.exit_code, 0, "[%s] %s: rerun exit %d:\n%s", io,
+		     li->name, r.exit_code, r.err);
+	cr_expect(strstr(r.err, hashed_before) && strstr(r.err, "skipped"),
+		  "[%s] %s: rerun says:\n%s", io, li->name, r.err);
+	e2e_result_free(&r);
+	snap_expect_same(out, &s1, true, "after a skipped rerun", io);
+	assert_no_staging(dir, io);
+
+	/* --force: after the data again, the same id */
+	w = e2e_opens_watch(dir);
+	e2e_run_flow(&r, dir, env, "flow.yaml", "--log-level", "info",
+		     "--force", NULL);
+	e2e_assert_ok(&r, io);
+	cr_expect(!strstr(r.err, hashed_before),
+		  "[%s] %s --force: hashed before the run:\n%s", io, li->name,
+		  r.err);
+	e2e_result_free(&r);
+	cr_expect_eq(e2e_opens_count(w, li->name), 1,
+		     "[%s] %s: not read once by --force", io, li->name);
+	cr_expect_eq(check_manifest(out, "late", "out", &m2, io), nrecords);
+	cr_expect_str_eq(m2.run_id, m1.run_id, "[%s] %s", io, li->name);
+	snap_expect_same(out, &s1, false, "after --force", io);
+	assert_no_staging(dir, io);
+
+	snap_free(&s1);
+	free(out);
+	e2e_rmrf(dir);
+	free(dir);
+}
+
+/* 20,000 JSON lines (about 2.9 MB; compressed, more than one read
+ * block), made into each compressed form and decoded back by its tool */
+E2E_BOTH_IO(staging, late_run_id_compressed_inputs)
+{
+	static const struct late_input forms[] = {
+	    {"in.jsonl.zst", "zstd -q -c in.plain > in.jsonl.zst",
+	     "zstd -q -dc in.jsonl.zst > decoded.plain", ""},
+	    {"in.jsonl.gz", "gzip -c in.plain > in.jsonl.gz",
+	     "gzip -dc in.jsonl.gz > decoded.plain", ""},
+	    {"in.jsonl.lz4", "lz4 -q -c in.plain > in.jsonl.lz4",
+	     "lz4 -q -dc in.jsonl.lz4 > decoded.plain", ""},
+	};
+	struct e2e_text in = {0};
+
+	gen_jsonl(&in, 20000, 8);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		late_id_case(env, io, &forms[i], in.p, in.len, in.p, in.len,
+			     20000);
+	free(in.p);
+}
+
+E2E_BOTH_IO(staging, late_run_id_csv_input_with_header)
+{
+	static const struct late_input li = {"in.plain", NULL, NULL,
+					     ", format: csv, header: true"};
+	struct e2e_text csv = {0}, want = {0};
+
+	gen_csv(&csv, &want, 20000, 9);
+	late_id_case(env, io, &li, csv.p, csv.len, want.p, want.len, 20000);
+	free(csv.p);
+	free(want.p);
 }
 
 /* ---- injected write failures --------------------------------------------- */

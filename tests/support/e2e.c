@@ -918,6 +918,15 @@ void e2e_age(const char *dir, const char *name)
 	free(p);
 }
 
+void e2e_sh(const char *dir, const char *cmd)
+{
+	char *line;
+
+	cr_assert(asprintf(&line, "cd '%s' && %s", dir, cmd) > 0);
+	cr_assert_eq(system(line), 0, "%s", line);
+	free(line);
+}
+
 static void run_flow_va(struct e2e_result *r, const char *cwd,
 			const char *const *env, const char *flow, va_list ap)
 {
@@ -1120,4 +1129,107 @@ void e2e_flow_assert_counts(const struct e2e_flow *x, const char *id,
 	cr_assert_eq(s->dropped, dropped, "%s: dropped %llu, want %llu", id,
 		     (unsigned long long)s->dropped,
 		     (unsigned long long)dropped);
+}
+
+/* ---- XXH64, input opens ---- */
+
+/* written from the specification */
+static const uint64_t X1 = 0x9E3779B185EBCA87ull, X2 = 0xC2B2AE3D27D4EB4Full,
+		      X3 = 0x165667B19E3779F9ull, X4 = 0x85EBCA77C2B2AE63ull,
+		      X5 = 0x27D4EB2F165667C5ull;
+
+static uint64_t rol(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t xround(uint64_t acc, uint64_t in)
+{
+	return rol(acc + in * X2, 31) * X1;
+}
+
+uint64_t e2e_xxh64(const void *data, size_t len)
+{
+	const unsigned char *p = data, *end = p + len;
+	uint64_t h;
+
+	if (len >= 32) {
+		uint64_t v[4] = {X1 + X2, X2, 0, -X1};
+		for (; end - p >= 32; p += 32)
+			for (int i = 0; i < 4; i++)
+				v[i] = xround(v[i], rd64(p + 8 * i));
+		h = rol(v[0], 1) + rol(v[1], 7) + rol(v[2], 12) + rol(v[3], 18);
+		for (int i = 0; i < 4; i++)
+			h = (h ^ xround(0, v[i])) * X1 + X4;
+	} else {
+		h = X5;
+	}
+	h += len;
+	for (; end - p >= 8; p += 8)
+		h = rol(h ^ xround(0, rd64(p)), 27) * X1 + X4;
+	if (end - p >= 4) {
+		uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 |
+			     (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+		h = rol(h ^ w * X1, 23) * X2 + X3;
+		p += 4;
+	}
+	for (; p < end; p++)
+		h = rol(h ^ *p * X5, 11) * X1;
+	h ^= h >> 33;
+	h *= X2;
+	h ^= h >> 29;
+	h *= X3;
+	return h ^ (h >> 32);
+}
+
+#include <sys/inotify.h>
+
+int e2e_opens_watch(const char *dir)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	cr_assert(fd >= 0, "inotify: %s", strerror(errno));
+	cr_assert(inotify_add_watch(fd, dir, IN_OPEN | IN_CLOSE_NOWRITE) >= 0,
+		  "inotify on %s: %s", dir, strerror(errno));
+	return fd;
+}
+
+void e2e_opens_read(int fd, const char *const *names, int *opens)
+{
+	char buf[64 << 10] __attribute__((aligned(8)));
+	ssize_t n;
+
+	for (size_t i = 0; names[i]; i++)
+		opens[i] = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const void *)p;
+			cr_assert(!(e->mask & IN_Q_OVERFLOW),
+				  "inotify queue overflow");
+			for (size_t i = 0; names[i]; i++)
+				if (e->len && (e->mask & IN_OPEN) &&
+				    !strcmp(e->name, names[i]))
+					opens[i]++;
+			p += sizeof(*e) + e->len;
+		}
+	cr_assert(n < 0 && errno == EAGAIN, "inotify read: %s",
+		  strerror(errno));
+	close(fd);
+}
+
+int e2e_opens_count(int fd, const char *name)
+{
+	const char *const names[] = {name, NULL};
+	int opens;
+
+	e2e_opens_read(fd, names, &opens);
+	return opens;
 }

@@ -204,6 +204,10 @@ void e2e_put_str(const char *dir, const char *name, const char *s);
  * written, whose content hash a run may leave to its read. */
 void e2e_age(const char *dir, const char *name);
 
+/* sh -c "cd DIR && CMD", which must exit 0 (makes compressed inputs with
+ * the command-line tools, for one). */
+void e2e_sh(const char *dir, const char *cmd);
+
 /* spate run FLOW --quiet [extra..., NULL] in cwd, E2E_RUN_LIMIT_S at
  * most. */
 void e2e_run_flow(struct e2e_result *r, const char *cwd, const char *const *env,
@@ -237,6 +241,29 @@ uint64_t e2e_lcg(uint64_t *s);
 /* In JSON text p, what follows "key" and the ':' after it (blanks
  * skipped); NULL when key is not there. */
 const char *e2e_after_key(const char *p, const char *key);
+
+/* What `--log-level info` says when a run takes its run id before the
+ * run because its file_writer 'out' compares it with its target. */
+#define E2E_HASHED_BEFORE_OUT                                                  \
+	"the input is hashed before the run: stage 'out' (file_writer) needs " \
+	"the run id when it starts"
+
+/* XXH64 of data[0..len), seed 0 (one shot, as `xxhsum -H1` prints it),
+ * written from the specification: independent of the engine's. */
+uint64_t e2e_xxh64(const void *data, size_t len);
+
+/* Counting how often a run opens an input file, which tells whether it
+ * hashed the file before the run (two opens: the hash, the read) or
+ * took the hash as it read it (one).  e2e_opens_watch starts watching
+ * the files of dir (inotify) and returns what e2e_opens_count takes:
+ * the opens of dir/name since then (it closes the watch).  inotify
+ * merges an event that repeats the one before it, so that the opens
+ * of one file at the same time count once: "at least 2" for a hash
+ * before the run, "exactly 1" for a run that read the file once. */
+int e2e_opens_watch(const char *dir);
+int e2e_opens_count(int fd, const char *name);
+/* The same for each of names (NULL-terminated): opens[i]. */
+void e2e_opens_read(int fd, const char *const *names, int *opens);
 
 /* ---- flows run with --json in a folder of their own ---- */
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -950,4 +951,151 @@ Test(commit, take_back_spares_files_it_did_not_publish)
 	cr_assert_str_eq(list_dir(dir), "f1");
 	cr_assert_str_eq(read_text(pathf("keep/f1")), "precious\n");
 	cr_assert_str_eq(list_dir(root), "keep");
+}
+
+/* ---- sp_commit_has_history ------------------------------------------ */
+
+/* sp_commit_has_history(root/rel, stage), asserted to give the same answer
+ * for the absolute path, the absolute path with a trailing slash and,
+ * from root as the working directory, the relative path with and
+ * without one and with "./" and a doubled slash. */
+static int history_every_way(const char *rel, const char *stage)
+{
+	char abs[512], spelled[600], cwd[PATH_MAX];
+	static const char *const forms[][2] = {
+	    {"", ""}, {"", "/"}, {"./", ""}, {"./", "//"}};
+	int want;
+
+	snprintf(abs, sizeof(abs), "%s/%s", root, rel);
+	want = sp_commit_has_history(abs, stage);
+	snprintf(spelled, sizeof(spelled), "%s/", abs);
+	cr_assert_eq(sp_commit_has_history(spelled, stage), want, "%s gives %d",
+		     spelled, want);
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_eq(chdir(root), 0);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(spelled, sizeof(spelled), "%s%s%s", forms[i][0], rel,
+			 forms[i][1]);
+		int got = sp_commit_has_history(spelled, stage);
+		cr_assert_eq(chdir(cwd), 0);
+		cr_assert_eq(got, want, "%s (relative) gives %d, %s gives %d",
+			     spelled, got, abs, want);
+		cr_assert_eq(chdir(root), 0);
+	}
+	cr_assert_eq(chdir(cwd), 0);
+	return want;
+}
+
+/* Whether a run of stage s into t finds what its start compares with a
+ * run id: the manifest in t, or beside t (in its parent) the commit
+ * record or the publication journal of stage s; nothing else. */
+Test(commit, has_history_of_each_thing_a_start_compares_with)
+{
+	char *t = pathf("t");
+
+	cr_assert_eq(history_every_way("t", "s"), 0, "no such directory");
+	write_text(t, "a file, not a directory\n");
+	cr_assert_eq(sp_commit_has_history(t, "s"), -ENOTDIR);
+	cr_assert_eq(unlink(t), 0);
+	cr_assert_eq(mkdir(t, 0755), 0);
+	cr_assert_eq(history_every_way("t", "s"), 0, "an empty directory");
+
+	/* what a killed run leaves while it writes is no history */
+	cr_assert_eq(mkdir(pathf(".t.spate-staging-s"), 0755), 0);
+	write_text(pathf(".t.spate-staging-s/_manifest.json"), "{}\n");
+	/* records in the wrong place, of another stage or target */
+	write_text(pathf("t/.t.spate-commit-s"), "spate-commit 1\n");
+	write_text(pathf("t/.t.spate-published-s"), "1 x\n");
+	write_text(pathf(".t.spate-commit-s2"), "spate-commit 1\n");
+	write_text(pathf(".t.spate-published-s2"), "1 x\n");
+	write_text(pathf(".u.spate-commit-s"), "spate-commit 1\n");
+	write_text(pathf(".u.spate-published-s"), "1 x\n");
+	write_text(pathf("t/data.jsonl"), "{}\n");
+	cr_assert_eq(history_every_way("t", "s"), 0, "root holds %s",
+		     list_dir(root));
+
+	write_text(pathf(".t.spate-commit-s"), "spate-commit 1\n");
+	cr_assert_eq(history_every_way("t", "s"), 1, "a commit record");
+	cr_assert_eq(history_every_way("t", "s2"), 1, "s2's record");
+	cr_assert_eq(history_every_way("t", "other"), 0, "another stage");
+	cr_assert_eq(unlink(pathf(".t.spate-commit-s")), 0);
+	cr_assert_eq(history_every_way("t", "s"), 0);
+
+	write_text(pathf(".t.spate-published-s"), "1 x\n");
+	cr_assert_eq(history_every_way("t", "s"), 1, "a journal");
+	cr_assert_eq(unlink(pathf(".t.spate-published-s")), 0);
+	cr_assert_eq(history_every_way("t", "s"), 0);
+
+	write_text(pathf("t/_manifest.json"), "{}\n");
+	cr_assert_eq(history_every_way("t", "s"), 1, "a manifest");
+	cr_assert_eq(history_every_way("t", "other"), 1,
+		     "a manifest, whatever the stage");
+}
+
+/* The same through the commit's own steps: a new target is no history
+ * until a run wrote its commit record (then aborting takes it away), a
+ * file published early (journal) is, and a published run is. */
+Test(commit, has_history_along_a_commit)
+{
+	char dir[512];
+	struct sp_commit *c;
+
+	strcpy(dir, pathf("n"));
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "", &c), 0);
+	cr_assert_eq(history_every_way("n", "s"), 0, "begin of a new target");
+	stage(c, "a", "a1\n", 1, false);
+	cr_assert_eq(sp_commit_set_run_id(c, "late"), 0);
+	cr_assert_eq(sp_commit_prepare(c, false), 0);
+	cr_assert_eq(history_every_way("n", "s"), 0, "prepared");
+	const char *targets[] = {sp_commit_target(c), NULL};
+	cr_assert_eq(sp_commit_write_record(c, targets), 0);
+	cr_assert_str_eq(list_dir(root), ".n.spate-commit-s,"
+					 ".n.spate-staging-s,n");
+	cr_assert_eq(history_every_way("n", "s"), 1, "the record written");
+	sp_commit_abort(c);
+	sp_commit_destroy(c);
+	cr_assert_eq(history_every_way("n", "s"), 0, "aborted: %s",
+		     list_dir(root));
+
+	/* commit: file: the journal, from the first file on; a run killed
+	 * then leaves it, and the next begin takes the file back */
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		FILE *f;
+		if (sp_commit_begin(dir, "f", "s", "r", &c) ||
+		    !(f = fopen(sp_commit_staging_path(c, "b"), "w")) ||
+		    fputs("b1\n", f) < 0 || fclose(f) ||
+		    sp_commit_add(c, "b", 1, 3, true))
+			_exit(1);
+		_exit(history_every_way("n", "s") == 1 ? 0 : 2);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	cr_assert_str_eq(list_dir(root), ".n.spate-published-s,"
+					 ".n.spate-staging-s,n");
+	cr_assert_str_eq(list_dir(dir), "b");
+	cr_assert_eq(history_every_way("n", "s"), 1, "a killed run's journal");
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "r", &c), 0);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(dir), "");
+	cr_assert_eq(history_every_way("n", "s"), 0, "taken back: %s",
+		     list_dir(root));
+
+	cr_assert_eq(sp_commit_begin(dir, "f", "s", "", &c), 0);
+	stage(c, "a", "a1\n", 1, false);
+	cr_assert_eq(sp_commit_set_run_id(c, "late"), 0);
+	cr_assert_eq(sp_commit_prepare(c, false), 0);
+	targets[0] = sp_commit_target(c);
+	cr_assert_eq(sp_commit_write_record(c, targets), 0);
+	cr_assert_eq(history_every_way("n", "s"), 1, "prepared again");
+	cr_assert_eq(sp_commit_finish(c, false), 0);
+	sp_commit_drop_record(c);
+	sp_commit_destroy(c);
+	cr_assert_str_eq(list_dir(root), "n");
+	cr_assert_eq(history_every_way("n", "s"), 1, "published");
+	cr_assert_str_eq(list_dir(dir), "_manifest.json,a");
+	cr_assert(strstr(read_text(pathf("n/_manifest.json")),
+			 "\"run_id\": \"late\""));
 }
