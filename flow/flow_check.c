@@ -192,6 +192,9 @@ static void check_by_create(struct chk *c, struct sp_symtab *st)
 {
 	static const bool no = false;
 	const struct sp_flow_stage *s = c->s;
+	char prefix[160];
+	/* what a line the stage logs is about (a run's adds its kind) */
+	snprintf(prefix, sizeof(prefix), "[%s:%s]", s->desc->name, s->id);
 	struct sp_stage_ctx ctx = {
 	    .flow = c->f->name ? c->f->name : "",
 	    .flow_dir = c->pub.flow_dir,
@@ -203,7 +206,7 @@ static void check_by_create(struct chk *c, struct sp_symtab *st)
 	    .validate_only = true,
 	    .committed = &no,
 	    .index = c->index,
-	    .log_prefix = "",
+	    .log_prefix = prefix,
 	    .streaming = c->pub.streaming,
 	};
 	char err[1024] = "";

@@ -425,7 +425,8 @@ fail:
 static void fr_check(const void *config, struct sp_check *chk)
 {
 	const struct fr_config *cfg = config;
-	struct sp_stage_ctx ctx = {.flow_dir = chk->flow_dir, .id = chk->id};
+	struct sp_stage_ctx ctx = {.flow_dir = chk->flow_dir, .id = chk->id,
+				   .validate_only = true};
 	struct fr_state *fr;
 	const char *why;
 	char err[1024] = "";

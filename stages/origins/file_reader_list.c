@@ -118,9 +118,12 @@ static int drop_repeated_files(struct fr_state *fr)
 		/* ix[k - 1] is the earliest of its identity (by index) */
 		ix[k] = ix[k - 1];
 		drop[f - fr->files] = true;
-		sp_stage_warn(fr->ctx,
-			      "option 'path': %s is %s again: it is read once",
-			      f->display, fr->files[ix[k]].display);
+		/* said once: by the run, not by the validation before it */
+		if (!fr->ctx->validate_only)
+			sp_stage_warn(fr->ctx,
+				      "option 'path': %s is %s again: it is "
+				      "read once",
+				      f->display, fr->files[ix[k]].display);
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (!drop[i]) {
