@@ -505,7 +505,7 @@ static uint64_t fr_identity(void *state)
 		h = (h ^ (f->hashed ? f->content : (uint64_t)f->mtime)) *
 		    1099511628211ull;
 		if (!f->hashed)
-			h = (h ^ (uint64_t)f->mtime_ns ^ f->etag_hash) *
+			h = (h ^ (uint64_t)f->mtim.tv_nsec ^ f->etag_hash) *
 			    1099511628211ull;
 	}
 	return h;

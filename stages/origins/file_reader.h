@@ -82,10 +82,9 @@ struct fr_file {
 	char *path;    /* as opened */
 	char *display; /* as shown in messages */
 	uint64_t size;
-	int64_t mtime;	  /* whole seconds (load history) */
-	int64_t mtime_ns; /* the rest: checked at the end of the read */
-	int64_t ctime, ctime_ns; /* checked at the end of the read of a file
-				  * whose content the read hashes */
+	int64_t mtime;	    /* whole seconds (load history) */
+	struct timespec mtim; /* checked at the end of the read */
+	struct timespec ctim; /* the same, when the read takes the hash */
 	uint64_t dev, ino;
 	bool regular;	  /* a regular file: checked for changes */
 	bool pseudo;	  /* made when read (/proc, /sys): size 0, not checked */

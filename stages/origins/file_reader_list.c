@@ -45,9 +45,8 @@ static int add_file(struct fr_state *fr, const char *path, const char *shown,
 	f->display = strdup(shown);
 	f->size = (uint64_t)st.st_size;
 	f->mtime = (int64_t)st.st_mtime;
-	f->mtime_ns = (int64_t)st.st_mtim.tv_nsec;
-	f->ctime = (int64_t)st.st_ctim.tv_sec;
-	f->ctime_ns = (int64_t)st.st_ctim.tv_nsec;
+	f->mtim = st.st_mtim;
+	f->ctim = st.st_ctim;
 	f->dev = (uint64_t)st.st_dev;
 	f->ino = (uint64_t)st.st_ino;
 	f->regular = S_ISREG(st.st_mode);

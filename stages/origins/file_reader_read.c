@@ -258,6 +258,11 @@ static const char *size_change(uint64_t from, uint64_t to)
 	return to < from ? "shrank" : "grew";
 }
 
+static bool same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
 /* At the end of a file's read: the file must be the one the run started
  * with, unchanged (same inode, size, mtime, and the content hashed before
  * the run), or what was read is not an input anyone can name: the run
@@ -311,30 +316,24 @@ static int check_unchanged(struct fr_state *fr, const struct fr_file *f,
 			 (unsigned long long)f->size, (unsigned long long)to);
 		return -EAGAIN;
 	}
-	if ((int64_t)st.st_mtime != f->mtime ||
-	    (int64_t)st.st_mtim.tv_nsec != f->mtime_ns ||
-	    (f->hashed && XXH64_digest(&fr->hash) != f->content)) {
+	/* A rewrite in place with its mtime set back (cp -p, touch -r,
+	 * rsync -t) keeps size and mtime: the content hash taken before the
+	 * run tells, or, when the read takes that hash, the ctime, which no
+	 * one can set back (a chmod's or chown's moves it too: a rerun
+	 * settles that). */
+	const char *why = NULL;
+	if (f->hashed && XXH64_digest(&fr->hash) != f->content)
+		why = "its content differs from when the run started";
+	else if (!same_time(st.st_mtim, f->mtim))
+		why = "its mtime changed";
+	else if (fr_hash_left_to_read(fr, f) && !same_time(st.st_ctim, f->ctim))
+		why = "its ctime changed: it was written, or its mtime, mode "
+		      "or owner was set";
+	if (why) {
 		snprintf(err, errlen,
 			 "file %s was modified while being read (%s); nothing "
 			 "is published (run again once it is complete)",
-			 f->display,
-			 f->hashed && XXH64_digest(&fr->hash) != f->content
-			     ? "its content differs from when the run started"
-			     : "its mtime changed");
-		return -EAGAIN;
-	}
-	/* Rewritten in place with its mtime set back (cp -p, touch -r,
-	 * rsync -t): no hash taken before the run can tell, but its ctime
-	 * moved.  So does a chmod's or a chown's: a rerun settles that. */
-	if (fr_hash_left_to_read(fr, f) &&
-	    ((int64_t)st.st_ctim.tv_sec != f->ctime ||
-	     (int64_t)st.st_ctim.tv_nsec != f->ctime_ns)) {
-		snprintf(err, errlen,
-			 "file %s was modified while being read (its ctime "
-			 "changed: it was written, or its mtime, mode or "
-			 "owner was set); nothing is published (run again "
-			 "once it is complete)",
-			 f->display);
+			 f->display, why);
 		return -EAGAIN;
 	}
 	return 0;
