@@ -69,8 +69,8 @@ static void dense_record(struct e2e_text *t, int k, int f, int i)
 	    1 + i % 9, i % 10, i % 10, i % 7, i % 1000, i % 1000, i);
 }
 
-/* NFILES inputs under dir/sub of PER_FILE distinct records each; returns
- * all their lines, sorted. */
+/* NFILES inputs under dir/sub of PER_FILE distinct records each, an hour
+ * old; returns all their lines, sorted. */
 static char *make_inputs(const char *dir, const char *sub)
 {
 	struct e2e_text all = {0};
@@ -83,6 +83,10 @@ static char *make_inputs(const char *dir, const char *sub)
 		char name[32];
 		snprintf(name, sizeof(name), "in%d.jsonl", f);
 		e2e_put(in, name, t.p, t.len);
+		/* old files: a run into a new target takes its run id after
+		 * the data, so the interrupted runs and their reruns take
+		 * both ways */
+		e2e_age(in, name);
 		e2e_text_add(&all, t.p, t.len);
 		free(t.p);
 	}
